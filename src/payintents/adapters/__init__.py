@@ -1,0 +1,1 @@
+"""Implementations of the service ports: SQL store, clock, ids and the sandbox processor."""

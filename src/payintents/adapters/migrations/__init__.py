@@ -1,0 +1,1 @@
+"""Alembic migrations for the SQL store (run on ``serve`` start and by ``payintents migrate``)."""

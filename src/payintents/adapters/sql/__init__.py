@@ -1,0 +1,1 @@
+"""The SQL store: one SQLAlchemy Core code path for SQLite and PostgreSQL."""

@@ -1,0 +1,70 @@
+"""Engines for the two supported databases, with the settings that keep refunds safe.
+
+SQLite: WAL, foreign keys, ``synchronous=FULL`` (an acknowledged refund survives power loss),
+a busy timeout, and ``BEGIN IMMEDIATE`` so a write transaction holds the write lock from its start.
+PostgreSQL (psycopg 3): READ COMMITTED, with lock and statement timeouts so a stuck lock becomes
+a clear "busy" error instead of a hang.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///./payintents.db"
+BUSY_TIMEOUT_MS = 5_000
+STATEMENT_TIMEOUT_MS = 15_000
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed.render_as_string(hide_password=False))
+    if parsed.get_backend_name() == "postgresql":
+        return _postgres_engine(parsed.render_as_string(hide_password=False), pool_size)
+    raise ValueError(f"unsupported database URL scheme: {parsed.get_backend_name()}")
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so we can issue BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "foreign_keys=ON",
+            "synchronous=FULL",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(url: str, pool_size: int) -> Engine:
+    options = f"-c lock_timeout={BUSY_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"options": options},
+    )

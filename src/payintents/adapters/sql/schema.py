@@ -1,0 +1,182 @@
+"""Table definitions. Every table and index leads with the account, the shape sharding expects.
+
+Alembic migrations under ``adapters/migrations`` create these tables; this module is what the
+queries use, and a test checks that a migrated database matches it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on SQLite (naive text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_api_keys_account", "account_id"),
+)
+
+payment_intents = Table(
+    "payment_intents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("capture_mode", String(10), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("tips_amount", BigInteger),
+    Column("total_amount", BigInteger, nullable=False),
+    Column("requested_amount", BigInteger),
+    Column("refundable_amount", BigInteger, nullable=False),
+    Column("refunded_amount", BigInteger, nullable=False),
+    Column("reference", String(60), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("expire_at", UtcDateTime, nullable=False),
+    Column("auto_expire_in", String(40)),
+    Column("auto_expire_action", String(10)),
+    Column("auto_expire_at", UtcDateTime),
+    Column("authorized_at", UtcDateTime),
+    Column("captured_at", UtcDateTime),
+    Column("client_session_secret", String(200)),
+    Column("client_session_secret_expires_at", UtcDateTime),
+    Column("pending_challenge", Boolean, nullable=False),
+    Column("reversal_id", String(64)),
+    Column("payment_details", Text),
+    Column("document", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    # REFUND_CAP, enforced by the store itself as the backstop behind the guarded UPDATE.
+    CheckConstraint(
+        "refunded_amount >= 0 AND refunded_amount <= refundable_amount", name="ck_refund_cap"
+    ),
+    CheckConstraint("amount > 0 AND total_amount >= amount", name="ck_amounts_positive"),
+    CheckConstraint("refundable_amount <= total_amount", name="ck_capture_cap"),
+    Index("ix_intents_account_created", "account_id", "environment", "created_at", "id"),
+    Index("ix_intents_expire", "status", "expire_at"),
+    Index("ix_intents_auto_expire", "status", "auto_expire_at"),
+)
+
+captures = Table(
+    "captures",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("payment_intent_id", String(64), ForeignKey("payment_intents.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("tips_amount", BigInteger),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="ck_capture_positive"),
+    Index("ux_captures_intent_position", "payment_intent_id", "position", unique=True),
+)
+
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("payment_intent_id", String(64), ForeignKey("payment_intents.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("event_type", String(30), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("transaction_id", String(64)),
+    Column("card", Text),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("payment_intent_id", String(64), ForeignKey("payment_intents.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("refund_reason", String(1024)),
+    Column("notes", String(4096)),
+    Column("previous_transaction_id", String(100)),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="ck_refund_positive"),
+    Index("ix_refunds_intent", "account_id", "environment", "payment_intent_id", "created_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("environment", String(10), primary_key=True),
+    Column("target", String(64), primary_key=True),
+    Column("idempotency_key", String(100), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("response_body", LargeBinary),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_idempotency_created", "created_at"),
+)
+
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("name", String(60), nullable=False),
+    Column("payment_intent_id", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_outbox_intent", "account_id", "environment", "payment_intent_id"),
+    Index("ix_outbox_created", "created_at"),
+)

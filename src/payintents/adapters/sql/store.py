@@ -1,0 +1,236 @@
+"""The SQL unit of work and the small repositories (refunds, idempotency keys, outbox, accounts).
+
+One ``SqlUnitOfWork`` is one database transaction. Database failures that mean "busy" become
+StoreBusyError; a CHECK constraint firing means an invariant broke and becomes
+InvariantViolationError. Neither ever reaches a client as SQL text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from payintents.adapters.sql.intent_store import SqlIntentRepository
+from payintents.adapters.sql.schema import (
+    accounts,
+    api_keys,
+    idempotency_keys,
+    outbox_events,
+    refunds,
+)
+from payintents.domain.errors import InvariantViolationError
+from payintents.domain.events import OutboxEvent
+from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
+from payintents.domain.intent import Environment, Scope
+from payintents.domain.refund import Refund
+from payintents.service.ports import ApiKeyRecord, StoreBusyError
+
+ik = idempotency_keys
+
+
+class SqlRefundRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, refund: Refund) -> None:
+        self._conn.execute(
+            refunds.insert().values(
+                id=refund.id,
+                account_id=refund.scope.account_id,
+                environment=refund.scope.environment.value,
+                payment_intent_id=refund.payment_intent_id,
+                amount=refund.amount,
+                refund_reason=refund.refund_reason,
+                notes=refund.notes,
+                previous_transaction_id=refund.previous_transaction_id,
+                created_at=refund.created_at,
+            )
+        )
+
+    def get(self, scope: Scope, refund_id: str) -> Refund | None:
+        row = self._conn.execute(
+            select(refunds).where(
+                refunds.c.id == refund_id,
+                refunds.c.account_id == scope.account_id,
+                refunds.c.environment == scope.environment.value,
+            )
+        ).mappings().first()
+        return None if row is None else _refund(row)
+
+    def list_for_intent(self, scope: Scope, intent_id: str) -> list[Refund]:
+        rows = self._conn.execute(
+            select(refunds)
+            .where(
+                refunds.c.account_id == scope.account_id,
+                refunds.c.environment == scope.environment.value,
+                refunds.c.payment_intent_id == intent_id,
+            )
+            .order_by(refunds.c.created_at, refunds.c.id)
+        ).mappings()
+        return [_refund(row) for row in rows]
+
+
+def _refund(row: object) -> Refund:
+    r = dict(row)  # type: ignore[call-overload]
+    return Refund(
+        id=r["id"],
+        scope=Scope(r["account_id"], Environment(r["environment"])),
+        payment_intent_id=r["payment_intent_id"],
+        amount=r["amount"],
+        refund_reason=r["refund_reason"],
+        notes=r["notes"],
+        previous_transaction_id=r["previous_transaction_id"],
+        created_at=r["created_at"],
+    )
+
+
+class SqlIdempotencyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def claim(
+        self, scope: Scope, target: str, key: str, fingerprint: str, now: datetime
+    ) -> IdempotencyRecord | None:
+        values = {
+            "account_id": scope.account_id,
+            "environment": scope.environment.value,
+            "target": target,
+            "idempotency_key": key,
+            "fingerprint": fingerprint,
+            "created_at": now,
+        }
+        # ON CONFLICT DO NOTHING: on PostgreSQL a concurrent holder of the same key makes this wait
+        # until it commits or rolls back, so the row read below is always a finished answer.
+        stmt = _insert_ignore(self._conn, values)
+        if self._conn.execute(stmt).rowcount == 1:
+            return None
+        row = self._conn.execute(
+            select(ik.c.fingerprint, ik.c.status_code, ik.c.response_body).where(*_key(scope, target, key))
+        ).first()
+        if row is None:
+            raise InvariantViolationError("idempotency key vanished between insert and read")
+        fingerprint_stored, status, body = row
+        response = None if status is None else StoredResponse(status, bytes(body))
+        return IdempotencyRecord(fingerprint_stored, response)
+
+    def complete(self, scope: Scope, target: str, key: str, response: StoredResponse) -> None:
+        self._conn.execute(
+            update(ik)
+            .where(*_key(scope, target, key))
+            .values(status_code=response.status_code, response_body=response.body)
+        )
+
+    def reap(self, older_than: datetime) -> int:
+        return self._conn.execute(delete(ik).where(ik.c.created_at < older_than)).rowcount
+
+
+def _key(scope: Scope, target: str, key: str) -> tuple[object, ...]:
+    return (
+        ik.c.account_id == scope.account_id,
+        ik.c.environment == scope.environment.value,
+        ik.c.target == target,
+        ik.c.idempotency_key == key,
+    )
+
+
+def _insert_ignore(connection: Connection, values: dict[str, object]) -> object:
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(ik).values(values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(ik).values(values).on_conflict_do_nothing()
+
+
+class SqlOutboxRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, event: OutboxEvent) -> None:
+        self._conn.execute(
+            outbox_events.insert().values(
+                id=event.id,
+                account_id=event.scope.account_id,
+                environment=event.scope.environment.value,
+                name=event.name.value,
+                payment_intent_id=event.payment_intent_id,
+                created_at=event.created_at,
+                payload=json.dumps(event.data, separators=(",", ":")),
+            )
+        )
+
+
+class SqlAccountRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, account_id: str, name: str, keys: Sequence[ApiKeyRecord], now: datetime) -> None:
+        self._conn.execute(insert(accounts).values(id=account_id, name=name, created_at=now))
+        for key in keys:
+            self._conn.execute(
+                insert(api_keys).values(
+                    key_hash=key.key_hash,
+                    account_id=key.account_id,
+                    environment=key.environment.value,
+                    created_at=now,
+                )
+            )
+
+    def find_key(self, key_hash: str) -> ApiKeyRecord | None:
+        row = self._conn.execute(
+            select(api_keys.c.key_hash, api_keys.c.account_id, api_keys.c.environment).where(
+                api_keys.c.key_hash == key_hash
+            )
+        ).first()
+        return None if row is None else ApiKeyRecord(row[0], row[1], Environment(row[2]))
+
+    def count(self) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(accounts)).scalar_one())
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> Self:
+        try:
+            self._conn = self._engine.connect()
+            self._tx = self._conn.begin()
+        except OperationalError as exc:
+            raise StoreBusyError("the database is busy or unreachable") from exc
+        self.intents = SqlIntentRepository(self._conn)
+        self.refunds = SqlRefundRepository(self._conn)
+        self.idempotency = SqlIdempotencyRepository(self._conn)
+        self.outbox = SqlOutboxRepository(self._conn)
+        self.accounts = SqlAccountRepository(self._conn)
+        return self
+
+    def commit(self) -> None:
+        try:
+            self._tx.commit()
+        except OperationalError as exc:
+            raise StoreBusyError("the database could not commit in time") from exc
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self._conn.close()
+        # Raising here replaces the database exception with the port's own error type.
+        if isinstance(exc, OperationalError):
+            raise StoreBusyError("the database is busy; retry shortly") from exc
+        if isinstance(exc, IntegrityError):
+            raise InvariantViolationError("a store constraint refused the write") from exc

@@ -1,0 +1,70 @@
+"""The one place that wires adapters into the service layer and the web app."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+
+from payintents.adapters.clock import SystemClock
+from payintents.adapters.ids import RandomIds
+from payintents.adapters.sandbox_processor import SandboxProcessor
+from payintents.adapters.sql.engine import DEFAULT_DATABASE_URL, make_engine
+from payintents.adapters.sql.migrate import upgrade
+from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.service.dependencies import Dependencies
+from payintents.service.ports import Clock
+from payintents.web.app import build_app
+
+MIN_RETENTION_HOURS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration, from the environment (the CLI sets the same variables from its flags)."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    idempotency_retention: timedelta = timedelta(hours=72)
+    pool_size: int = 5
+    expiry_interval_s: float = 30.0
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        hours = int(os.environ.get("PAYINTENTS_IDEMPOTENCY_RETENTION_HOURS", "72"))
+        if hours < MIN_RETENTION_HOURS:
+            raise ValueError(f"idempotency keys must be kept at least {MIN_RETENTION_HOURS} hours")
+        return cls(
+            database_url=os.environ.get("PAYINTENTS_DATABASE_URL", DEFAULT_DATABASE_URL),
+            idempotency_retention=timedelta(hours=hours),
+            pool_size=int(os.environ.get("PAYINTENTS_DB_POOL_SIZE", "5")),
+            expiry_interval_s=float(os.environ.get("PAYINTENTS_EXPIRY_INTERVAL_S", "30")),
+        )
+
+
+def build_dependencies(
+    settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
+) -> Dependencies:
+    engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
+    return Dependencies(
+        uow=lambda: SqlUnitOfWork(engine),
+        clock=clock or SystemClock(),
+        ids=RandomIds(),
+        processor=SandboxProcessor(),
+        idempotency_retention=settings.idempotency_retention,
+    )
+
+
+def migrate(settings: Settings) -> None:
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def app_from_environment() -> Starlette:
+    """ASGI factory for ``uvicorn --factory``: each worker process builds its own engine."""
+    return build_app(build_dependencies(Settings.from_environment()))

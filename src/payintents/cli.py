@@ -1,0 +1,138 @@
+"""The ``payintents`` command: serve, migrate, accounts create, expire."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+
+from payintents import __version__
+from payintents.bootstrap import Settings, build_dependencies, migrate
+from payintents.service.accounts import NewAccount, create_account, create_demo_account_if_empty
+from payintents.service.expiry import run_expiry_pass
+from payintents.workers.housekeeping import start_housekeeping
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    # Flags win over the environment; workers read the environment, so write the choice back.
+    if args.database:
+        os.environ["PAYINTENTS_DATABASE_URL"] = args.database
+    return Settings.from_environment()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    migrate(_settings(args))
+    print("database is at the newest schema", file=sys.stderr)
+    return 0
+
+
+def cmd_accounts_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    migrate(settings)
+    account = create_account(build_dependencies(settings), args.name)
+    print(
+        json.dumps(
+            {
+                "accountId": account.account_id,
+                "sandboxKey": account.sandbox_key,
+                "prodKey": account.prod_key,
+            }
+        )
+    )
+    return 0
+
+
+def cmd_expire(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    migrate(settings)
+    report = run_expiry_pass(build_dependencies(settings))
+    print(json.dumps({"intentsExpired": report.intents_expired, "keysReaped": report.keys_reaped}))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    migrate(settings)
+    deps = build_dependencies(settings)
+    demo = create_demo_account_if_empty(deps)
+    base_url = f"http://{args.host}:{args.port}"
+    print(welcome_text(base_url, settings.database_url, demo), flush=True)
+    start_housekeeping(deps, settings.expiry_interval_s)
+    uvicorn.run(
+        "payintents.bootstrap:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def welcome_text(base_url: str, database_url: str, demo: NewAccount | None) -> str:
+    lines = [f"payintents {__version__} on {base_url} (database {database_url})"]
+    if demo is None:
+        lines.append(
+            "Use a key you created before, or make one: payintents accounts create NAME"
+        )
+        return "\n".join(lines)
+    body = '{"amount":{"value":1000,"currencyCode":"GBP"},"reference":"Order 234"}'
+    curl = (
+        f"curl -s {base_url}/payment-intents -H {shlex.quote('Authorization: Basic ' + demo.sandbox_key)}"
+        f" -H 'Version: 2024-02-05' -H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
+    lines += [
+        f"Created demo account {demo.account_id}.",
+        f"Sandbox key (shown once, keep it): {demo.sandbox_key}",
+        "Create a payment intent:",
+        f"  {curl}",
+        f"Then pay it at {base_url}/checkout/<id> with card 5200 0000 0000 1005, and refund it with",
+        "POST /payment-intents/<id>/refunds (see README).",
+    ]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="payintents", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_database(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--database", help="database URL (default $PAYINTENTS_DATABASE_URL or SQLite)")
+        return sub
+
+    serve = with_database(commands.add_parser("serve", help="run the API server"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=cmd_serve)
+
+    with_database(commands.add_parser("migrate", help="apply database migrations")).set_defaults(
+        handler=cmd_migrate
+    )
+    with_database(
+        commands.add_parser("expire", help="run one expiry and key-reaping pass")
+    ).set_defaults(handler=cmd_expire)
+
+    accounts = commands.add_parser("accounts", help="manage accounts")
+    account_commands = accounts.add_subparsers(dest="accounts_command", required=True)
+    create = with_database(account_commands.add_parser("create", help="create an account"))
+    create.add_argument("name")
+    create.set_defaults(handler=cmd_accounts_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

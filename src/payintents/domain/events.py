@@ -1,0 +1,38 @@
+"""Outbox events: what happened to a payment intent, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from payintents.domain.intent import PaymentIntent, Scope
+
+
+class EventName(StrEnum):
+    PAYMENT_INTENT_CREATED = "payment_intent.created"
+    PAYMENT_INTENT_STATUS_UPDATED = "payment_intent.status_updated"
+    REFUND_CREATED = "refund.created"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    id: str
+    scope: Scope
+    name: EventName
+    payment_intent_id: str
+    created_at: datetime
+    data: dict[str, Any]
+
+
+def intent_event(
+    event_id: str, name: EventName, intent: PaymentIntent, now: datetime
+) -> OutboxEvent:
+    """The payload Dojo sends for intent events (contract §5.3)."""
+    data = {
+        "paymentIntentId": intent.id,
+        "paymentStatus": intent.status.value,
+        "captureMode": intent.capture_mode.value,
+    }
+    return OutboxEvent(event_id, intent.scope, name, intent.id, now, data)

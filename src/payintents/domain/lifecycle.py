@@ -1,0 +1,330 @@
+"""Transitions of a payment intent: pay, capture, reverse, cancel, expire, amend and refund.
+
+Each function checks the contract's precondition table (Dojo contract §4.2) and either changes the
+intent or raises the domain error that names the broken rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from payintents.domain.errors import (
+    InvariantViolationError,
+    NotAllowedError,
+    NotFoundError,
+    RuleBrokenError,
+    StateConflictError,
+    ValidationError,
+)
+from payintents.domain.intent import (
+    CLIENT_SECRET_LIFETIME,
+    DEFAULT_EXPIRE_AFTER,
+    MANUAL_AUTHORIZATION_LIFETIME,
+    MIN_AUTO_EXPIRE_IN,
+    AutoExpireAction,
+    Capture,
+    CaptureMode,
+    PaymentEvent,
+    PaymentIntent,
+    Scope,
+    Status,
+    parse_timespan,
+)
+from payintents.domain.money import Money, add_amounts, check_amount
+
+NOT_FOUND_DETAIL = "The payment intent does not exist."
+
+
+@dataclass(frozen=True, slots=True)
+class IntentSpec:
+    """What a caller asked for when creating an intent, already shape-checked."""
+
+    amount: Money
+    reference: str
+    capture_mode: CaptureMode
+    tips_amount: Money | None
+    extra_amounts: tuple[Money, ...]
+    expire_at: datetime | None
+    auto_expire_in: str | None
+    auto_expire_action: AutoExpireAction | None
+    document: dict[str, Any]
+
+
+def open_intent(spec: IntentSpec, intent_id: str, scope: Scope, now: datetime) -> PaymentIntent:
+    """Create a new intent in ``Created`` from a validated spec."""
+    check_amount(spec.amount.value, field="amount")
+    total = spec.amount
+    for extra in (spec.tips_amount, *spec.extra_amounts):
+        if extra is not None:
+            total = total + extra
+    expire_at = spec.expire_at or now + DEFAULT_EXPIRE_AFTER
+    if expire_at <= now:
+        raise ValidationError({"expireAt": ["The expireAt field must be in the future."]})
+    if spec.auto_expire_in is not None:
+        lifetime = parse_timespan(spec.auto_expire_in)
+        if not MIN_AUTO_EXPIRE_IN < lifetime < MANUAL_AUTHORIZATION_LIFETIME:
+            raise ValidationError(
+                {"autoExpireIn": ["The autoExpireIn field must be over 30 seconds and under 7 days."]}
+            )
+    return PaymentIntent(
+        id=intent_id,
+        scope=scope,
+        status=Status.CREATED,
+        capture_mode=spec.capture_mode,
+        amount=spec.amount,
+        tips_amount=spec.tips_amount,
+        total_amount=total,
+        reference=spec.reference,
+        created_at=now,
+        updated_at=now,
+        expire_at=expire_at,
+        document=spec.document,
+        auto_expire_in=spec.auto_expire_in,
+        auto_expire_action=spec.auto_expire_action,
+    )
+
+
+def ensure_visible(intent: PaymentIntent | None, *, return_canceled: bool = False) -> PaymentIntent:
+    """Canceled intents behave as missing unless explicitly asked for (contract §3.2, §9 #13)."""
+    if intent is None or (intent.status is Status.CANCELED and not return_canceled):
+        raise NotFoundError(NOT_FOUND_DETAIL)
+    return intent
+
+
+def cancel(intent: PaymentIntent, now: datetime) -> None:
+    if intent.status is not Status.CREATED:
+        raise RuleBrokenError(
+            f"Only a payment intent in status Created can be canceled; this one is {intent.status}."
+        )
+    _set_status(intent, Status.CANCELED, now)
+
+
+def record_challenge(intent: PaymentIntent, card: dict[str, str], now: datetime) -> None:
+    _ensure_payable(intent, now)
+    intent.pending_challenge = True
+    intent.events.append(PaymentEvent("AuthChallenged", now, card=card))
+    intent.touch(now)
+
+
+def record_decline(intent: PaymentIntent, card: dict[str, str], now: datetime) -> None:
+    """A declined authorization leaves the intent Created and records the attempt."""
+    _ensure_payable(intent, now)
+    intent.pending_challenge = False
+    intent.events.append(PaymentEvent("Declined", now, card=card))
+    intent.touch(now)
+
+
+def authorize(
+    intent: PaymentIntent,
+    *,
+    transaction_id: str,
+    capture_id: str,
+    card: dict[str, str],
+    now: datetime,
+) -> None:
+    """A successful card payment: Auto intents are captured in full, Manual ones authorized."""
+    _ensure_payable(intent, now)
+    intent.pending_challenge = False
+    intent.authorized_at = now
+    intent.payment_details = {
+        "transactionId": transaction_id,
+        "transactionDateTime": now,
+        "message": "AUTHORISED" if intent.capture_mode is CaptureMode.MANUAL else "DEPOSITED",
+        "card": card,
+    }
+    intent.events.append(PaymentEvent("Authorized", now, transaction_id, card))
+    if intent.capture_mode is CaptureMode.AUTO:
+        _add_capture(intent, capture_id, intent.total_amount.value, None, now)
+        return
+    lifetime = MANUAL_AUTHORIZATION_LIFETIME
+    if intent.auto_expire_in is not None:
+        lifetime = parse_timespan(intent.auto_expire_in)
+    intent.auto_expire_at = now + lifetime
+    _set_status(intent, Status.AUTHORIZED, now)
+
+
+def capture(
+    intent: PaymentIntent, capture_id: str, amount: int, tips_amount: int | None, now: datetime
+) -> None:
+    """Capture part or all of a Manual authorization; several partial captures are allowed."""
+    check_amount(amount, field="amount")
+    if tips_amount is not None:
+        check_amount(tips_amount, field="tipsAmount", allow_zero=True)
+    capturable = intent.capture_mode is CaptureMode.MANUAL and (
+        intent.status is Status.AUTHORIZED
+        or (intent.status is Status.CAPTURED and intent.refunded_amount == 0)
+    )
+    if not capturable:
+        raise StateConflictError(
+            f"A capture needs a Manual payment intent that is Authorized (or partly captured and "
+            f"not refunded); this one is {intent.capture_mode} and {intent.status}."
+        )
+    remaining = intent.total_amount.value - intent.captured_amount
+    wanted = add_amounts(amount, tips_amount or 0)
+    if wanted > remaining:
+        raise RuleBrokenError(
+            f"Capture amount {wanted} exceeds the remaining authorized amount {remaining}."
+        )
+    _add_capture(intent, capture_id, amount, tips_amount, now)
+
+
+def reverse(intent: PaymentIntent, reversal_id: str, now: datetime) -> None:
+    """Reverse in full, inside the windows the design decided (7 days / same UTC day)."""
+    _check_reversible(intent, now)
+    intent.reversal_id = reversal_id
+    _release(intent, now)
+
+
+def _check_reversible(intent: PaymentIntent, now: datetime) -> None:
+    if intent.status is Status.AUTHORIZED and intent.capture_mode is CaptureMode.MANUAL:
+        if intent.authorized_at is not None and now - intent.authorized_at <= MANUAL_AUTHORIZATION_LIFETIME:
+            return
+        raise StateConflictError("The 7-day reversal window after authorization has passed.")
+    if (
+        intent.status is Status.CAPTURED
+        and intent.capture_mode is CaptureMode.AUTO
+        and intent.refunded_amount == 0
+    ):
+        if intent.captured_at is not None and intent.captured_at.date() == now.date():
+            return
+        raise StateConflictError(
+            "An Auto payment can only be reversed on the UTC day it was captured; refund it instead."
+        )
+    raise StateConflictError(
+        f"A {intent.capture_mode} payment intent in status {intent.status} cannot be reversed."
+    )
+
+
+def change_amount(intent: PaymentIntent, amount: Money, now: datetime) -> None:
+    _ensure_amendable(intent, "customAmountAllowed", "amount")
+    check_amount(amount.value, field="amount")
+    extra = intent.total_amount.value - intent.amount.value
+    if amount.currency is not intent.currency:
+        raise ValidationError({"amount": ["The amount must be in the payment intent's currency."]})
+    if intent.requested_amount is None:
+        intent.requested_amount = intent.amount
+    intent.amount = amount
+    intent.total_amount = Money(add_amounts(amount.value, extra), amount.currency)
+    intent.touch(now)
+
+
+def change_tips(intent: PaymentIntent, tips: Money, now: datetime) -> None:
+    _ensure_amendable(intent, "tipsAllowed", "tips amount")
+    check_amount(tips.value, field="tipsAmount", allow_zero=True)
+    if tips.currency is not intent.currency:
+        raise ValidationError({"tipsAmount": ["The tips must be in the payment intent's currency."]})
+    previous = intent.tips_amount.value if intent.tips_amount else 0
+    new_total = add_amounts(intent.total_amount.value - previous, tips.value)
+    intent.tips_amount = tips
+    intent.total_amount = Money(new_total, intent.currency)
+    intent.touch(now)
+
+
+def refresh_client_secret(intent: PaymentIntent, secret: str, now: datetime) -> None:
+    if intent.status is not Status.CREATED:
+        raise RuleBrokenError(
+            f"A client session secret is only issued while the intent is Created; it is {intent.status}."
+        )
+    intent.client_session_secret = secret
+    intent.client_session_secret_expires_at = now + CLIENT_SECRET_LIFETIME
+    intent.touch(now)
+
+
+def expire_if_due(intent: PaymentIntent, capture_id: str, now: datetime) -> bool:
+    """Apply ``expireAt`` / ``autoExpireIn``; return whether anything changed."""
+    if intent.status is Status.CREATED and now >= intent.expire_at:
+        _set_status(intent, Status.CANCELED, now)
+        return True
+    due = intent.auto_expire_at
+    if intent.status is Status.AUTHORIZED and due is not None and now >= due:
+        if intent.auto_expire_action is AutoExpireAction.CAPTURE:
+            _add_capture(intent, capture_id, intent.total_amount.value - intent.captured_amount, None, now)
+        else:
+            _release(intent, now)
+        return True
+    return False
+
+
+def refund_refusal(intent: PaymentIntent | None, amount: int) -> Exception:
+    """Explain why a refund of ``amount`` cannot be applied to ``intent`` (contract §4.2)."""
+    if intent is None or intent.status is Status.CANCELED:
+        return NotFoundError(NOT_FOUND_DETAIL)
+    if intent.status is Status.REFUNDED:
+        return RuleBrokenError("The payment intent has already been fully refunded.")
+    if intent.status is not Status.CAPTURED:
+        return RuleBrokenError(
+            f"A refund needs a captured payment; this payment intent is {intent.status}."
+        )
+    if amount > intent.remaining_refundable:
+        return RuleBrokenError(
+            f"Refund amount {amount} exceeds the remaining refundable amount "
+            f"{intent.remaining_refundable}."
+        )
+    return InvariantViolationError("refund refused although the intent allows it")
+
+
+def apply_refund(intent: PaymentIntent, amount: int, now: datetime) -> None:
+    """The refund rule in pure form; the SQL store applies the same rule in one guarded UPDATE."""
+    check_amount(amount, field="amount")
+    if intent.status is not Status.CAPTURED or amount > intent.remaining_refundable:
+        raise refund_refusal(intent, amount)
+    intent.refunded_amount += amount
+    if intent.refunded_amount == intent.refundable_amount:
+        _set_status(intent, Status.REFUNDED, now)
+    else:
+        intent.touch(now)
+
+
+def check_invariants(intent: PaymentIntent) -> None:
+    """The named invariants every stored intent satisfies; a failure is a bug, never input."""
+    if not 0 <= intent.refunded_amount <= intent.refundable_amount:
+        raise InvariantViolationError(f"REFUND_CAP broken on {intent.id}")
+    if intent.refundable_amount != intent.captured_amount:
+        raise InvariantViolationError(f"REFUNDABLE_IS_CAPTURED broken on {intent.id}")
+    if intent.captured_amount > intent.total_amount.value:
+        raise InvariantViolationError(f"CAPTURE_CAP broken on {intent.id}")
+    fully_refunded = intent.refundable_amount > 0 and intent.refunded_amount == intent.refundable_amount
+    if (intent.status is Status.REFUNDED) != fully_refunded:
+        raise InvariantViolationError(f"REFUNDED_STATUS broken on {intent.id}")
+
+
+def _ensure_payable(intent: PaymentIntent, now: datetime) -> None:
+    if intent.status is not Status.CREATED:
+        raise StateConflictError(f"The payment intent is {intent.status} and cannot be paid.")
+    if now >= intent.expire_at:
+        raise StateConflictError("The payment intent has expired.")
+
+
+def _ensure_amendable(intent: PaymentIntent, flag: str, what: str) -> None:
+    payment_config = (intent.document.get("config") or {}).get("payment") or {}
+    if payment_config.get(flag) is not True:
+        raise NotAllowedError(f"Changing the {what} needs config.payment.{flag} set at creation.")
+    if intent.status is not Status.CREATED:
+        raise RuleBrokenError(f"The {what} can only change while the intent is Created.")
+
+
+def _add_capture(
+    intent: PaymentIntent, capture_id: str, amount: int, tips: int | None, now: datetime
+) -> None:
+    intent.captures.append(Capture(capture_id, amount, tips, now))
+    intent.refundable_amount = intent.captured_amount
+    if intent.captured_at is None:
+        intent.captured_at = now
+    intent.events.append(PaymentEvent("Captured", now))
+    if intent.status is not Status.CAPTURED:
+        _set_status(intent, Status.CAPTURED, now)
+    else:
+        intent.touch(now)
+
+
+def _release(intent: PaymentIntent, now: datetime) -> None:
+    _set_status(intent, Status.REVERSED, now)
+
+
+def _set_status(intent: PaymentIntent, status: Status, now: datetime) -> None:
+    intent.status = status
+    if status in (Status.REVERSED, Status.CANCELED, Status.REFUNDED):
+        intent.events.append(PaymentEvent(status.value, now))
+    intent.touch(now)

@@ -1,0 +1,43 @@
+"""Refunds: what a caller asks for and what is recorded once the money has gone back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from payintents.domain.intent import Scope
+from payintents.domain.money import check_amount
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    amount: int
+    refund_reason: str | None = None
+    notes: str | None = None
+    previous_transaction_id: str | None = None
+
+    def __post_init__(self) -> None:
+        check_amount(self.amount, field="amount")
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    id: str
+    scope: Scope
+    payment_intent_id: str
+    amount: int
+    refund_reason: str | None
+    notes: str | None
+    previous_transaction_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    """The state of the intent right after a refund was applied."""
+
+    refund: Refund
+    refunded_amount: int
+    refundable_amount: int
+    fully_refunded: bool
+    reference: str

@@ -1,0 +1,56 @@
+"""Accounts and API keys: creation (keys shown once, stored hashed) and authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from payintents.domain.intent import Environment, Scope
+from payintents.service.dependencies import Dependencies
+from payintents.service.ports import ApiKeyRecord
+
+KEY_PREFIXES = {Environment.SANDBOX: "sk_sandbox_", Environment.PRODUCTION: "sk_prod_"}
+DEMO_ACCOUNT_NAME = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    account_id: str
+    sandbox_key: str
+    prod_key: str
+
+
+def hash_key(raw_key: str) -> str:
+    # Keys carry 512 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def create_account(deps: Dependencies, name: str) -> NewAccount:
+    account_id = deps.ids.new_id("acc", None)
+    keys = {env: prefix + deps.ids.new_secret() for env, prefix in KEY_PREFIXES.items()}
+    records = [ApiKeyRecord(hash_key(raw), account_id, env) for env, raw in keys.items()]
+    with deps.uow() as uow:
+        uow.accounts.add(account_id, name, records, deps.clock.now())
+        uow.commit()
+    return NewAccount(account_id, keys[Environment.SANDBOX], keys[Environment.PRODUCTION])
+
+
+def create_demo_account_if_empty(deps: Dependencies) -> NewAccount | None:
+    """On an empty database, create one account so ``serve`` is usable at once."""
+    with deps.uow() as uow:
+        if uow.accounts.count() > 0:
+            return None
+    return create_account(deps, DEMO_ACCOUNT_NAME)
+
+
+def authenticate(deps: Dependencies, raw_key: str) -> Scope | None:
+    """The (account, environment) a key opens, or None for any unknown or malformed key."""
+    if not raw_key.startswith(tuple(KEY_PREFIXES.values())):
+        return None
+    wanted = hash_key(raw_key)
+    with deps.uow() as uow:
+        record = uow.accounts.find_key(wanted)
+    if record is None or not hmac.compare_digest(record.key_hash, wanted):
+        return None
+    return Scope(record.account_id, record.environment)

@@ -1,0 +1,75 @@
+"""The customer side of the sandbox: paying an intent with a card, and the 3DS challenge step.
+
+An intent id works like Dojo's payment link: whoever holds it may pay, so these use cases look
+the intent up by id alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from payintents.domain import lifecycle
+from payintents.domain.errors import StateConflictError
+from payintents.domain.intent import PaymentIntent
+from payintents.service.dependencies import Dependencies
+from payintents.service.intents import save_with_events
+from payintents.service.ports import CardResult, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class CardDetails:
+    number: str
+    expiry: str
+    cvv: str
+    name: str | None
+
+
+def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentIntent:
+    with deps.uow() as uow:
+        intent = _payable(uow, intent_id)
+        result = deps.processor.authorize(intent, card.number, card.expiry, card.cvv)
+        if card.name:
+            result.card["cardName"] = card.name
+        return _settle(deps, uow, intent, result)
+
+
+def complete_challenge(deps: Dependencies, intent_id: str, passed: bool) -> PaymentIntent:
+    with deps.uow() as uow:
+        intent = _payable(uow, intent_id)
+        if not intent.pending_challenge:
+            raise StateConflictError("There is no 3-D Secure challenge waiting on this payment.")
+        result = deps.processor.complete_challenge(intent, passed)
+        return _settle(deps, uow, intent, result)
+
+
+def find_payable(deps: Dependencies, intent_id: str) -> PaymentIntent:
+    with deps.uow() as uow:
+        return lifecycle.ensure_visible(uow.intents.find(intent_id))
+
+
+def _payable(uow: UnitOfWork, intent_id: str) -> PaymentIntent:
+    return lifecycle.ensure_visible(uow.intents.find(intent_id))
+
+
+def _settle(
+    deps: Dependencies, uow: UnitOfWork, intent: PaymentIntent, result: CardResult
+) -> PaymentIntent:
+    now: datetime = deps.clock.now()
+    before = intent.status
+    env = intent.scope.environment
+    if result.outcome == "challenge":
+        lifecycle.record_challenge(intent, result.card, now)
+    elif result.outcome == "declined":
+        lifecycle.record_decline(intent, result.card, now)
+    else:
+        lifecycle.authorize(
+            intent,
+            transaction_id=deps.ids.new_uuid(),
+            capture_id=deps.ids.new_id("cp", env),
+            card=result.card,
+            now=now,
+        )
+    save_with_events(deps, uow, intent, before, now)
+    uow.commit()
+    return intent

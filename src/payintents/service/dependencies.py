@@ -1,0 +1,17 @@
+"""The bundle of ports every use case receives; ``bootstrap`` builds the real one, tests a fake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from payintents.service.ports import Clock, IdGenerator, Processor, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+    processor: Processor
+    idempotency_retention: timedelta = timedelta(hours=72)

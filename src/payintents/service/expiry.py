@@ -1,0 +1,48 @@
+"""Background housekeeping: intents whose time ran out, and idempotency keys past retention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payintents.domain import lifecycle
+from payintents.domain.intent import Scope
+from payintents.service.dependencies import Dependencies
+from payintents.service.intents import save_with_events
+from payintents.service.ports import ConcurrentUpdateError
+
+BATCH_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryReport:
+    intents_expired: int
+    keys_reaped: int
+
+
+def run_expiry_pass(deps: Dependencies) -> ExpiryReport:
+    """One pass: expire what is due (one transaction per intent) and reap old idempotency keys."""
+    with deps.uow() as uow:
+        due = uow.intents.due_for_expiry(deps.clock.now(), BATCH_SIZE)
+    expired = sum(1 for scope, intent_id in due if _expire_one(deps, scope, intent_id))
+    with deps.uow() as uow:
+        reaped = uow.idempotency.reap(deps.clock.now() - deps.idempotency_retention)
+        uow.commit()
+    return ExpiryReport(expired, reaped)
+
+
+def _expire_one(deps: Dependencies, scope: Scope, intent_id: str) -> bool:
+    try:
+        with deps.uow() as uow:
+            intent = uow.intents.get(scope, intent_id)
+            now = deps.clock.now()
+            if intent is None:
+                return False
+            before = intent.status
+            if not lifecycle.expire_if_due(intent, deps.ids.new_id("cp", scope.environment), now):
+                return False
+            save_with_events(deps, uow, intent, before, now)
+            uow.commit()
+            return True
+    except ConcurrentUpdateError:
+        # Someone else changed the intent meanwhile; the next pass looks again.
+        return False

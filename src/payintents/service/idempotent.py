@@ -1,0 +1,80 @@
+"""Running a write exactly once: claim the idempotency key, act, store the answer, commit.
+
+All four steps share one transaction, so a crash leaves either everything or nothing, and a
+rejected request (any DomainError) rolls back its key as well: it may be retried with the same key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from payintents.domain.idempotency import StoredResponse, replay
+from payintents.domain.intent import Scope
+from payintents.service.dependencies import Dependencies
+from payintents.service.ports import ConcurrentUpdateError, StoreBusyError, UnitOfWork
+
+T = TypeVar("T")
+
+# Optimistic-concurrency retries for writes that lost a version race (never for refunds, whose
+# guarded UPDATE cannot lose one). Three is plenty: each retry re-reads the winner's state.
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """A caller's key (or None), what it is scoped to, and the fingerprint of the request."""
+
+    key: str | None
+    target: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    response: StoredResponse
+    replayed: bool
+
+
+Action = Callable[[UnitOfWork, datetime], T]
+Render = Callable[[T], StoredResponse]
+
+
+def execute_once(
+    deps: Dependencies,
+    scope: Scope,
+    request: IdempotentRequest,
+    action: Action[T],
+    render: Render[T],
+) -> Answer:
+    """Run ``action`` in one transaction, at most once per idempotency key."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return _attempt(deps, scope, request, action, render)
+        except ConcurrentUpdateError:
+            continue
+    raise StoreBusyError("the object kept changing under this request")
+
+
+def _attempt(
+    deps: Dependencies,
+    scope: Scope,
+    request: IdempotentRequest,
+    action: Action[T],
+    render: Render[T],
+) -> Answer:
+    with deps.uow() as uow:
+        now = deps.clock.now()
+        if request.key is not None:
+            record = uow.idempotency.claim(
+                scope, request.target, request.key, request.fingerprint, now
+            )
+            if record is not None:
+                return Answer(replay(record, request.fingerprint), replayed=True)
+        response = render(action(uow, now))
+        if request.key is not None:
+            uow.idempotency.complete(scope, request.target, request.key, response)
+        uow.commit()
+        return Answer(response, replayed=False)

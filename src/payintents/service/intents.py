@@ -1,0 +1,107 @@
+"""Use cases on payment intents: create, read, search, cancel, capture, reverse and amend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from payintents.domain import lifecycle
+from payintents.domain.events import EventName, intent_event
+from payintents.domain.intent import PaymentIntent, Scope, Status
+from payintents.domain.lifecycle import IntentSpec
+from payintents.domain.money import Money
+from payintents.service.dependencies import Dependencies
+from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once
+from payintents.service.ports import IntentPage, IntentQuery, UnitOfWork
+
+Change = Callable[[PaymentIntent, datetime], None]
+
+
+def create_intent(
+    deps: Dependencies,
+    scope: Scope,
+    spec: IntentSpec,
+    request: IdempotentRequest,
+    render: Render[PaymentIntent],
+) -> Answer:
+    def action(uow: UnitOfWork, now: datetime) -> PaymentIntent:
+        intent = lifecycle.open_intent(spec, deps.ids.new_id("pi", scope.environment), scope, now)
+        uow.intents.add(intent)
+        event_id = deps.ids.new_id("evt", scope.environment)
+        uow.outbox.add(intent_event(event_id, EventName.PAYMENT_INTENT_CREATED, intent, now))
+        return intent
+
+    return execute_once(deps, scope, request, action, render)
+
+
+def get_intent(
+    deps: Dependencies, scope: Scope, intent_id: str, *, return_canceled: bool = False
+) -> PaymentIntent:
+    with deps.uow() as uow:
+        return lifecycle.ensure_visible(uow.intents.get(scope, intent_id), return_canceled=return_canceled)
+
+
+def search_intents(deps: Dependencies, scope: Scope, query: IntentQuery) -> IntentPage:
+    with deps.uow() as uow:
+        return uow.intents.search(scope, query)
+
+
+def change_intent(
+    deps: Dependencies,
+    scope: Scope,
+    intent_id: str,
+    change: Change,
+    request: IdempotentRequest,
+    render: Render[PaymentIntent],
+) -> Answer:
+    """Apply one lifecycle transition to a visible intent and record what it caused."""
+
+    def action(uow: UnitOfWork, now: datetime) -> PaymentIntent:
+        intent = lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
+        before = intent.status
+        change(intent, now)
+        save_with_events(deps, uow, intent, before, now)
+        return intent
+
+    return execute_once(deps, scope, request, action, render)
+
+
+def save_with_events(
+    deps: Dependencies, uow: UnitOfWork, intent: PaymentIntent, before: Status, now: datetime
+) -> None:
+    """Persist a changed intent; a status change also writes its outbox event."""
+    uow.intents.save(intent)
+    if intent.status is not before:
+        event_id = deps.ids.new_id("evt", intent.scope.environment)
+        uow.outbox.add(intent_event(event_id, EventName.PAYMENT_INTENT_STATUS_UPDATED, intent, now))
+
+
+def capture_change(deps: Dependencies, amount: int, tips_amount: int | None) -> Change:
+    def change(intent: PaymentIntent, now: datetime) -> None:
+        capture_id = deps.ids.new_id("cp", intent.scope.environment)
+        deps.processor.capture(intent, amount)
+        lifecycle.capture(intent, capture_id, amount, tips_amount, now)
+
+    return change
+
+
+def refresh_secret_change(deps: Dependencies) -> Change:
+    def change(intent: PaymentIntent, now: datetime) -> None:
+        lifecycle.refresh_client_secret(intent, deps.ids.new_secret(), now)
+
+    return change
+
+
+def reverse_change(deps: Dependencies) -> Change:
+    def change(intent: PaymentIntent, now: datetime) -> None:
+        lifecycle.reverse(intent, deps.ids.new_id("rvs", intent.scope.environment), now)
+
+    return change
+
+
+def amount_change(amount: Money) -> Change:
+    return lambda intent, now: lifecycle.change_amount(intent, amount, now)
+
+
+def tips_change(tips: Money) -> Change:
+    return lambda intent, now: lifecycle.change_tips(intent, tips, now)

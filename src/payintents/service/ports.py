@@ -1,0 +1,151 @@
+"""The ports the service layer talks through; adapters implement them, tests fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from payintents.domain.events import OutboxEvent
+from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
+from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
+from payintents.domain.refund import Refund
+
+
+class StoreBusyError(Exception):
+    """The store could not get a lock in time; the caller may retry later."""
+
+
+class ConcurrentUpdateError(Exception):
+    """Another transaction changed the object first; the use case may retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntentPage:
+    intents: list[PaymentIntent]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IntentQuery:
+    statuses: frozenset[Status]
+    start_at: datetime | None
+    end_at: datetime | None
+    limit: int
+    # Position (createdAt, id) to page from; newest first.
+    after: tuple[datetime, str] | None = None
+    before: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundApplied:
+    refunded_amount: int
+    refundable_amount: int
+    status: Status
+    capture_mode: CaptureMode
+    reference: str
+
+
+class IntentRepository(Protocol):
+    def add(self, intent: PaymentIntent) -> None: ...
+    def get(self, scope: Scope, intent_id: str) -> PaymentIntent | None: ...
+    def find(self, intent_id: str) -> PaymentIntent | None:
+        """Look up by id alone: only for the customer-facing checkout, where the id is the capability."""
+    def save(self, intent: PaymentIntent) -> None:
+        """Write changes; raise ConcurrentUpdateError if the stored version moved on."""
+    def search(self, scope: Scope, query: IntentQuery) -> IntentPage: ...
+    def apply_refund(
+        self, scope: Scope, intent_id: str, amount: int, now: datetime
+    ) -> RefundApplied | None:
+        """Add ``amount`` to refundedAmount if the intent is Captured and the cap allows; else None."""
+    def due_for_expiry(self, now: datetime, limit: int) -> list[tuple[Scope, str]]: ...
+
+
+class RefundRepository(Protocol):
+    def add(self, refund: Refund) -> None: ...
+    def get(self, scope: Scope, refund_id: str) -> Refund | None: ...
+    def list_for_intent(self, scope: Scope, intent_id: str) -> list[Refund]: ...
+
+
+class IdempotencyRepository(Protocol):
+    def claim(
+        self, scope: Scope, target: str, key: str, fingerprint: str, now: datetime
+    ) -> IdempotencyRecord | None:
+        """Insert the key; return None if it was new, else the record stored earlier."""
+    def complete(self, scope: Scope, target: str, key: str, response: StoredResponse) -> None: ...
+    def reap(self, older_than: datetime) -> int: ...
+
+
+class OutboxRepository(Protocol):
+    def add(self, event: OutboxEvent) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    key_hash: str
+    account_id: str
+    environment: Environment
+
+
+class AccountRepository(Protocol):
+    def add(self, account_id: str, name: str, keys: Sequence[ApiKeyRecord], now: datetime) -> None: ...
+    def find_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+    def count(self) -> int: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without ``commit`` rolls everything back."""
+
+    intents: IntentRepository
+    refunds: RefundRepository
+    idempotency: IdempotencyRepository
+    outbox: OutboxRepository
+    accounts: AccountRepository
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class IdGenerator(Protocol):
+    def new_id(self, prefix: str, environment: Environment | None) -> str:
+        """``<prefix>_[sandbox_]<22 base64url chars>``; no environment part when None."""
+    def new_secret(self) -> str:
+        """A url-safe secret of 64 random bytes (86 characters)."""
+    def new_uuid(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CardResult:
+    """What the processor said about a card payment attempt."""
+
+    outcome: str  # "approved" | "declined" | "challenge"
+    card: dict[str, str]
+
+
+class ProcessorDeclinedError(Exception):
+    """The processor refused a capture or refund."""
+
+
+class Processor(Protocol):
+    """Where payments leave the building: the sandbox processor or a real acquirer connector."""
+
+    def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult: ...
+    def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult: ...
+    def capture(self, intent: PaymentIntent, amount: int) -> None: ...
+    def refund(self, scope: Scope, intent_id: str, amount: int) -> None: ...

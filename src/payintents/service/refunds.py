@@ -1,0 +1,109 @@
+"""Refund use cases: the write path that keeps money safe, and reading refunds back.
+
+The write path (design, "The refund write path"): in one transaction, claim the idempotency key,
+add the amount with one guarded UPDATE (status Captured and refunded + amount <= refundable), record
+the refund and its outbox events, store the answer, commit. The guarded UPDATE is what makes
+concurrent refunds safe on every store; reading first and checking in Python would not be.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from payintents.domain import lifecycle
+from payintents.domain.errors import NotFoundError
+from payintents.domain.events import EventName, OutboxEvent
+from payintents.domain.intent import Scope, Status
+from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
+from payintents.service.dependencies import Dependencies
+from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once
+from payintents.service.ports import RefundApplied, UnitOfWork
+
+REFUND_NOT_FOUND_DETAIL = "The refund does not exist."
+
+
+def create_refund(
+    deps: Dependencies,
+    scope: Scope,
+    intent_id: str,
+    refund_request: RefundRequest,
+    request: IdempotentRequest,
+    render: Render[RefundOutcome],
+) -> Answer:
+    def action(uow: UnitOfWork, now: datetime) -> RefundOutcome:
+        amount = refund_request.amount
+        applied = uow.intents.apply_refund(scope, intent_id, amount, now)
+        if applied is None:
+            raise lifecycle.refund_refusal(uow.intents.get(scope, intent_id), amount)
+        deps.processor.refund(scope, intent_id, amount)
+        refund = Refund(
+            id=deps.ids.new_id("rfnd", None),
+            scope=scope,
+            payment_intent_id=intent_id,
+            amount=amount,
+            refund_reason=refund_request.refund_reason,
+            notes=refund_request.notes,
+            previous_transaction_id=refund_request.previous_transaction_id,
+            created_at=now,
+        )
+        uow.refunds.add(refund)
+        _record_events(deps, uow, refund, applied, now)
+        return RefundOutcome(
+            refund=refund,
+            refunded_amount=applied.refunded_amount,
+            refundable_amount=applied.refundable_amount,
+            fully_refunded=applied.status is Status.REFUNDED,
+            reference=applied.reference,
+        )
+
+    return execute_once(deps, scope, request, action, render)
+
+
+def _record_events(
+    deps: Dependencies, uow: UnitOfWork, refund: Refund, applied: RefundApplied, now: datetime
+) -> None:
+    env = refund.scope.environment
+    uow.outbox.add(
+        OutboxEvent(
+            deps.ids.new_id("evt", env),
+            refund.scope,
+            EventName.REFUND_CREATED,
+            refund.payment_intent_id,
+            now,
+            {
+                "paymentIntentId": refund.payment_intent_id,
+                "refundId": refund.id,
+                "amount": refund.amount,
+                "refundedAmount": applied.refunded_amount,
+            },
+        )
+    )
+    if applied.status is Status.REFUNDED:
+        uow.outbox.add(
+            OutboxEvent(
+                deps.ids.new_id("evt", env),
+                refund.scope,
+                EventName.PAYMENT_INTENT_STATUS_UPDATED,
+                refund.payment_intent_id,
+                now,
+                {
+                    "paymentIntentId": refund.payment_intent_id,
+                    "paymentStatus": Status.REFUNDED.value,
+                    "captureMode": applied.capture_mode.value,
+                },
+            )
+        )
+
+
+def get_refund(deps: Dependencies, scope: Scope, refund_id: str) -> Refund:
+    with deps.uow() as uow:
+        refund = uow.refunds.get(scope, refund_id)
+    if refund is None:
+        raise NotFoundError(REFUND_NOT_FOUND_DETAIL)
+    return refund
+
+
+def list_refunds(deps: Dependencies, scope: Scope, intent_id: str) -> list[Refund]:
+    with deps.uow() as uow:
+        lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
+        return uow.refunds.list_for_intent(scope, intent_id)

@@ -1,0 +1,115 @@
+"""The machinery every API route shares: authentication, version, body, errors, replay header.
+
+A route declares one ``Operation`` per HTTP method. The request passes, in order: body size and
+media type, API key (401), version header (400), JSON and schema (400), then the handler runs in
+a worker thread (the store is synchronous). Any failure becomes Dojo's error body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from payintents.domain.idempotency import check_key, fingerprint
+from payintents.domain.intent import Scope
+from payintents.service.accounts import authenticate
+from payintents.service.dependencies import Dependencies
+from payintents.service.idempotent import Answer, IdempotentRequest
+from payintents.web.http_input import parse_json, read_body, resolve_version
+from payintents.web.presenters import to_json_bytes
+from payintents.web.problems import HttpProblem, new_trace_id, response_for_exception
+from payintents.web.wire import Obj, validate
+
+UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """Everything a handler needs about one authenticated, validated request."""
+
+    request: Request
+    deps: Dependencies
+    scope: Scope
+    version: date
+    body: dict[str, Any]
+    trace_id: str
+
+    def path_param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    @property
+    def base_url(self) -> str:
+        return str(self.request.base_url)
+
+    def idempotent(self, target: str, *, required: bool = False) -> IdempotentRequest:
+        """The caller's ``idempotencyKey`` (any header case) bound to this exact request."""
+        key = check_key(self.request.headers.get("idempotencykey"), required=required)
+        operation = f"{self.request.method} {self.request.url.path}"
+        return IdempotentRequest(key, target, fingerprint(operation, self.body))
+
+
+Handler = Callable[[ApiCall], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    handler: Handler
+    schema: Obj | None = None
+    body_required: bool = False
+
+
+def api_route(path: str, **operations: Operation) -> Route:
+    """One route per path, so a wrong method answers 405 with every allowed method in Allow."""
+
+    async def endpoint(request: Request) -> Response:
+        trace_id = new_trace_id(request.headers.get("traceparent"))
+        try:
+            operation = operations["GET" if request.method == "HEAD" else request.method]
+            raw = await read_body(request)
+            return await run_in_threadpool(_handle, request, operation, raw, trace_id)
+        except Exception as exc:
+            return response_for_exception(exc, trace_id)
+
+    return Route(path, endpoint, methods=list(operations))
+
+
+def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
+    try:
+        deps: Dependencies = request.app.state.deps
+        scope = _authenticate(deps, request.headers.get("authorization"))
+        version = resolve_version(request.headers.get("version"))
+        parsed = parse_json(request, raw, body_required=operation.body_required)
+        body = validate(operation.schema or Obj({}), parsed)
+        return operation.handler(ApiCall(request, deps, scope, version, body, trace_id))
+    except Exception as exc:
+        return response_for_exception(exc, trace_id)
+
+
+def _authenticate(deps: Dependencies, header: str | None) -> Scope:
+    scheme, _, key = (header or "").strip().partition(" ")
+    scope = authenticate(deps, key.strip()) if scheme.lower() == "basic" and key else None
+    if scope is None:
+        raise HttpProblem(401, UNAUTHORIZED_DETAIL)
+    return scope
+
+
+def json_response(value: Any, status_code: int = 200) -> Response:
+    return Response(to_json_bytes(value), status_code, media_type="application/json")
+
+
+def answer_response(answer: Answer) -> Response:
+    """A use case's stored answer; replays carry ``Idempotent-Replayed: true``."""
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return Response(
+        answer.response.body,
+        answer.response.status_code,
+        headers=headers,
+        media_type="application/json",
+    )

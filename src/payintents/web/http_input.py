@@ -1,0 +1,133 @@
+"""Reading what a caller sent: the body (size, media type, strict JSON) and Dojo's headers.
+
+Every refusal here is an HttpProblem with a 4xx status; nothing malformed reaches a use case.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Any
+
+from starlette.requests import Request
+
+from payintents.web.problems import HttpProblem
+
+MAX_BODY_BYTES = 64 * 1024
+
+# Published API versions, newest last (contract §1.3). A date picks the newest one on or before it.
+SUPPORTED_VERSIONS = (date(2024, 2, 5), date(2025, 9, 10), date(2026, 2, 27))
+_VERSION_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def resolve_version(header: str | None) -> date:
+    """Map the ``version`` header to a supported version, or refuse it with a 400."""
+    if header is None or not header.strip():
+        raise _version_problem("The version header is required (for example 2024-02-05).")
+    text = header.strip()
+    try:
+        asked = date.fromisoformat(text) if _VERSION_SHAPE.match(text) else None
+    except ValueError:
+        asked = None
+    if asked is None:
+        raise _version_problem("The version header must be a date in the form yyyy-mm-dd.")
+    eligible = [v for v in SUPPORTED_VERSIONS if v <= asked]
+    if not eligible:
+        raise _version_problem(
+            f"The version {text} is not supported; the oldest supported version is 2024-02-05."
+        )
+    return eligible[-1]
+
+
+def _version_problem(message: str) -> HttpProblem:
+    return HttpProblem(400, errors={"version": [message]})
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refusing more than MAX_BODY_BYTES before reading past the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HttpProblem(400, "The Content-Length header is not a number.")
+        if int(declared) > MAX_BODY_BYTES:
+            raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> HttpProblem:
+    return HttpProblem(413, f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+
+
+def parse_json(request: Request, raw: bytes, *, body_required: bool) -> Any:
+    """Strict JSON: media type, UTF-8, no duplicate keys, no NaN, no lone surrogates or NUL."""
+    if not raw.strip():
+        if body_required:
+            raise HttpProblem(400, "A JSON request body is required.", {"$": ["The body is empty."]})
+        return {}
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise HttpProblem(415, "The request body must be sent as application/json.")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise _bad_json("The body is not valid UTF-8.") from None
+    except (json.JSONDecodeError, RecursionError):
+        raise _bad_json("The body is not valid JSON.") from None
+    except _JsonRefusal as refusal:
+        raise _bad_json(str(refusal)) from None
+    _check_strings(value)
+    return value
+
+
+def _bad_json(message: str) -> HttpProblem:
+    return HttpProblem(400, message, {"$": [message]})
+
+
+class _JsonRefusal(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _JsonRefusal(f"The property '{key}' appears more than once.")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise _JsonRefusal(f"{name} is not a JSON number.")
+
+
+def _check_strings(value: Any, depth: int = 0) -> None:
+    """Refuse NUL characters and lone surrogates anywhere in keys or values."""
+    if depth > 64:
+        raise _bad_json("The body is nested too deeply.")
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_strings(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item, depth + 1)
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise _bad_json("Strings must not contain NUL characters.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad_json("Strings must not contain unpaired surrogates.") from None

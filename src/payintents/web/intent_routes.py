@@ -1,0 +1,197 @@
+"""Routes for payment intents: create, get, cancel, search, capture, reverse, amend, refresh secret."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from payintents.domain import lifecycle
+from payintents.domain.errors import ValidationError
+from payintents.domain.intent import AutoExpireAction, CaptureMode, PaymentIntent, Status
+from payintents.domain.lifecycle import IntentSpec
+from payintents.domain.money import Currency, Money
+from payintents.service import intents
+from payintents.service.ports import IntentPage, IntentQuery
+from payintents.web import request_schemas as schemas
+from payintents.web.endpoint import ApiCall, Operation, answer_response, api_route, json_response
+from payintents.web.http_input import SUPPORTED_VERSIONS
+from payintents.web.presenters import present_intent, stored_json
+from payintents.web.wire import parse_date_time
+
+CREATE_TARGET = "payment-intents"
+NOT_ONLINE_CHECKOUT_SINCE = SUPPORTED_VERSIONS[2]
+
+
+def to_money(value: dict[str, Any] | None) -> Money | None:
+    return None if value is None else Money(value["value"], Currency(value["currencyCode"]))
+
+
+def required_money(value: dict[str, Any]) -> Money:
+    """A Money the schema already required; ``validate`` guarantees the shape."""
+    return Money(value["value"], Currency(value["currencyCode"]))
+
+
+def _render(call: ApiCall) -> Any:
+    return lambda intent: stored_json(present_intent(intent, call.base_url))
+
+
+def create(call: ApiCall) -> Response:
+    body = call.body
+    if "isNotOnlineCheckout" in body and call.version < NOT_ONLINE_CHECKOUT_SINCE:
+        raise ValidationError(
+            {"isNotOnlineCheckout": ["The isNotOnlineCheckout field needs version 2026-02-27 or later."]}
+        )
+    spec = IntentSpec(
+        amount=required_money(body["amount"]),
+        reference=body["reference"],
+        capture_mode=CaptureMode(body.get("captureMode") or "Auto"),
+        tips_amount=to_money(body.get("tipsAmount")),
+        extra_amounts=tuple(
+            m
+            for m in (to_money(body.get("cashbackAmount")), to_money(body.get("serviceChargeAmount")))
+            if m is not None
+        ),
+        expire_at=parse_date_time(body["expireAt"]) if body.get("expireAt") else None,
+        auto_expire_in=body.get("autoExpireIn"),
+        auto_expire_action=AutoExpireAction(body["autoExpireAction"])
+        if body.get("autoExpireAction")
+        else None,
+        document=body,
+    )
+    answer = intents.create_intent(
+        call.deps, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call)
+    )
+    return answer_response(answer)
+
+
+def get(call: ApiCall) -> Response:
+    raw = call.request.query_params.get("returnCanceled", "false").lower()
+    if raw not in ("true", "false"):
+        raise ValidationError({"returnCanceled": ["The returnCanceled value must be true or false."]})
+    intent = intents.get_intent(
+        call.deps, call.scope, call.path_param("paymentIntentId"), return_canceled=raw == "true"
+    )
+    return json_response(present_intent(intent, call.base_url))
+
+
+def _change(call: ApiCall, change: intents.Change, render: Any = None) -> Response:
+    intent_id = call.path_param("paymentIntentId")
+    answer = intents.change_intent(
+        call.deps, call.scope, intent_id, change, call.idempotent(intent_id), render or _render(call)
+    )
+    return answer_response(answer)
+
+
+def cancel(call: ApiCall) -> Response:
+    return _change(call, lifecycle.cancel)
+
+
+def capture(call: ApiCall) -> Response:
+    change = intents.capture_change(call.deps, call.body["amount"], call.body.get("tipsAmount"))
+
+    def render(intent: PaymentIntent) -> Any:
+        message = f"collect payment for {intent.reference}"
+        return stored_json({"message": message, "captureId": intent.captures[-1].id})
+
+    return _change(call, change, render)
+
+
+def reverse(call: ApiCall) -> Response:
+    def render(intent: PaymentIntent) -> Any:
+        message = f"reverse for {intent.reference}"
+        return stored_json({"message": message, "reversalId": intent.reversal_id})
+
+    return _change(call, intents.reverse_change(call.deps), render)
+
+
+def change_amount(call: ApiCall) -> Response:
+    return _change(call, intents.amount_change(required_money(call.body["amount"])))
+
+
+def change_tips(call: ApiCall) -> Response:
+    return _change(call, intents.tips_change(required_money(call.body["tipsAmount"])))
+
+
+def refresh_secret(call: ApiCall) -> Response:
+    return _change(call, intents.refresh_secret_change(call.deps))
+
+
+def search(call: ApiCall) -> Response:
+    body = call.body
+    cursor = body.get("cursor") or {}
+    if cursor.get("before") and cursor.get("after"):
+        raise ValidationError({"cursor": ["Send either cursor.before or cursor.after, not both."]})
+    query = IntentQuery(
+        statuses=frozenset(Status(s) for s in body.get("statuses") or []),
+        start_at=parse_date_time(body["startDate"]) if body.get("startDate") else None,
+        end_at=parse_date_time(body["endDate"]) if body.get("endDate") else None,
+        limit=cursor.get("limit") or 50,
+        after=decode_cursor(cursor["after"], "after") if cursor.get("after") else None,
+        before=decode_cursor(cursor["before"], "before") if cursor.get("before") else None,
+    )
+    page = intents.search_intents(call.deps, call.scope, query)
+    return json_response(_present_page(call, query, page))
+
+
+def _present_page(call: ApiCall, query: IntentQuery, page: IntentPage) -> dict[str, Any]:
+    items = page.intents
+    # Newest first. "after" pages towards older intents, "before" towards newer ones.
+    older_exist = page.has_more if query.before is None else True
+    newer_exist = query.after is not None or (query.before is not None and page.has_more)
+    return {
+        "data": [present_intent(i, call.base_url) for i in items],
+        "before": encode_cursor(items[0]) if items and newer_exist else None,
+        "after": encode_cursor(items[-1]) if items and older_exist else None,
+    }
+
+
+def encode_cursor(intent: PaymentIntent) -> str:
+    raw = f"{intent.created_at.isoformat()}|{intent.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str, name: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        moment, intent_id = raw.split("|", 1)
+        parsed = parse_date_time(moment)
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if parsed is None:
+        raise ValidationError({f"cursor.{name}": ["The cursor is not one this server issued."]})
+    return parsed, intent_id
+
+
+ROUTES: list[Route] = [
+    api_route(
+        "/payment-intents",
+        POST=Operation(create, schemas.CREATE_PAYMENT_INTENT, body_required=True),
+    ),
+    api_route("/payment-intents/search", POST=Operation(search, schemas.SEARCH, body_required=True)),
+    api_route(
+        "/payment-intents/{paymentIntentId}",
+        GET=Operation(get),
+        DELETE=Operation(cancel),
+    ),
+    api_route(
+        "/payment-intents/{paymentIntentId}/captures",
+        POST=Operation(capture, schemas.CREATE_CAPTURE, body_required=True),
+    ),
+    api_route("/payment-intents/{paymentIntentId}/reversal", POST=Operation(reverse)),
+    api_route(
+        "/payment-intents/{paymentIntentId}/amount",
+        POST=Operation(change_amount, schemas.SET_AMOUNT, body_required=True),
+    ),
+    api_route(
+        "/payment-intents/{paymentIntentId}/tips-amount",
+        POST=Operation(change_tips, schemas.SET_TIPS, body_required=True),
+    ),
+    api_route(
+        "/payment-intents/{paymentIntentId}/refresh-client-session-secret",
+        POST=Operation(refresh_secret),
+    ),
+]

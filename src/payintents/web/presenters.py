@@ -1,0 +1,171 @@
+"""Domain objects rendered as Dojo's JSON (contract §2.4, §3), and stored-response rendering."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from payintents.domain.idempotency import StoredResponse
+from payintents.domain.intent import PaymentIntent
+from payintents.domain.money import Money
+from payintents.domain.refund import Refund, RefundOutcome
+
+# How .NET renders an unset date; Dojo's create examples show it for the client secret expiry.
+ZERO_DATE = "0001-01-01T00:00:00Z"
+SUPPORTED_CARD_SCHEMES = ["VISA", "MASTERCARD", "MAESTRO", "DISCOVER", "DCI"]
+SUPPORTED_WALLETS = ["APPLE_PAY", "GOOGLE_PAY"]
+
+# Request fields echoed back as sent (the server stores them but does not act on them).
+_ECHOED = (
+    "customer",
+    "requestSecurity",
+    "billingAddress",
+    "shippingDetails",
+    "actionLink",
+    "metadata",
+    "orderDetails",
+    "setupIntentId",
+)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with a ``Z``, microseconds when there are any."""
+    text = moment.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+def money(value: Money | None) -> dict[str, Any] | None:
+    return None if value is None else {"value": value.value, "currencyCode": value.currency.value}
+
+
+def to_json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def stored_json(value: Any, status_code: int = 200) -> StoredResponse:
+    return StoredResponse(status_code, to_json_bytes(value))
+
+
+def present_intent(intent: PaymentIntent, base_url: str) -> dict[str, Any]:
+    doc = intent.document
+    body: dict[str, Any] = {
+        "id": intent.id,
+        "captureMode": intent.capture_mode.value,
+        "cardHolderNotPresent": bool(doc.get("cardHolderNotPresent", False)),
+    }
+    if intent.client_session_secret and intent.client_session_secret_expires_at:
+        body["clientSessionSecret"] = intent.client_session_secret
+        body["clientSessionSecretExpirationDate"] = iso(intent.client_session_secret_expires_at)
+    else:
+        body["clientSessionSecretExpirationDate"] = ZERO_DATE
+    if intent.payment_details:
+        body["paymentDetails"] = _payment_details(intent.payment_details)
+    body["status"] = intent.status.value
+    body["paymentMethods"] = doc.get("paymentMethods") or ["Card"]
+    body["amount"] = money(intent.amount)
+    for name, value in (
+        ("tipsAmount", intent.tips_amount),
+        ("requestedAmount", intent.requested_amount),
+    ):
+        if value is not None:
+            body[name] = money(value)
+    body["totalAmount"] = money(intent.total_amount)
+    for name in ("cashbackAmount", "serviceChargeAmount"):
+        if doc.get(name) is not None:
+            body[name] = doc[name]
+    body["refundedAmount"] = intent.refunded_amount
+    body.update(_timestamps_and_texts(intent))
+    body.update({name: doc[name] for name in _ECHOED if doc.get(name) is not None})
+    body.update(_config_and_expiry(intent))
+    body["paymentEvents"] = [_event(e) for e in intent.events]
+    body["paymentLink"] = f"{base_url.rstrip('/')}/checkout/{intent.id}"
+    body["terminalSessionHistory"] = []
+    body["captures"] = [_capture(c) for c in intent.captures]
+    return body
+
+
+def _timestamps_and_texts(intent: PaymentIntent) -> dict[str, Any]:
+    doc = intent.document
+    texts: dict[str, Any] = {
+        "createdAt": iso(intent.created_at),
+        "updatedAt": iso(intent.updated_at),
+        "reference": intent.reference,
+    }
+    if doc.get("description") is not None:
+        texts["description"] = doc["description"]
+    texts["itemLines"] = doc.get("itemLines") or []
+    texts["taxLines"] = doc.get("taxLines") or []
+    return texts
+
+
+def _config_and_expiry(intent: PaymentIntent) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "merchantConfig": {
+            "supportedPaymentMethods": {
+                "cardSchemes": SUPPORTED_CARD_SCHEMES,
+                "wallets": SUPPORTED_WALLETS,
+            }
+        },
+        "config": intent.document.get("config") or {},
+        "paymentSource": "api",
+    }
+    if intent.auto_expire_action is not None:
+        result["autoExpireAction"] = intent.auto_expire_action.value
+    result["expireAt"] = iso(intent.expire_at)
+    if intent.auto_expire_in is not None:
+        result["autoExpireIn"] = intent.auto_expire_in
+    return result
+
+
+def _payment_details(details: dict[str, Any]) -> dict[str, Any]:
+    rendered = dict(details)
+    moment = rendered.get("transactionDateTime")
+    if isinstance(moment, datetime):
+        rendered["transactionDateTime"] = iso(moment)
+    return rendered
+
+
+def _event(event: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"eventType": event.event_type, "transactionDateTime": iso(event.at)}
+    if event.transaction_id:
+        entry["transactionId"] = event.transaction_id
+    if event.card:
+        entry.update(
+            {k: v for k, v in event.card.items() if k in ("cardNumber", "expiryDate", "cardType")}
+        )
+        if "cardName" in event.card:
+            entry["cardholderName"] = event.card["cardName"]
+    return entry
+
+
+def _capture(capture: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": capture.id, "amount": capture.amount}
+    if capture.tips_amount is not None:
+        entry["tipsAmount"] = capture.tips_amount
+    entry.update({"status": capture.status, "createdAt": iso(capture.created_at)})
+    return entry
+
+
+def present_refund(refund: Refund) -> dict[str, Any]:
+    return {
+        "paymentIntentId": refund.payment_intent_id,
+        "refundId": refund.id,
+        "refundReason": refund.refund_reason,
+        "notes": refund.notes,
+    }
+
+
+def present_refund_created(outcome: RefundOutcome) -> dict[str, Any]:
+    return {**present_refund(outcome.refund), "message": f"refund for {outcome.reference}"}
+
+
+def present_refund_listed(refund: Refund) -> dict[str, Any]:
+    """Extension: the list adds what Dojo never exposes, the amount and the time."""
+    return {
+        "refundId": refund.id,
+        "amount": refund.amount,
+        "refundReason": refund.refund_reason,
+        "notes": refund.notes,
+        "createdAt": iso(refund.created_at),
+    }

@@ -1,0 +1,142 @@
+"""Dojo's error body and the one table that maps failures to HTTP statuses.
+
+Body: ``{type, title, status, detail?, errors?, traceId}`` as ``application/json`` (contract §1.5,
+design "errors"). Nothing from an exception except a domain error's own ``detail`` ever reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from http import HTTPStatus
+from typing import Any
+
+from starlette.responses import Response
+
+from payintents.domain.errors import (
+    DomainError,
+    IdempotencyConflictError,
+    NotAllowedError,
+    NotFoundError,
+    RuleBrokenError,
+    StateConflictError,
+    ValidationError,
+)
+from payintents.service.ports import ProcessorDeclinedError, StoreBusyError
+
+log = logging.getLogger("payintents.web")
+
+_TYPE_SECTIONS = {
+    400: "rfc7231#section-6.5.1",
+    401: "rfc7235#section-3.1",
+    403: "rfc7231#section-6.5.3",
+    404: "rfc7231#section-6.5.4",
+    405: "rfc7231#section-6.5.5",
+    409: "rfc7231#section-6.5.8",
+    413: "rfc7231#section-6.5.11",
+    415: "rfc7231#section-6.5.13",
+    500: "rfc7231#section-6.6.1",
+    502: "rfc7231#section-6.6.3",
+    503: "rfc7231#section-6.6.4",
+}
+
+# The error table: each expected failure type and the status it answers with.
+STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
+    (ValidationError, 400),
+    (RuleBrokenError, 400),
+    (NotFoundError, 404),
+    (NotAllowedError, 405),
+    (StateConflictError, 409),
+    (IdempotencyConflictError, 409),
+    (ProcessorDeclinedError, 402),
+    (StoreBusyError, 503),
+)
+
+RETRY_AFTER_S = 1
+
+
+class HttpProblem(Exception):
+    """A failure found by the HTTP layer itself (auth, headers, body shape)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or "")
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def new_trace_id(traceparent: str | None = None) -> str:
+    """W3C traceparent shape; keeps the caller's trace id when it sent a valid traceparent."""
+    trace = secrets.token_hex(16)
+    if traceparent:
+        parts = traceparent.split("-")
+        if len(parts) == 4 and len(parts[1]) == 32 and _is_hex(parts[1]) and parts[1] != "0" * 32:
+            trace = parts[1].lower()
+    return f"00-{trace}-{secrets.token_hex(8)}-01"
+
+
+def _is_hex(text: str) -> bool:
+    return all(ch in "0123456789abcdefABCDEF" for ch in text)
+
+
+def problem_response(
+    status: int,
+    trace_id: str,
+    *,
+    detail: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    title = (
+        "One or more validation errors occurred."
+        if errors
+        else HTTPStatus(status).phrase
+    )
+    body: dict[str, Any] = {
+        "type": f"https://tools.ietf.org/html/{_TYPE_SECTIONS.get(status, 'rfc7231#section-6.5.1')}",
+        "title": title,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    body["traceId"] = trace_id
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(content, status, headers=headers, media_type="application/json")
+
+
+def response_for_exception(exc: BaseException, trace_id: str) -> Response:
+    """Turn any exception into Dojo's error body; unknown ones are logged and answer 500."""
+    if isinstance(exc, HttpProblem):
+        return problem_response(
+            exc.status, trace_id, detail=exc.detail, errors=exc.errors, headers=exc.headers
+        )
+    for error_type, status in STATUS_BY_ERROR:
+        if isinstance(exc, error_type):
+            return _expected(exc, status, trace_id)
+    log.exception("unexpected failure (traceId %s)", trace_id, exc_info=exc)
+    return problem_response(500, trace_id, detail="An unexpected error occurred.")
+
+
+def _expected(exc: Exception, status: int, trace_id: str) -> Response:
+    if isinstance(exc, StoreBusyError):
+        return problem_response(
+            503,
+            trace_id,
+            detail="The service is busy; retry shortly with the same idempotency key.",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    errors = exc.errors if isinstance(exc, ValidationError) else None
+    detail = exc.detail if isinstance(exc, DomainError) else str(exc)
+    if isinstance(exc, ValidationError) and detail == "One or more validation errors occurred.":
+        detail = None
+    return problem_response(status, trace_id, detail=detail, errors=errors)

@@ -1,0 +1,70 @@
+"""Routes for refunds: the seed's create endpoint, retrieval by id, and the list extension.
+
+There is no way to cancel or delete a refund: other methods on these paths answer 405 + Allow.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from payintents.domain.errors import ValidationError
+from payintents.domain.idempotency import StoredResponse
+from payintents.domain.refund import RefundOutcome, RefundRequest
+from payintents.service import refunds
+from payintents.web import request_schemas as schemas
+from payintents.web.endpoint import ApiCall, Operation, answer_response, api_route, json_response
+from payintents.web.presenters import (
+    present_refund,
+    present_refund_created,
+    present_refund_listed,
+    stored_json,
+)
+
+MAX_REFUND_ID_LENGTH = 50
+
+
+def create(call: ApiCall) -> Response:
+    intent_id = call.path_param("paymentIntentId")
+    # The key is checked before anything else about the refund: without one nothing may happen.
+    idempotent = call.idempotent(intent_id, required=True)
+    body = call.body
+    refund_request = RefundRequest(
+        amount=body["amount"],
+        refund_reason=body.get("refundReason"),
+        notes=body.get("notes"),
+        previous_transaction_id=body.get("previousTransactionId"),
+    )
+
+    def render(outcome: RefundOutcome) -> StoredResponse:
+        return stored_json(present_refund_created(outcome))
+
+    answer = refunds.create_refund(
+        call.deps, call.scope, intent_id, refund_request, idempotent, render
+    )
+    return answer_response(answer)
+
+
+def list_for_intent(call: ApiCall) -> Response:
+    found = refunds.list_refunds(call.deps, call.scope, call.path_param("paymentIntentId"))
+    return json_response({"data": [present_refund_listed(r) for r in found]})
+
+
+def get(call: ApiCall) -> Response:
+    refund_id = call.path_param("refundId")
+    if len(refund_id) > MAX_REFUND_ID_LENGTH:
+        raise ValidationError(
+            {"refundId": [f"The refundId must be at most {MAX_REFUND_ID_LENGTH} characters."]}
+        )
+    return json_response(present_refund(refunds.get_refund(call.deps, call.scope, refund_id)))
+
+
+# Literal segments first: /payment-intents/refunds/{refundId} must win over /{paymentIntentId}.
+ROUTES: list[Route] = [
+    api_route("/payment-intents/refunds/{refundId}", GET=Operation(get)),
+    api_route(
+        "/payment-intents/{paymentIntentId}/refunds",
+        POST=Operation(create, schemas.CREATE_REFUND, body_required=True),
+        GET=Operation(list_for_intent),
+    ),
+]

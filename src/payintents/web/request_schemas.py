@@ -1,0 +1,209 @@
+"""Dojo's request bodies (contract §2.3, §3) in the ``wire`` schema language, limits included."""
+
+from __future__ import annotations
+
+from payintents.web.wire import (
+    Check,
+    Field,
+    Obj,
+    amount,
+    array,
+    boolean,
+    date_time,
+    integer,
+    one_of,
+    string,
+    string_map,
+)
+
+CURRENCIES = ("GBP", "EUR")
+STATUSES = ("Created", "Authorized", "Captured", "Reversed", "Refunded", "Canceled")
+
+
+def _opt(check: Check) -> Field:
+    return Field(check)
+
+
+def _req(check: Check) -> Field:
+    return Field(check, required=True, nullable=False)
+
+
+def money(minimum: int = 1) -> Obj:
+    return Obj({"value": _req(amount(minimum)), "currencyCode": _req(one_of(*CURRENCIES))})
+
+
+ADDRESS = Obj(
+    {
+        **{name: _opt(string(100)) for name in ("address1", "address2", "address3", "address4")},
+        **{name: _opt(string(100)) for name in ("city", "state", "locality", "county")},
+        "postcode": _opt(string(50)),
+        "countryCode": _req(string(10, 1)),
+    }
+)
+
+CUSTOMER = Obj(
+    {
+        "id": _opt(string(100)),
+        "emailAddress": _opt(string(254)),
+        "phoneNumber": _opt(string(50)),
+        "secret": _opt(string(200)),
+        "savedCardId": _opt(string(100)),
+    }
+)
+
+SHIPPING = Obj(
+    {"name": _opt(string(100)), "deliveryNotes": _opt(string(1024)), "address": _opt(ADDRESS)}
+)
+
+_COLLECTION = Obj({"collectionRequired": _opt(boolean)})
+
+CONFIG = Obj(
+    {
+        "title": _opt(string(100)),
+        "redirectUrl": _opt(string(2048, fmt="uri")),
+        "cancelUrl": _opt(string(2048, fmt="uri")),
+        "customerEmail": _opt(_COLLECTION),
+        "details": _opt(Obj({"showTotal": _opt(boolean), "showReference": _opt(boolean)})),
+        "billingAddress": _opt(_COLLECTION),
+        "shippingDetails": _opt(_COLLECTION),
+        "payment": _opt(Obj({"customAmountAllowed": _opt(boolean), "tipsAllowed": _opt(boolean)})),
+    }
+)
+
+MODIFIER = Obj(
+    {
+        "id": _req(string(60)),
+        "name": _req(string(100)),
+        "amountPerModifier": _req(money(0)),
+        "quantity": _req(integer(0, 2**31 - 1)),
+    }
+)
+
+ITEM_LINE = Obj(
+    {
+        "id": _opt(string(60)),
+        "quantity": _opt(integer(0, 2**31 - 1)),
+        "name": _opt(string(100)),
+        "category": _opt(string(100)),
+        "modifiers": _opt(array(MODIFIER, 100)),
+        "amountTotal": _req(money(0)),
+        "plu": _opt(string(200)),
+    }
+)
+
+TAX_LINE = Obj(
+    {
+        "id": _opt(string(60)),
+        "caption": _opt(string(100)),
+        "subCaption": _opt(string(100)),
+        "amountTotal": _req(money(0)),
+        "affectedPlu": _opt(string(200)),
+    }
+)
+
+CREATE_PAYMENT_INTENT = Obj(
+    {
+        "amount": _req(money()),
+        "reference": _req(string(60, 1)),
+        "captureMode": _opt(one_of("Auto", "Manual")),
+        "tipsAmount": _opt(money(0)),
+        "cashbackAmount": _opt(money(0)),
+        "serviceChargeAmount": _opt(money(0)),
+        "description": _opt(string(4096)),
+        "customer": _opt(CUSTOMER),
+        "billingAddress": _opt(ADDRESS),
+        "shippingDetails": _opt(SHIPPING),
+        "cardHolderNotPresent": _opt(boolean),
+        "config": _opt(CONFIG),
+        "requestSecurity": _opt(
+            Obj(
+                {
+                    "userAgent": _opt(string(300)),
+                    "ipAddress": _opt(string(70)),
+                    "device": _opt(string(120)),
+                }
+            )
+        ),
+        "itemLines": _opt(array(ITEM_LINE, 500)),
+        "taxLines": _opt(array(TAX_LINE, 100)),
+        "paymentMethods": _opt(array(one_of("Card", "Wallet", "SavedCard"), 10)),
+        "actionLink": _opt(
+            Obj(
+                {
+                    "url": _req(string(2048, 1, fmt="uri")),
+                    "label": _req(string(60, 1)),
+                    "action": _opt(one_of("OpenLink", "DownloadFile")),
+                    "fileName": _opt(string(256)),
+                }
+            )
+        ),
+        "expireAt": _opt(date_time),
+        "autoExpireIn": _opt(string(30)),
+        "autoExpireAction": _opt(one_of("Release", "Capture")),
+        "metadata": _opt(string_map()),
+        "setupIntentId": _opt(string(100)),
+        "orderDetails": _opt(
+            Obj(
+                {
+                    "availabilityDate": _opt(date_time),
+                    "isUpdate": _opt(boolean),
+                    "id": _opt(string(100)),
+                    "externalId": _opt(string(100)),
+                }
+            )
+        ),
+        "generateRemoteToken": _opt(boolean),
+        "isNotOnlineCheckout": _opt(boolean),
+    }
+)
+
+CREATE_CAPTURE = Obj({"amount": _req(amount()), "tipsAmount": _opt(amount(0))})
+
+CREATE_REFUND = Obj(
+    {
+        "amount": _req(amount()),
+        "refundReason": _opt(string(1024)),
+        "notes": _opt(string(4096)),
+        "previousTransactionId": _opt(string(100)),
+    }
+)
+
+SET_AMOUNT = Obj(
+    {
+        "amount": _req(money()),
+        "itemLines": _opt(array(ITEM_LINE, 500)),
+        "taxLines": _opt(array(TAX_LINE, 100)),
+    }
+)
+
+SET_TIPS = Obj({"tipsAmount": _req(money(0))})
+
+SEARCH = Obj(
+    {
+        "statuses": _opt(array(one_of(*STATUSES), 6)),
+        "startDate": _opt(date_time),
+        "endDate": _opt(date_time),
+        "cursor": _opt(
+            Obj(
+                {
+                    "limit": _opt(integer(1, 100)),
+                    "before": _opt(string(200)),
+                    "after": _opt(string(200)),
+                }
+            )
+        ),
+    }
+)
+
+EMPTY = Obj({})
+
+PAY = Obj(
+    {
+        "cardNumber": _req(string(23, 12)),
+        "expiryDate": _req(string(7, 4)),
+        "cvv": _req(string(4, 3)),
+        "cardName": _opt(string(100)),
+    }
+)
+
+CHALLENGE = Obj({"outcome": _req(one_of("pass", "fail"))})

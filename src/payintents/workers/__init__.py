@@ -1,0 +1,1 @@
+"""Background work that runs beside the API: expiry of intents and reaping of old keys."""
