@@ -77,9 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def welcome_text(base_url: str, database_url: str, demo: NewAccount | None) -> str:
     lines = [f"payintents {__version__} on {base_url} (database {database_url})"]
     if demo is None:
-        lines.append(
-            "Use a key you created before, or make one: payintents accounts create NAME"
-        )
+        lines.append("Use a key you created before, or make one: payintents accounts create NAME")
         return "\n".join(lines)
     body = '{"amount":{"value":1000,"currencyCode":"GBP"},"reference":"Order 234"}'
     curl = (
@@ -116,9 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     with_database(commands.add_parser("migrate", help="apply database migrations")).set_defaults(
         handler=cmd_migrate
     )
-    with_database(
-        commands.add_parser("expire", help="run one expiry and key-reaping pass")
-    ).set_defaults(handler=cmd_expire)
+    with_database(commands.add_parser("expire", help="run one expiry and key-reaping pass")).set_defaults(
+        handler=cmd_expire
+    )
 
     accounts = commands.add_parser("accounts", help="manage accounts")
     account_commands = accounts.add_subparsers(dest="accounts_command", required=True)

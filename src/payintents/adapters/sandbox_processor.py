@@ -25,9 +25,7 @@ def card_summary(number: str, expiry: str) -> dict[str, str]:
 class SandboxProcessor:
     """Approves the success cards, declines the decline card, challenges the 3DS card."""
 
-    def authorize(
-        self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str
-    ) -> CardResult:
+    def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = card_summary(card_number, expiry)
         if card_number == SUCCESS_CARD:
             return CardResult("approved", card)

@@ -30,9 +30,7 @@ class InvalidAmountError(ValidationError):
 
 class CurrencyMismatchError(ValidationError):
     def __init__(self, expected: str, actual: str) -> None:
-        super().__init__(
-            {"currencyCode": [f"All amounts must share one currency ({expected} vs {actual})."]}
-        )
+        super().__init__({"currencyCode": [f"All amounts must share one currency ({expected} vs {actual})."]})
 
 
 class NotFoundError(DomainError):

@@ -26,9 +26,7 @@ class OutboxEvent:
     data: dict[str, Any]
 
 
-def intent_event(
-    event_id: str, name: EventName, intent: PaymentIntent, now: datetime
-) -> OutboxEvent:
+def intent_event(event_id: str, name: EventName, intent: PaymentIntent, now: datetime) -> OutboxEvent:
     """The payload Dojo sends for intent events (contract §5.3)."""
     data = {
         "paymentIntentId": intent.id,

@@ -37,9 +37,7 @@ def check_key(key: str | None, *, required: bool) -> str | None:
             {"idempotencyKey": [f"The idempotencyKey header must be at most {MAX_KEY_LENGTH} characters."]}
         )
     if not all(" " <= ch <= "~" for ch in key):
-        raise ValidationError(
-            {"idempotencyKey": ["The idempotencyKey header must be printable ASCII."]}
-        )
+        raise ValidationError({"idempotencyKey": ["The idempotencyKey header must be printable ASCII."]})
     return key
 
 

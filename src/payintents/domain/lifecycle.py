@@ -164,9 +164,7 @@ def capture(
     remaining = intent.total_amount.value - intent.captured_amount
     wanted = add_amounts(amount, tips_amount or 0)
     if wanted > remaining:
-        raise RuleBrokenError(
-            f"Capture amount {wanted} exceeds the remaining authorized amount {remaining}."
-        )
+        raise RuleBrokenError(f"Capture amount {wanted} exceeds the remaining authorized amount {remaining}.")
     _add_capture(intent, capture_id, amount, tips_amount, now)
 
 
@@ -254,13 +252,10 @@ def refund_refusal(intent: PaymentIntent | None, amount: int) -> Exception:
     if intent.status is Status.REFUNDED:
         return RuleBrokenError("The payment intent has already been fully refunded.")
     if intent.status is not Status.CAPTURED:
-        return RuleBrokenError(
-            f"A refund needs a captured payment; this payment intent is {intent.status}."
-        )
+        return RuleBrokenError(f"A refund needs a captured payment; this payment intent is {intent.status}.")
     if amount > intent.remaining_refundable:
         return RuleBrokenError(
-            f"Refund amount {amount} exceeds the remaining refundable amount "
-            f"{intent.remaining_refundable}."
+            f"Refund amount {amount} exceeds the remaining refundable amount {intent.remaining_refundable}."
         )
     return InvariantViolationError("refund refused although the intent allows it")
 

@@ -52,9 +52,7 @@ def _payable(uow: UnitOfWork, intent_id: str) -> PaymentIntent:
     return lifecycle.ensure_visible(uow.intents.find(intent_id))
 
 
-def _settle(
-    deps: Dependencies, uow: UnitOfWork, intent: PaymentIntent, result: CardResult
-) -> PaymentIntent:
+def _settle(deps: Dependencies, uow: UnitOfWork, intent: PaymentIntent, result: CardResult) -> PaymentIntent:
     now: datetime = deps.clock.now()
     before = intent.status
     env = intent.scope.environment

@@ -68,9 +68,7 @@ def _attempt(
     with deps.uow() as uow:
         now = deps.clock.now()
         if request.key is not None:
-            record = uow.idempotency.claim(
-                scope, request.target, request.key, request.fingerprint, now
-            )
+            record = uow.idempotency.claim(scope, request.target, request.key, request.fingerprint, now)
             if record is not None:
                 return Answer(replay(record, request.fingerprint), replayed=True)
         response = render(action(uow, now))

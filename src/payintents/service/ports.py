@@ -53,13 +53,14 @@ class IntentRepository(Protocol):
     def get(self, scope: Scope, intent_id: str) -> PaymentIntent | None: ...
     def find(self, intent_id: str) -> PaymentIntent | None:
         """Look up by id alone: only for the customer-facing checkout, where the id is the capability."""
+
     def save(self, intent: PaymentIntent) -> None:
         """Write changes; raise ConcurrentUpdateError if the stored version moved on."""
+
     def search(self, scope: Scope, query: IntentQuery) -> IntentPage: ...
-    def apply_refund(
-        self, scope: Scope, intent_id: str, amount: int, now: datetime
-    ) -> RefundApplied | None:
+    def apply_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied | None:
         """Add ``amount`` to refundedAmount if the intent is Captured and the cap allows; else None."""
+
     def due_for_expiry(self, now: datetime, limit: int) -> list[tuple[Scope, str]]: ...
 
 
@@ -74,6 +75,7 @@ class IdempotencyRepository(Protocol):
         self, scope: Scope, target: str, key: str, fingerprint: str, now: datetime
     ) -> IdempotencyRecord | None:
         """Insert the key; return None if it was new, else the record stored earlier."""
+
     def complete(self, scope: Scope, target: str, key: str, response: StoredResponse) -> None: ...
     def reap(self, older_than: datetime) -> int: ...
 
@@ -98,11 +100,16 @@ class AccountRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit`` rolls everything back."""
 
-    intents: IntentRepository
-    refunds: RefundRepository
-    idempotency: IdempotencyRepository
-    outbox: OutboxRepository
-    accounts: AccountRepository
+    @property
+    def intents(self) -> IntentRepository: ...
+    @property
+    def refunds(self) -> RefundRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -125,8 +132,10 @@ class Clock(Protocol):
 class IdGenerator(Protocol):
     def new_id(self, prefix: str, environment: Environment | None) -> str:
         """``<prefix>_[sandbox_]<22 base64url chars>``; no environment part when None."""
+
     def new_secret(self) -> str:
         """A url-safe secret of 64 random bytes (86 characters)."""
+
     def new_uuid(self) -> str: ...
 
 

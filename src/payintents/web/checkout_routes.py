@@ -7,6 +7,7 @@ Dojo's error body all the same.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -24,47 +25,7 @@ from payintents.web.presenters import present_intent
 from payintents.web.problems import new_trace_id, response_for_exception
 from payintents.web.wire import validate
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Pay {reference} (sandbox)</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem}}
-label{{display:block;margin-top:.75rem}}input{{width:100%;padding:.4rem;font-size:1rem}}
-button{{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}}</style></head>
-<body><main>
-<h1>Pay {amount} {currency}</h1>
-<p>Reference: {reference}. Status: <strong id="status">{status}</strong>. Sandbox: use a Dojo test card
-(5200 0000 0000 1005 succeeds, 5200 0000 0000 1096 asks for 3-D Secure, 4456 5300 0000 1013 is declined).</p>
-<form id="pay">
-<label for="cardNumber">Card number</label><input id="cardNumber" name="cardNumber" autocomplete="cc-number" required>
-<label for="expiryDate">Expiry (MM/YY)</label><input id="expiryDate" name="expiryDate" autocomplete="cc-exp" required>
-<label for="cvv">CVV</label><input id="cvv" name="cvv" autocomplete="cc-csc" required>
-<label for="cardName">Name on card</label><input id="cardName" name="cardName" autocomplete="cc-name">
-<button type="submit">Pay</button>
-</form>
-<p id="result" role="status"></p>
-<script>
-const form = document.getElementById("pay");
-async function post(path, body) {{
-  const r = await fetch(location.pathname.replace(/\/$/, "") + "/" + path, {{method: "POST", headers: {{"Content-Type": "application/json"}}, body: JSON.stringify(body)}});
-  return r.json();
-}}
-form.addEventListener("submit", async (e) => {{
-  e.preventDefault();
-  const body = Object.fromEntries(new FormData(form));
-  body.cardNumber = body.cardNumber.replace(/\\s+/g, "");
-  if (!body.cardName) delete body.cardName;
-  let pi = await post("pay", body);
-  if (pi.paymentEvents && pi.paymentEvents.at(-1).eventType === "AuthChallenged") {{
-    const pass = confirm("3-D Secure challenge: approve this payment?");
-    pi = await post("3ds", {{outcome: pass ? "pass" : "fail"}});
-  }}
-  document.getElementById("status").textContent = pi.status || "";
-  document.getElementById("result").textContent = pi.detail || ("Payment " + pi.status);
-}});
-</script>
-</main></body></html>
-"""
+_PAGE = (Path(__file__).parent / "templates" / "checkout.html").read_text(encoding="utf-8")
 
 
 def _page(intent: PaymentIntent) -> str:

@@ -24,7 +24,7 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.web.http_input import parse_json, read_body, resolve_version
 from payintents.web.presenters import to_json_bytes
-from payintents.web.problems import HttpProblem, new_trace_id, response_for_exception
+from payintents.web.problems import RequestRefusedError, new_trace_id, response_for_exception
 from payintents.web.wire import Obj, validate
 
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
@@ -96,7 +96,7 @@ def _authenticate(deps: Dependencies, header: str | None) -> Scope:
     scheme, _, key = (header or "").strip().partition(" ")
     scope = authenticate(deps, key.strip()) if scheme.lower() == "basic" and key else None
     if scope is None:
-        raise HttpProblem(401, UNAUTHORIZED_DETAIL)
+        raise RequestRefusedError(401, UNAUTHORIZED_DETAIL)
     return scope
 
 

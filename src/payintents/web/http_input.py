@@ -1,6 +1,6 @@
 """Reading what a caller sent: the body (size, media type, strict JSON) and Dojo's headers.
 
-Every refusal here is an HttpProblem with a 4xx status; nothing malformed reaches a use case.
+Every refusal here is an RequestRefusedError with a 4xx status; nothing malformed reaches a use case.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from payintents.web.problems import HttpProblem
+from payintents.web.problems import RequestRefusedError
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -40,8 +40,8 @@ def resolve_version(header: str | None) -> date:
     return eligible[-1]
 
 
-def _version_problem(message: str) -> HttpProblem:
-    return HttpProblem(400, errors={"version": [message]})
+def _version_problem(message: str) -> RequestRefusedError:
+    return RequestRefusedError(400, errors={"version": [message]})
 
 
 async def read_body(request: Request) -> bytes:
@@ -49,7 +49,7 @@ async def read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise HttpProblem(400, "The Content-Length header is not a number.")
+            raise RequestRefusedError(400, "The Content-Length header is not a number.")
         if int(declared) > MAX_BODY_BYTES:
             raise _too_large()
     chunks: list[bytes] = []
@@ -62,19 +62,19 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _too_large() -> HttpProblem:
-    return HttpProblem(413, f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+def _too_large() -> RequestRefusedError:
+    return RequestRefusedError(413, f"The request body must be at most {MAX_BODY_BYTES} bytes.")
 
 
 def parse_json(request: Request, raw: bytes, *, body_required: bool) -> Any:
     """Strict JSON: media type, UTF-8, no duplicate keys, no NaN, no lone surrogates or NUL."""
     if not raw.strip():
         if body_required:
-            raise HttpProblem(400, "A JSON request body is required.", {"$": ["The body is empty."]})
+            raise RequestRefusedError(400, "A JSON request body is required.", {"$": ["The body is empty."]})
         return {}
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise HttpProblem(415, "The request body must be sent as application/json.")
+        raise RequestRefusedError(415, "The request body must be sent as application/json.")
     try:
         text = raw.decode("utf-8")
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
@@ -82,17 +82,17 @@ def parse_json(request: Request, raw: bytes, *, body_required: bool) -> Any:
         raise _bad_json("The body is not valid UTF-8.") from None
     except (json.JSONDecodeError, RecursionError):
         raise _bad_json("The body is not valid JSON.") from None
-    except _JsonRefusal as refusal:
+    except _JsonRefusedError as refusal:
         raise _bad_json(str(refusal)) from None
     _check_strings(value)
     return value
 
 
-def _bad_json(message: str) -> HttpProblem:
-    return HttpProblem(400, message, {"$": [message]})
+def _bad_json(message: str) -> RequestRefusedError:
+    return RequestRefusedError(400, message, {"$": [message]})
 
 
-class _JsonRefusal(Exception):
+class _JsonRefusedError(Exception):
     pass
 
 
@@ -100,13 +100,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _JsonRefusal(f"The property '{key}' appears more than once.")
+            raise _JsonRefusedError(f"The property '{key}' appears more than once.")
         result[key] = value
     return result
 
 
 def _no_constants(name: str) -> Any:
-    raise _JsonRefusal(f"{name} is not a JSON number.")
+    raise _JsonRefusedError(f"{name} is not a JSON number.")
 
 
 def _check_strings(value: Any, depth: int = 0) -> None:

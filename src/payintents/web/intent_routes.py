@@ -52,7 +52,10 @@ def create(call: ApiCall) -> Response:
         tips_amount=to_money(body.get("tipsAmount")),
         extra_amounts=tuple(
             m
-            for m in (to_money(body.get("cashbackAmount")), to_money(body.get("serviceChargeAmount")))
+            for m in (
+                to_money(body.get("cashbackAmount")),
+                to_money(body.get("serviceChargeAmount")),
+            )
             if m is not None
         ),
         expire_at=parse_date_time(body["expireAt"]) if body.get("expireAt") else None,
@@ -62,9 +65,7 @@ def create(call: ApiCall) -> Response:
         else None,
         document=body,
     )
-    answer = intents.create_intent(
-        call.deps, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call)
-    )
+    answer = intents.create_intent(call.deps, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call))
     return answer_response(answer)
 
 
@@ -81,7 +82,12 @@ def get(call: ApiCall) -> Response:
 def _change(call: ApiCall, change: intents.Change, render: Any = None) -> Response:
     intent_id = call.path_param("paymentIntentId")
     answer = intents.change_intent(
-        call.deps, call.scope, intent_id, change, call.idempotent(intent_id), render or _render(call)
+        call.deps,
+        call.scope,
+        intent_id,
+        change,
+        call.idempotent(intent_id),
+        render or _render(call),
     )
     return answer_response(answer)
 

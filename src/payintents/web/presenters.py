@@ -131,9 +131,7 @@ def _event(event: Any) -> dict[str, Any]:
     if event.transaction_id:
         entry["transactionId"] = event.transaction_id
     if event.card:
-        entry.update(
-            {k: v for k, v in event.card.items() if k in ("cardNumber", "expiryDate", "cardType")}
-        )
+        entry.update({k: v for k, v in event.card.items() if k in ("cardNumber", "expiryDate", "cardType")})
         if "cardName" in event.card:
             entry["cardholderName"] = event.card["cardName"]
     return entry

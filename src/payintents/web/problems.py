@@ -56,7 +56,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
 RETRY_AFTER_S = 1
 
 
-class HttpProblem(Exception):
+class RequestRefusedError(Exception):
     """A failure found by the HTTP layer itself (auth, headers, body shape)."""
 
     def __init__(
@@ -95,11 +95,7 @@ def problem_response(
     errors: dict[str, list[str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    title = (
-        "One or more validation errors occurred."
-        if errors
-        else HTTPStatus(status).phrase
-    )
+    title = "One or more validation errors occurred." if errors else HTTPStatus(status).phrase
     body: dict[str, Any] = {
         "type": f"https://tools.ietf.org/html/{_TYPE_SECTIONS.get(status, 'rfc7231#section-6.5.1')}",
         "title": title,
@@ -116,7 +112,7 @@ def problem_response(
 
 def response_for_exception(exc: BaseException, trace_id: str) -> Response:
     """Turn any exception into Dojo's error body; unknown ones are logged and answer 500."""
-    if isinstance(exc, HttpProblem):
+    if isinstance(exc, RequestRefusedError):
         return problem_response(
             exc.status, trace_id, detail=exc.detail, errors=exc.errors, headers=exc.headers
         )
@@ -136,7 +132,7 @@ def _expected(exc: Exception, status: int, trace_id: str) -> Response:
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
     errors = exc.errors if isinstance(exc, ValidationError) else None
-    detail = exc.detail if isinstance(exc, DomainError) else str(exc)
+    detail: str | None = exc.detail if isinstance(exc, DomainError) else str(exc)
     if isinstance(exc, ValidationError) and detail == "One or more validation errors occurred.":
         detail = None
     return problem_response(status, trace_id, detail=detail, errors=errors)

@@ -39,9 +39,7 @@ def create(call: ApiCall) -> Response:
     def render(outcome: RefundOutcome) -> StoredResponse:
         return stored_json(present_refund_created(outcome))
 
-    answer = refunds.create_refund(
-        call.deps, call.scope, intent_id, refund_request, idempotent, render
-    )
+    answer = refunds.create_refund(call.deps, call.scope, intent_id, refund_request, idempotent, render)
     return answer_response(answer)
 
 

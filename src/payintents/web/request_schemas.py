@@ -51,9 +51,7 @@ CUSTOMER = Obj(
     }
 )
 
-SHIPPING = Obj(
-    {"name": _opt(string(100)), "deliveryNotes": _opt(string(1024)), "address": _opt(ADDRESS)}
-)
+SHIPPING = Obj({"name": _opt(string(100)), "deliveryNotes": _opt(string(1024)), "address": _opt(ADDRESS)})
 
 _COLLECTION = Obj({"collectionRequired": _opt(boolean)})
 

@@ -94,9 +94,9 @@ def event_values(intent_id: str, position: int, event: PaymentEvent) -> dict[str
 
 
 def intent_from_rows(
-    row: Mapping[str, Any],
-    capture_rows: Sequence[Mapping[str, Any]],
-    event_rows: Sequence[Mapping[str, Any]],
+    row: Mapping[Any, Any],
+    capture_rows: Sequence[Mapping[Any, Any]],
+    event_rows: Sequence[Mapping[Any, Any]],
 ) -> PaymentIntent:
     currency = Currency(row["currency"])
     details = json.loads(row["payment_details"]) if row["payment_details"] else None

@@ -36,11 +36,7 @@ class SqlIntentRepository:
         self._insert_children(intent)
 
     def get(self, scope: Scope, intent_id: str) -> PaymentIntent | None:
-        row = (
-            self._conn.execute(select(pi).where(_in_scope(scope), pi.c.id == intent_id))
-            .mappings()
-            .first()
-        )
+        row = self._conn.execute(select(pi).where(_in_scope(scope), pi.c.id == intent_id)).mappings().first()
         return None if row is None else self._load(row)
 
     def find(self, intent_id: str) -> PaymentIntent | None:
@@ -59,9 +55,7 @@ class SqlIntentRepository:
         intent.version += 1
         self._insert_children(intent)
 
-    def apply_refund(
-        self, scope: Scope, intent_id: str, amount: int, now: datetime
-    ) -> RefundApplied | None:
+    def apply_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied | None:
         # The whole refund rule in one statement: the row lock it takes serialises racing refunds,
         # and the WHERE clause re-checks the cap against the committed total.
         new_total = pi.c.refunded_amount + amount
@@ -134,7 +128,7 @@ class SqlIntentRepository:
         ).all()
         return [(Scope(acc, Environment(env)), intent_id) for acc, env, intent_id in rows]
 
-    def _load(self, row: Mapping[str, Any]) -> PaymentIntent:
+    def _load(self, row: Mapping[Any, Any]) -> PaymentIntent:
         intent_id = row["id"]
         capture_rows = (
             self._conn.execute(

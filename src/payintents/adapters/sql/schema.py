@@ -102,9 +102,7 @@ payment_intents = Table(
     Column("document", Text, nullable=False),
     Column("version", Integer, nullable=False),
     # REFUND_CAP, enforced by the store itself as the backstop behind the guarded UPDATE.
-    CheckConstraint(
-        "refunded_amount >= 0 AND refunded_amount <= refundable_amount", name="ck_refund_cap"
-    ),
+    CheckConstraint("refunded_amount >= 0 AND refunded_amount <= refundable_amount", name="ck_refund_cap"),
     CheckConstraint("amount > 0 AND total_amount >= amount", name="ck_amounts_positive"),
     CheckConstraint("refundable_amount <= total_amount", name="ck_capture_cap"),
     Index("ix_intents_account_created", "account_id", "environment", "created_at", "id"),

@@ -8,12 +8,12 @@ InvariantViolationError. Neither ever reaches a client as SQL text.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Executable, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from payintents.adapters.sql.intent_store import SqlIntentRepository
@@ -54,13 +54,17 @@ class SqlRefundRepository:
         )
 
     def get(self, scope: Scope, refund_id: str) -> Refund | None:
-        row = self._conn.execute(
-            select(refunds).where(
-                refunds.c.id == refund_id,
-                refunds.c.account_id == scope.account_id,
-                refunds.c.environment == scope.environment.value,
+        row = (
+            self._conn.execute(
+                select(refunds).where(
+                    refunds.c.id == refund_id,
+                    refunds.c.account_id == scope.account_id,
+                    refunds.c.environment == scope.environment.value,
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         return None if row is None else _refund(row)
 
     def list_for_intent(self, scope: Scope, intent_id: str) -> list[Refund]:
@@ -130,7 +134,7 @@ class SqlIdempotencyRepository:
         return self._conn.execute(delete(ik).where(ik.c.created_at < older_than)).rowcount
 
 
-def _key(scope: Scope, target: str, key: str) -> tuple[object, ...]:
+def _key(scope: Scope, target: str, key: str) -> tuple[ColumnElement[bool], ...]:
     return (
         ik.c.account_id == scope.account_id,
         ik.c.environment == scope.environment.value,
@@ -139,7 +143,7 @@ def _key(scope: Scope, target: str, key: str) -> tuple[object, ...]:
     )
 
 
-def _insert_ignore(connection: Connection, values: dict[str, object]) -> object:
+def _insert_ignore(connection: Connection, values: Mapping[str, object]) -> Executable:
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -196,6 +200,12 @@ class SqlAccountRepository:
 
 
 class SqlUnitOfWork:
+    intents: SqlIntentRepository
+    refunds: SqlRefundRepository
+    idempotency: SqlIdempotencyRepository
+    outbox: SqlOutboxRepository
+    accounts: SqlAccountRepository
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
