@@ -60,11 +60,16 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def _postgres_engine(url: str, pool_size: int) -> Engine:
+    parsed = make_url(url)
+    # Keep any libpq options the caller put in the URL (e.g. a search_path) beside our timeouts.
+    caller_options = parsed.query.get("options", "")
+    if isinstance(caller_options, tuple):
+        caller_options = " ".join(caller_options)
     options = f"-c lock_timeout={BUSY_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
     return create_engine(
-        url,
+        parsed.difference_update_query(["options"]),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"options": options},
+        connect_args={"options": f"{options} {caller_options}".strip()},
     )

@@ -109,10 +109,10 @@ class SqlIdempotencyRepository:
             "fingerprint": fingerprint,
             "created_at": now,
         }
-        # ON CONFLICT DO NOTHING: on PostgreSQL a concurrent holder of the same key makes this wait
+        # ON CONFLICT DO NOTHING RETURNING: a row back means the key is new. On PostgreSQL a concurrent holder of the same key makes this wait
         # until it commits or rolls back, so the row read below is always a finished answer.
-        stmt = _insert_ignore(self._conn, values)
-        if self._conn.execute(stmt).rowcount == 1:
+        inserted = self._conn.execute(_insert_ignore(self._conn, values)).first()
+        if inserted is not None:
             return None
         row = self._conn.execute(
             select(ik.c.fingerprint, ik.c.status_code, ik.c.response_body).where(*_key(scope, target, key))
@@ -147,10 +147,10 @@ def _insert_ignore(connection: Connection, values: Mapping[str, object]) -> Exec
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(ik).values(values).on_conflict_do_nothing()
+        return pg_insert(ik).values(values).on_conflict_do_nothing().returning(ik.c.target)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(ik).values(values).on_conflict_do_nothing()
+    return sqlite_insert(ik).values(values).on_conflict_do_nothing().returning(ik.c.target)
 
 
 class SqlOutboxRepository:

@@ -1,0 +1,170 @@
+"""Helpers shared by the HTTP, end-to-end and harness tests: a thin Dojo API client for tests,
+database URLs for both stores, and a real ``payintents serve`` process on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from payintents.adapters.sql.engine import normalise_url
+
+VERSION = "2024-02-05"
+SUCCESS_CARD = {"cardNumber": "5200000000001005", "expiryDate": "12/29", "cvv": "020"}
+CHALLENGE_CARD = {"cardNumber": "5200000000001096", "expiryDate": "12/29", "cvv": "020"}
+DECLINED_CARD = {"cardNumber": "4456530000001013", "expiryDate": "12/29", "cvv": "341"}
+POSTGRES_ENV = "PAYINTENTS_TEST_POSTGRES_URL"
+
+
+class Api:
+    """A test client speaking Dojo's API with one key; every method returns the raw response."""
+
+    def __init__(self, client: httpx.Client, key: str) -> None:
+        self.client = client
+        self.key = key
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Basic {self.key}", "Version": VERSION, **extra}
+
+    def post(self, path: str, body: Any = None, **headers: str) -> httpx.Response:
+        content = None if body is None else json.dumps(body)
+        hdrs = self.headers(**headers)
+        if content is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+        return self.client.post(path, content=content, headers=hdrs)
+
+    def get(self, path: str, **headers: str) -> httpx.Response:
+        return self.client.get(path, headers=self.headers(**headers))
+
+    def create_intent(self, value: int = 1000, **fields: Any) -> dict[str, Any]:
+        body = {"amount": {"value": value, "currencyCode": "GBP"}, "reference": "Order 234", **fields}
+        response = self.post("/payment-intents", body)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def pay(self, intent_id: str, card: dict[str, str] | None = None) -> httpx.Response:
+        return self.client.post(f"/checkout/{intent_id}/pay", json=card or SUCCESS_CARD)
+
+    def captured_intent(self, value: int = 1000, **fields: Any) -> str:
+        """An Auto intent paid with the success card: Captured for ``value``."""
+        intent_id = str(self.create_intent(value, **fields)["id"])
+        paid = self.pay(intent_id)
+        assert paid.status_code == 200 and paid.json()["status"] == "Captured", paid.text
+        return intent_id
+
+    def refund(self, intent_id: str, amount: int, key: str | None = None, **fields: Any) -> httpx.Response:
+        body = {"amount": amount, **fields}
+        return self.post(
+            f"/payment-intents/{intent_id}/refunds", body, IdempotencyKey=key or secrets.token_hex(8)
+        )
+
+    def intent(self, intent_id: str) -> dict[str, Any]:
+        response = self.get(f"/payment-intents/{intent_id}?returnCanceled=true")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+def postgres_admin_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@contextmanager
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    admin = postgres_admin_url()
+    if admin is None:
+        raise RuntimeError(f"{POSTGRES_ENV} is not set")
+    schema = f"t_{secrets.token_hex(6)}"
+    engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in admin else "?"
+    try:
+        yield f"{admin}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli(database_url: str, *args: str) -> str:
+    """Run the ``payintents`` command and return its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "payintents.cli", *args, "--database", database_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    database_url: str
+    process: subprocess.Popen[str]
+    log_path: Path
+
+    def new_account(self) -> dict[str, str]:
+        return dict(json.loads(cli(self.database_url, "accounts", "create", "test")))
+
+
+@contextmanager
+def running_server(
+    database_url: str, log_dir: Path, *, workers: int = 2, app_module: str | None = None
+) -> Iterator[RunningServer]:
+    """Start ``payintents serve`` (or a harness variant) on a free loopback port; stop it after."""
+    port = free_port()
+    log_path = log_dir / f"server-{port}.log"
+    env = {**os.environ, "PAYINTENTS_DATABASE_URL": database_url}
+    if app_module is None:
+        command = [sys.executable, "-m", "payintents.cli", "serve", "--port", str(port)]
+        command += ["--workers", str(workers), "--log-level", "warning"]
+    else:
+        command = [sys.executable, "-m", app_module, "--port", str(port), "--workers", str(workers)]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
+    server = RunningServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(server: RunningServer, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log_path.read_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not become healthy:\n{server.log_path.read_text()}")
