@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from payintents.domain.intent import PaymentIntent, Scope
+from payintents.domain.intent import CaptureMode, PaymentIntent, Scope, Status
 
 
 class EventName(StrEnum):
@@ -28,9 +28,17 @@ class OutboxEvent:
 
 def intent_event(event_id: str, name: EventName, intent: PaymentIntent, now: datetime) -> OutboxEvent:
     """The payload Dojo sends for intent events (contract §5.3)."""
-    data = {
-        "paymentIntentId": intent.id,
-        "paymentStatus": intent.status.value,
-        "captureMode": intent.capture_mode.value,
-    }
-    return OutboxEvent(event_id, intent.scope, name, intent.id, now, data)
+    return status_event(event_id, name, intent.scope, intent.id, intent.status, intent.capture_mode, now)
+
+
+def status_event(
+    event_id: str,
+    name: EventName,
+    scope: Scope,
+    intent_id: str,
+    status: Status,
+    capture_mode: CaptureMode,
+    now: datetime,
+) -> OutboxEvent:
+    data = {"paymentIntentId": intent_id, "paymentStatus": status.value, "captureMode": capture_mode.value}
+    return OutboxEvent(event_id, scope, name, intent_id, now, data)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from payintents.domain import lifecycle
 from payintents.domain.errors import NotFoundError
-from payintents.domain.events import EventName, OutboxEvent
+from payintents.domain.events import EventName, OutboxEvent, status_event
 from payintents.domain.intent import Scope, Status
 from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
 from payintents.service.dependencies import Dependencies
@@ -80,17 +80,14 @@ def _record_events(
     )
     if applied.status is Status.REFUNDED:
         uow.outbox.add(
-            OutboxEvent(
+            status_event(
                 deps.ids.new_id("evt", env),
-                refund.scope,
                 EventName.PAYMENT_INTENT_STATUS_UPDATED,
+                refund.scope,
                 refund.payment_intent_id,
+                applied.status,
+                applied.capture_mode,
                 now,
-                {
-                    "paymentIntentId": refund.payment_intent_id,
-                    "paymentStatus": Status.REFUNDED.value,
-                    "captureMode": applied.capture_mode.value,
-                },
             )
         )
 

@@ -160,10 +160,6 @@ def present_refund_created(outcome: RefundOutcome) -> dict[str, Any]:
 
 def present_refund_listed(refund: Refund) -> dict[str, Any]:
     """Extension: the list adds what Dojo never exposes, the amount and the time."""
-    return {
-        "refundId": refund.id,
-        "amount": refund.amount,
-        "refundReason": refund.refund_reason,
-        "notes": refund.notes,
-        "createdAt": iso(refund.created_at),
-    }
+    shown = present_refund(refund)
+    del shown["paymentIntentId"]
+    return {**shown, "amount": refund.amount, "createdAt": iso(refund.created_at)}

@@ -23,7 +23,7 @@ from payintents.domain.errors import (
     StateConflictError,
     ValidationError,
 )
-from payintents.service.ports import ProcessorDeclinedError, StoreBusyError
+from payintents.service.ports import ConcurrentUpdateError, ProcessorDeclinedError, StoreBusyError
 
 log = logging.getLogger("payintents.web")
 
@@ -49,6 +49,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (NotAllowedError, 405),
     (StateConflictError, 409),
     (IdempotencyConflictError, 409),
+    (ConcurrentUpdateError, 409),
     (ProcessorDeclinedError, 402),
     (StoreBusyError, 503),
 )
@@ -131,6 +132,9 @@ def _expected(exc: Exception, status: int, trace_id: str) -> Response:
             detail="The service is busy; retry shortly with the same idempotency key.",
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
+    if isinstance(exc, ConcurrentUpdateError):
+        retry = "The payment intent changed while this request ran; read it again and retry."
+        return problem_response(409, trace_id, detail=retry)
     errors = exc.errors if isinstance(exc, ValidationError) else None
     detail: str | None = exc.detail if isinstance(exc, DomainError) else str(exc)
     if isinstance(exc, ValidationError) and detail == "One or more validation errors occurred.":

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select, tuple_, update
+from sqlalchemy import Connection, RowMapping, Table, and_, case, func, or_, select, tuple_, update
 
 from payintents.adapters.sql.intent_rows import (
     capture_values,
@@ -130,26 +130,15 @@ class SqlIntentRepository:
 
     def _load(self, row: Mapping[Any, Any]) -> PaymentIntent:
         intent_id = row["id"]
-        capture_rows = (
-            self._conn.execute(
-                select(captures)
-                .where(captures.c.payment_intent_id == intent_id)
-                .order_by(captures.c.position)
-            )
-            .mappings()
-            .all()
-        )
-        event_rows = (
-            self._conn.execute(
-                select(payment_events)
-                .where(payment_events.c.payment_intent_id == intent_id)
-                .order_by(payment_events.c.position)
-            )
-            .mappings()
-            .all()
-        )
+        capture_rows = self._children(captures, intent_id)
+        event_rows = self._children(payment_events, intent_id)
         self._loaded[intent_id] = (len(capture_rows), len(event_rows))
         return intent_from_rows(row, capture_rows, event_rows)
+
+    def _children(self, table: Table, intent_id: str) -> Sequence[RowMapping]:
+        """An intent's capture or event rows, in the order they happened."""
+        stmt = select(table).where(table.c.payment_intent_id == intent_id).order_by(table.c.position)
+        return self._conn.execute(stmt).mappings().all()
 
     def _insert_children(self, intent: PaymentIntent) -> None:
         n_captures, n_events = self._loaded[intent.id]

@@ -109,8 +109,9 @@ class SqlIdempotencyRepository:
             "fingerprint": fingerprint,
             "created_at": now,
         }
-        # ON CONFLICT DO NOTHING RETURNING: a row back means the key is new. On PostgreSQL a concurrent holder of the same key makes this wait
-        # until it commits or rolls back, so the row read below is always a finished answer.
+        # ON CONFLICT DO NOTHING RETURNING: a row back means the key is new. On PostgreSQL a
+        # concurrent holder of the same key makes this wait until it commits or rolls back, so
+        # the row read below is always a finished answer.
         inserted = self._conn.execute(_insert_ignore(self._conn, values)).first()
         if inserted is not None:
             return None
