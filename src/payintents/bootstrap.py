@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -12,7 +12,13 @@ from starlette.applications import Starlette
 from payintents.adapters.clock import SystemClock
 from payintents.adapters.ids import RandomIds
 from payintents.adapters.sandbox_processor import SandboxProcessor
-from payintents.adapters.sql.engine import DEFAULT_DATABASE_URL, make_engine
+from payintents.adapters.sql.engine import (
+    BUSY_TIMEOUT_MS,
+    DEFAULT_DATABASE_URL,
+    STATEMENT_TIMEOUT_MS,
+    Timeouts,
+    make_engine,
+)
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.store import SqlUnitOfWork
 from payintents.service.dependencies import Dependencies
@@ -30,6 +36,7 @@ class Settings:
     idempotency_retention: timedelta = timedelta(hours=72)
     pool_size: int = 5
     expiry_interval_s: float = 30.0
+    timeouts: Timeouts = field(default_factory=Timeouts)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -41,13 +48,19 @@ class Settings:
             idempotency_retention=timedelta(hours=hours),
             pool_size=int(os.environ.get("PAYINTENTS_DB_POOL_SIZE", "5")),
             expiry_interval_s=float(os.environ.get("PAYINTENTS_EXPIRY_INTERVAL_S", "30")),
+            timeouts=Timeouts(
+                lock_ms=int(os.environ.get("PAYINTENTS_DB_LOCK_TIMEOUT_MS", BUSY_TIMEOUT_MS)),
+                statement_ms=int(os.environ.get("PAYINTENTS_DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS)),
+            ),
         )
 
 
 def build_dependencies(
     settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
 ) -> Dependencies:
-    engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
+    engine = engine or make_engine(
+        settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts
+    )
     return Dependencies(
         uow=lambda: SqlUnitOfWork(engine),
         clock=clock or SystemClock(),

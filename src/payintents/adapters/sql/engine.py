@@ -8,6 +8,7 @@ a clear "busy" error instead of a hang.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -18,6 +19,15 @@ BUSY_TIMEOUT_MS = 5_000
 STATEMENT_TIMEOUT_MS = 15_000
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long a request waits for a lock (SQLite busy timeout, PostgreSQL lock_timeout) and
+    how long one PostgreSQL statement may run, before the store reports itself busy."""
+
+    lock_ms: int = BUSY_TIMEOUT_MS
+    statement_ms: int = STATEMENT_TIMEOUT_MS
+
+
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver for them."""
     for prefix in ("postgresql://", "postgres://"):
@@ -26,17 +36,18 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, timeouts: Timeouts | None = None) -> Engine:
     parsed = make_url(normalise_url(url))
+    timeouts = timeouts or Timeouts()
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed.render_as_string(hide_password=False))
+        return _sqlite_engine(parsed.render_as_string(hide_password=False), timeouts)
     if parsed.get_backend_name() == "postgresql":
-        return _postgres_engine(parsed.render_as_string(hide_password=False), pool_size)
+        return _postgres_engine(parsed.render_as_string(hide_password=False), pool_size, timeouts)
     raise ValueError(f"unsupported database URL scheme: {parsed.get_backend_name()}")
 
 
-def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+def _sqlite_engine(url: str, timeouts: Timeouts) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": timeouts.lock_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -47,7 +58,7 @@ def _sqlite_engine(url: str) -> Engine:
             "journal_mode=WAL",
             "foreign_keys=ON",
             "synchronous=FULL",
-            f"busy_timeout={BUSY_TIMEOUT_MS}",
+            f"busy_timeout={timeouts.lock_ms}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -59,13 +70,13 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def _postgres_engine(url: str, pool_size: int) -> Engine:
+def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
     parsed = make_url(url)
     # Keep any libpq options the caller put in the URL (e.g. a search_path) beside our timeouts.
     caller_options = parsed.query.get("options", "")
     if isinstance(caller_options, tuple):
         caller_options = " ".join(caller_options)
-    options = f"-c lock_timeout={BUSY_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+    options = f"-c lock_timeout={timeouts.lock_ms} -c statement_timeout={timeouts.statement_ms}"
     return create_engine(
         parsed.difference_update_query(["options"]),
         pool_size=pool_size,

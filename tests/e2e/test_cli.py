@@ -1,0 +1,119 @@
+"""The ``payintents`` command on both stores: accounts, migrate, expire, and serve's first start."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import Api, cli, free_port, postgres_admin_url, postgres_schema_url, running_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL with nothing in it yet (not even the schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    if postgres_admin_url() is None:
+        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
+            pytest.fail("PAYINTENTS_REQUIRE_POSTGRES is set but PAYINTENTS_TEST_POSTGRES_URL is not")
+        pytest.skip("PostgreSQL case: set PAYINTENTS_TEST_POSTGRES_URL to run it")
+    with postgres_schema_url() as url:
+        yield url
+
+
+def test_accounts_create_prints_one_json_object(empty_database: str) -> None:
+    out = cli(empty_database, "accounts", "create", "Shop")
+    created = json.loads(out)
+    assert out.strip().count("\n") == 0
+    assert set(created) == {"accountId", "sandboxKey", "prodKey"}
+    assert re.fullmatch(r"acc_[A-Za-z0-9_-]{22}", created["accountId"])
+    assert re.fullmatch(r"sk_sandbox_[A-Za-z0-9_-]{86}", created["sandboxKey"])
+    assert re.fullmatch(r"sk_prod_[A-Za-z0-9_-]{86}", created["prodKey"])
+
+
+def test_migrate_twice_and_expire(empty_database: str) -> None:
+    cli(empty_database, "migrate")
+    cli(empty_database, "migrate")
+    assert json.loads(cli(empty_database, "expire")) == {"intentsExpired": 0, "keysReaped": 0}
+
+
+def test_database_flag_is_honoured_over_the_environment(tmp_path: Path) -> None:
+    flagged = tmp_path / "flag.db"
+    env = {**os.environ, "PAYINTENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'env.db'}"}
+    subprocess.run(
+        [sys.executable, "-m", "payintents.cli", "migrate", "--database", f"sqlite:///{flagged}"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert flagged.exists() and not (tmp_path / "env.db").exists()
+
+
+def test_first_serve_prints_a_key_and_a_curl_that_works(empty_database: str, tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "payintents.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    env = {**os.environ, "PAYINTENTS_DATABASE_URL": empty_database}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        printed = _read_until(process, "POST /payment-intents/<id>/refunds")
+        key = re.search(r"Sandbox key \(shown once, keep it\): (sk_sandbox_\S+)", printed)
+        curl = re.search(r"^\s+(curl .+)$", printed, re.MULTILINE)
+        assert key and curl, printed
+        _wait_for(f"http://127.0.0.1:{port}/health")
+        done = subprocess.run(["bash", "-c", curl.group(1)], capture_output=True, text=True, timeout=30)
+        intent = json.loads(done.stdout)
+        assert intent["status"] == "Created" and intent["id"].startswith("pi_sandbox_")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_with_workers_refunds(empty_database: str, tmp_path: Path) -> None:
+    cli(empty_database, "migrate")
+    with running_server(empty_database, tmp_path, workers=2) as server:
+        key = server.new_account()["sandboxKey"]
+        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+            api = Api(client, key)
+            intent_id = api.captured_intent(2500)
+            assert api.refund(intent_id, 1000).status_code == 200
+            assert api.refund(intent_id, 1500).status_code == 200
+            assert api.refund(intent_id, 1).status_code == 400
+            assert api.intent(intent_id)["status"] == "Refunded"
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout_s: float = 30) -> str:
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if marker in line:
+            return "".join(lines)
+    raise AssertionError("serve did not print its welcome:\n" + "".join(lines))
+
+
+def _wait_for(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
