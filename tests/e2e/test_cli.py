@@ -73,7 +73,9 @@ def test_first_serve_prints_a_key_and_a_curl_that_works(empty_database: str, tmp
         curl = re.search(r"^\s+(curl .+)$", printed, re.MULTILINE)
         assert key and curl, printed
         _wait_for(f"http://127.0.0.1:{port}/health")
-        done = subprocess.run(["bash", "-c", curl.group(1)], capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            ["bash", "-c", curl.group(1)], capture_output=True, text=True, timeout=30, check=True
+        )
         intent = json.loads(done.stdout)
         assert intent["status"] == "Created" and intent["id"].startswith("pi_sandbox_")
     finally:
