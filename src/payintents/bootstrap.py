@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from payintents.adapters.clock import SystemClock
 from payintents.adapters.ids import RandomIds
 from payintents.adapters.sandbox_processor import SandboxProcessor
+from payintents.adapters.sql.audit import AuditReport, audit
 from payintents.adapters.sql.engine import (
     BUSY_TIMEOUT_MS,
     DEFAULT_DATABASE_URL,
@@ -74,6 +75,14 @@ def migrate(settings: Settings) -> None:
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def audit_database(settings: Settings) -> AuditReport:
+    engine = make_engine(settings.database_url, pool_size=1, timeouts=settings.timeouts)
+    try:
+        return audit(engine)
     finally:
         engine.dispose()
 

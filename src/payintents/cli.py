@@ -1,4 +1,4 @@
-"""The ``payintents`` command: serve, migrate, accounts create, expire."""
+"""The ``payintents`` command: serve, migrate, accounts create, expire, audit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from payintents import __version__
-from payintents.bootstrap import Settings, build_dependencies, migrate
+from payintents.bootstrap import Settings, audit_database, build_dependencies, migrate
 from payintents.service.accounts import NewAccount, create_account, create_demo_account_if_empty
 from payintents.service.expiry import run_expiry_pass
 from payintents.workers.housekeeping import start_housekeeping
@@ -51,6 +51,14 @@ def cmd_expire(args: argparse.Namespace) -> int:
     report = run_expiry_pass(build_dependencies(settings))
     print(json.dumps({"intentsExpired": report.intents_expired, "keysReaped": report.keys_reaped}))
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Print the invariant report as JSON; exit 1 if any invariant is broken."""
+    settings = _settings(args)
+    report = audit_database(settings)
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0 if report.ok else 1
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -117,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     with_database(commands.add_parser("expire", help="run one expiry and key-reaping pass")).set_defaults(
         handler=cmd_expire
     )
+
+    with_database(
+        commands.add_parser("audit", help="check the money invariants on every stored row")
+    ).set_defaults(handler=cmd_audit)
 
     accounts = commands.add_parser("accounts", help="manage accounts")
     account_commands = accounts.add_subparsers(dest="accounts_command", required=True)

@@ -1,0 +1,133 @@
+"""``payintents audit``: re-check the money invariants on a whole database, from the rows alone.
+
+Each check is a named invariant and the ids of the rows that break it. The checks read committed
+data only and change nothing, so they can run against a live production database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, func, or_, select
+
+from payintents.adapters.sql.schema import captures, outbox_events, payment_intents, refunds
+from payintents.domain.events import EventName
+from payintents.domain.intent import Status
+
+pi = payment_intents
+# Report at most this many offending ids per invariant; the count is always exact.
+MAX_EXAMPLES = 20
+
+
+@dataclass
+class Finding:
+    invariant: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, object_id: str) -> None:
+        self.count += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(object_id)
+
+
+@dataclass
+class AuditReport:
+    intents_checked: int
+    refunds_checked: int
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return all(f.count == 0 for f in self.findings)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "intentsChecked": self.intents_checked,
+            "refundsChecked": self.refunds_checked,
+            "invariants": {
+                f.invariant: {"violations": f.count, "examples": f.examples} for f in self.findings
+            },
+        }
+
+
+def audit(engine: Engine) -> AuditReport:
+    with engine.connect() as conn:
+        findings = [
+            _rows_breaking(conn, "REFUND_CAP", pi.c.refunded_amount > pi.c.refundable_amount),
+            # refundedAmount equals the sum of the intent's refund rows.
+            _sum_mismatch(
+                conn, "REFUNDED_IS_SUM_OF_REFUNDS", pi.c.refunded_amount, refunds, refunds.c.amount
+            ),
+            # The refundable total equals the captured amounts plus their tips.
+            _sum_mismatch(
+                conn,
+                "REFUNDABLE_IS_CAPTURED",
+                pi.c.refundable_amount,
+                captures,
+                captures.c.amount + func.coalesce(captures.c.tips_amount, 0),
+            ),
+            _rows_breaking(conn, "REFUNDED_STATUS", _status_disagrees()),
+            *_refund_events(conn),
+        ]
+        intents = conn.execute(select(func.count()).select_from(pi)).scalar_one()
+        refund_count = conn.execute(select(func.count()).select_from(refunds)).scalar_one()
+    return AuditReport(int(intents), int(refund_count), findings)
+
+
+def _status_disagrees() -> ColumnElement[bool]:
+    fully_refunded = and_(pi.c.refundable_amount > 0, pi.c.refunded_amount == pi.c.refundable_amount)
+    is_refunded = pi.c.status == Status.REFUNDED.value
+    return or_(and_(is_refunded, ~fully_refunded), and_(~is_refunded, fully_refunded))
+
+
+def _rows_breaking(conn: Connection, name: str, condition: ColumnElement[bool]) -> Finding:
+    finding = Finding(name)
+    for (intent_id,) in conn.execute(select(pi.c.id).where(condition).order_by(pi.c.id)):
+        finding.add(intent_id)
+    return finding
+
+
+def _sum_mismatch(
+    conn: Connection, name: str, column: ColumnElement[int], child: Table, child_total: ColumnElement[int]
+) -> Finding:
+    """Intents whose ``column`` differs from the total of their rows in ``child``."""
+    sums = (
+        select(child.c.payment_intent_id, func.sum(child_total).label("total"))
+        .group_by(child.c.payment_intent_id)
+        .subquery()
+    )
+    query = (
+        select(pi.c.id)
+        .select_from(pi.outerjoin(sums, sums.c.payment_intent_id == pi.c.id))
+        .where(column != func.coalesce(sums.c.total, 0))
+        .order_by(pi.c.id)
+    )
+    finding = Finding(name)
+    for (intent_id,) in conn.execute(query):
+        finding.add(intent_id)
+    return finding
+
+
+def _refund_events(conn: Connection) -> list[Finding]:
+    """REFUND_HAS_ONE_EVENT and EVENT_HAS_REFUND: each refund has exactly one refund.created."""
+    events_per_refund: dict[str, int] = {}
+    for refund_id in _event_refund_ids(conn):
+        events_per_refund[refund_id] = events_per_refund.get(refund_id, 0) + 1
+    missing = Finding("REFUND_HAS_ONE_EVENT")
+    for (refund_id,) in conn.execute(select(refunds.c.id).order_by(refunds.c.id)):
+        if events_per_refund.pop(refund_id, 0) != 1:
+            missing.add(refund_id)
+    orphans = Finding("EVENT_HAS_REFUND")
+    for refund_id in sorted(events_per_refund):
+        orphans.add(refund_id)
+    return [missing, orphans]
+
+
+def _event_refund_ids(conn: Connection) -> Iterator[str]:
+    query = select(outbox_events.c.payload).where(outbox_events.c.name == EventName.REFUND_CREATED.value)
+    for (payload,) in conn.execution_options(yield_per=1000).execute(query):
+        yield str(json.loads(payload)["refundId"])
