@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.pool import QueuePool
 from starlette.applications import Starlette
 
 from payintents.adapters.clock import SystemClock
@@ -29,6 +31,10 @@ from payintents.web.app import build_app
 MIN_RETENTION_HOURS = 24
 
 
+class ConfigurationError(ValueError):
+    """A setting has a value the server refuses to start with."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Configuration, from the environment (the CLI sets the same variables from its flags)."""
@@ -43,7 +49,9 @@ class Settings:
     def from_environment(cls) -> Settings:
         hours = int(os.environ.get("PAYINTENTS_IDEMPOTENCY_RETENTION_HOURS", "72"))
         if hours < MIN_RETENTION_HOURS:
-            raise ValueError(f"idempotency keys must be kept at least {MIN_RETENTION_HOURS} hours")
+            raise ConfigurationError(
+                f"PAYINTENTS_IDEMPOTENCY_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS}"
+            )
         return cls(
             database_url=os.environ.get("PAYINTENTS_DATABASE_URL", DEFAULT_DATABASE_URL),
             idempotency_retention=timedelta(hours=hours),
@@ -89,4 +97,11 @@ def audit_database(settings: Settings) -> AuditReport:
 
 def app_from_environment() -> Starlette:
     """ASGI factory for ``uvicorn --factory``: each worker process builds its own engine."""
-    return build_app(build_dependencies(Settings.from_environment()))
+    settings = Settings.from_environment()
+    engine = make_engine(settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts)
+    return build_app(build_dependencies(settings, engine=engine), pool_in_use=_pool_gauge(engine))
+
+
+def _pool_gauge(engine: Engine) -> Callable[[], int]:
+    pool = engine.pool
+    return lambda: int(pool.checkedout()) if isinstance(pool, QueuePool) else 0

@@ -10,10 +10,19 @@ import sys
 from collections.abc import Sequence
 
 from payintents import __version__
-from payintents.bootstrap import Settings, audit_database, build_dependencies, migrate
+from payintents.bootstrap import (
+    ConfigurationError,
+    Settings,
+    audit_database,
+    build_dependencies,
+    migrate,
+)
 from payintents.service.accounts import NewAccount, create_account, create_demo_account_if_empty
 from payintents.service.expiry import run_expiry_pass
+from payintents.web.logs import logging_config
 from payintents.workers.housekeeping import start_housekeeping
+
+GRACEFUL_SHUTDOWN_S = 30
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -62,9 +71,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import logging.config
+    import tempfile
+
     import uvicorn
 
     settings = _settings(args)
+    log_config = logging_config(args.log_level)
+    logging.config.dictConfig(log_config)
+    # Every worker writes its metric samples here, so any worker can answer a scrape for all.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="payintents-metrics-"))
     migrate(settings)
     deps = build_dependencies(settings)
     demo = create_demo_account_if_empty(deps)
@@ -78,6 +94,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        log_config=log_config,
+        # Our own access log carries the traceId; uvicorn's would repeat it without one.
+        access_log=False,
+        # On SIGTERM, stop accepting and let in-flight requests (and their commits) finish.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     return 0
 
@@ -140,8 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = args.handler
-    return int(handler(args))
+    try:
+        return int(args.handler(args))
+    except ConfigurationError as exc:
+        print(f"payintents: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -45,12 +45,13 @@ MANUAL_AUTHORIZATION_LIFETIME = timedelta(days=7)
 MIN_AUTO_EXPIRE_IN = timedelta(seconds=30)
 CLIENT_SECRET_LIFETIME = timedelta(minutes=30)
 
-_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$")
+# At most 8 digits of days (.NET allows 10675199): more would overflow timedelta.
+_TIMESPAN = re.compile(r"^(?:(\d{1,8})\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$", re.ASCII)
 
 
 def parse_timespan(text: str) -> timedelta:
     """Parse a .NET TimeSpan ``[d.]hh:mm:ss[.fffffff]`` as Dojo's ``autoExpireIn`` uses it."""
-    match = _TIMESPAN.match(text)
+    match = _TIMESPAN.fullmatch(text)
     if not match:
         raise ValidationError({"autoExpireIn": ["The autoExpireIn field must look like [d.]hh:mm:ss."]})
     days, hours, minutes, seconds, fraction = match.groups()

@@ -68,6 +68,8 @@ class RefundRepository(Protocol):
     def add(self, refund: Refund) -> None: ...
     def get(self, scope: Scope, refund_id: str) -> Refund | None: ...
     def list_for_intent(self, scope: Scope, intent_id: str) -> list[Refund]: ...
+    def totals_by_currency(self) -> list[tuple[str, int, int]]:
+        """(currency, number of refunds, refunded minor units) over every account."""
 
 
 class IdempotencyRepository(Protocol):
@@ -82,6 +84,8 @@ class IdempotencyRepository(Protocol):
 
 class OutboxRepository(Protocol):
     def add(self, event: OutboxEvent) -> None: ...
+    def count_pending(self) -> int:
+        """Events not yet delivered (every event, until webhook delivery exists)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from payintents.service.dependencies import Dependencies
+from payintents.service.ports import StoreBusyError
+from payintents.service.reporting import check_ready
 from payintents.web import checkout_routes, intent_routes, refund_routes
 from payintents.web.endpoint import json_response
-from payintents.web.problems import new_trace_id, problem_response
+from payintents.web.metrics import metrics_endpoint
+from payintents.web.observability import RequestObserver
+from payintents.web.problems import problem_response, trace_id_of
 
 
-async def health(_request: Request) -> Response:
+async def live(_request: Request) -> Response:
+    """The process is up and serving; says nothing about the database."""
     return json_response({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """Ready to take traffic: the database answers a query."""
+    deps: Dependencies = request.app.state.deps
+    try:
+        await run_in_threadpool(check_ready, deps)
+    except StoreBusyError:
+        return problem_response(
+            503, trace_id_of(request), detail="The database is not answering.", headers={"Retry-After": "1"}
+        )
+    return json_response({"status": "ready"})
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
@@ -26,16 +47,24 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         404: f"No resource at {request.url.path}.",
         405: f"{request.method} is not allowed on {request.url.path}.",
     }.get(status)
-    return problem_response(status, new_trace_id(), detail=detail, headers=headers)
+    return problem_response(status, trace_id_of(request), detail=detail, headers=headers)
 
 
-def build_app(deps: Dependencies) -> Starlette:
+def build_app(deps: Dependencies, pool_in_use: Callable[[], int] = lambda: 0) -> Starlette:
+    """The API; ``pool_in_use`` reports the store's checked-out connections for /metrics."""
     routes: list[Route] = [
-        Route("/health", health, methods=["GET"]),
+        Route("/health", live, methods=["GET"]),
+        Route("/health/live", live, methods=["GET"]),
+        Route("/health/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics_endpoint(pool_in_use), methods=["GET"]),
         *refund_routes.ROUTES,
         *intent_routes.ROUTES,
         *checkout_routes.ROUTES,
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: http_exception},
+        middleware=[Middleware(RequestObserver)],
+    )
     app.state.deps = deps
     return app

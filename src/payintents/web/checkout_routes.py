@@ -22,7 +22,7 @@ from payintents.web import request_schemas as schemas
 from payintents.web.endpoint import json_response
 from payintents.web.http_input import parse_json, read_body
 from payintents.web.presenters import present_intent
-from payintents.web.problems import new_trace_id, response_for_exception
+from payintents.web.problems import response_for_exception, trace_id_of
 from payintents.web.wire import validate
 
 _PAGE = (Path(__file__).parent / "templates" / "checkout.html").read_text(encoding="utf-8")
@@ -39,7 +39,7 @@ def _page(intent: PaymentIntent) -> str:
 
 
 async def page(request: Request) -> Response:
-    trace_id = new_trace_id()
+    trace_id = trace_id_of(request)
     deps: Dependencies = request.app.state.deps
     try:
         intent_id = str(request.path_params["paymentIntentId"])
@@ -72,14 +72,18 @@ def _challenge(deps: Dependencies, intent_id: str, body: dict[str, Any]) -> Paym
 
 
 async def _post(request: Request, schema: Any, action: Any) -> Response:
-    trace_id = new_trace_id()
+    trace_id = trace_id_of(request)
     try:
         raw = await read_body(request)
         body = validate(schema, parse_json(request, raw, body_required=True))
         deps: Dependencies = request.app.state.deps
         intent_id = str(request.path_params["paymentIntentId"])
         intent = await run_in_threadpool(action, deps, intent_id, body)
-        return json_response(present_intent(intent, str(request.base_url)))
+        answer = present_intent(intent, str(request.base_url))
+        if intent.pending_challenge:
+            # Design "sandbox payment": a challenged payment answers AuthChallenged + a challengeUrl.
+            answer["challengeUrl"] = f"{str(request.base_url).rstrip('/')}/checkout/{intent.id}/3ds"
+        return json_response(answer)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
 

@@ -24,7 +24,7 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.web.http_input import parse_json, read_body, resolve_version
 from payintents.web.presenters import to_json_bytes
-from payintents.web.problems import RequestRefusedError, new_trace_id, response_for_exception
+from payintents.web.problems import RequestRefusedError, response_for_exception, trace_id_of
 from payintents.web.wire import Obj, validate
 
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
@@ -69,7 +69,7 @@ def api_route(path: str, **operations: Operation) -> Route:
     """One route per path, so a wrong method answers 405 with every allowed method in Allow."""
 
     async def endpoint(request: Request) -> Response:
-        trace_id = new_trace_id(request.headers.get("traceparent"))
+        trace_id = trace_id_of(request)
         try:
             operation = operations["GET" if request.method == "HEAD" else request.method]
             raw = await read_body(request)

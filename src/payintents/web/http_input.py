@@ -80,7 +80,8 @@ def parse_json(request: Request, raw: bytes, *, body_required: bool) -> Any:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except UnicodeDecodeError:
         raise _bad_json("The body is not valid UTF-8.") from None
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
+        # ValueError beyond JSONDecodeError: an integer literal over Python's 4300-digit limit.
         raise _bad_json("The body is not valid JSON.") from None
     except _JsonRefusedError as refusal:
         raise _bad_json(str(refusal)) from None

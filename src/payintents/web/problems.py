@@ -12,6 +12,7 @@ import secrets
 from http import HTTPStatus
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from payintents.domain.errors import (
@@ -82,6 +83,12 @@ def new_trace_id(traceparent: str | None = None) -> str:
         if len(parts) == 4 and len(parts[1]) == 32 and _is_hex(parts[1]) and parts[1] != "0" * 32:
             trace = parts[1].lower()
     return f"00-{trace}-{secrets.token_hex(8)}-01"
+
+
+def trace_id_of(request: Request) -> str:
+    """The traceId the observing middleware gave this request (or a new one without it)."""
+    trace_id = getattr(request.state, "trace_id", None)
+    return trace_id if isinstance(trace_id, str) else new_trace_id(request.headers.get("traceparent"))
 
 
 def _is_hex(text: str) -> bool:

@@ -160,9 +160,10 @@ def string_map(max_entries: int = 100) -> Check:
 def parse_date_time(text: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        # OverflowError: an offset that moves year 1 or year 9999 out of range in UTC.
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _is_web_url(value: str) -> bool:

@@ -6,7 +6,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, and_, case, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Table,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from payintents.adapters.sql.intent_rows import (
     capture_values,
@@ -105,9 +117,9 @@ class SqlIntentRepository:
             stmt = stmt.where(pi.c.created_at <= query.end_at)
         newest_first = query.before is None
         if query.after is not None:
-            stmt = stmt.where(position < tuple_(*query.after))
+            stmt = stmt.where(position < _position(query.after))
         if query.before is not None:
-            stmt = stmt.where(position > tuple_(*query.before))
+            stmt = stmt.where(position > _position(query.before))
         order = (pi.c.created_at.desc(), pi.c.id.desc()) if newest_first else (pi.c.created_at, pi.c.id)
         rows = self._conn.execute(stmt.order_by(*order).limit(query.limit + 1)).mappings().all()
         intents = [self._load(row) for row in rows[: query.limit]]
@@ -164,6 +176,12 @@ class SqlIntentRepository:
                 at=now,
             )
         )
+
+
+def _position(at: tuple[datetime, str]) -> Any:
+    # Bind with the columns' own types: a bare datetime in tuple_() skips UtcDateTime, and SQLite
+    # would then compare a non-UTC offset's wall-clock text against stored UTC text.
+    return tuple_(literal(at[0], pi.c.created_at.type), literal(at[1], pi.c.id.type))
 
 
 def _in_scope(scope: Scope) -> Any:

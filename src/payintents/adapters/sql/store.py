@@ -22,6 +22,7 @@ from payintents.adapters.sql.schema import (
     api_keys,
     idempotency_keys,
     outbox_events,
+    payment_intents,
     refunds,
 )
 from payintents.domain.errors import InvariantViolationError
@@ -78,6 +79,16 @@ class SqlRefundRepository:
             .order_by(refunds.c.created_at, refunds.c.id)
         ).mappings()
         return [_refund(row) for row in rows]
+
+    def totals_by_currency(self) -> list[tuple[str, int, int]]:
+        currency = payment_intents.c.currency
+        rows = self._conn.execute(
+            select(currency, func.count(refunds.c.id), func.sum(refunds.c.amount))
+            .select_from(refunds.join(payment_intents, payment_intents.c.id == refunds.c.payment_intent_id))
+            .group_by(currency)
+            .order_by(currency)
+        )
+        return [(str(c), int(n), int(total)) for c, n, total in rows]
 
 
 def _refund(row: object) -> Refund:
@@ -170,6 +181,9 @@ class SqlOutboxRepository:
                 payload=json.dumps(event.data, separators=(",", ":")),
             )
         )
+
+    def count_pending(self) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(outbox_events)).scalar_one())
 
 
 class SqlAccountRepository:

@@ -1,0 +1,118 @@
+"""Deliberately broken servers for the crash test's negative control.
+
+``ack-before-commit``: the refund use case answers 200 while its transaction is still open; the
+commit happens in a background thread a few hundred milliseconds later. A SIGKILL inside that
+window loses a refund the client was told about, which the crash test must catch.
+
+Run as ``python -m tests.harness.crash_variants --variant ack-before-commit --port P --workers N``
+(database from ``PAYINTENTS_DATABASE_URL``, already migrated). Every uvicorn worker builds its own
+app through the factory below, which applies the patch in that worker process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import random
+import sys
+import threading
+import time
+from types import TracebackType
+from typing import Any, Self
+
+from starlette.applications import Starlette
+
+VARIANTS = ("ack-before-commit",)
+VARIANT_ENV = "PAYINTENTS_CRASH_VARIANT"
+COMMIT_DELAY_S = (0.2, 0.5)
+
+
+class DeferredCommitUnitOfWork:
+    """Wraps a real unit of work: ``commit`` only marks it, and leaving the block hands the open
+    transaction to a thread that commits it after a delay, so the answer goes out first."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._commit_wanted = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __enter__(self) -> Self:
+        self._inner.__enter__()
+        return self
+
+    def commit(self) -> None:
+        self._commit_wanted = True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None or not self._commit_wanted:
+            self._inner.__exit__(exc_type, exc, tb)
+            return
+        threading.Thread(target=self._commit_later, daemon=True).start()
+
+    def _commit_later(self) -> None:
+        time.sleep(random.uniform(*COMMIT_DELAY_S))
+        try:
+            self._inner.commit()
+            self._inner.__exit__(None, None, None)
+        except Exception as exc:  # the broken variant just loses it, as a real bug would
+            print(f"deferred commit failed: {exc!r}", file=sys.stderr, flush=True)
+            self._inner.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def _patch_ack_before_commit() -> None:
+    from payintents.service import idempotent, refunds
+
+    original = idempotent.execute_once
+
+    def execute_once_ack_first(deps: Any, scope: Any, request: Any, action: Any, render: Any) -> Any:
+        real_uow = deps.uow
+        deferred = dataclasses.replace(deps, uow=lambda: DeferredCommitUnitOfWork(real_uow()))
+        return original(deferred, scope, request, action, render)
+
+    # Only the refund path is broken: creates, payments and captures stay honest.
+    setattr(refunds, "execute_once", execute_once_ack_first)  # noqa: B010 (a deliberate monkeypatch)
+
+
+def app_factory() -> Starlette:
+    """``uvicorn --factory`` entry point: runs in each worker, patches, then builds the real app."""
+    from payintents.bootstrap import app_from_environment
+
+    variant = os.environ.get(VARIANT_ENV, "")
+    if variant == "ack-before-commit":
+        _patch_ack_before_commit()
+    else:
+        raise RuntimeError(f"unknown crash variant {variant!r}")
+    return app_from_environment()
+
+
+def main() -> int:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--variant", choices=VARIANTS, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    os.environ[VARIANT_ENV] = args.variant
+    print(f"crash variant {args.variant} on 127.0.0.1:{args.port}", flush=True)
+    uvicorn.run(
+        "tests.harness.crash_variants:app_factory",
+        factory=True,
+        host="127.0.0.1",
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

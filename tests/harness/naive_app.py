@@ -1,0 +1,211 @@
+"""A deliberately naive payintents server: the negative control for both race harnesses.
+
+    python -m tests.harness.naive_app --port P --workers N    (database from $PAYINTENTS_DATABASE_URL)
+
+It is the real app (same routes, validation, auth, store) with one thing swapped in every worker:
+the refund write path, replaced by the check-then-write shape that the design warns against:
+
+1. transaction 1 looks the idempotency key up and reads the intent; Python checks the status and
+   the remaining amount (a stored answer for the key is replayed);
+2. a short pause (``PAYINTENTS_NAIVE_WINDOW_MS``, default 20) stands in for the work a real
+   server does between the two steps, and widens the window the race needs;
+3. transaction 2 adds the amount unconditionally (``refunded_amount = refunded_amount + amount``),
+   inserts the refund row and stores the answer under the key with an upsert (last writer wins).
+
+The check and the write are separate transactions on purpose: on SQLite every transaction is
+``BEGIN IMMEDIATE``, so a check inside the writing transaction would still be serialised.
+To let an over-refund be acknowledged instead of failing on the store's backstop, the naive store
+also drops the ``refunded_amount <= refundable_amount`` CHECK: per connection on SQLite
+(``PRAGMA ignore_check_constraints``), and from the harness's throwaway schema on PostgreSQL.
+Nothing under ``src/`` is changed; this module is never imported by the real server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, case, event, select, text, update
+from starlette.applications import Starlette
+
+from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.schema import idempotency_keys, payment_intents
+from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.bootstrap import Settings, build_dependencies, migrate
+from payintents.domain import lifecycle
+from payintents.domain.idempotency import IdempotencyRecord, StoredResponse, replay
+from payintents.domain.intent import Scope, Status
+from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
+from payintents.service import refunds
+from payintents.service.dependencies import Dependencies
+from payintents.service.idempotent import Answer, IdempotentRequest, Render
+from payintents.web.app import build_app
+
+WINDOW_ENV = "PAYINTENTS_NAIVE_WINDOW_MS"
+pi = payment_intents
+ik = idempotency_keys
+
+
+def _window_s() -> float:
+    return float(os.environ.get(WINDOW_ENV, "20")) / 1000
+
+
+def naive_create_refund(
+    deps: Dependencies,
+    scope: Scope,
+    intent_id: str,
+    refund_request: RefundRequest,
+    request: IdempotentRequest,
+    render: Render[RefundOutcome],
+) -> Answer:
+    """Check in one transaction, write in another: what the real write path must never do."""
+    amount = refund_request.amount
+    with cast(SqlUnitOfWork, deps.uow()) as uow:
+        if request.key is not None:
+            record = _find_key(uow._conn, scope, request)
+            if record is not None and record.response is not None:
+                return Answer(replay(record, request.fingerprint), replayed=True)
+        intent = uow.intents.get(scope, intent_id)
+        if intent is None or intent.status is not Status.CAPTURED or amount > intent.remaining_refundable:
+            raise lifecycle.refund_refusal(intent, amount)
+    time.sleep(_window_s())
+    with cast(SqlUnitOfWork, deps.uow()) as uow:
+        now = deps.clock.now()
+        refunded, refundable, reference = _add_unconditionally(uow._conn, scope, intent_id, amount, now)
+        refund = Refund(
+            id=deps.ids.new_id("rfnd", None),
+            scope=scope,
+            payment_intent_id=intent_id,
+            amount=amount,
+            refund_reason=refund_request.refund_reason,
+            notes=refund_request.notes,
+            previous_transaction_id=refund_request.previous_transaction_id,
+            created_at=now,
+        )
+        uow.refunds.add(refund)
+        response = render(RefundOutcome(refund, refunded, refundable, refunded >= refundable, reference))
+        if request.key is not None:
+            _store_key(uow._conn, scope, request, response, now)
+        uow.commit()
+    return Answer(response, replayed=False)
+
+
+def _find_key(conn: Connection, scope: Scope, request: IdempotentRequest) -> IdempotencyRecord | None:
+    row = conn.execute(
+        select(ik.c.fingerprint, ik.c.status_code, ik.c.response_body).where(*_key(scope, request))
+    ).first()
+    if row is None:
+        return None
+    fingerprint, status, body = row
+    return IdempotencyRecord(fingerprint, None if status is None else StoredResponse(status, bytes(body)))
+
+
+def _key(scope: Scope, request: IdempotentRequest) -> tuple[Any, ...]:
+    return (
+        ik.c.account_id == scope.account_id,
+        ik.c.environment == scope.environment.value,
+        ik.c.target == request.target,
+        ik.c.idempotency_key == request.key,
+    )
+
+
+def _add_unconditionally(
+    conn: Connection, scope: Scope, intent_id: str, amount: int, now: Any
+) -> tuple[int, int, str | None]:
+    new_total = pi.c.refunded_amount + amount
+    row = conn.execute(
+        update(pi)
+        .where(pi.c.account_id == scope.account_id, pi.c.environment == scope.environment.value)
+        .where(pi.c.id == intent_id)
+        .values(
+            refunded_amount=new_total,
+            status=case((new_total >= pi.c.refundable_amount, Status.REFUNDED.value), else_=pi.c.status),
+            updated_at=now,
+            version=pi.c.version + 1,
+        )
+        .returning(pi.c.refunded_amount, pi.c.refundable_amount, pi.c.reference)
+    ).one()
+    return int(row[0]), int(row[1]), row[2]
+
+
+def _store_key(
+    conn: Connection, scope: Scope, request: IdempotentRequest, response: StoredResponse, now: Any
+) -> None:
+    values = {
+        "account_id": scope.account_id,
+        "environment": scope.environment.value,
+        "target": request.target,
+        "idempotency_key": request.key,
+        "fingerprint": request.fingerprint,
+        "created_at": now,
+        "status_code": response.status_code,
+        "response_body": response.body,
+    }
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(ik).values(values)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[ik.c.account_id, ik.c.environment, ik.c.target, ik.c.idempotency_key],
+            set_={"status_code": response.status_code, "response_body": response.body},
+        )
+    )
+
+
+def _ignore_check_constraints(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA ignore_check_constraints=ON")
+    cursor.close()
+
+
+def naive_app() -> Starlette:
+    """ASGI factory for uvicorn (``factory=True``): runs in every worker process."""
+    settings = Settings.from_environment()
+    engine: Engine = make_engine(settings.database_url, pool_size=settings.pool_size)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _ignore_check_constraints)
+    refunds.create_refund = naive_create_refund  # the route calls refunds.create_refund at request time
+    return build_app(build_dependencies(settings, engine=engine))
+
+
+def _drop_postgres_refund_cap(database_url: str) -> None:
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.execute(text("ALTER TABLE payment_intents DROP CONSTRAINT IF EXISTS ck_refund_cap"))
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m tests.harness.naive_app", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    settings = Settings.from_environment()
+    migrate(settings)
+    _drop_postgres_refund_cap(settings.database_url)
+    print(f"naive payintents (negative control) on http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(
+        "tests.harness.naive_app:naive_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""What both race harnesses share: a migrated database on either backend, a real server (the real
+``payintents serve`` or the naive variant), requests released together from a barrier, and checks
+of the server's log.
+
+Concurrency is real: one OS thread and one fresh HTTP connection per request, every thread parked
+on a ``threading.Barrier`` until all are ready, against a server with several worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.migrate import upgrade
+from tests.support import POSTGRES_ENV, VERSION, Api, RunningServer, postgres_schema_url, running_server
+
+NAIVE_APP_MODULE = "tests.harness.naive_app"
+REQUEST_TIMEOUT_S = 30.0
+MAX_503_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer as the client saw it (after any 503 retries with the same key)."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    retried_503: int = 0
+    sent_at: float = 0.0
+    answered_at: float = 0.0
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Harness:
+    """A running server, an account on it, and a pool of threads to fire requests together."""
+
+    server: RunningServer
+    api: Api
+    concurrency: int
+    pool: ThreadPoolExecutor
+    naive: bool
+    backend: str
+    notes: list[str] = field(default_factory=list)
+
+    def captured_intent(self, value: int) -> str:
+        return self.api.captured_intent(value)
+
+    def fire_refunds_together(self, intent_id: str, requests: list[tuple[int, str]]) -> list[Reply]:
+        """POST one refund per (amount, key), all released at once; one connection each."""
+        barrier = threading.Barrier(len(requests))
+        futures = [
+            self.pool.submit(self._refund_after_barrier, barrier, intent_id, amount, key)
+            for amount, key in requests
+        ]
+        return [future.result() for future in futures]
+
+    def _refund_after_barrier(
+        self, barrier: threading.Barrier, intent_id: str, amount: int, key: str
+    ) -> Reply:
+        body = json.dumps({"amount": amount, "refundReason": "race"}).encode()
+        headers = {
+            "Authorization": f"Basic {self.api.key}",
+            "Version": VERSION,
+            "Content-Type": "application/json",
+            "idempotencyKey": key,
+        }
+        url = f"{self.server.base_url}/payment-intents/{intent_id}/refunds"
+        # Plain HTTP on loopback: verify=False only skips loading a CA bundle (~30 ms per client).
+        with httpx.Client(timeout=REQUEST_TIMEOUT_S, verify=False) as client:
+            request = client.build_request("POST", url, content=body, headers=headers)
+            barrier.wait(timeout=REQUEST_TIMEOUT_S)
+            sent_at = time.monotonic()
+            retried = 0
+            while True:
+                response = client.send(request)
+                if response.status_code != 503 or retried >= MAX_503_RETRIES:
+                    break
+                # Allowed by the contract only if retried with the same key: do exactly that.
+                retried += 1
+                time.sleep(min(float(response.headers.get("Retry-After", "1")), 2.0))
+            answered_at = time.monotonic()
+        return Reply(
+            response.status_code, response.content, dict(response.headers), retried, sent_at, answered_at
+        )
+
+    def refunds_listed(self, intent_id: str) -> list[dict[str, Any]]:
+        response = self.api.get(f"/payment-intents/{intent_id}/refunds")
+        if response.status_code != 200:
+            raise RuntimeError(f"refund list answered {response.status_code}: {response.text}")
+        return list(response.json()["data"])
+
+    def intent(self, intent_id: str) -> dict[str, Any]:
+        return self.api.intent(intent_id)
+
+    def log_problems(self) -> list[str]:
+        """Lines of the server log that show a traceback or an unexpected failure."""
+        text = self.server.log_path.read_text(errors="replace")
+        markers = ("Traceback", "unexpected failure", "ERROR")
+        return [line for line in text.splitlines() if any(marker in line for marker in markers)]
+
+
+def all_in_flight_together(replies: list[Reply]) -> bool:
+    """True when the last request was sent before the first answer came back: a real overlap."""
+    return max(r.sent_at for r in replies) < min(r.answered_at for r in replies)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (>= 2)")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests racing per trial")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--naive", action="store_true", help="run against the naive negative control")
+    parser.add_argument("--log-dir", type=Path, default=None, help="keep the server log here")
+
+
+@contextmanager
+def migrated_database(backend: str, work_dir: Path) -> Iterator[str]:
+    """A fresh, migrated database: a SQLite file in ``work_dir`` or a throwaway PostgreSQL schema."""
+    if backend == "sqlite":
+        url = f"sqlite:///{work_dir / 'race.db'}"
+        _migrate(url)
+        yield url
+        return
+    if not os.environ.get(POSTGRES_ENV):
+        raise SystemExit(f"--backend postgres needs {POSTGRES_ENV}")
+    with postgres_schema_url() as url:
+        _migrate(url)
+        yield url
+
+
+def _migrate(url: str) -> None:
+    engine = make_engine(url, pool_size=1)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def harness(
+    *, backend: str, workers: int, concurrency: int, naive: bool, log_dir: Path | None = None
+) -> Iterator[Harness]:
+    """Start the server on a fresh database and yield a harness bound to a new account."""
+    if workers < 2:
+        raise SystemExit("--workers must be at least 2: the races must cross processes")
+    with ExitStack() as stack:
+        work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="payintents-race-")))
+        logs = log_dir or work_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        url = stack.enter_context(migrated_database(backend, work_dir))
+        server = stack.enter_context(
+            running_server(url, logs, workers=workers, app_module=NAIVE_APP_MODULE if naive else None)
+        )
+        client = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT_S))
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=concurrency))
+        api = Api(client, server.new_account()["sandboxKey"])
+        yield Harness(server, api, concurrency, pool, naive, backend)
+
+
+def timed(run: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = run()
+    return result, time.monotonic() - started
+
+
+def format_figures(figures: dict[str, Any]) -> str:
+    return " ".join(f"{name}={value}" for name, value in figures.items())

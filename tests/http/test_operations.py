@@ -1,0 +1,69 @@
+"""Operating the server: health probes, Prometheus metrics, JSON access logs with the traceId."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from payintents.adapters.sql.engine import Timeouts, make_engine
+from payintents.bootstrap import Settings, build_dependencies
+from payintents.web.app import build_app
+from payintents.web.logs import JsonFormatter
+from tests.support import Api
+
+TRACE_ID = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
+
+
+def test_liveness_and_readiness(client: TestClient) -> None:
+    assert client.get("/health/live").json() == {"status": "ok"}
+    assert client.get("/health/ready").json() == {"status": "ready"}
+
+
+def test_readiness_fails_cleanly_without_a_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing-dir' / 'db.sqlite'}"
+    engine = make_engine(url, timeouts=Timeouts(lock_ms=100))
+    with TestClient(build_app(build_dependencies(Settings(database_url=url), engine=engine))) as client:
+        assert client.get("/health/live").status_code == 200
+        ready = client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.headers["Retry-After"] == "1"
+    assert ready.json()["status"] == 503 and "sqlite" not in ready.text.lower()
+
+
+def test_metrics_count_requests_replays_and_refunded_money(api: Api) -> None:
+    intent_id = api.captured_intent(1000)
+    assert api.refund(intent_id, 250, key="metrics-key").status_code == 200
+    assert api.refund(intent_id, 250, key="metrics-key").headers["Idempotent-Replayed"] == "true"
+    text = api.client.get("/metrics").text
+    assert 'payintents_refunds_total{currency="GBP"} 1.0' in text
+    assert 'payintents_refunded_amount_minor_total{currency="GBP"} 250.0' in text
+    route = 'route="/payment-intents/{paymentIntentId}/refunds"'
+    assert re.search(
+        r'payintents_http_requests_total\{method="POST",' + re.escape(route) + r',status="200"\} [1-9]', text
+    )
+    assert re.search(r"payintents_idempotent_replays_total [1-9]", text)
+    assert "payintents_db_pool_connections_in_use" in text
+
+
+def test_access_log_is_json_with_the_trace_id_of_the_answer(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with caplog.at_level(logging.INFO, logger="payintents.access"):
+        response = api.client.get(
+            "/payment-intents/pi_sandbox_missing",
+            headers={**api.headers(), "traceparent": parent},
+        )
+    assert response.status_code == 404
+    trace_id = response.json()["traceId"]
+    assert TRACE_ID.match(trace_id) and trace_id.startswith("00-0af7651916cd43dd8448eb211c80319c-")
+    records = [r for r in caplog.records if getattr(r, "traceId", None) == trace_id]
+    assert len(records) == 1
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["status"] == 404 and line["route"] == "/payment-intents/{paymentIntentId}"
+    assert line["level"] == "info" and line["time"].endswith("Z")
