@@ -77,9 +77,7 @@ class MemoryIntents:
             found = [i for i in found if (i.created_at, i.id) < query.after]
         return IntentPage([copy.deepcopy(i) for i in found[: query.limit]], len(found) > query.limit)
 
-    def apply_refund(
-        self, scope: Scope, intent_id: str, amount: int, now: datetime
-    ) -> RefundApplied | None:
+    def apply_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied | None:
         intent = self.get(scope, intent_id)
         if intent is None:
             return None
@@ -118,9 +116,7 @@ class MemoryRefunds:
         return refund if refund and refund.scope == scope else None
 
     def list_for_intent(self, scope: Scope, intent_id: str) -> list[Refund]:
-        return [
-            r for r in self._s.refunds.values() if r.scope == scope and r.payment_intent_id == intent_id
-        ]
+        return [r for r in self._s.refunds.values() if r.scope == scope and r.payment_intent_id == intent_id]
 
     def totals_by_currency(self) -> list[tuple[str, int, int]]:
         totals: dict[str, tuple[int, int]] = {}

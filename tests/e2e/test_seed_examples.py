@@ -74,7 +74,9 @@ def test_seed_python_http_client_example(server: RunningServer, api: Api, tmp_pa
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=30, check=True)
     _check_refund_answer(done.stdout, intent_id)
     # Running the same example again is a retry with the same key: same answer, no second refund.
-    again = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=30, check=True)
+    again = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=30, check=True
+    )
     assert again.stdout == done.stdout
     assert api.intent(intent_id)["refundedAmount"] == 1000
 
@@ -95,4 +97,28 @@ def test_csharp_client_request_shape(api: Api) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["refundReason"] == "Duplicate transaction"
+    assert api.intent(intent_id)["refundedAmount"] == 50
+
+
+def test_php_client_request_shape(api: Api) -> None:
+    """ApiFactory::createRefundsApi($key)->refundsCreate(\\Dojo_PHP\\API_VERSION, $id, "656565gfyd65", ...).
+
+    The PHP SDK sends its pinned API version, 2022-04-07, and serialises ``refund_reason`` as
+    ``refundReason``.
+    """
+    intent_id = api.captured_intent(1000)
+    body = {"amount": 50, "notes": "Demo refund", "refundReason": "Duplicate transaction"}
+    response = api.client.post(
+        f"/payment-intents/{intent_id}/refunds",
+        content=json.dumps(body),
+        headers={
+            "Authorization": f"Basic {api.key}",
+            "version": "2022-04-07",
+            "idempotencyKey": "656565gfyd65",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert REFUND_ID.match(response.json()["refundId"])
     assert api.intent(intent_id)["refundedAmount"] == 50

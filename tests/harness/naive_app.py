@@ -28,7 +28,7 @@ import sys
 import time
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, case, event, select, text, update
+from sqlalchemy import Connection, case, event, select, text, update
 from starlette.applications import Starlette
 
 from payintents.adapters.sql.engine import make_engine
@@ -166,7 +166,7 @@ def _ignore_check_constraints(dbapi_connection: Any, _record: Any) -> None:
 def naive_app() -> Starlette:
     """ASGI factory for uvicorn (``factory=True``): runs in every worker process."""
     settings = Settings.from_environment()
-    engine: Engine = make_engine(settings.database_url, pool_size=settings.pool_size)
+    engine = make_engine(settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _ignore_check_constraints)
     refunds.create_refund = naive_create_refund  # the route calls refunds.create_refund at request time

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ class Harness:
     pool: ThreadPoolExecutor
     naive: bool
     backend: str
-    notes: list[str] = field(default_factory=list)
 
     def captured_intent(self, value: int) -> str:
         return self.api.captured_intent(value)
@@ -112,7 +111,7 @@ class Harness:
     def log_problems(self) -> list[str]:
         """Lines of the server log that show a traceback or an unexpected failure."""
         text = self.server.log_path.read_text(errors="replace")
-        markers = ("Traceback", "unexpected failure", "ERROR")
+        markers = ("Traceback", "unexpected failure", "ERROR", '"level": "error"', '"level": "critical"')
         return [line for line in text.splitlines() if any(marker in line for marker in markers)]
 
 

@@ -67,7 +67,9 @@ def unchanged(api: Api) -> Iterator[None]:
     assert after == before
 
 
-def send_raw(api: Api, path: str, raw: bytes, content_type: str | None = "application/json") -> httpx.Response:
+def send_raw(
+    api: Api, path: str, raw: bytes, content_type: str | None = "application/json"
+) -> httpx.Response:
     headers = api.headers(**({"Content-Type": content_type} if content_type else {}))
     return api.client.post(path, content=raw, headers=headers)
 
@@ -97,7 +99,11 @@ CREATE_REFUSALS: list[tuple[str, bytes, str]] = [
     ("reference-61", body_with().replace(b'"Order 1"', json.dumps("r" * 61).encode()), "reference"),
     ("reference-number", body_with().replace(b'"Order 1"', b"234"), "reference"),
     ("unknown-property", body_with(extra=',"colour":"red"'), "colour"),
-    ("unknown-nested", body_with(extra=',"config":{"payment":{"surcharge":true}}'), "config.payment.surcharge"),
+    (
+        "unknown-nested",
+        body_with(extra=',"config":{"payment":{"surcharge":true}}'),
+        "config.payment.surcharge",
+    ),
     ("duplicate-key", body_with(extra=',"reference":"Order 2"'), "$"),
     ("duplicate-any-case", body_with(extra=',"Reference":"Order 2"'), "Reference"),
     ("NaN", body_with("NaN"), "$"),
@@ -128,7 +134,11 @@ CREATE_REFUSALS: list[tuple[str, bytes, str]] = [
     ),
     ("tips-negative", body_with(extra=',"tipsAmount":{"value":-1,"currencyCode":"GBP"}'), "tipsAmount.value"),
     ("metadata-not-strings", body_with(extra=',"metadata":{"n":1}'), "metadata.n"),
-    ("redirect-url", body_with(extra=',"config":{"redirectUrl":"javascript:alert(1)"}'), "config.redirectUrl"),
+    (
+        "redirect-url",
+        body_with(extra=',"config":{"redirectUrl":"javascript:alert(1)"}'),
+        "config.redirectUrl",
+    ),
 ]
 
 
@@ -227,11 +237,17 @@ VERSIONS_FOR_NOT_ONLINE = {
 
 
 def test_is_not_online_checkout_needs_version_2026_02_27(api: Api) -> None:
-    body = {"amount": {"value": 1000, "currencyCode": "GBP"}, "reference": "Till 1", "isNotOnlineCheckout": True}
+    body = {
+        "amount": {"value": 1000, "currencyCode": "GBP"},
+        "reference": "Till 1",
+        "isNotOnlineCheckout": True,
+    }
 
     def check(version: str, accepted: bool) -> None:
         before = visible_ids(api)
-        response = api.client.post("/payment-intents", json=body, headers={**api.headers(), "Version": version})
+        response = api.client.post(
+            "/payment-intents", json=body, headers={**api.headers(), "Version": version}
+        )
         if accepted:
             assert response.status_code == 200, response.text
             assert len(visible_ids(api) - before) == 1

@@ -84,22 +84,17 @@ def intruders(owner: Owner, other_api: Api, client: TestClient, deps: Dependenci
     }
 
 
-@pytest.mark.parametrize("operation", OPERATIONS, ids=[op[0] for op in OPERATIONS])
 def test_foreign_intent_answers_like_a_missing_one(
-    owner: Owner,
-    other_api: Api,
-    client: TestClient,
-    deps: Dependencies,
-    operation: tuple[str, str, str, Any],
+    owner: Owner, other_api: Api, client: TestClient, deps: Dependencies
 ) -> None:
-    _, method, suffix, body = operation
     before = {victim: owner.sandbox.intent(victim) for victim in owner.victims}
     for name, intruder in intruders(owner, other_api, client, deps).items():
-        for victim in owner.victims:
-            foreign = call(intruder, method, f"/payment-intents/{victim}{suffix}", body)
-            missing = call(intruder, method, f"/payment-intents/{missing_id_like(victim)}{suffix}", body)
-            assert foreign.status_code == 404, (name, victim, foreign.text)
-            assert comparable(foreign) == comparable(missing), (name, victim)
+        for operation, method, suffix, body in OPERATIONS:
+            for victim in owner.victims:
+                foreign = call(intruder, method, f"/payment-intents/{victim}{suffix}", body)
+                missing = call(intruder, method, f"/payment-intents/{missing_id_like(victim)}{suffix}", body)
+                assert foreign.status_code == 404, (name, operation, victim, foreign.text)
+                assert comparable(foreign) == comparable(missing), (name, operation, victim)
     assert {victim: owner.sandbox.intent(victim) for victim in owner.victims} == before
 
 
@@ -108,7 +103,9 @@ def test_sandbox_key_cannot_reach_prod_intents(owner: Owner) -> None:
     before = owner.prod.intent(prod_intent)
     for _, method, suffix, body in OPERATIONS:
         foreign = call(owner.sandbox, method, f"/payment-intents/{prod_intent}{suffix}", body)
-        missing = call(owner.sandbox, method, f"/payment-intents/{missing_id_like(prod_intent)}{suffix}", body)
+        missing = call(
+            owner.sandbox, method, f"/payment-intents/{missing_id_like(prod_intent)}{suffix}", body
+        )
         assert foreign.status_code == 404, foreign.text
         assert comparable(foreign) == comparable(missing)
     assert owner.prod.intent(prod_intent) == before

@@ -101,10 +101,10 @@ def test_limit_defaults_to_fifty(clocked: Clocked) -> None:
     assert len(clocked.search({"cursor": {"limit": 1}})["data"]) == 1
 
 
-@pytest.mark.parametrize("limit", [0, -1, 101, 1.0, "10", True])
-def test_limit_out_of_range_is_refused(clocked: Clocked, limit: Any) -> None:
-    response = clocked.api.post("/payment-intents/search", {"cursor": {"limit": limit}})
-    assert_validation_problem(response, "cursor.limit")
+def test_limit_out_of_range_is_refused(clocked: Clocked) -> None:
+    for limit in (0, -1, 101, 2**31, 1.0, "10", True):
+        response = clocked.api.post("/payment-intents/search", {"cursor": {"limit": limit}})
+        assert_validation_problem(response, "cursor.limit")
 
 
 def _page_through(clocked: Clocked, direction: str, start: str | None, limit: int) -> list[list[str]]:
@@ -121,8 +121,7 @@ def _page_through(clocked: Clocked, direction: str, start: str | None, limit: in
             return pages
 
 
-@pytest.mark.parametrize("limit", [1, 2, 3, 9])
-def test_paging_returns_every_intent_once_newest_first(clocked: Clocked, limit: int) -> None:
+def test_paging_returns_every_intent_once_newest_first(clocked: Clocked) -> None:
     for batch in (3, 1, 2, 1):  # several intents share a creation time
         for _ in range(batch):
             clocked.api.create_intent()
@@ -131,7 +130,11 @@ def test_paging_returns_every_intent_once_newest_first(clocked: Clocked, limit: 
     created = [intent["createdAt"] for intent in everything]
     assert len(everything) == 7 and created == sorted(created, reverse=True)
     expected = [intent["id"] for intent in everything]
+    for limit in (1, 2, 3, 7, 9):
+        _check_paging(clocked, limit, expected)
 
+
+def _check_paging(clocked: Clocked, limit: int, expected: list[str]) -> None:
     forward = _page_through(clocked, "after", None, limit)
     assert [i for page in forward for i in page] == expected
     assert all(0 < len(page) <= limit for page in forward)
@@ -182,20 +185,17 @@ def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize(
-    "cursor",
-    ["!!!", "garbage", _b64("not a date|pi_x"), _b64("no separator"), "", "ÿÿ", "a" * 201],
-    ids=["punctuation", "not-base64-json", "bad-date", "no-separator", "empty", "non-ascii", "too-long"],
-)
-@pytest.mark.parametrize("direction", ["after", "before"])
-def test_garbage_cursor_is_refused(clocked: Clocked, direction: str, cursor: str) -> None:
+GARBAGE_CURSORS = ["!!!", "garbage", _b64("not a date|pi_x"), _b64("no separator"), "ÿÿ", "a" * 201, 42]
+
+
+def test_garbage_cursor_is_refused(clocked: Clocked) -> None:
     clocked.api.create_intent()
-    response = clocked.api.post("/payment-intents/search", {"cursor": {direction: cursor}})
-    if cursor == "":
+    for direction in ("after", "before"):
+        for cursor in GARBAGE_CURSORS:
+            response = clocked.api.post("/payment-intents/search", {"cursor": {direction: cursor}})
+            assert_validation_problem(response)
         # An empty cursor is the same as none: the first page.
-        assert response.status_code == 200, response.text
-        return
-    assert_validation_problem(response)
+        assert len(clocked.search({"cursor": {direction: ""}})["data"]) == 1
 
 
 def test_before_and_after_together_are_refused(clocked: Clocked) -> None:
@@ -205,19 +205,21 @@ def test_before_and_after_together_are_refused(clocked: Clocked) -> None:
     assert_validation_problem(clocked.api.post("/payment-intents/search", body), "cursor")
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"statuses": ["Pending"]}, "statuses[0]"),
-        ({"statuses": "Created"}, "statuses"),
-        ({"startDate": "yesterday"}, "startDate"),
-        ({"endDate": 20260302}, "endDate"),
-        ({"cursor": {"page": 2}}, "cursor.page"),
-        ({"sort": "asc"}, "sort"),
-    ],
-)
-def test_bad_search_bodies_are_refused(clocked: Clocked, body: dict[str, Any], field: str) -> None:
-    assert_validation_problem(clocked.api.post("/payment-intents/search", body), field)
+BAD_BODIES: list[tuple[Any, str]] = [
+    ({"statuses": ["Pending"]}, "statuses[0]"),
+    ({"statuses": "Created"}, "statuses"),
+    ({"startDate": "yesterday"}, "startDate"),
+    ({"endDate": 20260302}, "endDate"),
+    ({"cursor": {"page": 2}}, "cursor.page"),
+    ({"cursor": 5}, "cursor"),
+    ({"sort": "asc"}, "sort"),
+    ([], "$"),
+]
+
+
+def test_bad_search_bodies_are_refused(clocked: Clocked) -> None:
+    for body, field in BAD_BODIES:
+        assert_validation_problem(clocked.api.post("/payment-intents/search", body), field)
 
 
 def test_search_needs_a_body(clocked: Clocked) -> None:

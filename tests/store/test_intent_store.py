@@ -91,12 +91,16 @@ def full_intent() -> PaymentIntent:
         },
     )
     intent = lifecycle.open_intent(spec, "pi_full", SCOPE, NOW)
-    lifecycle.change_amount(intent, Money(1100, Currency.EUR), NOW)
+    lifecycle.change_amount(intent, Money(1100, Currency.EUR), {}, NOW)
     lifecycle.refresh_client_secret(intent, "s" * 86, NOW)
     lifecycle.record_challenge(intent, CARD, NOW)
     lifecycle.authorize(intent, transaction_id="tx-9", capture_id="cp_unused", card=CARD, now=NOW)
     lifecycle.capture(intent, "cp_a", 500, 100, NOW + timedelta(seconds=1))
     lifecycle.capture(intent, "cp_b", 200, None, NOW + timedelta(seconds=2))
+    # Payment consumed the client secret; set one again so every column is mapped in this test,
+    # even though the lifecycle never produces a paid intent with a live secret.
+    intent.client_session_secret = "s" * 86
+    intent.client_session_secret_expires_at = NOW + timedelta(minutes=30)
     return intent
 
 

@@ -18,6 +18,8 @@ from payintents.web.problems import RequestRefusedError
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
+        ("2022-04-07", date(2022, 4, 7)),
+        ("2024-02-04", date(2022, 4, 7)),
         ("2024-02-05", date(2024, 2, 5)),
         ("2024-12-31", date(2024, 2, 5)),
         ("2025-01-01", date(2024, 2, 5)),
@@ -40,8 +42,8 @@ def test_a_date_resolves_to_the_newest_version_on_or_before_it(header: str, expe
         None,
         "",
         "   ",
-        "2024-02-04",
-        "2022-04-07",
+        "2022-04-06",
+        "2021-12-31",
         "2024-2-5",
         "20240205",
         "2024-02-30",

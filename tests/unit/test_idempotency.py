@@ -37,9 +37,16 @@ def test_key_of_100_characters_is_accepted_and_101_refused() -> None:
         assert "100" in raised.value.errors["idempotencyKey"][0]
 
 
-@pytest.mark.parametrize("key", ["656565gfyd65", " ", "~!@#$%^&*()_+{}|:<>?", "a b", "x"])
+@pytest.mark.parametrize("key", ["656565gfyd65", "~!@#$%^&*()_+{}|:<>?", "a b", "x"])
 def test_printable_ascii_keys_are_accepted(key: str) -> None:
     assert check_key(key, required=True) == key
+
+
+def test_surrounding_spaces_are_dropped_as_a_server_drops_them() -> None:
+    assert check_key("  abc \t", required=True) == "abc"
+    assert check_key("   ", required=False) is None
+    with pytest.raises(ValidationError):
+        check_key("   ", required=True)
 
 
 @pytest.mark.parametrize("key", ["tab\there", "nl\n", "nul\x00", "del\x7f", "esc\x1b", "bell\x07"])

@@ -27,7 +27,11 @@ class IdempotencyRecord:
 
 
 def check_key(key: str | None, *, required: bool) -> str | None:
-    """Validate an ``idempotencyKey`` header value (≤100 printable ASCII characters)."""
+    """Validate an ``idempotencyKey`` header value (≤100 printable ASCII characters).
+
+    Surrounding spaces are dropped, as HTTP servers drop them from header values anyway.
+    """
+    key = key.strip(" \t") if key is not None else None
     if key is None or key == "":
         if required:
             raise ValidationError({"idempotencyKey": ["The idempotencyKey header is required."]})
@@ -42,9 +46,20 @@ def check_key(key: str | None, *, required: bool) -> str | None:
 
 
 def fingerprint(operation: str, canonical_body: Any) -> str:
-    """Hash of the operation and its canonical body: equal requests give equal fingerprints."""
-    text = json.dumps([operation, canonical_body], sort_keys=True, separators=(",", ":"))
+    """Hash of the operation and its canonical body: equal requests give equal fingerprints.
+
+    An explicit ``null`` means the same as leaving the property out, so both hash alike.
+    """
+    text = json.dumps([operation, _without_nulls(canonical_body)], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def replay(record: IdempotencyRecord, request_fingerprint: str) -> StoredResponse:

@@ -127,6 +127,9 @@ def authorize(
     """A successful card payment: Auto intents are captured in full, Manual ones authorized."""
     _ensure_payable(intent, now)
     intent.pending_challenge = False
+    # The client session secret is single use: a completed payment consumes it.
+    intent.client_session_secret = None
+    intent.client_session_secret_expires_at = None
     intent.authorized_at = now
     intent.payment_details = {
         "transactionId": transaction_id,
@@ -195,7 +198,8 @@ def _check_reversible(intent: PaymentIntent, now: datetime) -> None:
     )
 
 
-def change_amount(intent: PaymentIntent, amount: Money, now: datetime) -> None:
+def change_amount(intent: PaymentIntent, amount: Money, lines: dict[str, list[Any]], now: datetime) -> None:
+    """Set a custom amount; ``lines`` (itemLines, taxLines) replace the stored ones when given."""
     _ensure_amendable(intent, "customAmountAllowed", "amount")
     check_amount(amount.value, field="amount")
     extra = intent.total_amount.value - intent.amount.value
@@ -205,6 +209,7 @@ def change_amount(intent: PaymentIntent, amount: Money, now: datetime) -> None:
         intent.requested_amount = intent.amount
     intent.amount = amount
     intent.total_amount = Money(add_amounts(amount.value, extra), amount.currency)
+    intent.document = {**intent.document, **lines}
     intent.touch(now)
 
 

@@ -37,9 +37,12 @@ def _expire_one(deps: Dependencies, scope: Scope, intent_id: str) -> bool:
             now = deps.clock.now()
             if intent is None:
                 return False
-            before = intent.status
+            before, captured = intent.status, intent.captured_amount
             if not lifecycle.expire_if_due(intent, deps.ids.new_id("cp", scope.environment), now):
                 return False
+            if intent.captured_amount > captured:
+                # autoExpireAction Capture: the money moves through the processor like any capture.
+                deps.processor.capture(intent, intent.captured_amount - captured)
             save_with_events(deps, uow, intent, before, now)
             uow.commit()
             return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from payintents.domain import lifecycle
 from payintents.domain.events import EventName, intent_event
@@ -81,8 +82,9 @@ def save_with_events(
 def capture_change(deps: Dependencies, amount: int, tips_amount: int | None) -> Change:
     def change(intent: PaymentIntent, now: datetime) -> None:
         capture_id = deps.ids.new_id("cp", intent.scope.environment)
-        deps.processor.capture(intent, amount)
+        # The rules first: the processor is only asked for a capture the domain allows.
         lifecycle.capture(intent, capture_id, amount, tips_amount, now)
+        deps.processor.capture(intent, amount)
 
     return change
 
@@ -101,8 +103,8 @@ def reverse_change(deps: Dependencies) -> Change:
     return change
 
 
-def amount_change(amount: Money) -> Change:
-    return lambda intent, now: lifecycle.change_amount(intent, amount, now)
+def amount_change(amount: Money, lines: dict[str, list[Any]]) -> Change:
+    return lambda intent, now: lifecycle.change_amount(intent, amount, lines, now)
 
 
 def tips_change(tips: Money) -> Change:

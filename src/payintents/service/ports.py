@@ -151,10 +151,6 @@ class CardResult:
     card: dict[str, str]
 
 
-class ProcessorDeclinedError(Exception):
-    """The processor refused a capture or refund."""
-
-
 class Processor(Protocol):
     """Where payments leave the building: the sandbox processor or a real acquirer connector."""
 

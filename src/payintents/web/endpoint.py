@@ -1,8 +1,9 @@
 """The machinery every API route shares: authentication, version, body, errors, replay header.
 
-A route declares one ``Operation`` per HTTP method. The request passes, in order: body size and
-media type, API key (401), version header (400), JSON and schema (400), then the handler runs in
-a worker thread (the store is synchronous). Any failure becomes Dojo's error body.
+A route declares one ``Operation`` per HTTP method. The request passes, in order: body size (413),
+API key (401), version header (400), media type (415) and strict JSON (400), then the schema and a
+required idempotency key together (one 400 listing every field), then the handler runs in a worker
+thread (the store is synchronous). Any failure becomes Dojo's error body.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import check_key, fingerprint
 from payintents.domain.intent import Scope
 from payintents.service.accounts import authenticate
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
-from payintents.web.http_input import parse_json, read_body, resolve_version
+from payintents.web.http_input import check_fields_exist_in, parse_json, read_body, resolve_version
 from payintents.web.presenters import to_json_bytes
 from payintents.web.problems import RequestRefusedError, response_for_exception, trace_id_of
 from payintents.web.wire import Obj, validate
@@ -63,6 +65,7 @@ class Operation:
     handler: Handler
     schema: Obj | None = None
     body_required: bool = False
+    key_required: bool = False
 
 
 def api_route(path: str, **operations: Operation) -> Route:
@@ -86,10 +89,29 @@ def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -
         scope = _authenticate(deps, request.headers.get("authorization"))
         version = resolve_version(request.headers.get("version"))
         parsed = parse_json(request, raw, body_required=operation.body_required)
-        body = validate(operation.schema or Obj({}), parsed)
+        body = _validate_request(request, operation, parsed)
+        check_fields_exist_in(version, body)
         return operation.handler(ApiCall(request, deps, scope, version, body, trace_id))
     except Exception as exc:
         return response_for_exception(exc, trace_id)
+
+
+def _validate_request(request: Request, operation: Operation, parsed: Any) -> dict[str, Any]:
+    """Check the body and, where required, the idempotency key, reporting both at once."""
+    errors: dict[str, list[str]] = {}
+    body: dict[str, Any] = {}
+    try:
+        body = validate(operation.schema or Obj({}), parsed)
+    except ValidationError as invalid:
+        errors.update(invalid.errors)
+    if operation.key_required:
+        try:
+            check_key(request.headers.get("idempotencykey"), required=True)
+        except ValidationError as invalid:
+            errors.update(invalid.errors)
+    if errors:
+        raise ValidationError(errors)
+    return body
 
 
 def _authenticate(deps: Dependencies, header: str | None) -> Scope:

@@ -12,12 +12,16 @@ from typing import Any
 
 from starlette.requests import Request
 
+from payintents.domain.errors import ValidationError
 from payintents.web.problems import RequestRefusedError
 
 MAX_BODY_BYTES = 64 * 1024
 
 # Published API versions, newest last (contract §1.3). A date picks the newest one on or before it.
-SUPPORTED_VERSIONS = (date(2024, 2, 5), date(2025, 9, 10), date(2026, 2, 27))
+# 2022-04-07 is the legacy version Dojo's PHP and Android SDKs still send (ADR 0007).
+SUPPORTED_VERSIONS = (date(2022, 4, 7), date(2024, 2, 5), date(2025, 9, 10), date(2026, 2, 27))
+# Request fields that exist only from a given version on (contract §8).
+FIELDS_SINCE = {"previousTransactionId": date(2024, 2, 5), "isNotOnlineCheckout": date(2026, 2, 27)}
 _VERSION_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -35,9 +39,21 @@ def resolve_version(header: str | None) -> date:
     eligible = [v for v in SUPPORTED_VERSIONS if v <= asked]
     if not eligible:
         raise _version_problem(
-            f"The version {text} is not supported; the oldest supported version is 2024-02-05."
+            f"The version {text} is not supported; the oldest supported version is "
+            f"{SUPPORTED_VERSIONS[0].isoformat()}."
         )
     return eligible[-1]
+
+
+def check_fields_exist_in(version: date, body: dict[str, object]) -> None:
+    """Refuse top-level fields the caller's API version does not have yet."""
+    errors = {
+        name: [f"The {name} field needs version {since.isoformat()} or later."]
+        for name, since in FIELDS_SINCE.items()
+        if name in body and version < since
+    }
+    if errors:
+        raise ValidationError(errors)
 
 
 def _version_problem(message: str) -> RequestRefusedError:

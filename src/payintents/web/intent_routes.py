@@ -18,12 +18,10 @@ from payintents.service import intents
 from payintents.service.ports import IntentPage, IntentQuery
 from payintents.web import request_schemas as schemas
 from payintents.web.endpoint import ApiCall, Operation, answer_response, api_route, json_response
-from payintents.web.http_input import SUPPORTED_VERSIONS
 from payintents.web.presenters import present_intent, stored_json
 from payintents.web.wire import parse_date_time
 
 CREATE_TARGET = "payment-intents"
-NOT_ONLINE_CHECKOUT_SINCE = SUPPORTED_VERSIONS[2]
 
 
 def to_money(value: dict[str, Any] | None) -> Money | None:
@@ -41,10 +39,6 @@ def _render(call: ApiCall) -> Any:
 
 def create(call: ApiCall) -> Response:
     body = call.body
-    if "isNotOnlineCheckout" in body and call.version < NOT_ONLINE_CHECKOUT_SINCE:
-        raise ValidationError(
-            {"isNotOnlineCheckout": ["The isNotOnlineCheckout field needs version 2026-02-27 or later."]}
-        )
     spec = IntentSpec(
         amount=required_money(body["amount"]),
         reference=body["reference"],
@@ -115,7 +109,8 @@ def reverse(call: ApiCall) -> Response:
 
 
 def change_amount(call: ApiCall) -> Response:
-    return _change(call, intents.amount_change(required_money(call.body["amount"])))
+    lines = {name: call.body[name] for name in ("itemLines", "taxLines") if call.body.get(name) is not None}
+    return _change(call, intents.amount_change(required_money(call.body["amount"]), lines))
 
 
 def change_tips(call: ApiCall) -> Response:

@@ -24,7 +24,7 @@ from payintents.domain.errors import (
     StateConflictError,
     ValidationError,
 )
-from payintents.service.ports import ConcurrentUpdateError, ProcessorDeclinedError, StoreBusyError
+from payintents.service.ports import ConcurrentUpdateError, StoreBusyError
 
 log = logging.getLogger("payintents.web")
 
@@ -51,7 +51,6 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (StateConflictError, 409),
     (IdempotencyConflictError, 409),
     (ConcurrentUpdateError, 409),
-    (ProcessorDeclinedError, 402),
     (StoreBusyError, 503),
 )
 

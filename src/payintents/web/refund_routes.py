@@ -26,7 +26,7 @@ MAX_REFUND_ID_LENGTH = 50
 
 def create(call: ApiCall) -> Response:
     intent_id = call.path_param("paymentIntentId")
-    # The key is checked before anything else about the refund: without one nothing may happen.
+    # The endpoint already refused a missing or malformed key, together with any body errors.
     idempotent = call.idempotent(intent_id, required=True)
     body = call.body
     refund_request = RefundRequest(
@@ -62,7 +62,7 @@ ROUTES: list[Route] = [
     api_route("/payment-intents/refunds/{refundId}", GET=Operation(get)),
     api_route(
         "/payment-intents/{paymentIntentId}/refunds",
-        POST=Operation(create, schemas.CREATE_REFUND, body_required=True),
+        POST=Operation(create, schemas.CREATE_REFUND, body_required=True, key_required=True),
         GET=Operation(list_for_intent),
     ),
 ]

@@ -82,5 +82,7 @@ def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # The refund write path relies on READ COMMITTED semantics: say so, whatever the server default.
+        isolation_level="READ COMMITTED",
         connect_args={"options": f"{options} {caller_options}".strip()},
     )

@@ -1,4 +1,6 @@
-"""Table definitions. Every table and index leads with the account, the shape sharding expects.
+"""Table definitions. Rows carry their account and the per-account indexes lead with it, the shape
+sharding by account expects; child rows (captures, events) hang off their intent's id, and the
+housekeeping indexes (expiry, key reaping) are global by design.
 
 Alembic migrations under ``adapters/migrations`` create these tables; this module is what the
 queries use, and a test checks that a migrated database matches it.
