@@ -162,7 +162,8 @@ def test_commit_keeps_everything(engine: Engine) -> None:
 # --- refunds, accounts, outbox -------------------------------------------------------------------
 
 
-def test_refunds_list_oldest_first_within_scope(engine: Engine) -> None:
+def test_refunds_list_in_the_order_they_were_recorded_within_scope(engine: Engine) -> None:
+    # The order is the recording order, not the clock's: a frozen or skewed clock cannot reorder.
     later = Refund("rfnd_a", SCOPE, "pi_1", 300, "r", "n", "tx", NOW + timedelta(seconds=2))
     earlier = Refund("rfnd_z", SCOPE, "pi_1", 200, None, None, None, NOW + timedelta(seconds=1))
     tie = Refund("rfnd_b", SCOPE, "pi_1", 100, None, None, None, NOW + timedelta(seconds=2))
@@ -171,7 +172,7 @@ def test_refunds_list_oldest_first_within_scope(engine: Engine) -> None:
             uow.refunds.add(refund)
         uow.commit()
     with SqlUnitOfWork(engine) as uow:
-        assert uow.refunds.list_for_intent(SCOPE, "pi_1") == [earlier, later, tie]
+        assert uow.refunds.list_for_intent(SCOPE, "pi_1") == [later, earlier, tie]
         assert uow.refunds.list_for_intent(OTHER, "pi_1") == []
         assert uow.refunds.get(SCOPE, "rfnd_a") == later
         assert uow.refunds.get(OTHER, "rfnd_a") is None

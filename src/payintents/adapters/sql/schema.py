@@ -144,6 +144,8 @@ refunds = Table(
     Column("account_id", String(64), nullable=False),
     Column("environment", String(10), nullable=False),
     Column("payment_intent_id", String(64), ForeignKey("payment_intents.id"), nullable=False),
+    # Order of the refund among its intent's refunds (0, 1, …): listing never relies on the clock.
+    Column("position", Integer, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("refund_reason", String(1024)),
     Column("notes", String(4096)),
@@ -151,6 +153,7 @@ refunds = Table(
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("amount > 0", name="ck_refund_positive"),
     Index("ix_refunds_intent", "account_id", "environment", "payment_intent_id", "created_at"),
+    Index("ux_refunds_intent_position", "payment_intent_id", "position", unique=True),
 )
 
 idempotency_keys = Table(

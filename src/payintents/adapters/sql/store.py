@@ -40,9 +40,14 @@ class SqlRefundRepository:
         self._conn = connection
 
     def add(self, refund: Refund) -> None:
+        # The intent's row is locked by the refund's guarded UPDATE, so MAX is stable here.
+        next_position = select(func.coalesce(func.max(refunds.c.position) + 1, 0)).where(
+            refunds.c.payment_intent_id == refund.payment_intent_id
+        )
         self._conn.execute(
             refunds.insert().values(
                 id=refund.id,
+                position=next_position.scalar_subquery(),
                 account_id=refund.scope.account_id,
                 environment=refund.scope.environment.value,
                 payment_intent_id=refund.payment_intent_id,
@@ -76,7 +81,7 @@ class SqlRefundRepository:
                 refunds.c.environment == scope.environment.value,
                 refunds.c.payment_intent_id == intent_id,
             )
-            .order_by(refunds.c.created_at, refunds.c.id)
+            .order_by(refunds.c.position)
         ).mappings()
         return [_refund(row) for row in rows]
 
