@@ -24,8 +24,9 @@ from payintents.adapters.sql.engine import (
 )
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import Clock
+from payintents.service.ports import Clock, WebhookSender
 from payintents.web.app import build_app
 
 MIN_RETENTION_HOURS = 24
@@ -43,6 +44,10 @@ class Settings:
     idempotency_retention: timedelta = timedelta(hours=72)
     pool_size: int = 5
     expiry_interval_s: float = 30.0
+    # Run the webhook dispatcher inside `serve` (off when separate `dispatch` processes do it).
+    dispatcher_in_serve: bool = True
+    webhook_timeout_s: float = 15.0
+    webhook_retry_scale: float = 1.0
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     @classmethod
@@ -57,6 +62,10 @@ class Settings:
             idempotency_retention=timedelta(hours=hours),
             pool_size=int(os.environ.get("PAYINTENTS_DB_POOL_SIZE", "5")),
             expiry_interval_s=float(os.environ.get("PAYINTENTS_EXPIRY_INTERVAL_S", "30")),
+            dispatcher_in_serve=os.environ.get("PAYINTENTS_DISPATCHER", "on").lower()
+            not in ("off", "0", "false"),
+            webhook_timeout_s=float(os.environ.get("PAYINTENTS_WEBHOOK_TIMEOUT_S", "15")),
+            webhook_retry_scale=float(os.environ.get("PAYINTENTS_WEBHOOK_RETRY_SCALE", "1")),
             timeouts=Timeouts(
                 lock_ms=int(os.environ.get("PAYINTENTS_DB_LOCK_TIMEOUT_MS", BUSY_TIMEOUT_MS)),
                 statement_ms=int(os.environ.get("PAYINTENTS_DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS)),
@@ -76,7 +85,12 @@ def build_dependencies(
         ids=RandomIds(),
         processor=SandboxProcessor(),
         idempotency_retention=settings.idempotency_retention,
+        webhook_retry_scale=settings.webhook_retry_scale,
     )
+
+
+def build_sender(settings: Settings) -> WebhookSender:
+    return HttpWebhookSender(timeout_s=settings.webhook_timeout_s)
 
 
 def migrate(settings: Settings) -> None:

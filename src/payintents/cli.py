@@ -1,9 +1,10 @@
-"""The ``payintents`` command: serve, migrate, accounts create, expire, audit."""
+"""The ``payintents`` command: serve, dispatch, migrate, accounts create, expire, audit."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging.config
 import os
 import shlex
 import sys
@@ -15,11 +16,13 @@ from payintents.bootstrap import (
     Settings,
     audit_database,
     build_dependencies,
+    build_sender,
     migrate,
 )
 from payintents.service.accounts import NewAccount, create_account, create_demo_account_if_empty
 from payintents.service.expiry import run_expiry_pass
 from payintents.web.logs import logging_config
+from payintents.workers.dispatcher import run_dispatcher, start_dispatcher
 from payintents.workers.housekeeping import start_housekeeping
 
 GRACEFUL_SHUTDOWN_S = 30
@@ -62,6 +65,21 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    """Deliver webhooks in the foreground until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    settings = _settings(args)
+    logging.config.dictConfig(logging_config(args.log_level))
+    migrate(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    run_dispatcher(build_dependencies(settings), build_sender(settings), stop)
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     """Print the invariant report as JSON; exit 1 if any invariant is broken."""
     settings = _settings(args)
@@ -71,7 +89,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import logging.config
     import tempfile
 
     import uvicorn
@@ -87,6 +104,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base_url = f"http://{args.host}:{args.port}"
     print(welcome_text(base_url, settings.database_url, demo), flush=True)
     start_housekeeping(deps, settings.expiry_interval_s)
+    if settings.dispatcher_in_serve:
+        start_dispatcher(deps, build_sender(settings))
     uvicorn.run(
         "payintents.bootstrap:app_from_environment",
         factory=True,
@@ -150,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     with_database(
         commands.add_parser("audit", help="check the money invariants on every stored row")
     ).set_defaults(handler=cmd_audit)
+    dispatch = with_database(commands.add_parser("dispatch", help="deliver webhooks (foreground)"))
+    dispatch.add_argument("--log-level", default="info")
+    dispatch.set_defaults(handler=cmd_dispatch)
 
     accounts = commands.add_parser("accounts", help="manage accounts")
     account_commands = accounts.add_subparsers(dest="accounts_command", required=True)

@@ -38,18 +38,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.pool import NullPool
 
-from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.engine import make_engine, normalise_url
 from payintents.adapters.sql.schema import captures, outbox_events, payment_intents, refunds
-from tests.support import POSTGRES_ENV, SUCCESS_CARD, VERSION, cli, free_port, postgres_schema_url
+from tests.support import POSTGRES_ENV, SUCCESS_CARD, VERSION, cli, free_port, postgres_admin_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 START_TIMEOUT_S = 45.0
 RETRY_PHASE_S = 60.0
 RECOVERY_TIMEOUT_S = 30.0
-PG_READY_TIMEOUT_S = 60.0
+# Crash recovery fsyncs the whole data directory first: slow when the test database holds many schemas.
+PG_READY_TIMEOUT_S = 300.0
 REPLAY_SAMPLE = 100
 DB_RESTART_EVERY = 3
 JOIN_TIMEOUT_S = 15.0
@@ -209,6 +211,7 @@ class Traffic:
 
     # -- client flows --------------------------------------------------------------------------
     def client_loop(self, rng: random.Random, stop: threading.Event) -> None:
+        failures = 0
         with httpx.Client(timeout=TIMEOUT) as http:
             while not stop.is_set():
                 roll = rng.random()
@@ -218,8 +221,9 @@ class Traffic:
                     ok = self.manual_flow(http, rng, stop)
                 else:
                     ok = self.refund_once(http, rng, stop)
-                if not ok:
-                    time.sleep(0.2)  # the server is gone or busy: do not spin
+                failures = 0 if ok else failures + 1
+                if failures:
+                    time.sleep(min(0.1 * 2**failures, 1.0))  # the server is gone or busy: back off
 
     def create(self, http: httpx.Client, rng: random.Random, stop: threading.Event, mode: str) -> Call | None:
         value = rng.randint(500, 20_000)
@@ -416,14 +420,14 @@ class Postgres:
         self.ctl("stop", "-m", "immediate")
 
     def start(self) -> None:
-        self.ctl("start")
+        # pg_ctl gives up waiting after 60 s while recovery goes on; wait for readiness ourselves.
+        with suppress(subprocess.CalledProcessError):
+            self.ctl("start")
         self.wait_ready()
 
     def ensure_running(self) -> None:
         if not self.ready():
-            with suppress(subprocess.CalledProcessError):  # already starting: wait below
-                self.ctl("start")
-            self.wait_ready()
+            self.start()
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -445,10 +449,24 @@ def database(config: Config, scratch: Path) -> Iterator[str]:
     if config.backend == "sqlite":
         yield f"sqlite:///{scratch / 'crash.db'}"
         return
-    if not os.environ.get(POSTGRES_ENV):
+    admin = postgres_admin_url()
+    if admin is None:
         raise SystemExit(f"{POSTGRES_ENV} must point at PostgreSQL for --backend postgres")
-    with postgres_schema_url() as url:
-        yield url
+    # Like tests.support.postgres_schema_url, but without a pooled admin connection: one kept
+    # across a database restart would be dead by the time the schema is dropped.
+    engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    schema = f"t_crash_{secrets.token_hex(6)}"
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{admin}{'&' if '?' in admin else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        except Exception as exc:
+            print(f"could not drop schema {schema}: {exc}", file=sys.stderr)
+        engine.dispose()
 
 
 def run(config: Config) -> Figures:
@@ -706,7 +724,7 @@ def report_log_problems(log_dir: Path) -> int:
     tracebacks = 0
     for log in sorted(log_dir.glob("server-*.log")):
         text = log.read_text(errors="replace")
-        count = text.count("Traceback")
+        count = sum(1 for line in text.splitlines() if "Traceback" in line)
         if count:
             tracebacks += count
             print(f"{log.name}: {count} traceback(s); first:\n{_first_traceback(text)}", file=sys.stderr)
@@ -714,8 +732,15 @@ def report_log_problems(log_dir: Path) -> int:
 
 
 def _first_traceback(text: str) -> str:
-    start = text.index("Traceback")
-    return "\n".join(text[start:].splitlines()[:40])
+    """The first traceback's message and last lines (server logs are JSON lines, or plain text)."""
+    lines = text.splitlines()
+    first = next(n for n, line in enumerate(lines) if "Traceback" in line)
+    try:
+        record = json.loads(lines[first])
+        tail = str(record.get("exception", "")).splitlines()[-8:]
+        return "\n".join([str(record.get("message", "")), *tail])
+    except ValueError:
+        return "\n".join(lines[first : first + 40])
 
 
 def main(argv: list[str] | None = None) -> int:

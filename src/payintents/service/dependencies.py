@@ -15,3 +15,5 @@ class Dependencies:
     ids: IdGenerator
     processor: Processor
     idempotency_retention: timedelta = timedelta(hours=72)
+    # Multiplies the webhook retry schedule; below 1 only for tests and demos.
+    webhook_retry_scale: float = 1.0

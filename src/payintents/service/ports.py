@@ -12,6 +12,7 @@ from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
 from payintents.domain.refund import Refund
+from payintents.domain.webhooks import Subscription
 
 
 class StoreBusyError(Exception):
@@ -83,9 +84,70 @@ class IdempotencyRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    def add(self, event: OutboxEvent) -> None: ...
-    def count_pending(self) -> int:
-        """Events not yet delivered (every event, until webhook delivery exists)."""
+    def add(self, event: OutboxEvent) -> None:
+        """Store the event and, in the same transaction, one delivery per interested subscription."""
+
+
+class WebhookRepository(Protocol):
+    def add(self, subscription: Subscription) -> None:
+        """Raise StateConflictError if another subscription of the scope has one of its events."""
+
+    def get(self, scope: Scope, subscription_id: str) -> Subscription | None: ...
+    def list(self, scope: Scope) -> list[Subscription]: ...
+    def save(self, subscription: Subscription) -> None:
+        """Write url, description, events, secrets and the disabled mark (same 409 rule as add)."""
+
+    def delete(self, scope: Scope, subscription_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryJob:
+    """One claimed delivery: what to send where, signed with which secret."""
+
+    event: OutboxEvent
+    subscription_id: str
+    subscription_url: str
+    secret_id: str
+    secret_value: str
+    attempts_made: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    event_id: str
+    event_name: str
+    status: str
+    next_attempt_at: datetime | None
+    attempts: list[AttemptRecord]
+
+
+class DeliveryRepository(Protocol):
+    def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[DeliveryJob]:
+        """Lease up to ``limit`` due deliveries to ``owner``; no two owners hold one at once."""
+
+    def record_attempt(
+        self, job: DeliveryJob, owner: str, record: AttemptRecord, outcome: str, now: datetime
+    ) -> bool:
+        """Store an attempt and the delivery's new status if ``owner`` still holds the lease.
+
+        ``outcome``: "delivered", "retry", "failed" (out of attempts) or "disabled" (410).
+        """
+
+    def list_for_subscription(self, scope: Scope, subscription_id: str, limit: int) -> list[DeliveryView]: ...
+    def retry_event(self, scope: Scope, event_id: str, now: datetime) -> int:
+        """Make the event's deliveries due now again; the number of deliveries rescheduled."""
+
+    def count_pending(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +176,10 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxRepository: ...
     @property
     def accounts(self) -> AccountRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -149,6 +215,21 @@ class CardResult:
 
     outcome: str  # "approved" | "declined" | "challenge"
     card: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What happened to one HTTP delivery attempt."""
+
+    status_code: int | None
+    duration_ms: int
+    error: str | None = None
+    retry_after_s: float | None = None
+
+
+class WebhookSender(Protocol):
+    def send(self, url: str, body: bytes, headers: dict[str, str], environment: Environment) -> SendResult:
+        """POST once; never raises for network trouble or refused addresses, reports them instead."""
 
 
 class Processor(Protocol):

@@ -15,7 +15,7 @@ class MoneyTotals:
 
 def money_totals(deps: Dependencies) -> MoneyTotals:
     with deps.uow() as uow:
-        return MoneyTotals(uow.refunds.totals_by_currency(), uow.outbox.count_pending())
+        return MoneyTotals(uow.refunds.totals_by_currency(), uow.deliveries.count_pending())
 
 
 def check_ready(deps: Dependencies) -> None:

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import StoreBusyError
 from payintents.service.reporting import check_ready
-from payintents.web import checkout_routes, intent_routes, refund_routes
+from payintents.web import checkout_routes, intent_routes, refund_routes, webhook_routes
 from payintents.web.endpoint import json_response
 from payintents.web.metrics import metrics_endpoint
 from payintents.web.observability import RequestObserver
@@ -60,6 +60,7 @@ def build_app(deps: Dependencies, pool_in_use: Callable[[], int] = lambda: 0) ->
         *refund_routes.ROUTES,
         *intent_routes.ROUTES,
         *checkout_routes.ROUTES,
+        *webhook_routes.ROUTES,
     ]
     app = Starlette(
         routes=routes,

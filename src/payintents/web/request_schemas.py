@@ -205,3 +205,17 @@ PAY = Obj(
 )
 
 CHALLENGE = Obj({"outcome": _req(one_of("pass", "fail"))})
+
+_EVENTS = array(string(100, 1), 20)
+
+SUBSCRIBE = Obj(
+    {
+        "events": _req(_EVENTS),
+        "url": _req(string(2048, 1)),
+        "description": _opt(string(1024)),
+    }
+)
+
+UPDATE_SUBSCRIPTION = Obj(
+    {"events": _opt(_EVENTS), "url": _opt(string(2048, 1)), "description": _opt(string(1024))}
+)

@@ -183,3 +183,86 @@ outbox_events = Table(
     Index("ix_outbox_intent", "account_id", "environment", "payment_intent_id"),
     Index("ix_outbox_created", "created_at"),
 )
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("description", String(1024)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
+    Index("ix_webhook_subscriptions_account", "account_id", "environment", "created_at"),
+)
+
+# One row per (subscription, event). The unique index makes "one subscription per event and
+# environment" (contract §5.1) a rule of the store, safe against racing subscribe calls.
+webhook_subscription_events = Table(
+    "webhook_subscription_events",
+    metadata,
+    Column(
+        "subscription_id",
+        String(64),
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("event_name", String(60), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Index("ux_webhook_event_per_account", "account_id", "environment", "event_name", unique=True),
+)
+
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "subscription_id",
+        String(64),
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer, nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Index("ux_webhook_secrets_position", "subscription_id", "position", unique=True),
+)
+
+# One row per (event, subscription) to deliver; written in the transaction that wrote the event.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("event_id", String(64), ForeignKey("outbox_events.id"), primary_key=True),
+    Column("subscription_id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("leased_until", UtcDateTime),
+    Column("lease_owner", String(64)),
+    Column("last_status_code", Integer),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed', 'disabled')", name="ck_delivery_status"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_subscription", "account_id", "environment", "subscription_id", "created_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("subscription_id", String(64), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("duration_ms", Integer, nullable=False),
+    Column("error", String(500)),
+    Column("next_attempt_at", UtcDateTime),
+)

@@ -14,8 +14,9 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import ColumnElement, Connection, Engine, Executable, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.intent_store import SqlIntentRepository
 from payintents.adapters.sql.schema import (
     accounts,
@@ -25,6 +26,7 @@ from payintents.adapters.sql.schema import (
     payment_intents,
     refunds,
 )
+from payintents.adapters.sql.webhook_store import SqlWebhookRepository, fan_out
 from payintents.domain.errors import InvariantViolationError
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
@@ -186,9 +188,7 @@ class SqlOutboxRepository:
                 payload=json.dumps(event.data, separators=(",", ":")),
             )
         )
-
-    def count_pending(self) -> int:
-        return int(self._conn.execute(select(func.count()).select_from(outbox_events)).scalar_one())
+        fan_out(self._conn, event)
 
 
 class SqlAccountRepository:
@@ -225,6 +225,8 @@ class SqlUnitOfWork:
     idempotency: SqlIdempotencyRepository
     outbox: SqlOutboxRepository
     accounts: SqlAccountRepository
+    webhooks: SqlWebhookRepository
+    deliveries: SqlDeliveryRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -240,6 +242,8 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyRepository(self._conn)
         self.outbox = SqlOutboxRepository(self._conn)
         self.accounts = SqlAccountRepository(self._conn)
+        self.webhooks = SqlWebhookRepository(self._conn)
+        self.deliveries = SqlDeliveryRepository(self._conn)
         return self
 
     def commit(self) -> None:
@@ -254,9 +258,13 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        rollback_failure: DBAPIError | None = None
         try:
             if self._tx.is_active:
                 self._tx.rollback()
+        except DBAPIError as failure:
+            # The connection died under us (e.g. the database restarted): nothing was committed.
+            rollback_failure = failure
         finally:
             self._conn.close()
         # Raising here replaces the database exception with the port's own error type.
@@ -264,3 +272,5 @@ class SqlUnitOfWork:
             raise StoreBusyError("the database is busy; retry shortly") from exc
         if isinstance(exc, IntegrityError):
             raise InvariantViolationError("a store constraint refused the write") from exc
+        if rollback_failure is not None:
+            raise StoreBusyError("the database connection was lost; retry shortly") from rollback_failure

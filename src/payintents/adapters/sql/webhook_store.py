@@ -1,0 +1,179 @@
+"""Webhook subscriptions (with events and secrets) and the delivery queue, in SQL.
+
+Claiming is a lease: an UPDATE sets ``lease_owner``/``leased_until`` on due rows that nobody holds,
+and only the holder may record the attempt. On PostgreSQL the candidate rows are picked with
+``FOR UPDATE SKIP LOCKED`` so dispatchers never wait on each other; on SQLite the write lock
+taken by BEGIN IMMEDIATE serialises claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from payintents.adapters.sql.schema import (
+    webhook_deliveries,
+    webhook_secrets,
+    webhook_subscription_events,
+    webhook_subscriptions,
+)
+from payintents.domain.errors import StateConflictError
+from payintents.domain.events import EventName, OutboxEvent
+from payintents.domain.intent import Environment, Scope
+from payintents.domain.webhooks import Secret, Subscription
+
+subs = webhook_subscriptions
+sub_events = webhook_subscription_events
+secrets_t = webhook_secrets
+dl = webhook_deliveries
+HISTORY_LIMIT = 20
+
+
+class SqlWebhookRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, subscription: Subscription) -> None:
+        self._conn.execute(insert(subs).values(_subscription_values(subscription)))
+        self._write_children(subscription)
+
+    def get(self, scope: Scope, subscription_id: str) -> Subscription | None:
+        row = (
+            self._conn.execute(select(subs).where(_in_scope(scope), subs.c.id == subscription_id))
+            .mappings()
+            .first()
+        )
+        return None if row is None else self._load(row)
+
+    def list(self, scope: Scope) -> list[Subscription]:
+        rows = self._conn.execute(
+            select(subs).where(_in_scope(scope)).order_by(subs.c.created_at, subs.c.id)
+        ).mappings()
+        return [self._load(row) for row in rows.all()]
+
+    def save(self, subscription: Subscription) -> None:
+        self._conn.execute(
+            update(subs).where(subs.c.id == subscription.id).values(_subscription_values(subscription))
+        )
+        self._conn.execute(delete(sub_events).where(sub_events.c.subscription_id == subscription.id))
+        self._conn.execute(delete(secrets_t).where(secrets_t.c.subscription_id == subscription.id))
+        self._write_children(subscription)
+
+    def delete(self, scope: Scope, subscription_id: str) -> bool:
+        if self.get(scope, subscription_id) is None:
+            return False
+        # Undelivered attempts die with the subscription; past attempts stay for inspection.
+        self._conn.execute(
+            update(dl)
+            .where(dl.c.subscription_id == subscription_id, dl.c.status == "pending")
+            .values(status="disabled", next_attempt_at=None)
+        )
+        for table in (sub_events, secrets_t):
+            self._conn.execute(delete(table).where(table.c.subscription_id == subscription_id))
+        self._conn.execute(delete(subs).where(subs.c.id == subscription_id))
+        return True
+
+    def _write_children(self, subscription: Subscription) -> None:
+        scope = subscription.scope
+        for name in subscription.events:
+            try:
+                with self._conn.begin_nested():
+                    self._conn.execute(
+                        insert(sub_events).values(
+                            subscription_id=subscription.id,
+                            event_name=name,
+                            account_id=scope.account_id,
+                            environment=scope.environment.value,
+                        )
+                    )
+            except IntegrityError:
+                raise StateConflictError(f"Another subscription already receives {name}.") from None
+        for position, secret in enumerate(subscription.secrets):
+            self._conn.execute(
+                insert(secrets_t).values(
+                    id=secret.id,
+                    subscription_id=subscription.id,
+                    position=position,
+                    value=secret.value,
+                    created_at=secret.created_at,
+                    is_active=secret.is_active,
+                    last_used_at=secret.last_used_at,
+                )
+            )
+
+    def _load(self, row: Mapping[Any, Any]) -> Subscription:
+        sub_id = row["id"]
+        events = self._conn.execute(
+            select(sub_events.c.event_name).where(sub_events.c.subscription_id == sub_id)
+        ).scalars()
+        secret_rows = self._conn.execute(
+            select(secrets_t).where(secrets_t.c.subscription_id == sub_id).order_by(secrets_t.c.position)
+        ).mappings()
+        return Subscription(
+            id=sub_id,
+            scope=Scope(row["account_id"], Environment(row["environment"])),
+            events=sorted(events, key=_catalogue_order),
+            url=row["url"],
+            description=row["description"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            disabled_at=row["disabled_at"],
+            secrets=[
+                Secret(s["id"], s["value"], s["created_at"], bool(s["is_active"]), s["last_used_at"])
+                for s in secret_rows
+            ],
+        )
+
+
+def _catalogue_order(name: str) -> int:
+    names = [e.value for e in EventName]
+    return names.index(name) if name in names else len(names)
+
+
+def _subscription_values(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "account_id": subscription.scope.account_id,
+        "environment": subscription.scope.environment.value,
+        "url": subscription.url,
+        "description": subscription.description,
+        "created_at": subscription.created_at,
+        "updated_at": subscription.updated_at,
+        "disabled_at": subscription.disabled_at,
+    }
+
+
+def _in_scope(scope: Scope) -> Any:
+    return and_(subs.c.account_id == scope.account_id, subs.c.environment == scope.environment.value)
+
+
+def fan_out(conn: Connection, event: OutboxEvent) -> None:
+    """One pending delivery per enabled subscription of the event's scope that wants it."""
+    wanted = (
+        select(
+            sub_events.c.subscription_id,
+        )
+        .join(subs, subs.c.id == sub_events.c.subscription_id)
+        .where(
+            sub_events.c.account_id == event.scope.account_id,
+            sub_events.c.environment == event.scope.environment.value,
+            sub_events.c.event_name == event.name.value,
+            subs.c.disabled_at.is_(None),
+        )
+    )
+    for subscription_id in conn.execute(wanted).scalars().all():
+        conn.execute(
+            insert(dl).values(
+                event_id=event.id,
+                subscription_id=subscription_id,
+                account_id=event.scope.account_id,
+                environment=event.scope.environment.value,
+                status="pending",
+                attempts=0,
+                next_attempt_at=event.created_at,
+                created_at=event.created_at,
+            )
+        )

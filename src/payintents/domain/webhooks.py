@@ -1,0 +1,141 @@
+"""Webhook subscriptions, their secrets, the event catalogue and the retry schedule.
+
+Dojo's subscription model (contract §5.1): one subscription per event name and environment,
+each with secrets of which exactly one is active and signs deliveries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from payintents.domain.errors import StateConflictError, ValidationError
+from payintents.domain.events import EventName
+from payintents.domain.intent import Scope
+
+# What GET /webhooks/events lists: Dojo's two intent events, plus our refund extension.
+CATALOGUE: tuple[tuple[str, tuple[EventName, ...]], ...] = (
+    ("PaymentIntent", (EventName.PAYMENT_INTENT_CREATED, EventName.PAYMENT_INTENT_STATUS_UPDATED)),
+    ("Refund", (EventName.REFUND_CREATED,)),
+)
+KNOWN_EVENTS = frozenset(name.value for _, names in CATALOGUE for name in names)
+MAX_SECRETS = 5
+
+# Gaps between the 8 attempts of one delivery (~2.9 days in all); each gets ±20 % jitter.
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=8),
+    timedelta(hours=24),
+    timedelta(hours=36),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+JITTER = 0.2
+# A receiver's Retry-After is honoured up to this long.
+MAX_RETRY_AFTER = timedelta(hours=36)
+
+
+@dataclass(slots=True)
+class Secret:
+    id: str
+    value: str
+    created_at: datetime
+    is_active: bool
+    last_used_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Subscription:
+    id: str
+    scope: Scope
+    events: list[str]
+    url: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+    secrets: list[Secret] = field(default_factory=list)
+    disabled_at: datetime | None = None
+
+    @property
+    def active_secret(self) -> Secret:
+        for secret in self.secrets:
+            if secret.is_active:
+                return secret
+        raise StateConflictError("The subscription has no active secret.")
+
+    def find_secret(self, secret_id: str) -> Secret | None:
+        return next((s for s in self.secrets if s.id == secret_id), None)
+
+
+def check_events(events: list[str]) -> list[str]:
+    """Known, non-empty and without repeats; returns them in the order given."""
+    if not events:
+        raise ValidationError({"events": ["The events field needs at least one event."]})
+    unknown = [e for e in events if e not in KNOWN_EVENTS]
+    if unknown:
+        raise ValidationError(
+            {"events": [f"Unknown event '{e}'; GET /webhooks/events lists the events." for e in unknown]}
+        )
+    if len(set(events)) != len(events):
+        raise ValidationError({"events": ["Each event may be listed once."]})
+    return list(events)
+
+
+def check_one_subscription_per_event(
+    wanted: list[str], others: list[Subscription], own_id: str | None = None
+) -> None:
+    """Dojo allows one subscription per event (contract §5.1): a second one is a 409."""
+    taken = {e for s in others if s.id != own_id for e in s.events}
+    clashes = [e for e in wanted if e in taken]
+    if clashes:
+        raise StateConflictError(f"Another subscription already receives: {', '.join(clashes)}.")
+
+
+def add_secret(subscription: Subscription, secret: Secret) -> None:
+    if len(subscription.secrets) >= MAX_SECRETS:
+        raise StateConflictError(
+            f"A subscription has at most {MAX_SECRETS} secrets; delete an unused one first."
+        )
+    subscription.secrets.append(secret)
+
+
+def activate_secret(subscription: Subscription, secret_id: str) -> bool:
+    """Make one secret the signing one; False if no such secret."""
+    if subscription.find_secret(secret_id) is None:
+        return False
+    for secret in subscription.secrets:
+        secret.is_active = secret.id == secret_id
+    return True
+
+
+def delete_secret(subscription: Subscription, secret_id: str) -> bool:
+    secret = subscription.find_secret(secret_id)
+    if secret is None:
+        return False
+    if secret.is_active:
+        raise StateConflictError("The active secret signs deliveries; activate another one first.")
+    subscription.secrets.remove(secret)
+    return True
+
+
+def next_attempt_at(
+    attempts_made: int,
+    now: datetime,
+    jitter_unit: float,
+    retry_after: timedelta | None,
+    scale: float = 1.0,
+) -> datetime | None:
+    """When to try again after ``attempts_made`` failed attempts, or None when out of attempts.
+
+    ``jitter_unit`` in [0, 1) comes from the caller (the domain draws no randomness); ``scale``
+    shrinks the whole schedule for tests and demos (1.0 in production).
+    """
+    if attempts_made >= MAX_ATTEMPTS:
+        return None
+    delay = RETRY_DELAYS[attempts_made - 1] * scale
+    delay = delay * (1 - JITTER + 2 * JITTER * jitter_unit)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return now + delay

@@ -1,0 +1,82 @@
+"""Delivering webhooks: lease due deliveries, sign and send each, record the attempt.
+
+At-least-once: a dispatcher that dies after sending but before recording leaves the lease to
+expire, and another dispatcher sends again. Receivers dedupe on the event id (``webhook-id``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from payintents.domain.webhook_signing import delivery_body, signed_headers
+from payintents.domain.webhooks import next_attempt_at
+from payintents.service.dependencies import Dependencies
+from payintents.service.ports import AttemptRecord, DeliveryJob, SendResult, WebhookSender
+
+SEND_TIMEOUT_S = 15.0
+# Longer than one send can take, so a live dispatcher never loses its lease mid-send.
+LEASE = timedelta(seconds=SEND_TIMEOUT_S * 4)
+GONE = 410
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchReport:
+    claimed: int
+    delivered: int
+    failed_attempts: int
+
+
+def claim(deps: Dependencies, owner: str, limit: int) -> list[DeliveryJob]:
+    with deps.uow() as uow:
+        now = deps.clock.now()
+        jobs = uow.deliveries.claim_due(now, owner, now + LEASE, limit)
+        uow.commit()
+    return jobs
+
+
+def deliver(deps: Dependencies, sender: WebhookSender, owner: str, job: DeliveryJob) -> str:
+    """Send one claimed delivery and record the attempt; returns the outcome recorded."""
+    attempted_at = deps.clock.now()
+    body = delivery_body(job.event)
+    headers = signed_headers(job.secret_value, job.event.id, int(attempted_at.timestamp()), body)
+    result = sender.send(job.subscription_url, body, headers, job.event.scope.environment)
+    outcome, retry_at = _judge(result, job.attempts_made + 1, deps)
+    record = AttemptRecord(
+        attempt=job.attempts_made + 1,
+        attempted_at=attempted_at,
+        status_code=result.status_code,
+        duration_ms=result.duration_ms,
+        error=result.error,
+        next_attempt_at=retry_at,
+    )
+    with deps.uow() as uow:
+        recorded = uow.deliveries.record_attempt(job, owner, record, outcome, deps.clock.now())
+        uow.commit()
+    return outcome if recorded else "lease-lost"
+
+
+def _judge(result: SendResult, attempts_made: int, deps: Dependencies) -> tuple[str, datetime | None]:
+    code = result.status_code
+    if code is not None and 200 <= code < 300:
+        return "delivered", None
+    if code == GONE:
+        return "disabled", None
+    retry_after = timedelta(seconds=result.retry_after_s) if result.retry_after_s is not None else None
+    # Jitter spreads retries of many failed deliveries; not security-sensitive randomness.
+    retry_at = next_attempt_at(
+        attempts_made, deps.clock.now(), random.random(), retry_after, deps.webhook_retry_scale
+    )
+    return ("retry", retry_at) if retry_at is not None else ("failed", None)
+
+
+def dispatch_once(deps: Dependencies, sender: WebhookSender, owner: str, limit: int = 20) -> DispatchReport:
+    """Claim and deliver one batch in this thread (the worker runs batches in parallel)."""
+    jobs = claim(deps, owner, limit)
+    outcomes = [deliver(deps, sender, owner, job) for job in jobs]
+    return DispatchReport(
+        claimed=len(jobs),
+        delivered=outcomes.count("delivered"),
+        failed_attempts=sum(1 for o in outcomes if o in ("retry", "failed")),
+    )

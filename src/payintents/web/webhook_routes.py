@@ -1,0 +1,163 @@
+"""Routes for webhooks: Dojo's subscription and secret API (contract §5.1) and, as extensions,
+the delivery history of a subscription and a manual re-send of an event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from payintents.domain.webhooks import CATALOGUE, Subscription
+from payintents.service import webhooks
+from payintents.service.ports import DeliveryView
+from payintents.web import request_schemas as schemas
+from payintents.web.endpoint import ApiCall, Operation, api_route, json_response
+from payintents.web.presenters import iso
+
+
+def present_subscription(subscription: Subscription) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": subscription.id,
+        "accountId": subscription.scope.account_id,
+        "events": subscription.events,
+        "url": subscription.url,
+        "description": subscription.description,
+        "secrets": present_secrets(subscription),
+        "createdAt": iso(subscription.created_at),
+        "updatedAt": iso(subscription.updated_at),
+    }
+    if subscription.disabled_at is not None:
+        body["disabledAt"] = iso(subscription.disabled_at)  # extension: a 410 switched it off
+    return body
+
+
+def present_secrets(subscription: Subscription) -> list[dict[str, Any]]:
+    secrets = []
+    for secret in subscription.secrets:
+        shown: dict[str, Any] = {
+            "id": secret.id,
+            "value": secret.value,
+            "createdAt": iso(secret.created_at),
+            "isActive": secret.is_active,
+        }
+        if secret.last_used_at is not None:
+            shown["lastUsedAt"] = iso(secret.last_used_at)
+        secrets.append(shown)
+    return secrets
+
+
+def present_delivery(view: DeliveryView) -> dict[str, Any]:
+    return {
+        "eventId": view.event_id,
+        "event": view.event_name,
+        "status": view.status,
+        "nextAttemptAt": iso(view.next_attempt_at) if view.next_attempt_at else None,
+        "attempts": [
+            {
+                "attempt": a.attempt,
+                "attemptedAt": iso(a.attempted_at),
+                "statusCode": a.status_code,
+                "durationMs": a.duration_ms,
+                "error": a.error,
+            }
+            for a in view.attempts
+        ],
+    }
+
+
+def list_events(call: ApiCall) -> Response:
+    return json_response([{"model": model, "events": [e.value for e in names]} for model, names in CATALOGUE])
+
+
+def list_subscriptions(call: ApiCall) -> Response:
+    return json_response(
+        [present_subscription(s) for s in webhooks.list_subscriptions(call.deps, call.scope)]
+    )
+
+
+def subscribe(call: ApiCall) -> Response:
+    body = call.body
+    created = webhooks.subscribe(call.deps, call.scope, body["events"], body["url"], body.get("description"))
+    return json_response(present_subscription(created))
+
+
+def update(call: ApiCall) -> Response:
+    body = call.body
+    changed = webhooks.update_subscription(
+        call.deps,
+        call.scope,
+        call.path_param("subscriptionId"),
+        body.get("events"),
+        body.get("url"),
+        body.get("description"),
+    )
+    return json_response(present_subscription(changed))
+
+
+def unsubscribe(call: ApiCall) -> Response:
+    webhooks.delete_subscription(call.deps, call.scope, call.path_param("subscriptionId"))
+    return Response(status_code=204)
+
+
+def _secrets_response(subscription: Subscription) -> Response:
+    return json_response({"id": subscription.id, "secrets": present_secrets(subscription)})
+
+
+def list_secrets(call: ApiCall) -> Response:
+    subscription = webhooks.get_subscription(call.deps, call.scope, call.path_param("subscriptionId"))
+    return _secrets_response(subscription)
+
+
+def generate_secret(call: ApiCall) -> Response:
+    subscription = webhooks.generate_secret(call.deps, call.scope, call.path_param("subscriptionId"))
+    return _secrets_response(subscription)
+
+
+def activate_secret(call: ApiCall) -> Response:
+    webhooks.activate_secret(
+        call.deps, call.scope, call.path_param("subscriptionId"), call.path_param("secretId")
+    )
+    return Response(status_code=204)
+
+
+def delete_secret(call: ApiCall) -> Response:
+    webhooks.delete_secret(
+        call.deps, call.scope, call.path_param("subscriptionId"), call.path_param("secretId")
+    )
+    return Response(status_code=204)
+
+
+def list_deliveries(call: ApiCall) -> Response:
+    views = webhooks.list_deliveries(call.deps, call.scope, call.path_param("subscriptionId"))
+    return json_response({"data": [present_delivery(v) for v in views]})
+
+
+def retry_event(call: ApiCall) -> Response:
+    count = webhooks.retry_event(call.deps, call.scope, call.path_param("eventId"))
+    return json_response({"eventId": call.path_param("eventId"), "deliveriesScheduled": count})
+
+
+# Literal segments first: /webhooks/events and /webhooks/deliveries/… before /webhooks/{id}.
+ROUTES: list[Route] = [
+    api_route("/webhooks/events", GET=Operation(list_events)),
+    api_route("/webhooks/deliveries/{eventId}/retry", POST=Operation(retry_event)),
+    api_route(
+        "/webhooks",
+        GET=Operation(list_subscriptions),
+        POST=Operation(subscribe, schemas.SUBSCRIBE, body_required=True),
+    ),
+    api_route(
+        "/webhooks/{subscriptionId}",
+        PATCH=Operation(update, schemas.UPDATE_SUBSCRIPTION, body_required=True),
+        DELETE=Operation(unsubscribe),
+    ),
+    api_route("/webhooks/{subscriptionId}/deliveries", GET=Operation(list_deliveries)),
+    api_route(
+        "/webhooks/{subscriptionId}/secrets",
+        GET=Operation(list_secrets),
+        POST=Operation(generate_secret),
+    ),
+    api_route("/webhooks/{subscriptionId}/secrets/{secretId}/activate", PUT=Operation(activate_secret)),
+    api_route("/webhooks/{subscriptionId}/secrets/{secretId}", DELETE=Operation(delete_secret)),
+]
