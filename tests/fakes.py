@@ -15,16 +15,20 @@ from types import TracebackType
 from typing import Any, Self
 
 from payintents.domain import lifecycle
-from payintents.domain.errors import RuleBrokenError
+from payintents.domain.errors import RuleBrokenError, StateConflictError
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
 from payintents.domain.refund import Refund
+from payintents.domain.webhooks import Subscription
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import (
     ApiKeyRecord,
+    AttemptRecord,
     CardResult,
     ConcurrentUpdateError,
+    DeliveryJob,
+    DeliveryView,
     IntentPage,
     IntentQuery,
     RefundApplied,
@@ -41,6 +45,8 @@ class MemoryState:
     outbox: list[OutboxEvent] = field(default_factory=list)
     accounts: dict[str, str] = field(default_factory=dict)
     api_keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    deliveries: dict[tuple[str, str], MemoryDelivery] = field(default_factory=dict)
 
 
 class MemoryIntents:
@@ -159,6 +165,9 @@ class MemoryOutbox:
 
     def add(self, event: OutboxEvent) -> None:
         self._s.outbox.append(event)
+        for sub in self._s.subscriptions.values():
+            if sub.scope == event.scope and event.name.value in sub.events and sub.disabled_at is None:
+                self._s.deliveries[(event.id, sub.id)] = MemoryDelivery(event, sub.id, event.created_at)
 
     def count_pending(self) -> int:
         return len(self._s.outbox)
@@ -180,6 +189,116 @@ class MemoryAccounts:
         return len(self._s.accounts)
 
 
+@dataclass
+class MemoryDelivery:
+    event: OutboxEvent
+    subscription_id: str
+    next_attempt_at: datetime | None
+    status: str = "pending"
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    lease_owner: str | None = None
+    leased_until: datetime | None = None
+
+
+class MemoryWebhooks:
+    """Subscriptions with the store's rule: one subscription per (scope, event)."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    def add(self, subscription: Subscription) -> None:
+        self.save(subscription)
+
+    def get(self, scope: Scope, subscription_id: str) -> Subscription | None:
+        sub = self._s.subscriptions.get(subscription_id)
+        return copy.deepcopy(sub) if sub and sub.scope == scope else None
+
+    def list(self, scope: Scope) -> list[Subscription]:
+        subs = [s for s in self._s.subscriptions.values() if s.scope == scope]
+        return [copy.deepcopy(s) for s in sorted(subs, key=lambda s: (s.created_at, s.id))]
+
+    def save(self, subscription: Subscription) -> None:
+        for other in self._s.subscriptions.values():
+            clash = set(other.events) & set(subscription.events)
+            if other.id != subscription.id and other.scope == subscription.scope and clash:
+                raise StateConflictError("Another subscription already receives that event.")
+        self._s.subscriptions[subscription.id] = copy.deepcopy(subscription)
+
+    def delete(self, scope: Scope, subscription_id: str) -> bool:
+        if self.get(scope, subscription_id) is None:
+            return False
+        del self._s.subscriptions[subscription_id]
+        for d in self._s.deliveries.values():
+            if d.subscription_id == subscription_id and d.status == "pending":
+                d.status, d.next_attempt_at = "disabled", None
+        return True
+
+
+class MemoryDeliveries:
+    """The delivery queue with the SQL store's lease semantics."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[DeliveryJob]:
+        due = [
+            d
+            for d in self._s.deliveries.values()
+            if d.status == "pending"
+            and d.next_attempt_at is not None
+            and d.next_attempt_at <= now
+            and (d.leased_until is None or d.leased_until < now)
+        ]
+        jobs = []
+        for d in sorted(due, key=lambda d: d.next_attempt_at or now)[:limit]:
+            d.lease_owner, d.leased_until = owner, lease_until
+            sub = self._s.subscriptions[d.subscription_id]
+            secret = sub.active_secret
+            jobs.append(DeliveryJob(d.event, sub.id, sub.url, secret.id, secret.value, len(d.attempts)))
+        return jobs
+
+    def record_attempt(
+        self, job: DeliveryJob, owner: str, record: AttemptRecord, outcome: str, now: datetime
+    ) -> bool:
+        d = self._s.deliveries[(job.event.id, job.subscription_id)]
+        if d.lease_owner != owner or d.status != "pending":
+            return False
+        d.attempts.append(record)
+        d.status = {"delivered": "delivered", "retry": "pending", "failed": "failed"}.get(outcome, "disabled")
+        d.next_attempt_at = record.next_attempt_at if outcome == "retry" else None
+        d.lease_owner = d.leased_until = None
+        sub = self._s.subscriptions.get(job.subscription_id)
+        if sub is not None and outcome == "delivered" and (secret := sub.find_secret(job.secret_id)):
+            secret.last_used_at = now
+        if sub is not None and outcome == "disabled":
+            sub.disabled_at = sub.updated_at = now
+            for other in self._s.deliveries.values():
+                if other.subscription_id == sub.id and other.status == "pending":
+                    other.status, other.next_attempt_at = "disabled", None
+        return True
+
+    def list_for_subscription(self, scope: Scope, subscription_id: str, limit: int) -> list[DeliveryView]:
+        mine = [d for d in self._s.deliveries.values() if d.subscription_id == subscription_id]
+        mine = [d for d in mine if d.event.scope == scope]
+        mine.sort(key=lambda d: (d.event.created_at, d.event.id), reverse=True)
+        return [
+            DeliveryView(d.event.id, d.event.name.value, d.status, d.next_attempt_at, list(d.attempts))
+            for d in mine[:limit]
+        ]
+
+    def retry_event(self, scope: Scope, event_id: str, now: datetime) -> int:
+        count = 0
+        for (ev_id, sub_id), d in self._s.deliveries.items():
+            sub = self._s.subscriptions.get(sub_id)
+            if ev_id == event_id and d.event.scope == scope and sub is not None and sub.disabled_at is None:
+                d.status, d.next_attempt_at, d.lease_owner, d.leased_until = "pending", now, None, None
+                count += 1
+        return count
+
+    def count_pending(self) -> int:
+        return sum(1 for d in self._s.deliveries.values() if d.status == "pending")
+
+
 class MemoryUnitOfWork:
     """A transaction over a working copy of the state, swapped in on commit."""
 
@@ -193,6 +312,8 @@ class MemoryUnitOfWork:
         self.idempotency = MemoryIdempotency(self._work)
         self.outbox = MemoryOutbox(self._work)
         self.accounts = MemoryAccounts(self._work)
+        self.webhooks = MemoryWebhooks(self._work)
+        self.deliveries = MemoryDeliveries(self._work)
         return self
 
     def commit(self) -> None:

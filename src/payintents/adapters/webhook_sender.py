@@ -34,13 +34,13 @@ class HttpWebhookSender:
             check_resolved(host, _resolve(host), environment)
         except ValidationError as refused:
             return SendResult(None, 0, "refused: " + "; ".join(refused.errors.get("url", [])))
-        except OSError as failure:
+        except (OSError, ValueError) as failure:  # ValueError: UnicodeError from the IDNA codec
             return SendResult(None, _ms_since(started), f"cannot resolve host: {failure}")
         try:
             response = self._client.post(url, content=body, headers={**headers, "User-Agent": USER_AGENT})
         except httpx.TimeoutException:
             return SendResult(None, _ms_since(started), "timed out")
-        except httpx.HTTPError as failure:
+        except (httpx.HTTPError, httpx.InvalidURL) as failure:
             return SendResult(None, _ms_since(started), f"{type(failure).__name__}: {failure}")
         return SendResult(
             response.status_code,

@@ -20,6 +20,10 @@ MAX_URL_LENGTH = 2048
 SANDBOX_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 _BLOCKED_NAMES = ("metadata.google.internal", "metadata", "instance-data")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# A host whose last label is a number is an IPv4 address to resolvers (or invalid), never a DNS name.
+_NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")
+# NAT64 (RFC 6052): the last 32 bits are an IPv4 address the gateway connects to.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -36,7 +40,10 @@ def check_receiver_url(url: str, environment: Environment) -> str:
         return url
     if host.endswith((".localhost", ".local", ".internal")) or host in _BLOCKED_NAMES:
         raise _refused("The url's host name is for internal networks only.")
-    if not all(_HOST_LABEL.match(label) for label in host.split(".")) or "." not in host:
+    labels = host.split(".")
+    if not all(_HOST_LABEL.match(label) for label in labels) or "." not in host:
+        raise _refused("The url's host name is not a valid public DNS name.")
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
         raise _refused("The url's host name is not a valid public DNS name.")
     return url
 
@@ -51,8 +58,13 @@ def check_resolved(host: str, addresses: list[IPAddress], environment: Environme
 
 
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return is_public(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address: mapped, 6to4, NAT64 and the old "compatible" ::a.b.c.d.
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and (address in _NAT64 or int(address) >> 32 == 0):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public(embedded)
     return address.is_global and not address.is_multicast
 
 
@@ -66,9 +78,13 @@ def parse_ip_literal(host: str) -> IPAddress | None:
     parts = candidate.split(".")
     if not 1 <= len(parts) <= 4 or not all(re.fullmatch(r"0x[0-9a-f]+|[0-9]+", p) for p in parts):
         return None
-    numbers = [
-        int(p, 16) if p.startswith("0x") else int(p, 8 if len(p) > 1 and p[0] == "0" else 10) for p in parts
-    ]
+    try:
+        numbers = [
+            int(p, 16) if p.startswith("0x") else int(p, 8 if len(p) > 1 and p[0] == "0" else 10)
+            for p in parts
+        ]
+    except ValueError:  # "08": not octal, so not an address either
+        return None
     # inet_aton: the last part fills the remaining bytes (a.b.c.d, a.b.16bits, a.24bits, 32bits).
     value = 0
     for number in numbers[:-1]:
@@ -84,13 +100,17 @@ def parse_ip_literal(host: str) -> IPAddress | None:
 def _host_of(url: str, environment: Environment) -> str:
     if len(url) > MAX_URL_LENGTH:
         raise _refused(f"The url must be at most {MAX_URL_LENGTH} characters.")
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise _refused("The url must not contain spaces or control characters.")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         raise _refused("The url is not a valid URL.") from None
     host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password:
+    # "[v1.x]" (IPvFuture) comes back as a bare name; "https://@host" has an empty user name.
+    ipv_future = "[" in parts.netloc and ":" not in host
+    if not host or ipv_future or parts.username is not None or parts.password is not None:
         raise _refused("The url needs a host and must not carry credentials.")
     local_sandbox = environment is Environment.SANDBOX and host in SANDBOX_LOCAL_HOSTS
     if parts.scheme != "https" and not (parts.scheme == "http" and local_sandbox):

@@ -19,6 +19,7 @@ from payintents.web import checkout_routes, intent_routes, refund_routes, webhoo
 from payintents.web.endpoint import json_response
 from payintents.web.metrics import metrics_endpoint
 from payintents.web.observability import RequestObserver
+from payintents.web.openapi import build_document
 from payintents.web.problems import problem_response, trace_id_of
 
 
@@ -50,6 +51,11 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     return problem_response(status, trace_id_of(request), detail=detail, headers=headers)
 
 
+async def openapi(request: Request) -> Response:
+    """Extension: the OpenAPI document of exactly what this server serves."""
+    return json_response(build_document(request.app.routes))
+
+
 def build_app(deps: Dependencies, pool_in_use: Callable[[], int] = lambda: 0) -> Starlette:
     """The API; ``pool_in_use`` reports the store's checked-out connections for /metrics."""
     routes: list[Route] = [
@@ -57,6 +63,7 @@ def build_app(deps: Dependencies, pool_in_use: Callable[[], int] = lambda: 0) ->
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_endpoint(pool_in_use), methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
         *refund_routes.ROUTES,
         *intent_routes.ROUTES,
         *checkout_routes.ROUTES,

@@ -62,13 +62,30 @@ Handler = Callable[[ApiCall], Response]
 
 @dataclass(frozen=True, slots=True)
 class Operation:
+    """One method on one path: how to handle it, and how /openapi.json documents it."""
+
     handler: Handler
     schema: Obj | None = None
     body_required: bool = False
     key_required: bool = False
+    summary: str = ""
+    # Success status and the name of its response schema (None: no body).
+    success: tuple[int, str | None] = (200, None)
+    # Failure statuses beyond the ones every operation has (400 version, 401 key, 503 busy).
+    errors: tuple[int, ...] = ()
+    # True for what Dojo's own API does not have; marked x-payintents-extension in the document.
+    extension: bool = False
 
 
-def api_route(path: str, **operations: Operation) -> Route:
+class ApiRoute(Route):
+    """A Starlette route that remembers its operations, for the OpenAPI document."""
+
+    def __init__(self, path: str, operations: dict[str, Operation], endpoint: Callable[..., Any]) -> None:
+        super().__init__(path, endpoint, methods=list(operations))
+        self.operations = operations
+
+
+def api_route(path: str, **operations: Operation) -> ApiRoute:
     """One route per path, so a wrong method answers 405 with every allowed method in Allow."""
 
     async def endpoint(request: Request) -> Response:
@@ -80,7 +97,7 @@ def api_route(path: str, **operations: Operation) -> Route:
         except Exception as exc:
             return response_for_exception(exc, trace_id)
 
-    return Route(path, endpoint, methods=list(operations))
+    return ApiRoute(path, operations, endpoint)
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:

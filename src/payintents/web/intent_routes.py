@@ -167,32 +167,81 @@ def decode_cursor(text: str, name: str) -> tuple[datetime, str]:
     return parsed, intent_id
 
 
+PI = "PaymentIntent"
+
 ROUTES: list[Route] = [
     api_route(
         "/payment-intents",
-        POST=Operation(create, schemas.CREATE_PAYMENT_INTENT, body_required=True),
+        POST=Operation(
+            create,
+            schemas.CREATE_PAYMENT_INTENT,
+            body_required=True,
+            summary="Create a payment intent",
+            success=(200, PI),
+            errors=(409, 413, 415),
+        ),
     ),
-    api_route("/payment-intents/search", POST=Operation(search, schemas.SEARCH, body_required=True)),
+    api_route(
+        "/payment-intents/search",
+        POST=Operation(
+            search,
+            schemas.SEARCH,
+            body_required=True,
+            summary="Search payment intents, newest first, with cursors",
+            success=(200, "PagedPaymentIntent"),
+            errors=(413, 415),
+        ),
+    ),
     api_route(
         "/payment-intents/{paymentIntentId}",
-        GET=Operation(get),
-        DELETE=Operation(cancel),
+        GET=Operation(get, summary="Retrieve a payment intent", success=(200, PI), errors=(404,)),
+        DELETE=Operation(
+            cancel, summary="Cancel a payment intent (Created only)", success=(200, PI), errors=(404, 409)
+        ),
     ),
     api_route(
         "/payment-intents/{paymentIntentId}/captures",
-        POST=Operation(capture, schemas.CREATE_CAPTURE, body_required=True),
+        POST=Operation(
+            capture,
+            schemas.CREATE_CAPTURE,
+            body_required=True,
+            summary="Capture all or part of a Manual authorization",
+            success=(200, "Capture"),
+            errors=(404, 409, 413, 415),
+        ),
     ),
-    api_route("/payment-intents/{paymentIntentId}/reversal", POST=Operation(reverse)),
+    api_route(
+        "/payment-intents/{paymentIntentId}/reversal",
+        POST=Operation(
+            reverse, summary="Reverse a payment in full", success=(200, "Reversal"), errors=(404, 409)
+        ),
+    ),
     api_route(
         "/payment-intents/{paymentIntentId}/amount",
-        POST=Operation(change_amount, schemas.SET_AMOUNT, body_required=True),
+        POST=Operation(
+            change_amount,
+            schemas.SET_AMOUNT,
+            body_required=True,
+            summary="Change the amount (config.payment.customAmountAllowed)",
+            success=(200, PI),
+            errors=(404, 405, 409, 413, 415),
+        ),
     ),
     api_route(
         "/payment-intents/{paymentIntentId}/tips-amount",
-        POST=Operation(change_tips, schemas.SET_TIPS, body_required=True),
+        POST=Operation(
+            change_tips,
+            schemas.SET_TIPS,
+            body_required=True,
+            summary="Change the tips (config.payment.tipsAllowed)",
+            success=(200, PI),
+            errors=(404, 405, 409, 413, 415),
+        ),
     ),
     api_route(
         "/payment-intents/{paymentIntentId}/refresh-client-session-secret",
-        POST=Operation(refresh_secret),
+        POST=Operation(
+            refresh_secret, summary="Issue a new client session secret", success=(200, PI), errors=(404, 409)
+        ),
     ),
 ]

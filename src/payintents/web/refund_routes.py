@@ -59,10 +59,27 @@ def get(call: ApiCall) -> Response:
 
 # Literal segments first: /payment-intents/refunds/{refundId} must win over /{paymentIntentId}.
 ROUTES: list[Route] = [
-    api_route("/payment-intents/refunds/{refundId}", GET=Operation(get)),
+    api_route(
+        "/payment-intents/refunds/{refundId}",
+        GET=Operation(get, summary="Retrieve a refund", success=(200, "Refund"), errors=(404,)),
+    ),
     api_route(
         "/payment-intents/{paymentIntentId}/refunds",
-        POST=Operation(create, schemas.CREATE_REFUND, body_required=True, key_required=True),
-        GET=Operation(list_for_intent),
+        POST=Operation(
+            create,
+            schemas.CREATE_REFUND,
+            body_required=True,
+            key_required=True,
+            summary="Refund all or part of a captured payment",
+            success=(200, "RefundCreated"),
+            errors=(404, 409, 413, 415),
+        ),
+        GET=Operation(
+            list_for_intent,
+            summary="List a payment intent's refunds with amounts",
+            success=(200, "RefundList"),
+            errors=(404,),
+            extension=True,
+        ),
     ),
 ]

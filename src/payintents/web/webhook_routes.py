@@ -140,24 +140,76 @@ def retry_event(call: ApiCall) -> Response:
 
 # Literal segments first: /webhooks/events and /webhooks/deliveries/… before /webhooks/{id}.
 ROUTES: list[Route] = [
-    api_route("/webhooks/events", GET=Operation(list_events)),
-    api_route("/webhooks/deliveries/{eventId}/retry", POST=Operation(retry_event)),
+    api_route(
+        "/webhooks/events",
+        GET=Operation(
+            list_events, summary="List the events one can subscribe to", success=(200, "WebhookEvents")
+        ),
+    ),
+    api_route(
+        "/webhooks/deliveries/{eventId}/retry",
+        POST=Operation(
+            retry_event,
+            summary="Send an event again now",
+            success=(200, "RetryScheduled"),
+            errors=(404,),
+            extension=True,
+        ),
+    ),
     api_route(
         "/webhooks",
-        GET=Operation(list_subscriptions),
-        POST=Operation(subscribe, schemas.SUBSCRIBE, body_required=True),
+        GET=Operation(list_subscriptions, summary="List subscriptions", success=(200, "SubscriptionList")),
+        POST=Operation(
+            subscribe,
+            schemas.SUBSCRIBE,
+            body_required=True,
+            summary="Subscribe a receiver URL to events",
+            success=(200, "Subscription"),
+            errors=(409, 413, 415),
+        ),
     ),
     api_route(
         "/webhooks/{subscriptionId}",
-        PATCH=Operation(update, schemas.UPDATE_SUBSCRIPTION, body_required=True),
-        DELETE=Operation(unsubscribe),
+        PATCH=Operation(
+            update,
+            schemas.UPDATE_SUBSCRIPTION,
+            body_required=True,
+            summary="Change a subscription (re-enables one a 410 disabled)",
+            success=(200, "Subscription"),
+            errors=(404, 409, 413, 415),
+        ),
+        DELETE=Operation(unsubscribe, summary="Delete a subscription", success=(204, None), errors=(404,)),
     ),
-    api_route("/webhooks/{subscriptionId}/deliveries", GET=Operation(list_deliveries)),
+    api_route(
+        "/webhooks/{subscriptionId}/deliveries",
+        GET=Operation(
+            list_deliveries,
+            summary="Recent deliveries and their attempts",
+            success=(200, "DeliveryList"),
+            errors=(404,),
+            extension=True,
+        ),
+    ),
     api_route(
         "/webhooks/{subscriptionId}/secrets",
-        GET=Operation(list_secrets),
-        POST=Operation(generate_secret),
+        GET=Operation(list_secrets, summary="List secrets", success=(200, "SecretsResponse"), errors=(404,)),
+        POST=Operation(
+            generate_secret,
+            summary="Generate a new, inactive secret",
+            success=(200, "SecretsResponse"),
+            errors=(404, 409),
+        ),
     ),
-    api_route("/webhooks/{subscriptionId}/secrets/{secretId}/activate", PUT=Operation(activate_secret)),
-    api_route("/webhooks/{subscriptionId}/secrets/{secretId}", DELETE=Operation(delete_secret)),
+    api_route(
+        "/webhooks/{subscriptionId}/secrets/{secretId}/activate",
+        PUT=Operation(
+            activate_secret, summary="Make a secret the signing one", success=(204, None), errors=(404,)
+        ),
+    ),
+    api_route(
+        "/webhooks/{subscriptionId}/secrets/{secretId}",
+        DELETE=Operation(
+            delete_secret, summary="Delete an inactive secret", success=(204, None), errors=(404, 409)
+        ),
+    ),
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from payintents.domain.errors import ValidationError
@@ -22,11 +22,32 @@ from payintents.domain.money import MAX_AMOUNT
 INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1
 
-Check = Callable[[Any, str, dict[str, list[str]]], Any]
+Errors = dict[str, list[str]]
+JsonSchema = dict[str, Any]
 
 
-def _fail(errors: dict[str, list[str]], path: str, message: str) -> None:
+def _fail(errors: Errors, path: str, message: str) -> None:
     errors.setdefault(path or "$", []).append(message)
+
+
+class Check(Protocol):
+    """A rule for one JSON value: checks it (recording failures) and describes itself."""
+
+    def __call__(self, value: Any, path: str, errors: Errors) -> Any: ...
+
+    @property
+    def json_schema(self) -> JsonSchema: ...
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A leaf check and the JSON Schema (OpenAPI 3.0 dialect) that documents it."""
+
+    run: Callable[[Any, str, Errors], Any]
+    json_schema: JsonSchema
+
+    def __call__(self, value: Any, path: str, errors: Errors) -> Any:
+        return self.run(value, path, errors)
 
 
 @dataclass(frozen=True)
@@ -42,7 +63,7 @@ class Field:
 class Obj:
     fields: dict[str, Field]
 
-    def __call__(self, value: Any, path: str, errors: dict[str, list[str]]) -> Any:
+    def __call__(self, value: Any, path: str, errors: Errors) -> Any:
         if not isinstance(value, dict):
             _fail(errors, path, "The value must be a JSON object.")
             return None
@@ -62,7 +83,7 @@ class Obj:
                 _fail(errors, f"{path}.{name}" if path else name, f"The {name} field is required.")
         return result
 
-    def _check_one(self, name: str, item: Any, path: str, errors: dict[str, list[str]]) -> Any:
+    def _check_one(self, name: str, item: Any, path: str, errors: Errors) -> Any:
         spec = self.fields[name]
         if item is None:
             if not spec.nullable:
@@ -70,9 +91,23 @@ class Obj:
             return None
         return spec.check(item, path, errors)
 
+    @property
+    def json_schema(self) -> JsonSchema:
+        properties = {}
+        for name, spec in self.fields.items():
+            described = dict(spec.check.json_schema)
+            if spec.nullable:
+                described["nullable"] = True
+            properties[name] = described
+        schema: JsonSchema = {"type": "object", "additionalProperties": False, "properties": properties}
+        required = [name for name, spec in self.fields.items() if spec.required]
+        if required:
+            schema["required"] = required
+        return schema
+
 
 def string(max_length: int | None = None, min_length: int = 0, fmt: str | None = None) -> Check:
-    def check(value: Any, path: str, errors: dict[str, list[str]]) -> Any:
+    def check(value: Any, path: str, errors: Errors) -> Any:
         if not isinstance(value, str):
             _fail(errors, path, "The value must be a string.")
             return None
@@ -84,13 +119,20 @@ def string(max_length: int | None = None, min_length: int = 0, fmt: str | None =
             _fail(errors, path, "The value must be an absolute http(s) URL.")
         return value
 
-    return check
+    schema: JsonSchema = {"type": "string"}
+    if min_length:
+        schema["minLength"] = min_length
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    if fmt:
+        schema["format"] = fmt
+    return Rule(check, schema)
 
 
 def integer(minimum: int = -INT64_MAX - 1, maximum: int = INT64_MAX) -> Check:
     """JSON integers only: floats (even ``10.0`` or ``1e2``), booleans and strings are refused."""
 
-    def check(value: Any, path: str, errors: dict[str, list[str]]) -> Any:
+    def check(value: Any, path: str, errors: Errors) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             _fail(errors, path, "The value must be a JSON integer.")
             return None
@@ -98,7 +140,8 @@ def integer(minimum: int = -INT64_MAX - 1, maximum: int = INT64_MAX) -> Check:
             _fail(errors, path, f"The value must be between {minimum} and {maximum}.")
         return value
 
-    return check
+    fmt = "int32" if minimum >= -INT32_MAX - 1 and maximum <= INT32_MAX else "int64"
+    return Rule(check, {"type": "integer", "format": fmt, "minimum": minimum, "maximum": maximum})
 
 
 def amount(minimum: int = 1) -> Check:
@@ -106,24 +149,27 @@ def amount(minimum: int = 1) -> Check:
     return integer(minimum, MAX_AMOUNT)
 
 
-def boolean(value: Any, path: str, errors: dict[str, list[str]]) -> Any:
+def _boolean(value: Any, path: str, errors: Errors) -> Any:
     if not isinstance(value, bool):
         _fail(errors, path, "The value must be true or false.")
         return None
     return value
 
 
+boolean: Check = Rule(_boolean, {"type": "boolean"})
+
+
 def one_of(*choices: str) -> Check:
-    def check(value: Any, path: str, errors: dict[str, list[str]]) -> Any:
+    def check(value: Any, path: str, errors: Errors) -> Any:
         if value not in choices:
             _fail(errors, path, f"The value must be one of: {', '.join(choices)}.")
             return None
         return value
 
-    return check
+    return Rule(check, {"type": "string", "enum": list(choices)})
 
 
-def date_time(value: Any, path: str, errors: dict[str, list[str]]) -> Any:
+def _date_time(value: Any, path: str, errors: Errors) -> Any:
     """ISO 8601; returned as the original text so stored bodies stay as the caller sent them."""
     if not isinstance(value, str) or parse_date_time(value) is None:
         _fail(errors, path, "The value must be an ISO 8601 date-time.")
@@ -131,8 +177,11 @@ def date_time(value: Any, path: str, errors: dict[str, list[str]]) -> Any:
     return value
 
 
+date_time: Check = Rule(_date_time, {"type": "string", "format": "date-time"})
+
+
 def array(item: Check, max_items: int = 1000) -> Check:
-    def check(value: Any, path: str, errors: dict[str, list[str]]) -> Any:
+    def check(value: Any, path: str, errors: Errors) -> Any:
         if not isinstance(value, list):
             _fail(errors, path, "The value must be a JSON array.")
             return None
@@ -141,11 +190,11 @@ def array(item: Check, max_items: int = 1000) -> Check:
             return None
         return [item(v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
 
-    return check
+    return Rule(check, {"type": "array", "items": item.json_schema, "maxItems": max_items})
 
 
 def string_map(max_entries: int = 100) -> Check:
-    def check(value: Any, path: str, errors: dict[str, list[str]]) -> Any:
+    def check(value: Any, path: str, errors: Errors) -> Any:
         if not isinstance(value, dict) or len(value) > max_entries:
             _fail(errors, path, f"The value must be an object of at most {max_entries} strings.")
             return None
@@ -154,7 +203,8 @@ def string_map(max_entries: int = 100) -> Check:
                 _fail(errors, f"{path}.{key}", "The value must be a string.")
         return dict(value)
 
-    return check
+    schema = {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": max_entries}
+    return Rule(check, schema)
 
 
 def parse_date_time(text: str) -> datetime | None:

@@ -191,7 +191,9 @@ class SqlDeliveryRepository:
             .where(
                 in_scope,
                 dl.c.subscription_id.in_(enabled),
-                dl.c.status.in_(("pending", "failed", "delivered")),
+                # "disabled" too: a 410 stopped it, and a PATCH has since re-enabled the subscription
+                # (deleted and still-disabled subscriptions are not in ``enabled``).
+                dl.c.status.in_(("pending", "failed", "delivered", "disabled")),
             )
             .values(status="pending", next_attempt_at=now, leased_until=None, lease_owner=None)
         )

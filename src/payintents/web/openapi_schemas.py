@@ -1,0 +1,213 @@
+"""JSON Schemas of what the API answers, for /openapi.json (requests come from ``wire`` rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+JsonSchema = dict[str, Any]
+
+
+def ref(name: str) -> JsonSchema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, JsonSchema], required: list[str] | None = None) -> JsonSchema:
+    """A closed object: the server never answers a property its document does not list."""
+    schema: JsonSchema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+STRING: JsonSchema = {"type": "string"}
+NULLABLE_STRING: JsonSchema = {"type": "string", "nullable": True}
+DATE_TIME: JsonSchema = {"type": "string", "format": "date-time"}
+INT64: JsonSchema = {"type": "integer", "format": "int64"}
+STATUSES = ["Created", "Authorized", "Captured", "Reversed", "Refunded", "Canceled"]
+FREE_OBJECT: JsonSchema = {"type": "object", "additionalProperties": True}
+
+RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
+    "Problem": obj(
+        {
+            "type": STRING,
+            "title": STRING,
+            "status": {"type": "integer"},
+            "detail": STRING,
+            "errors": {"type": "object", "additionalProperties": {"type": "array", "items": STRING}},
+            "traceId": {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-01$"},
+        },
+        ["type", "title", "status", "traceId"],
+    ),
+    "Money": obj(
+        {"value": INT64, "currencyCode": {"type": "string", "enum": ["GBP", "EUR"]}},
+        ["value", "currencyCode"],
+    ),
+    "CaptureDetails": obj(
+        {"id": STRING, "amount": INT64, "tipsAmount": INT64, "status": STRING, "createdAt": DATE_TIME},
+        ["id", "amount", "status", "createdAt"],
+    ),
+    "PaymentEvent": obj(
+        {
+            "eventType": STRING,
+            "transactionDateTime": DATE_TIME,
+            "transactionId": STRING,
+            "cardNumber": STRING,
+            "expiryDate": STRING,
+            "cardType": STRING,
+            "cardholderName": STRING,
+        },
+        ["eventType", "transactionDateTime"],
+    ),
+    "PaymentIntent": obj(
+        {
+            "id": STRING,
+            "captureMode": {"type": "string", "enum": ["Auto", "Manual"]},
+            "cardHolderNotPresent": {"type": "boolean"},
+            "clientSessionSecret": STRING,
+            "clientSessionSecretExpirationDate": DATE_TIME,
+            "paymentDetails": FREE_OBJECT,
+            "status": {"type": "string", "enum": STATUSES},
+            "paymentMethods": {"type": "array", "items": STRING},
+            "amount": ref("Money"),
+            "tipsAmount": ref("Money"),
+            "requestedAmount": ref("Money"),
+            "totalAmount": ref("Money"),
+            "cashbackAmount": ref("Money"),
+            "serviceChargeAmount": ref("Money"),
+            "refundedAmount": INT64,
+            "createdAt": DATE_TIME,
+            "updatedAt": DATE_TIME,
+            "reference": STRING,
+            "description": STRING,
+            "itemLines": {"type": "array", "items": FREE_OBJECT},
+            "taxLines": {"type": "array", "items": FREE_OBJECT},
+            "customer": FREE_OBJECT,
+            "requestSecurity": FREE_OBJECT,
+            "billingAddress": FREE_OBJECT,
+            "shippingDetails": FREE_OBJECT,
+            "actionLink": FREE_OBJECT,
+            "metadata": {"type": "object", "additionalProperties": STRING},
+            "orderDetails": FREE_OBJECT,
+            "setupIntentId": STRING,
+            "merchantConfig": FREE_OBJECT,
+            "config": FREE_OBJECT,
+            "paymentSource": STRING,
+            "autoExpireAction": {"type": "string", "enum": ["Release", "Capture"]},
+            "expireAt": DATE_TIME,
+            "autoExpireIn": STRING,
+            "paymentEvents": {"type": "array", "items": ref("PaymentEvent")},
+            "paymentLink": {"type": "string", "format": "uri"},
+            "terminalSessionHistory": {"type": "array", "items": FREE_OBJECT},
+            "captures": {"type": "array", "items": ref("CaptureDetails")},
+        },
+        [
+            "id",
+            "captureMode",
+            "status",
+            "amount",
+            "totalAmount",
+            "refundedAmount",
+            "createdAt",
+            "updatedAt",
+            "reference",
+        ],
+    ),
+    "PagedPaymentIntent": obj(
+        {
+            "data": {"type": "array", "items": ref("PaymentIntent")},
+            "before": NULLABLE_STRING,
+            "after": NULLABLE_STRING,
+        },
+        ["data"],
+    ),
+    "Capture": obj({"message": STRING, "captureId": STRING}, ["message", "captureId"]),
+    "Reversal": obj({"message": STRING, "reversalId": STRING}, ["message", "reversalId"]),
+    "Refund": obj(
+        {
+            "paymentIntentId": STRING,
+            "refundId": STRING,
+            "refundReason": NULLABLE_STRING,
+            "notes": NULLABLE_STRING,
+        },
+        ["paymentIntentId", "refundId", "refundReason", "notes"],
+    ),
+    "RefundCreated": obj(
+        {
+            "paymentIntentId": STRING,
+            "refundId": STRING,
+            "refundReason": NULLABLE_STRING,
+            "notes": NULLABLE_STRING,
+            "message": STRING,
+        },
+        ["paymentIntentId", "refundId", "refundReason", "notes", "message"],
+    ),
+    "RefundList": obj(
+        {
+            "data": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "refundId": STRING,
+                        "amount": INT64,
+                        "refundReason": NULLABLE_STRING,
+                        "notes": NULLABLE_STRING,
+                        "createdAt": DATE_TIME,
+                    },
+                    ["refundId", "amount", "refundReason", "notes", "createdAt"],
+                ),
+            }
+        },
+        ["data"],
+    ),
+    "WebhookEvents": {
+        "type": "array",
+        "items": obj({"model": STRING, "events": {"type": "array", "items": STRING}}, ["model", "events"]),
+    },
+    "SubscriptionSecret": obj(
+        {
+            "id": STRING,
+            "value": STRING,
+            "createdAt": DATE_TIME,
+            "isActive": {"type": "boolean"},
+            "lastUsedAt": DATE_TIME,
+        },
+        ["id", "value", "createdAt", "isActive"],
+    ),
+    "Subscription": obj(
+        {
+            "id": STRING,
+            "accountId": STRING,
+            "events": {"type": "array", "items": STRING},
+            "url": STRING,
+            "description": NULLABLE_STRING,
+            "secrets": {"type": "array", "items": ref("SubscriptionSecret")},
+            "createdAt": DATE_TIME,
+            "updatedAt": DATE_TIME,
+            "disabledAt": DATE_TIME,
+        },
+        ["id", "accountId", "events", "url", "secrets", "createdAt", "updatedAt"],
+    ),
+    "SubscriptionList": {"type": "array", "items": ref("Subscription")},
+    "SecretsResponse": obj(
+        {"id": STRING, "secrets": {"type": "array", "items": ref("SubscriptionSecret")}}, ["id", "secrets"]
+    ),
+    "DeliveryList": obj(
+        {
+            "data": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "eventId": STRING,
+                        "event": STRING,
+                        "status": {"type": "string", "enum": ["pending", "delivered", "failed", "disabled"]},
+                        "nextAttemptAt": {"type": "string", "format": "date-time", "nullable": True},
+                        "attempts": {"type": "array", "items": FREE_OBJECT},
+                    },
+                    ["eventId", "event", "status", "attempts"],
+                ),
+            }
+        },
+        ["data"],
+    ),
+    "RetryScheduled": obj({"eventId": STRING, "deliveriesScheduled": {"type": "integer"}}, ["eventId"]),
+}
