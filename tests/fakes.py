@@ -20,6 +20,7 @@ from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
 from payintents.domain.refund import Refund
+from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
 from payintents.domain.webhooks import Subscription
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import (
@@ -31,6 +32,8 @@ from payintents.service.ports import (
     DeliveryView,
     IntentPage,
     IntentQuery,
+    ProcessorDeclinedError,
+    ProcessorUnavailableError,
     RefundApplied,
 )
 
@@ -47,6 +50,7 @@ class MemoryState:
     api_keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     deliveries: dict[tuple[str, str], MemoryDelivery] = field(default_factory=dict)
+    failures: dict[tuple[str, str], InjectedFailure] = field(default_factory=dict)
 
 
 class MemoryIntents:
@@ -100,12 +104,17 @@ class MemoryIntents:
             intent.reference,
         )
 
-    def due_for_expiry(self, now: datetime, limit: int) -> list[tuple[Scope, str]]:
+    def due_for_expiry(
+        self, now: datetime, limit: int, account_id: str | None = None
+    ) -> list[tuple[Scope, str]]:
         due = [
             (i.scope, i.id)
             for i in self._s.intents.values()
-            if (i.status is Status.CREATED and i.expire_at <= now)
-            or (i.status is Status.AUTHORIZED and i.auto_expire_at and i.auto_expire_at <= now)
+            if (account_id is None or i.scope.account_id == account_id)
+            and (
+                (i.status is Status.CREATED and i.expire_at <= now)
+                or (i.status is Status.AUTHORIZED and i.auto_expire_at and i.auto_expire_at <= now)
+            )
         ]
         return due[:limit]
 
@@ -152,8 +161,13 @@ class MemoryIdempotency:
         fingerprint, _, created_at = self._s.keys[full_key]
         self._s.keys[full_key] = (fingerprint, response, created_at)
 
-    def reap(self, older_than: datetime) -> int:
-        old = [k for k, (_, _, created_at) in self._s.keys.items() if created_at < older_than]
+    def reap(self, older_than: datetime, scope: Scope | None = None) -> int:
+        old = [
+            k
+            for k, (_, _, created_at) in self._s.keys.items()
+            if created_at < older_than
+            and (scope is None or k[:2] == (scope.account_id, scope.environment.value))
+        ]
         for k in old:
             del self._s.keys[k]
         return len(old)
@@ -299,6 +313,25 @@ class MemoryDeliveries:
         return sum(1 for d in self._s.deliveries.values() if d.status == "pending")
 
 
+class MemorySandbox:
+    """Failure injection in memory; the clock, request log and reset are tested on real stores."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    def clock_offset(self, account_id: str) -> timedelta:
+        return timedelta(0)
+
+    def put_failure(self, scope: Scope, intent_id: str, failure: InjectedFailure) -> None:
+        self._s.failures[(intent_id, failure.operation.value)] = failure
+
+    def find_failure(self, scope: Scope, intent_id: str, operation: FailOperation) -> InjectedFailure | None:
+        return self._s.failures.get((intent_id, operation.value))
+
+    def delete_failure(self, scope: Scope, intent_id: str, operation: FailOperation) -> None:
+        self._s.failures.pop((intent_id, operation.value), None)
+
+
 class MemoryUnitOfWork:
     """A transaction over a working copy of the state, swapped in on commit."""
 
@@ -314,6 +347,7 @@ class MemoryUnitOfWork:
         self.accounts = MemoryAccounts(self._work)
         self.webhooks = MemoryWebhooks(self._work)
         self.deliveries = MemoryDeliveries(self._work)
+        self.sandbox = MemorySandbox(self._work)
         return self
 
     def commit(self) -> None:
@@ -378,11 +412,20 @@ class ApprovingProcessor:
     def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult:
         return CardResult("approved" if passed else "declined", {})
 
-    def capture(self, intent: PaymentIntent, amount: int) -> None:
-        return None
+    def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
+        self._obey(injected)
 
-    def refund(self, scope: Scope, intent_id: str, amount: int) -> None:
-        return None
+    def refund(
+        self, scope: Scope, intent_id: str, amount: int, injected: InjectedFailure | None = None
+    ) -> None:
+        self._obey(injected)
+
+    @staticmethod
+    def _obey(injected: InjectedFailure | None) -> None:
+        if injected is not None and injected.outcome is FailOutcome.DECLINED:
+            raise ProcessorDeclinedError("declined (fake)")
+        if injected is not None and injected.outcome is FailOutcome.PROCESSOR_ERROR:
+            raise ProcessorUnavailableError("processor error (fake)")
 
 
 @dataclass

@@ -48,6 +48,9 @@ class Settings:
     dispatcher_in_serve: bool = True
     webhook_timeout_s: float = 15.0
     webhook_retry_scale: float = 1.0
+    request_log_retention: timedelta = timedelta(hours=24)
+    # How long the sandbox's timeout test card makes the processor wait.
+    sandbox_timeout_s: float = 5.0
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     @classmethod
@@ -66,6 +69,10 @@ class Settings:
             not in ("off", "0", "false"),
             webhook_timeout_s=float(os.environ.get("PAYINTENTS_WEBHOOK_TIMEOUT_S", "15")),
             webhook_retry_scale=float(os.environ.get("PAYINTENTS_WEBHOOK_RETRY_SCALE", "1")),
+            sandbox_timeout_s=float(os.environ.get("PAYINTENTS_SANDBOX_TIMEOUT_S", "5")),
+            request_log_retention=timedelta(
+                hours=float(os.environ.get("PAYINTENTS_REQUEST_LOG_RETENTION_HOURS", "24"))
+            ),
             timeouts=Timeouts(
                 lock_ms=int(os.environ.get("PAYINTENTS_DB_LOCK_TIMEOUT_MS", BUSY_TIMEOUT_MS)),
                 statement_ms=int(os.environ.get("PAYINTENTS_DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS)),
@@ -83,9 +90,11 @@ def build_dependencies(
         uow=lambda: SqlUnitOfWork(engine),
         clock=clock or SystemClock(),
         ids=RandomIds(),
-        processor=SandboxProcessor(),
+        processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s),
         idempotency_retention=settings.idempotency_retention,
         webhook_retry_scale=settings.webhook_retry_scale,
+        webhook_timeout_s=settings.webhook_timeout_s,
+        request_log_retention=settings.request_log_retention,
     )
 
 

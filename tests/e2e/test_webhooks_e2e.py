@@ -133,7 +133,12 @@ def test_manual_intent_lifecycle_is_delivered_signed_both_ways(
         return name, {"paymentIntentId": intent_id, "paymentStatus": status, "captureMode": "Manual"}
 
     def refund_event(refund_id: str, amount: int, total: int) -> tuple[str, dict[str, Any]]:
-        data = {"paymentIntentId": intent_id, "refundId": refund_id, "amount": amount, "refundedAmount": total}
+        data = {
+            "paymentIntentId": intent_id,
+            "refundId": refund_id,
+            "amount": amount,
+            "refundedAmount": total,
+        }
         return "refund.created", data
 
     expected = [
@@ -184,9 +189,10 @@ def test_rotated_secret_signs_new_deliveries_and_manual_resends(
     assert generated.status_code == 200, generated.text
     [new] = [s for s in generated.json()["secrets"] if s["value"] != old_secret]
     assert new["isActive"] is False  # generating does not switch signing over yet
-    assert api.client.put(
-        f"/webhooks/{sub_id}/secrets/{new['id']}/activate", headers=api.headers()
-    ).status_code == 204
+    assert (
+        api.client.put(f"/webhooks/{sub_id}/secrets/{new['id']}/activate", headers=api.headers()).status_code
+        == 204
+    )
     old_id = subscription["secrets"][0]["id"]
     assert api.client.delete(f"/webhooks/{sub_id}/secrets/{old_id}", headers=api.headers()).status_code == 204
 

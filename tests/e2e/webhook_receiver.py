@@ -59,13 +59,13 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
         self.server.receiver.handle(self, headers, body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (signature of the base)
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 
@@ -81,6 +81,7 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._requests: list[Received] = []
         self._in_flight: Counter[str] = Counter()
+        self.peak_in_flight = 0  # most requests handled at once, any event
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -114,6 +115,7 @@ class WebhookReceiver:
         with self._lock:
             overlapped = self._in_flight[webhook_id] > 0
             self._in_flight[webhook_id] += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight.total())
             received = Received(handler.path, headers, body, answer, time.monotonic(), overlapped)
             self._requests.append(received)
         try:
@@ -145,6 +147,10 @@ class WebhookReceiver:
 
     def delivered_ids(self) -> Counter[str]:
         return Counter(r.webhook_id for r in self.delivered())
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight.total()
 
     def overlaps(self) -> int:
         return sum(1 for r in self.requests() if r.overlapped)
@@ -199,7 +205,9 @@ def standard_webhooks_ok(secret_value: str, received: Received) -> bool:
 def subscribe(api: Api, url: str, events: list[str] | None = None) -> dict[str, Any]:
     """Subscribe ``url`` for ``events`` (default: every event the server offers)."""
     if events is None:
-        catalogue = api.get("/webhooks/events").json()
+        listed = api.get("/webhooks/events")
+        assert listed.status_code == 200, listed.text
+        catalogue = listed.json()
         events = [name for model in catalogue for name in model["events"]]
     response = api.post("/webhooks", {"events": events, "url": url, "description": "test receiver"})
     assert response.status_code == 200, response.text

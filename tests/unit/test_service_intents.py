@@ -72,11 +72,10 @@ def test_status_updated_only_when_the_status_changes(world: FakeWorld) -> None:
     checkout.pay(world.deps, intent_id, SUCCESS)
     assert event_names(world)[-1] is EventName.PAYMENT_INTENT_STATUS_UPDATED
     count = len(world.store.state.outbox)
-    capture = intents.capture_change(world.deps, 400, None)
-    intents.change_intent(world.deps, SCOPE, intent_id, capture, no_key(intent_id), render)
+    intents.capture_intent(world.deps, SCOPE, intent_id, (400, None), no_key(intent_id), render)
     assert len(world.store.state.outbox) == count + 1
     assert world.store.state.outbox[-1].data["paymentStatus"] == "Captured"
-    intents.change_intent(world.deps, SCOPE, intent_id, capture, no_key(intent_id), render)
+    intents.capture_intent(world.deps, SCOPE, intent_id, (400, None), no_key(intent_id), render)
     secret = intents.refresh_secret_change(world.deps)
     with pytest.raises(RuleBrokenError):  # a secret is only issued while Created
         intents.change_intent(world.deps, SCOPE, intent_id, secret, no_key(intent_id), render)
@@ -148,8 +147,7 @@ def flaky(world: FakeWorld, failures: int) -> tuple[FakeWorld, list[int]]:
 
 def _capture_with_key(world: FakeWorld, intent_id: str) -> bytes:
     request = IdempotentRequest("cap-1", intent_id, fingerprint("capture", {"amount": 300}))
-    change = intents.capture_change(world.deps, 300, None)
-    return intents.change_intent(world.deps, SCOPE, intent_id, change, request, render).response.body
+    return intents.capture_intent(world.deps, SCOPE, intent_id, (300, None), request, render).response.body
 
 
 def test_execute_once_retries_a_lost_version_race(world: FakeWorld) -> None:

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from payintents.domain.intent import PaymentIntent, Scope
-from payintents.service.ports import CardResult
+from payintents.domain.sandbox import FailOutcome, InjectedFailure
+from payintents.service.ports import (
+    CardResult,
+    ProcessorDeclinedError,
+    ProcessorTimeoutError,
+    ProcessorUnavailableError,
+)
 
 SUCCESS_CARD = "5200000000001005"
 CHALLENGE_CARD = "5200000000001096"
 DECLINED_CARD = "4456530000001013"
+# Our own test cards beyond Dojo's three (docs/sandbox.md).
+DECLINE_REASONS = {
+    DECLINED_CARD: "DECLINED",
+    "4111110000000051": "INSUFFICIENT FUNDS",
+    "4111110000000069": "EXPIRED CARD",
+}
+PROCESSOR_ERROR_CARD = "4111110000000119"
+TIMEOUT_CARD = "4111110000000127"
 
 _SCHEMES = {"4": "VISA", "5": "MASTERCARD"}
 
@@ -23,7 +40,11 @@ def card_summary(number: str, expiry: str) -> dict[str, str]:
 
 
 class SandboxProcessor:
-    """Approves the success cards, declines the decline card, challenges the 3DS card."""
+    """Dojo's test cards plus ours: approvals, 3DS, declines with reasons, errors and timeouts."""
+
+    def __init__(self, timeout_s: float = 5.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._timeout_s = timeout_s
+        self._sleep = sleep
 
     def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = card_summary(card_number, expiry)
@@ -31,8 +52,13 @@ class SandboxProcessor:
             return CardResult("approved", card)
         if card_number == CHALLENGE_CARD:
             return CardResult("challenge", card)
-        # Any other number, including the documented decline card, is declined.
-        return CardResult("declined", card)
+        if card_number == PROCESSOR_ERROR_CARD:
+            raise ProcessorUnavailableError("The card processor failed (sandbox test card); nothing changed.")
+        if card_number == TIMEOUT_CARD:
+            self._sleep(self._timeout_s)
+            raise ProcessorTimeoutError("The card processor did not answer in time (sandbox test card).")
+        # Any other number is declined, with the reason of our test cards where there is one.
+        return CardResult("declined", {**card, "message": DECLINE_REASONS.get(card_number, "DECLINED")})
 
     def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult:
         # The card is the one that was challenged, remembered on the AuthChallenged event.
@@ -40,8 +66,22 @@ class SandboxProcessor:
         card = dict(challenged[-1]) if challenged else {}
         return CardResult("approved" if passed else "declined", card)
 
-    def capture(self, intent: PaymentIntent, amount: int) -> None:
-        return None
+    def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
+        _obey(injected, "capture")
 
-    def refund(self, scope: Scope, intent_id: str, amount: int) -> None:
-        return None
+    def refund(
+        self, scope: Scope, intent_id: str, amount: int, injected: InjectedFailure | None = None
+    ) -> None:
+        _obey(injected, "refund")
+
+
+def _obey(injected: InjectedFailure | None, what: str) -> None:
+    """Fail the way the test asked ("slow" was already waited out by the service)."""
+    if injected is None or injected.outcome is FailOutcome.SLOW:
+        return
+    if injected.outcome is FailOutcome.DECLINED:
+        raise ProcessorDeclinedError(f"The card processor declined the {what} (sandbox: fail-next declined).")
+    raise ProcessorUnavailableError(
+        f"The card processor failed to process the {what} (sandbox: fail-next processor_error); "
+        "nothing was changed, retry with the same idempotency key."
+    )

@@ -70,7 +70,8 @@ class Subscription:
 
 
 def check_events(events: list[str]) -> list[str]:
-    """Known, non-empty and without repeats; returns them in the order given."""
+    """Known, non-empty and without repeats; returns them in catalogue order, the order the store
+    reads them back in, so a subscription's answer never depends on how the events were listed."""
     if not events:
         raise ValidationError({"events": ["The events field needs at least one event."]})
     unknown = [e for e in events if e not in KNOWN_EVENTS]
@@ -80,7 +81,8 @@ def check_events(events: list[str]) -> list[str]:
         )
     if len(set(events)) != len(events):
         raise ValidationError({"events": ["Each event may be listed once."]})
-    return list(events)
+    order = [name.value for _, names in CATALOGUE for name in names]
+    return sorted(events, key=order.index)
 
 
 def check_one_subscription_per_event(

@@ -26,12 +26,12 @@ class CardDetails:
 
 
 def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentIntent:
+    # Ask the processor with no transaction open (it may be slow), then settle on fresh state.
+    result = deps.processor.authorize(find_payable(deps, intent_id), card.number, card.expiry, card.cvv)
+    if card.name:
+        result.card["cardName"] = card.name
     with deps.uow() as uow:
-        intent = _payable(uow, intent_id)
-        result = deps.processor.authorize(intent, card.number, card.expiry, card.cvv)
-        if card.name:
-            result.card["cardName"] = card.name
-        return _settle(deps, uow, intent, result)
+        return _settle(deps, uow, _payable(uow, intent_id), result)
 
 
 def complete_challenge(deps: Dependencies, intent_id: str, passed: bool) -> PaymentIntent:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,3 +19,8 @@ class Dependencies:
     idempotency_retention: timedelta = timedelta(hours=72)
     # Multiplies the webhook retry schedule; below 1 only for tests and demos.
     webhook_retry_scale: float = 1.0
+    # The HTTP timeout of one webhook send; dispatchers size their leases from it.
+    webhook_timeout_s: float = 15.0
+    request_log_retention: timedelta = timedelta(hours=24)
+    # How a use case waits (sandbox "slow" failures); tests replace it.
+    sleep: Callable[[float], None] = time.sleep

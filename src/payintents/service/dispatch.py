@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from payintents.domain.webhook_signing import delivery_body, signed_headers
-from payintents.domain.webhooks import next_attempt_at
+from payintents.domain.webhooks import MAX_RETRY_AFTER, next_attempt_at
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import AttemptRecord, DeliveryJob, SendResult, WebhookSender
 
 SEND_TIMEOUT_S = 15.0
-# Longer than one send can take, so a live dispatcher never loses its lease mid-send.
+# The default lease of one claim; the worker sizes its own from the configured timeout (lease_for).
 LEASE = timedelta(seconds=SEND_TIMEOUT_S * 4)
+# Beyond the HTTP timeouts, how long recording one attempt may wait for the database (busy timeout).
+RECORD_ALLOWANCE_S = 5.0
 GONE = 410
 
 
@@ -28,10 +30,16 @@ class DispatchReport:
     failed_attempts: int
 
 
-def claim(deps: Dependencies, owner: str, limit: int) -> list[DeliveryJob]:
+def lease_for(timeout_s: float, sends_in_a_row: int) -> timedelta:
+    """A lease that outlasts ``sends_in_a_row`` sends made one after another, each taking up to a
+    connect and a read timeout (httpx times each phase) plus recording its attempt."""
+    return timedelta(seconds=sends_in_a_row * (2 * timeout_s + RECORD_ALLOWANCE_S))
+
+
+def claim(deps: Dependencies, owner: str, limit: int, lease: timedelta = LEASE) -> list[DeliveryJob]:
     with deps.uow() as uow:
         now = deps.clock.now()
-        jobs = uow.deliveries.claim_due(now, owner, now + LEASE, limit)
+        jobs = uow.deliveries.claim_due(now, owner, now + lease, limit)
         uow.commit()
     return jobs
 
@@ -63,7 +71,10 @@ def _judge(result: SendResult, attempts_made: int, deps: Dependencies) -> tuple[
         return "delivered", None
     if code == GONE:
         return "disabled", None
-    retry_after = timedelta(seconds=result.retry_after_s) if result.retry_after_s is not None else None
+    retry_after = None
+    if result.retry_after_s is not None:
+        # Capped before the timedelta: "Retry-After: 99999999999999999999" must not overflow it.
+        retry_after = timedelta(seconds=min(result.retry_after_s, MAX_RETRY_AFTER.total_seconds()))
     # Jitter spreads retries of many failed deliveries; not security-sensitive randomness.
     retry_at = next_attempt_at(
         attempts_made, deps.clock.now(), random.random(), retry_after, deps.webhook_retry_scale

@@ -19,13 +19,17 @@ class ExpiryReport:
     keys_reaped: int
 
 
-def run_expiry_pass(deps: Dependencies) -> ExpiryReport:
-    """One pass: expire what is due (one transaction per intent) and reap old idempotency keys."""
+def run_expiry_pass(deps: Dependencies, only: Scope | None = None) -> ExpiryReport:
+    """One pass: expire what is due (one transaction per intent) and reap old idempotency keys.
+
+    ``only`` limits the pass to one sandbox account, whose clock may run ahead of real time.
+    """
+    account_id = only.account_id if only is not None else None
     with deps.uow() as uow:
-        due = uow.intents.due_for_expiry(deps.clock.now(), BATCH_SIZE)
+        due = uow.intents.due_for_expiry(deps.clock.now(), BATCH_SIZE, account_id)
     expired = sum(1 for scope, intent_id in due if _expire_one(deps, scope, intent_id))
     with deps.uow() as uow:
-        reaped = uow.idempotency.reap(deps.clock.now() - deps.idempotency_retention)
+        reaped = uow.idempotency.reap(deps.clock.now() - deps.idempotency_retention, only)
         uow.commit()
     return ExpiryReport(expired, reaped)
 

@@ -11,7 +11,9 @@ from payintents.domain.events import EventName, intent_event
 from payintents.domain.intent import PaymentIntent, Scope, Status
 from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Money
+from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.service.dependencies import Dependencies
+from payintents.service.failures import with_injected_failure
 from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once
 from payintents.service.ports import IntentPage, IntentQuery, UnitOfWork
 
@@ -79,12 +81,33 @@ def save_with_events(
         uow.outbox.add(intent_event(event_id, EventName.PAYMENT_INTENT_STATUS_UPDATED, intent, now))
 
 
-def capture_change(deps: Dependencies, amount: int, tips_amount: int | None) -> Change:
+def capture_intent(
+    deps: Dependencies,
+    scope: Scope,
+    intent_id: str,
+    amounts: tuple[int, int | None],
+    request: IdempotentRequest,
+    render: Render[PaymentIntent],
+) -> Answer:
+    """Capture ``amounts`` (amount, tipsAmount) through the processor, once per idempotency key."""
+
+    def attempt(injected: InjectedFailure | None) -> Answer:
+        change = _capture_change(deps, amounts, injected)
+        return change_intent(deps, scope, intent_id, change, request, render)
+
+    return with_injected_failure(deps, scope, intent_id, FailOperation.CAPTURE, attempt)
+
+
+def _capture_change(
+    deps: Dependencies, amounts: tuple[int, int | None], injected: InjectedFailure | None
+) -> Change:
+    amount, tips_amount = amounts
+
     def change(intent: PaymentIntent, now: datetime) -> None:
         capture_id = deps.ids.new_id("cp", intent.scope.environment)
         # The rules first: the processor is only asked for a capture the domain allows.
         lifecycle.capture(intent, capture_id, amount, tips_amount, now)
-        deps.processor.capture(intent, amount)
+        deps.processor.capture(intent, amount, injected)
 
     return change
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -12,6 +12,7 @@ from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
 from payintents.domain.refund import Refund
+from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.domain.webhooks import Subscription
 
 
@@ -62,7 +63,10 @@ class IntentRepository(Protocol):
     def apply_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied | None:
         """Add ``amount`` to refundedAmount if the intent is Captured and the cap allows; else None."""
 
-    def due_for_expiry(self, now: datetime, limit: int) -> list[tuple[Scope, str]]: ...
+    def due_for_expiry(
+        self, now: datetime, limit: int, account_id: str | None = None
+    ) -> list[tuple[Scope, str]]:
+        """Intents whose expiry time has come (of one account only, when given)."""
 
 
 class RefundRepository(Protocol):
@@ -80,7 +84,7 @@ class IdempotencyRepository(Protocol):
         """Insert the key; return None if it was new, else the record stored earlier."""
 
     def complete(self, scope: Scope, target: str, key: str, response: StoredResponse) -> None: ...
-    def reap(self, older_than: datetime) -> int: ...
+    def reap(self, older_than: datetime, scope: Scope | None = None) -> int: ...
 
 
 class OutboxRepository(Protocol):
@@ -180,6 +184,10 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> WebhookRepository: ...
     @property
     def deliveries(self) -> DeliveryRepository: ...
+    @property
+    def sandbox(self) -> SandboxRepository: ...
+    @property
+    def dashboard(self) -> DashboardRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -217,6 +225,63 @@ class CardResult:
     card: dict[str, str]
 
 
+class ProcessorDeclinedError(Exception):
+    """The processor refused the operation; no money moved."""
+
+
+class ProcessorUnavailableError(Exception):
+    """The processor failed or did not answer; no money moved, the request may be retried."""
+
+
+class ProcessorTimeoutError(ProcessorUnavailableError):
+    """The processor did not answer in time; no money moved, the request may be retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLogEntry:
+    """One API request of a sandbox account, as the developer's integration sent it."""
+
+    trace_id: str
+    at: datetime
+    method: str
+    path: str
+    status: int
+    duration_ms: int
+    idempotency_key: str | None
+    replayed: bool
+    payment_intent_id: str | None
+    request_body: str
+    response_body: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestQuery:
+    path_prefix: str | None = None
+    status: int | None = None
+    payment_intent_id: str | None = None
+    limit: int = 50
+
+
+class SandboxRepository(Protocol):
+    """The sandbox's own state: clock offsets, injected failures, the request log."""
+
+    def clock_offset(self, account_id: str) -> timedelta: ...
+    def set_clock_offset(self, account_id: str, offset: timedelta) -> None: ...
+    def put_failure(self, scope: Scope, intent_id: str, failure: InjectedFailure) -> None: ...
+    def find_failure(
+        self, scope: Scope, intent_id: str, operation: FailOperation
+    ) -> InjectedFailure | None: ...
+    def delete_failure(self, scope: Scope, intent_id: str, operation: FailOperation) -> None: ...
+    def add_request(self, scope: Scope, entry: RequestLogEntry) -> None: ...
+    def list_requests(self, scope: Scope, query: RequestQuery) -> list[RequestLogEntry]: ...
+    def reap_requests(self, older_than: datetime) -> int: ...
+    def shift_deliveries(self, scope: Scope, step: timedelta) -> int:
+        """Move the scope's pending webhook retries earlier by ``step`` (time travel)."""
+
+    def delete_everything(self, scope: Scope) -> int:
+        """Delete every object of the scope; the number of rows removed."""
+
+
 @dataclass(frozen=True, slots=True)
 class SendResult:
     """What happened to one HTTP delivery attempt."""
@@ -237,5 +302,135 @@ class Processor(Protocol):
 
     def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult: ...
     def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult: ...
-    def capture(self, intent: PaymentIntent, amount: int) -> None: ...
-    def refund(self, scope: Scope, intent_id: str, amount: int) -> None: ...
+    def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
+        """Collect ``amount``; raise ProcessorDeclinedError or ProcessorUnavailableError on failure.
+
+        ``injected`` is a failure a sandbox test asked for; a real acquirer connector ignores it.
+        """
+
+    def refund(
+        self, scope: Scope, intent_id: str, amount: int, injected: InjectedFailure | None = None
+    ) -> None:
+        """Return ``amount`` to the card; raises as ``capture`` does."""
+
+
+# --- The merchant dashboard: read models, users, sessions and who refunded what ---
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFilter:
+    """What the dashboard's payment list is narrowed to; None or empty means "any"."""
+
+    # A payment intent id (exact) or part of a reference (case-insensitive).
+    text: str | None = None
+    statuses: frozenset[Status] = frozenset()
+    created_from: datetime | None = None
+    # Exclusive upper bound.
+    created_before: datetime | None = None
+    # Bounds on the total amount, in minor units.
+    amount_min: int | None = None
+    amount_max: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSummary:
+    """One row of the payment list: just the columns the list shows."""
+
+    id: str
+    status: Status
+    capture_mode: CaptureMode
+    currency: str
+    total_amount: int
+    refundable_amount: int
+    refunded_amount: int
+    reference: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSummaryPage:
+    rows: list[PaymentSummary]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyTotals:
+    """Totals of the filtered payments in one currency, in minor units."""
+
+    currency: str
+    payments: int
+    amount: int
+    captured: int
+    refunded: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySummary:
+    """One webhook delivery (event × subscription) and where it stands."""
+
+    event_id: str
+    event_name: str
+    payment_intent_id: str
+    subscription_id: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardUser:
+    id: str
+    account_id: str
+    username: str
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSession:
+    """A signed-in browser, stored server-side; the cookie holds the token, the store its hash."""
+
+    token_hash: str
+    account_id: str
+    environment: Environment
+    csrf_token: str
+    # The dashboard user, or None when signed in with an API key (bound to the key's environment).
+    username: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class DashboardRepository(Protocol):
+    def list_payments(
+        self,
+        scope: Scope,
+        payment_filter: PaymentFilter,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> PaymentSummaryPage:
+        """Newest first; ``after`` pages towards older payments, ``before`` towards newer ones."""
+
+    def payment_totals(self, scope: Scope, payment_filter: PaymentFilter) -> list[CurrencyTotals]: ...
+    def deliveries(self, scope: Scope, intent_id: str | None, limit: int) -> list[DeliverySummary]:
+        """The newest deliveries of the scope, or of one payment intent's events."""
+
+    def add_refund_actor(self, scope: Scope, refund_id: str, actor: str, now: datetime) -> None:
+        """Remember who asked for a refund of the scope; the first record wins."""
+
+    def refund_actors(self, scope: Scope, intent_id: str) -> dict[str, str]: ...
+    def account_exists(self, account_id: str) -> bool: ...
+    def add_user(self, user: DashboardUser) -> bool:
+        """Store a new user; False (and nothing stored) if the username is taken."""
+
+    def find_user(self, username: str) -> DashboardUser | None: ...
+    def add_session(self, session: DashboardSession) -> None: ...
+    def find_session(self, token_hash: str, now: datetime) -> DashboardSession | None:
+        """The unexpired session with this token hash."""
+
+    def set_session_environment(self, token_hash: str, environment: Environment) -> None: ...
+    def delete_session(self, token_hash: str) -> None: ...
+    def reap_sessions(self, now: datetime) -> int: ...

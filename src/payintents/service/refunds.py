@@ -15,8 +15,10 @@ from payintents.domain.errors import NotFoundError
 from payintents.domain.events import EventName, OutboxEvent, status_event
 from payintents.domain.intent import Scope, Status
 from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
+from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.service.dependencies import Dependencies
-from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once
+from payintents.service.failures import with_injected_failure
+from payintents.service.idempotent import Action, Answer, IdempotentRequest, Render, execute_once
 from payintents.service.ports import RefundApplied, UnitOfWork
 
 REFUND_NOT_FOUND_DETAIL = "The refund does not exist."
@@ -30,12 +32,28 @@ def create_refund(
     request: IdempotentRequest,
     render: Render[RefundOutcome],
 ) -> Answer:
+    def attempt(injected: InjectedFailure | None) -> Answer:
+        action = _refund_action(deps, scope, intent_id, refund_request, injected)
+        return execute_once(deps, scope, request, action, render)
+
+    return with_injected_failure(deps, scope, intent_id, FailOperation.REFUND, attempt)
+
+
+def _refund_action(
+    deps: Dependencies,
+    scope: Scope,
+    intent_id: str,
+    refund_request: RefundRequest,
+    injected: InjectedFailure | None,
+) -> Action[RefundOutcome]:
     def action(uow: UnitOfWork, now: datetime) -> RefundOutcome:
         amount = refund_request.amount
         applied = uow.intents.apply_refund(scope, intent_id, amount, now)
         if applied is None:
             raise lifecycle.refund_refusal(uow.intents.get(scope, intent_id), amount)
-        deps.processor.refund(scope, intent_id, amount)
+        # Inside the transaction, after the guarded UPDATE reserved the amount: a processor
+        # failure rolls everything back, the idempotency key included (ADR 0003).
+        deps.processor.refund(scope, intent_id, amount, injected)
         refund = Refund(
             id=deps.ids.new_id("rfnd", None),
             scope=scope,
@@ -56,7 +74,7 @@ def create_refund(
             reference=applied.reference,
         )
 
-    return execute_once(deps, scope, request, action, render)
+    return action
 
 
 def _record_events(

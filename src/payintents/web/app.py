@@ -15,7 +15,8 @@ from starlette.routing import Route
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import StoreBusyError
 from payintents.service.reporting import check_ready
-from payintents.web import checkout_routes, intent_routes, refund_routes, webhook_routes
+from payintents.web import checkout_routes, intent_routes, refund_routes, sandbox_routes, webhook_routes
+from payintents.web.dashboard import routes as dashboard_routes
 from payintents.web.endpoint import json_response
 from payintents.web.metrics import metrics_endpoint
 from payintents.web.observability import RequestObserver
@@ -68,9 +69,11 @@ def build_app(deps: Dependencies, pool_in_use: Callable[[], int] = lambda: 0) ->
         *intent_routes.ROUTES,
         *checkout_routes.ROUTES,
         *webhook_routes.ROUTES,
+        *sandbox_routes.ROUTES,
     ]
     app = Starlette(
-        routes=routes,
+        # The merchant dashboard (HTML) under /dashboard, after every API route.
+        routes=[*routes, *dashboard_routes()],
         exception_handlers={HTTPException: http_exception},
         middleware=[Middleware(RequestObserver)],
     )

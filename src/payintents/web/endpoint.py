@@ -8,6 +8,7 @@ thread (the store is synchronous). Any failure becomes Dojo's error body.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -20,13 +21,15 @@ from starlette.routing import Route
 
 from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import check_key, fingerprint
-from payintents.domain.intent import Scope
+from payintents.domain.intent import Environment, Scope
 from payintents.service.accounts import authenticate
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
+from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
 from payintents.web.http_input import check_fields_exist_in, parse_json, read_body, resolve_version
 from payintents.web.presenters import to_json_bytes
 from payintents.web.problems import RequestRefusedError, response_for_exception, trace_id_of
+from payintents.web.request_log import log_sandbox_request
 from payintents.web.wire import Obj, validate
 
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
@@ -101,16 +104,25 @@ def api_route(path: str, **operations: Operation) -> ApiRoute:
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
+    started = time.perf_counter()
+    deps: Dependencies = request.app.state.deps
     try:
-        deps: Dependencies = request.app.state.deps
         scope = _authenticate(deps, request.headers.get("authorization"))
+        # The account's own clock (sandbox time travel) for everything this request does.
+        CLOCK_OFFSET.set(load_clock_offset(deps, scope))
+    except Exception as exc:
+        return response_for_exception(exc, trace_id)
+    try:
         version = resolve_version(request.headers.get("version"))
         parsed = parse_json(request, raw, body_required=operation.body_required)
         body = _validate_request(request, operation, parsed)
         check_fields_exist_in(version, body)
-        return operation.handler(ApiCall(request, deps, scope, version, body, trace_id))
+        response = operation.handler(ApiCall(request, deps, scope, version, body, trace_id))
     except Exception as exc:
-        return response_for_exception(exc, trace_id)
+        response = response_for_exception(exc, trace_id)
+    if scope.environment is Environment.SANDBOX:
+        log_sandbox_request(deps, scope, request, raw, response, trace_id, started)
+    return response
 
 
 def _validate_request(request: Request, operation: Operation, parsed: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from payintents.domain import lifecycle
 from payintents.domain.errors import ValidationError
+from payintents.domain.idempotency import StoredResponse
 from payintents.domain.intent import AutoExpireAction, CaptureMode, PaymentIntent, Status
 from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Currency, Money
@@ -91,13 +92,17 @@ def cancel(call: ApiCall) -> Response:
 
 
 def capture(call: ApiCall) -> Response:
-    change = intents.capture_change(call.deps, call.body["amount"], call.body.get("tipsAmount"))
+    intent_id = call.path_param("paymentIntentId")
+    amounts = (call.body["amount"], call.body.get("tipsAmount"))
 
-    def render(intent: PaymentIntent) -> Any:
+    def render(intent: PaymentIntent) -> StoredResponse:
         message = f"collect payment for {intent.reference}"
         return stored_json({"message": message, "captureId": intent.captures[-1].id})
 
-    return _change(call, change, render)
+    answer = intents.capture_intent(
+        call.deps, call.scope, intent_id, amounts, call.idempotent(intent_id), render
+    )
+    return answer_response(answer)
 
 
 def reverse(call: ApiCall) -> Response:

@@ -55,6 +55,7 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
             "expiryDate": STRING,
             "cardType": STRING,
             "cardholderName": STRING,
+            "message": STRING,
         },
         ["eventType", "transactionDateTime"],
     ),
@@ -210,4 +211,43 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
         ["data"],
     ),
     "RetryScheduled": obj({"eventId": STRING, "deliveriesScheduled": {"type": "integer"}}, ["eventId"]),
+    "FailNext": obj(
+        {"paymentIntentId": STRING, "operation": STRING, "outcome": STRING, "delayMs": {"type": "integer"}},
+        ["paymentIntentId", "operation", "outcome", "delayMs"],
+    ),
+    "SandboxClock": obj({"now": DATE_TIME, "offsetSeconds": {"type": "number"}}, ["now", "offsetSeconds"]),
+    "ClockAdvanced": obj(
+        {
+            "now": DATE_TIME,
+            "offsetSeconds": {"type": "number"},
+            "intentsExpired": {"type": "integer"},
+            "keysReaped": {"type": "integer"},
+            "webhookRetriesMoved": {"type": "integer"},
+        },
+        ["now", "offsetSeconds", "intentsExpired", "keysReaped", "webhookRetriesMoved"],
+    ),
+    "Reset": obj({"deleted": {"type": "integer"}}, ["deleted"]),
+    "RequestLog": obj(
+        {
+            "data": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "traceId": STRING,
+                        "at": DATE_TIME,
+                        "method": STRING,
+                        "path": STRING,
+                        "status": {"type": "integer"},
+                        "durationMs": {"type": "integer"},
+                        "idempotencyKey": NULLABLE_STRING,
+                        "replayed": {"type": "boolean"},
+                        "paymentIntentId": NULLABLE_STRING,
+                        "requestBody": STRING,
+                        "responseBody": STRING,
+                    }
+                ),
+            }
+        },
+        ["data"],
+    ),
 }

@@ -134,6 +134,8 @@ def _event(event: Any) -> dict[str, Any]:
         entry.update({k: v for k, v in event.card.items() if k in ("cardNumber", "expiryDate", "cardType")})
         if "cardName" in event.card:
             entry["cardholderName"] = event.card["cardName"]
+        if "message" in event.card:
+            entry["message"] = event.card["message"]  # extension: why a payment was declined
     return entry
 
 

@@ -24,7 +24,13 @@ from payintents.domain.errors import (
     StateConflictError,
     ValidationError,
 )
-from payintents.service.ports import ConcurrentUpdateError, StoreBusyError
+from payintents.service.ports import (
+    ConcurrentUpdateError,
+    ProcessorDeclinedError,
+    ProcessorTimeoutError,
+    ProcessorUnavailableError,
+    StoreBusyError,
+)
 
 log = logging.getLogger("payintents.web")
 
@@ -51,6 +57,11 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (StateConflictError, 409),
     (IdempotencyConflictError, 409),
     (ConcurrentUpdateError, 409),
+    # Dojo documents no decline status for refunds or captures; 400 with a detail is what an
+    # integration would get for any refused request, and 502 says "upstream failed, retry".
+    (ProcessorDeclinedError, 400),
+    (ProcessorTimeoutError, 504),
+    (ProcessorUnavailableError, 502),
     (StoreBusyError, 503),
 )
 

@@ -219,3 +219,13 @@ SUBSCRIBE = Obj(
 UPDATE_SUBSCRIPTION = Obj(
     {"events": _opt(_EVENTS), "url": _opt(string(2048, 1)), "description": _opt(string(1024))}
 )
+
+FAIL_NEXT = Obj(
+    {
+        "operation": _req(one_of("capture", "refund")),
+        "outcome": _req(one_of("declined", "processor_error", "slow")),
+        "delayMs": _opt(integer(0, 30_000)),
+    }
+)
+
+ADVANCE_CLOCK = Obj({"seconds": _opt(integer(0, 10 * 365 * 86_400)), "to": _opt(date_time)})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -138,6 +140,11 @@ def retry_event(call: ApiCall) -> Response:
     return json_response({"eventId": call.path_param("eventId"), "deliveriesScheduled": count})
 
 
+def _events_method_not_allowed(request: Request) -> Response:
+    """Without this, DELETE or PATCH /webhooks/events would reach /webhooks/{subscriptionId}."""
+    raise HTTPException(405, headers={"Allow": "GET, HEAD"})
+
+
 # Literal segments first: /webhooks/events and /webhooks/deliveries/… before /webhooks/{id}.
 ROUTES: list[Route] = [
     api_route(
@@ -146,6 +153,7 @@ ROUTES: list[Route] = [
             list_events, summary="List the events one can subscribe to", success=(200, "WebhookEvents")
         ),
     ),
+    Route("/webhooks/events", _events_method_not_allowed, methods=["POST", "PUT", "PATCH", "DELETE"]),
     api_route(
         "/webhooks/deliveries/{eventId}/retry",
         POST=Operation(

@@ -15,7 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from payintents.service.dependencies import Dependencies
-from payintents.service.dispatch import claim, deliver
+from payintents.service.dispatch import claim, deliver, lease_for
 from payintents.service.ports import DeliveryJob, StoreBusyError, WebhookSender
 
 log = logging.getLogger("payintents.dispatcher")
@@ -32,10 +32,12 @@ def run_dispatcher(
 ) -> None:
     """Deliver until ``stop`` is set; sleep ``idle_s`` whenever nothing is due."""
     owner = dispatcher_name()
+    # The pool sends a batch in ceil(BATCH / PARALLEL_SENDS) rounds; the lease must outlast them all.
+    lease = lease_for(deps.webhook_timeout_s, -(-BATCH // PARALLEL_SENDS))
     with ThreadPoolExecutor(PARALLEL_SENDS, thread_name_prefix="payintents-send") as pool:
         while not stop.is_set():
             try:
-                jobs = claim(deps, owner, BATCH)
+                jobs = claim(deps, owner, BATCH, lease)
             except StoreBusyError:
                 stop.wait(idle_s)
                 continue

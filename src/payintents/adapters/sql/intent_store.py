@@ -127,17 +127,18 @@ class SqlIntentRepository:
             intents.reverse()
         return IntentPage(intents, has_more=len(rows) > query.limit)
 
-    def due_for_expiry(self, now: datetime, limit: int) -> list[tuple[Scope, str]]:
-        rows = self._conn.execute(
-            select(pi.c.account_id, pi.c.environment, pi.c.id)
-            .where(
-                or_(
-                    and_(pi.c.status == Status.CREATED.value, pi.c.expire_at <= now),
-                    and_(pi.c.status == Status.AUTHORIZED.value, pi.c.auto_expire_at <= now),
-                )
+    def due_for_expiry(
+        self, now: datetime, limit: int, account_id: str | None = None
+    ) -> list[tuple[Scope, str]]:
+        stmt = select(pi.c.account_id, pi.c.environment, pi.c.id).where(
+            or_(
+                and_(pi.c.status == Status.CREATED.value, pi.c.expire_at <= now),
+                and_(pi.c.status == Status.AUTHORIZED.value, pi.c.auto_expire_at <= now),
             )
-            .limit(limit)
-        ).all()
+        )
+        if account_id is not None:
+            stmt = stmt.where(pi.c.account_id == account_id)
+        rows = self._conn.execute(stmt.limit(limit)).all()
         return [(Scope(acc, Environment(env)), intent_id) for acc, env, intent_id in rows]
 
     def _load(self, row: Mapping[Any, Any]) -> PaymentIntent:

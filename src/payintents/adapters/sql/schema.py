@@ -266,3 +266,45 @@ webhook_attempts = Table(
     Column("error", String(500)),
     Column("next_attempt_at", UtcDateTime),
 )
+
+# --- the sandbox's own state (never used for production objects) ---
+
+sandbox_clocks = Table(
+    "sandbox_clocks",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("offset_us", BigInteger, nullable=False),
+    CheckConstraint("offset_us >= 0", name="ck_clock_forward_only"),
+)
+
+sandbox_failures = Table(
+    "sandbox_failures",
+    metadata,
+    Column("payment_intent_id", String(64), primary_key=True),
+    Column("operation", String(20), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("delay_ms", Integer, nullable=False),
+)
+
+sandbox_requests = Table(
+    "sandbox_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("path", String(2048), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("idempotency_key", String(200)),
+    Column("replayed", Boolean, nullable=False),
+    Column("payment_intent_id", String(64)),
+    Column("request_body", Text, nullable=False),
+    Column("response_body", Text, nullable=False),
+    Index("ix_sandbox_requests_account", "account_id", "environment", "at"),
+    Index("ix_sandbox_requests_at", "at"),
+)

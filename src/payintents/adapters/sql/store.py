@@ -16,8 +16,10 @@ from typing import Self
 from sqlalchemy import ColumnElement, Connection, Engine, Executable, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.intent_store import SqlIntentRepository
+from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
     accounts,
     api_keys,
@@ -149,8 +151,13 @@ class SqlIdempotencyRepository:
             .values(status_code=response.status_code, response_body=response.body)
         )
 
-    def reap(self, older_than: datetime) -> int:
-        return self._conn.execute(delete(ik).where(ik.c.created_at < older_than)).rowcount
+    def reap(self, older_than: datetime, scope: Scope | None = None) -> int:
+        stmt = delete(ik).where(ik.c.created_at < older_than)
+        if scope is not None:
+            stmt = stmt.where(
+                ik.c.account_id == scope.account_id, ik.c.environment == scope.environment.value
+            )
+        return int(self._conn.execute(stmt).rowcount)
 
 
 def _key(scope: Scope, target: str, key: str) -> tuple[ColumnElement[bool], ...]:
@@ -227,6 +234,8 @@ class SqlUnitOfWork:
     accounts: SqlAccountRepository
     webhooks: SqlWebhookRepository
     deliveries: SqlDeliveryRepository
+    dashboard: SqlDashboardRepository
+    sandbox: SqlSandboxRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -244,6 +253,8 @@ class SqlUnitOfWork:
         self.accounts = SqlAccountRepository(self._conn)
         self.webhooks = SqlWebhookRepository(self._conn)
         self.deliveries = SqlDeliveryRepository(self._conn)
+        self.dashboard = SqlDashboardRepository(self._conn)
+        self.sandbox = SqlSandboxRepository(self._conn)
         return self
 
     def commit(self) -> None:

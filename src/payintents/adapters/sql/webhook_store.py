@@ -41,11 +41,13 @@ class SqlWebhookRepository:
         self._write_children(subscription)
 
     def get(self, scope: Scope, subscription_id: str) -> Subscription | None:
-        row = (
-            self._conn.execute(select(subs).where(_in_scope(scope), subs.c.id == subscription_id))
-            .mappings()
-            .first()
-        )
+        query = select(subs).where(_in_scope(scope), subs.c.id == subscription_id)
+        if self._conn.dialect.name == "postgresql":
+            # Changes are read-modify-save: without the row lock, concurrent changes (two secrets
+            # generated at once) would each save their own copy and all but one would be lost.
+            # SQLite's BEGIN IMMEDIATE already serialises the whole transaction.
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
         return None if row is None else self._load(row)
 
     def list(self, scope: Scope) -> list[Subscription]:
@@ -63,7 +65,10 @@ class SqlWebhookRepository:
         self._write_children(subscription)
 
     def delete(self, scope: Scope, subscription_id: str) -> bool:
-        if self.get(scope, subscription_id) is None:
+        # No row lock first (unlike get): a dispatcher disabling it after a 410 holds a delivery row
+        # and then wants this row, so locking this row before the deliveries could deadlock.
+        found = select(subs.c.id).where(_in_scope(scope), subs.c.id == subscription_id)
+        if self._conn.execute(found).first() is None:
             return False
         # Undelivered attempts die with the subscription; past attempts stay for inspection.
         self._conn.execute(

@@ -1,0 +1,299 @@
+"""``Client`` and ``AsyncClient``: the same resources and methods, one blocking, one awaitable.
+
+Each resource method is built from one operation in ``_operations`` (same signature, same
+docstring), so the two clients cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar
+
+import httpx
+
+from payintents_client import _operations as ops
+from payintents_client import _transport as tr
+from payintents_client._operations import Call
+from payintents_client.models import PaymentIntent
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _Runs(Protocol):
+    def execute(self, call: Call[T]) -> T: ...
+
+
+class _RunsAsync(Protocol):
+    async def execute(self, call: Call[T]) -> T: ...
+
+
+class _Resource:
+    def __init__(self, client: _Runs) -> None:
+        self._client = client
+
+
+class _AsyncResource:
+    def __init__(self, client: _RunsAsync) -> None:
+        self._client = client
+
+
+def _blocking(op: Callable[P, Call[T]]) -> Callable[Concatenate[_Resource, P], T]:
+    @functools.wraps(op)
+    def method(self: _Resource, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._client.execute(op(*args, **kwargs))
+
+    return method
+
+
+def _awaitable(op: Callable[P, Call[T]]) -> Callable[Concatenate[_AsyncResource, P], Coroutine[Any, Any, T]]:
+    @functools.wraps(op)
+    async def method(self: _AsyncResource, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._client.execute(op(*args, **kwargs))
+
+    return method
+
+
+class PaymentIntents(_Resource):
+    """``client.payment_intents``."""
+
+    create = _blocking(ops.create_intent)
+    get = _blocking(ops.get_intent)
+    cancel = _blocking(ops.cancel_intent)
+    search_page = _blocking(ops.search_page)
+    capture = _blocking(ops.capture)
+    reverse = _blocking(ops.reverse)
+    change_amount = _blocking(ops.change_amount)
+    change_tips = _blocking(ops.change_tips)
+    refresh_client_session_secret = _blocking(ops.refresh_client_session_secret)
+
+    def search(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[PaymentIntent]:
+        """Every matching intent, newest first, fetching further pages as the loop needs them."""
+        after: str | None = None
+        while True:
+            page = self.search_page(
+                statuses=statuses, start_date=start_date, end_date=end_date, limit=page_size, after=after
+            )
+            yield from page.data
+            if not page.after or not page.data:
+                return
+            after = page.after
+
+
+class AsyncPaymentIntents(_AsyncResource):
+    """``client.payment_intents`` of an ``AsyncClient``."""
+
+    create = _awaitable(ops.create_intent)
+    get = _awaitable(ops.get_intent)
+    cancel = _awaitable(ops.cancel_intent)
+    search_page = _awaitable(ops.search_page)
+    capture = _awaitable(ops.capture)
+    reverse = _awaitable(ops.reverse)
+    change_amount = _awaitable(ops.change_amount)
+    change_tips = _awaitable(ops.change_tips)
+    refresh_client_session_secret = _awaitable(ops.refresh_client_session_secret)
+
+    async def search(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[PaymentIntent]:
+        """Every matching intent, newest first, fetching further pages as the loop needs them."""
+        after: str | None = None
+        while True:
+            page = await self.search_page(
+                statuses=statuses, start_date=start_date, end_date=end_date, limit=page_size, after=after
+            )
+            for intent in page.data:
+                yield intent
+            if not page.after or not page.data:
+                return
+            after = page.after
+
+
+class Refunds(_Resource):
+    """``client.refunds``."""
+
+    create = _blocking(ops.create_refund)
+    get = _blocking(ops.get_refund)
+    list = _blocking(ops.list_refunds)
+
+
+class AsyncRefunds(_AsyncResource):
+    """``client.refunds`` of an ``AsyncClient``."""
+
+    create = _awaitable(ops.create_refund)
+    get = _awaitable(ops.get_refund)
+    list = _awaitable(ops.list_refunds)
+
+
+class Webhooks(_Resource):
+    """``client.webhooks``: subscriptions, their secrets and (extension) deliveries."""
+
+    events = _blocking(ops.webhook_events)
+    list = _blocking(ops.list_subscriptions)
+    create = _blocking(ops.subscribe)
+    update = _blocking(ops.update_subscription)
+    delete = _blocking(ops.delete_subscription)
+    secrets = _blocking(ops.list_secrets)
+    generate_secret = _blocking(ops.generate_secret)
+    activate_secret = _blocking(ops.activate_secret)
+    delete_secret = _blocking(ops.delete_secret)
+    deliveries = _blocking(ops.list_deliveries)
+    retry_event = _blocking(ops.retry_event)
+
+
+class AsyncWebhooks(_AsyncResource):
+    """``client.webhooks`` of an ``AsyncClient``."""
+
+    events = _awaitable(ops.webhook_events)
+    list = _awaitable(ops.list_subscriptions)
+    create = _awaitable(ops.subscribe)
+    update = _awaitable(ops.update_subscription)
+    delete = _awaitable(ops.delete_subscription)
+    secrets = _awaitable(ops.list_secrets)
+    generate_secret = _awaitable(ops.generate_secret)
+    activate_secret = _awaitable(ops.activate_secret)
+    delete_secret = _awaitable(ops.delete_secret)
+    deliveries = _awaitable(ops.list_deliveries)
+    retry_event = _awaitable(ops.retry_event)
+
+
+class Client:
+    """A blocking client for Dojo's API (or payintents: pass its ``base_url``).
+
+    ``api_key`` defaults to ``$PAYINTENTS_API_KEY`` (then ``$DOJO_API_KEY``), ``base_url`` to
+    ``$PAYINTENTS_BASE_URL`` or ``https://api.dojo.tech``. ``version`` is the API version header,
+    pinned to 2024-02-05 unless you choose another. Use it as a context manager, or ``close()`` it.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        version: str = tr.DEFAULT_VERSION,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.settings = tr.settings_from(
+            api_key, base_url, version, timeout, max_retries, backoff_s, max_backoff_s
+        )
+        self._http = httpx.Client(
+            base_url=self.settings.base_url,
+            headers=tr.default_headers(self.settings),
+            timeout=timeout,
+            transport=transport,
+        )
+        self.payment_intents = PaymentIntents(self)
+        self.refunds = Refunds(self)
+        self.webhooks = Webhooks(self)
+
+    def execute(self, call: Call[T]) -> T:
+        """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""
+        retry = 0
+        while True:
+            try:
+                response = self._http.request(**tr.request_arguments(call))
+            except httpx.TransportError as exc:
+                if retry < self.settings.max_retries and tr.retry_after_transport_error(call, exc):
+                    time.sleep(tr.backoff_delay(self.settings, retry))
+                    retry += 1
+                    continue
+                raise tr.transport_failure(call, exc, retry + 1) from exc
+            if response.is_success:
+                return tr.parse_answer(call, response)
+            if retry < self.settings.max_retries and tr.retry_after_answer(call, response):
+                time.sleep(tr.backoff_delay(self.settings, retry, response))
+                retry += 1
+                continue
+            raise tr.api_error(response)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncClient:
+    """The ``asyncio`` twin of ``Client``: same arguments, same resources, awaitable methods."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        version: str = tr.DEFAULT_VERSION,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = tr.settings_from(
+            api_key, base_url, version, timeout, max_retries, backoff_s, max_backoff_s
+        )
+        self._http = httpx.AsyncClient(
+            base_url=self.settings.base_url,
+            headers=tr.default_headers(self.settings),
+            timeout=timeout,
+            transport=transport,
+        )
+        self.payment_intents = AsyncPaymentIntents(self)
+        self.refunds = AsyncRefunds(self)
+        self.webhooks = AsyncWebhooks(self)
+
+    async def execute(self, call: Call[T]) -> T:
+        """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""
+        retry = 0
+        while True:
+            try:
+                response = await self._http.request(**tr.request_arguments(call))
+            except httpx.TransportError as exc:
+                if retry < self.settings.max_retries and tr.retry_after_transport_error(call, exc):
+                    await asyncio.sleep(tr.backoff_delay(self.settings, retry))
+                    retry += 1
+                    continue
+                raise tr.transport_failure(call, exc, retry + 1) from exc
+            if response.is_success:
+                return tr.parse_answer(call, response)
+            if retry < self.settings.max_retries and tr.retry_after_answer(call, response):
+                await asyncio.sleep(tr.backoff_delay(self.settings, retry, response))
+                retry += 1
+                continue
+            raise tr.api_error(response)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,84 @@
+"""The ``payintents-client`` command: refunds, payment intents and webhooks for people and scripts.
+
+    payintents-client refund pi_sandbox_… --amount 10.00 --reason "Demo refund" --notes "Duplicate"
+    payintents-client intents create --amount 10.00 --reference "Order 234"
+    payintents-client intents list --status Captured
+    payintents-client webhooks listen
+
+Every command takes ``--base-url`` (default ``$PAYINTENTS_BASE_URL`` or https://api.dojo.tech),
+``--api-key`` (default ``$PAYINTENTS_API_KEY``) and ``--json`` (machine-readable output). Errors are
+one line on stderr with the API's traceId; the exit code is 1 (2 for bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from payintents_client._client import Client
+from payintents_client._transport import DEFAULT_VERSION
+from payintents_client._version import __version__
+from payintents_client.cli._commands import UsageError, add_intent_commands
+from payintents_client.cli._listen import add_webhook_commands
+from payintents_client.cli._output import Output
+from payintents_client.errors import ApiError, PayintentsError
+
+__all__ = ["build_parser", "main"]
+
+
+def _common_options() -> argparse.ArgumentParser:
+    # SUPPRESS: an option given before the command is not overwritten by the command's default.
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("connection and output")
+    group.add_argument(
+        "--base-url",
+        default=argparse.SUPPRESS,
+        help="API root, e.g. http://127.0.0.1:8000 (default $PAYINTENTS_BASE_URL or https://api.dojo.tech)",
+    )
+    group.add_argument("--api-key", default=argparse.SUPPRESS, help="API key (default $PAYINTENTS_API_KEY)")
+    group.add_argument(
+        "--api-version", default=argparse.SUPPRESS, help=f"API version header (default {DEFAULT_VERSION})"
+    )
+    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    return common
+
+
+def build_parser(prog: str = "payintents-client") -> argparse.ArgumentParser:
+    common = [_common_options()]
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        parents=common,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"payintents-client {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_intent_commands(commands, common)
+    add_webhook_commands(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "payintents-client") -> int:
+    """Run one command; returns the exit code (0 ok, 1 API or network error, 2 bad arguments)."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    out = Output(as_json=bool(getattr(args, "json", False)), prog=prog)
+    try:
+        with Client(
+            getattr(args, "api_key", None),
+            base_url=getattr(args, "base_url", None),
+            version=getattr(args, "api_version", DEFAULT_VERSION),
+        ) as client:
+            return int(args.handler(args, client, out))
+    except UsageError as exc:
+        out.error(str(exc))
+        return 2
+    except ApiError as exc:
+        out.error(exc.one_line())
+        return 1
+    except PayintentsError as exc:
+        out.error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130

@@ -1,0 +1,5 @@
+import sys
+
+from payintents_client.cli import main
+
+sys.exit(main())

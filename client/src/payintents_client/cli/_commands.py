@@ -1,0 +1,246 @@
+"""``refund`` and ``intents …``: each takes parsed arguments, a Client and an Output; returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+from payintents_client._client import Client
+from payintents_client.cli._output import Output
+from payintents_client.models import PaymentIntent, RefundListItem
+from payintents_client.money import AmountError, Money, format_minor, to_minor_units
+
+
+class UsageError(Exception):
+    """Arguments that make no sense; reported in one line, exit code 2."""
+
+
+def minor_amount(args: argparse.Namespace, currency_code: str) -> int:
+    """``--amount 10.00`` in the currency's units, exactly; or ``--amount-minor 1000``."""
+    if args.amount_minor is not None:
+        if args.amount_minor <= 0:
+            raise UsageError("--amount-minor must be a positive whole number of minor units")
+        return int(args.amount_minor)
+    try:
+        value = to_minor_units(args.amount, currency_code)
+    except AmountError as exc:
+        raise UsageError(f"--amount: {exc}") from None
+    if value <= 0:
+        raise UsageError("--amount must be more than zero")
+    return value
+
+
+def add_amount_options(parser: argparse.ArgumentParser, what: str, *, required: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--amount", help=f"{what} in the currency's units, e.g. 10.00 (converted exactly)")
+    group.add_argument("--amount-minor", type=int, metavar="N", help=f"{what} in minor units, e.g. 1000")
+
+
+def refundable_minor(intent: PaymentIntent) -> int:
+    """What refunds may add up to: the successful captures, else the total (design "refundable total")."""
+    captured = [c.amount + (c.tips_amount or 0) for c in intent.captures if c.status == "Successful"]
+    return sum(captured) if captured else intent.total_amount.value
+
+
+def show_intent(out: Output, intent: PaymentIntent) -> None:
+    if out.as_json:
+        out.json(dict(intent.raw))
+        return
+    currency = intent.currency_code
+    out.fields(
+        f"Payment intent {intent.id}",
+        [
+            ("status", intent.status),
+            ("amount", str(intent.amount)),
+            ("total", str(intent.total_amount)),
+            ("refunded", format_minor(intent.refunded_amount, currency)),
+            ("capture mode", intent.capture_mode),
+            ("reference", intent.reference),
+            ("description", intent.description),
+            ("created", intent.created_at.isoformat()),
+            ("payment link", intent.payment_link),
+            (
+                "captures",
+                ", ".join(f"{c.id} {format_minor(c.amount, currency)} {c.status}" for c in intent.captures),
+            ),
+        ],
+    )
+
+
+def cmd_refund(args: argparse.Namespace, client: Client, out: Output) -> int:
+    """Refund all or part of a captured payment; the amount is converted in the intent's currency."""
+    if args.amount_minor is not None:
+        amount = minor_amount(args, "GBP")  # no conversion needed: the currency does not matter
+        currency: str | None = None
+    else:
+        with out.progress(f"Reading {args.payment_intent_id}…"):
+            currency = client.payment_intents.get(args.payment_intent_id).currency_code
+        amount = minor_amount(args, currency)
+    shown = format_minor(amount, currency) if currency else f"{amount} minor units"
+    with out.progress(f"Refunding {shown} on {args.payment_intent_id}…"):
+        refund = client.refunds.create(
+            args.payment_intent_id,
+            amount,
+            refund_reason=args.reason,
+            notes=args.notes,
+            idempotency_key=args.idempotency_key,
+        )
+    if out.as_json:
+        out.json(dict(refund.raw))
+        return 0
+    intent = client.payment_intents.get(args.payment_intent_id)
+    refundable = format_minor(refundable_minor(intent), intent.currency_code)
+    out.fields(
+        f"Refunded {format_minor(amount, intent.currency_code)} on {intent.id}",
+        [
+            ("refund", refund.refund_id),
+            ("message", refund.message),
+            ("reason", refund.refund_reason),
+            ("notes", refund.notes),
+            ("intent status", intent.status),
+            (
+                "refunded so far",
+                f"{format_minor(intent.refunded_amount, intent.currency_code)} of {refundable}",
+            ),
+        ],
+    )
+    return 0
+
+
+def cmd_intents_create(args: argparse.Namespace, client: Client, out: Output) -> int:
+    currency = args.currency.upper()
+    intent = client.payment_intents.create(
+        Money(minor_amount(args, currency), currency),
+        args.reference,
+        capture_mode=args.capture_mode,
+        description=args.description,
+    )
+    show_intent(out, intent)
+    return 0
+
+
+def cmd_intents_get(args: argparse.Namespace, client: Client, out: Output) -> int:
+    show_intent(out, client.payment_intents.get(args.payment_intent_id, return_canceled=args.return_canceled))
+    return 0
+
+
+def cmd_intents_list(args: argparse.Namespace, client: Client, out: Output) -> int:
+    found = client.payment_intents.search(statuses=args.status or None, page_size=min(args.limit, 100))
+    with out.progress("Searching…"):
+        intents = list(itertools.islice(found, args.limit))
+    if out.as_json:
+        out.json([dict(i.raw) for i in intents])
+        return 0
+    out.table(
+        ["ID", "STATUS", "AMOUNT", "REFUNDED", "REFERENCE", "CREATED"],
+        [
+            [
+                i.id,
+                i.status,
+                str(i.total_amount),
+                format_minor(i.refunded_amount, i.currency_code),
+                i.reference,
+                i.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            ]
+            for i in intents
+        ],
+        empty="No payment intents match.",
+    )
+    return 0
+
+
+def cmd_intents_capture(args: argparse.Namespace, client: Client, out: Output) -> int:
+    intent = client.payment_intents.get(args.payment_intent_id)
+    amount = minor_amount(args, intent.currency_code)
+    with out.progress(f"Capturing {format_minor(amount, intent.currency_code)}…"):
+        captured = client.payment_intents.capture(
+            args.payment_intent_id, amount, idempotency_key=args.idempotency_key
+        )
+    if out.as_json:
+        out.json(dict(captured.raw))
+        return 0
+    out.fields(
+        f"Captured {format_minor(amount, intent.currency_code)} on {intent.id}",
+        [("capture", captured.capture_id), ("message", captured.message)],
+    )
+    return 0
+
+
+def cmd_intents_cancel(args: argparse.Namespace, client: Client, out: Output) -> int:
+    show_intent(out, client.payment_intents.cancel(args.payment_intent_id))
+    return 0
+
+
+def cmd_intents_refunds(args: argparse.Namespace, client: Client, out: Output) -> int:
+    refunds = client.refunds.list(args.payment_intent_id)
+    if out.as_json:
+        out.json([dict(r.raw) for r in refunds])
+        return 0
+    currency = client.payment_intents.get(args.payment_intent_id).currency_code if refunds else "GBP"
+    out.table(
+        ["REFUND", "AMOUNT", "REASON", "NOTES", "CREATED"],
+        [_refund_row(r, currency) for r in refunds],
+        empty="No refunds yet.",
+    )
+    return 0
+
+
+def _refund_row(refund: RefundListItem, currency: str) -> list[str]:
+    return [
+        refund.refund_id,
+        format_minor(refund.amount, currency),
+        refund.refund_reason or "",
+        refund.notes or "",
+        refund.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+    ]
+
+
+def add_intent_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: list[argparse.ArgumentParser]
+) -> None:
+    refund = commands.add_parser(
+        "refund",
+        parents=common,
+        help="refund all or part of a captured payment",
+        description="Refund a captured payment. --amount is in the intent's currency (10.00 GBP → 1000).",
+    )
+    refund.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    add_amount_options(refund, "refund amount")
+    refund.add_argument("--reason", help="refundReason, e.g. 'Demo refund'")
+    refund.add_argument("--notes", help="notes, e.g. 'Duplicate transaction'")
+    refund.add_argument("--idempotency-key", help="reuse a key to retry a refund safely (default: a new one)")
+    refund.set_defaults(handler=cmd_refund)
+
+    intents = commands.add_parser("intents", help="create, inspect, capture or cancel payment intents")
+    sub = intents.add_subparsers(dest="intents_command", required=True, metavar="COMMAND")
+    create = sub.add_parser("create", parents=common, help="create a payment intent")
+    add_amount_options(create, "amount")
+    create.add_argument("--currency", default="GBP", help="GBP (default) or EUR")
+    create.add_argument("--reference", required=True)
+    create.add_argument("--capture-mode", choices=["Auto", "Manual"])
+    create.add_argument("--description")
+    create.set_defaults(handler=cmd_intents_create)
+
+    get = sub.add_parser("get", parents=common, help="show a payment intent")
+    get.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    get.add_argument("--return-canceled", action="store_true", help="show it even if Canceled")
+    get.set_defaults(handler=cmd_intents_get)
+
+    search = sub.add_parser("list", parents=common, help="list payment intents, newest first")
+    search.add_argument("--status", action="append", help="only this status (repeatable)")
+    search.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    search.set_defaults(handler=cmd_intents_list)
+
+    capture = sub.add_parser("capture", parents=common, help="capture a Manual authorization")
+    capture.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    add_amount_options(capture, "capture amount")
+    capture.add_argument("--idempotency-key")
+    capture.set_defaults(handler=cmd_intents_capture)
+
+    cancel = sub.add_parser("cancel", parents=common, help="cancel a Created payment intent")
+    cancel.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    cancel.set_defaults(handler=cmd_intents_cancel)
+
+    refunds = sub.add_parser("refunds", parents=common, help="list a payment intent's refunds")
+    refunds.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    refunds.set_defaults(handler=cmd_intents_refunds)

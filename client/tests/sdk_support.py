@@ -1,0 +1,195 @@
+"""Helpers for the SDK's tests: start ``payintents serve``, pay intents through the sandbox checkout,
+and a fault-injecting HTTP proxy that drops the answer to a chosen request."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from payintents_client import Client, Money
+
+SUCCESS_CARD = {"cardNumber": "5200000000001005", "expiryDate": "12/29", "cvv": "020"}
+
+
+@dataclass
+class ServerUnderTest:
+    base_url: str
+    database_url: str
+    api_key: str
+    account_id: str
+    log_path: Path
+
+    def new_key(self) -> str:
+        """A key of a fresh account on the same server."""
+        return str(_create_account(self.database_url)["sandboxKey"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _payintents(*args: str, database_url: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "payintents.cli", *args, "--database", database_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def _create_account(database_url: str) -> dict[str, str]:
+    return dict(json.loads(_payintents("accounts", "create", "sdk-tests", database_url=database_url)))
+
+
+@contextmanager
+def start_server(database_url: str, workdir: Path) -> Iterator[ServerUnderTest]:
+    account = _create_account(database_url)  # also migrates the database
+    port = free_port()
+    log_path = workdir / "server.log"
+    env = {**os.environ, "PAYINTENTS_DISPATCHER": "on"}
+    command = [sys.executable, "-m", "payintents.cli", "serve", "--port", str(port)]
+    command += ["--database", database_url, "--log-level", "warning"]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    running = ServerUnderTest(
+        f"http://127.0.0.1:{port}", database_url, account["sandboxKey"], account["accountId"], log_path
+    )
+    try:
+        _wait_healthy(running, process)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_healthy(running: ServerUnderTest, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{running.log_path.read_text()}")
+        try:
+            if httpx.get(f"{running.base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not become healthy:\n{running.log_path.read_text()}")
+
+
+@contextmanager
+def postgres_schema(admin_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    import psycopg
+
+    schema = f"sdk_{secrets.token_hex(6)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in admin_url else "?"
+    try:
+        yield f"{admin_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def pay(base_url: str, payment_intent_id: str) -> dict[str, object]:
+    """Pay through the sandbox checkout with the success card (not part of Dojo's API, so not the SDK)."""
+    response = httpx.post(f"{base_url}/checkout/{payment_intent_id}/pay", json=SUCCESS_CARD, timeout=10)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def captured_intent(client: Client, base_url: str, value: int = 1000, currency: str = "GBP") -> str:
+    """An Auto intent paid with the success card: Captured for ``value``."""
+    intent = client.payment_intents.create(Money(value, currency), "Order 234")
+    assert pay(base_url, intent.id)["status"] == "Captured"
+    return intent.id
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    idempotency_key: str | None
+    dropped: bool
+
+
+@dataclass
+class FaultyProxy:
+    """Forwards to ``upstream``; for requests ``drop_when`` picks (once each), it forwards the request
+    but closes the connection instead of returning the answer: the server acted, the client never heard."""
+
+    upstream: str
+    drop_when: Callable[[str, str], bool]
+    drops_left: int = 1
+    seen: list[Seen] = field(default_factory=list)
+    url: str = ""
+
+
+@contextmanager
+def faulty_proxy(upstream: str, drop_when: Callable[[str, str], bool], drops: int = 1) -> Iterator[FaultyProxy]:
+    proxy = FaultyProxy(upstream, drop_when, drops)
+    lock = threading.Lock()
+    forwarder = httpx.Client(base_url=upstream, timeout=30)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _relay(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            upstream_answer = forwarder.request(self.command, self.path, content=body, headers=headers)
+            with lock:
+                drop = proxy.drops_left > 0 and proxy.drop_when(self.command, self.path)
+                if drop:
+                    proxy.drops_left -= 1
+                proxy.seen.append(Seen(self.command, self.path, self.headers.get("IdempotencyKey"), drop))
+            if drop:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.send_response(upstream_answer.status_code)
+            for name, value in upstream_answer.headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(upstream_answer.content)))
+            self.end_headers()
+            self.wfile.write(upstream_answer.content)
+
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _relay
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+        forwarder.close()

@@ -1,0 +1,354 @@
+"""What the merchant dashboard reads and writes: the payment list and its totals, webhook deliveries,
+dashboard users and server-side sessions, and who asked for each dashboard refund.
+
+The tables live on the shared ``metadata`` (so migrations and the schema check see them); the
+indexes the list needs lead with the account, like every other per-account index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    Table,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from payintents.adapters.sql.schema import (
+    UtcDateTime,
+    metadata,
+    outbox_events,
+    payment_intents,
+    refunds,
+    webhook_deliveries,
+)
+from payintents.domain.intent import CaptureMode, Environment, Scope, Status
+from payintents.service.ports import (
+    CurrencyTotals,
+    DashboardSession,
+    DashboardUser,
+    DeliverySummary,
+    PaymentFilter,
+    PaymentSummary,
+    PaymentSummaryPage,
+)
+
+dashboard_users = Table(
+    "dashboard_users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ux_dashboard_users_username", "username", unique=True),
+    Index("ix_dashboard_users_account", "account_id"),
+)
+
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    # SHA-256 of the cookie's 32 random bytes: a stolen table opens no browser session.
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("username", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_dashboard_sessions_expires", "expires_at"),
+)
+
+dashboard_refund_log = Table(
+    "dashboard_refund_log",
+    metadata,
+    # CASCADE: deleting a refund (a sandbox reset) takes its log row with it.
+    Column("refund_id", String(64), ForeignKey("refunds.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+pi = payment_intents
+dl = webhook_deliveries
+ev = outbox_events
+
+# The list filtered by status, newest first, reads this index in order.
+Index(
+    "ix_intents_account_status_created",
+    pi.c.account_id,
+    pi.c.environment,
+    pi.c.status,
+    pi.c.created_at,
+    pi.c.id,
+)
+# The developer view lists a scope's newest deliveries.
+Index("ix_webhook_deliveries_scope_created", dl.c.account_id, dl.c.environment, dl.c.created_at)
+
+_SUMMARY_COLUMNS = (
+    pi.c.id,
+    pi.c.status,
+    pi.c.capture_mode,
+    pi.c.currency,
+    pi.c.total_amount,
+    pi.c.refundable_amount,
+    pi.c.refunded_amount,
+    pi.c.reference,
+    pi.c.created_at,
+)
+
+
+class SqlDashboardRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def list_payments(
+        self,
+        scope: Scope,
+        payment_filter: PaymentFilter,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> PaymentSummaryPage:
+        position = tuple_(pi.c.created_at, pi.c.id)
+        stmt = _filtered(select(*_SUMMARY_COLUMNS), scope, payment_filter)
+        if after is not None:
+            stmt = stmt.where(position < _position(after))
+        if before is not None:
+            stmt = stmt.where(position > _position(before))
+        newest_first = before is None
+        order = (pi.c.created_at.desc(), pi.c.id.desc()) if newest_first else (pi.c.created_at, pi.c.id)
+        rows = self._conn.execute(stmt.order_by(*order).limit(limit + 1)).mappings().all()
+        summaries = [_summary(row) for row in rows[:limit]]
+        if not newest_first:
+            summaries.reverse()
+        return PaymentSummaryPage(summaries, has_more=len(rows) > limit)
+
+    def payment_totals(self, scope: Scope, payment_filter: PaymentFilter) -> list[CurrencyTotals]:
+        stmt = _filtered(
+            select(
+                pi.c.currency,
+                func.count(),
+                func.sum(pi.c.total_amount),
+                func.sum(pi.c.refundable_amount),
+                func.sum(pi.c.refunded_amount),
+            ),
+            scope,
+            payment_filter,
+        )
+        rows = self._conn.execute(stmt.group_by(pi.c.currency).order_by(pi.c.currency)).all()
+        return [CurrencyTotals(str(c), int(n), int(a), int(cap), int(ref)) for c, n, a, cap, ref in rows]
+
+    def deliveries(self, scope: Scope, intent_id: str | None, limit: int) -> list[DeliverySummary]:
+        if intent_id is None:
+            where = and_(dl.c.account_id == scope.account_id, dl.c.environment == scope.environment.value)
+        else:
+            where = and_(
+                ev.c.account_id == scope.account_id,
+                ev.c.environment == scope.environment.value,
+                ev.c.payment_intent_id == intent_id,
+            )
+        rows = self._conn.execute(
+            select(
+                dl.c.event_id,
+                ev.c.name,
+                ev.c.payment_intent_id,
+                dl.c.subscription_id,
+                dl.c.status,
+                dl.c.attempts,
+                dl.c.last_status_code,
+                dl.c.next_attempt_at,
+                dl.c.created_at,
+                dl.c.delivered_at,
+            )
+            .select_from(dl.join(ev, ev.c.id == dl.c.event_id))
+            .where(where)
+            .order_by(dl.c.created_at.desc(), dl.c.event_id.desc(), dl.c.subscription_id)
+            .limit(limit)
+        ).all()
+        return [
+            DeliverySummary(
+                event_id=row.event_id,
+                event_name=row.name,
+                payment_intent_id=row.payment_intent_id,
+                subscription_id=row.subscription_id,
+                status=row.status,
+                attempts=row.attempts,
+                last_status_code=row.last_status_code,
+                next_attempt_at=row.next_attempt_at,
+                created_at=row.created_at,
+                delivered_at=row.delivered_at,
+            )
+            for row in rows
+        ]
+
+    def add_refund_actor(self, scope: Scope, refund_id: str, actor: str, now: datetime) -> None:
+        in_scope = self._conn.execute(
+            select(refunds.c.id).where(
+                refunds.c.id == refund_id,
+                refunds.c.account_id == scope.account_id,
+                refunds.c.environment == scope.environment.value,
+            )
+        ).first()
+        if in_scope is None:
+            return
+        values = {
+            "refund_id": refund_id,
+            "account_id": scope.account_id,
+            "environment": scope.environment.value,
+            "actor": actor[:100],
+            "created_at": now,
+        }
+        self._conn.execute(_insert_ignore(self._conn, dashboard_refund_log, values))
+
+    def refund_actors(self, scope: Scope, intent_id: str) -> dict[str, str]:
+        log = dashboard_refund_log
+        rows = self._conn.execute(
+            select(log.c.refund_id, log.c.actor)
+            .select_from(log.join(refunds, refunds.c.id == log.c.refund_id))
+            .where(
+                refunds.c.account_id == scope.account_id,
+                refunds.c.environment == scope.environment.value,
+                refunds.c.payment_intent_id == intent_id,
+            )
+        ).all()
+        return {refund_id: actor for refund_id, actor in rows}
+
+    def account_exists(self, account_id: str) -> bool:
+        accounts = metadata.tables["accounts"]
+        return (
+            self._conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is not None
+        )
+
+    def add_user(self, user: DashboardUser) -> bool:
+        values = {
+            "id": user.id,
+            "account_id": user.account_id,
+            "username": user.username,
+            "password_hash": user.password_hash,
+            "created_at": user.created_at,
+        }
+        stmt = _insert_ignore(self._conn, dashboard_users, values).returning(dashboard_users.c.id)
+        return self._conn.execute(stmt).first() is not None
+
+    def find_user(self, username: str) -> DashboardUser | None:
+        u = dashboard_users
+        row = self._conn.execute(
+            select(u.c.id, u.c.account_id, u.c.username, u.c.password_hash, u.c.created_at).where(
+                u.c.username == username
+            )
+        ).first()
+        return None if row is None else DashboardUser(*row)
+
+    def add_session(self, session: DashboardSession) -> None:
+        self._conn.execute(
+            dashboard_sessions.insert().values(
+                token_hash=session.token_hash,
+                account_id=session.account_id,
+                environment=session.environment.value,
+                csrf_token=session.csrf_token,
+                username=session.username,
+                created_at=session.created_at,
+                expires_at=session.expires_at,
+            )
+        )
+
+    def find_session(self, token_hash: str, now: datetime) -> DashboardSession | None:
+        s = dashboard_sessions
+        row = (
+            self._conn.execute(select(s).where(s.c.token_hash == token_hash, s.c.expires_at > now))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return DashboardSession(
+            token_hash=row["token_hash"],
+            account_id=row["account_id"],
+            environment=Environment(row["environment"]),
+            csrf_token=row["csrf_token"],
+            username=row["username"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+        )
+
+    def set_session_environment(self, token_hash: str, environment: Environment) -> None:
+        s = dashboard_sessions
+        self._conn.execute(
+            update(s).where(s.c.token_hash == token_hash).values(environment=environment.value)
+        )
+
+    def delete_session(self, token_hash: str) -> None:
+        s = dashboard_sessions
+        self._conn.execute(delete(s).where(s.c.token_hash == token_hash))
+
+    def reap_sessions(self, now: datetime) -> int:
+        s = dashboard_sessions
+        return int(self._conn.execute(delete(s).where(s.c.expires_at <= now)).rowcount)
+
+
+def _filtered(stmt: Select[Any], scope: Scope, f: PaymentFilter) -> Select[Any]:
+    stmt = stmt.where(pi.c.account_id == scope.account_id, pi.c.environment == scope.environment.value)
+    if f.text:
+        pattern = "%" + _escape_like(f.text.lower()) + "%"
+        stmt = stmt.where(or_(pi.c.id == f.text, func.lower(pi.c.reference).like(pattern, escape="\\")))
+    if f.statuses:
+        stmt = stmt.where(pi.c.status.in_(sorted(s.value for s in f.statuses)))
+    if f.created_from is not None:
+        stmt = stmt.where(pi.c.created_at >= f.created_from)
+    if f.created_before is not None:
+        stmt = stmt.where(pi.c.created_at < f.created_before)
+    if f.amount_min is not None:
+        stmt = stmt.where(pi.c.total_amount >= f.amount_min)
+    if f.amount_max is not None:
+        stmt = stmt.where(pi.c.total_amount <= f.amount_max)
+    return stmt
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _summary(row: Mapping[Any, Any]) -> PaymentSummary:
+    return PaymentSummary(
+        id=row["id"],
+        status=Status(row["status"]),
+        capture_mode=CaptureMode(row["capture_mode"]),
+        currency=row["currency"],
+        total_amount=row["total_amount"],
+        refundable_amount=row["refundable_amount"],
+        refunded_amount=row["refunded_amount"],
+        reference=row["reference"],
+        created_at=row["created_at"],
+    )
+
+
+def _position(at: tuple[datetime, str]) -> Any:
+    # Typed binds: UtcDateTime must convert the datetime, as in the intent store's search.
+    return tuple_(literal(at[0], pi.c.created_at.type), literal(at[1], pi.c.id.type))
+
+
+def _insert_ignore(connection: Connection, table: Table, values: Mapping[str, object]) -> Any:
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).values(values).on_conflict_do_nothing()

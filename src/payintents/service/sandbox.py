@@ -1,0 +1,121 @@
+"""Sandbox superpowers: failures on demand, a movable clock per account, reset, the request log.
+
+Every control refuses production scopes with the same 404 an unknown path gets, so a prod key
+cannot even tell the endpoints exist.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from payintents.domain import lifecycle
+from payintents.domain.errors import NotFoundError
+from payintents.domain.intent import Environment, Scope
+from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure, advanced_offset
+from payintents.service.dependencies import Dependencies
+from payintents.service.expiry import run_expiry_pass
+from payintents.service.ports import RequestLogEntry, RequestQuery
+
+# How far the current request's account clock runs ahead of real time. The web layer sets it per
+# request; the system clock adapter adds it; background work runs with the default, real time.
+CLOCK_OFFSET: ContextVar[timedelta] = ContextVar("payintents_clock_offset", default=timedelta(0))
+NO_SUCH_ENDPOINT = "No such endpoint for this key."
+
+
+@dataclass(frozen=True, slots=True)
+class ClockView:
+    now: datetime
+    offset: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceReport:
+    clock: ClockView
+    intents_expired: int
+    keys_reaped: int
+    webhook_retries_moved: int
+
+
+def require_sandbox(scope: Scope) -> None:
+    if scope.environment is not Environment.SANDBOX:
+        raise NotFoundError(NO_SUCH_ENDPOINT)
+
+
+def load_clock_offset(deps: Dependencies, scope: Scope) -> timedelta:
+    """The account's clock offset (always zero in production); the caller sets CLOCK_OFFSET."""
+    if scope.environment is not Environment.SANDBOX:
+        return timedelta(0)
+    with deps.uow() as uow:
+        return uow.sandbox.clock_offset(scope.account_id)
+
+
+def show_clock(deps: Dependencies, scope: Scope) -> ClockView:
+    require_sandbox(scope)
+    return ClockView(deps.clock.now(), CLOCK_OFFSET.get())
+
+
+def advance_clock(
+    deps: Dependencies, scope: Scope, seconds: float | None, to: datetime | None
+) -> AdvanceReport:
+    """Move the account's clock forward and run, for this account, everything that became due."""
+    require_sandbox(scope)
+    with deps.uow() as uow:
+        old = uow.sandbox.clock_offset(scope.account_id)
+        real_now = deps.clock.now() - CLOCK_OFFSET.get()
+        new = advanced_offset(old, real_now, seconds, to)
+        uow.sandbox.set_clock_offset(scope.account_id, new)
+        moved = uow.sandbox.shift_deliveries(scope, new - old)
+        uow.commit()
+    CLOCK_OFFSET.set(new)
+    report = run_expiry_pass(deps, only=scope)
+    return AdvanceReport(ClockView(deps.clock.now(), new), report.intents_expired, report.keys_reaped, moved)
+
+
+def reset(deps: Dependencies, scope: Scope) -> int:
+    """Delete every object of the calling sandbox account, in one transaction; clock back to real."""
+    require_sandbox(scope)
+    with deps.uow() as uow:
+        removed = uow.sandbox.delete_everything(scope)
+        uow.commit()
+    CLOCK_OFFSET.set(timedelta(0))
+    return removed
+
+
+def fail_next(
+    deps: Dependencies,
+    scope: Scope,
+    intent_id: str,
+    operation: FailOperation,
+    outcome: FailOutcome,
+    delay_ms: int,
+) -> InjectedFailure:
+    require_sandbox(scope)
+    failure = InjectedFailure(operation, outcome, delay_ms)
+    with deps.uow() as uow:
+        lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
+        uow.sandbox.put_failure(scope, intent_id, failure)
+        uow.commit()
+    return failure
+
+
+def record_request(deps: Dependencies, scope: Scope, entry: RequestLogEntry) -> None:
+    if scope.environment is not Environment.SANDBOX:
+        return
+    with deps.uow() as uow:
+        uow.sandbox.add_request(scope, entry)
+        uow.commit()
+
+
+def list_requests(deps: Dependencies, scope: Scope, query: RequestQuery) -> list[RequestLogEntry]:
+    require_sandbox(scope)
+    with deps.uow() as uow:
+        return uow.sandbox.list_requests(scope, query)
+
+
+def reap_request_log(deps: Dependencies) -> int:
+    with deps.uow() as uow:
+        reaped = uow.sandbox.reap_requests(deps.clock.now() - deps.request_log_retention)
+        uow.commit()
+    return reaped

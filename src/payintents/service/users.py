@@ -1,0 +1,81 @@
+"""Dashboard users: created from the command line, signed in with a password hashed by Argon2id.
+
+A password is never stored or logged; only its Argon2id hash (argon2-cffi's defaults: RFC 9106's
+low-memory profile, tens of milliseconds per check) is kept. An unknown username costs the same
+hash check as a wrong password, so timing does not tell which usernames exist.
+"""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from payintents.domain.errors import StateConflictError, ValidationError
+from payintents.service.dependencies import Dependencies
+from payintents.service.ports import DashboardUser
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash("payintents: not a password of anyone")
+
+
+def check_username(username: str) -> str:
+    if not _USERNAME.fullmatch(username):
+        raise ValidationError(
+            {
+                "username": [
+                    "A username is 3 to 64 characters: letters, digits and . _ @ + - "
+                    "(starting with a letter or digit)."
+                ]
+            }
+        )
+    return username
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            {"password": [f"A password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long."]}
+        )
+    return password
+
+
+def create_user(deps: Dependencies, username: str, account_id: str, password: str) -> DashboardUser:
+    """Add a user of ``account_id``; refuses an unknown account or a username already taken."""
+    check_username(username)
+    check_password(password)
+    password_hash = _hasher.hash(password)
+    with deps.uow() as uow:
+        if not uow.dashboard.account_exists(account_id):
+            raise ValidationError({"account": [f"No account {account_id} exists."]})
+        user = DashboardUser(
+            id=deps.ids.new_id("usr", None),
+            account_id=account_id,
+            username=username,
+            password_hash=password_hash,
+            created_at=deps.clock.now(),
+        )
+        if not uow.dashboard.add_user(user):
+            raise StateConflictError(f"The username {username} is taken.")
+        uow.commit()
+    return user
+
+
+def verify_user(deps: Dependencies, username: str, password: str) -> DashboardUser | None:
+    """The user if ``password`` is theirs, else None (also for unknown or malformed input)."""
+    with deps.uow() as uow:
+        user = uow.dashboard.find_user(username) if _USERNAME.fullmatch(username) else None
+    if len(password) > MAX_PASSWORD_LENGTH:
+        user, password = None, ""
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user

@@ -1,0 +1,83 @@
+"""The sandbox request log: what a developer's integration sent and what it got back.
+
+Card numbers are masked in both bodies; bodies are cut at MAX_BODY_CHARS. Writing the entry never
+changes the answer: a failure to log is logged and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from payintents.domain.intent import Scope
+from payintents.domain.sandbox import mask_card_numbers
+from payintents.service.dependencies import Dependencies
+from payintents.service.ports import RequestLogEntry
+from payintents.service.sandbox import record_request
+
+log = logging.getLogger("payintents.request_log")
+MAX_BODY_CHARS = 65_536
+# Reading the log is not itself worth logging.
+UNLOGGED_PATHS = ("/sandbox/requests",)
+
+
+def log_sandbox_request(
+    deps: Dependencies,
+    scope: Scope,
+    request: Request,
+    raw_body: bytes,
+    response: Response,
+    trace_id: str,
+    started: float,
+) -> None:
+    if request.url.path in UNLOGGED_PATHS:
+        return
+    try:
+        record_request(deps, scope, _entry(request, raw_body, response, trace_id, started, deps))
+    except Exception:
+        log.exception("could not write the sandbox request log (traceId %s)", trace_id)
+
+
+def _entry(
+    request: Request, raw_body: bytes, response: Response, trace_id: str, started: float, deps: Dependencies
+) -> RequestLogEntry:
+    response_text = _text(bytes(response.body))
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RequestLogEntry(
+        trace_id=trace_id,
+        at=deps.clock.now(),
+        method=request.method,
+        path=path,
+        status=response.status_code,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        idempotency_key=request.headers.get("idempotencykey"),
+        replayed=response.headers.get("Idempotent-Replayed") == "true",
+        payment_intent_id=_intent_id(request, response_text),
+        request_body=_text(raw_body),
+        response_body=response_text,
+    )
+
+
+def _text(body: bytes) -> str:
+    return mask_card_numbers(body.decode("utf-8", errors="replace"))[:MAX_BODY_CHARS]
+
+
+def _intent_id(request: Request, response_text: str) -> str | None:
+    """The intent a request was about: from the path, else from the answer (create)."""
+    from_path = request.path_params.get("paymentIntentId")
+    if from_path:
+        return str(from_path)[:64]
+    try:
+        answer = json.loads(response_text)
+    except ValueError:
+        return None
+    if isinstance(answer, dict):
+        for key in ("paymentIntentId", "id"):
+            value = answer.get(key)
+            if isinstance(value, str) and value.startswith("pi_"):
+                return value[:64]
+    return None
