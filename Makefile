@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check ci install crash-test race bench clean
+.PHONY: run test check ci install crash-test crash-test-short race bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,24 @@ check: $(STAMP)
 
 ci: check test
 
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+# Concurrency harnesses (figures in docs/performance.md); the --naive runs are negative controls.
 race: $(STAMP)
-	$(BIN)/python -m tests.harness.refund_race --trials 100
+	$(BIN)/python -m tests.harness.refund_race --trials 100 --workers 2 --concurrency 8 --backend sqlite
+	$(BIN)/python -m tests.harness.refund_race --trials 100 --workers 2 --concurrency 8 --backend sqlite --naive
+	$(BIN)/python -m tests.harness.same_key_race --trials 100 --workers 2 --concurrency 8 --backend sqlite
+	$(BIN)/python -m tests.harness.same_key_race --trials 100 --workers 2 --concurrency 8 --backend sqlite --naive
+
+# Kill every worker (and PostgreSQL itself) at random moments; nothing may be lost or doubled.
+crash-test: $(STAMP)
+	$(BIN)/python -m tests.harness.crash_test --backend sqlite --cycles 20 --workers 2
+	PAYINTENTS_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/python -m tests.harness.crash_test --backend postgres --cycles 20 --workers 2 --db-restarts
+	PAYINTENTS_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/python -m tests.harness.crash_test --backend postgres --cycles 20 --workers 2 --variant ack-before-commit
+
+# The PostgreSQL crash test with database restarts, short; run alone (it restarts PostgreSQL).
+crash-test-short: $(STAMP)
+	PAYINTENTS_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/python -m tests.harness.crash_test --backend postgres --cycles 5 --workers 2 --db-restarts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,15 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sdk_support import ServerUnderTest, postgres_schema, start_server
 
 from payintents_client import Client
+from sdk_support import ServerUnderTest, postgres_schema, start_server
 
 POSTGRES_ENV = "PAYINTENTS_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUnderTest]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerUnderTest]:
     """One server per backend for the whole session; every test makes its own intents."""
     workdir: Path = tmp_path_factory.mktemp(f"server-{request.param}")
     if request.param == "sqlite":

@@ -3,8 +3,8 @@ and a fault-injecting HTTP proxy that drops the answer to a chosen request."""
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -32,10 +32,6 @@ class ServerUnderTest:
     account_id: str
     log_path: Path
 
-    def new_key(self) -> str:
-        """A key of a fresh account on the same server."""
-        return str(_create_account(self.database_url)["sandboxKey"])
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -43,24 +39,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _payintents(*args: str, database_url: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "payintents.cli", *args, "--database", database_url],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout
-
-
-def _create_account(database_url: str) -> dict[str, str]:
-    return dict(json.loads(_payintents("accounts", "create", "sdk-tests", database_url=database_url)))
-
-
 @contextmanager
 def start_server(database_url: str, workdir: Path) -> Iterator[ServerUnderTest]:
-    account = _create_account(database_url)  # also migrates the database
+    """``payintents serve`` on an empty database; it creates a demo account and prints its key."""
     port = free_port()
     log_path = workdir / "server.log"
     env = {**os.environ, "PAYINTENTS_DISPATCHER": "on"}
@@ -68,12 +49,14 @@ def start_server(database_url: str, workdir: Path) -> Iterator[ServerUnderTest]:
     command += ["--database", database_url, "--log-level", "warning"]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    running = ServerUnderTest(
-        f"http://127.0.0.1:{port}", database_url, account["sandboxKey"], account["accountId"], log_path
-    )
     try:
-        _wait_healthy(running, process)
-        yield running
+        _wait_healthy(f"http://127.0.0.1:{port}", log_path, process)
+        log_text = log_path.read_text()
+        key = re.search(r"Sandbox key \(shown once, keep it\): (sk_sandbox_\S+)", log_text)
+        account = re.search(r"Created demo account (acc_[A-Za-z0-9_-]+)", log_text)
+        if key is None or account is None:
+            raise RuntimeError(f"no demo account in the server's welcome text:\n{log_text}")
+        yield ServerUnderTest(f"http://127.0.0.1:{port}", database_url, key[1], account[1], log_path)
     finally:
         process.terminate()
         try:
@@ -83,18 +66,20 @@ def start_server(database_url: str, workdir: Path) -> Iterator[ServerUnderTest]:
             process.wait()
 
 
-def _wait_healthy(running: ServerUnderTest, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+def _wait_healthy(
+    base_url: str, log_path: Path, process: subprocess.Popen[bytes], timeout_s: float = 30
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{running.log_path.read_text()}")
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
         try:
-            if httpx.get(f"{running.base_url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not become healthy:\n{running.log_path.read_text()}")
+        time.sleep(0.05)
+    raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")
 
 
 @contextmanager
@@ -148,7 +133,9 @@ class FaultyProxy:
 
 
 @contextmanager
-def faulty_proxy(upstream: str, drop_when: Callable[[str, str], bool], drops: int = 1) -> Iterator[FaultyProxy]:
+def faulty_proxy(
+    upstream: str, drop_when: Callable[[str, str], bool], drops: int = 1
+) -> Iterator[FaultyProxy]:
     proxy = FaultyProxy(upstream, drop_when, drops)
     lock = threading.Lock()
     forwarder = httpx.Client(base_url=upstream, timeout=30)
@@ -171,13 +158,31 @@ def faulty_proxy(upstream: str, drop_when: Callable[[str, str], bool], drops: in
                 return
             self.send_response(upstream_answer.status_code)
             for name, value in upstream_answer.headers.items():
-                if name.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                if name.lower() not in (
+                    "content-length",
+                    "transfer-encoding",
+                    "connection",
+                    "content-encoding",
+                ):
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(upstream_answer.content)))
             self.end_headers()
             self.wfile.write(upstream_answer.content)
 
-        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _relay
+        def do_GET(self) -> None:
+            self._relay()
+
+        def do_POST(self) -> None:
+            self._relay()
+
+        def do_DELETE(self) -> None:
+            self._relay()
+
+        def do_PUT(self) -> None:
+            self._relay()
+
+        def do_PATCH(self) -> None:
+            self._relay()
 
         def log_message(self, format: str, *args: object) -> None:
             return
@@ -185,7 +190,7 @@ def faulty_proxy(upstream: str, drop_when: Callable[[str, str], bool], drops: in
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield proxy

@@ -30,15 +30,19 @@ INTENT = {
     "updatedAt": "2022-02-01T13:07:41.8667859Z",
     "reference": "Order 234",
     "clientSessionSecretExpirationDate": "0001-01-01T00:00:00Z",
-    "captures": [
-        {"id": "cp_1", "amount": 1000, "status": "Successful", "createdAt": "2024-04-07T23:25:44Z"}
-    ],
+    "captures": [{"id": "cp_1", "amount": 1000, "status": "Successful", "createdAt": "2024-04-07T23:25:44Z"}],
 }
 
 
 @pytest.mark.parametrize(
     ("text", "currency", "minor"),
-    [("10.00", "GBP", 1000), ("10", "GBP", 1000), ("10.5", "EUR", 1050), ("0.01", "gbp", 1), ("1234567.89", "GBP", 123456789)],
+    [
+        ("10.00", "GBP", 1000),
+        ("10", "GBP", 1000),
+        ("10.5", "EUR", 1050),
+        ("0.01", "gbp", 1),
+        ("1234567.89", "GBP", 123456789),
+    ],
 )
 def test_decimal_text_converts_exactly_to_minor_units(text: str, currency: str, minor: int) -> None:
     assert to_minor_units(text, currency) == minor
@@ -51,7 +55,9 @@ def test_conversion_is_exact_where_floats_are_not() -> None:
     assert to_minor_units(Decimal("4.35"), "GBP") == 435
 
 
-@pytest.mark.parametrize("text", ["10.001", "0.005", "1e3", "-1.00", "+1", "1,000.00", "NaN", "", "10.", ".5", "١٠"])
+@pytest.mark.parametrize(
+    "text", ["10.001", "0.005", "1e3", "-1.00", "+1", "1,000.00", "NaN", "", "10.", ".5", "١٠"]
+)
 def test_amounts_that_are_not_exact_plain_decimals_are_refused(text: str) -> None:
     with pytest.raises(AmountError):
         to_minor_units(text, "GBP")
@@ -116,7 +122,9 @@ def test_secret_values_stay_out_of_reprs() -> None:
             "accountId": "acc_1",
             "events": ["payment_intent.created"],
             "url": "https://example.com/hook",
-            "secrets": [{"id": "sc_1", "value": "TOPSECRET", "createdAt": "2024-01-01T00:00:00Z", "isActive": True}],
+            "secrets": [
+                {"id": "sc_1", "value": "TOPSECRET", "createdAt": "2024-01-01T00:00:00Z", "isActive": True}
+            ],
             "createdAt": "2024-01-01T00:00:00Z",
             "updatedAt": "2024-01-01T00:00:00Z",
         }
@@ -128,6 +136,10 @@ def test_secret_values_stay_out_of_reprs() -> None:
 
 def test_request_models_render_camel_case_and_omit_unset_fields() -> None:
     body = CreatePaymentIntentRequest(Money(1000, "GBP"), "Order 234", capture_mode="Manual").to_wire()
-    assert body == {"amount": {"value": 1000, "currencyCode": "GBP"}, "reference": "Order 234", "captureMode": "Manual"}
+    assert body == {
+        "amount": {"value": 1000, "currencyCode": "GBP"},
+        "reference": "Order 234",
+        "captureMode": "Manual",
+    }
     refund = CreateRefundRequest(1000, "Demo refund", "Duplicate transaction").to_wire()
     assert refund == {"amount": 1000, "refundReason": "Demo refund", "notes": "Duplicate transaction"}

@@ -24,7 +24,13 @@ from payintents_client import (
     ValidationFailedError,
 )
 
-REFUND_OK = {"paymentIntentId": "pi_1", "refundId": "rfnd_1", "refundReason": None, "notes": None, "message": "m"}
+REFUND_OK = {
+    "paymentIntentId": "pi_1",
+    "refundId": "rfnd_1",
+    "refundReason": None,
+    "notes": None,
+    "message": "m",
+}
 TRACE = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -52,8 +58,13 @@ class Script:
 
 
 def client_for(script: Script, max_retries: int = 2) -> Client:
-    return Client("sk_sandbox_test", base_url="http://api.test", transport=httpx.MockTransport(script),
-                  max_retries=max_retries, backoff_s=0.001)
+    return Client(
+        "sk_sandbox_test",
+        base_url="http://api.test",
+        transport=httpx.MockTransport(script),
+        max_retries=max_retries,
+        backoff_s=0.001,
+    )
 
 
 def ok(body: object = REFUND_OK, status: int = 200) -> httpx.Response:
@@ -68,13 +79,19 @@ def test_every_call_sends_basic_auth_the_pinned_version_and_json() -> None:
     assert request.headers["Version"] == "2024-02-05"
     assert request.headers["Content-Type"] == "application/json"
     assert request.url.path == "/payment-intents/pi_1/refunds"
-    assert json.loads(request.content) == {"amount": 1000, "refundReason": "Demo refund", "notes": "Duplicate transaction"}
+    assert json.loads(request.content) == {
+        "amount": 1000,
+        "refundReason": "Demo refund",
+        "notes": "Duplicate transaction",
+    }
     assert len(request.headers["IdempotencyKey"]) == 36  # a uuid4
 
 
 def test_the_version_can_be_chosen_and_must_look_like_a_date() -> None:
     script = Script(ok())
-    Client("k", base_url="http://api.test", version="2026-02-27", transport=httpx.MockTransport(script)).refunds.create("pi_1", 1)
+    Client(
+        "k", base_url="http://api.test", version="2026-02-27", transport=httpx.MockTransport(script)
+    ).refunds.create("pi_1", 1)
     assert script.requests[0].headers["Version"] == "2026-02-27"
     with pytest.raises(ConfigurationError):
         Client("k", version="v3")
@@ -142,8 +159,14 @@ def test_backoff_grows_and_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     waits: list[float] = []
     monkeypatch.setattr("payintents_client._client.time.sleep", waits.append)
     script = Script(*(httpx.ConnectError("refused") for _ in range(6)))
-    client = Client("k", base_url="http://api.test", transport=httpx.MockTransport(script), max_retries=5,
-                    backoff_s=1.0, max_backoff_s=4.0)
+    client = Client(
+        "k",
+        base_url="http://api.test",
+        transport=httpx.MockTransport(script),
+        max_retries=5,
+        backoff_s=1.0,
+        max_backoff_s=4.0,
+    )
     with pytest.raises(TransportError) as raised:
         client.payment_intents.get("pi_1")
     assert raised.value.attempts == 6
@@ -207,8 +230,9 @@ def test_the_async_client_follows_the_same_policy() -> None:
     script = Script(httpx.RemoteProtocolError("dropped"), ok(problem(500), 500), ok())
 
     async def run() -> str:
-        async with AsyncClient("k", base_url="http://api.test", transport=httpx.MockTransport(script),
-                               backoff_s=0.001) as client:
+        async with AsyncClient(
+            "k", base_url="http://api.test", transport=httpx.MockTransport(script), backoff_s=0.001
+        ) as client:
             return (await client.refunds.create("pi_1", 1000)).refund_id
 
     assert asyncio.run(run()) == "rfnd_1"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sdk_support import FaultyProxy, ServerUnderTest, captured_intent, faulty_proxy
 
 from payintents_client import AsyncClient, Client, TransportError
+from sdk_support import FaultyProxy, ServerUnderTest, captured_intent, faulty_proxy
 
 pytestmark = pytest.mark.e2e
 

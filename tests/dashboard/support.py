@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -16,11 +17,29 @@ from payintents.service.users import create_user
 PASSWORD = "correct horse battery staple"
 
 
+class _Inputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "input" and named.get("name"):
+            self.values.setdefault(str(named["name"]), named.get("value") or "")
+
+
+def fields(page: str) -> dict[str, str]:
+    """Every input's value by name (the first of each name), as a browser would send it."""
+    parser = _Inputs()
+    parser.feed(page)
+    return parser.values
+
+
 def hidden(page: str, name: str) -> str:
     """The value of the first input named ``name`` on the page."""
-    found = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', page)
-    assert found is not None, f"no field {name} on the page"
-    return html.unescape(found.group(1))
+    found = fields(page)
+    assert name in found, f"no field {name} on the page"
+    return found[name]
 
 
 def text_of(page: str) -> str:
@@ -65,11 +84,8 @@ class Dashboard:
         """The fields the refund form carries, as a browser would send them back."""
         page = self.get(f"/dashboard/payments/{intent_id}/refund")
         assert page.status_code == 200, page.text
-        return {
-            "csrf_token": hidden(page.text, "csrf_token"),
-            "refund_key": hidden(page.text, "refund_key"),
-            "amount": hidden(page.text, "amount") if 'name="amount" ' in page.text else "",
-        }
+        found = fields(page.text)
+        return {name: found[name] for name in ("csrf_token", "refund_key", "amount")}
 
     def review(self, intent_id: str, form: dict[str, str], **fields: str) -> httpx.Response:
         return self.post(f"/dashboard/payments/{intent_id}/refund", {**form, "step": "review", **fields})

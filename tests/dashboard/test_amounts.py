@@ -21,7 +21,9 @@ from payintents.web.dashboard.amounts import AmountInputError, decimal_text, for
         (1000, "USD", "10.00 USD"),
     ],
 )
-def test_amounts_are_shown_with_symbol_separators_and_two_decimals(minor: int, currency: str, shown: str) -> None:
+def test_amounts_are_shown_with_symbol_separators_and_two_decimals(
+    minor: int, currency: str, shown: str
+) -> None:
     assert format_money(minor, currency) == shown
 
 

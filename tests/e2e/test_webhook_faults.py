@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from payintents.workers.dispatcher import PARALLEL_SENDS
 from tests.e2e.webhook_receiver import (
     ERROR,
     GONE,
@@ -241,7 +242,7 @@ def test_two_dispatchers_never_send_one_event_at_once(
         webhook_server(database_url, tmp_path, monkeypatch, built_in_dispatcher=False) as (server, api),
     ):
         monkeypatch.setenv("PAYINTENTS_WEBHOOK_TIMEOUT_S", "15")  # no retry while an answer is on its way
-        receiver.delay_s = 0.3  # one dispatcher alone would need > 2 s for the backlog
+        receiver.delay_s = 0.2
         subscription = subscribe(api, receiver.url)
         flows = 15
         for _ in range(flows):
@@ -249,10 +250,18 @@ def test_two_dispatchers_never_send_one_event_at_once(
         expected = flows * EVENTS_PER_FLOW
         event_ids = listed_event_ids(api, subscription["id"])
         assert len(event_ids) == expected
+        # Hold every request until both dispatchers have a full pool of sends waiting: whichever
+        # starts first cannot drain the backlog alone, and both really share it.
+        receiver.hold()
         dispatchers = [start_dispatcher(server.database_url, tmp_path / f"dispatch-{n}.log") for n in (1, 2)]
         try:
+            deadline = time.monotonic() + 10
+            while receiver.in_flight() < 2 * PARALLEL_SENDS and time.monotonic() < deadline:
+                time.sleep(0.01)
+            receiver.release()
             missing = receiver.wait_for(event_ids, timeout_s=30)
         finally:
+            receiver.release()
             for process in dispatchers:
                 kill(process)
         backend = database_url.split(":", 1)[0]
@@ -269,7 +278,7 @@ def test_two_dispatchers_never_send_one_event_at_once(
         assert receiver.overlaps() == 0
         assert duplicates == 0, "no crash happened, so nothing should be sent twice"
         # One dispatcher sends at most 8 at once: more in flight means both were really sharing the work.
-        assert receiver.peak_in_flight > 8
+        assert receiver.peak_in_flight == 2 * PARALLEL_SENDS
 
 
 def test_overlap_check_catches_one_event_sent_twice_at_once() -> None:

@@ -82,6 +82,8 @@ class WebhookReceiver:
         self._requests: list[Received] = []
         self._in_flight: Counter[str] = Counter()
         self.peak_in_flight = 0  # most requests handled at once, any event
+        self._gate = threading.Event()  # while cleared, requests wait (hold() / release())
+        self._gate.set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -119,6 +121,7 @@ class WebhookReceiver:
             received = Received(handler.path, headers, body, answer, time.monotonic(), overlapped)
             self._requests.append(received)
         try:
+            self._gate.wait(timeout=30)
             if self.delay_s:
                 time.sleep(self.delay_s)
             if answer == TIMEOUT:
@@ -134,6 +137,13 @@ class WebhookReceiver:
         finally:
             with self._lock:
                 self._in_flight[webhook_id] -= 1
+
+    def hold(self) -> None:
+        """Keep every request waiting (after it is recorded) until ``release()``."""
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
 
     # what was received ---------------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import time
+import typing
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -43,19 +45,30 @@ class _AsyncResource:
         self._client = client
 
 
+def _as_method(method: Any, op: Callable[..., Any]) -> None:
+    """Give ``method`` the operation's name, docs and signature, with ``self`` first (for help())."""
+    functools.update_wrapper(method, op)
+    signature = inspect.signature(op)
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    (answer,) = typing.get_args(typing.get_type_hints(op)["return"])  # Call[X] -> X
+    method.__signature__ = signature.replace(
+        parameters=[self_parameter, *signature.parameters.values()], return_annotation=answer
+    )
+
+
 def _blocking(op: Callable[P, Call[T]]) -> Callable[Concatenate[_Resource, P], T]:
-    @functools.wraps(op)
     def method(self: _Resource, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self._client.execute(op(*args, **kwargs))
 
+    _as_method(method, op)
     return method
 
 
 def _awaitable(op: Callable[P, Call[T]]) -> Callable[Concatenate[_AsyncResource, P], Coroutine[Any, Any, T]]:
-    @functools.wraps(op)
     async def method(self: _AsyncResource, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._client.execute(op(*args, **kwargs))
 
+    _as_method(method, op)
     return method
 
 

@@ -103,6 +103,7 @@ class PaymentEvent:
     expiry_date: str | None = None
     card_type: str | None = None
     cardholder_name: str | None = None
+    message: str | None = None
     raw: Mapping[str, Any] = _raw()
 
     @classmethod
@@ -115,6 +116,7 @@ class PaymentEvent:
             expiry_date=opt_str(data, "expiryDate"),
             card_type=opt_str(data, "cardType"),
             cardholder_name=opt_str(data, "cardholderName"),
+            message=opt_str(data, "message"),
             raw=data,
         )
 

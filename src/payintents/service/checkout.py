@@ -15,6 +15,7 @@ from payintents.domain.intent import PaymentIntent
 from payintents.service.dependencies import Dependencies
 from payintents.service.intents import save_with_events
 from payintents.service.ports import CardResult, UnitOfWork
+from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,9 @@ class CardDetails:
 
 def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentIntent:
     # Ask the processor with no transaction open (it may be slow), then settle on fresh state.
-    result = deps.processor.authorize(find_payable(deps, intent_id), card.number, card.expiry, card.cvv)
+    payable = find_payable(deps, intent_id)
+    _use_account_clock(deps, payable)
+    result = deps.processor.authorize(payable, card.number, card.expiry, card.cvv)
     if card.name:
         result.card["cardName"] = card.name
     with deps.uow() as uow:
@@ -35,12 +38,18 @@ def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentIntent:
 
 
 def complete_challenge(deps: Dependencies, intent_id: str, passed: bool) -> PaymentIntent:
+    _use_account_clock(deps, find_payable(deps, intent_id))
     with deps.uow() as uow:
         intent = _payable(uow, intent_id)
         if not intent.pending_challenge:
             raise StateConflictError("There is no 3-D Secure challenge waiting on this payment.")
         result = deps.processor.complete_challenge(intent, passed)
         return _settle(deps, uow, intent, result)
+
+
+def _use_account_clock(deps: Dependencies, intent: PaymentIntent) -> None:
+    """The payer has no API key, so the intent's owner decides the time (sandbox time travel)."""
+    CLOCK_OFFSET.set(load_clock_offset(deps, intent.scope))
 
 
 def find_payable(deps: Dependencies, intent_id: str) -> PaymentIntent:

@@ -82,7 +82,7 @@ def update_subscription(
 
 def delete_subscription(deps: Dependencies, scope: Scope, subscription_id: str) -> None:
     with deps.uow() as uow:
-        if not _plausible_id(subscription_id) or not uow.webhooks.delete(scope, subscription_id):
+        if not uow.webhooks.delete(scope, subscription_id):
             raise NotFoundError(NOT_FOUND_DETAIL)
         uow.commit()
 
@@ -122,9 +122,7 @@ def list_deliveries(deps: Dependencies, scope: Scope, subscription_id: str) -> l
 def retry_event(deps: Dependencies, scope: Scope, event_id: str) -> int:
     """Send an event again now to every enabled subscription that had it."""
     with deps.uow() as uow:
-        rescheduled = (
-            uow.deliveries.retry_event(scope, event_id, deps.clock.now()) if _plausible_id(event_id) else 0
-        )
+        rescheduled = uow.deliveries.retry_event(scope, event_id, deps.clock.now())
         if rescheduled == 0:
             raise NotFoundError(EVENT_NOT_FOUND_DETAIL)
         uow.commit()
@@ -148,15 +146,10 @@ def _change(
 
 
 def _existing(uow: UnitOfWork, scope: Scope, subscription_id: str) -> Subscription:
-    subscription = uow.webhooks.get(scope, subscription_id) if _plausible_id(subscription_id) else None
+    subscription = uow.webhooks.get(scope, subscription_id)
     if subscription is None:
         raise NotFoundError(NOT_FOUND_DETAIL)
     return subscription
-
-
-def _plausible_id(object_id: str) -> bool:
-    """PostgreSQL refuses NUL in text (an error, not "no rows"): such an id cannot exist."""
-    return "\x00" not in object_id
 
 
 def _new_secret(deps: Dependencies, now: datetime, *, active: bool) -> Secret:

@@ -26,7 +26,13 @@ from payintents.service.accounts import authenticate
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
-from payintents.web.http_input import check_fields_exist_in, parse_json, read_body, resolve_version
+from payintents.web.http_input import (
+    check_fields_exist_in,
+    parse_json,
+    read_body,
+    refuse_nul_characters,
+    resolve_version,
+)
 from payintents.web.presenters import to_json_bytes
 from payintents.web.problems import RequestRefusedError, response_for_exception, trace_id_of
 from payintents.web.request_log import log_sandbox_request
@@ -95,6 +101,7 @@ def api_route(path: str, **operations: Operation) -> ApiRoute:
         trace_id = trace_id_of(request)
         try:
             operation = operations["GET" if request.method == "HEAD" else request.method]
+            refuse_nul_characters(request)
             raw = await read_body(request)
             return await run_in_threadpool(_handle, request, operation, raw, trace_id)
         except Exception as exc:

@@ -45,6 +45,14 @@ def resolve_version(header: str | None) -> date:
     return eligible[-1]
 
 
+def refuse_nul_characters(request: Request) -> None:
+    """NUL can be in no id or filter (PostgreSQL cannot even store it): refuse it up front."""
+    if "\x00" in request.scope["path"]:
+        raise RequestRefusedError(404, f"No resource at {request.url.path}.")
+    if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
+        raise RequestRefusedError(400, "Query parameters must not contain NUL characters.")
+
+
 def check_fields_exist_in(version: date, body: dict[str, object]) -> None:
     """Refuse top-level fields the caller's API version does not have yet."""
     errors = {

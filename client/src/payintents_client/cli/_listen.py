@@ -142,7 +142,7 @@ def cmd_listen(args: argparse.Namespace, client: Client, out: Output) -> int:
         raise
     secret = subscription.active_secret
     listener.secret = secret.value if secret else ""
-    thread = threading.Thread(target=server.serve_forever, name="payintents-listen", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="payintents-listen", daemon=True)
     thread.start()
     out.note(
         f"Ready! Listening on {url} for {', '.join(events)} (subscription {subscription.id}). "

@@ -18,6 +18,7 @@ from payintents.adapters.sql.schema import (
 from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.intent import Environment, Scope
 from payintents.service.ports import AttemptRecord, DeliveryJob, DeliveryView
+from payintents.service.sandbox import CLOCK_OFFSET
 
 dl = webhook_deliveries
 ev = outbox_events
@@ -195,7 +196,13 @@ class SqlDeliveryRepository:
                 # (deleted and still-disabled subscriptions are not in ``enabled``).
                 dl.c.status.in_(("pending", "failed", "delivered", "disabled")),
             )
-            .values(status="pending", next_attempt_at=now, leased_until=None, lease_owner=None)
+            # Due in real time (dispatchers' time), whatever the sandbox account's clock says.
+            .values(
+                status="pending",
+                next_attempt_at=now - CLOCK_OFFSET.get(),
+                leased_until=None,
+                lease_owner=None,
+            )
         )
         return int(result.rowcount)
 

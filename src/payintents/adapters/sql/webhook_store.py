@@ -24,6 +24,7 @@ from payintents.domain.errors import StateConflictError
 from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.webhooks import Secret, Subscription
+from payintents.service.sandbox import CLOCK_OFFSET
 
 subs = webhook_subscriptions
 sub_events = webhook_subscription_events
@@ -178,7 +179,8 @@ def fan_out(conn: Connection, event: OutboxEvent) -> None:
                 environment=event.scope.environment.value,
                 status="pending",
                 attempts=0,
-                next_attempt_at=event.created_at,
+                # Dispatchers run on real time, not on a sandbox account's moved clock.
+                next_attempt_at=event.created_at - CLOCK_OFFSET.get(),
                 created_at=event.created_at,
             )
         )
