@@ -1,7 +1,7 @@
 """The ``payintents-client`` command against a real ``payintents serve``: refunds with decimal amounts
 converted exactly in the intent's currency (and refused when inexact), ``intents`` commands, JSON for
 scripts and tables for people, one-line errors with the traceId and exit codes, and ``webhooks
-listen`` receiving, verifying and printing a real delivery, then removing its subscription."""
+listen`` receiving, verifying, printing and forwarding a real delivery, then removing its subscription."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from payintents_client import Client, Money
+from payintents_client import Client, Money, verify_dojo_signature
 from payintents_client.cli import main
 from sdk_support import ServerUnderTest, captured_intent, pay
 
@@ -124,30 +128,62 @@ def test_missing_key_and_programme_name_for_delegation(
     assert capsys.readouterr().err.startswith("payintents: no API key")
 
 
-def test_webhooks_listen_prints_a_verified_delivery_and_removes_its_subscription(
+@contextmanager
+def recording_receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """A local URL that records what is POSTed to it and answers 200."""
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/app-hooks", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_webhooks_listen_prints_and_forwards_a_verified_delivery_then_removes_its_subscription(
     client: Client, server: ServerUnderTest
 ) -> None:
     for existing in client.webhooks.list():
         client.webhooks.delete(existing.id)
     env = {**os.environ, "PAYINTENTS_API_KEY": server.api_key, "PAYINTENTS_BASE_URL": server.base_url}
-    command = [sys.executable, "-m", "payintents_client.cli", "webhooks", "listen"]
-    command += ["--events", "payment_intent.created", "--max-events", "1", "--json"]
-    listener = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 15
-        while not client.webhooks.list():
-            assert listener.poll() is None and time.monotonic() < deadline, listener.stderr.read()  # type: ignore[union-attr]
-            time.sleep(0.05)
-        (subscription,) = client.webhooks.list()
-        assert subscription.url.startswith("http://127.0.0.1:")
-        intent = client.payment_intents.create(Money(1000, "GBP"), "Listen 1")
-        out, err = listener.communicate(timeout=20)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.wait()
+    with recording_receiver() as (forward_url, forwarded):
+        command = [sys.executable, "-m", "payintents_client.cli", "webhooks", "listen", "--json"]
+        command += ["--events", "payment_intent.created", "--max-events", "1", "--forward-to", forward_url]
+        listener = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while not client.webhooks.list():
+                assert listener.poll() is None and time.monotonic() < deadline, listener.stderr.read()  # type: ignore[union-attr]
+                time.sleep(0.05)
+            (subscription,) = client.webhooks.list()
+            assert subscription.url.startswith("http://127.0.0.1:")
+            secret = subscription.active_secret
+            intent = client.payment_intents.create(Money(1000, "GBP"), "Listen 1")
+            out, err = listener.communicate(timeout=20)
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.wait()
     assert listener.returncode == 0, err
     event = json.loads(out.strip().splitlines()[0])
     assert event["event"] == "payment_intent.created" and event["data"]["paymentIntentId"] == intent.id
     assert "Ready! Listening on http://127.0.0.1:" in err and "rejected" not in err
+    ((headers, body),) = forwarded
+    assert json.loads(body) == event
+    assert secret is not None and verify_dojo_signature(secret.value, body, headers["dojo-signature"])
     assert client.webhooks.list() == ()

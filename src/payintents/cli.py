@@ -151,7 +151,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def welcome_text(base_url: str, database_url: str, demo: NewAccount | None) -> str:
-    lines = [f"payintents {__version__} on {base_url} (database {database_url})"]
+    lines = [
+        f"payintents {__version__} on {base_url} (database {database_url})",
+        f"Merchant dashboard: {base_url}/dashboard (an API key, or a user from `payintents users create`)",
+    ]
     if demo is None:
         lines.append("Use a key you created before, or make one: payintents accounts create NAME")
         return "\n".join(lines)

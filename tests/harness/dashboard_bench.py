@@ -61,7 +61,10 @@ def seed(engine: Engine, account_id: str, count: int) -> str:
         rows["intents"].append(_intent(intent_id, account_id, status, amount, captured, refunded, created, n))
         if captured:
             rows["captures"].append(_capture(intent_id, amount, created))
-            rows["events"] += [_event(intent_id, 0, "Authorized", created), _event(intent_id, 1, "Captured", created)]
+            rows["events"] += [
+                _event(intent_id, 0, "Authorized", created),
+                _event(intent_id, 1, "Captured", created),
+            ]
     with engine.begin() as conn:
         for table, key in (
             (payment_intents, "intents"),
@@ -160,7 +163,9 @@ def sign_in(http: httpx.Client, key: str) -> None:
     page = http.get("/dashboard/sign-in")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token is not None, page.text
-    answer = http.post("/dashboard/sign-in", data={"csrf_token": token.group(1), "method": "key", "api_key": key})
+    answer = http.post(
+        "/dashboard/sign-in", data={"csrf_token": token.group(1), "method": "key", "api_key": key}
+    )
     assert answer.status_code == 303, answer.text
 
 
@@ -211,11 +216,15 @@ def database(args: argparse.Namespace, folder: Path) -> Iterator[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--payments", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--database", help="an empty database URL (default: a new SQLite file)")
-    parser.add_argument("--postgres", action="store_true", help="a fresh schema in $PAYINTENTS_TEST_POSTGRES_URL")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a fresh schema in $PAYINTENTS_TEST_POSTGRES_URL"
+    )
     parser.add_argument("--server", action="store_true", help="time a real `payintents serve` over HTTP")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, database(args, Path(tmp)) as url:
@@ -228,7 +237,10 @@ def main() -> None:
         backend = url.split(":", 1)[0]
         print(f"seeded {args.payments} payments in {time.perf_counter() - started:.1f} s ({backend})")
         if args.server:
-            with running_server(url, Path(tmp), workers=1) as server, httpx.Client(base_url=server.base_url) as http:
+            with (
+                running_server(url, Path(tmp), workers=1) as server,
+                httpx.Client(base_url=server.base_url) as http,
+            ):
                 sign_in(http, account.sandbox_key)
                 run(http, sample, args.rounds)
         else:

@@ -321,7 +321,7 @@ def test_manual_reversal_within_seven_days_of_authorization(timed: Timed) -> Non
 def test_created_intents_expire_to_canceled(timed: Timed) -> None:
     api = timed.api
     default = api.create_intent()
-    assert default["expireAt"] == "2026-04-01T12:00:00Z"
+    assert default["expireAt"] == "2026-04-01T12:00:00.000000Z"
     early = str(api.create_intent(expireAt="2026-03-02T13:00:00Z")["id"])
     timed.clock.advance(minutes=59)
     run_expiry_pass(timed.deps)
@@ -366,10 +366,10 @@ def test_refresh_issues_a_new_secret_for_thirty_minutes(timed: Timed) -> None:
     timed.clock.advance(minutes=10)
     # Contract §9 #12: the secret is issued on create too, for 30 minutes.
     assert created["clientSessionSecret"]
-    assert created["clientSessionSecretExpirationDate"] == "2026-03-02T12:30:00Z"
+    assert created["clientSessionSecretExpirationDate"] == "2026-03-02T12:30:00.000000Z"
     refreshed = api.post(f"/payment-intents/{created['id']}/refresh-client-session-secret")
     assert refreshed.status_code == 200, refreshed.text
     body = refreshed.json()
     assert body["clientSessionSecret"] and body["clientSessionSecret"] != created["clientSessionSecret"]
-    assert body["clientSessionSecretExpirationDate"] == "2026-03-02T12:40:00Z"
+    assert body["clientSessionSecretExpirationDate"] == "2026-03-02T12:40:00.000000Z"
     assert api.intent(created["id"])["clientSessionSecret"] == body["clientSessionSecret"]

@@ -91,7 +91,7 @@ def test_delivery_body_is_compact_json_in_dojos_key_order() -> None:
 def test_delivery_body_created_at_is_utc_with_z_whatever_the_input_zone() -> None:
     elsewhere = CREATED.astimezone(timezone(timedelta(hours=5, minutes=30)))
     assert json.loads(delivery_body(contract_event(elsewhere)))["createdAt"] == "2022-02-01T13:07:41.866785Z"
-    assert iso_timestamp(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00Z"
+    assert iso_timestamp(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00.000000Z"
 
 
 def test_delivery_body_keeps_non_ascii_as_utf8() -> None:

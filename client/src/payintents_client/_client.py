@@ -28,11 +28,11 @@ T = TypeVar("T")
 
 
 class _Runs(Protocol):
-    def execute(self, call: Call[T]) -> T: ...
+    def _execute(self, call: Call[T]) -> T: ...
 
 
 class _RunsAsync(Protocol):
-    async def execute(self, call: Call[T]) -> T: ...
+    async def _execute(self, call: Call[T]) -> T: ...
 
 
 class _Resource:
@@ -58,7 +58,7 @@ def _as_method(method: Any, op: Callable[..., Any]) -> None:
 
 def _blocking(op: Callable[P, Call[T]]) -> Callable[Concatenate[_Resource, P], T]:
     def method(self: _Resource, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._client.execute(op(*args, **kwargs))
+        return self._client._execute(op(*args, **kwargs))
 
     _as_method(method, op)
     return method
@@ -66,7 +66,7 @@ def _blocking(op: Callable[P, Call[T]]) -> Callable[Concatenate[_Resource, P], T
 
 def _awaitable(op: Callable[P, Call[T]]) -> Callable[Concatenate[_AsyncResource, P], Coroutine[Any, Any, T]]:
     async def method(self: _AsyncResource, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._client.execute(op(*args, **kwargs))
+        return await self._client._execute(op(*args, **kwargs))
 
     _as_method(method, op)
     return method
@@ -220,7 +220,7 @@ class Client:
         self.refunds = Refunds(self)
         self.webhooks = Webhooks(self)
 
-    def execute(self, call: Call[T]) -> T:
+    def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""
         retry = 0
         while True:
@@ -280,7 +280,7 @@ class AsyncClient:
         self.refunds = AsyncRefunds(self)
         self.webhooks = AsyncWebhooks(self)
 
-    async def execute(self, call: Call[T]) -> T:
+    async def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""
         retry = 0
         while True:

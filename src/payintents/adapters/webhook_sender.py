@@ -37,17 +37,17 @@ class HttpWebhookSender:
         except (OSError, ValueError) as failure:  # ValueError: UnicodeError from the IDNA codec
             return SendResult(None, _ms_since(started), f"cannot resolve host: {failure}")
         try:
-            response = self._client.post(url, content=body, headers={**headers, "User-Agent": USER_AGENT})
+            # Only the status line and headers matter: the body is never read, so a receiver that
+            # trickles out a long body cannot hold the dispatcher past its lease.
+            with self._client.stream(
+                "POST", url, content=body, headers={**headers, "User-Agent": USER_AGENT}
+            ) as response:
+                status, retry_after = response.status_code, response.headers.get("retry-after")
         except httpx.TimeoutException:
             return SendResult(None, _ms_since(started), "timed out")
         except (httpx.HTTPError, httpx.InvalidURL) as failure:
             return SendResult(None, _ms_since(started), f"{type(failure).__name__}: {failure}")
-        return SendResult(
-            response.status_code,
-            _ms_since(started),
-            None,
-            _retry_after_s(response.headers.get("retry-after")),
-        )
+        return SendResult(status, _ms_since(started), None, _retry_after_s(retry_after))
 
     def close(self) -> None:
         self._client.close()

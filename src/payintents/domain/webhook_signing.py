@@ -18,7 +18,8 @@ from payintents.domain.events import OutboxEvent
 
 
 def iso_timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
+    """ISO 8601 UTC with a ``Z`` and always six fraction digits."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def delivery_body(event: OutboxEvent) -> bytes:

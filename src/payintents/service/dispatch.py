@@ -32,8 +32,8 @@ class DispatchReport:
 
 def lease_for(timeout_s: float, sends_in_a_row: int) -> timedelta:
     """A lease that outlasts ``sends_in_a_row`` sends made one after another, each taking up to a
-    connect and a read timeout (httpx times each phase) plus recording its attempt."""
-    return timedelta(seconds=sends_in_a_row * (2 * timeout_s + RECORD_ALLOWANCE_S))
+    connect, a write and a read timeout (httpx times each phase) plus recording its attempt."""
+    return timedelta(seconds=sends_in_a_row * (3 * timeout_s + RECORD_ALLOWANCE_S))
 
 
 def claim(deps: Dependencies, owner: str, limit: int, lease: timedelta = LEASE) -> list[DeliveryJob]:
@@ -84,7 +84,7 @@ def _judge(result: SendResult, attempts_made: int, deps: Dependencies) -> tuple[
 
 def dispatch_once(deps: Dependencies, sender: WebhookSender, owner: str, limit: int = 20) -> DispatchReport:
     """Claim and deliver one batch in this thread (the worker runs batches in parallel)."""
-    jobs = claim(deps, owner, limit)
+    jobs = claim(deps, owner, limit, lease_for(deps.webhook_timeout_s, limit))
     outcomes = [deliver(deps, sender, owner, job) for job in jobs]
     return DispatchReport(
         claimed=len(jobs),

@@ -77,6 +77,10 @@ class Operation:
     schema: Obj | None = None
     body_required: bool = False
     key_required: bool = False
+    # The handler honours an optional idempotencyKey (documented; required ones use key_required).
+    idempotent: bool = False
+    # Query parameters the handler reads: (name, JSON Schema), for the document.
+    query: tuple[tuple[str, dict[str, Any]], ...] = ()
     summary: str = ""
     # Success status and the name of its response schema (None: no body).
     success: tuple[int, str | None] = (200, None)

@@ -181,6 +181,7 @@ ROUTES: list[Route] = [
             create,
             schemas.CREATE_PAYMENT_INTENT,
             body_required=True,
+            idempotent=True,
             summary="Create a payment intent",
             success=(200, PI),
             errors=(409, 413, 415),
@@ -199,9 +200,19 @@ ROUTES: list[Route] = [
     ),
     api_route(
         "/payment-intents/{paymentIntentId}",
-        GET=Operation(get, summary="Retrieve a payment intent", success=(200, PI), errors=(404,)),
+        GET=Operation(
+            get,
+            summary="Retrieve a payment intent",
+            success=(200, PI),
+            errors=(404,),
+            query=(("returnCanceled", {"type": "boolean", "default": False}),),
+        ),
         DELETE=Operation(
-            cancel, summary="Cancel a payment intent (Created only)", success=(200, PI), errors=(404, 409)
+            cancel,
+            summary="Cancel a payment intent (Created only)",
+            success=(200, PI),
+            errors=(404, 409),
+            idempotent=True,
         ),
     ),
     api_route(
@@ -210,6 +221,7 @@ ROUTES: list[Route] = [
             capture,
             schemas.CREATE_CAPTURE,
             body_required=True,
+            idempotent=True,
             summary="Capture all or part of a Manual authorization",
             success=(200, "Capture"),
             errors=(404, 409, 413, 415),
@@ -218,7 +230,11 @@ ROUTES: list[Route] = [
     api_route(
         "/payment-intents/{paymentIntentId}/reversal",
         POST=Operation(
-            reverse, summary="Reverse a payment in full", success=(200, "Reversal"), errors=(404, 409)
+            reverse,
+            summary="Reverse a payment in full",
+            success=(200, "Reversal"),
+            errors=(404, 409),
+            idempotent=True,
         ),
     ),
     api_route(
@@ -227,6 +243,7 @@ ROUTES: list[Route] = [
             change_amount,
             schemas.SET_AMOUNT,
             body_required=True,
+            idempotent=True,
             summary="Change the amount (config.payment.customAmountAllowed)",
             success=(200, PI),
             errors=(404, 405, 409, 413, 415),
@@ -238,6 +255,7 @@ ROUTES: list[Route] = [
             change_tips,
             schemas.SET_TIPS,
             body_required=True,
+            idempotent=True,
             summary="Change the tips (config.payment.tipsAllowed)",
             success=(200, PI),
             errors=(404, 405, 409, 413, 415),
@@ -246,7 +264,11 @@ ROUTES: list[Route] = [
     api_route(
         "/payment-intents/{paymentIntentId}/refresh-client-session-secret",
         POST=Operation(
-            refresh_secret, summary="Issue a new client session secret", success=(200, PI), errors=(404, 409)
+            refresh_secret,
+            summary="Issue a new client session secret",
+            success=(200, PI),
+            errors=(404, 409),
+            idempotent=True,
         ),
     ),
 ]

@@ -84,7 +84,10 @@ def _parameters(path: str, op: Operation) -> list[JsonSchema]:
             "schema": {"type": "string", "format": "date", "example": "2024-02-05"},
         }
     )
-    if op.key_required or op.schema is not None:
+    params.extend(
+        {"name": name, "in": "query", "required": False, "schema": schema} for name, schema in op.query
+    )
+    if op.key_required or op.idempotent:
         params.append(
             {
                 "name": "idempotencyKey",

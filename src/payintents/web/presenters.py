@@ -30,9 +30,8 @@ _ECHOED = (
 
 
 def iso(moment: datetime) -> str:
-    """ISO 8601 UTC with a ``Z``, microseconds when there are any."""
-    text = moment.astimezone(UTC).isoformat()
-    return text.removesuffix("+00:00") + "Z"
+    """ISO 8601 UTC with a ``Z`` and always six fraction digits, so every timestamp has one shape."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def money(value: Money | None) -> dict[str, Any] | None:

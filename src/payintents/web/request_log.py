@@ -21,6 +21,10 @@ from payintents.service.sandbox import record_request
 
 log = logging.getLogger("payintents.request_log")
 MAX_BODY_CHARS = 65_536
+# The columns' sizes: a longer path or key is cut, never a reason to lose the entry (PostgreSQL
+# refuses an over-long value where SQLite would store it).
+MAX_PATH_CHARS = 2048
+MAX_KEY_CHARS = 200
 # Reading the log is not itself worth logging.
 UNLOGGED_PATHS = ("/sandbox/requests",)
 
@@ -47,14 +51,15 @@ def _entry(
 ) -> RequestLogEntry:
     response_text = _text(bytes(response.body))
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    key = request.headers.get("idempotencykey")
     return RequestLogEntry(
         trace_id=trace_id,
         at=deps.clock.now(),
         method=request.method,
-        path=path,
+        path=path[:MAX_PATH_CHARS],
         status=response.status_code,
         duration_ms=int((time.perf_counter() - started) * 1000),
-        idempotency_key=request.headers.get("idempotencykey"),
+        idempotency_key=None if key is None else key[:MAX_KEY_CHARS],
         replayed=response.headers.get("Idempotent-Replayed") == "true",
         payment_intent_id=_intent_id(request, response_text),
         request_body=_text(raw_body),

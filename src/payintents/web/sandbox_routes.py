@@ -135,6 +135,16 @@ ROUTES: list[Route] = [
     ),
     api_route(
         "/sandbox/requests",
-        GET=_op(list_requests, "The account's recent API requests", success=(200, "RequestLog")),
+        GET=_op(
+            list_requests,
+            "The account's recent API requests",
+            success=(200, "RequestLog"),
+            query=(
+                ("path", {"type": "string"}),
+                ("status", {"type": "integer", "minimum": 100, "maximum": 599}),
+                ("intentId", {"type": "string"}),
+                ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LOG_LIMIT}),
+            ),
+        ),
     ),
 ]

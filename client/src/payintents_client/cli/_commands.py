@@ -125,6 +125,8 @@ def cmd_intents_get(args: argparse.Namespace, client: Client, out: Output) -> in
 
 
 def cmd_intents_list(args: argparse.Namespace, client: Client, out: Output) -> int:
+    if args.limit < 1:
+        raise UsageError("--limit must be 1 or more")
     found = client.payment_intents.search(statuses=args.status or None, page_size=min(args.limit, 100))
     with out.progress("Searching…"):
         intents = list(itertools.islice(found, args.limit))

@@ -197,12 +197,9 @@ class SqlDeliveryRepository:
                 dl.c.status.in_(("pending", "failed", "delivered", "disabled")),
             )
             # Due in real time (dispatchers' time), whatever the sandbox account's clock says.
-            .values(
-                status="pending",
-                next_attempt_at=now - CLOCK_OFFSET.get(),
-                leased_until=None,
-                lease_owner=None,
-            )
+            # The lease is left alone: a dispatcher sending this delivery right now keeps it, so no
+            # second dispatcher can send it at the same time.
+            .values(status="pending", next_attempt_at=now - CLOCK_OFFSET.get())
         )
         return int(result.rowcount)
 

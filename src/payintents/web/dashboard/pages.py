@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ BASE = "/dashboard"
 SESSION_COOKIE = "payintents_session"
 SIGN_IN_COOKIE = "payintents_sign_in"
 MAX_FORM_FIELDS = 30
-MAX_ID_LENGTH = 64
+_ID = re.compile(r"[!-~]{1,64}")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -170,9 +171,10 @@ class Visit:
 
     @property
     def intent_id(self) -> str:
-        """The payment intent in the path; one longer than any id could be is simply not found."""
+        """The payment intent in the path; text no id could be is simply not found."""
         intent_id = str(self.request.path_params["paymentIntentId"])
-        if len(intent_id) > MAX_ID_LENGTH:
+        # Nothing but printable ASCII is ever an id; a NUL would not even reach PostgreSQL.
+        if not _ID.fullmatch(intent_id):
             raise NotFoundError("The payment intent does not exist.")
         return intent_id
 
