@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test check ci install crash-test crash-test-short race bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e './client[cli]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -18,12 +18,13 @@ run: $(STAMP)
 	$(BIN)/payintents serve
 
 test: $(STAMP)
-	$(BIN)/pytest -n auto -q
+	$(BIN)/pytest -n auto -q tests client/tests
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests client
+	$(BIN)/ruff format --check src tests client
 	$(BIN)/mypy
+	$(BIN)/mypy --strict client/src
 	$(BIN)/lint-imports
 
 ci: check test

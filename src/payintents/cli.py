@@ -175,7 +175,11 @@ def welcome_text(base_url: str, database_url: str, demo: NewAccount | None) -> s
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="payintents", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="payintents",
+        description=__doc__,
+        epilog="With the client installed, also: payintents refund | intents | webhooks.",
+    )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -222,13 +226,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands for people working with a running server; they come from the client distribution.
+CLIENT_COMMANDS = ("refund", "intents", "webhooks")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in CLIENT_COMMANDS:
+        return _run_client_command(arguments)
+    args = build_parser().parse_args(arguments)
     try:
         return int(args.handler(args))
     except ConfigurationError as exc:
         print(f"payintents: {exc}", file=sys.stderr)
         return 2
+
+
+def _run_client_command(arguments: list[str]) -> int:
+    """``payintents refund …`` and friends: the payintents-client CLI, under this command's name."""
+    try:
+        from payintents_client.cli import main as client_main
+    except ImportError:
+        print(
+            f"payintents: '{arguments[0]}' needs the client: pip install 'payintents-client[cli]' "
+            "(in this repository: pip install -e './client[cli]')",
+            file=sys.stderr,
+        )
+        return 2
+    return int(client_main(arguments, prog="payintents"))
 
 
 if __name__ == "__main__":
