@@ -105,12 +105,12 @@ class MemoryIntents:
         )
 
     def due_for_expiry(
-        self, now: datetime, limit: int, account_id: str | None = None
+        self, now: datetime, limit: int, scope: Scope | None = None
     ) -> list[tuple[Scope, str]]:
         due = [
             (i.scope, i.id)
             for i in self._s.intents.values()
-            if (account_id is None or i.scope.account_id == account_id)
+            if (scope is None or i.scope == scope)
             and (
                 (i.status is Status.CREATED and i.expire_at <= now)
                 or (i.status is Status.AUTHORIZED and i.auto_expire_at and i.auto_expire_at <= now)

@@ -216,6 +216,14 @@ def test_keyboard_labels_and_phone_width_with_screenshots(page: Any, api: Api) -
             assert unlabelled_fields(page) == []
             assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
             page.screenshot(path=str(SCREENSHOTS / f"dashboard-{name}-{width_name}.png"), full_page=True)
+        for path in (
+            "/dashboard/developers/requests",
+            "/dashboard/developers/webhooks",
+            "/dashboard/developers/sandbox",
+        ):
+            page.goto(path)
+            assert unlabelled_fields(page) == []
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
 
 
 def unlabelled_fields(tab: Any) -> list[str]:

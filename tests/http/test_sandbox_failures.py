@@ -297,7 +297,8 @@ def test_declining_cards_record_their_reason(api: Api, number: str, reason: str)
 
 def test_processor_error_card_is_502_and_changes_nothing(api: Api) -> None:
     intent_id = api.create_intent(1000)["id"]
-    problem(api.pay(intent_id, card("4111110000000119")), 502)
+    failed = problem(api.pay(intent_id, card("4111110000000119")), 502)
+    assert failed["type"].endswith("#section-6.6.3") and failed["title"] == "Bad Gateway"
     intent = api.intent(intent_id)
     assert (intent["status"], intent["paymentEvents"]) == ("Created", [])
 
@@ -308,7 +309,8 @@ def test_timeout_card_is_504_after_the_processor_timeout(deps: Dependencies) -> 
         api = Api(client, create_account(deps, "timeouts").sandbox_key)
         intent_id = api.create_intent(1000)["id"]
         started = time.monotonic()
-        problem(api.pay(intent_id, card("4111110000000127")), 504)
+        timed_out = problem(api.pay(intent_id, card("4111110000000127")), 504)
+        assert timed_out["type"].endswith("#section-6.6.5") and timed_out["title"] == "Gateway Timeout"
         assert time.monotonic() - started >= 0.05
         intent = api.intent(intent_id)
         assert (intent["status"], intent["paymentEvents"]) == ("Created", [])

@@ -24,12 +24,8 @@ def run_expiry_pass(deps: Dependencies, only: Scope | None = None) -> ExpiryRepo
 
     ``only`` limits the pass to one sandbox account, whose clock may run ahead of real time.
     """
-    account_id = only.account_id if only is not None else None
     with deps.uow() as uow:
-        due = uow.intents.due_for_expiry(deps.clock.now(), BATCH_SIZE, account_id)
-    if only is not None:
-        # The store filters by account only: the same account's production intents run on real time.
-        due = [(scope, intent_id) for scope, intent_id in due if scope == only]
+        due = uow.intents.due_for_expiry(deps.clock.now(), BATCH_SIZE, only)
     expired = sum(1 for scope, intent_id in due if _expire_one(deps, scope, intent_id))
     with deps.uow() as uow:
         reaped = uow.idempotency.reap(deps.clock.now() - deps.idempotency_retention, only)

@@ -64,9 +64,9 @@ class IntentRepository(Protocol):
         """Add ``amount`` to refundedAmount if the intent is Captured and the cap allows; else None."""
 
     def due_for_expiry(
-        self, now: datetime, limit: int, account_id: str | None = None
+        self, now: datetime, limit: int, scope: Scope | None = None
     ) -> list[tuple[Scope, str]]:
-        """Intents whose expiry time has come (of one account only, when given)."""
+        """Intents whose expiry time has come (of one scope only, when given)."""
 
 
 class RefundRepository(Protocol):

@@ -46,6 +46,7 @@ _TYPE_SECTIONS = {
     500: "rfc7231#section-6.6.1",
     502: "rfc7231#section-6.6.3",
     503: "rfc7231#section-6.6.4",
+    504: "rfc7231#section-6.6.5",
 }
 
 # The error table: each expected failure type and the status it answers with.

@@ -128,7 +128,7 @@ class SqlIntentRepository:
         return IntentPage(intents, has_more=len(rows) > query.limit)
 
     def due_for_expiry(
-        self, now: datetime, limit: int, account_id: str | None = None
+        self, now: datetime, limit: int, scope: Scope | None = None
     ) -> list[tuple[Scope, str]]:
         stmt = select(pi.c.account_id, pi.c.environment, pi.c.id).where(
             or_(
@@ -136,8 +136,8 @@ class SqlIntentRepository:
                 and_(pi.c.status == Status.AUTHORIZED.value, pi.c.auto_expire_at <= now),
             )
         )
-        if account_id is not None:
-            stmt = stmt.where(pi.c.account_id == account_id)
+        if scope is not None:
+            stmt = stmt.where(_in_scope(scope))
         rows = self._conn.execute(stmt.limit(limit)).all()
         return [(Scope(acc, Environment(env)), intent_id) for acc, env, intent_id in rows]
 

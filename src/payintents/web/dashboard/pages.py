@@ -30,6 +30,7 @@ from payintents.domain.intent import Scope
 from payintents.service import dashboard
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import DashboardSession, StoreBusyError
+from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
 from payintents.web.dashboard.amounts import format_money
 from payintents.web.http_input import read_body
 from payintents.web.problems import RequestRefusedError
@@ -212,6 +213,8 @@ def _visit(request: Request, form: dict[str, str], handler: Handler) -> Response
             return _to_sign_in(request)
         if request.method == "POST" and not same_token(form.get("csrf_token"), session.csrf_token):
             return error_page(request, 403, FORM_EXPIRED, session)
+        # A sandbox account may have moved its clock: the dashboard sees the time its API sees.
+        CLOCK_OFFSET.set(load_clock_offset(deps, dashboard.scope_of(session)))
         return handler(Visit(request, deps, session, form))
     except Exception as exc:
         return exception_page(request, exc, session)
