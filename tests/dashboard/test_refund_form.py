@@ -197,3 +197,21 @@ def test_another_accounts_payment_cannot_be_refunded(api: Api, other_api: Api, b
     assert browser.review(theirs, form, amount="1").status_code == 404
     assert browser.confirm(theirs, form, amount="1").status_code == 404
     assert refunds_of(other_api, theirs) == []
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("declined", 400), ("processor_error", 502)])
+def test_a_processor_failure_is_shown_inline_and_the_form_can_be_confirmed_again(
+    api: Api, browser: Dashboard, outcome: str, status: int
+) -> None:
+    intent_id = api.captured_intent(1000)
+    fail = api.post(
+        f"/sandbox/payment-intents/{intent_id}/fail-next", {"operation": "refund", "outcome": outcome}
+    )
+    assert fail.status_code == 200, fail.text
+    form = browser.refund_form(intent_id)
+    failed = browser.confirm(intent_id, form, amount="2.00")
+    assert failed.status_code == status
+    assert "The card processor" in text_of(failed.text)
+    assert refunds_of(api, intent_id) == []
+    assert browser.confirm(intent_id, form, amount="2.00").status_code == 303
+    assert [r["amount"] for r in refunds_of(api, intent_id)] == [200]

@@ -25,6 +25,7 @@ from payintents.domain.lifecycle import refund_refusal
 from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import dashboard, refunds
 from payintents.service.idempotent import IdempotentRequest
+from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError
 from payintents.web.dashboard.amounts import AmountInputError, decimal_text, parse_amount
 from payintents.web.dashboard.pages import BASE, FORM_EXPIRED, Visit, page, redirect
 from payintents.web.dashboard.payment_routes import can_refund
@@ -152,6 +153,11 @@ def refund_confirm(visit: Visit) -> Response:
     except RuleBrokenError as refused:
         intent = dashboard.refundable_intent(visit.deps, visit.scope, intent_id)
         return _form(visit, intent, fields, 400, problem=refused.detail)
+    except (ProcessorDeclinedError, ProcessorUnavailableError) as failed:
+        # Nothing was refunded and the key is not spent: the same form may be confirmed again.
+        intent = dashboard.refundable_intent(visit.deps, visit.scope, intent_id)
+        status = 400 if isinstance(failed, ProcessorDeclinedError) else 502
+        return _form(visit, intent, fields, status, problem=str(failed))
     except IdempotencyConflictError:
         intent = dashboard.refundable_intent(visit.deps, visit.scope, intent_id)
         fresh = RefundFields(decimal_text(intent.remaining_refundable), "", "", new_key())
