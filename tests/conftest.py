@@ -24,6 +24,12 @@ from tests.support import POSTGRES_ENV, Api, postgres_admin_url, postgres_schema
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
+# The suite exercises production-environment behaviour (isolation, ids, refunds of captured
+# payments) with the built-in processor standing in for a real acquirer, so production intents may
+# be paid through the test-card checkout here, in-process and in every server the tests start.
+# The default is off; tests/http/test_production_checkout.py checks that.
+os.environ["PAYINTENTS_PRODUCTION_CHECKOUT"] = "on"
+
 
 @pytest.fixture
 def world() -> FakeWorld:

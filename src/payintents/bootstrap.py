@@ -51,6 +51,10 @@ class Settings:
     request_log_retention: timedelta = timedelta(hours=24)
     # How long the sandbox's timeout test card makes the processor wait.
     sandbox_timeout_s: float = 5.0
+    # The test-card checkout pays production intents too (tests of production behaviour only).
+    production_checkout: bool = field(
+        default_factory=lambda: os.environ.get("PAYINTENTS_PRODUCTION_CHECKOUT", "off").lower() == "on"
+    )
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     @classmethod
@@ -95,6 +99,7 @@ def build_dependencies(
         webhook_retry_scale=settings.webhook_retry_scale,
         webhook_timeout_s=settings.webhook_timeout_s,
         request_log_retention=settings.request_log_retention,
+        production_checkout=settings.production_checkout,
     )
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from payintents.domain import lifecycle
-from payintents.domain.errors import StateConflictError
-from payintents.domain.intent import PaymentIntent
+from payintents.domain.errors import NotFoundError, StateConflictError
+from payintents.domain.intent import Environment, PaymentIntent
 from payintents.service.dependencies import Dependencies
 from payintents.service.intents import save_with_events
 from payintents.service.ports import CardResult, UnitOfWork
@@ -34,13 +34,13 @@ def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentIntent:
     if card.name:
         result.card["cardName"] = card.name
     with deps.uow() as uow:
-        return _settle(deps, uow, _payable(uow, intent_id), result)
+        return _settle(deps, uow, _payable(uow, intent_id, deps.production_checkout), result)
 
 
 def complete_challenge(deps: Dependencies, intent_id: str, passed: bool) -> PaymentIntent:
     _use_account_clock(deps, find_payable(deps, intent_id))
     with deps.uow() as uow:
-        intent = _payable(uow, intent_id)
+        intent = _payable(uow, intent_id, deps.production_checkout)
         if not intent.pending_challenge:
             raise StateConflictError("There is no 3-D Secure challenge waiting on this payment.")
         result = deps.processor.complete_challenge(intent, passed)
@@ -54,11 +54,19 @@ def _use_account_clock(deps: Dependencies, intent: PaymentIntent) -> None:
 
 def find_payable(deps: Dependencies, intent_id: str) -> PaymentIntent:
     with deps.uow() as uow:
-        return lifecycle.ensure_visible(uow.intents.find(intent_id))
+        return _payable(uow, intent_id, deps.production_checkout)
 
 
-def _payable(uow: UnitOfWork, intent_id: str) -> PaymentIntent:
-    return lifecycle.ensure_visible(uow.intents.find(intent_id))
+def _payable(uow: UnitOfWork, intent_id: str, production_checkout: bool) -> PaymentIntent:
+    """A visible intent the test-card checkout may take: production intents only when allowed.
+
+    The built-in processor approves test cards; letting it "capture" a production payment would
+    record money that never moved, so production intents answer exactly like missing ones.
+    """
+    intent = lifecycle.ensure_visible(uow.intents.find(intent_id))
+    if intent.scope.environment is Environment.PRODUCTION and not production_checkout:
+        raise NotFoundError(lifecycle.NOT_FOUND_DETAIL)
+    return intent
 
 
 def _settle(deps: Dependencies, uow: UnitOfWork, intent: PaymentIntent, result: CardResult) -> PaymentIntent:

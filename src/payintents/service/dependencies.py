@@ -22,5 +22,8 @@ class Dependencies:
     # The HTTP timeout of one webhook send; dispatchers size their leases from it.
     webhook_timeout_s: float = 15.0
     request_log_retention: timedelta = timedelta(hours=24)
+    # Whether the test-card checkout may pay production intents (only for tests of production
+    # behaviour: the built-in processor moves no real money).
+    production_checkout: bool = False
     # How a use case waits (sandbox "slow" failures); tests replace it.
     sleep: Callable[[float], None] = time.sleep

@@ -18,8 +18,8 @@ from payintents.service.ports import ConcurrentUpdateError, StoreBusyError, Unit
 
 T = TypeVar("T")
 
-# Optimistic-concurrency retries for writes that lost a version race (never for refunds, whose
-# guarded UPDATE cannot lose one). Three is plenty: each retry re-reads the winner's state.
+# Retries for writes that lost a race: a version check (intents) or, for refunds, a capture that
+# committed between the guarded UPDATE and the re-read. Three is plenty: each retry re-reads.
 MAX_ATTEMPTS = 3
 
 

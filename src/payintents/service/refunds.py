@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from payintents.domain import lifecycle
-from payintents.domain.errors import NotFoundError
+from payintents.domain.errors import InvariantViolationError, NotFoundError
 from payintents.domain.events import EventName, OutboxEvent, status_event
 from payintents.domain.intent import Scope, Status
 from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
@@ -19,7 +19,7 @@ from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.service.dependencies import Dependencies
 from payintents.service.failures import with_injected_failure
 from payintents.service.idempotent import Action, Answer, IdempotentRequest, Render, execute_once
-from payintents.service.ports import RefundApplied, UnitOfWork
+from payintents.service.ports import ConcurrentUpdateError, RefundApplied, UnitOfWork
 
 REFUND_NOT_FOUND_DETAIL = "The refund does not exist."
 
@@ -50,7 +50,12 @@ def _refund_action(
         amount = refund_request.amount
         applied = uow.intents.apply_refund(scope, intent_id, amount, now)
         if applied is None:
-            raise lifecycle.refund_refusal(uow.intents.get(scope, intent_id), amount)
+            refusal = lifecycle.refund_refusal(uow.intents.get(scope, intent_id), amount)
+            if isinstance(refusal, InvariantViolationError):
+                # On PostgreSQL a capture may commit between the guarded UPDATE and this read, so
+                # the refund may fit now. Nothing was written: run the whole request again.
+                raise ConcurrentUpdateError(intent_id)
+            raise refusal
         # Inside the transaction, after the guarded UPDATE reserved the amount: a processor
         # failure rolls everything back, the idempotency key included (ADR 0003).
         deps.processor.refund(scope, intent_id, amount, injected)

@@ -20,7 +20,7 @@ from payintents.service import checkout
 from payintents.service.dependencies import Dependencies
 from payintents.web import request_schemas as schemas
 from payintents.web.endpoint import json_response
-from payintents.web.http_input import parse_json, read_body, refuse_nul_characters
+from payintents.web.http_input import parse_json, read_body, refuse_impossible_input
 from payintents.web.presenters import present_intent
 from payintents.web.problems import response_for_exception, trace_id_of
 from payintents.web.wire import validate
@@ -42,7 +42,7 @@ async def page(request: Request) -> Response:
     trace_id = trace_id_of(request)
     deps: Dependencies = request.app.state.deps
     try:
-        refuse_nul_characters(request)
+        refuse_impossible_input(request)
         intent_id = str(request.path_params["paymentIntentId"])
         intent = await run_in_threadpool(checkout.find_payable, deps, intent_id)
         return HTMLResponse(_page(intent))
@@ -75,7 +75,7 @@ def _challenge(deps: Dependencies, intent_id: str, body: dict[str, Any]) -> Paym
 async def _post(request: Request, schema: Any, action: Any) -> Response:
     trace_id = trace_id_of(request)
     try:
-        refuse_nul_characters(request)
+        refuse_impossible_input(request)
         raw = await read_body(request)
         body = validate(schema, parse_json(request, raw, body_required=True))
         deps: Dependencies = request.app.state.deps

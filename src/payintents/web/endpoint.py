@@ -30,7 +30,7 @@ from payintents.web.http_input import (
     check_fields_exist_in,
     parse_json,
     read_body,
-    refuse_nul_characters,
+    refuse_impossible_input,
     resolve_version,
 )
 from payintents.web.presenters import to_json_bytes
@@ -105,7 +105,7 @@ def api_route(path: str, **operations: Operation) -> ApiRoute:
         trace_id = trace_id_of(request)
         try:
             operation = operations["GET" if request.method == "HEAD" else request.method]
-            refuse_nul_characters(request)
+            refuse_impossible_input(request)
             raw = await read_body(request)
             return await run_in_threadpool(_handle, request, operation, raw, trace_id)
         except Exception as exc:

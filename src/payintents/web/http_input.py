@@ -45,12 +45,30 @@ def resolve_version(header: str | None) -> date:
     return eligible[-1]
 
 
-def refuse_nul_characters(request: Request) -> None:
-    """NUL can be in no id or filter (PostgreSQL cannot even store it): refuse it up front."""
-    if "\x00" in request.scope["path"]:
+# Every id this server mints is made of these characters, and none is longer than 64.
+_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The refund route answers a too-long refundId with Dojo's 400 (maxLength 50) itself.
+_LENGTH_CHECKED_BY_ROUTE = frozenset({"refundId"})
+
+
+def refuse_impossible_input(request: Request) -> None:
+    """Refuse what no id or filter can contain before it reaches the store (PostgreSQL cannot
+    even compare text with NUL, and ids longer than a column must not reach an INSERT)."""
+    if "\x00" in request.scope["path"] or not all(
+        _plausible_id(name, str(value)) for name, value in request.path_params.items()
+    ):
         raise RequestRefusedError(404, f"No resource at {request.url.path}.")
     if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
         raise RequestRefusedError(400, "Query parameters must not contain NUL characters.")
+
+
+def _plausible_id(name: str, value: str) -> bool:
+    return is_plausible_id(value[:64] if name in _LENGTH_CHECKED_BY_ROUTE else value)
+
+
+def is_plausible_id(value: str) -> bool:
+    """Could this be an id this server minted? (Anything else cannot exist in the store.)"""
+    return _ID_SHAPE.fullmatch(value) is not None
 
 
 def check_fields_exist_in(version: date, body: dict[str, object]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
 from typing import Any
 
 from starlette.responses import Response
@@ -18,6 +16,7 @@ from payintents.domain.money import Currency, Money
 from payintents.service import intents
 from payintents.service.ports import IntentPage, IntentQuery
 from payintents.web import request_schemas as schemas
+from payintents.web.cursors import Position, decode_cursor, encode_cursor
 from payintents.web.endpoint import ApiCall, Operation, answer_response, api_route, json_response
 from payintents.web.presenters import present_intent, stored_json
 from payintents.web.wire import parse_date_time
@@ -136,11 +135,20 @@ def search(call: ApiCall) -> Response:
         start_at=parse_date_time(body["startDate"]) if body.get("startDate") else None,
         end_at=parse_date_time(body["endDate"]) if body.get("endDate") else None,
         limit=cursor.get("limit") or 50,
-        after=decode_cursor(cursor["after"], "after") if cursor.get("after") else None,
-        before=decode_cursor(cursor["before"], "before") if cursor.get("before") else None,
+        after=_position(cursor, "after"),
+        before=_position(cursor, "before"),
     )
     page = intents.search_intents(call.deps, call.scope, query)
     return json_response(_present_page(call, query, page))
+
+
+def _position(cursor: dict[str, Any], name: str) -> Position | None:
+    if not cursor.get(name):
+        return None
+    position = decode_cursor(cursor[name])
+    if position is None:
+        raise ValidationError({f"cursor.{name}": ["The cursor is not one this server issued."]})
+    return position
 
 
 def _present_page(call: ApiCall, query: IntentQuery, page: IntentPage) -> dict[str, Any]:
@@ -150,26 +158,9 @@ def _present_page(call: ApiCall, query: IntentQuery, page: IntentPage) -> dict[s
     newer_exist = query.after is not None or (query.before is not None and page.has_more)
     return {
         "data": [present_intent(i, call.base_url) for i in items],
-        "before": encode_cursor(items[0]) if items and newer_exist else None,
-        "after": encode_cursor(items[-1]) if items and older_exist else None,
+        "before": encode_cursor(items[0].created_at, items[0].id) if items and newer_exist else None,
+        "after": encode_cursor(items[-1].created_at, items[-1].id) if items and older_exist else None,
     }
-
-
-def encode_cursor(intent: PaymentIntent) -> str:
-    raw = f"{intent.created_at.isoformat()}|{intent.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(text: str, name: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        moment, intent_id = raw.split("|", 1)
-        parsed = parse_date_time(moment)
-    except (ValueError, UnicodeDecodeError):
-        parsed = None
-    if parsed is None:
-        raise ValidationError({f"cursor.{name}": ["The cursor is not one this server issued."]})
-    return parsed, intent_id
 
 
 PI = "PaymentIntent"

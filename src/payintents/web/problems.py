@@ -147,7 +147,10 @@ def _expected(exc: Exception, status: int, trace_id: str) -> Response:
         return problem_response(
             503,
             trace_id,
-            detail="The service is busy; retry shortly with the same idempotency key.",
+            detail=(
+                "The service is busy; retry shortly with the same idempotency key. "
+                "A request sent without one may or may not have been applied: check before resending."
+            ),
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
     if isinstance(exc, ConcurrentUpdateError):

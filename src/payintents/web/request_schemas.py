@@ -193,7 +193,6 @@ SEARCH = Obj(
     }
 )
 
-EMPTY = Obj({})
 
 PAY = Obj(
     {

@@ -47,7 +47,9 @@ def make_engine(url: str, *, pool_size: int = 5, timeouts: Timeouts | None = Non
 
 
 def _sqlite_engine(url: str, timeouts: Timeouts) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": timeouts.lock_ms / 1000})
+    engine = create_engine(
+        url, connect_args={"timeout": timeouts.lock_ms / 1000}, pool_timeout=timeouts.lock_ms / 1000
+    )
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -81,6 +83,8 @@ def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
         parsed.difference_update_query(["options"]),
         pool_size=pool_size,
         max_overflow=pool_size,
+        # Waiting for a free connection is waiting for a lock: same limit, then a clear 503.
+        pool_timeout=timeouts.lock_ms / 1000,
         pool_pre_ping=True,
         # The refund write path relies on READ COMMITTED semantics: say so, whatever the server default.
         isolation_level="READ COMMITTED",

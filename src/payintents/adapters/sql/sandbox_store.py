@@ -135,6 +135,10 @@ class SqlSandboxRepository:
     def delete_everything(self, scope: Scope) -> int:
         """Children before parents, so foreign keys hold at every step."""
         intents = select(payment_intents.c.id).where(_in(payment_intents, scope))
+        if self._conn.dialect.name == "postgresql":
+            # Lock the scope's intents first: a refund or capture committing halfway through the
+            # deletes would otherwise add a row that still points at an intent about to go.
+            self._conn.execute(intents.with_for_update())
         subscriptions = select(webhook_subscriptions.c.id).where(_in(webhook_subscriptions, scope))
         events = select(outbox_events.c.id).where(_in(outbox_events, scope))
         statements = [

@@ -15,6 +15,7 @@ from typing import Self
 
 from sqlalchemy import ColumnElement, Connection, Engine, Executable, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
@@ -243,8 +244,13 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         try:
             self._conn = self._engine.connect()
+        except (OperationalError, PoolTimeoutError) as exc:
+            # PoolTimeoutError: every pooled connection is in use for longer than the lock timeout.
+            raise StoreBusyError("the database is busy or unreachable") from exc
+        try:
             self._tx = self._conn.begin()
         except OperationalError as exc:
+            self._conn.close()
             raise StoreBusyError("the database is busy or unreachable") from exc
         self.intents = SqlIntentRepository(self._conn)
         self.refunds = SqlRefundRepository(self._conn)

@@ -7,7 +7,6 @@ the same as page 1 and no OFFSET ever scans the rows before it.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -15,13 +14,12 @@ from urllib.parse import urlencode
 
 from payintents.domain.intent import Status
 from payintents.service.ports import PaymentFilter, PaymentSummary
+from payintents.web.cursors import Position, decode_cursor, encode_cursor
 from payintents.web.dashboard.amounts import AmountInputError, parse_amount
 
 SEARCH_FIELDS = ("q", "status", "from", "to", "min", "max")
 MAX_TEXT = 100
 STATUSES = [s.value for s in Status]
-
-Position = tuple[datetime, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,25 +69,17 @@ def parse_list_request(params: Mapping[str, str]) -> ListRequest:
     return ListRequest(values, payment_filter, after, before, errors)
 
 
-def encode_cursor(row: PaymentSummary) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_row_cursor(row: PaymentSummary) -> str:
+    return encode_cursor(row.created_at, row.id)
 
 
 def _cursor(text: str | None, errors: dict[str, str]) -> Position | None:
     if not text:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        moment, intent_id = raw.split("|", 1)
-        at = datetime.fromisoformat(moment)
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+    position = decode_cursor(text)
+    if position is None:
         errors["cursor"] = "This page link is not one the dashboard made; start from the first page."
-        return None
-    if at.tzinfo is None or not intent_id:
-        errors["cursor"] = "This page link is not one the dashboard made; start from the first page."
-        return None
-    return at, intent_id
+    return position
 
 
 def _day(values: dict[str, str], name: str, errors: dict[str, str]) -> date | None:

@@ -194,6 +194,9 @@ def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
     async def endpoint(request: Request) -> Response:
         form: dict[str, str] = {}
+        if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
+            # No filter or id can hold NUL (PostgreSQL cannot even compare such text).
+            return error_page(request, 400, "The address contains characters no search can hold.", None)
         if request.method == "POST":
             try:
                 form = await read_form(request)

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from payintents.domain.intent import PaymentIntent, Status
 from payintents.service import dashboard
 from payintents.service.dashboard import PaymentDetail, PaymentList
-from payintents.web.dashboard.filters import STATUSES, ListRequest, encode_cursor, parse_list_request
+from payintents.web.dashboard.filters import STATUSES, ListRequest, encode_row_cursor, parse_list_request
 from payintents.web.dashboard.pages import Visit, page
 
 _REFUND_ID = re.compile(r"rfnd_[A-Za-z0-9_-]{1,60}")
@@ -37,13 +37,13 @@ def payments(visit: Visit) -> Response:
 def _older_link(wanted: ListRequest, found: PaymentList) -> str | None:
     rows, has_more = found.page.rows, found.page.has_more
     older_exist = has_more if wanted.before is None else True
-    return wanted.page_link(after=encode_cursor(rows[-1])) if rows and older_exist else None
+    return wanted.page_link(after=encode_row_cursor(rows[-1])) if rows and older_exist else None
 
 
 def _newer_link(wanted: ListRequest, found: PaymentList) -> str | None:
     rows, has_more = found.page.rows, found.page.has_more
     newer_exist = wanted.after is not None or (wanted.before is not None and has_more)
-    return wanted.page_link(before=encode_cursor(rows[0])) if rows and newer_exist else None
+    return wanted.page_link(before=encode_row_cursor(rows[0])) if rows and newer_exist else None
 
 
 def payment(visit: Visit) -> Response:

@@ -11,6 +11,7 @@ API's JSON, so the API and the dashboard replay each other's answers.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from payintents.web.dashboard.amounts import AmountInputError, decimal_text, par
 from payintents.web.dashboard.pages import BASE, FORM_EXPIRED, Visit, page, redirect
 from payintents.web.dashboard.payment_routes import can_refund
 from payintents.web.presenters import present_refund_created, stored_json
+
+log = logging.getLogger("payintents.dashboard")
 
 MAX_REASON = 1024
 MAX_NOTES = 4096
@@ -163,7 +166,11 @@ def refund_confirm(visit: Visit) -> Response:
         fresh = RefundFields(decimal_text(intent.remaining_refundable), "", "", new_key())
         return _form(visit, intent, fresh, 409, problem=KEY_REUSED)
     refund_id = str(json.loads(answer.response.body)["refundId"])
-    dashboard.record_refund_actor(visit.deps, visit.session, refund_id)
+    try:
+        dashboard.record_refund_actor(visit.deps, visit.session, refund_id)
+    except Exception:
+        # The refund is committed: show it. Only the "by whom" note is missing (it reads "API").
+        log.exception("could not record who made refund %s", refund_id)
     return redirect(f"{BASE}/payments/{intent_id}?refund={refund_id}")
 
 
