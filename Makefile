@@ -48,5 +48,10 @@ crash-test: $(STAMP)
 crash-test-short: $(STAMP)
 	PAYINTENTS_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/python -m tests.harness.crash_test --backend postgres --cycles 5 --workers 2 --db-restarts
 
+# Figures for docs/performance.md (measurements, never assertions).
+bench: $(STAMP)
+	$(BIN)/python -m tests.harness.bench_api --backend sqlite --workers 2 --requests 200
+	$(BIN)/python -m tests.harness.dashboard_bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
