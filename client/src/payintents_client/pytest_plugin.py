@@ -82,9 +82,10 @@ def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path
 
 def start_server(directory: Path) -> PayintentsServer:
     """Create an account in a new SQLite file, then serve it on a free port."""
+    # The command is the test author's own (PATH or PAYINTENTS_COMMAND), never outside input.
     command = server_command()
     database = f"sqlite:///{directory / 'payintents.db'}"
-    created = subprocess.run(
+    created = subprocess.run(  # noqa: S603
         [*command, "accounts", "create", "pytest", "--database", database],
         capture_output=True,
         check=True,
@@ -94,7 +95,7 @@ def start_server(directory: Path) -> PayintentsServer:
     port = _free_port()
     log = directory / "server.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603
             [*command, "serve", "--database", database, "--port", str(port), "--log-level", "warning"],
             stdout=sink,
             stderr=subprocess.STDOUT,
