@@ -16,7 +16,7 @@ from starlette.responses import Response
 from payintents.domain.intent import Scope
 from payintents.domain.sandbox import mask_card_numbers
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import RequestLogEntry
+from payintents.service.ports import RequestLogEntry, StoreBusyError
 from payintents.service.sandbox import record_request
 
 log = logging.getLogger("payintents.request_log")
@@ -42,6 +42,9 @@ def log_sandbox_request(
         return
     try:
         record_request(deps, scope, _entry(request, raw_body, response, trace_id, started, deps))
+    except StoreBusyError:
+        # Expected while the database is down or saturated; the answer itself went out fine.
+        log.warning("sandbox request log skipped: the store is busy (traceId %s)", trace_id)
     except Exception:
         log.exception("could not write the sandbox request log (traceId %s)", trace_id)
 
