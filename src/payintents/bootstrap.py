@@ -92,6 +92,7 @@ def build_dependencies(
     )
     return Dependencies(
         uow=lambda: SqlUnitOfWork(engine),
+        reader=lambda: SqlUnitOfWork(engine, read_only=True),
         clock=clock or SystemClock(),
         ids=RandomIds(),
         processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s),

@@ -57,8 +57,9 @@ def advanced_offset(
     return offset + step
 
 
-# 12 to 19 digits, optionally grouped by spaces or dashes: anything that could be a card number.
-_CARD_NUMBER = re.compile(r"(?<!\d)(\d[ -]?){11,18}\d(?!\d)")
+# 12 to 19 digits, optionally grouped by spaces or dashes, standing alone: anything that could be
+# a card number, but not a run of digits inside a longer token such as a hex traceId.
+_CARD_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d[ -]?){11,18}\d(?![0-9A-Za-z])")
 
 
 def mask_card_numbers(text: str) -> str:

@@ -38,7 +38,7 @@ def create_account(deps: Dependencies, name: str) -> NewAccount:
 
 def create_demo_account_if_empty(deps: Dependencies) -> NewAccount | None:
     """On an empty database, create one account so ``serve`` is usable at once."""
-    with deps.uow() as uow:
+    with deps.read() as uow:
         if uow.accounts.count() > 0:
             return None
     return create_account(deps, DEMO_ACCOUNT_NAME)
@@ -49,7 +49,7 @@ def authenticate(deps: Dependencies, raw_key: str) -> Scope | None:
     if not raw_key.startswith(tuple(KEY_PREFIXES.values())):
         return None
     wanted = hash_key(raw_key)
-    with deps.uow() as uow:
+    with deps.read() as uow:
         record = uow.accounts.find_key(wanted)
     if record is None or not hmac.compare_digest(record.key_hash, wanted):
         return None

@@ -53,7 +53,7 @@ def _use_account_clock(deps: Dependencies, intent: PaymentIntent) -> None:
 
 
 def find_payable(deps: Dependencies, intent_id: str) -> PaymentIntent:
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return _payable(uow, intent_id, deps.production_checkout)
 
 

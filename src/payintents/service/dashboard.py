@@ -112,7 +112,7 @@ def _open_session(deps: Dependencies, scope: Scope, username: str | None) -> Sig
 def find_session(deps: Dependencies, token: str | None) -> DashboardSession | None:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return uow.dashboard.find_session(_hash(token), deps.clock.now())
 
 
@@ -138,14 +138,14 @@ def list_payments(
     before: tuple[datetime, str] | None = None,
 ) -> PaymentList:
     """One page of payments, newest first, and the totals of every payment the filter keeps."""
-    with deps.uow() as uow:
+    with deps.read() as uow:
         page = uow.dashboard.list_payments(scope, payment_filter, PAGE_SIZE, after=after, before=before)
         return PaymentList(page, uow.dashboard.payment_totals(scope, payment_filter))
 
 
 def payment_detail(deps: Dependencies, scope: Scope, intent_id: str) -> PaymentDetail:
     """A payment with its refunds (and who asked for each) and its webhook deliveries."""
-    with deps.uow() as uow:
+    with deps.read() as uow:
         intent = lifecycle.ensure_visible(uow.intents.get(scope, intent_id), return_canceled=True)
         actors = uow.dashboard.refund_actors(scope, intent_id)
         refunds = [
@@ -183,7 +183,7 @@ def record_refund_actor(deps: Dependencies, session: DashboardSession, refund_id
 
 
 def recent_deliveries(deps: Dependencies, scope: Scope) -> list[DeliverySummary]:
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return uow.dashboard.deliveries(scope, None, DELIVERY_LIMIT)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from payintents.service.ports import Clock, IdGenerator, Processor, UnitOfWorkFactory
+from payintents.service.ports import Clock, IdGenerator, Processor, UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +27,9 @@ class Dependencies:
     production_checkout: bool = False
     # How a use case waits (sandbox "slow" failures); tests replace it.
     sleep: Callable[[float], None] = time.sleep
+    # Units of work that only read (on SQLite they take no write lock); ``uow`` when not given.
+    reader: UnitOfWorkFactory | None = None
+
+    def read(self) -> UnitOfWork:
+        """A unit of work for reading only: never commit through it."""
+        return (self.reader or self.uow)()

@@ -24,7 +24,7 @@ def run_expiry_pass(deps: Dependencies, only: Scope | None = None) -> ExpiryRepo
 
     ``only`` limits the pass to one sandbox account, whose clock may run ahead of real time.
     """
-    with deps.uow() as uow:
+    with deps.read() as uow:
         due = uow.intents.due_for_expiry(deps.clock.now(), BATCH_SIZE, only)
     expired = sum(1 for scope, intent_id in due if _expire_one(deps, scope, intent_id))
     with deps.uow() as uow:

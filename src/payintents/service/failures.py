@@ -51,7 +51,7 @@ def _pending_failure(
 ) -> InjectedFailure | None:
     if scope.environment is not Environment.SANDBOX:
         return None
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return uow.sandbox.find_failure(scope, intent_id, operation)
 
 

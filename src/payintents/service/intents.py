@@ -42,12 +42,12 @@ def create_intent(
 def get_intent(
     deps: Dependencies, scope: Scope, intent_id: str, *, return_canceled: bool = False
 ) -> PaymentIntent:
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return lifecycle.ensure_visible(uow.intents.get(scope, intent_id), return_canceled=return_canceled)
 
 
 def search_intents(deps: Dependencies, scope: Scope, query: IntentQuery) -> IntentPage:
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return uow.intents.search(scope, query)
 
 

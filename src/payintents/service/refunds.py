@@ -116,7 +116,7 @@ def _record_events(
 
 
 def get_refund(deps: Dependencies, scope: Scope, refund_id: str) -> Refund:
-    with deps.uow() as uow:
+    with deps.read() as uow:
         refund = uow.refunds.get(scope, refund_id)
     if refund is None:
         raise NotFoundError(REFUND_NOT_FOUND_DETAIL)
@@ -124,6 +124,6 @@ def get_refund(deps: Dependencies, scope: Scope, refund_id: str) -> Refund:
 
 
 def list_refunds(deps: Dependencies, scope: Scope, intent_id: str) -> list[Refund]:
-    with deps.uow() as uow:
+    with deps.read() as uow:
         lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
         return uow.refunds.list_for_intent(scope, intent_id)

@@ -14,11 +14,11 @@ class MoneyTotals:
 
 
 def money_totals(deps: Dependencies) -> MoneyTotals:
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return MoneyTotals(uow.refunds.totals_by_currency(), uow.deliveries.count_pending())
 
 
 def check_ready(deps: Dependencies) -> None:
     """Raise StoreBusyError unless the store answers a query."""
-    with deps.uow() as uow:
+    with deps.read() as uow:
         uow.accounts.count()

@@ -47,7 +47,7 @@ def load_clock_offset(deps: Dependencies, scope: Scope) -> timedelta:
     """The account's clock offset (always zero in production); the caller sets CLOCK_OFFSET."""
     if scope.environment is not Environment.SANDBOX:
         return timedelta(0)
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return uow.sandbox.clock_offset(scope.account_id)
 
 
@@ -110,7 +110,7 @@ def record_request(deps: Dependencies, scope: Scope, entry: RequestLogEntry) -> 
 
 def list_requests(deps: Dependencies, scope: Scope, query: RequestQuery) -> list[RequestLogEntry]:
     require_sandbox(scope)
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return uow.sandbox.list_requests(scope, query)
 
 

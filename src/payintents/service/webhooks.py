@@ -45,7 +45,7 @@ def subscribe(
 
 
 def list_subscriptions(deps: Dependencies, scope: Scope) -> list[Subscription]:
-    with deps.uow() as uow:
+    with deps.read() as uow:
         return uow.webhooks.list(scope)
 
 
@@ -114,7 +114,7 @@ def delete_secret(deps: Dependencies, scope: Scope, subscription_id: str, secret
 
 
 def list_deliveries(deps: Dependencies, scope: Scope, subscription_id: str) -> list[DeliveryView]:
-    with deps.uow() as uow:
+    with deps.read() as uow:
         _existing(uow, scope, subscription_id)
         return uow.deliveries.list_for_subscription(scope, subscription_id, HISTORY_LIMIT)
 

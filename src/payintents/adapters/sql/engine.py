@@ -15,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///./payintents.db"
+# Connection execution option marking a read-only unit of work (SQLite: a deferred BEGIN).
+READ_ONLY_OPTION = "payintents_read_only"
 BUSY_TIMEOUT_MS = 5_000
 STATEMENT_TIMEOUT_MS = 15_000
 
@@ -67,7 +69,9 @@ def _sqlite_engine(url: str, timeouts: Timeouts) -> Engine:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock at once; readers read a WAL snapshot and block nobody.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
+from payintents.adapters.sql.engine import READ_ONLY_OPTION
 from payintents.adapters.sql.intent_store import SqlIntentRepository
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
@@ -238,8 +239,9 @@ class SqlUnitOfWork:
     dashboard: SqlDashboardRepository
     sandbox: SqlSandboxRepository
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
 
     def __enter__(self) -> Self:
         try:
@@ -247,6 +249,8 @@ class SqlUnitOfWork:
         except (OperationalError, PoolTimeoutError) as exc:
             # PoolTimeoutError: every pooled connection is in use for longer than the lock timeout.
             raise StoreBusyError("the database is busy or unreachable") from exc
+        if self._read_only:
+            self._conn = self._conn.execution_options(**{READ_ONLY_OPTION: True})
         try:
             self._tx = self._conn.begin()
         except OperationalError as exc:
