@@ -12,12 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     Connection,
-    ForeignKey,
-    Index,
     Select,
-    String,
     Table,
     and_,
     delete,
@@ -30,8 +26,10 @@ from sqlalchemy import (
 )
 
 from payintents.adapters.sql.schema import (
-    UtcDateTime,
-    metadata,
+    accounts,
+    dashboard_refund_log,
+    dashboard_sessions,
+    dashboard_users,
     outbox_events,
     payment_intents,
     refunds,
@@ -48,58 +46,9 @@ from payintents.service.ports import (
     PaymentSummaryPage,
 )
 
-dashboard_users = Table(
-    "dashboard_users",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
-    Column("username", String(64), nullable=False),
-    Column("password_hash", String(200), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Index("ux_dashboard_users_username", "username", unique=True),
-    Index("ix_dashboard_users_account", "account_id"),
-)
-
-dashboard_sessions = Table(
-    "dashboard_sessions",
-    metadata,
-    # SHA-256 of the cookie's 32 random bytes: a stolen table opens no browser session.
-    Column("token_hash", String(64), primary_key=True),
-    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
-    Column("environment", String(10), nullable=False),
-    Column("csrf_token", String(64), nullable=False),
-    Column("username", String(64)),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
-    Index("ix_dashboard_sessions_expires", "expires_at"),
-)
-
-dashboard_refund_log = Table(
-    "dashboard_refund_log",
-    metadata,
-    # CASCADE: deleting a refund (a sandbox reset) takes its log row with it.
-    Column("refund_id", String(64), ForeignKey("refunds.id", ondelete="CASCADE"), primary_key=True),
-    Column("account_id", String(64), nullable=False),
-    Column("environment", String(10), nullable=False),
-    Column("actor", String(100), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-)
-
 pi = payment_intents
 dl = webhook_deliveries
 ev = outbox_events
-
-# The list filtered by status, newest first, reads this index in order.
-Index(
-    "ix_intents_account_status_created",
-    pi.c.account_id,
-    pi.c.environment,
-    pi.c.status,
-    pi.c.created_at,
-    pi.c.id,
-)
-# The developer view lists a scope's newest deliveries.
-Index("ix_webhook_deliveries_scope_created", dl.c.account_id, dl.c.environment, dl.c.created_at)
 
 _SUMMARY_COLUMNS = (
     pi.c.id,
@@ -231,7 +180,6 @@ class SqlDashboardRepository:
         return {refund_id: actor for refund_id, actor in rows}
 
     def account_exists(self, account_id: str) -> bool:
-        accounts = metadata.tables["accounts"]
         return (
             self._conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is not None
         )

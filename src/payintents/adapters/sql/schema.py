@@ -308,3 +308,59 @@ sandbox_requests = Table(
     Index("ix_sandbox_requests_account", "account_id", "environment", "at"),
     Index("ix_sandbox_requests_at", "at"),
 )
+
+# --- the merchant dashboard: users, sessions, and who made a refund there ---
+
+dashboard_users = Table(
+    "dashboard_users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ux_dashboard_users_username", "username", unique=True),
+    Index("ix_dashboard_users_account", "account_id"),
+)
+
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    # SHA-256 of the cookie's 32 random bytes: a stolen table opens no browser session.
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("username", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_dashboard_sessions_expires", "expires_at"),
+)
+
+dashboard_refund_log = Table(
+    "dashboard_refund_log",
+    metadata,
+    # CASCADE: deleting a refund (a sandbox reset) takes its log row with it.
+    Column("refund_id", String(64), ForeignKey("refunds.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# The list filtered by status, newest first, reads this index in order.
+Index(
+    "ix_intents_account_status_created",
+    payment_intents.c.account_id,
+    payment_intents.c.environment,
+    payment_intents.c.status,
+    payment_intents.c.created_at,
+    payment_intents.c.id,
+)
+# The developer view lists a scope's newest deliveries.
+Index(
+    "ix_webhook_deliveries_scope_created",
+    webhook_deliveries.c.account_id,
+    webhook_deliveries.c.environment,
+    webhook_deliveries.c.created_at,
+)
