@@ -16,11 +16,12 @@ from payintents.domain.idempotency import StoredResponse, fingerprint
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
 from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Currency, Money
+from payintents.domain.sandbox import InjectedFailure
 from payintents.service import accounts, checkout, intents
 from payintents.service.expiry import run_expiry_pass
 from payintents.service.idempotent import MAX_ATTEMPTS, IdempotentRequest
 from payintents.service.ports import ConcurrentUpdateError, StoreBusyError
-from tests.fakes import FakeWorld, MemoryStore, MemoryUnitOfWork
+from tests.fakes import ApprovingProcessor, FakeWorld, MemoryStore, MemoryUnitOfWork
 
 SCOPE = Scope("acc_1", Environment.SANDBOX)
 SUCCESS = checkout.CardDetails("5200000000001005", "12/29", "020", None)
@@ -270,3 +271,34 @@ def test_no_demo_account_when_one_already_exists(world: FakeWorld) -> None:
     accounts.create_account(world.deps, "merchant")
     assert accounts.create_demo_account_if_empty(world.deps) is None
     assert list(world.store.state.accounts.values()) == ["merchant"]
+
+
+class CountingProcessor(ApprovingProcessor):
+    def __init__(self) -> None:
+        self.captured: list[int] = []
+
+    def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
+        self.captured.append(amount)
+
+
+def test_a_lost_version_race_never_asks_the_processor_twice(world: FakeWorld) -> None:
+    intent_id = create(world, 1000, CaptureMode.MANUAL)
+    checkout.pay(world.deps, intent_id, SUCCESS)
+    counting = CountingProcessor()
+    racing, budget = flaky(
+        dataclasses.replace(world, deps=dataclasses.replace(world.deps, processor=counting)), 2
+    )
+    _capture_with_key(racing, intent_id)
+    assert budget == [0]  # two saves lost their race and were retried
+    assert counting.captured == [300]  # yet the processor captured exactly once
+
+
+def test_negative_control_the_counter_sees_every_capture(world: FakeWorld) -> None:
+    intent_id = create(world, 1000, CaptureMode.MANUAL)
+    checkout.pay(world.deps, intent_id, SUCCESS)
+    counting = CountingProcessor()
+    deps = dataclasses.replace(world.deps, processor=counting)
+    for amount in (300, 200):
+        request = IdempotentRequest(None, intent_id, fingerprint("capture", {"amount": amount}))
+        intents.capture_intent(deps, SCOPE, intent_id, (amount, None), request, render)
+    assert counting.captured == [300, 200]

@@ -43,10 +43,11 @@ def _expire_one(deps: Dependencies, scope: Scope, intent_id: str) -> bool:
             before, captured = intent.status, intent.captured_amount
             if not lifecycle.expire_if_due(intent, deps.ids.new_id("cp", scope.environment), now):
                 return False
-            if intent.captured_amount > captured:
-                # autoExpireAction Capture: the money moves through the processor like any capture.
-                deps.processor.capture(intent, intent.captured_amount - captured)
             save_with_events(deps, uow, intent, before, now)
+            if intent.captured_amount > captured:
+                # autoExpireAction Capture moves money through the processor like any capture,
+                # after the save won its version check so a lost race never captures twice.
+                deps.processor.capture(intent, intent.captured_amount - captured)
             uow.commit()
             return True
     except ConcurrentUpdateError:

@@ -58,14 +58,21 @@ def change_intent(
     change: Change,
     request: IdempotentRequest,
     render: Render[PaymentIntent],
+    then: Callable[[PaymentIntent], None] | None = None,
 ) -> Answer:
-    """Apply one lifecycle transition to a visible intent and record what it caused."""
+    """Apply one lifecycle transition to a visible intent and record what it caused.
+
+    ``then`` runs after the save won its version check, still inside the transaction: the place
+    for the processor, so a lost race never calls it twice and its failure rolls everything back.
+    """
 
     def action(uow: UnitOfWork, now: datetime) -> PaymentIntent:
         intent = lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
         before = intent.status
         change(intent, now)
         save_with_events(deps, uow, intent, before, now)
+        if then is not None:
+            then(intent)
         return intent
 
     return execute_once(deps, scope, request, action, render)
@@ -91,25 +98,19 @@ def capture_intent(
 ) -> Answer:
     """Capture ``amounts`` (amount, tipsAmount) through the processor, once per idempotency key."""
 
-    def attempt(injected: InjectedFailure | None) -> Answer:
-        change = _capture_change(deps, amounts, injected)
-        return change_intent(deps, scope, intent_id, change, request, render)
-
-    return with_injected_failure(deps, scope, intent_id, FailOperation.CAPTURE, attempt)
-
-
-def _capture_change(
-    deps: Dependencies, amounts: tuple[int, int | None], injected: InjectedFailure | None
-) -> Change:
     amount, tips_amount = amounts
 
     def change(intent: PaymentIntent, now: datetime) -> None:
         capture_id = deps.ids.new_id("cp", intent.scope.environment)
-        # The rules first: the processor is only asked for a capture the domain allows.
         lifecycle.capture(intent, capture_id, amount, tips_amount, now)
-        deps.processor.capture(intent, amount, injected)
 
-    return change
+    def attempt(injected: InjectedFailure | None) -> Answer:
+        def collect(intent: PaymentIntent) -> None:
+            deps.processor.capture(intent, amount, injected)
+
+        return change_intent(deps, scope, intent_id, change, request, render, then=collect)
+
+    return with_injected_failure(deps, scope, intent_id, FailOperation.CAPTURE, attempt)
 
 
 def refresh_secret_change(deps: Dependencies) -> Change:
