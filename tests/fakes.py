@@ -177,14 +177,12 @@ class MemoryOutbox:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    def add(self, event: OutboxEvent) -> None:
+    def add(self, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
         self._s.outbox.append(event)
+        due = deliver_from or event.created_at
         for sub in self._s.subscriptions.values():
             if sub.scope == event.scope and event.name.value in sub.events and sub.disabled_at is None:
-                self._s.deliveries[(event.id, sub.id)] = MemoryDelivery(event, sub.id, event.created_at)
-
-    def count_pending(self) -> int:
-        return len(self._s.outbox)
+                self._s.deliveries[(event.id, sub.id)] = MemoryDelivery(event, sub.id, due)
 
 
 class MemoryAccounts:
@@ -377,6 +375,9 @@ class FakeClock:
         self.current = start or datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
     def now(self) -> datetime:
+        return self.current
+
+    def real_now(self) -> datetime:
         return self.current
 
     def advance(self, **kwargs: Any) -> None:

@@ -13,4 +13,7 @@ from payintents.service.sandbox import CLOCK_OFFSET
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(UTC) + CLOCK_OFFSET.get()
+        return self.real_now() + CLOCK_OFFSET.get()
+
+    def real_now(self) -> datetime:
+        return datetime.now(UTC)

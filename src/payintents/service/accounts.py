@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 
 from payintents.domain.intent import Environment, Scope
 from payintents.service.dependencies import Dependencies
@@ -46,11 +47,20 @@ def create_demo_account_if_empty(deps: Dependencies) -> NewAccount | None:
 
 def authenticate(deps: Dependencies, raw_key: str) -> Scope | None:
     """The (account, environment) a key opens, or None for any unknown or malformed key."""
+    opened = open_session(deps, raw_key)
+    return None if opened is None else opened[0]
+
+
+def open_session(deps: Dependencies, raw_key: str) -> tuple[Scope, timedelta] | None:
+    """The scope a key opens and its clock offset (sandbox time travel), in one read; None for
+    any unknown or malformed key."""
     if not raw_key.startswith(tuple(KEY_PREFIXES.values())):
         return None
     wanted = hash_key(raw_key)
     with deps.read() as uow:
         record = uow.accounts.find_key(wanted)
-    if record is None or not hmac.compare_digest(record.key_hash, wanted):
-        return None
-    return Scope(record.account_id, record.environment)
+        if record is None or not hmac.compare_digest(record.key_hash, wanted):
+            return None
+        sandbox = record.environment is Environment.SANDBOX
+        offset = uow.sandbox.clock_offset(record.account_id) if sandbox else timedelta(0)
+    return Scope(record.account_id, record.environment), offset

@@ -33,7 +33,9 @@ def create_intent(
         lifecycle.refresh_client_secret(intent, deps.ids.new_secret(), now)
         uow.intents.add(intent)
         event_id = deps.ids.new_id("evt", scope.environment)
-        uow.outbox.add(intent_event(event_id, EventName.PAYMENT_INTENT_CREATED, intent, now))
+        uow.outbox.add(
+            intent_event(event_id, EventName.PAYMENT_INTENT_CREATED, intent, now), deps.clock.real_now()
+        )
         return intent
 
     return execute_once(deps, scope, request, action, render)
@@ -85,7 +87,10 @@ def save_with_events(
     uow.intents.save(intent)
     if intent.status is not before:
         event_id = deps.ids.new_id("evt", intent.scope.environment)
-        uow.outbox.add(intent_event(event_id, EventName.PAYMENT_INTENT_STATUS_UPDATED, intent, now))
+        uow.outbox.add(
+            intent_event(event_id, EventName.PAYMENT_INTENT_STATUS_UPDATED, intent, now),
+            deps.clock.real_now(),
+        )
 
 
 def capture_intent(

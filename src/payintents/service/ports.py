@@ -88,8 +88,9 @@ class IdempotencyRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    def add(self, event: OutboxEvent) -> None:
-        """Store the event and, in the same transaction, one delivery per interested subscription."""
+    def add(self, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
+        """Store the event and, in the same transaction, one delivery per interested subscription,
+        due at ``deliver_from`` (real time; the event's own time when not given)."""
 
 
 class WebhookRepository(Protocol):
@@ -204,7 +205,10 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 class Clock(Protocol):
     def now(self) -> datetime:
-        """The current time, timezone-aware UTC."""
+        """The current time, timezone-aware UTC (a sandbox account's moved clock, if any)."""
+
+    def real_now(self) -> datetime:
+        """The operating system's time, without any sandbox offset: what dispatchers run on."""
 
 
 class IdGenerator(Protocol):

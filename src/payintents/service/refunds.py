@@ -99,7 +99,8 @@ def _record_events(
                 "amount": refund.amount,
                 "refundedAmount": applied.refunded_amount,
             },
-        )
+        ),
+        deps.clock.real_now(),
     )
     if applied.status is Status.REFUNDED:
         uow.outbox.add(
@@ -111,7 +112,8 @@ def _record_events(
                 applied.status,
                 applied.capture_mode,
                 now,
-            )
+            ),
+            deps.clock.real_now(),
         )
 
 

@@ -122,7 +122,8 @@ def list_deliveries(deps: Dependencies, scope: Scope, subscription_id: str) -> l
 def retry_event(deps: Dependencies, scope: Scope, event_id: str) -> int:
     """Send an event again now to every enabled subscription that had it."""
     with deps.uow() as uow:
-        rescheduled = uow.deliveries.retry_event(scope, event_id, deps.clock.now())
+        # Due now in real time, the dispatchers' time, whatever a sandbox account's clock says.
+        rescheduled = uow.deliveries.retry_event(scope, event_id, deps.clock.real_now())
         if rescheduled == 0:
             raise NotFoundError(EVENT_NOT_FOUND_DETAIL)
         uow.commit()

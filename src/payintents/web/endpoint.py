@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -22,10 +22,10 @@ from starlette.routing import Route
 from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import check_key, fingerprint
 from payintents.domain.intent import Environment, Scope
-from payintents.service.accounts import authenticate
+from payintents.service.accounts import open_session
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
-from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
+from payintents.service.sandbox import CLOCK_OFFSET
 from payintents.web.http_input import (
     check_fields_exist_in,
     parse_json,
@@ -118,9 +118,9 @@ def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -
     started = time.perf_counter()
     deps: Dependencies = request.app.state.deps
     try:
-        scope = _authenticate(deps, request.headers.get("authorization"))
+        scope, offset = _authenticate(deps, request.headers.get("authorization"))
         # The account's own clock (sandbox time travel) for everything this request does.
-        CLOCK_OFFSET.set(load_clock_offset(deps, scope))
+        CLOCK_OFFSET.set(offset)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
     try:
@@ -154,12 +154,12 @@ def _validate_request(request: Request, operation: Operation, parsed: Any) -> di
     return body
 
 
-def _authenticate(deps: Dependencies, header: str | None) -> Scope:
+def _authenticate(deps: Dependencies, header: str | None) -> tuple[Scope, timedelta]:
     scheme, _, key = (header or "").strip().partition(" ")
-    scope = authenticate(deps, key.strip()) if scheme.lower() == "basic" and key else None
-    if scope is None:
+    opened = open_session(deps, key.strip()) if scheme.lower() == "basic" and key else None
+    if opened is None:
         raise RequestRefusedError(401, UNAUTHORIZED_DETAIL)
-    return scope
+    return opened
 
 
 def json_response(value: Any, status_code: int = 200) -> Response:

@@ -18,7 +18,6 @@ from payintents.adapters.sql.schema import (
 from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.intent import Environment, Scope
 from payintents.service.ports import AttemptRecord, DeliveryJob, DeliveryView
-from payintents.service.sandbox import CLOCK_OFFSET
 
 dl = webhook_deliveries
 ev = outbox_events
@@ -199,7 +198,7 @@ class SqlDeliveryRepository:
             # Due in real time (dispatchers' time), whatever the sandbox account's clock says.
             # The lease is left alone: a dispatcher sending this delivery right now keeps it, so no
             # second dispatcher can send it at the same time.
-            .values(status="pending", next_attempt_at=now - CLOCK_OFFSET.get())
+            .values(status="pending", next_attempt_at=now)
         )
         return int(result.rowcount)
 

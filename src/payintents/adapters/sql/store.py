@@ -185,7 +185,7 @@ class SqlOutboxRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
-    def add(self, event: OutboxEvent) -> None:
+    def add(self, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
         self._conn.execute(
             outbox_events.insert().values(
                 id=event.id,
@@ -197,7 +197,7 @@ class SqlOutboxRepository:
                 payload=json.dumps(event.data, separators=(",", ":")),
             )
         )
-        fan_out(self._conn, event)
+        fan_out(self._conn, event, deliver_from)
 
 
 class SqlAccountRepository:

@@ -9,6 +9,7 @@ taken by BEGIN IMMEDIATE serialises claims.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
@@ -24,7 +25,6 @@ from payintents.domain.errors import StateConflictError
 from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.webhooks import Secret, Subscription
-from payintents.service.sandbox import CLOCK_OFFSET
 
 subs = webhook_subscriptions
 sub_events = webhook_subscription_events
@@ -156,7 +156,7 @@ def _in_scope(scope: Scope) -> Any:
     return and_(subs.c.account_id == scope.account_id, subs.c.environment == scope.environment.value)
 
 
-def fan_out(conn: Connection, event: OutboxEvent) -> None:
+def fan_out(conn: Connection, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
     """One pending delivery per enabled subscription of the event's scope that wants it."""
     wanted = (
         select(
@@ -180,7 +180,7 @@ def fan_out(conn: Connection, event: OutboxEvent) -> None:
                 status="pending",
                 attempts=0,
                 # Dispatchers run on real time, not on a sandbox account's moved clock.
-                next_attempt_at=event.created_at - CLOCK_OFFSET.get(),
+                next_attempt_at=deliver_from or event.created_at,
                 created_at=event.created_at,
             )
         )
