@@ -21,14 +21,14 @@ from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
 from payintents.domain.refund import Refund
 from payintents.service import users
 from payintents.service.accounts import authenticate
-from payintents.service.dependencies import Dependencies
-from payintents.service.ports import (
+from payintents.service.dashboard_ports import (
     CurrencyTotals,
     DashboardSession,
     DeliverySummary,
     PaymentFilter,
     PaymentSummaryPage,
 )
+from payintents.service.dependencies import Dependencies
 
 SESSION_LIFETIME = timedelta(hours=8)
 PAGE_SIZE = 25

@@ -13,8 +13,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from payintents.domain.errors import StateConflictError, ValidationError
+from payintents.service.dashboard_ports import DashboardUser
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import DashboardUser
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024

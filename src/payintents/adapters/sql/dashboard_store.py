@@ -36,7 +36,7 @@ from payintents.adapters.sql.schema import (
     webhook_deliveries,
 )
 from payintents.domain.intent import CaptureMode, Environment, Scope, Status
-from payintents.service.ports import (
+from payintents.service.dashboard_ports import (
     CurrencyTotals,
     DashboardSession,
     DashboardUser,

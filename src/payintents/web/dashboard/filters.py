@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from payintents.domain.intent import Status
-from payintents.service.ports import PaymentFilter, PaymentSummary
+from payintents.service.dashboard_ports import PaymentFilter, PaymentSummary
 from payintents.web.cursors import Position, decode_cursor, encode_cursor
 from payintents.web.dashboard.amounts import AmountInputError, parse_amount
 

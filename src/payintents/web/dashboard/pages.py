@@ -28,8 +28,9 @@ from payintents.domain.errors import DomainError, NotAllowedError, NotFoundError
 from payintents.domain.intent import Environment as PayEnvironment
 from payintents.domain.intent import Scope
 from payintents.service import dashboard
+from payintents.service.dashboard_ports import DashboardSession
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import DashboardSession, StoreBusyError
+from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
 from payintents.web.dashboard.amounts import format_money
 from payintents.web.http_input import read_body
