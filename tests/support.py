@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from payintents.adapters.sql.engine import normalise_url
 
@@ -87,7 +88,8 @@ def postgres_schema_url() -> Iterator[str]:
     if admin is None:
         raise RuntimeError(f"{POSTGRES_ENV} is not set")
     schema = f"t_{secrets.token_hex(6)}"
-    engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT")
+    # No pooling: a PostgreSQL restart during the test (crash tests) must not break the teardown.
+    engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with engine.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     separator = "&" if "?" in admin else "?"
