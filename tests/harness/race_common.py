@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +181,31 @@ def timed(run: Callable[[], Any]) -> tuple[Any, float]:
 
 def format_figures(figures: dict[str, Any]) -> str:
     return " ".join(f"{name}={value}" for name, value in figures.items())
+
+
+def run_trials(args: argparse.Namespace, trial: Callable[[Harness], None]) -> tuple[float, list[str]]:
+    """Run ``trial`` ``args.trials`` times on one server; the seconds taken and server-log problems."""
+    with harness(
+        backend=args.backend,
+        workers=args.workers,
+        concurrency=args.concurrency,
+        naive=args.naive,
+        log_dir=args.log_dir,
+    ) as h:
+        _, elapsed = timed(lambda: [trial(h) for _ in range(args.trials)])
+        problems = h.log_problems()
+    return elapsed, problems
+
+
+def report(
+    header: str, figures: Any, elapsed: float, problems: list[str], *, naive: bool, caught: bool, what: str
+) -> int:
+    """Print the figures; the exit code: the safe run must be safe, the naive run must be caught."""
+    print(header)
+    print(format_figures(asdict(figures)) + f" seconds={elapsed:.1f}")
+    for line in problems[:20]:
+        print(f"server log: {line}")
+    if naive:
+        print("negative control: " + (f"caught {what}" if caught else f"FAILED to catch {what}"))
+        return 0 if caught else 1
+    return 0 if figures.safe else 1

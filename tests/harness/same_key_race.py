@@ -25,16 +25,14 @@ import argparse
 import secrets
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 from tests.harness.race_common import (
     Harness,
     add_common_arguments,
     all_in_flight_together,
-    format_figures,
-    harness,
-    timed,
+    report,
+    run_trials,
 )
 
 CAPTURED = 1000
@@ -101,56 +99,27 @@ def run_trial(h: Harness, figures: SameKeyFigures) -> None:
         figures.replay_header_mismatch += 1
 
 
-def run_same_key_race(
-    *,
-    trials: int,
-    workers: int = 2,
-    concurrency: int = 8,
-    backend: str = "sqlite",
-    naive: bool = False,
-    log_dir: Path | None = None,
-) -> tuple[SameKeyFigures, float, list[str]]:
-    """Run the harness; return its figures, the seconds taken and any server-log problems."""
-    figures = SameKeyFigures()
-    with harness(
-        backend=backend, workers=workers, concurrency=concurrency, naive=naive, log_dir=log_dir
-    ) as h:
-
-        def all_trials() -> None:
-            for _ in range(trials):
-                run_trial(h, figures)
-
-        _, elapsed = timed(all_trials)
-        problems = h.log_problems()
-    figures.log_problems = len(problems)
-    return figures, elapsed, problems
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.harness.same_key_race", description=__doc__)
     add_common_arguments(parser)
     args = parser.parse_args(argv)
-    figures, elapsed, problems = run_same_key_race(
-        trials=args.trials,
-        workers=args.workers,
-        concurrency=args.concurrency,
-        backend=args.backend,
-        naive=args.naive,
-        log_dir=args.log_dir,
-    )
+    figures = SameKeyFigures()
+    elapsed, problems = run_trials(args, lambda h: run_trial(h, figures))
+    figures.log_problems = len(problems)
     variant = "naive" if args.naive else "payintents"
-    print(
+    header = (
         f"same_key_race variant={variant} backend={args.backend} workers={args.workers} "
         f"concurrency={args.concurrency} captured={CAPTURED} refund={AMOUNT}"
     )
-    print(format_figures(asdict(figures)) + f" seconds={elapsed:.1f}")
-    for line in problems[:20]:
-        print(f"server log: {line}")
-    if args.naive:
-        caught = figures.duplicate_refunds > 0
-        print("negative control: " + ("caught duplicate refunds" if caught else "FAILED to catch duplicates"))
-        return 0 if caught else 1
-    return 0 if figures.safe else 1
+    return report(
+        header,
+        figures,
+        elapsed,
+        problems,
+        naive=args.naive,
+        caught=figures.duplicate_refunds > 0,
+        what="duplicate refunds",
+    )
 
 
 if __name__ == "__main__":

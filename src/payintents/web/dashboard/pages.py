@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from payintents.domain import lifecycle
 from payintents.domain.errors import DomainError, NotAllowedError, NotFoundError
 from payintents.domain.intent import Environment as PayEnvironment
 from payintents.domain.intent import Scope
@@ -33,7 +33,7 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
 from payintents.web.dashboard.amounts import format_money
-from payintents.web.http_input import read_body
+from payintents.web.http_input import is_plausible_id, read_body
 from payintents.web.problems import RequestRefusedError
 
 log = logging.getLogger("payintents.dashboard")
@@ -42,7 +42,6 @@ BASE = "/dashboard"
 SESSION_COOKIE = "payintents_session"
 SIGN_IN_COOKIE = "payintents_sign_in"
 MAX_FORM_FIELDS = 30
-_ID = re.compile(r"[!-~]{1,64}")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -175,9 +174,9 @@ class Visit:
     def intent_id(self) -> str:
         """The payment intent in the path; text no id could be is simply not found."""
         intent_id = str(self.request.path_params["paymentIntentId"])
-        # Nothing but printable ASCII is ever an id; a NUL would not even reach PostgreSQL.
-        if not _ID.fullmatch(intent_id):
-            raise NotFoundError("The payment intent does not exist.")
+        # The API's own rule for ids that cannot exist (a NUL would not even reach PostgreSQL).
+        if not is_plausible_id(intent_id):
+            raise NotFoundError(lifecycle.NOT_FOUND_DETAIL)
         return intent_id
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
