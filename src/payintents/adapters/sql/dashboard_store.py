@@ -14,11 +14,9 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Select,
-    Table,
     and_,
     delete,
     func,
-    literal,
     or_,
     select,
     tuple_,
@@ -35,6 +33,7 @@ from payintents.adapters.sql.schema import (
     refunds,
     webhook_deliveries,
 )
+from payintents.adapters.sql.statements import insert_ignore, intent_position
 from payintents.domain.intent import CaptureMode, Environment, Scope, Status
 from payintents.service.dashboard_ports import (
     CurrencyTotals,
@@ -78,9 +77,9 @@ class SqlDashboardRepository:
         position = tuple_(pi.c.created_at, pi.c.id)
         stmt = _filtered(select(*_SUMMARY_COLUMNS), scope, payment_filter)
         if after is not None:
-            stmt = stmt.where(position < _position(after))
+            stmt = stmt.where(position < intent_position(after))
         if before is not None:
-            stmt = stmt.where(position > _position(before))
+            stmt = stmt.where(position > intent_position(before))
         newest_first = before is None
         order = (pi.c.created_at.desc(), pi.c.id.desc()) if newest_first else (pi.c.created_at, pi.c.id)
         rows = self._conn.execute(stmt.order_by(*order).limit(limit + 1)).mappings().all()
@@ -164,7 +163,7 @@ class SqlDashboardRepository:
             "actor": actor[:100],
             "created_at": now,
         }
-        self._conn.execute(_insert_ignore(self._conn, dashboard_refund_log, values))
+        self._conn.execute(insert_ignore(self._conn, dashboard_refund_log, values))
 
     def refund_actors(self, scope: Scope, intent_id: str) -> dict[str, str]:
         log = dashboard_refund_log
@@ -192,7 +191,7 @@ class SqlDashboardRepository:
             "password_hash": user.password_hash,
             "created_at": user.created_at,
         }
-        stmt = _insert_ignore(self._conn, dashboard_users, values).returning(dashboard_users.c.id)
+        stmt = insert_ignore(self._conn, dashboard_users, values).returning(dashboard_users.c.id)
         return self._conn.execute(stmt).first() is not None
 
     def find_user(self, username: str) -> DashboardUser | None:
@@ -285,18 +284,3 @@ def _summary(row: Mapping[Any, Any]) -> PaymentSummary:
         reference=row["reference"],
         created_at=row["created_at"],
     )
-
-
-def _position(at: tuple[datetime, str]) -> Any:
-    # Typed binds: UtcDateTime must convert the datetime, as in the intent store's search.
-    return tuple_(literal(at[0], pi.c.created_at.type), literal(at[1], pi.c.id.type))
-
-
-def _insert_ignore(connection: Connection, table: Table, values: Mapping[str, object]) -> Any:
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).values(values).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).values(values).on_conflict_do_nothing()

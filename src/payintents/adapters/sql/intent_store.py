@@ -13,7 +13,6 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal,
     or_,
     select,
     tuple_,
@@ -27,6 +26,7 @@ from payintents.adapters.sql.intent_rows import (
     intent_values,
 )
 from payintents.adapters.sql.schema import captures, payment_events, payment_intents
+from payintents.adapters.sql.statements import in_scope, intent_position
 from payintents.domain.errors import InvariantViolationError
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
 from payintents.domain.lifecycle import check_invariants
@@ -48,7 +48,9 @@ class SqlIntentRepository:
         self._insert_children(intent)
 
     def get(self, scope: Scope, intent_id: str) -> PaymentIntent | None:
-        row = self._conn.execute(select(pi).where(_in_scope(scope), pi.c.id == intent_id)).mappings().first()
+        row = (
+            self._conn.execute(select(pi).where(in_scope(pi, scope), pi.c.id == intent_id)).mappings().first()
+        )
         return None if row is None else self._load(row)
 
     def find(self, intent_id: str) -> PaymentIntent | None:
@@ -74,7 +76,7 @@ class SqlIntentRepository:
         row = self._conn.execute(
             update(pi)
             .where(
-                _in_scope(scope),
+                in_scope(pi, scope),
                 pi.c.id == intent_id,
                 pi.c.status == Status.CAPTURED.value,
                 new_total <= pi.c.refundable_amount,
@@ -108,7 +110,7 @@ class SqlIntentRepository:
 
     def search(self, scope: Scope, query: IntentQuery) -> IntentPage:
         position = tuple_(pi.c.created_at, pi.c.id)
-        stmt = select(pi).where(_in_scope(scope))
+        stmt = select(pi).where(in_scope(pi, scope))
         if query.statuses:
             stmt = stmt.where(pi.c.status.in_(sorted(s.value for s in query.statuses)))
         if query.start_at is not None:
@@ -117,9 +119,9 @@ class SqlIntentRepository:
             stmt = stmt.where(pi.c.created_at <= query.end_at)
         newest_first = query.before is None
         if query.after is not None:
-            stmt = stmt.where(position < _position(query.after))
+            stmt = stmt.where(position < intent_position(query.after))
         if query.before is not None:
-            stmt = stmt.where(position > _position(query.before))
+            stmt = stmt.where(position > intent_position(query.before))
         order = (pi.c.created_at.desc(), pi.c.id.desc()) if newest_first else (pi.c.created_at, pi.c.id)
         rows = self._conn.execute(stmt.order_by(*order).limit(query.limit + 1)).mappings().all()
         intents = [self._load(row) for row in rows[: query.limit]]
@@ -137,7 +139,7 @@ class SqlIntentRepository:
             )
         )
         if scope is not None:
-            stmt = stmt.where(_in_scope(scope))
+            stmt = stmt.where(in_scope(pi, scope))
         rows = self._conn.execute(stmt.limit(limit)).all()
         return [(Scope(acc, Environment(env)), intent_id) for acc, env, intent_id in rows]
 
@@ -177,13 +179,3 @@ class SqlIntentRepository:
                 at=now,
             )
         )
-
-
-def _position(at: tuple[datetime, str]) -> Any:
-    # Bind with the columns' own types: a bare datetime in tuple_() skips UtcDateTime, and SQLite
-    # would then compare a non-UTC offset's wall-clock text against stored UTC text.
-    return tuple_(literal(at[0], pi.c.created_at.type), literal(at[1], pi.c.id.type))
-
-
-def _in_scope(scope: Scope) -> Any:
-    return and_(pi.c.account_id == scope.account_id, pi.c.environment == scope.environment.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, insert, or_, select, update
 
 from payintents.adapters.sql.schema import (
     captures,
@@ -22,6 +22,7 @@ from payintents.adapters.sql.schema import (
     webhook_subscription_events,
     webhook_subscriptions,
 )
+from payintents.adapters.sql.statements import in_scope
 from payintents.domain.intent import Scope
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
 from payintents.service.ports import RequestLogEntry, RequestQuery
@@ -121,7 +122,7 @@ class SqlSandboxRepository:
         dl = webhook_deliveries
         pending = self._conn.execute(
             select(dl.c.event_id, dl.c.subscription_id, dl.c.next_attempt_at).where(
-                _in(dl, scope), dl.c.status == "pending", dl.c.next_attempt_at.is_not(None)
+                in_scope(dl, scope), dl.c.status == "pending", dl.c.next_attempt_at.is_not(None)
             )
         ).all()
         for event_id, subscription_id, next_at in pending:
@@ -134,13 +135,13 @@ class SqlSandboxRepository:
 
     def delete_everything(self, scope: Scope) -> int:
         """Children before parents, so foreign keys hold at every step."""
-        intents = select(payment_intents.c.id).where(_in(payment_intents, scope))
+        intents = select(payment_intents.c.id).where(in_scope(payment_intents, scope))
         if self._conn.dialect.name == "postgresql":
             # Lock the scope's intents first: a refund or capture committing halfway through the
             # deletes would otherwise add a row that still points at an intent about to go.
             self._conn.execute(intents.with_for_update())
-        subscriptions = select(webhook_subscriptions.c.id).where(_in(webhook_subscriptions, scope))
-        events = select(outbox_events.c.id).where(_in(outbox_events, scope))
+        subscriptions = select(webhook_subscriptions.c.id).where(in_scope(webhook_subscriptions, scope))
+        events = select(outbox_events.c.id).where(in_scope(outbox_events, scope))
         statements = [
             delete(webhook_attempts).where(
                 or_(
@@ -148,26 +149,22 @@ class SqlSandboxRepository:
                     webhook_attempts.c.event_id.in_(events),
                 )
             ),
-            delete(webhook_deliveries).where(_in(webhook_deliveries, scope)),
+            delete(webhook_deliveries).where(in_scope(webhook_deliveries, scope)),
             delete(webhook_secrets).where(webhook_secrets.c.subscription_id.in_(subscriptions)),
-            delete(webhook_subscription_events).where(_in(webhook_subscription_events, scope)),
-            delete(webhook_subscriptions).where(_in(webhook_subscriptions, scope)),
-            delete(outbox_events).where(_in(outbox_events, scope)),
-            delete(refunds).where(_in(refunds, scope)),
+            delete(webhook_subscription_events).where(in_scope(webhook_subscription_events, scope)),
+            delete(webhook_subscriptions).where(in_scope(webhook_subscriptions, scope)),
+            delete(outbox_events).where(in_scope(outbox_events, scope)),
+            delete(refunds).where(in_scope(refunds, scope)),
             delete(captures).where(captures.c.payment_intent_id.in_(intents)),
             delete(payment_events).where(payment_events.c.payment_intent_id.in_(intents)),
-            delete(idempotency_keys).where(_in(idempotency_keys, scope)),
-            delete(fails).where(_in(fails, scope)),
-            delete(log).where(_in(log, scope)),
-            delete(payment_intents).where(_in(payment_intents, scope)),
+            delete(idempotency_keys).where(in_scope(idempotency_keys, scope)),
+            delete(fails).where(in_scope(fails, scope)),
+            delete(log).where(in_scope(log, scope)),
+            delete(payment_intents).where(in_scope(payment_intents, scope)),
         ]
         removed = sum(int(self._conn.execute(statement).rowcount) for statement in statements)
         self.set_clock_offset(scope.account_id, timedelta(0))
         return removed
-
-
-def _in(table: Table, scope: Scope) -> ColumnElement[bool]:
-    return and_(table.c.account_id == scope.account_id, table.c.environment == scope.environment.value)
 
 
 def _failure_key(scope: Scope, intent_id: str, operation: FailOperation) -> ColumnElement[bool]:

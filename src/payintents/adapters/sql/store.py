@@ -8,12 +8,12 @@ InvariantViolationError. Neither ever reaches a client as SQL text.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import ColumnElement, Connection, Engine, Executable, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -30,6 +30,7 @@ from payintents.adapters.sql.schema import (
     payment_intents,
     refunds,
 )
+from payintents.adapters.sql.statements import insert_ignore
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository, fan_out
 from payintents.domain.errors import InvariantViolationError
 from payintents.domain.events import OutboxEvent
@@ -134,7 +135,7 @@ class SqlIdempotencyRepository:
         # ON CONFLICT DO NOTHING RETURNING: a row back means the key is new. On PostgreSQL a
         # concurrent holder of the same key makes this wait until it commits or rolls back, so
         # the row read below is always a finished answer.
-        inserted = self._conn.execute(_insert_ignore(self._conn, values)).first()
+        inserted = self._conn.execute(insert_ignore(self._conn, ik, values).returning(ik.c.target)).first()
         if inserted is not None:
             return None
         row = self._conn.execute(
@@ -169,16 +170,6 @@ def _key(scope: Scope, target: str, key: str) -> tuple[ColumnElement[bool], ...]
         ik.c.target == target,
         ik.c.idempotency_key == key,
     )
-
-
-def _insert_ignore(connection: Connection, values: Mapping[str, object]) -> Executable:
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(ik).values(values).on_conflict_do_nothing().returning(ik.c.target)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(ik).values(values).on_conflict_do_nothing().returning(ik.c.target)
 
 
 class SqlOutboxRepository:

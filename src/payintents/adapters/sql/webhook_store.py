@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from payintents.adapters.sql.schema import (
@@ -21,6 +21,7 @@ from payintents.adapters.sql.schema import (
     webhook_subscription_events,
     webhook_subscriptions,
 )
+from payintents.adapters.sql.statements import in_scope
 from payintents.domain.errors import StateConflictError
 from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.intent import Environment, Scope
@@ -42,7 +43,7 @@ class SqlWebhookRepository:
         self._write_children(subscription)
 
     def get(self, scope: Scope, subscription_id: str) -> Subscription | None:
-        query = select(subs).where(_in_scope(scope), subs.c.id == subscription_id)
+        query = select(subs).where(in_scope(subs, scope), subs.c.id == subscription_id)
         if self._conn.dialect.name == "postgresql":
             # Changes are read-modify-save: without the row lock, concurrent changes (two secrets
             # generated at once) would each save their own copy and all but one would be lost.
@@ -53,7 +54,7 @@ class SqlWebhookRepository:
 
     def list(self, scope: Scope) -> list[Subscription]:
         rows = self._conn.execute(
-            select(subs).where(_in_scope(scope)).order_by(subs.c.created_at, subs.c.id)
+            select(subs).where(in_scope(subs, scope)).order_by(subs.c.created_at, subs.c.id)
         ).mappings()
         return [self._load(row) for row in rows.all()]
 
@@ -68,7 +69,7 @@ class SqlWebhookRepository:
     def delete(self, scope: Scope, subscription_id: str) -> bool:
         # No row lock first (unlike get): a dispatcher disabling it after a 410 holds a delivery row
         # and then wants this row, so locking this row before the deliveries could deadlock.
-        found = select(subs.c.id).where(_in_scope(scope), subs.c.id == subscription_id)
+        found = select(subs.c.id).where(in_scope(subs, scope), subs.c.id == subscription_id)
         if self._conn.execute(found).first() is None:
             return False
         # Undelivered attempts die with the subscription; past attempts stay for inspection.
@@ -150,10 +151,6 @@ def _subscription_values(subscription: Subscription) -> dict[str, Any]:
         "updated_at": subscription.updated_at,
         "disabled_at": subscription.disabled_at,
     }
-
-
-def _in_scope(scope: Scope) -> Any:
-    return and_(subs.c.account_id == scope.account_id, subs.c.environment == scope.environment.value)
 
 
 def fan_out(conn: Connection, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
