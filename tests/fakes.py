@@ -384,6 +384,19 @@ class FakeClock:
         self.current += timedelta(**kwargs)
 
 
+class FakeMonotonic:
+    """A settable ``time.monotonic`` (seconds), for the rate limiter."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        self.now_s += seconds
+
+
 class SequentialIds:
     def __init__(self) -> None:
         self._counter = itertools.count(1)

@@ -18,6 +18,7 @@ from payintents_client import (
     ConfigurationError,
     ConflictError,
     NotFoundError,
+    RateLimitedError,
     ServerError,
     ServiceUnavailableError,
     TransportError,
@@ -189,6 +190,33 @@ def test_an_unkeyed_write_is_resent_when_the_connection_was_refused_or_503_retry
     script = Script(httpx.ConnectError("refused"), busy, ok(secrets))
     assert client_for(script).webhooks.generate_secret("ws_1").id == "ws_1"
     assert len(script.requests) == 3
+
+
+def test_a_429_with_retry_after_is_waited_out_and_retried_even_for_an_unkeyed_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("payintents_client._client.time.sleep", waits.append)
+    limited = httpx.Response(429, json=problem(429, "Too many requests"), headers={"Retry-After": "3"})
+    script = Script(limited, ok({"id": "ws_1", "secrets": []}))
+    assert client_for(script).webhooks.generate_secret("ws_1").id == "ws_1"
+    assert len(script.requests) == 2 and waits == [3.0]
+
+
+def test_a_429_becomes_a_rate_limited_error_when_retries_run_out_or_no_retry_after_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("payintents_client._client.time.sleep", lambda _s: None)
+    limited = [httpx.Response(429, json=problem(429), headers={"Retry-After": "1"}) for _ in range(3)]
+    script = Script(*limited)
+    with pytest.raises(RateLimitedError) as raised:
+        client_for(script, max_retries=2).refunds.create("pi_1", 1000)
+    assert raised.value.status == 429 and len(script.requests) == 3
+    assert len({r.headers["IdempotencyKey"] for r in script.requests}) == 1
+    bare = Script(ok(problem(429), 429), ok())
+    with pytest.raises(RateLimitedError):
+        client_for(bare).payment_intents.get("pi_1")
+    assert len(bare.requests) == 1
 
 
 def test_retries_stop_at_max_retries_with_the_last_error() -> None:

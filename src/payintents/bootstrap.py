@@ -28,6 +28,7 @@ from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import Clock, WebhookSender
 from payintents.web.app import build_app
+from payintents.web.rate_limit import RateLimit, RateLimiter, parse_rate_limit
 
 MIN_RETENTION_HOURS = 24
 
@@ -56,6 +57,9 @@ class Settings:
         default_factory=lambda: os.environ.get("PAYINTENTS_PRODUCTION_CHECKOUT", "off").lower() == "on"
     )
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # Per-key request limits of each worker process (ADR 0008); None is unlimited.
+    rate_limit: RateLimit | None = None
+    sandbox_rate_limit: RateLimit | None = None
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -81,7 +85,16 @@ class Settings:
                 lock_ms=int(os.environ.get("PAYINTENTS_DB_LOCK_TIMEOUT_MS", BUSY_TIMEOUT_MS)),
                 statement_ms=int(os.environ.get("PAYINTENTS_DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS)),
             ),
+            rate_limit=_rate_limit_setting("PAYINTENTS_RATE_LIMIT"),
+            sandbox_rate_limit=_rate_limit_setting("PAYINTENTS_SANDBOX_RATE_LIMIT"),
         )
+
+
+def _rate_limit_setting(name: str) -> RateLimit | None:
+    try:
+        return parse_rate_limit(os.environ.get(name, "off"))
+    except ValueError as malformed:
+        raise ConfigurationError(f"{name} {malformed}") from None
 
 
 def build_dependencies(
@@ -128,7 +141,10 @@ def app_from_environment() -> Starlette:
     """ASGI factory for ``uvicorn --factory``: each worker process builds its own engine."""
     settings = Settings.from_environment()
     engine = make_engine(settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts)
-    return build_app(build_dependencies(settings, engine=engine), pool_in_use=_pool_gauge(engine))
+    limiter = RateLimiter(settings.rate_limit, settings.sandbox_rate_limit)
+    return build_app(
+        build_dependencies(settings, engine=engine), pool_in_use=_pool_gauge(engine), rate_limiter=limiter
+    )
 
 
 def _pool_gauge(engine: Engine) -> Callable[[], int]:

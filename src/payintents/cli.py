@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from payintents import __version__
+from payintents.benchmark.command import add_bench_parser
 from payintents.bootstrap import (
     ConfigurationError,
     Settings,
@@ -223,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from the first line of stdin"
     )
     new_user.set_defaults(handler=cmd_users_create)
+    add_bench_parser(commands)
     return parser
 
 

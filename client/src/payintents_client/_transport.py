@@ -3,10 +3,11 @@
 Retry policy (stripe-python style, the same for both clients):
 
 * a call that is safe to send twice — a read, ``PUT``/``PATCH``/``DELETE``, or a write carrying an
-  idempotency key — is retried after connection failures, timeouts, 5xx answers, and 409/429
-  answers that carry ``Retry-After`` (a server saying "in flight, try again");
+  idempotency key — is retried after connection failures, timeouts, 5xx answers, and 409 answers
+  that carry ``Retry-After`` (a server saying "in flight, try again");
 * any other call is retried only when the request certainly never arrived (connection refused) or
-  the server said ``503`` + ``Retry-After`` (it did nothing and asks for a retry);
+  the server said ``503`` or ``429`` + ``Retry-After`` (it did nothing and asks for a retry later:
+  busy, or this key's rate limit);
 * a 4xx rule break (400, 401, 403, 404, 405, a 409 without ``Retry-After``) is never retried;
 * waits grow exponentially from ``backoff_s``, capped at ``max_backoff_s``, with jitter, and honour
   ``Retry-After`` up to ``MAX_RETRY_AFTER_S``.
@@ -106,11 +107,11 @@ def retry_after_transport_error(call: Call[Any], exc: httpx.TransportError) -> b
 def retry_after_answer(call: Call[Any], response: httpx.Response) -> bool:
     status = response.status_code
     asked = "retry-after" in response.headers
-    if status == 503 and asked:
+    if status in (429, 503) and asked:
         return True
     if not call.replay_safe:
         return False
-    return status >= 500 or (status in (409, 429) and asked)
+    return status >= 500 or (status == 409 and asked)
 
 
 def backoff_delay(settings: Settings, retry: int, response: httpx.Response | None = None) -> float:

@@ -83,6 +83,10 @@ class ConflictError(ApiError):
     """409: state conflict, or an idempotency key reused with a different request."""
 
 
+class RateLimitedError(ApiError):
+    """429: too many requests with this key; nothing was done, and ``Retry-After`` says when to retry."""
+
+
 class ServiceUnavailableError(ApiError):
     """503: the service is busy; retrying with the same idempotency key is safe."""
 
@@ -98,6 +102,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     404: NotFoundError,
     405: MethodNotAllowedError,
     409: ConflictError,
+    429: RateLimitedError,
     503: ServiceUnavailableError,
 }
 

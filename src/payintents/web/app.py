@@ -22,6 +22,7 @@ from payintents.web.metrics import metrics_endpoint
 from payintents.web.observability import RequestObserver
 from payintents.web.openapi import build_document
 from payintents.web.problems import problem_response, trace_id_of
+from payintents.web.rate_limit import RateLimiter
 
 
 async def live(_request: Request) -> Response:
@@ -57,8 +58,13 @@ async def openapi(request: Request) -> Response:
     return json_response(build_document(request.app.routes))
 
 
-def build_app(deps: Dependencies, pool_in_use: Callable[[], int] = lambda: 0) -> Starlette:
-    """The API; ``pool_in_use`` reports the store's checked-out connections for /metrics."""
+def build_app(
+    deps: Dependencies,
+    pool_in_use: Callable[[], int] = lambda: 0,
+    rate_limiter: RateLimiter | None = None,
+) -> Starlette:
+    """The API; ``pool_in_use`` reports the store's checked-out connections for /metrics, and
+    ``rate_limiter`` holds this process's per-key limits (none when not given)."""
     routes: list[Route] = [
         Route("/health", live, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
@@ -78,4 +84,5 @@ def build_app(deps: Dependencies, pool_in_use: Callable[[], int] = lambda: 0) ->
         middleware=[Middleware(RequestObserver)],
     )
     app.state.deps = deps
+    app.state.rate_limiter = rate_limiter or RateLimiter()
     return app

@@ -8,17 +8,23 @@ a clear "busy" error instead of a hang.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from payintents.adapters.sql.write_gate import WriteGate
 
 DEFAULT_DATABASE_URL = "sqlite:///./payintents.db"
 # Connection execution option marking a read-only unit of work (SQLite: a deferred BEGIN).
 READ_ONLY_OPTION = "payintents_read_only"
 BUSY_TIMEOUT_MS = 5_000
 STATEMENT_TIMEOUT_MS = 15_000
+# The write gate of each SQLite engine (see write_gate.py); PostgreSQL engines have none.
+_WRITE_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +54,18 @@ def make_engine(url: str, *, pool_size: int = 5, timeouts: Timeouts | None = Non
     raise ValueError(f"unsupported database URL scheme: {parsed.get_backend_name()}")
 
 
+def write_gate(engine: Engine) -> WriteGate | None:
+    return _WRITE_GATES.get(engine)
+
+
 def _sqlite_engine(url: str, timeouts: Timeouts) -> Engine:
     engine = create_engine(
         url, connect_args={"timeout": timeouts.lock_ms / 1000}, pool_timeout=timeouts.lock_ms / 1000
     )
+    database = make_url(url).database
+    on_disk = bool(database) and database != ":memory:" and not str(database).startswith("file:")
+    lock_path = Path(f"{database}-writer.lock") if on_disk else None
+    _WRITE_GATES[engine] = WriteGate(lock_path, timeouts.lock_ms / 1000)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

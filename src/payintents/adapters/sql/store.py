@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -19,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
-from payintents.adapters.sql.engine import READ_ONLY_OPTION
+from payintents.adapters.sql.engine import READ_ONLY_OPTION, write_gate
 from payintents.adapters.sql.intent_store import SqlIntentRepository
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
@@ -32,6 +33,7 @@ from payintents.adapters.sql.schema import (
 )
 from payintents.adapters.sql.statements import insert_ignore
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository, fan_out
+from payintents.adapters.sql.write_gate import WriteGateTimeoutError
 from payintents.domain.errors import InvariantViolationError
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
@@ -233,12 +235,18 @@ class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
         self._read_only = read_only
+        self._gate = ExitStack()
 
     def __enter__(self) -> Self:
+        gate = None if self._read_only else write_gate(self._engine)
         try:
+            if gate is not None:
+                # SQLite: wait for our turn to write before taking a pooled connection.
+                self._gate.enter_context(gate.held())
             self._conn = self._engine.connect()
-        except (OperationalError, PoolTimeoutError) as exc:
+        except (OperationalError, PoolTimeoutError, WriteGateTimeoutError) as exc:
             # PoolTimeoutError: every pooled connection is in use for longer than the lock timeout.
+            self._gate.close()
             raise StoreBusyError("the database is busy or unreachable") from exc
         if self._read_only:
             self._conn = self._conn.execution_options(**{READ_ONLY_OPTION: True})
@@ -246,6 +254,7 @@ class SqlUnitOfWork:
             self._tx = self._conn.begin()
         except OperationalError as exc:
             self._conn.close()
+            self._gate.close()
             raise StoreBusyError("the database is busy or unreachable") from exc
         self.intents = SqlIntentRepository(self._conn)
         self.refunds = SqlRefundRepository(self._conn)
@@ -279,6 +288,7 @@ class SqlUnitOfWork:
             rollback_failure = failure
         finally:
             self._conn.close()
+            self._gate.close()
         # Raising here replaces the database exception with the port's own error type.
         if isinstance(exc, OperationalError):
             raise StoreBusyError("the database is busy; retry shortly") from exc

@@ -1,0 +1,202 @@
+"""The ceiling: the bare SQL of one refund, as tight as each database allows, with no HTTP.
+
+A refund must write four things: its idempotency row (with the stored answer), the guarded update
+of the intent, the refund row and the outbox event. Here those writes go straight to a migrated
+database of the same kind and settings as the server's (same durability, same tables and
+indexes), from ``concurrency`` threads, each with its own connection:
+
+- PostgreSQL: one round trip, a single statement of data-modifying CTEs, in autocommit.
+- SQLite: one ``BEGIN IMMEDIATE`` transaction of four statements per refund; threads take a
+  process lock first (SQLite has one writer; waiting on a lock beats polling the busy handler).
+
+The refund's position comes from the intent's version (seeded at 1, bumped by each refund), which
+a server that also captures cannot use; it is the tight form, and the point is to measure it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert
+from sqlalchemy.engine import make_url
+
+from payintents.adapters.sql.engine import make_engine, normalise_url
+from payintents.adapters.sql.migrate import upgrade
+from payintents.adapters.sql.schema import accounts, payment_intents
+
+ACCOUNT_ID = "acc_ceiling"
+ENVIRONMENT = "sandbox"
+# A stored answer of the size our refund answers have.
+ANSWER_BODY = b'{"refundId":"rfnd_sandbox_0000000000000000000000","status":"Refunded"}' * 5
+
+POSTGRES_REFUND = """
+WITH claimed AS (
+    INSERT INTO idempotency_keys (account_id, environment, target, idempotency_key, fingerprint,
+        status_code, response_body, created_at)
+    VALUES (%(account)s, %(env)s, %(intent)s, %(key)s, %(key)s, 200, %(answer)s, %(now)s)
+    ON CONFLICT DO NOTHING RETURNING 1
+), applied AS (
+    UPDATE payment_intents
+    SET refunded_amount = refunded_amount + %(amount)s,
+        status = CASE WHEN refunded_amount + %(amount)s = refundable_amount THEN 'Refunded' ELSE status END,
+        updated_at = %(now)s, version = version + 1
+    WHERE id = %(intent)s AND account_id = %(account)s AND environment = %(env)s
+      AND status = 'Captured' AND refunded_amount + %(amount)s <= refundable_amount
+      AND EXISTS (SELECT 1 FROM claimed)
+    RETURNING id, version, refunded_amount
+), refund AS (
+    INSERT INTO refunds (id, account_id, environment, payment_intent_id, position, amount, notes, created_at)
+    SELECT %(refund)s, %(account)s, %(env)s, id, version - 2, %(amount)s, 'ceiling', %(now)s FROM applied
+), event AS (
+    INSERT INTO outbox_events (id, account_id, environment, name, payment_intent_id, created_at, payload)
+    SELECT %(event)s, %(account)s, %(env)s, 'refund.created', id, %(now)s, %(payload)s FROM applied
+)
+SELECT refunded_amount FROM applied
+"""
+
+SQLITE_REFUND = (
+    "INSERT INTO idempotency_keys (account_id, environment, target, idempotency_key, fingerprint,"
+    " status_code, response_body, created_at)"
+    " VALUES (:account, :env, :intent, :key, :key, 200, :answer, :now) ON CONFLICT DO NOTHING",
+    "UPDATE payment_intents SET refunded_amount = refunded_amount + :amount,"
+    " status = CASE WHEN refunded_amount + :amount = refundable_amount THEN 'Refunded' ELSE status END,"
+    " updated_at = :now, version = version + 1"
+    " WHERE id = :intent AND account_id = :account AND environment = :env"
+    " AND status = 'Captured' AND refunded_amount + :amount <= refundable_amount"
+    " RETURNING version",
+    "INSERT INTO refunds (id, account_id, environment, payment_intent_id, position, amount, notes,"
+    " created_at) VALUES (:refund, :account, :env, :intent, :position, :amount, 'ceiling', :now)",
+    "INSERT INTO outbox_events (id, account_id, environment, name, payment_intent_id, created_at,"
+    " payload) VALUES (:event, :account, :env, 'refund.created', :intent, :now, :payload)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CeilingResult:
+    transactions: int
+    elapsed_s: float
+    failures: int
+
+    @property
+    def per_s(self) -> float:
+        return self.transactions / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def seed_intents(engine: Engine, count: int, capacity: int) -> list[str]:
+    """``count`` captured intents of ``capacity`` minor units each, written in bulk."""
+    now = datetime.now(UTC)
+    ids = [f"pi_sandbox_ceiling{n:012d}" for n in range(count)]
+    row = {
+        "account_id": ACCOUNT_ID, "environment": ENVIRONMENT, "status": "Captured",
+        "capture_mode": "Auto", "currency": "GBP", "amount": capacity, "total_amount": capacity,
+        "refundable_amount": capacity, "refunded_amount": 0, "reference": "ceiling",
+        "created_at": now, "updated_at": now, "expire_at": now, "pending_challenge": False,
+        "document": "{}", "version": 1,
+    }  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(accounts).values(id=ACCOUNT_ID, name="ceiling", created_at=now))
+        conn.execute(insert(payment_intents), [{**row, "id": intent_id} for intent_id in ids])
+    return ids
+
+
+def prepare_database(url: str, intents: int, capacity: int) -> list[str]:
+    engine = make_engine(url, pool_size=1)
+    try:
+        upgrade(engine)
+        return seed_intents(engine, intents, capacity)
+    finally:
+        engine.dispose()
+
+
+def _params(n: int, intent_id: str, amount: int, now: str | datetime) -> dict[str, Any]:
+    return {
+        "account": ACCOUNT_ID, "env": ENVIRONMENT, "intent": intent_id, "key": f"ceiling-{n}",
+        "answer": ANSWER_BODY, "now": now, "amount": amount, "refund": f"rfnd_sandbox_c{n:020d}",
+        "event": f"evt_sandbox_c{n:021d}", "payload": json.dumps(
+            {"paymentIntentId": intent_id, "refundId": f"rfnd_sandbox_c{n:020d}", "amount": amount}
+        ),
+    }  # fmt: skip
+
+
+def _postgres_worker(url: str) -> Callable[[int, str, int], bool]:
+    import psycopg  # only PostgreSQL runs need the driver loaded
+
+    parsed = make_url(normalise_url(url))
+    options = parsed.query.get("options")
+    conn = psycopg.connect(
+        host=parsed.host or "127.0.0.1", port=parsed.port or 5432, user=parsed.username,
+        password=parsed.password, dbname=parsed.database, autocommit=True,
+        options=options if isinstance(options, str) else None,
+    )  # fmt: skip
+
+    def refund(n: int, intent_id: str, amount: int) -> bool:
+        row = conn.execute(POSTGRES_REFUND, _params(n, intent_id, amount, datetime.now(UTC)), prepare=True)
+        return row.fetchone() is not None
+
+    return refund
+
+
+def _sqlite_worker(url: str, write_lock: threading.Lock) -> Callable[[int, str, int], bool]:
+    path = make_url(url).database or ""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL", "busy_timeout=5000"):
+        conn.execute(f"PRAGMA {pragma}")
+    claim, update, add_refund, add_event = SQLITE_REFUND
+
+    def refund(n: int, intent_id: str, amount: int) -> bool:
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        params = _params(n, intent_id, amount, now)
+        with write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(claim, params)
+                applied = conn.execute(update, params).fetchone()
+                if applied is not None:
+                    conn.execute(add_refund, {**params, "position": applied[0] - 2})
+                    conn.execute(add_event, params)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return applied is not None
+
+    return refund
+
+
+def run_ceiling(
+    url: str, intent_ids: list[str], numbers: range, concurrency: int, max_amount: int
+) -> CeilingResult:
+    """One bare refund per number (ids and keys derive from it) from ``concurrency`` threads,
+    on intents taken round-robin; a thread's exception ends the run with it."""
+    is_sqlite = url.startswith("sqlite")
+    write_lock = threading.Lock()
+    workers = [
+        _sqlite_worker(url, write_lock) if is_sqlite else _postgres_worker(url) for _ in range(concurrency)
+    ]
+    pending = iter(numbers)
+    counter_lock = threading.Lock()
+    refused: list[int] = []
+
+    def drive(refund: Callable[[int, str, int], bool]) -> None:
+        while True:
+            with counter_lock:
+                n = next(pending, None)
+            if n is None:
+                return
+            amount = 1 + (n * 7919) % max_amount
+            if not refund(n, intent_ids[n % len(intent_ids)], amount):
+                refused.append(n)  # list.append is atomic under the GIL
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for finished in [pool.submit(drive, worker) for worker in workers]:
+            finished.result()
+    return CeilingResult(len(numbers), time.perf_counter() - started, len(refused))

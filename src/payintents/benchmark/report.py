@@ -1,0 +1,107 @@
+"""How a benchmark run is shown: a table for people, the same figures as JSON for machines."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from payintents.benchmark.load import PhaseResult
+from payintents.benchmark.run import BenchReport, HttpMeasurement, ModeReport
+
+
+def latency_summary(phase: PhaseResult) -> dict[str, float]:
+    ordered = sorted(phase.latencies_ms)
+    if len(ordered) < 2:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": max(ordered, default=0.0)}
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "max": ordered[-1]}
+
+
+def rate_per_s(phase: PhaseResult) -> float:
+    return len(phase.latencies_ms) / phase.elapsed_s if phase.elapsed_s else 0.0
+
+
+def run_figures(run: HttpMeasurement, ceiling_per_s: float) -> dict[str, Any]:
+    refunds_per_s = rate_per_s(run.refunds)
+    wall_s = run.refunds.elapsed_s + run.gets.elapsed_s
+    return {
+        "mode": run.mode,
+        "workers": run.workers,
+        "storedRefundsBefore": run.stored_refunds_before,
+        "refunds": len(run.refunds.latencies_ms),
+        "refundsPerS": round(refunds_per_s, 1),
+        "refundLatencyMs": {k: round(v, 2) for k, v in latency_summary(run.refunds).items()},
+        "refundStatuses": run.refunds.statuses,
+        "ceilingPerS": round(ceiling_per_s, 1),
+        "ratioToCeiling": round(refunds_per_s / ceiling_per_s, 3) if ceiling_per_s else None,
+        "getsPerS": round(rate_per_s(run.gets), 1),
+        "getLatencyMs": {k: round(v, 2) for k, v in latency_summary(run.gets).items()},
+        "getStatuses": run.gets.statuses,
+        "serverCpuPercentPerWorker": [
+            round(100 * cpu / wall_s, 1) if wall_s else 0.0 for cpu in run.server_cpu_s
+        ],
+        "serverPeakRssMbPerWorker": [round(sample.peak_rss_mb, 1) for sample in run.server],
+        "clientCpuPercent": _percent(run.client_cpu_s, wall_s),
+        "auditOk": run.audit_ok,
+    }
+
+
+def _percent(cpu_s: float, wall_s: float) -> float:
+    return round(100 * cpu_s / wall_s, 1) if wall_s else 0.0
+
+
+def as_json(report: BenchReport) -> dict[str, Any]:
+    return {
+        "backend": report.backend,
+        "concurrency": report.concurrency,
+        "ok": report.ok,
+        "historyLoadS": None if report.history_load_s is None else round(report.history_load_s, 1),
+        "historyRows": report.history_rows,
+        "modes": [_mode_json(mode) for mode in report.modes],
+    }
+
+
+def _mode_json(mode: ModeReport) -> dict[str, Any]:
+    ceiling = mode.ceiling
+    return {
+        "mode": mode.mode,
+        "ceiling": {
+            "transactions": ceiling.transactions,
+            "perS": round(ceiling.per_s, 1),
+            "refused": ceiling.failures,
+        },
+        "runs": [run_figures(run, ceiling.per_s) for run in mode.runs],
+    }
+
+
+def as_text(report: BenchReport) -> str:
+    lines = [f"payintents bench: {report.backend}, concurrency {report.concurrency}", ""]
+    header = (
+        f"{'mode':<7} {'workers':>7} {'stored':>9} {'refunds/s':>10} {'ceiling/s':>10} {'ratio':>6} "
+        f"{'p50':>6} {'p95':>6} {'p99':>6} {'max':>7} {'GET p50':>8} {'GET p99':>8} "
+        f"{'cpu %/worker':>14} {'rss MB/worker':>14}  statuses"
+    )
+    lines.append(header)
+    for mode in report.modes:
+        for run in mode.runs:
+            f = run_figures(run, mode.ceiling.per_s)
+            ms, get_ms = f["refundLatencyMs"], f["getLatencyMs"]
+            cpu = "/".join(f"{c:.0f}" for c in f["serverCpuPercentPerWorker"])
+            rss = "/".join(f"{r:.0f}" for r in f["serverPeakRssMbPerWorker"])
+            statuses = " ".join(f"{k}:{v}" for k, v in sorted(f["refundStatuses"].items()))
+            lines.append(
+                f"{mode.mode:<7} {run.workers:>7} {run.stored_refunds_before:>9,} "
+                f"{f['refundsPerS']:>10,.0f} {f['ceilingPerS']:>10,.0f} {f['ratioToCeiling'] or 0:>6.2f} "
+                f"{ms['p50']:>6.1f} {ms['p95']:>6.1f} {ms['p99']:>6.1f} {ms['max']:>7.1f} "
+                f"{get_ms['p50']:>8.1f} {get_ms['p99']:>8.1f} {cpu:>14} {rss:>14}  {statuses}"
+            )
+    lines.append("")
+    if report.history_load_s is not None:
+        rows = ", ".join(f"{name} {count:,}" for name, count in report.history_rows.items())
+        lines.append(f"history loaded in {report.history_load_s:.1f} s: {rows}")
+    lines.append(
+        "audit: 0 violations in every run"
+        if report.ok
+        else "audit: VIOLATIONS FOUND (see --json for the invariants and ids)"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,236 @@
+"""One benchmark run: set up, warm up, measure refunds over HTTP and the bare ceiling, audit.
+
+For each mode (many intents, one hot intent) the ceiling is measured once, then the server is
+measured with each worker count. The growth mode repeats the many-intents measurement after
+loading a large history into the same database.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+from payintents.adapters.sandbox_processor import SUCCESS_CARD
+from payintents.adapters.sql.engine import make_engine
+from payintents.benchmark import history
+from payintents.benchmark.ceiling import CeilingResult, prepare_database, run_ceiling
+from payintents.benchmark.databases import scratch_database
+from payintents.benchmark.load import LoadPlan, LoadResult, PhaseResult
+from payintents.benchmark.server import BenchServer, WorkerSample, running_server
+from payintents.bootstrap import Settings, audit_database, build_dependencies, migrate
+from payintents.service.accounts import create_account
+
+MANY = "many"
+HOT = "hot"
+SETUP_THREADS = 8
+HOT_INTENT_AMOUNT = 2**40
+WARM_UP_REFUNDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    postgres_url: str | None = None
+    modes: tuple[str, ...] = (MANY, HOT)
+    workers: tuple[int, ...] = (1, 2)
+    concurrency: int = 32
+    refunds: int = 5_000
+    intents: int = 500
+    max_amount: int = 100
+    gets: int = 2_000
+    growth: bool = False
+    history_intents: int = 100_000
+    history_refunds_per_intent: int = 10
+    progress: bool = True
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.postgres_url is None else "postgres"
+
+
+@dataclass
+class HttpMeasurement:
+    mode: str
+    workers: int
+    stored_refunds_before: int
+    refunds: PhaseResult
+    gets: PhaseResult
+    client_cpu_s: float
+    server: list[WorkerSample]
+    server_cpu_s: list[float]
+    audit_ok: bool
+    audit: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class ModeReport:
+    mode: str
+    ceiling: CeilingResult
+    runs: list[HttpMeasurement]
+
+
+@dataclass
+class BenchReport:
+    backend: str
+    concurrency: int
+    modes: list[ModeReport]
+    history_load_s: float | None = None
+    history_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(run.audit_ok for mode in self.modes for run in mode.runs)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def run_benchmark(config: BenchConfig) -> BenchReport:
+    report = BenchReport(config.backend, config.concurrency, [])
+    with tempfile.TemporaryDirectory(prefix="payintents-bench-") as folder:
+        for mode in config.modes:
+            ceiling = measure_ceiling(config, mode, Path(folder))
+            runs = [measure_http(config, mode, workers, Path(folder)) for workers in config.workers]
+            report.modes.append(ModeReport(mode, ceiling, runs))
+        if config.growth:
+            report.modes.append(measure_growth(config, Path(folder), report))
+    return report
+
+
+def _say(config: BenchConfig, message: str) -> None:
+    if config.progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+def measure_ceiling(config: BenchConfig, mode: str, folder: Path) -> CeilingResult:
+    _say(config, f"ceiling ({mode}): bare SQL refunds at concurrency {config.concurrency}")
+    with scratch_database(config.postgres_url, folder, f"ceiling_{mode}") as url:
+        intents, capacity = _intent_shape(config, mode)
+        ids = prepare_database(url, intents, capacity)
+        warm_up = range(WARM_UP_REFUNDS)
+        run_ceiling(url, ids, warm_up, config.concurrency, config.max_amount)
+        measured = range(WARM_UP_REFUNDS, WARM_UP_REFUNDS + config.refunds)
+        return run_ceiling(url, ids, measured, config.concurrency, config.max_amount)
+
+
+def _intent_shape(config: BenchConfig, mode: str) -> tuple[int, int]:
+    """How many intents the refunds spread over, and how much each can refund."""
+    if mode == HOT:
+        return 1, HOT_INTENT_AMOUNT
+    per_intent = -(-(config.refunds + WARM_UP_REFUNDS) // config.intents)
+    return config.intents, 2 * per_intent * config.max_amount
+
+
+def measure_http(config: BenchConfig, mode: str, workers: int, folder: Path) -> HttpMeasurement:
+    with scratch_database(config.postgres_url, folder, f"http_{mode}_{workers}") as url:
+        key = _new_account(url)
+        with running_server(url, workers, folder / f"server-{mode}-{workers}.log") as server:
+            return _measure_on(config, mode, server, key, url, stored_before=0)
+
+
+def _new_account(url: str) -> str:
+    settings = Settings(database_url=url)
+    migrate(settings)
+    deps = build_dependencies(settings)
+    return create_account(deps, "bench").sandbox_key
+
+
+def _measure_on(
+    config: BenchConfig, mode: str, server: BenchServer, key: str, url: str, stored_before: int
+) -> HttpMeasurement:
+    label = f"{mode}, {server.workers} worker{'s' if server.workers > 1 else ''}"
+    _say(config, f"setting up {label}: paid, captured intents through the API")
+    intents, capacity = _intent_shape(config, mode)
+    ids = captured_intents(server.base_url, key, intents, capacity)
+    plan = LoadPlan("127.0.0.1", server.port, key, ids, config.refunds, config.concurrency,
+                    config.max_amount, gets=config.gets, label=label)  # fmt: skip
+    drive_load(LoadPlan(**{**asdict(plan), "count": WARM_UP_REFUNDS, "gets": 0, "label": "warm-up"}), False)
+    before = server.sample_workers()
+    result = drive_load(plan, config.progress)
+    after = server.sample_workers()
+    report = audit_database(Settings(database_url=url))
+    return HttpMeasurement(
+        mode, server.workers, stored_before, result.refunds, result.gets, result.client_cpu_s, after,
+        [a.cpu_s - b.cpu_s for a, b in zip(after, before, strict=True)], report.ok, report.as_dict(),
+    )  # fmt: skip
+
+
+def measure_growth(config: BenchConfig, folder: Path, report: BenchReport) -> ModeReport:
+    """The many-intents run on an empty store, then again after loading a large history."""
+    workers = max(config.workers)
+    with scratch_database(config.postgres_url, folder, "growth") as url:
+        key = _new_account(url)
+        with running_server(url, workers, folder / "server-growth-empty.log") as server:
+            template = template_intent(server.base_url, key, config.history_refunds_per_intent)
+            empty = _measure_on(config, MANY, server, key, url, stored_before=0)
+        _say(config, f"loading history: {config.history_intents:,} intents, "
+             f"{config.history_intents * config.history_refunds_per_intent:,} refunds")  # fmt: skip
+        started = time.perf_counter()
+        engine = make_engine(url, pool_size=1)
+        try:
+            report.history_rows = history.copy_template(engine, template, config.history_intents)
+            history.refresh_statistics(engine)
+        finally:
+            engine.dispose()
+        report.history_load_s = time.perf_counter() - started
+        stored = report.history_rows.get("refunds", 0)
+        with running_server(url, workers, folder / "server-growth-loaded.log") as server:
+            loaded = _measure_on(config, MANY, server, key, url, stored_before=stored)
+    ceiling = next(m.ceiling for m in report.modes if m.mode == MANY)
+    return ModeReport("growth", ceiling, [empty, loaded])
+
+
+def template_intent(base_url: str, key: str, refunds: int) -> str:
+    """One captured intent with ``refunds`` refunds, all through the API: the history's model."""
+    (intent_id,) = captured_intents(base_url, key, 1, 1_000_000)
+    headers = {"Authorization": f"Basic {key}", "Version": "2024-02-05"}
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for n in range(refunds):
+            answer = client.post(
+                f"/payment-intents/{intent_id}/refunds",
+                json={"amount": 100 + n, "notes": "history"},
+                headers={**headers, "IdempotencyKey": f"history-{n}"},
+            )
+            answer.raise_for_status()
+    return intent_id
+
+
+def captured_intents(base_url: str, key: str, count: int, amount: int) -> list[str]:
+    """Create and pay ``count`` Auto-capture intents through the API (the sandbox's test card)."""
+    headers = {"Authorization": f"Basic {key}", "Version": "2024-02-05"}
+    body = {"amount": {"value": amount, "currencyCode": "GBP"}, "reference": "bench"}
+    card = {"cardNumber": SUCCESS_CARD, "expiryDate": "12/39", "cvv": "020"}
+
+    def one(_: int) -> str:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            created = client.post("/payment-intents", json=body, headers=headers)
+            created.raise_for_status()
+            intent_id = str(created.json()["id"])
+            paid = client.post(f"/checkout/{intent_id}/pay", json=card)
+            if paid.status_code != 200 or paid.json()["status"] != "Captured":
+                raise RuntimeError(f"could not pay {intent_id}: {paid.text}")
+            return intent_id
+
+    with ThreadPoolExecutor(SETUP_THREADS) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def drive_load(plan: LoadPlan, show_progress: bool) -> LoadResult:
+    """Run the load generator in its own process and read its figures back."""
+    spec = json.dumps({**asdict(plan), "show_progress": show_progress})
+    # Its progress bar goes straight to our stderr; its figures come back on stdout.
+    done = subprocess.run(
+        [sys.executable, "-m", "payintents.benchmark.load"], input=spec, stdout=subprocess.PIPE,
+        stderr=None if show_progress else subprocess.PIPE, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed (exit {done.returncode}):\n{done.stderr or ''}")
+    raw = json.loads(done.stdout)
+    return LoadResult(PhaseResult(**raw["refunds"]), PhaseResult(**raw["gets"]), raw["client_cpu_s"])

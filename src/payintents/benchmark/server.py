@@ -1,0 +1,119 @@
+"""The server under test: a real ``payintents serve`` subprocess, and what its workers cost.
+
+CPU time and peak RSS are read from /proc for each worker process (with one worker, uvicorn serves
+in the ``serve`` process itself; with more, its spawned children are the workers).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSample:
+    pid: int
+    cpu_s: float
+    peak_rss_mb: float
+
+
+@dataclass
+class BenchServer:
+    base_url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    workers: int
+
+    def worker_pids(self) -> list[int]:
+        if self.workers == 1:
+            return [self.process.pid]
+        return [pid for pid in _children(self.process.pid) if b"spawn_main" in _cmdline(pid)]
+
+    def sample_workers(self) -> list[WorkerSample]:
+        return [_sample(pid) for pid in self.worker_pids()]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(database_url: str, workers: int, log_path: Path) -> Iterator[BenchServer]:
+    port = free_port()
+    env = {**os.environ, "PAYINTENTS_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "payintents.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers), "--log-level", "warning"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+    server = BenchServer(f"http://127.0.0.1:{port}", port, process, workers)
+    try:
+        _wait_until_ready(server, log_path)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_ready(server: BenchServer, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{log_path.read_text()}")
+        try:
+            ready = httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            ready = False
+        if ready and len(server.worker_pids()) == server.workers:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the server did not become ready:\n{log_path.read_text()}")
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # Fields after the parenthesised command name: state, ppid, ...
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _sample(pid: int) -> WorkerSample:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat; 12 and 13 after the command name.
+    cpu_s = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
+    peak_kb = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak_kb = int(line.split()[1])
+    return WorkerSample(pid, cpu_s, peak_kb / 1024)

@@ -1,0 +1,93 @@
+"""Where a refund's time goes: py-spy samples one server worker while refunds run at it.
+
+    python -m tests.harness.profile_refunds [--backend sqlite|postgres] [--refunds 4000]
+        [--concurrency 32] [--top 40] [--out /tmp/refunds.folded]
+
+Prints the functions with the most samples, inclusive (on the stack) and self (on top), as a
+share of all samples; the folded stacks are kept for flame graphs. Needs py-spy (pip install
+py-spy); figures go into docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from payintents.benchmark.databases import scratch_database
+from payintents.benchmark.load import LoadPlan
+from payintents.benchmark.run import _new_account, captured_intents, drive_load
+from payintents.benchmark.server import running_server
+
+
+def summarise(folded: Path, top: int) -> str:
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = [
+            frame.split(" (")[0] + " " + frame.rsplit("/", 1)[-1].split(":")[0] for frame in stack.split(";")
+        ]
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+    lines = [f"{total} samples", "inclusive:"]
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top)]
+    lines.append("self:")
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(top)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--refunds", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/refunds.folded"))
+    args = parser.parse_args()
+    postgres = args.postgres_url if args.backend == "postgres" else None
+    with tempfile.TemporaryDirectory() as folder, scratch_database(postgres, Path(folder), "profile") as url:
+        key = _new_account(url)
+        with running_server(url, 1, Path(folder) / "server.log") as server:
+            ids = captured_intents(server.base_url, key, 200, 10**9)
+            plan = LoadPlan("127.0.0.1", server.port, key, ids, args.refunds, args.concurrency, 100)
+            spy = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "-p",
+                    str(server.process.pid),
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(args.out),
+                    "--nonblocking",
+                    "--gil",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1)
+            started = time.perf_counter()
+            result = drive_load(plan, show_progress=False)
+            elapsed = time.perf_counter() - started
+            spy.send_signal(2)
+            spy.wait(timeout=30)
+    print(
+        f"{len(result.refunds.latencies_ms)} refunds in {elapsed:.1f} s; statuses {result.refunds.statuses}"
+    )
+    print(summarise(args.out, args.top))
+
+
+if __name__ == "__main__":
+    main()
