@@ -72,11 +72,15 @@ def is_plausible_id(value: str) -> bool:
 
 
 def check_fields_exist_in(version: date, body: dict[str, object]) -> None:
-    """Refuse top-level fields the caller's API version does not have yet."""
+    """Refuse top-level fields the caller's API version does not have yet.
+
+    A null counts as left out, as it does everywhere else (fingerprints included), so a client
+    that writes every optional field as null still works on an older version.
+    """
     errors = {
         name: [f"The {name} field needs version {since.isoformat()} or later."]
         for name, since in FIELDS_SINCE.items()
-        if name in body and version < since
+        if body.get(name) is not None and version < since
     }
     if errors:
         raise ValidationError(errors)
@@ -90,7 +94,8 @@ async def read_body(request: Request) -> bytes:
     """The raw body, refusing more than MAX_BODY_BYTES before reading past the limit."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        # ASCII only: str.isdigit() also accepts "²" (a latin-1 header byte), which int() refuses.
+        if not (declared.isascii() and declared.isdigit()):
             raise RequestRefusedError(400, "The Content-Length header is not a number.")
         if int(declared) > MAX_BODY_BYTES:
             raise _too_large()

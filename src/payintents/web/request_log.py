@@ -62,7 +62,7 @@ def _entry(
         path=path[:MAX_PATH_CHARS],
         status=response.status_code,
         duration_ms=int((time.perf_counter() - started) * 1000),
-        idempotency_key=None if key is None else key[:MAX_KEY_CHARS],
+        idempotency_key=None if key is None else _storable(key)[:MAX_KEY_CHARS],
         replayed=response.headers.get("Idempotent-Replayed") == "true",
         payment_intent_id=_intent_id(request, response_text),
         request_body=_text(raw_body),
@@ -71,7 +71,13 @@ def _entry(
 
 
 def _text(body: bytes) -> str:
-    return mask_card_numbers(body.decode("utf-8", errors="replace"))[:MAX_BODY_CHARS]
+    return _storable(mask_card_numbers(body.decode("utf-8", errors="replace")))[:MAX_BODY_CHARS]
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL (a UTF-16 body is full of them, and a refused key may carry
+    one): the log shows it as U+FFFD, as it shows bytes that are not UTF-8."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _intent_id(request: Request, response_text: str) -> str | None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
+    bindparam,
     case,
     func,
     or_,
@@ -26,13 +27,33 @@ from payintents.adapters.sql.intent_rows import (
     intent_values,
 )
 from payintents.adapters.sql.schema import captures, payment_events, payment_intents
-from payintents.adapters.sql.statements import in_scope, intent_position
+from payintents.adapters.sql.statements import in_bound_scope, in_scope, intent_position, scope_params
 from payintents.domain.errors import InvariantViolationError
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
 from payintents.domain.lifecycle import check_invariants
 from payintents.service.ports import ConcurrentUpdateError, IntentPage, IntentQuery, RefundApplied
 
 pi = payment_intents
+
+# The whole refund rule in one statement: the row lock it takes serialises racing refunds, and
+# the WHERE clause re-checks the cap against the committed total.
+_NEW_TOTAL = pi.c.refunded_amount + bindparam("refund_amount", type_=pi.c.refunded_amount.type)
+APPLY_REFUND = (
+    update(pi)
+    .where(
+        in_bound_scope(pi),
+        pi.c.id == bindparam("intent_id"),
+        pi.c.status == Status.CAPTURED.value,
+        pi.c.refundable_amount >= _NEW_TOTAL,
+    )
+    .values(
+        refunded_amount=_NEW_TOTAL,
+        status=case((pi.c.refundable_amount == _NEW_TOTAL, Status.REFUNDED.value), else_=pi.c.status),
+        updated_at=bindparam("refunded_at", type_=pi.c.updated_at.type),
+        version=pi.c.version + 1,
+    )
+    .returning(pi.c.refunded_amount, pi.c.refundable_amount, pi.c.status, pi.c.capture_mode, pi.c.reference)
+)
 
 
 class SqlIntentRepository:
@@ -70,34 +91,8 @@ class SqlIntentRepository:
         self._insert_children(intent)
 
     def apply_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied | None:
-        # The whole refund rule in one statement: the row lock it takes serialises racing refunds,
-        # and the WHERE clause re-checks the cap against the committed total.
-        new_total = pi.c.refunded_amount + amount
-        row = self._conn.execute(
-            update(pi)
-            .where(
-                in_scope(pi, scope),
-                pi.c.id == intent_id,
-                pi.c.status == Status.CAPTURED.value,
-                new_total <= pi.c.refundable_amount,
-            )
-            .values(
-                refunded_amount=new_total,
-                status=case(
-                    (new_total == pi.c.refundable_amount, Status.REFUNDED.value),
-                    else_=pi.c.status,
-                ),
-                updated_at=now,
-                version=pi.c.version + 1,
-            )
-            .returning(
-                pi.c.refunded_amount,
-                pi.c.refundable_amount,
-                pi.c.status,
-                pi.c.capture_mode,
-                pi.c.reference,
-            )
-        ).first()
+        params = {**scope_params(scope), "intent_id": intent_id, "refund_amount": amount, "refunded_at": now}
+        row = self._conn.execute(APPLY_REFUND, params).first()
         if row is None:
             return None
         refunded, refundable, status, mode, reference = row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, or_, select, update
 
 from payintents.adapters.sql.schema import (
     captures,
@@ -22,7 +22,7 @@ from payintents.adapters.sql.schema import (
     webhook_subscription_events,
     webhook_subscriptions,
 )
-from payintents.adapters.sql.statements import in_scope
+from payintents.adapters.sql.statements import in_bound_scope, in_scope, scope_params
 from payintents.domain.intent import Scope
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
 from payintents.service.ports import RequestLogEntry, RequestQuery
@@ -31,13 +31,24 @@ fails = sandbox_failures
 log = sandbox_requests
 
 
+# Prepared once: these run on every sandbox request (see statements.SCOPE_ACCOUNT).
+_CLOCK_OFFSET = select(sandbox_clocks.c.offset_us).where(
+    sandbox_clocks.c.account_id == bindparam("clock_account")
+)
+_FIND_FAILURE = select(fails.c.outcome, fails.c.delay_ms).where(
+    fails.c.payment_intent_id == bindparam("failure_intent"),
+    fails.c.operation == bindparam("failure_operation"),
+    in_bound_scope(fails),
+)
+_ADD_REQUEST = insert(log)
+
+
 class SqlSandboxRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
     def clock_offset(self, account_id: str) -> timedelta:
-        query = select(sandbox_clocks.c.offset_us).where(sandbox_clocks.c.account_id == account_id)
-        offset_us = self._conn.execute(query).scalar()
+        offset_us = self._conn.execute(_CLOCK_OFFSET, {"clock_account": account_id}).scalar()
         return timedelta(microseconds=int(offset_us or 0))
 
     def set_clock_offset(self, account_id: str, offset: timedelta) -> None:
@@ -60,9 +71,8 @@ class SqlSandboxRepository:
         )
 
     def find_failure(self, scope: Scope, intent_id: str, operation: FailOperation) -> InjectedFailure | None:
-        row = self._conn.execute(
-            select(fails.c.outcome, fails.c.delay_ms).where(_failure_key(scope, intent_id, operation))
-        ).first()
+        params = {**scope_params(scope), "failure_intent": intent_id, "failure_operation": operation.value}
+        row = self._conn.execute(_FIND_FAILURE, params).first()
         return None if row is None else InjectedFailure(operation, FailOutcome(row[0]), row[1])
 
     def delete_failure(self, scope: Scope, intent_id: str, operation: FailOperation) -> None:
@@ -70,21 +80,22 @@ class SqlSandboxRepository:
 
     def add_request(self, scope: Scope, entry: RequestLogEntry) -> None:
         self._conn.execute(
-            insert(log).values(
-                account_id=scope.account_id,
-                environment=scope.environment.value,
-                trace_id=entry.trace_id,
-                at=entry.at,
-                method=entry.method,
-                path=entry.path,
-                status=entry.status,
-                duration_ms=entry.duration_ms,
-                idempotency_key=entry.idempotency_key,
-                replayed=entry.replayed,
-                payment_intent_id=entry.payment_intent_id,
-                request_body=entry.request_body,
-                response_body=entry.response_body,
-            )
+            _ADD_REQUEST,
+            {
+                "account_id": scope.account_id,
+                "environment": scope.environment.value,
+                "trace_id": entry.trace_id,
+                "at": entry.at,
+                "method": entry.method,
+                "path": entry.path,
+                "status": entry.status,
+                "duration_ms": entry.duration_ms,
+                "idempotency_key": entry.idempotency_key,
+                "replayed": entry.replayed,
+                "payment_intent_id": entry.payment_intent_id,
+                "request_body": entry.request_body,
+                "response_body": entry.response_body,
+            },
         )
 
     def list_requests(self, scope: Scope, query: RequestQuery) -> list[RequestLogEntry]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -31,7 +31,7 @@ from payintents.adapters.sql.schema import (
     payment_intents,
     refunds,
 )
-from payintents.adapters.sql.statements import insert_ignore
+from payintents.adapters.sql.statements import in_bound_scope, prepared_insert_ignore, scope_params
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository, fan_out
 from payintents.adapters.sql.write_gate import WriteGateTimeoutError
 from payintents.domain.errors import InvariantViolationError
@@ -44,28 +44,32 @@ from payintents.service.ports import ApiKeyRecord, StoreBusyError
 ik = idempotency_keys
 
 
+# The intent's row is locked by the refund's guarded UPDATE, so MAX is stable here.
+_NEXT_REFUND_POSITION = select(func.coalesce(func.max(refunds.c.position) + 1, 0)).where(
+    refunds.c.payment_intent_id == bindparam("position_of")
+)
+ADD_REFUND = refunds.insert().values(position=_NEXT_REFUND_POSITION.scalar_subquery())
+
+
 class SqlRefundRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
     def add(self, refund: Refund) -> None:
-        # The intent's row is locked by the refund's guarded UPDATE, so MAX is stable here.
-        next_position = select(func.coalesce(func.max(refunds.c.position) + 1, 0)).where(
-            refunds.c.payment_intent_id == refund.payment_intent_id
-        )
         self._conn.execute(
-            refunds.insert().values(
-                id=refund.id,
-                position=next_position.scalar_subquery(),
-                account_id=refund.scope.account_id,
-                environment=refund.scope.environment.value,
-                payment_intent_id=refund.payment_intent_id,
-                amount=refund.amount,
-                refund_reason=refund.refund_reason,
-                notes=refund.notes,
-                previous_transaction_id=refund.previous_transaction_id,
-                created_at=refund.created_at,
-            )
+            ADD_REFUND,
+            {
+                "id": refund.id,
+                "account_id": refund.scope.account_id,
+                "environment": refund.scope.environment.value,
+                "payment_intent_id": refund.payment_intent_id,
+                "position_of": refund.payment_intent_id,
+                "amount": refund.amount,
+                "refund_reason": refund.refund_reason,
+                "notes": refund.notes,
+                "previous_transaction_id": refund.previous_transaction_id,
+                "created_at": refund.created_at,
+            },
         )
 
     def get(self, scope: Scope, refund_id: str) -> Refund | None:
@@ -137,12 +141,10 @@ class SqlIdempotencyRepository:
         # ON CONFLICT DO NOTHING RETURNING: a row back means the key is new. On PostgreSQL a
         # concurrent holder of the same key makes this wait until it commits or rolls back, so
         # the row read below is always a finished answer.
-        inserted = self._conn.execute(insert_ignore(self._conn, ik, values).returning(ik.c.target)).first()
-        if inserted is not None:
+        claim = prepared_insert_ignore(self._conn.dialect.name, ik).returning(ik.c.target)
+        if self._conn.execute(claim, values).first() is not None:
             return None
-        row = self._conn.execute(
-            select(ik.c.fingerprint, ik.c.status_code, ik.c.response_body).where(*_key(scope, target, key))
-        ).first()
+        row = self._conn.execute(FIND_KEY_RECORD, _key_params(scope, target, key)).first()
         if row is None:
             raise InvariantViolationError("idempotency key vanished between insert and read")
         fingerprint_stored, status, body = row
@@ -150,10 +152,9 @@ class SqlIdempotencyRepository:
         return IdempotencyRecord(fingerprint_stored, response)
 
     def complete(self, scope: Scope, target: str, key: str, response: StoredResponse) -> None:
+        params = _key_params(scope, target, key)
         self._conn.execute(
-            update(ik)
-            .where(*_key(scope, target, key))
-            .values(status_code=response.status_code, response_body=response.body)
+            COMPLETE_KEY, {**params, "answer_status": response.status_code, "answer_body": response.body}
         )
 
     def reap(self, older_than: datetime, scope: Scope | None = None) -> int:
@@ -165,13 +166,22 @@ class SqlIdempotencyRepository:
         return int(self._conn.execute(stmt).rowcount)
 
 
-def _key(scope: Scope, target: str, key: str) -> tuple[ColumnElement[bool], ...]:
-    return (
-        ik.c.account_id == scope.account_id,
-        ik.c.environment == scope.environment.value,
-        ik.c.target == target,
-        ik.c.idempotency_key == key,
-    )
+_KEY_ROW = and_(
+    in_bound_scope(ik), ik.c.target == bindparam("key_target"), ik.c.idempotency_key == bindparam("key_value")
+)
+FIND_KEY_RECORD = select(ik.c.fingerprint, ik.c.status_code, ik.c.response_body).where(_KEY_ROW)
+COMPLETE_KEY = (
+    update(ik)
+    .where(_KEY_ROW)
+    .values(status_code=bindparam("answer_status"), response_body=bindparam("answer_body"))
+)
+
+
+def _key_params(scope: Scope, target: str, key: str) -> dict[str, str]:
+    return {**scope_params(scope), "key_target": target, "key_value": key}
+
+
+ADD_EVENT = outbox_events.insert()
 
 
 class SqlOutboxRepository:
@@ -180,17 +190,23 @@ class SqlOutboxRepository:
 
     def add(self, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
         self._conn.execute(
-            outbox_events.insert().values(
-                id=event.id,
-                account_id=event.scope.account_id,
-                environment=event.scope.environment.value,
-                name=event.name.value,
-                payment_intent_id=event.payment_intent_id,
-                created_at=event.created_at,
-                payload=json.dumps(event.data, separators=(",", ":")),
-            )
+            ADD_EVENT,
+            {
+                "id": event.id,
+                "account_id": event.scope.account_id,
+                "environment": event.scope.environment.value,
+                "name": event.name.value,
+                "payment_intent_id": event.payment_intent_id,
+                "created_at": event.created_at,
+                "payload": json.dumps(event.data, separators=(",", ":")),
+            },
         )
         fan_out(self._conn, event, deliver_from)
+
+
+FIND_API_KEY = select(api_keys.c.key_hash, api_keys.c.account_id, api_keys.c.environment).where(
+    api_keys.c.key_hash == bindparam("wanted_hash")
+)
 
 
 class SqlAccountRepository:
@@ -210,11 +226,7 @@ class SqlAccountRepository:
             )
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
-        row = self._conn.execute(
-            select(api_keys.c.key_hash, api_keys.c.account_id, api_keys.c.environment).where(
-                api_keys.c.key_hash == key_hash
-            )
-        ).first()
+        row = self._conn.execute(FIND_API_KEY, {"wanted_hash": key_hash}).first()
         return None if row is None else ApiKeyRecord(row[0], row[1], Environment(row[2]))
 
     def count(self) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from payintents.adapters.sql.schema import (
@@ -21,7 +21,7 @@ from payintents.adapters.sql.schema import (
     webhook_subscription_events,
     webhook_subscriptions,
 )
-from payintents.adapters.sql.statements import in_scope
+from payintents.adapters.sql.statements import in_bound_scope, in_scope, scope_params
 from payintents.domain.errors import StateConflictError
 from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.intent import Environment, Scope
@@ -153,31 +153,33 @@ def _subscription_values(subscription: Subscription) -> dict[str, Any]:
     }
 
 
+_SUBSCRIBED_TO = (
+    select(sub_events.c.subscription_id)
+    .join(subs, subs.c.id == sub_events.c.subscription_id)
+    .where(
+        in_bound_scope(sub_events),
+        sub_events.c.event_name == bindparam("event_name"),
+        subs.c.disabled_at.is_(None),
+    )
+)
+_ADD_DELIVERY = insert(dl)
+
+
 def fan_out(conn: Connection, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
     """One pending delivery per enabled subscription of the event's scope that wants it."""
-    wanted = (
-        select(
-            sub_events.c.subscription_id,
-        )
-        .join(subs, subs.c.id == sub_events.c.subscription_id)
-        .where(
-            sub_events.c.account_id == event.scope.account_id,
-            sub_events.c.environment == event.scope.environment.value,
-            sub_events.c.event_name == event.name.value,
-            subs.c.disabled_at.is_(None),
-        )
-    )
-    for subscription_id in conn.execute(wanted).scalars().all():
+    wanted = {**scope_params(event.scope), "event_name": event.name.value}
+    for subscription_id in conn.execute(_SUBSCRIBED_TO, wanted).scalars().all():
         conn.execute(
-            insert(dl).values(
-                event_id=event.id,
-                subscription_id=subscription_id,
-                account_id=event.scope.account_id,
-                environment=event.scope.environment.value,
-                status="pending",
-                attempts=0,
+            _ADD_DELIVERY,
+            {
+                "event_id": event.id,
+                "subscription_id": subscription_id,
+                "account_id": event.scope.account_id,
+                "environment": event.scope.environment.value,
+                "status": "pending",
+                "attempts": 0,
                 # Dispatchers run on real time, not on a sandbox account's moved clock.
-                next_attempt_at=deliver_from or event.created_at,
-                created_at=event.created_at,
-            )
+                "next_attempt_at": deliver_from or event.created_at,
+                "created_at": event.created_at,
+            },
         )
