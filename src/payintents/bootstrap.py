@@ -27,6 +27,7 @@ from payintents.adapters.sql.store import SqlUnitOfWork
 from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import Clock, WebhookSender
+from payintents.service.request_log import RequestLogBuffer
 from payintents.web.app import build_app
 from payintents.web.rate_limit import RateLimit, RateLimiter, parse_rate_limit
 
@@ -103,8 +104,12 @@ def build_dependencies(
     engine = engine or make_engine(
         settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts
     )
+    def writer() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine)
+
     return Dependencies(
-        uow=lambda: SqlUnitOfWork(engine),
+        uow=writer,
+        request_log=RequestLogBuffer(writer),
         reader=lambda: SqlUnitOfWork(engine, read_only=True),
         clock=clock or SystemClock(),
         ids=RandomIds(),

@@ -25,6 +25,7 @@ from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.schema import metadata, sandbox_requests
 from payintents.bootstrap import Settings, build_dependencies, migrate
 from payintents.service.accounts import create_account
+from payintents.service.dependencies import Dependencies
 from payintents.web.app import build_app
 from tests.support import Api
 
@@ -47,8 +48,23 @@ class World:
 
     client: TestClient
     engine: Engine
+    deps: Dependencies
     keys: dict[str, str]
     ids: dict[str, str]
+
+    def flush_request_log(self) -> None:
+        """Write the app's waiting request-log entries, so the table shows every request so far."""
+        if self.deps.request_log is not None:
+            self.deps.request_log.flush()
+
+    def last_logged_id(self) -> int:
+        self.flush_request_log()
+        return last_logged_id(self.engine)
+
+    def request_log_since(self, last_id: int) -> list[tuple[int, str]]:
+        """(status, traceId) of each request-log entry written after ``last_id``."""
+        self.flush_request_log()
+        return request_log_since(self.engine, last_id)
 
 
 @contextmanager
@@ -63,7 +79,7 @@ def running_world(database_url: str) -> Iterator[World]:
             keys = {"sandbox": merchant.sandbox_key, "prod": merchant.prod_key, "other": other.sandbox_key}
             ids = _make_intents(Api(client, merchant.sandbox_key), Api(client, merchant.prod_key))
             ids["X"] = Api(client, other.sandbox_key).captured_intent()
-            yield World(client, engine, keys, ids)
+            yield World(client, engine, deps, keys, ids)
     finally:
         engine.dispose()
 

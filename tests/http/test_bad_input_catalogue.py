@@ -32,9 +32,7 @@ from tests.http.bad_input_world import (
     find_leak,
     is_logged,
     j,
-    last_logged_id,
     money_and_state,
-    request_log_since,
     running_world,
     send,
 )
@@ -377,7 +375,7 @@ def test_the_catalogue_is_large_and_names_are_unique() -> None:
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
 def test_bad_input_is_refused_and_changes_nothing(world: World, row: Row) -> None:
     before = money_and_state(world.engine)
-    last_log = last_logged_id(world.engine)
+    last_log = world.last_logged_id()
 
     path, response = send(world, row)
 
@@ -393,7 +391,7 @@ def test_bad_input_is_refused_and_changes_nothing(world: World, row: Row) -> Non
         # Starlette keeps a route's methods in a set: the order is not stable, and RFC 9110 gives none.
         assert set(response.headers["allow"].split(", ")) == set(row.allow.split(", "))
     assert money_and_state(world.engine) == before
-    logged = request_log_since(world.engine, last_log)
+    logged = world.request_log_since(last_log)
     assert logged == ([(row.status, body["traceId"])] if is_logged(row) else []), logged
     report = audit(world.engine)
     assert report.ok, report.as_dict()

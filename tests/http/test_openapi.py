@@ -3,6 +3,7 @@ what the server really answers (so clients generated from it, and our SDK, stay 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -42,15 +43,58 @@ def test_every_api_route_and_method_is_documented(client: TestClient, document: 
     assert len(served) >= 18
 
 
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
+
+
 def test_extensions_are_marked(document: dict[str, Any]) -> None:
-    marked = {
-        (path, method)
-        for path, ops in document["paths"].items()
-        for method, op in ops.items()
-        if op.get("x-payintents-extension")
-    }
+    marked = {(path, method) for path, method, op in operations(document) if op.get("x-payintents-extension")}
     assert ("/payment-intents/{paymentIntentId}/refunds", "get") in marked
     assert ("/payment-intents/{paymentIntentId}/refunds", "post") not in marked
+
+
+def test_extensions_are_tagged_as_such(document: dict[str, Any]) -> None:
+    declared = {tag["name"] for tag in document["tags"]}
+    assert declared == {"Dojo API", "payintents extension"}
+    for path, method, op in operations(document):
+        expected = "payintents extension" if op.get("x-payintents-extension") else "Dojo API"
+        assert op["tags"] == [expected], f"{method.upper()} {path}"
+
+
+def test_every_operation_documents_its_real_failure_statuses(document: dict[str, Any]) -> None:
+    """Bad version or body (400), key (401), body too large (413) or not JSON (415), busy (503)
+    anywhere; 404 where a path names an object; 409 where an idempotency key can be reused; 502
+    where the processor is called. Every failure answers the one error body."""
+    for path, method, op in operations(document):
+        where = f"{method.upper()} {path}"
+        documented = set(op["responses"])
+        assert {"400", "401", "413", "415", "503"} <= documented, where
+        assert "{" not in path or "404" in documented, where
+        if any(p["name"] == "idempotencyKey" for p in op["parameters"]):
+            assert "409" in documented, where
+        for status, response in op["responses"].items():
+            if not status.startswith("2"):
+                assert response["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Problem"
+                }
+    for path in ("/payment-intents/{paymentIntentId}/refunds", "/payment-intents/{paymentIntentId}/captures"):
+        assert "502" in document["paths"][path]["post"]["responses"]
+
+
+def test_every_operation_answers_413_and_415_as_documented(api: Api, document: dict[str, Any]) -> None:
+    for path, method, op in operations(document):
+        url = re.sub(r"{\w+}", "x_1", path)
+        not_json = api.client.request(
+            method, url, content=b"amount=1", headers=api.headers(**{"Content-Type": "text/plain"})
+        )
+        too_large = api.client.request(
+            method, url, content=b"{}", headers=api.headers(**{"Content-Length": "70000"})
+        )
+        assert not_json.status_code == 415, f"{method.upper()} {path}: {not_json.text}"
+        assert too_large.status_code == 413, f"{method.upper()} {path}: {too_large.text}"
+        for answer in (not_json, too_large):
+            assert str(answer.status_code) in op["responses"]
+            conforms(document, "Problem", answer.json())
 
 
 def test_refund_request_schema_carries_dojo_limits(document: dict[str, Any]) -> None:
@@ -87,3 +131,52 @@ def test_real_answers_match_the_documented_schemas(api: Api, document: dict[str,
     conforms(document, "SecretsResponse", api.get(f"/webhooks/{subscription_id}/secrets").json())
     conforms(document, "DeliveryList", api.get(f"/webhooks/{subscription_id}/deliveries").json())
     conforms(document, "SubscriptionList", api.get("/webhooks").json())
+
+
+ECHOED = {
+    "customer": {
+        "id": "c1",
+        "emailAddress": "a@example.com",
+        "phoneNumber": None,
+        "secret": "s",
+        "savedCardId": "k",
+    },
+    "billingAddress": {"countryCode": "GB", "city": "London", "postcode": None},
+    "shippingDetails": {"name": "A", "address": {"countryCode": "GB", "address1": "1 Road"}},
+    "requestSecurity": {"userAgent": "ua", "ipAddress": None},
+    "itemLines": [
+        {
+            "id": "l1",
+            "quantity": 2,
+            "name": None,
+            "amountTotal": {"value": 800, "currencyCode": "GBP"},
+            "modifiers": [
+                {
+                    "id": "m",
+                    "name": "extra",
+                    "quantity": 1,
+                    "amountPerModifier": {"value": 0, "currencyCode": "GBP"},
+                }
+            ],
+        }
+    ],
+    "taxLines": [{"caption": "VAT", "amountTotal": {"value": 200, "currencyCode": "GBP"}}],
+    "config": {"title": "Shop", "redirectUrl": None, "payment": {"tipsAllowed": True}},
+    "actionLink": {"url": "https://example.com/r", "label": "Receipt", "action": "OpenLink"},
+    "orderDetails": {"id": "o1", "isUpdate": None},
+    "metadata": {"k": "v"},
+}
+
+
+def test_echoed_request_objects_match_the_documented_answer(api: Api, document: dict[str, Any]) -> None:
+    """Objects sent at creation come back as documented: without nulls, the customer without its
+    secret or saved card (Dojo answers its Customer schema), payment details once paid."""
+    intent = api.intent(api.captured_intent(1000, **ECHOED))
+    conforms(document, "PaymentIntent", intent)
+    assert intent["customer"] == {"id": "c1", "emailAddress": "a@example.com"}
+    assert intent["billingAddress"] == {"countryCode": "GB", "city": "London"}
+    assert "name" not in intent["itemLines"][0] and intent["config"] == {
+        "title": "Shop",
+        "payment": {"tipsAllowed": True},
+    }
+    assert set(intent["paymentDetails"]) == {"transactionId", "transactionDateTime", "message", "card"}

@@ -123,11 +123,13 @@ def account_of(engine: Engine, intent_id: str) -> str:
 
 
 def test_reset_deletes_the_sandbox_account_and_nothing_else(
-    both: tuple[Api, Api], other_api: Api, engine: Engine
+    both: tuple[Api, Api], other_api: Api, engine: Engine, deps: Dependencies
 ) -> None:
     sandbox, prod = both
     mine, live, theirs = populate(sandbox), populate(prod), populate(other_api)
     account, other = account_of(engine, mine["captured"]), account_of(engine, theirs["captured"])
+    assert deps.request_log is not None
+    deps.request_log.flush()  # entries wait in the app's request-log buffer until written
     prod_before, other_before = counts(engine, "prod", account), counts(engine, "sandbox", other)
     assert all(counts(engine, "sandbox", account)[t.name] > 0 for t in OWNED)
 
@@ -135,6 +137,7 @@ def test_reset_deletes_the_sandbox_account_and_nothing_else(
     assert reset.status_code == 200, reset.text
     assert reset.json()["deleted"] > 0
 
+    deps.request_log.flush()
     left = counts(engine, "sandbox", account)
     assert left == {**{t.name: 0 for t in OWNED}, "sandbox_requests": 1}  # the reset request itself
     assert [e["path"] for e in requests_of(sandbox)] == ["/sandbox/reset"]

@@ -50,15 +50,16 @@ def fingerprint(operation: str, canonical_body: Any) -> str:
 
     An explicit ``null`` means the same as leaving the property out, so both hash alike.
     """
-    text = json.dumps([operation, _without_nulls(canonical_body)], sort_keys=True, separators=(",", ":"))
+    text = json.dumps([operation, without_nulls(canonical_body)], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _without_nulls(value: Any) -> Any:
+def without_nulls(value: Any) -> Any:
+    """A JSON value with every null object member left out, at any depth: null means "absent"."""
     if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
+        return [without_nulls(v) for v in value]
     return value
 
 

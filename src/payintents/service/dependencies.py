@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from payintents.service.ports import Clock, IdGenerator, Processor, UnitOfWork, UnitOfWorkFactory
+from payintents.service.request_log import RequestLogBuffer
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class Dependencies:
     sleep: Callable[[float], None] = time.sleep
     # Units of work that only read (on SQLite they take no write lock); ``uow`` when not given.
     reader: UnitOfWorkFactory | None = None
+    # Where sandbox request-log entries wait to be written in batches; None writes each at once.
+    request_log: RequestLogBuffer | None = None
 
     def read(self) -> UnitOfWork:
         """A unit of work for reading only: never commit through it."""

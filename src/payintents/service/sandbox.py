@@ -76,6 +76,7 @@ def advance_clock(
 def reset(deps: Dependencies, scope: Scope) -> int:
     """Delete every object of the calling sandbox account, in one transaction; clock back to real."""
     require_sandbox(scope)
+    _flush_request_log(deps)  # so no entry of an earlier request lands after the reset
     with deps.uow() as uow:
         removed = uow.sandbox.delete_everything(scope)
         uow.commit()
@@ -103,18 +104,28 @@ def fail_next(
 def record_request(deps: Dependencies, scope: Scope, entry: RequestLogEntry) -> None:
     if scope.environment is not Environment.SANDBOX:
         return
+    if deps.request_log is not None:
+        deps.request_log.add(scope, entry)
+        return
     with deps.uow() as uow:
         uow.sandbox.add_request(scope, entry)
         uow.commit()
 
 
+def _flush_request_log(deps: Dependencies) -> None:
+    if deps.request_log is not None:
+        deps.request_log.flush()
+
+
 def list_requests(deps: Dependencies, scope: Scope, query: RequestQuery) -> list[RequestLogEntry]:
     require_sandbox(scope)
+    _flush_request_log(deps)  # this process's own latest requests are always listed
     with deps.read() as uow:
         return uow.sandbox.list_requests(scope, query)
 
 
 def reap_request_log(deps: Dependencies) -> int:
+    _flush_request_log(deps)
     with deps.uow() as uow:
         reaped = uow.sandbox.reap_requests(deps.clock.now() - deps.request_log_retention)
         uow.commit()

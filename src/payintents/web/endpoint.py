@@ -1,9 +1,9 @@
 """The machinery every API route shares: authentication, version, body, errors, replay header.
 
 A route declares one ``Operation`` per HTTP method. The request passes, in order: body size (413),
-API key (401), version header (400), media type (415) and strict JSON (400), then the schema and a
-required idempotency key together (one 400 listing every field), then the handler runs in a worker
-thread (the store is synchronous). Any failure becomes Dojo's error body.
+API key (401), the key's rate limit (429), version header (400), media type (415) and strict JSON
+(400), then the schema and a required idempotency key together (one 400 listing every field), then
+the handler runs in a worker thread (the store is synchronous). Any failure becomes Dojo's error body.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Operation:
     summary: str = ""
     # Success status and the name of its response schema (None: no body).
     success: tuple[int, str | None] = (200, None)
-    # Failure statuses beyond the ones every operation has (400 version, 401 key, 503 busy).
+    # Failure statuses beyond the ones every operation has (400 version, 401 key, 429 limit, 503 busy).
     errors: tuple[int, ...] = ()
     # True for what Dojo's own API does not have; marked x-payintents-extension in the document.
     extension: bool = False
@@ -119,6 +119,8 @@ def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -
     deps: Dependencies = request.app.state.deps
     try:
         scope, offset = _authenticate(deps, request.headers.get("authorization"))
+        # Per-key limit (429), before any other work: a refused request is not even logged.
+        request.app.state.rate_limiter.admit(scope)
         # The account's own clock (sandbox time travel) for everything this request does.
         CLOCK_OFFSET.set(offset)
     except Exception as exc:

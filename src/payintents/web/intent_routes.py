@@ -215,7 +215,8 @@ ROUTES: list[Route] = [
             idempotent=True,
             summary="Capture all or part of a Manual authorization",
             success=(200, "Capture"),
-            errors=(404, 409, 413, 415),
+            # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was captured.
+            errors=(404, 409, 413, 415, 502),
         ),
     ),
     api_route(

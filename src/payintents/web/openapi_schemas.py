@@ -1,8 +1,16 @@
-"""JSON Schemas of what the API answers, for /openapi.json (requests come from ``wire`` rules)."""
+"""JSON Schemas of what the API answers, for /openapi.json (requests come from ``wire`` rules).
+
+Request objects the server echoes back (addresses, lines, config, …) are described by the same
+``wire`` rules that validated them, minus ``nullable``: the echo leaves nulls out.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from payintents.web.presenters import ECHOED_CUSTOMER_FIELDS, SUPPORTED_CARD_SCHEMES, SUPPORTED_WALLETS
+from payintents.web.request_schemas import CREATE_PAYMENT_INTENT, CUSTOMER, ITEM_LINE, TAX_LINE
+from payintents.web.wire import Obj
 
 JsonSchema = dict[str, Any]
 
@@ -19,19 +27,38 @@ def obj(properties: dict[str, JsonSchema], required: list[str] | None = None) ->
     return schema
 
 
+def echoed(schema: JsonSchema) -> JsonSchema:
+    """A request rule's schema, for the same object answered back without its nulls."""
+    result = {key: value for key, value in schema.items() if key != "nullable"}
+    if "properties" in schema:
+        result["properties"] = {name: echoed(item) for name, item in schema["properties"].items()}
+    if isinstance(schema.get("items"), dict):
+        result["items"] = echoed(schema["items"])
+    return result
+
+
+def _echoed_field(name: str) -> JsonSchema:
+    return echoed(CREATE_PAYMENT_INTENT.fields[name].check.json_schema)
+
+
+def _echoed_customer() -> JsonSchema:
+    return echoed(Obj({name: CUSTOMER.fields[name] for name in ECHOED_CUSTOMER_FIELDS}).json_schema)
+
+
 STRING: JsonSchema = {"type": "string"}
 NULLABLE_STRING: JsonSchema = {"type": "string", "nullable": True}
 DATE_TIME: JsonSchema = {"type": "string", "format": "date-time"}
 INT64: JsonSchema = {"type": "integer", "format": "int64"}
 STATUSES = ["Created", "Authorized", "Captured", "Reversed", "Refunded", "Canceled"]
 FREE_OBJECT: JsonSchema = {"type": "object", "additionalProperties": True}
+CAPTURE_STATUSES = ["Created", "Successful", "Declined", "Failed"]
 
 RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
     "Problem": obj(
         {
             "type": STRING,
             "title": STRING,
-            "status": {"type": "integer"},
+            "status": {"type": "integer", "format": "int32"},
             "detail": STRING,
             "errors": {"type": "object", "additionalProperties": {"type": "array", "items": STRING}},
             "traceId": {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-01$"},
@@ -43,7 +70,13 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
         ["value", "currencyCode"],
     ),
     "CaptureDetails": obj(
-        {"id": STRING, "amount": INT64, "tipsAmount": INT64, "status": STRING, "createdAt": DATE_TIME},
+        {
+            "id": STRING,
+            "amount": INT64,
+            "tipsAmount": INT64,
+            "status": {"type": "string", "enum": CAPTURE_STATUSES},
+            "createdAt": DATE_TIME,
+        },
         ["id", "amount", "status", "createdAt"],
     ),
     "PaymentEvent": obj(
@@ -66,7 +99,7 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
             "cardHolderNotPresent": {"type": "boolean"},
             "clientSessionSecret": STRING,
             "clientSessionSecretExpirationDate": DATE_TIME,
-            "paymentDetails": FREE_OBJECT,
+            "paymentDetails": ref("PaymentDetails"),
             "status": {"type": "string", "enum": STATUSES},
             "paymentMethods": {"type": "array", "items": STRING},
             "amount": ref("Money"),
@@ -80,25 +113,26 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
             "updatedAt": DATE_TIME,
             "reference": STRING,
             "description": STRING,
-            "itemLines": {"type": "array", "items": FREE_OBJECT},
-            "taxLines": {"type": "array", "items": FREE_OBJECT},
-            "customer": FREE_OBJECT,
-            "requestSecurity": FREE_OBJECT,
-            "billingAddress": FREE_OBJECT,
-            "shippingDetails": FREE_OBJECT,
-            "actionLink": FREE_OBJECT,
+            "itemLines": {"type": "array", "items": echoed(ITEM_LINE.json_schema)},
+            "taxLines": {"type": "array", "items": echoed(TAX_LINE.json_schema)},
+            "customer": _echoed_customer(),
+            "requestSecurity": _echoed_field("requestSecurity"),
+            "billingAddress": _echoed_field("billingAddress"),
+            "shippingDetails": _echoed_field("shippingDetails"),
+            "actionLink": _echoed_field("actionLink"),
             "metadata": {"type": "object", "additionalProperties": STRING},
-            "orderDetails": FREE_OBJECT,
+            "orderDetails": _echoed_field("orderDetails"),
             "setupIntentId": STRING,
-            "merchantConfig": FREE_OBJECT,
-            "config": FREE_OBJECT,
+            "merchantConfig": ref("MerchantConfig"),
+            "config": _echoed_field("config"),
             "paymentSource": STRING,
             "autoExpireAction": {"type": "string", "enum": ["Release", "Capture"]},
             "expireAt": DATE_TIME,
-            "autoExpireIn": STRING,
+            "autoExpireIn": {"type": "string", "format": "timespan"},
             "paymentEvents": {"type": "array", "items": ref("PaymentEvent")},
             "paymentLink": {"type": "string", "format": "uri"},
-            "terminalSessionHistory": {"type": "array", "items": FREE_OBJECT},
+            # No terminals here: always empty.
+            "terminalSessionHistory": {"type": "array", "items": FREE_OBJECT, "maxItems": 0},
             "captures": {"type": "array", "items": ref("CaptureDetails")},
         },
         [
@@ -112,6 +146,38 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
             "updatedAt",
             "reference",
         ],
+    ),
+    "PaymentDetails": obj(
+        {
+            "transactionId": STRING,
+            "transactionDateTime": DATE_TIME,
+            "message": STRING,
+            "card": obj(
+                {
+                    "cardNumber": STRING,
+                    "cardName": STRING,
+                    "expiryDate": STRING,
+                    "cardType": STRING,
+                    "last4PAN": STRING,
+                }
+            ),
+        },
+        ["transactionId", "transactionDateTime", "message", "card"],
+    ),
+    "MerchantConfig": obj(
+        {
+            "supportedPaymentMethods": obj(
+                {
+                    "cardSchemes": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": SUPPORTED_CARD_SCHEMES},
+                    },
+                    "wallets": {"type": "array", "items": {"type": "string", "enum": SUPPORTED_WALLETS}},
+                },
+                ["cardSchemes", "wallets"],
+            )
+        },
+        ["supportedPaymentMethods"],
     ),
     "PagedPaymentIntent": obj(
         {
@@ -179,7 +245,7 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
             "id": STRING,
             "accountId": STRING,
             "events": {"type": "array", "items": STRING},
-            "url": STRING,
+            "url": {"type": "string", "format": "uri", "minLength": 1, "maxLength": 2048},
             "description": NULLABLE_STRING,
             "secrets": {"type": "array", "items": ref("SubscriptionSecret")},
             "createdAt": DATE_TIME,

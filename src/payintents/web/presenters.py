@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from payintents.domain.idempotency import StoredResponse
+from payintents.domain.idempotency import StoredResponse, without_nulls
 from payintents.domain.intent import PaymentIntent
 from payintents.domain.money import Money
 from payintents.domain.refund import Refund, RefundOutcome
@@ -16,7 +16,7 @@ ZERO_DATE = "0001-01-01T00:00:00Z"
 SUPPORTED_CARD_SCHEMES = ["VISA", "MASTERCARD", "MAESTRO", "DISCOVER", "DCI"]
 SUPPORTED_WALLETS = ["APPLE_PAY", "GOOGLE_PAY"]
 
-# Request fields echoed back as sent (the server stores them but does not act on them).
+# Request fields echoed back as sent, nulls left out (the server stores them but does not act on them).
 _ECHOED = (
     "customer",
     "requestSecurity",
@@ -27,6 +27,8 @@ _ECHOED = (
     "orderDetails",
     "setupIntentId",
 )
+# Dojo answers a PaymentIntent's customer as its Customer schema: never the secret or saved card.
+ECHOED_CUSTOMER_FIELDS = ("id", "emailAddress", "phoneNumber")
 
 
 def iso(moment: datetime) -> str:
@@ -75,7 +77,9 @@ def present_intent(intent: PaymentIntent, base_url: str) -> dict[str, Any]:
             body[name] = doc[name]
     body["refundedAmount"] = intent.refunded_amount
     body.update(_timestamps_and_texts(intent))
-    body.update({name: doc[name] for name in _ECHOED if doc.get(name) is not None})
+    body.update({name: without_nulls(doc[name]) for name in _ECHOED if doc.get(name) is not None})
+    if "customer" in body:
+        body["customer"] = {k: v for k, v in body["customer"].items() if k in ECHOED_CUSTOMER_FIELDS}
     body.update(_config_and_expiry(intent))
     body["paymentEvents"] = [_event(e) for e in intent.events]
     body["paymentLink"] = f"{base_url.rstrip('/')}/checkout/{intent.id}"
@@ -93,8 +97,8 @@ def _timestamps_and_texts(intent: PaymentIntent) -> dict[str, Any]:
     }
     if doc.get("description") is not None:
         texts["description"] = doc["description"]
-    texts["itemLines"] = doc.get("itemLines") or []
-    texts["taxLines"] = doc.get("taxLines") or []
+    texts["itemLines"] = without_nulls(doc.get("itemLines") or [])
+    texts["taxLines"] = without_nulls(doc.get("taxLines") or [])
     return texts
 
 
@@ -106,7 +110,7 @@ def _config_and_expiry(intent: PaymentIntent) -> dict[str, Any]:
                 "wallets": SUPPORTED_WALLETS,
             }
         },
-        "config": intent.document.get("config") or {},
+        "config": without_nulls(intent.document.get("config") or {}),
         "paymentSource": "api",
     }
     if intent.auto_expire_action is not None:

@@ -31,6 +31,7 @@ from payintents.service.ports import (
     ProcessorUnavailableError,
     StoreBusyError,
 )
+from payintents.web.rate_limit import RateLimitedError
 
 log = logging.getLogger("payintents.web")
 
@@ -43,6 +44,7 @@ _TYPE_SECTIONS = {
     409: "rfc7231#section-6.5.8",
     413: "rfc7231#section-6.5.11",
     415: "rfc7231#section-6.5.13",
+    429: "rfc6585#section-4",
     500: "rfc7231#section-6.6.1",
     502: "rfc7231#section-6.6.3",
     503: "rfc7231#section-6.6.4",
@@ -63,6 +65,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (ProcessorDeclinedError, 400),
     (ProcessorTimeoutError, 504),
     (ProcessorUnavailableError, 502),
+    (RateLimitedError, 429),
     (StoreBusyError, 503),
 )
 
@@ -152,6 +155,13 @@ def _expected(exc: Exception, status: int, trace_id: str) -> Response:
                 "A request sent without one may or may not have been applied: check before resending."
             ),
             headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    if isinstance(exc, RateLimitedError):
+        return problem_response(
+            429,
+            trace_id,
+            detail=f"Too many requests with this API key; nothing was done. Retry in {exc.retry_after_s} s.",
+            headers={"Retry-After": str(exc.retry_after_s)},
         )
     if isinstance(exc, ConcurrentUpdateError):
         retry = "The payment intent changed while this request ran; read it again and retry."

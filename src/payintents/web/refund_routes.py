@@ -72,7 +72,8 @@ ROUTES: list[Route] = [
             key_required=True,
             summary="Refund all or part of a captured payment",
             success=(200, "RefundCreated"),
-            errors=(404, 409, 413, 415),
+            # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was refunded.
+            errors=(404, 409, 413, 415, 502),
         ),
         GET=Operation(
             list_for_intent,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from payintents.domain.webhooks import KNOWN_EVENTS
 from payintents.web.wire import (
     Check,
     Field,
     Obj,
+    Rule,
     amount,
     array,
     boolean,
@@ -136,7 +138,8 @@ CREATE_PAYMENT_INTENT = Obj(
             )
         ),
         "expireAt": _opt(date_time),
-        "autoExpireIn": _opt(string(30)),
+        # A .NET TimeSpan ([d.]hh:mm:ss[.fffffff]), checked by domain/intent.py parse_timespan.
+        "autoExpireIn": _opt(string(30, fmt="timespan")),
         "autoExpireAction": _opt(one_of("Release", "Capture")),
         "metadata": _opt(string_map()),
         "setupIntentId": _opt(string(100)),
@@ -205,18 +208,32 @@ PAY = Obj(
 
 CHALLENGE = Obj({"outcome": _req(one_of("pass", "fail"))})
 
-_EVENTS = array(string(100, 1), 20)
+
+def _described(check: Check, **refinements: object) -> Check:
+    """``check`` documented with rules a later layer enforces (the domain's), so the document
+    says everything the server will refuse."""
+    return Rule(check, {**check.json_schema, **refinements})
+
+
+# The domain checks names, count and repeats (domain/webhooks.py) and receiver URLs (webhook_urls.py).
+_EVENTS = _described(
+    array(string(100, 1), 20),
+    items={"type": "string", "enum": sorted(KNOWN_EVENTS)},
+    minItems=1,
+    uniqueItems=True,
+)
+_RECEIVER_URL = _described(string(2048, 1), format="uri", pattern="^https?://")
 
 SUBSCRIBE = Obj(
     {
         "events": _req(_EVENTS),
-        "url": _req(string(2048, 1)),
+        "url": _req(_RECEIVER_URL),
         "description": _opt(string(1024)),
     }
 )
 
 UPDATE_SUBSCRIPTION = Obj(
-    {"events": _opt(_EVENTS), "url": _opt(string(2048, 1)), "description": _opt(string(1024))}
+    {"events": _opt(_EVENTS), "url": _opt(_RECEIVER_URL), "description": _opt(string(1024))}
 )
 
 FAIL_NEXT = Obj(

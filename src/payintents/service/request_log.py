@@ -1,0 +1,75 @@
+"""The sandbox request log's writer: entries are written many to a transaction, off the request.
+
+Writing each entry in its own transaction cost a sandbox request a second commit (on SQLite a
+second turn at the single writer and a second fsync). Entries now wait here and a background
+thread writes them every ``FLUSH_INTERVAL_S`` in one transaction. Reading the log (and resetting
+the sandbox) flushes first, so a process always sees its own requests. The log is a developer's
+aid, not money: entries still pending when a process is killed are lost, and a store that stays
+busy drops a batch with a warning, as a failed single write did before (ADR 0009).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+
+from payintents.domain.intent import Scope
+from payintents.service.ports import RequestLogEntry, StoreBusyError, UnitOfWorkFactory
+
+log = logging.getLogger("payintents.request_log")
+FLUSH_INTERVAL_S = 0.05
+# Past this many waiting entries the request that adds one writes the batch itself.
+MAX_PENDING = 500
+
+
+class RequestLogBuffer:
+    def __init__(self, uow: UnitOfWorkFactory, interval_s: float = FLUSH_INTERVAL_S) -> None:
+        self._uow = uow
+        self._interval_s = interval_s
+        self._pending: list[tuple[Scope, RequestLogEntry]] = []
+        self._pending_lock = threading.Lock()
+        # One batch at a time, so entries reach the store in the order they were added.
+        self._flush_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    def add(self, scope: Scope, entry: RequestLogEntry) -> None:
+        with self._pending_lock:
+            self._pending.append((scope, entry))
+            full = len(self._pending) >= MAX_PENDING
+            if self._writer is None:
+                self._start_writer()
+        if full:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write every waiting entry now, in one transaction; how many were written."""
+        with self._flush_lock:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return 0
+            try:
+                with self._uow() as uow:
+                    for scope, entry in batch:
+                        uow.sandbox.add_request(scope, entry)
+                    uow.commit()
+            except StoreBusyError:
+                log.warning("sandbox request log: %d entries dropped, the store is busy", len(batch))
+                return 0
+            except Exception:
+                log.exception("sandbox request log: %d entries could not be written", len(batch))
+                return 0
+            return len(batch)
+
+    def _start_writer(self) -> None:
+        # Started by the first entry, so each server worker process runs its own writer.
+        self._writer = threading.Thread(target=self._write_forever, name="request-log", daemon=True)
+        self._writer.start()
+        atexit.register(self.flush)
+
+    def _write_forever(self) -> None:
+        while True:
+            time.sleep(self._interval_s)
+            self.flush()

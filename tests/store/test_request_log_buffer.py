@@ -1,0 +1,84 @@
+"""The sandbox request log's write buffer, on both real stores: entries reach the table in
+batches, in order, through an explicit flush, the background writer, or back-pressure; a busy
+store drops a batch with a warning instead of failing the request that added to it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from payintents.domain.intent import Environment, Scope
+from payintents.service import request_log
+from payintents.service.accounts import create_account
+from payintents.service.dependencies import Dependencies
+from payintents.service.ports import RequestLogEntry, RequestQuery, StoreBusyError, UnitOfWork
+from payintents.service.request_log import RequestLogBuffer
+
+NEVER_S = 3600.0
+
+
+def entry(n: int) -> RequestLogEntry:
+    return RequestLogEntry(
+        trace_id=f"trace-{n}", at=datetime.now(UTC), method="GET", path=f"/payment-intents/pi_{n}",
+        status=200, duration_ms=1, idempotency_key=None, replayed=False, payment_intent_id=None,
+        request_body="", response_body="{}",
+    )  # fmt: skip
+
+
+def logged_paths(deps: Dependencies, scope: Scope) -> list[str]:
+    with deps.read() as uow:
+        entries = uow.sandbox.list_requests(scope, RequestQuery(limit=100))
+    return [e.path for e in reversed(entries)]  # the store lists newest first
+
+
+@pytest.fixture
+def scope(deps: Dependencies) -> Scope:
+    return Scope(create_account(deps, "log").account_id, Environment.SANDBOX)
+
+
+def test_flush_writes_waiting_entries_in_order(deps: Dependencies, scope: Scope) -> None:
+    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S)
+    for n in range(5):
+        buffer.add(scope, entry(n))
+    assert logged_paths(deps, scope) == []
+    assert buffer.flush() == 5
+    assert logged_paths(deps, scope) == [f"/payment-intents/pi_{n}" for n in range(5)]
+    assert buffer.flush() == 0
+
+
+def test_the_background_writer_writes_without_being_asked(deps: Dependencies, scope: Scope) -> None:
+    buffer = RequestLogBuffer(deps.uow, interval_s=0.01)
+    buffer.add(scope, entry(1))
+    deadline = time.monotonic() + 10
+    while not logged_paths(deps, scope) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert logged_paths(deps, scope) == ["/payment-intents/pi_1"]
+
+
+def test_a_full_buffer_is_written_by_the_request_that_fills_it(
+    deps: Dependencies, scope: Scope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_log, "MAX_PENDING", 3)
+    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S)
+    buffer.add(scope, entry(1))
+    buffer.add(scope, entry(2))
+    assert logged_paths(deps, scope) == []
+    buffer.add(scope, entry(3))
+    assert len(logged_paths(deps, scope)) == 3
+
+
+def test_a_busy_store_drops_the_batch_with_a_warning(
+    deps: Dependencies, scope: Scope, caplog: pytest.LogCaptureFixture
+) -> None:
+    def busy() -> UnitOfWork:
+        raise StoreBusyError("busy")
+
+    buffer = RequestLogBuffer(busy, interval_s=NEVER_S)
+    buffer.add(scope, entry(1))
+    with caplog.at_level(logging.WARNING, logger="payintents.request_log"):
+        assert buffer.flush() == 0
+    assert "1 entries dropped" in caplog.text
+    assert buffer.flush() == 0  # dropped, not retried forever
