@@ -1,16 +1,15 @@
 """Bulk history for the growth mode: many copies of one real intent and everything it wrote.
 
 The template is an intent paid and refunded through the API, so its rows are exactly what the
-server writes. Each copy renames every identifier by rewriting ``_sandbox_`` inside all text
-columns (ids and the JSON that mentions them alike), which keeps the copies consistent with each
-other and with ``payintents audit``. It is one INSERT … SELECT per table, so the database does
-the work: a million refunds take seconds, not hours.
+server writes. Copy ``n`` suffixes every identifier with ``h<n>``: in the id columns, and inside
+the JSON that mentions them (the intent's document, the events' payloads), which keeps the copies
+consistent with each other and with ``payintents audit``. It is one INSERT … SELECT per table,
+so the database does the work: a million refunds take seconds, not hours.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Engine, LargeBinary, Table, text
-from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy import Column, Connection, Engine, Table, select, text
 
 from payintents.adapters.sql import schema
 
@@ -24,15 +23,31 @@ TEMPLATE_ROWS: tuple[tuple[Table, str], ...] = (
     (schema.outbox_events, "payment_intent_id"),
     (schema.idempotency_keys, "target"),
 )
+ID_COLUMNS = frozenset({"id", "payment_intent_id", "target"})
+JSON_COLUMNS = frozenset({"document", "payload"})
+COPY_SUFFIX = "'h' || CAST(n AS TEXT)"
 
 
-def _is_text(column_type: TypeEngine[object]) -> bool:
-    return not isinstance(column_type, LargeBinary) and column_type.python_type is str
+def _template_ids(conn: Connection, template_intent_id: str) -> list[str]:
+    found: set[str] = set()
+    for table, link in TEMPLATE_ROWS:
+        for column in table.columns:
+            if column.name in ID_COLUMNS:
+                found.update(
+                    conn.execute(select(column).where(table.c[link] == template_intent_id)).scalars()
+                )
+    return sorted(found)
 
 
-def _copy_expression(column: Column[object]) -> str:
-    if _is_text(column.type):
-        return f"replace({column.name}, '_sandbox_', '_sandbox_h' || CAST(n AS TEXT) || 'x')"
+def _copy_expression(column: Column[object], ids: list[str]) -> str:
+    if column.name in ID_COLUMNS:
+        return f"{column.name} || {COPY_SUFFIX}"
+    if column.name in JSON_COLUMNS:
+        # Ids are random base64: none is part of another, so the order of replacements is free.
+        expression = column.name
+        for known in ids:
+            expression = f"replace({expression}, '{known}', '{known}' || {COPY_SUFFIX})"
+        return expression
     return column.name
 
 
@@ -46,9 +61,10 @@ def copy_template(engine: Engine, template_intent_id: str, copies: int) -> dict[
     )
     added: dict[str, int] = {}
     with engine.begin() as conn:
+        ids = _template_ids(conn, template_intent_id)
         for table, link in TEMPLATE_ROWS:
             names = ", ".join(column.name for column in table.columns)
-            copies_of = ", ".join(_copy_expression(column) for column in table.columns)
+            copies_of = ", ".join(_copy_expression(column, ids) for column in table.columns)
             statement = (
                 f"INSERT INTO {table.name} ({names}) {series} "  # noqa: S608 - names from our schema
                 f"SELECT {copies_of} FROM {table.name} CROSS JOIN series WHERE {link} = :template"

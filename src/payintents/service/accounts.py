@@ -61,6 +61,6 @@ def open_session(deps: Dependencies, raw_key: str) -> tuple[Scope, timedelta] | 
         record = uow.accounts.find_key(wanted)
         if record is None or not hmac.compare_digest(record.key_hash, wanted):
             return None
-        sandbox = record.environment is Environment.SANDBOX
-        offset = uow.sandbox.clock_offset(record.account_id) if sandbox else timedelta(0)
+    sandbox = record.environment is Environment.SANDBOX
+    offset = record.clock_offset if sandbox else timedelta(0)
     return Scope(record.account_id, record.environment), offset

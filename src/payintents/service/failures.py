@@ -1,18 +1,51 @@
 """Failures a sandbox test asked for (``POST /sandbox/payment-intents/{id}/fail-next``), applied
-to the next capture or refund of that intent through the Processor port."""
+to the next capture or refund of that intent through the Processor port.
+
+The operation looks its failure up inside its own transaction (``ArmedFailure.take``), so a
+capture or refund with nothing armed costs one SELECT, not a transaction of its own, and a
+failure that was applied is used up by the same commit as the operation.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer
-from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError, StoreBusyError
+from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError, UnitOfWork
 
-log = logging.getLogger("payintents.sandbox")
+
+class _WaitFirstError(Exception):
+    """A "slow" failure is armed: roll back, wait outside any transaction, then run again."""
+
+    def __init__(self, failure: InjectedFailure) -> None:
+        super().__init__(f"wait {failure.delay_ms} ms first")
+        self.failure = failure
+
+
+class ArmedFailure:
+    """The failure armed for one operation on one intent, as the operation finds it."""
+
+    def __init__(self, scope: Scope, intent_id: str, operation: FailOperation) -> None:
+        self._scope = scope
+        self._intent_id = intent_id
+        self._operation = operation
+        self.waited_for: InjectedFailure | None = None
+
+    def take(self, uow: UnitOfWork) -> InjectedFailure | None:
+        """Inside the operation's transaction, once it is about to call the processor: the armed
+        failure, deleted in the same transaction (a rollback re-arms it)."""
+        if self._scope.environment is not Environment.SANDBOX:
+            return None
+        failure = uow.sandbox.find_failure(self._scope, self._intent_id, self._operation)
+        if failure is None:
+            return None
+        if failure.outcome is FailOutcome.SLOW and failure != self.waited_for:
+            raise _WaitFirstError(failure)
+        uow.sandbox.delete_failure(self._scope, self._intent_id, self._operation)
+        return failure
 
 
 def with_injected_failure(
@@ -20,39 +53,25 @@ def with_injected_failure(
     scope: Scope,
     intent_id: str,
     operation: FailOperation,
-    attempt: Callable[[InjectedFailure | None], Answer],
+    attempt: Callable[[ArmedFailure], Answer],
 ) -> Answer:
     """Run a capture or refund with the failure a test asked for, if any, and use it up.
 
     A failure is used up only when the operation reached the processor: a rule break (400) or a
-    replay leaves it for the next real attempt. "slow" waits before the operation starts, so the
-    delay holds no database lock.
+    replay leaves it for the next real attempt. "slow" waits before the operation runs again, so
+    the delay holds no database lock.
     """
-    failure = _pending_failure(deps, scope, intent_id, operation)
-    if failure is not None and failure.outcome is FailOutcome.SLOW:
-        deps.sleep(failure.delay_ms / 1000)
-    try:
-        answer = attempt(failure)
-    except (ProcessorDeclinedError, ProcessorUnavailableError):
-        _use_up(deps, scope, intent_id, operation)
-        raise
-    if failure is not None and not answer.replayed:
+    armed = ArmedFailure(scope, intent_id, operation)
+    while True:
         try:
+            return attempt(armed)
+        except _WaitFirstError as wait:
+            deps.sleep(wait.failure.delay_ms / 1000)
+            armed.waited_for = wait.failure
+        except (ProcessorDeclinedError, ProcessorUnavailableError):
+            # The transaction that took the failure rolled back with the error: use it up here.
             _use_up(deps, scope, intent_id, operation)
-        except StoreBusyError:
-            # The operation already committed: answer it. The failure stays armed for one more
-            # attempt, which is the lesser surprise in a sandbox than a 503 for a done refund.
-            log.warning("could not disarm a sandbox failure on %s; it stays armed", intent_id)
-    return answer
-
-
-def _pending_failure(
-    deps: Dependencies, scope: Scope, intent_id: str, operation: FailOperation
-) -> InjectedFailure | None:
-    if scope.environment is not Environment.SANDBOX:
-        return None
-    with deps.read() as uow:
-        return uow.sandbox.find_failure(scope, intent_id, operation)
+            raise
 
 
 def _use_up(deps: Dependencies, scope: Scope, intent_id: str, operation: FailOperation) -> None:

@@ -11,9 +11,9 @@ from payintents.domain.events import EventName, intent_event
 from payintents.domain.intent import PaymentIntent, Scope, Status
 from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Money
-from payintents.domain.sandbox import FailOperation, InjectedFailure
+from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
-from payintents.service.failures import with_injected_failure
+from payintents.service.failures import ArmedFailure, with_injected_failure
 from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once
 from payintents.service.ports import IntentPage, IntentQuery, UnitOfWork
 
@@ -60,7 +60,7 @@ def change_intent(
     change: Change,
     request: IdempotentRequest,
     render: Render[PaymentIntent],
-    then: Callable[[PaymentIntent], None] | None = None,
+    then: Callable[[UnitOfWork, PaymentIntent], None] | None = None,
 ) -> Answer:
     """Apply one lifecycle transition to a visible intent and record what it caused.
 
@@ -74,7 +74,7 @@ def change_intent(
         change(intent, now)
         save_with_events(deps, uow, intent, before, now)
         if then is not None:
-            then(intent)
+            then(uow, intent)
         return intent
 
     return execute_once(deps, scope, request, action, render)
@@ -109,9 +109,9 @@ def capture_intent(
         capture_id = deps.ids.new_id("cp", intent.scope.environment)
         lifecycle.capture(intent, capture_id, amount, tips_amount, now)
 
-    def attempt(injected: InjectedFailure | None) -> Answer:
-        def collect(intent: PaymentIntent) -> None:
-            deps.processor.capture(intent, amount, injected)
+    def attempt(armed: ArmedFailure) -> Answer:
+        def collect(uow: UnitOfWork, intent: PaymentIntent) -> None:
+            deps.processor.capture(intent, amount, armed.take(uow))
 
         return change_intent(deps, scope, intent_id, change, request, render, then=collect)
 

@@ -161,6 +161,8 @@ class ApiKeyRecord:
     key_hash: str
     account_id: str
     environment: Environment
+    # The account's sandbox clock offset (time travel), read with the key in one query.
+    clock_offset: timedelta = timedelta(0)
 
 
 class AccountRepository(Protocol):

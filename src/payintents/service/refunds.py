@@ -15,9 +15,9 @@ from payintents.domain.errors import InvariantViolationError, NotFoundError
 from payintents.domain.events import EventName, OutboxEvent, status_event
 from payintents.domain.intent import Scope, Status
 from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
-from payintents.domain.sandbox import FailOperation, InjectedFailure
+from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
-from payintents.service.failures import with_injected_failure
+from payintents.service.failures import ArmedFailure, with_injected_failure
 from payintents.service.idempotent import Action, Answer, IdempotentRequest, Render, execute_once
 from payintents.service.ports import ConcurrentUpdateError, RefundApplied, UnitOfWork
 
@@ -32,8 +32,8 @@ def create_refund(
     request: IdempotentRequest,
     render: Render[RefundOutcome],
 ) -> Answer:
-    def attempt(injected: InjectedFailure | None) -> Answer:
-        action = _refund_action(deps, scope, intent_id, refund_request, injected)
+    def attempt(armed: ArmedFailure) -> Answer:
+        action = _refund_action(deps, scope, intent_id, refund_request, armed)
         return execute_once(deps, scope, request, action, render)
 
     return with_injected_failure(deps, scope, intent_id, FailOperation.REFUND, attempt)
@@ -44,7 +44,7 @@ def _refund_action(
     scope: Scope,
     intent_id: str,
     refund_request: RefundRequest,
-    injected: InjectedFailure | None,
+    armed: ArmedFailure,
 ) -> Action[RefundOutcome]:
     def action(uow: UnitOfWork, now: datetime) -> RefundOutcome:
         amount = refund_request.amount
@@ -58,7 +58,7 @@ def _refund_action(
             raise refusal
         # Inside the transaction, after the guarded UPDATE reserved the amount: a processor
         # failure rolls everything back, the idempotency key included (ADR 0003).
-        deps.processor.refund(scope, intent_id, amount, injected)
+        deps.processor.refund(scope, intent_id, amount, armed.take(uow))
         refund = Refund(
             id=deps.ids.new_id("rfnd", None),
             scope=scope,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -30,6 +30,7 @@ from payintents.adapters.sql.schema import (
     outbox_events,
     payment_intents,
     refunds,
+    sandbox_clocks,
 )
 from payintents.adapters.sql.statements import in_bound_scope, prepared_insert_ignore, scope_params
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository, fan_out
@@ -204,8 +205,10 @@ class SqlOutboxRepository:
         fan_out(self._conn, event, deliver_from)
 
 
-FIND_API_KEY = select(api_keys.c.key_hash, api_keys.c.account_id, api_keys.c.environment).where(
-    api_keys.c.key_hash == bindparam("wanted_hash")
+FIND_API_KEY = (
+    select(api_keys.c.key_hash, api_keys.c.account_id, api_keys.c.environment, sandbox_clocks.c.offset_us)
+    .select_from(api_keys.outerjoin(sandbox_clocks, sandbox_clocks.c.account_id == api_keys.c.account_id))
+    .where(api_keys.c.key_hash == bindparam("wanted_hash"))
 )
 
 
@@ -227,7 +230,10 @@ class SqlAccountRepository:
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         row = self._conn.execute(FIND_API_KEY, {"wanted_hash": key_hash}).first()
-        return None if row is None else ApiKeyRecord(row[0], row[1], Environment(row[2]))
+        if row is None:
+            return None
+        offset = timedelta(microseconds=int(row[3] or 0))
+        return ApiKeyRecord(row[0], row[1], Environment(row[2]), offset)
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(accounts)).scalar_one())
