@@ -122,6 +122,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from payintents.web.http_protocol import DojoErrorHttpProtocol
+
     settings = _settings(args)
     log_config = logging_config(args.log_level)
     logging.config.dictConfig(log_config)
@@ -147,6 +149,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         # On SIGTERM, stop accepting and let in-flight requests (and their commits) finish.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # Requests the HTTP parser cannot read get Dojo's error body too, not uvicorn's text.
+        http=DojoErrorHttpProtocol,
     )
     return 0
 

@@ -4,11 +4,13 @@ store drops a batch with a warning instead of failing the request that added to 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime
 
 import pytest
+from starlette.testclient import TestClient
 
 from payintents.domain.intent import Environment, Scope
 from payintents.service import request_log
@@ -16,6 +18,7 @@ from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import RequestLogEntry, RequestQuery, StoreBusyError, UnitOfWork
 from payintents.service.request_log import RequestLogBuffer
+from payintents.web.app import build_app
 
 NEVER_S = 3600.0
 
@@ -82,3 +85,26 @@ def test_a_busy_store_drops_the_batch_with_a_warning(
         assert buffer.flush() == 0
     assert "1 entries dropped" in caplog.text
     assert buffer.flush() == 0  # dropped, not retried forever
+
+
+def test_close_stops_the_writer_and_writes_what_is_left(deps: Dependencies, scope: Scope) -> None:
+    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S)
+    buffer.add(scope, entry(1))
+    writer = buffer._writer
+    assert writer is not None and writer.is_alive()
+    buffer.close()
+    assert not writer.is_alive()
+    assert logged_paths(deps, scope) == ["/payment-intents/pi_1"]
+
+
+def test_the_app_writes_the_log_when_it_shuts_down(deps: Dependencies) -> None:
+    slow = dataclasses.replace(deps, request_log=RequestLogBuffer(deps.uow, interval_s=NEVER_S))
+    account = create_account(slow, "shutdown")
+    with TestClient(build_app(slow)) as client:
+        key = {"Authorization": f"Basic {account.sandbox_key}", "Version": "2024-02-05"}
+        answer = client.get("/payment-intents/pi_x", headers=key)
+        assert answer.status_code == 404, answer.text
+        scope = Scope(account.account_id, Environment.SANDBOX)
+        with deps.read() as uow:  # not through the service: that would flush first
+            assert uow.sandbox.list_requests(scope, RequestQuery(limit=10)) == []
+    assert logged_paths(deps, scope) == ["/payment-intents/pi_x"]

@@ -10,10 +10,8 @@ busy drops a batch with a warning, as a failed single write did before (ADR 0009
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
-import time
 
 from payintents.domain.intent import Scope
 from payintents.service.ports import RequestLogEntry, StoreBusyError, UnitOfWorkFactory
@@ -33,6 +31,7 @@ class RequestLogBuffer:
         # One batch at a time, so entries reach the store in the order they were added.
         self._flush_lock = threading.Lock()
         self._writer: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def add(self, scope: Scope, entry: RequestLogEntry) -> None:
         with self._pending_lock:
@@ -63,13 +62,23 @@ class RequestLogBuffer:
                 return 0
             return len(batch)
 
+    def close(self) -> None:
+        """Stop the background writer and write what is left (the app's shutdown calls this)."""
+        with self._pending_lock:
+            writer, self._writer = self._writer, None
+            stop, self._stop = self._stop, threading.Event()
+        stop.set()
+        if writer is not None:
+            writer.join()
+        self.flush()
+
     def _start_writer(self) -> None:
         # Started by the first entry, so each server worker process runs its own writer.
-        self._writer = threading.Thread(target=self._write_forever, name="request-log", daemon=True)
+        self._writer = threading.Thread(
+            target=self._write_until, args=(self._stop,), name="request-log", daemon=True
+        )
         self._writer.start()
-        atexit.register(self.flush)
 
-    def _write_forever(self) -> None:
-        while True:
-            time.sleep(self._interval_s)
+    def _write_until(self, stop: threading.Event) -> None:
+        while not stop.wait(self._interval_s):
             self.flush()

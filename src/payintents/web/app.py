@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -58,6 +59,15 @@ async def openapi(request: Request) -> Response:
     return json_response(build_document(request.app.routes))
 
 
+@asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    # Shutting down: the sandbox request log's last entries are written before the process ends.
+    request_log = app.state.deps.request_log
+    if request_log is not None:
+        await run_in_threadpool(request_log.close)
+
+
 def build_app(
     deps: Dependencies,
     pool_in_use: Callable[[], int] = lambda: 0,
@@ -82,6 +92,7 @@ def build_app(
         routes=[*routes, *dashboard_routes()],
         exception_handlers={HTTPException: http_exception},
         middleware=[Middleware(RequestObserver)],
+        lifespan=_lifespan,
     )
     app.state.deps = deps
     app.state.rate_limiter = rate_limiter or RateLimiter()

@@ -15,7 +15,8 @@ Link = tuple[Target, dict[str, str]]
 
 _INTENT = "/payment-intents/{paymentIntentId}"
 _SUBSCRIPTION = "/webhooks/{subscriptionId}"
-_SECRET = "/webhooks/{subscriptionId}/secrets/{secretId}"
+_REFUND = "/payment-intents/refunds/{refundId}"
+_SIGNING_ITEM = "/webhooks/{subscriptionId}/secrets/{secretId}"
 
 
 def _intent_links(id_expression: str) -> dict[str, Link]:
@@ -46,8 +47,8 @@ def _subscription_links(id_expression: str) -> dict[str, Link]:
 
 _SECRET_IDS = {"subscriptionId": "$response.body#/id", "secretId": "$response.body#/secrets/0/id"}
 _SECRET_LINKS: dict[str, Link] = {
-    "ActivateSecret": (("put", f"{_SECRET}/activate"), _SECRET_IDS),
-    "DeleteSecret": (("delete", _SECRET), _SECRET_IDS),
+    "ActivateSecret": (("put", f"{_SIGNING_ITEM}/activate"), _SECRET_IDS),
+    "DeleteSecret": (("delete", _SIGNING_ITEM), _SECRET_IDS),
 }
 _REQUESTED_INTENT = "$request.path.paymentIntentId"
 
@@ -56,7 +57,7 @@ LINKS: dict[Target, dict[str, Link]] = {
     ("get", _INTENT): _intent_links("$response.body#/id"),
     ("post", f"{_INTENT}/captures"): _intent_links(_REQUESTED_INTENT),
     ("post", f"{_INTENT}/refunds"): {
-        "GetRefund": (("get", "/payment-intents/refunds/{refundId}"), {"refundId": "$response.body#/refundId"}),
+        "GetRefund": (("get", _REFUND), {"refundId": "$response.body#/refundId"}),
         **_intent_links("$response.body#/paymentIntentId"),
     },
     ("post", "/webhooks"): _subscription_links("$response.body#/id"),

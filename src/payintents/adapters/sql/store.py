@@ -239,6 +239,15 @@ class SqlAccountRepository:
         return int(self._conn.execute(select(func.count()).select_from(accounts)).scalar_one())
 
 
+def _read_only_options(conn: Connection) -> dict[str, object]:
+    """SQLite: a deferred BEGIN (no write lock). PostgreSQL: autocommit, which saves the BEGIN and
+    ROLLBACK round trips and loses nothing: under READ COMMITTED each statement of a read-only
+    transaction takes its own snapshot anyway."""
+    if conn.dialect.name == "postgresql":
+        return {"isolation_level": "AUTOCOMMIT"}
+    return {READ_ONLY_OPTION: True}
+
+
 class SqlUnitOfWork:
     intents: SqlIntentRepository
     refunds: SqlRefundRepository
@@ -267,7 +276,7 @@ class SqlUnitOfWork:
             self._gate.close()
             raise StoreBusyError("the database is busy or unreachable") from exc
         if self._read_only:
-            self._conn = self._conn.execution_options(**{READ_ONLY_OPTION: True})
+            self._conn = self._conn.execution_options(**_read_only_options(self._conn))
         try:
             self._tx = self._conn.begin()
         except OperationalError as exc:
