@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from payintents.adapters.sql.engine import make_engine, normalise_url
 from payintents.adapters.sql.migrate import upgrade
-from payintents.adapters.sql.schema import accounts, payment_intents
+from payintents.adapters.sql.schema import accounts, captures, payment_intents
 
 ACCOUNT_ID = "acc_ceiling"
 ENVIRONMENT = "sandbox"
@@ -91,7 +91,8 @@ class CeilingResult:
 
 
 def seed_intents(engine: Engine, count: int, capacity: int) -> list[str]:
-    """``count`` captured intents of ``capacity`` minor units each, written in bulk."""
+    """``count`` captured intents of ``capacity`` minor units each (with their capture rows, so
+    ``payintents audit`` holds on this database too), written in bulk."""
     now = datetime.now(UTC)
     ids = [f"pi_sandbox_ceiling{n:012d}" for n in range(count)]
     row = {
@@ -104,6 +105,8 @@ def seed_intents(engine: Engine, count: int, capacity: int) -> list[str]:
     with engine.begin() as conn:
         conn.execute(insert(accounts).values(id=ACCOUNT_ID, name="ceiling", created_at=now))
         conn.execute(insert(payment_intents), [{**row, "id": intent_id} for intent_id in ids])
+        capture = {"position": 0, "amount": capacity, "status": "Successful", "created_at": now}
+        conn.execute(insert(captures), [{**capture, "id": f"cp_{i}", "payment_intent_id": i} for i in ids])
     return ids
 
 

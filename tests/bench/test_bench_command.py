@@ -1,0 +1,51 @@
+"""``payintents bench`` end to end (a smoke run against a real server on SQLite), and its verdict:
+figures are never asserted, but an audit violation fails the run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from payintents.benchmark import command
+from payintents.benchmark.ceiling import CeilingResult
+from payintents.benchmark.load import PhaseResult
+from payintents.benchmark.run import BenchReport, HttpMeasurement, ModeReport
+from payintents.cli import build_parser
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_a_smoke_run_prints_every_figure_and_a_clean_audit() -> None:
+    smoke = ["bench", "--smoke", "--mode", "many", "--workers", "1", "--json"]
+    command_line = [sys.executable, "-m", "payintents.cli", *smoke]
+    done = subprocess.run(command_line, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is True and report["backend"] == "sqlite"
+    (mode,) = report["modes"]
+    assert mode["ceiling"]["transactions"] == command.SMOKE["refunds"] and mode["ceiling"]["refused"] == 0
+    (run,) = mode["runs"]
+    assert run["refundStatuses"] == {"200": command.SMOKE["refunds"]}
+    assert run["getStatuses"] == {"200": command.SMOKE["gets"]}
+    assert run["refundsPerS"] > 0 and run["ratioToCeiling"] > 0
+    assert set(run["refundLatencyMs"]) == {"p50", "p95", "p99", "max"}
+    assert len(run["serverPeakRssMbPerWorker"]) == 1 and run["auditOk"] is True
+
+
+def _report(audit_ok: bool) -> BenchReport:
+    phase = PhaseResult([1.0, 2.0], {"200": 2}, 0.1)
+    run = HttpMeasurement("many", 1, 0, phase, phase, 0.01, [], [], audit_ok)
+    return BenchReport("sqlite", 32, [ModeReport("many", CeilingResult(2, 0.01, 0), [run])])
+
+
+@pytest.mark.parametrize(("audit_ok", "exit_code"), [(True, 0), (False, 1)])
+def test_the_exit_status_is_the_audit(
+    audit_ok: bool, exit_code: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(command, "run_benchmark", lambda _config: _report(audit_ok))
+    args = build_parser().parse_args(["bench", "--json"])
+    assert command.cmd_bench(args) == exit_code
+    assert json.loads(capsys.readouterr().out)["ok"] is audit_ok

@@ -1,0 +1,72 @@
+"""The benchmark's own parts on real databases: the bare-SQL ceiling applies refunds exactly like
+the guarded write path (and refuses what does not fit), and the growth history is a consistent
+copy of what the server wrote (``payintents audit`` stays clean)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from payintents.adapters.sql.audit import audit
+from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.schema import idempotency_keys, outbox_events, payment_intents, refunds
+from payintents.benchmark import history
+from payintents.benchmark.ceiling import prepare_database, run_ceiling
+from payintents.service.dependencies import Dependencies
+from tests.support import Api
+
+
+def _count(url: str, table: object, *where: object) -> int:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            query = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
+            return int(conn.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_ceiling_refunds_are_applied_once_and_capped(database_url: str, concurrency: int) -> None:
+    # Two intents of 500; 60 refunds of 1..50 round-robin (about 750 each): more than fits.
+    ids = prepare_database(database_url, intents=2, capacity=500)
+    result = run_ceiling(database_url, ids, range(60), concurrency, max_amount=50)
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(select(func.count()).select_from(refunds)).scalar_one()
+            capped = conn.execute(
+                select(func.count())
+                .select_from(payment_intents)
+                .where(payment_intents.c.refunded_amount <= payment_intents.c.refundable_amount)
+            ).scalar_one()
+        report = audit(engine)
+        assert report.ok, [f for f in report.findings if f.count]
+    finally:
+        engine.dispose()
+    assert result.transactions == 60
+    assert result.failures > 0  # the cap refused some: the guard is really in the statement
+    assert stored == 60 - result.failures and capped == 2
+
+
+def test_history_copies_are_consistent(
+    api: Api, client: TestClient, deps: Dependencies, database_url: str
+) -> None:
+    template = api.captured_intent(10_000)
+    for n in range(3):
+        assert api.refund(template, 100 + n, key=f"history-{n}").status_code == 200
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        added = history.copy_template(engine, template, copies=25)
+        history.refresh_statistics(engine)
+        report = audit(engine)
+    finally:
+        engine.dispose()
+    assert added["payment_intents"] == 25 and added["refunds"] == 75
+    assert added["outbox_events"] == 25 * _count(
+        database_url, outbox_events, outbox_events.c.payment_intent_id == template
+    )
+    assert _count(database_url, idempotency_keys) >= 75
+    assert report.ok, report.as_dict()
+    assert report.refunds_checked == 78
