@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import TestClient
 
 from tests.support import Api
 
@@ -35,3 +36,16 @@ def test_nul_in_a_query_is_refused(api: Api) -> None:
     response = api.get(f"/payment-intents/{intent_id}?returnCanceled=true%00")
     assert response.status_code == 400, response.text
     assert api.get("/sandbox/requests?intentId=pi_%00").status_code == 400
+
+
+def test_a_trailing_slash_is_a_404_not_a_redirect(api: Api) -> None:
+    intent_id = api.captured_intent()
+    answer = api.post(f"/payment-intents/{intent_id}/refunds/", {"amount": 10}, IdempotencyKey="slash")
+    assert answer.status_code == 404 and "location" not in answer.headers
+    assert answer.json()["status"] == 404
+    assert api.get(f"/payment-intents/{intent_id}/refunds").json()["data"] == []  # nothing refunded
+
+
+def test_the_dashboard_entry_still_redirects(client: TestClient) -> None:
+    answer = client.get("/dashboard", follow_redirects=False)
+    assert answer.status_code == 307 and answer.headers["location"] == "/dashboard/"

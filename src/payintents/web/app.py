@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from payintents.service.dependencies import Dependencies
@@ -54,6 +54,10 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     return problem_response(status, trace_id_of(request), detail=detail, headers=headers)
 
 
+async def to_dashboard(_request: Request) -> Response:
+    return RedirectResponse("/dashboard/", status_code=307)
+
+
 async def openapi(request: Request) -> Response:
     """Extension: the OpenAPI document of exactly what this server serves."""
     return json_response(build_document(request.app.routes))
@@ -86,6 +90,7 @@ def build_app(
         *checkout_routes.ROUTES,
         *webhook_routes.ROUTES,
         *sandbox_routes.ROUTES,
+        Route("/dashboard", to_dashboard, methods=["GET"]),
     ]
     app = Starlette(
         # The merchant dashboard (HTML) under /dashboard, after every API route.
@@ -94,6 +99,9 @@ def build_app(
         middleware=[Middleware(RequestObserver)],
         lifespan=_lifespan,
     )
+    # A trailing slash names no resource of the API: 404 in Dojo's shape, not a redirect built
+    # from the caller's Host header. The dashboard's entry is the one path that redirects.
+    app.router.redirect_slashes = False
     app.state.deps = deps
     app.state.rate_limiter = rate_limiter or RateLimiter()
     return app
