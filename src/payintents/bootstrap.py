@@ -104,6 +104,7 @@ def build_dependencies(
     engine = engine or make_engine(
         settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts
     )
+
     def writer() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine)
 

@@ -33,6 +33,10 @@ from payintents.web.http_input import FIELDS_SINCE, SUPPORTED_VERSIONS
 FAR_FUTURE = "2100-01-01T00:00:00Z"
 SHORT_DELAY_MS = 50
 EXTRA_AMOUNTS = ("tipsAmount", "cashbackAmount", "serviceChargeAmount")
+# The account clock moves forward only, and at most 10 years in all: whether a valid move is taken
+# depends on where earlier requests (in whatever order they ran) left it, and the refusal names
+# the field. The run's config lets positive_data_acceptance take its 400 too.
+FIELD_NAMED_STATE_RULES = frozenset({"POST /sandbox/clock/advance"})
 # Successive clock targets a day apart, so a "to" never moves the clock backwards (the "seconds"
 # moves between two of them add up to far less than a day).
 _CLOCK_STEPS = itertools.count(1)
@@ -40,7 +44,8 @@ _CLOCK_STEPS = itertools.count(1)
 
 @schemathesis.check
 def schema_valid_input_is_not_called_invalid(ctx: Any, response: Response, case: Case) -> bool | None:
-    if not _is_positive(case) or response.status_code != 400:
+    operation = f"{case.method.upper()} {case.path}"
+    if not _is_positive(case) or response.status_code != 400 or operation in FIELD_NAMED_STATE_RULES:
         return None
     problem = response.json()
     if isinstance(problem, dict) and problem.get("errors"):

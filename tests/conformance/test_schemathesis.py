@@ -41,7 +41,7 @@ MAX_EXAMPLES = 15
 ST_WORKERS = 2
 MAX_AMOUNT = 2**53 - 1
 # The default statuses positive_data_acceptance takes (schemathesis 4), plus 400: on these
-# operations Dojo answers a state rule break with 400 (design "refund rule breaks", contract §3),
+# operations Dojo answers a state rule break with 400 (design "refund rule breaks", contract §4.2),
 # e.g. refunding more than is left or cancelling a captured intent. Validation failures stay
 # caught by schema_valid_input_is_not_called_invalid (schemathesis_hooks.py).
 STATE_RULE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
@@ -51,7 +51,7 @@ STATE_RULE_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/captures",
     "POST /payment-intents/{paymentIntentId}/refunds",
 )
-# Dojo answers 405 where the intent was not created to allow the change (contract §3.6).
+# Dojo answers 405 where the intent was not created to allow the change (contract §3.10, §3.11).
 AMENDING_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/amount",
     "POST /payment-intents/{paymentIntentId}/tips-amount",
@@ -65,6 +65,10 @@ PROCESSOR_OPERATIONS = (
 DOJO_PATHS = "^/(payment-intents|webhooks)"
 DOJO_EXCLUDED_PATHS = "/(charge|receipt)$"
 SERVER_ERROR_CODES = {ServerError.code, ContentTypeServerError.code}
+# The sandbox controls that wipe or age a whole account act on an account of their own.
+ACCOUNT_CONTROLS = ("POST /sandbox/reset", "POST /sandbox/clock/advance", "GET /sandbox/clock")
+RETRY_DELIVERY = "POST /webhooks/deliveries/{eventId}/retry"
+DEAD_RECEIVER = "http://127.0.0.1:9/webhooks"
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ class PinnedWorld:
     authorized_intent: str
     amendable_intent: str
     refund_id: str
+    # An account whose one event has a failing delivery, for POST /webhooks/deliveries/{eventId}/retry.
+    deliveries_key: str
+    event_id: str
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -114,42 +121,78 @@ def pinned_world(server: RunningServer) -> PinnedWorld:
         authorized_intent=authorized,
         amendable_intent=amendable,
         refund_id=str(refund.json()["refundId"]),
+        **_failing_delivery(server),
     )
 
 
-def our_config(world: PinnedWorld) -> str:
-    def pinned(name: str, **parameters: str) -> str:
-        return operation_block(name, parameters=parameters)
+def _failing_delivery(server: RunningServer) -> dict[str, str]:
+    """An event queued for a receiver that refuses connections (the discard port on loopback)."""
+    key = server.new_account()["sandboxKey"]
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        api = Api(client, key)
+        subscribed = api.post("/webhooks", {"events": ["payment_intent.created"], "url": DEAD_RECEIVER})
+        assert subscribed.status_code == 200, subscribed.text
+        api.create_intent(1000)
+        deliveries = api.get(f"/webhooks/{subscribed.json()['id']}/deliveries").json()["data"]
+    return {"deliveries_key": key, "event_id": str(deliveries[0]["eventId"])}
 
-    intent = "/payment-intents/{paymentIntentId}"
+
+def our_config(world: PinnedWorld) -> str:
     blocks = [
         f"headers = {toml_value({'Authorization': f'Basic {world.key}'})}",
         # The API refuses NUL in every string by design (design "request bodies"); OpenAPI 3.0
         # could only say so with a pattern on each one. tests/http covers NUL input.
         "[generation]\nallow-x00 = false",
-        pinned(f"POST {intent}/refunds", **{"path.paymentIntentId": world.captured_intent}),
-        pinned(f"GET {intent}/refunds", **{"path.paymentIntentId": world.captured_intent}),
-        pinned(f"POST /sandbox{intent}/fail-next", **{"path.paymentIntentId": world.captured_intent}),
-        pinned(f"POST {intent}/captures", **{"path.paymentIntentId": world.authorized_intent}),
-        pinned(f"POST {intent}/amount", **{"path.paymentIntentId": world.amendable_intent}),
-        pinned(f"POST {intent}/tips-amount", **{"path.paymentIntentId": world.amendable_intent}),
-        pinned("GET /payment-intents/refunds/{refundId}", **{"path.refundId": world.refund_id}),
+        *_pinned_objects(world),
+        *_status_rules(),
     ]
     controls = {"Authorization": f"Basic {world.controls_key}"}
-    blocks += [
-        operation_block(name, headers=controls)
-        for name in ("POST /sandbox/reset", "POST /sandbox/clock/advance", "GET /sandbox/clock")
-    ]
-    positive = "checks.positive_data_acceptance.expected-statuses"
-    blocks += [operation_block(name, **{positive: STATE_RULE_STATUSES}) for name in STATE_RULE_OPERATIONS]
-    blocks += [
-        operation_block(name, **{positive: [*STATE_RULE_STATUSES, "405"]}) for name in AMENDING_OPERATIONS
-    ]
-    server_error = "checks.not_a_server_error.expected-statuses"
-    blocks += [
-        operation_block(name, **{server_error: ["2xx", "3xx", "4xx", "502"]}) for name in PROCESSOR_OPERATIONS
-    ]
+    blocks += [operation_block(name, headers=controls) for name in ACCOUNT_CONTROLS]
+    blocks.append(
+        operation_block(
+            RETRY_DELIVERY,
+            headers={"Authorization": f"Basic {world.deliveries_key}"},
+            parameters={"path.eventId": world.event_id},
+        )
+    )
     return "\n\n".join(blocks) + "\n"
+
+
+def _pinned_objects(world: PinnedWorld) -> list[str]:
+    intent = "/payment-intents/{paymentIntentId}"
+    pins = {
+        f"POST {intent}/refunds": world.captured_intent,
+        f"GET {intent}/refunds": world.captured_intent,
+        f"POST /sandbox{intent}/fail-next": world.captured_intent,
+        f"POST {intent}/captures": world.authorized_intent,
+        f"POST {intent}/amount": world.amendable_intent,
+        f"POST {intent}/tips-amount": world.amendable_intent,
+    }
+    blocks = [operation_block(name, parameters={"path.paymentIntentId": pin}) for name, pin in pins.items()]
+    refund = operation_block(
+        "GET /payment-intents/refunds/{refundId}", parameters={"path.refundId": world.refund_id}
+    )
+    return [*blocks, refund]
+
+
+def _status_rules() -> list[str]:
+    accepted = "checks.positive_data_acceptance.expected-statuses"
+    not_5xx = "checks.not_a_server_error.expected-statuses"
+    blocks = [operation_block(name, **{accepted: STATE_RULE_STATUSES}) for name in STATE_RULE_OPERATIONS]
+    blocks += [
+        operation_block(name, **{accepted: [*STATE_RULE_STATUSES, "405"]}) for name in AMENDING_OPERATIONS
+    ]
+    blocks += [
+        operation_block(name, **{not_5xx: ["2xx", "3xx", "4xx", "502"]}) for name in PROCESSOR_OPERATIONS
+    ]
+    # The account clock moves forward only (schemathesis_hooks.FIELD_NAMED_STATE_RULES).
+    blocks.append(operation_block("POST /sandbox/clock/advance", **{accepted: STATE_RULE_STATUSES}))
+    # DELETE on an intent cancels it (Dojo); GET ?returnCanceled=true still reads it, by contract
+    # (§3.2), so use_after_free cannot apply to that GET. Webhook DELETEs remain checked.
+    blocks.append(
+        operation_block("GET /payment-intents/{paymentIntentId}", **{"checks.use_after_free.enabled": False})
+    )
+    return blocks
 
 
 def common_args(base_url: str) -> list[str]:
