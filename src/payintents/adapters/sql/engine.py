@@ -23,6 +23,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./payintents.db"
 READ_ONLY_OPTION = "payintents_read_only"
 BUSY_TIMEOUT_MS = 5_000
 STATEMENT_TIMEOUT_MS = 15_000
+SQLITE_POOL_SIZE = 40
 # The write gate of each SQLite engine (see write_gate.py); PostgreSQL engines have none.
 _WRITE_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
 
@@ -60,7 +61,13 @@ def write_gate(engine: Engine) -> WriteGate | None:
 
 def _sqlite_engine(url: str, timeouts: Timeouts) -> Engine:
     engine = create_engine(
-        url, connect_args={"timeout": timeouts.lock_ms / 1000}, pool_timeout=timeouts.lock_ms / 1000
+        url,
+        connect_args={"timeout": timeouts.lock_ms / 1000},
+        pool_timeout=timeouts.lock_ms / 1000,
+        # As many kept connections as request threads (Starlette's pool has 40): a connection
+        # made for one request and closed after it costs more than the request's own queries.
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=10,
     )
     database = make_url(url).database
     on_disk = bool(database) and database != ":memory:" and not str(database).startswith("file:")

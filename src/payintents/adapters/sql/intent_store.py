@@ -55,6 +55,15 @@ APPLY_REFUND = (
     .returning(pi.c.refunded_amount, pi.c.refundable_amount, pi.c.status, pi.c.capture_mode, pi.c.reference)
 )
 
+_FIND = select(pi).where(pi.c.id == bindparam("intent_id"))
+_GET_IN_SCOPE = _FIND.where(in_bound_scope(pi))
+_CHILDREN = {
+    table.name: select(table)
+    .where(table.c.payment_intent_id == bindparam("intent_id"))
+    .order_by(table.c.position)
+    for table in (captures, payment_events)
+}
+
 
 class SqlIntentRepository:
     def __init__(self, connection: Connection) -> None:
@@ -69,13 +78,12 @@ class SqlIntentRepository:
         self._insert_children(intent)
 
     def get(self, scope: Scope, intent_id: str) -> PaymentIntent | None:
-        row = (
-            self._conn.execute(select(pi).where(in_scope(pi, scope), pi.c.id == intent_id)).mappings().first()
-        )
+        params = {**scope_params(scope), "intent_id": intent_id}
+        row = self._conn.execute(_GET_IN_SCOPE, params).mappings().first()
         return None if row is None else self._load(row)
 
     def find(self, intent_id: str) -> PaymentIntent | None:
-        row = self._conn.execute(select(pi).where(pi.c.id == intent_id)).mappings().first()
+        row = self._conn.execute(_FIND, {"intent_id": intent_id}).mappings().first()
         return None if row is None else self._load(row)
 
     def save(self, intent: PaymentIntent) -> None:
@@ -147,8 +155,7 @@ class SqlIntentRepository:
 
     def _children(self, table: Table, intent_id: str) -> Sequence[RowMapping]:
         """An intent's capture or event rows, in the order they happened."""
-        stmt = select(table).where(table.c.payment_intent_id == intent_id).order_by(table.c.position)
-        return self._conn.execute(stmt).mappings().all()
+        return self._conn.execute(_CHILDREN[table.name], {"intent_id": intent_id}).mappings().all()
 
     def _insert_children(self, intent: PaymentIntent) -> None:
         n_captures, n_events = self._loaded[intent.id]
