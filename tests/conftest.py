@@ -20,7 +20,7 @@ from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from payintents.web.app import build_app
 from tests.fakes import FakeWorld, fake_world
-from tests.support import POSTGRES_ENV, Api, postgres_admin_url, postgres_schema_url
+from tests.support import Api, backend_database_url
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -39,16 +39,7 @@ def world() -> FakeWorld:
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'payintents.db'}"
-        _migrate(url)
-        yield url
-        return
-    if postgres_admin_url() is None:
-        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
-            pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-        pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
-    with postgres_schema_url() as url:
+    with backend_database_url(request.param, tmp_path) as url:
         _migrate(url)
         yield url
 

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+import pytest
 
-from payintents.adapters.sql.engine import normalise_url
+from payintents.benchmark.databases import postgres_scratch_schema
 
 VERSION = "2024-02-05"
 SUCCESS_CARD = {"cardNumber": "5200000000001005", "expiryDate": "12/29", "cvv": "020"}
@@ -87,18 +86,24 @@ def postgres_schema_url() -> Iterator[str]:
     admin = postgres_admin_url()
     if admin is None:
         raise RuntimeError(f"{POSTGRES_ENV} is not set")
-    schema = f"t_{secrets.token_hex(6)}"
-    # No pooling: a PostgreSQL restart during the test (crash tests) must not break the teardown.
-    engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in admin else "?"
-    try:
-        yield f"{admin}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
+    with postgres_scratch_schema(admin, "t") as url:
+        yield url
+
+
+@contextmanager
+def backend_database_url(backend: str, folder: Path, name: str = "payintents") -> Iterator[str]:
+    """An (unmigrated) database of ``backend``: a SQLite file in ``folder``, or a fresh PostgreSQL
+    schema; PostgreSQL cases skip without PAYINTENTS_TEST_POSTGRES_URL, and fail instead when
+    PAYINTENTS_REQUIRE_POSTGRES is set (CI)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / f'{name}.db'}"
+        return
+    if postgres_admin_url() is None:
+        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
+            pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
+        pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
+    with postgres_schema_url() as url:
+        yield url
 
 
 def free_port() -> int:

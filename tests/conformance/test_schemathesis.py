@@ -29,8 +29,7 @@ from tests.conftest import BACKENDS
 from tests.support import (
     Api,
     RunningServer,
-    postgres_admin_url,
-    postgres_schema_url,
+    backend_database_url,
     running_server,
 )
 
@@ -91,15 +90,8 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     log_dir = tmp_path_factory.mktemp(f"schemathesis-{request.param}")
-    if request.param == "sqlite":
-        with running_server(f"sqlite:///{log_dir / 'payintents.db'}", log_dir, workers=2) as served:
-            yield served
-        return
-    if postgres_admin_url() is None:
-        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
-            pytest.fail("PAYINTENTS_REQUIRE_POSTGRES is set but PAYINTENTS_TEST_POSTGRES_URL is not")
-        pytest.skip("PostgreSQL case: set PAYINTENTS_TEST_POSTGRES_URL to run it")
-    with postgres_schema_url() as url, running_server(url, log_dir, workers=2) as served:
+    database = backend_database_url(request.param, log_dir)
+    with database as url, running_server(url, log_dir, workers=2) as served:
         yield served
 
 

@@ -10,7 +10,6 @@ the list, the detail and the refund form at desktop and phone widths go to ``scr
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from payintents.adapters.sql.engine import make_engine
-from payintents.adapters.sql.migrate import upgrade
 from tests.support import (
-    POSTGRES_ENV,
     Api,
     RunningServer,
-    postgres_admin_url,
-    postgres_schema_url,
+    backend_database_url,
     running_server,
 )
 
@@ -59,20 +54,9 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     folder = tmp_path_factory.mktemp("browser")
-    if request.param == "sqlite":
-        with running_server(f"sqlite:///{folder / 'dashboard.db'}", folder, workers=2) as started:
-            yield started
-        return
-    if postgres_admin_url() is None:
-        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
-            pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-        pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
-    with postgres_schema_url() as url:
-        engine = make_engine(url, pool_size=1)
-        upgrade(engine)
-        engine.dispose()
-        with running_server(url, folder, workers=2) as started:
-            yield started
+    database = backend_database_url(request.param, folder, "dashboard")
+    with database as url, running_server(url, folder, workers=2) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

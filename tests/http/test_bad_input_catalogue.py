@@ -11,7 +11,6 @@ starts from the same state.
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -36,7 +35,7 @@ from tests.http.bad_input_world import (
     running_world,
     send,
 )
-from tests.support import POSTGRES_ENV, postgres_admin_url, postgres_schema_url
+from tests.support import backend_database_url
 
 MAX_AMOUNT = 2**53 - 1
 UNAUTHORIZED = "A valid API key is required"
@@ -354,16 +353,8 @@ ROWS = [
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('catalogue') / 'payintents.db'}"
-        with running_world(url) as built:
-            yield built
-        return
-    if postgres_admin_url() is None:
-        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
-            pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-        pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
-    with postgres_schema_url() as url, running_world(url) as built:
+    folder = tmp_path_factory.mktemp("catalogue")
+    with backend_database_url(request.param, folder) as url, running_world(url) as built:
         yield built
 
 

@@ -20,7 +20,16 @@ def scratch_database(postgres_url: str | None, folder: Path, name: str) -> Itera
     if postgres_url is None:
         yield f"sqlite:///{folder / f'{name}.db'}"
         return
-    schema = f"bench_{name}_{secrets.token_hex(4)}"
+    with postgres_scratch_schema(postgres_url, f"bench_{name}") as url:
+        yield url
+
+
+@contextmanager
+def postgres_scratch_schema(postgres_url: str, prefix: str) -> Iterator[str]:
+    """A URL of ``postgres_url`` whose search_path is a new schema ``<prefix>_<random>``, dropped
+    afterwards (the test suite's databases are made the same way)."""
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    # No pooling: a PostgreSQL restart meanwhile (crash tests) must not break the clean-up.
     admin = create_engine(normalise_url(postgres_url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))

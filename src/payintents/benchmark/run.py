@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from payintents.adapters.sandbox_processor import SUCCESS_CARD
-from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.benchmark import history
 from payintents.benchmark.ceiling import CeilingResult, prepare_database, run_ceiling
 from payintents.benchmark.databases import scratch_database
@@ -33,6 +33,7 @@ HOT = "hot"
 SETUP_THREADS = 8
 HOT_INTENT_AMOUNT = 2**40
 WARM_UP_REFUNDS = 300
+BULK_STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,8 @@ def measure_growth(config: BenchConfig, folder: Path, report: BenchReport) -> Mo
         _say(config, f"loading history: {config.history_intents:,} intents, "
              f"{config.history_intents * config.history_refunds_per_intent:,} refunds")  # fmt: skip
         started = time.perf_counter()
-        engine = make_engine(url, pool_size=1)
+        # A bulk load runs far longer than the server's statement timeout allows one statement.
+        engine = make_engine(url, pool_size=1, timeouts=Timeouts(statement_ms=BULK_STATEMENT_TIMEOUT_MS))
         try:
             report.history_rows = history.copy_template(engine, template, config.history_intents)
             history.refresh_statistics(engine)
