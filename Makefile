@@ -53,6 +53,7 @@ crash-test-short: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/payintents bench
 	$(BIN)/payintents bench --backend postgres --postgres-url $(PG_TEST_URL)
+	$(BIN)/python -m tests.harness.bench_api --backend sqlite --workers 2 --requests 200
 	$(BIN)/python -m tests.harness.dashboard_bench
 
 # The short form CI runs: every mode on both databases, figures printed, nothing asserted on speed.

@@ -35,17 +35,29 @@ def test_a_smoke_run_prints_every_figure_and_a_clean_audit() -> None:
     assert len(run["serverPeakRssMbPerWorker"]) == 1 and run["auditOk"] is True
 
 
-def _report(audit_ok: bool) -> BenchReport:
-    phase = PhaseResult([1.0, 2.0], {"200": 2}, 0.1)
+def _report(audit_ok: bool, statuses: dict[str, int]) -> BenchReport:
+    phase = PhaseResult([1.0, 2.0], statuses, 0.1)
     run = HttpMeasurement("many", 1, 0, phase, phase, 0.01, [], [], audit_ok)
     return BenchReport("sqlite", 32, [ModeReport("many", CeilingResult(2, 0.01, 0), [run])])
 
 
-@pytest.mark.parametrize(("audit_ok", "exit_code"), [(True, 0), (False, 1)])
-def test_the_exit_status_is_the_audit(
-    audit_ok: bool, exit_code: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("audit_ok", "statuses", "exit_code"),
+    [
+        (True, {"200": 2}, 0),
+        (False, {"200": 2}, 1),
+        (True, {"200": 1, "503": 1}, 1),
+        (True, {"timeout": 2}, 1),
+    ],
+)
+def test_the_exit_status_is_the_audit_and_the_answers(
+    audit_ok: bool,
+    statuses: dict[str, int],
+    exit_code: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(command, "run_benchmark", lambda _config: _report(audit_ok))
+    monkeypatch.setattr(command, "run_benchmark", lambda _config: _report(audit_ok, statuses))
     args = build_parser().parse_args(["bench", "--json"])
     assert command.cmd_bench(args) == exit_code
-    assert json.loads(capsys.readouterr().out)["ok"] is audit_ok
+    assert json.loads(capsys.readouterr().out)["ok"] is (exit_code == 0)

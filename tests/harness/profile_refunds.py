@@ -4,22 +4,24 @@
         [--concurrency 32] [--top 40] [--out /tmp/refunds.folded]
 
 Prints the functions with the most samples, inclusive (on the stack) and self (on top), as a
-share of all samples; the folded stacks are kept for flame graphs. Needs py-spy (pip install
-py-spy); figures go into docs/performance.md.
+share of all samples; the folded stacks are kept for flame graphs. py-spy comes with the dev
+extras; figures go into docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from payintents.benchmark.databases import scratch_database
 from payintents.benchmark.load import LoadPlan
-from payintents.benchmark.run import _new_account, captured_intents, drive_load
+from payintents.benchmark.run import captured_intents, drive_load, new_account
 from payintents.benchmark.server import running_server
 
 
@@ -44,6 +46,25 @@ def summarise(folded: Path, top: int) -> str:
     return "\n".join(lines)
 
 
+def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy (installed with the dev extras) sampling every running thread of ``pid``."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    command = [
+        str(py_spy),
+        "record",
+        "-p",
+        str(pid),
+        "-r",
+        "200",
+        "-f",
+        "raw",
+        "-o",
+        str(out),
+        "--nonblocking",
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
@@ -55,33 +76,16 @@ def main() -> None:
     args = parser.parse_args()
     postgres = args.postgres_url if args.backend == "postgres" else None
     with tempfile.TemporaryDirectory() as folder, scratch_database(postgres, Path(folder), "profile") as url:
-        key = _new_account(url)
+        key = new_account(url)
         with running_server(url, 1, Path(folder) / "server.log") as server:
             ids = captured_intents(server.base_url, key, 200, 10**9)
             plan = LoadPlan("127.0.0.1", server.port, key, ids, args.refunds, args.concurrency, 100)
-            spy = subprocess.Popen(
-                [
-                    "py-spy",
-                    "record",
-                    "-p",
-                    str(server.process.pid),
-                    "-r",
-                    "200",
-                    "-f",
-                    "raw",
-                    "-o",
-                    str(args.out),
-                    "--nonblocking",
-                    "--gil",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            spy = start_py_spy(server.process.pid, args.out)
             time.sleep(1)
             started = time.perf_counter()
             result = drive_load(plan, show_progress=False)
             elapsed = time.perf_counter() - started
-            spy.send_signal(2)
+            spy.send_signal(signal.SIGINT)
             spy.wait(timeout=30)
     print(
         f"{len(result.refunds.latencies_ms)} refunds in {elapsed:.1f} s; statuses {result.refunds.statuses}"

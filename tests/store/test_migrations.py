@@ -3,7 +3,6 @@ has exactly the schema the queries use (``payintents.adapters.sql.schema.metadat
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.schema import metadata
 from payintents.adapters.sql.store import SqlUnitOfWork
 from tests.store.test_intent_store import NOW, SCOPE, make_intent
-from tests.support import POSTGRES_ENV, postgres_admin_url, postgres_schema_url
+from tests.support import backend_database_url
 
 
 @pytest.fixture
@@ -64,16 +63,7 @@ def test_migrating_again_is_harmless_and_keeps_the_data(engine: Engine) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database nobody has migrated yet, on each backend."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}", pool_size=1)
-        yield engine
-        engine.dispose()
-        return
-    if postgres_admin_url() is None:
-        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
-            pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-        pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
-    with postgres_schema_url() as url:
+    with backend_database_url(request.param, tmp_path, "fresh") as url:
         engine = make_engine(url, pool_size=1)
         yield engine
         engine.dispose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,11 +17,18 @@ from payintents.domain.intent import Environment, Scope
 from payintents.service import request_log
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import RequestLogEntry, RequestQuery, StoreBusyError, UnitOfWork
+from payintents.service.ports import (
+    RequestLogEntry,
+    RequestQuery,
+    StoreBusyError,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from payintents.service.request_log import RequestLogBuffer
 from payintents.web.app import build_app
 
 NEVER_S = 3600.0
+Buffers = Callable[..., RequestLogBuffer]
 
 
 def entry(n: int) -> RequestLogEntry:
@@ -38,12 +46,26 @@ def logged_paths(deps: Dependencies, scope: Scope) -> list[str]:
 
 
 @pytest.fixture
+def buffers() -> Iterator[Buffers]:
+    """Buffers made by a test, closed after it (no writer thread outlives its test)."""
+    made: list[RequestLogBuffer] = []
+
+    def make(uow: UnitOfWorkFactory, interval_s: float) -> RequestLogBuffer:
+        made.append(RequestLogBuffer(uow, interval_s=interval_s))
+        return made[-1]
+
+    yield make
+    for buffer in made:
+        buffer.close()
+
+
+@pytest.fixture
 def scope(deps: Dependencies) -> Scope:
     return Scope(create_account(deps, "log").account_id, Environment.SANDBOX)
 
 
-def test_flush_writes_waiting_entries_in_order(deps: Dependencies, scope: Scope) -> None:
-    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S)
+def test_flush_writes_waiting_entries_in_order(deps: Dependencies, scope: Scope, buffers: Buffers) -> None:
+    buffer = buffers(deps.uow, NEVER_S)
     for n in range(5):
         buffer.add(scope, entry(n))
     assert logged_paths(deps, scope) == []
@@ -52,8 +74,10 @@ def test_flush_writes_waiting_entries_in_order(deps: Dependencies, scope: Scope)
     assert buffer.flush() == 0
 
 
-def test_the_background_writer_writes_without_being_asked(deps: Dependencies, scope: Scope) -> None:
-    buffer = RequestLogBuffer(deps.uow, interval_s=0.01)
+def test_the_background_writer_writes_without_being_asked(
+    deps: Dependencies, scope: Scope, buffers: Buffers
+) -> None:
+    buffer = buffers(deps.uow, 0.01)
     buffer.add(scope, entry(1))
     deadline = time.monotonic() + 10
     while not logged_paths(deps, scope) and time.monotonic() < deadline:
@@ -62,10 +86,10 @@ def test_the_background_writer_writes_without_being_asked(deps: Dependencies, sc
 
 
 def test_a_full_buffer_is_written_by_the_request_that_fills_it(
-    deps: Dependencies, scope: Scope, monkeypatch: pytest.MonkeyPatch
+    deps: Dependencies, scope: Scope, monkeypatch: pytest.MonkeyPatch, buffers: Buffers
 ) -> None:
     monkeypatch.setattr(request_log, "MAX_PENDING", 3)
-    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S)
+    buffer = buffers(deps.uow, NEVER_S)
     buffer.add(scope, entry(1))
     buffer.add(scope, entry(2))
     assert logged_paths(deps, scope) == []
@@ -74,12 +98,12 @@ def test_a_full_buffer_is_written_by_the_request_that_fills_it(
 
 
 def test_a_busy_store_drops_the_batch_with_a_warning(
-    deps: Dependencies, scope: Scope, caplog: pytest.LogCaptureFixture
+    deps: Dependencies, scope: Scope, caplog: pytest.LogCaptureFixture, buffers: Buffers
 ) -> None:
     def busy() -> UnitOfWork:
         raise StoreBusyError("busy")
 
-    buffer = RequestLogBuffer(busy, interval_s=NEVER_S)
+    buffer = buffers(busy, NEVER_S)
     buffer.add(scope, entry(1))
     with caplog.at_level(logging.WARNING, logger="payintents.request_log"):
         assert buffer.flush() == 0
@@ -87,8 +111,10 @@ def test_a_busy_store_drops_the_batch_with_a_warning(
     assert buffer.flush() == 0  # dropped, not retried forever
 
 
-def test_close_stops_the_writer_and_writes_what_is_left(deps: Dependencies, scope: Scope) -> None:
-    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S)
+def test_close_stops_the_writer_and_writes_what_is_left(
+    deps: Dependencies, scope: Scope, buffers: Buffers
+) -> None:
+    buffer = buffers(deps.uow, NEVER_S)
     buffer.add(scope, entry(1))
     writer = buffer._writer
     assert writer is not None and writer.is_alive()

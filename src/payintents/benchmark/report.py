@@ -99,9 +99,12 @@ def as_text(report: BenchReport) -> str:
     if report.history_load_s is not None:
         rows = ", ".join(f"{name} {count:,}" for name, count in report.history_rows.items())
         lines.append(f"history loaded in {report.history_load_s:.1f} s: {rows}")
+    audits_ok = all(run.audit_ok for mode in report.modes for run in mode.runs)
     lines.append(
         "audit: 0 violations in every run"
-        if report.ok
+        if audits_ok
         else "audit: VIOLATIONS FOUND (see --json for the invariants and ids)"
     )
+    if not report.ok and audits_ok:
+        lines.append("FAILED: some requests were not answered 200 (see the statuses)")
     return "\n".join(lines)

@@ -76,7 +76,9 @@ def advance_clock(
 def reset(deps: Dependencies, scope: Scope) -> int:
     """Delete every object of the calling sandbox account, in one transaction; clock back to real."""
     require_sandbox(scope)
-    _flush_request_log(deps)  # so no entry of an earlier request lands after the reset
+    # So no entry of this process's earlier requests lands after the reset (another worker's
+    # may, within its 50 ms batch: ADR 0009).
+    _flush_request_log(deps)
     with deps.uow() as uow:
         removed = uow.sandbox.delete_everything(scope)
         uow.commit()

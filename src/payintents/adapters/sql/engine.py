@@ -72,7 +72,10 @@ def _sqlite_engine(url: str, timeouts: Timeouts) -> Engine:
     database = make_url(url).database
     on_disk = bool(database) and database != ":memory:" and not str(database).startswith("file:")
     lock_path = Path(f"{database}-writer.lock") if on_disk else None
-    _WRITE_GATES[engine] = WriteGate(lock_path, timeouts.lock_ms / 1000)
+    gate = WriteGate(lock_path, timeouts.lock_ms / 1000)
+    _WRITE_GATES[engine] = gate
+    # The gate's lock-file descriptor lives as long as the engine (tests make many engines).
+    weakref.finalize(engine, gate.close)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

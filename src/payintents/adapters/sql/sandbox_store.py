@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from payintents.adapters.sql.schema import (
     captures,
@@ -35,11 +35,13 @@ log = sandbox_requests
 _CLOCK_OFFSET = select(sandbox_clocks.c.offset_us).where(
     sandbox_clocks.c.account_id == bindparam("clock_account")
 )
-_FIND_FAILURE = select(fails.c.outcome, fails.c.delay_ms).where(
+_FAILURE_KEY = and_(
     fails.c.payment_intent_id == bindparam("failure_intent"),
     fails.c.operation == bindparam("failure_operation"),
     in_bound_scope(fails),
 )
+_FIND_FAILURE = select(fails.c.outcome, fails.c.delay_ms).where(_FAILURE_KEY)
+_DELETE_FAILURE = delete(fails).where(_FAILURE_KEY)
 _ADD_REQUEST = insert(log)
 
 
@@ -71,12 +73,11 @@ class SqlSandboxRepository:
         )
 
     def find_failure(self, scope: Scope, intent_id: str, operation: FailOperation) -> InjectedFailure | None:
-        params = {**scope_params(scope), "failure_intent": intent_id, "failure_operation": operation.value}
-        row = self._conn.execute(_FIND_FAILURE, params).first()
+        row = self._conn.execute(_FIND_FAILURE, _failure_params(scope, intent_id, operation)).first()
         return None if row is None else InjectedFailure(operation, FailOutcome(row[0]), row[1])
 
     def delete_failure(self, scope: Scope, intent_id: str, operation: FailOperation) -> None:
-        self._conn.execute(delete(fails).where(_failure_key(scope, intent_id, operation)))
+        self._conn.execute(_DELETE_FAILURE, _failure_params(scope, intent_id, operation))
 
     def add_request(self, scope: Scope, entry: RequestLogEntry) -> None:
         self._conn.execute(
@@ -178,10 +179,5 @@ class SqlSandboxRepository:
         return removed
 
 
-def _failure_key(scope: Scope, intent_id: str, operation: FailOperation) -> ColumnElement[bool]:
-    return and_(
-        fails.c.payment_intent_id == intent_id,
-        fails.c.operation == operation.value,
-        fails.c.account_id == scope.account_id,
-        fails.c.environment == scope.environment.value,
-    )
+def _failure_params(scope: Scope, intent_id: str, operation: FailOperation) -> dict[str, str]:
+    return {**scope_params(scope), "failure_intent": intent_id, "failure_operation": operation.value}

@@ -265,24 +265,15 @@ class SqlUnitOfWork:
         self._gate = ExitStack()
 
     def __enter__(self) -> Self:
-        gate = None if self._read_only else write_gate(self._engine)
         try:
-            if gate is not None:
-                # SQLite: wait for our turn to write before taking a pooled connection.
-                self._gate.enter_context(gate.held())
-            self._conn = self._engine.connect()
-        except (OperationalError, PoolTimeoutError, WriteGateTimeoutError) as exc:
-            # PoolTimeoutError: every pooled connection is in use for longer than the lock timeout.
+            self._open()
+        except BaseException as exc:
+            # Whatever went wrong, the write gate must not stay closed behind us.
             self._gate.close()
-            raise StoreBusyError("the database is busy or unreachable") from exc
-        if self._read_only:
-            self._conn = self._conn.execution_options(**_read_only_options(self._conn))
-        try:
-            self._tx = self._conn.begin()
-        except OperationalError as exc:
-            self._conn.close()
-            self._gate.close()
-            raise StoreBusyError("the database is busy or unreachable") from exc
+            if isinstance(exc, OperationalError | PoolTimeoutError | WriteGateTimeoutError):
+                # PoolTimeoutError: every pooled connection is busy for longer than the lock timeout.
+                raise StoreBusyError("the database is busy or unreachable") from exc
+            raise
         self.intents = SqlIntentRepository(self._conn)
         self.refunds = SqlRefundRepository(self._conn)
         self.idempotency = SqlIdempotencyRepository(self._conn)
@@ -293,6 +284,20 @@ class SqlUnitOfWork:
         self.dashboard = SqlDashboardRepository(self._conn)
         self.sandbox = SqlSandboxRepository(self._conn)
         return self
+
+    def _open(self) -> None:
+        gate = None if self._read_only else write_gate(self._engine)
+        if gate is not None:
+            # SQLite: wait for our turn to write before taking a pooled connection.
+            self._gate.enter_context(gate.held())
+        self._conn = self._engine.connect()
+        if self._read_only:
+            self._conn = self._conn.execution_options(**_read_only_options(self._conn))
+        try:
+            self._tx = self._conn.begin()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def commit(self) -> None:
         try:
@@ -314,8 +319,10 @@ class SqlUnitOfWork:
             # The connection died under us (e.g. the database restarted): nothing was committed.
             rollback_failure = failure
         finally:
-            self._conn.close()
-            self._gate.close()
+            try:
+                self._conn.close()
+            finally:
+                self._gate.close()
         # Raising here replaces the database exception with the port's own error type.
         if isinstance(exc, OperationalError):
             raise StoreBusyError("the database is busy; retry shortly") from exc

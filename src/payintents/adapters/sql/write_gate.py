@@ -50,6 +50,12 @@ class WriteGate:
         finally:
             self._thread_lock.release()
 
+    def close(self) -> None:
+        """Let go of the lock file (the engine is gone)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
     def _file_lock(self, deadline: float) -> int | None:
         if self._lock_path is None:
             return None
