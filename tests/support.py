@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from payintents.benchmark.databases import postgres_scratch_schema
+from payintents.benchmark.server import free_port, serve_command, server_process
 
 VERSION = "2024-02-05"
 SUCCESS_CARD = {"cardNumber": "5200000000001005", "expiryDate": "12/29", "cvv": "020"}
@@ -106,12 +106,6 @@ def backend_database_url(backend: str, folder: Path, name: str = "payintents") -
         yield url
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def cli(database_url: str, *args: str) -> str:
     """Run the ``payintents`` command and return its stdout."""
     done = subprocess.run(
@@ -128,7 +122,7 @@ def cli(database_url: str, *args: str) -> str:
 class RunningServer:
     base_url: str
     database_url: str
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     log_path: Path
 
     def new_account(self) -> dict[str, str]:
@@ -142,25 +136,14 @@ def running_server(
     """Start ``payintents serve`` (or a harness variant) on a free loopback port; stop it after."""
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
-    env = {**os.environ, "PAYINTENTS_DATABASE_URL": database_url}
     if app_module is None:
-        command = [sys.executable, "-m", "payintents.cli", "serve", "--port", str(port)]
-        command += ["--workers", str(workers), "--log-level", "warning"]
+        command = serve_command(port, workers)
     else:
         command = [sys.executable, "-m", app_module, "--port", str(port), "--workers", str(workers)]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
-    server = RunningServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
-    try:
+    with server_process(command, database_url, log_path) as process:
+        server = RunningServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
         _wait_until_healthy(server)
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _wait_until_healthy(server: RunningServer, timeout_s: float = 30.0) -> None:

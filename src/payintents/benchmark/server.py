@@ -20,6 +20,7 @@ import httpx
 
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,25 +52,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def running_server(database_url: str, workers: int, log_path: Path) -> Iterator[BenchServer]:
-    port = free_port()
-    env = {**os.environ, "PAYINTENTS_DATABASE_URL": database_url}
+def serve_command(port: int, workers: int) -> list[str]:
+    """``payintents serve`` on ``port`` of 127.0.0.1, quiet, as a command line."""
     command = [sys.executable, "-m", "payintents.cli", "serve", "--port", str(port)]
-    command += ["--workers", str(workers), "--log-level", "warning"]
+    return [*command, "--workers", str(workers), "--log-level", "warning"]
+
+
+@contextmanager
+def server_process(
+    command: list[str], database_url: str, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process on ``database_url``, its output in ``log_path``; on the way out it is
+    asked to stop (SIGTERM, a graceful shutdown) and killed only if it does not."""
+    env = {**os.environ, "PAYINTENTS_DATABASE_URL": database_url}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
-    server = BenchServer(f"http://127.0.0.1:{port}", port, process, workers)
     try:
-        _wait_until_ready(server, log_path)
-        yield server
+        yield process
     finally:
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def running_server(database_url: str, workers: int, log_path: Path) -> Iterator[BenchServer]:
+    port = free_port()
+    with server_process(serve_command(port, workers), database_url, log_path) as process:
+        server = BenchServer(f"http://127.0.0.1:{port}", port, process, workers)
+        _wait_until_ready(server, log_path)
+        yield server
 
 
 def _wait_until_ready(server: BenchServer, log_path: Path) -> None:
