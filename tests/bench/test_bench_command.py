@@ -33,6 +33,7 @@ def test_a_smoke_run_prints_every_figure_and_a_clean_audit() -> None:
     assert run["refundsPerS"] > 0 and run["ratioToCeiling"] > 0
     assert set(run["refundLatencyMs"]) == {"p50", "p95", "p99", "max"}
     assert len(run["serverPeakRssMbPerWorker"]) == 1 and run["auditOk"] is True
+    assert run["audit"]["invariants"]["REFUND_CAP"]["violations"] == 0  # what --json promises to show
 
 
 def _report(audit_ok: bool, statuses: dict[str, int]) -> BenchReport:

@@ -43,6 +43,8 @@ def run_figures(run: HttpMeasurement, ceiling_per_s: float) -> dict[str, Any]:
         "serverPeakRssMbPerWorker": [round(sample.peak_rss_mb, 1) for sample in run.server],
         "clientCpuPercent": _percent(run.client_cpu_s, wall_s),
         "auditOk": run.audit_ok,
+        # The audit's invariants with their violation counts and example ids.
+        "audit": run.audit,
     }
 
 
