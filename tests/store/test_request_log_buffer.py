@@ -25,6 +25,7 @@ from payintents.service.ports import (
     UnitOfWorkFactory,
 )
 from payintents.service.request_log import RequestLogBuffer
+from payintents.service.waiting import without_waiting
 from payintents.web.app import build_app
 
 NEVER_S = 3600.0
@@ -95,6 +96,19 @@ def test_a_full_buffer_is_written_by_the_request_that_fills_it(
     assert logged_paths(deps, scope) == []
     buffer.add(scope, entry(3))
     assert len(logged_paths(deps, scope)) == 3
+
+
+def test_a_full_buffer_is_left_to_the_writer_by_a_request_on_the_event_loop(
+    deps: Dependencies, scope: Scope, monkeypatch: pytest.MonkeyPatch, buffers: Buffers
+) -> None:
+    # A request on the event loop must not queue for the writer (ADR 0011): it only adds.
+    monkeypatch.setattr(request_log, "MAX_PENDING", 2)
+    buffer = buffers(deps.uow, NEVER_S)
+    with without_waiting():
+        buffer.add(scope, entry(1))
+        buffer.add(scope, entry(2))
+    assert logged_paths(deps, scope) == []
+    assert buffer.flush() == 2  # nothing was lost: the next flush writes both
 
 
 def test_a_busy_store_drops_the_batch_with_a_warning(

@@ -14,6 +14,7 @@ from payintents.adapters.sql.engine import Timeouts, make_engine, write_gate
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.store import SqlUnitOfWork
 from payintents.service.ports import StoreBusyError
+from payintents.service.waiting import WouldWaitError, without_waiting
 
 QUICK = Timeouts(lock_ms=300)
 
@@ -54,6 +55,20 @@ def test_a_waiting_writer_goes_in_as_soon_as_the_gate_opens(database: str) -> No
         assert not entered.wait(0.3)  # held out while the first writer is inside
     thread.join(5)
     assert entered.is_set()
+
+
+def test_work_on_the_event_loop_gives_way_at_once_instead_of_waiting(database: str) -> None:
+    # ADR 0011: an event-loop request waits a few milliseconds at most, then reruns on a thread.
+    holder, waiter = make_engine(database), make_engine(database)
+    with SqlUnitOfWork(holder):
+        started = time.monotonic()
+        with pytest.raises(WouldWaitError), without_waiting(), SqlUnitOfWork(waiter):
+            pass
+        assert time.monotonic() - started < 1.0  # not the 5 s lock timeout
+        gate = write_gate(waiter)
+        assert gate is not None and not gate._thread_lock.locked()
+    with without_waiting(), SqlUnitOfWork(waiter) as uow:  # free: event-loop work goes straight in
+        uow.commit()
 
 
 def test_readers_do_not_wait_for_the_gate(database: str) -> None:

@@ -15,6 +15,7 @@ from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailur
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer
 from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError, UnitOfWork
+from payintents.service.waiting import wait
 
 
 class _WaitFirstError(Exception):
@@ -65,9 +66,10 @@ def with_injected_failure(
     while True:
         try:
             return attempt(armed)
-        except _WaitFirstError as wait:
-            deps.sleep(wait.failure.delay_ms / 1000)
-            armed.waited_for = wait.failure
+        except _WaitFirstError as slow:
+            # On the event loop this gives way (WouldWaitError): the request reruns on a thread.
+            wait(slow.failure.delay_ms / 1000, deps.sleep)
+            armed.waited_for = slow.failure
         except (ProcessorDeclinedError, ProcessorUnavailableError):
             # The transaction that took the failure rolled back with the error: use it up here.
             _use_up(deps, scope, intent_id, operation)

@@ -15,6 +15,7 @@ import threading
 
 from payintents.domain.intent import Scope
 from payintents.service.ports import RequestLogEntry, StoreBusyError, UnitOfWorkFactory
+from payintents.service.waiting import may_wait
 
 log = logging.getLogger("payintents.request_log")
 FLUSH_INTERVAL_S = 0.05
@@ -39,7 +40,9 @@ class RequestLogBuffer:
             full = len(self._pending) >= MAX_PENDING
             if self._writer is None:
                 self._start_writer()
-        if full:
+        # Never on the event loop: a request there must not queue for the writer (waiting.py);
+        # the background writer takes the batch within FLUSH_INTERVAL_S.
+        if full and may_wait():
             self.flush()
 
     def flush(self) -> int:

@@ -3,7 +3,14 @@
 A route declares one ``Operation`` per HTTP method. The request passes, in order: body size (413),
 API key (401), the key's rate limit (429), version header (400), media type (415) and strict JSON
 (400), then the schema and a required idempotency key together (one 400 listing every field), then
-the handler runs in a worker thread (the store is synchronous). Any failure becomes Dojo's error body.
+the handler runs. Any failure becomes Dojo's error body.
+
+Where the handler runs: the store is synchronous. Operations marked ``on_event_loop`` (the
+payment-intent and refund API: a few milliseconds of database work) run straight on the event
+loop, which saves the hop to a worker thread and the fight for the GIL there (ADR 0011). If such a
+request would have to wait (a sandbox "slow" failure, the write gate, a locked row), it gives
+way before committing anything (WouldWaitError) and runs again on a worker thread. Every other
+operation runs on a worker thread.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from payintents.service.accounts import open_session
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.service.sandbox import CLOCK_OFFSET
+from payintents.service.waiting import WouldWaitError, without_waiting
 from payintents.web.http_input import (
     check_fields_exist_in,
     parse_json,
@@ -88,6 +96,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     # True for what Dojo's own API does not have; marked x-payintents-extension in the document.
     extension: bool = False
+    # Quick database work only: run on the event loop, falling back to a thread if it would wait.
+    on_event_loop: bool = False
 
 
 class ApiRoute(Route):
@@ -107,6 +117,8 @@ def api_route(path: str, **operations: Operation) -> ApiRoute:
             operation = operations["GET" if request.method == "HEAD" else request.method]
             refuse_impossible_input(request)
             raw = await read_body(request)
+            if operation.on_event_loop:
+                return await _handle_on_event_loop(request, operation, raw, trace_id)
             return await run_in_threadpool(_handle, request, operation, raw, trace_id)
         except Exception as exc:
             return response_for_exception(exc, trace_id)
@@ -114,27 +126,64 @@ def api_route(path: str, **operations: Operation) -> ApiRoute:
     return ApiRoute(path, operations, endpoint)
 
 
-def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
-    started = time.perf_counter()
-    deps: Dependencies = request.app.state.deps
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """An authenticated, admitted request: who calls, on which clock, since when."""
+
+    scope: Scope
+    clock_offset: timedelta
+    started: float
+
+
+async def _handle_on_event_loop(
+    request: Request, operation: Operation, raw: bytes, trace_id: str
+) -> Response:
     try:
-        scope, offset = _authenticate(deps, request.headers.get("authorization"))
-        # Per-key limit (429), before any other work: a refused request is not even logged.
-        request.app.state.rate_limiter.admit(scope)
-        # The account's own clock (sandbox time travel) for everything this request does.
-        CLOCK_OFFSET.set(offset)
+        # Authentication only reads (no write lock, no row lock): it never waits.
+        session = _open(request)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
+    try:
+        with without_waiting():
+            return _serve(request, operation, raw, trace_id, session)
+    except WouldWaitError:
+        # Nothing was committed and nothing logged: the same request again, where it may wait.
+        return await run_in_threadpool(_serve, request, operation, raw, trace_id, session)
+
+
+def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
+    try:
+        session = _open(request)
+    except Exception as exc:
+        return response_for_exception(exc, trace_id)
+    return _serve(request, operation, raw, trace_id, session)
+
+
+def _open(request: Request) -> _Session:
+    started = time.perf_counter()
+    scope, offset = _authenticate(request.app.state.deps, request.headers.get("authorization"))
+    # Per-key limit (429), before any other work: a refused request is not even logged.
+    request.app.state.rate_limiter.admit(scope)
+    return _Session(scope, offset, started)
+
+
+def _serve(request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session) -> Response:
+    deps: Dependencies = request.app.state.deps
+    scope = session.scope
+    # The account's own clock (sandbox time travel) for everything this request does.
+    CLOCK_OFFSET.set(session.clock_offset)
     try:
         version = resolve_version(request.headers.get("version"))
         parsed = parse_json(request, raw, body_required=operation.body_required)
         body = _validate_request(request, operation, parsed)
         check_fields_exist_in(version, body)
         response = operation.handler(ApiCall(request, deps, scope, version, body, trace_id))
+    except WouldWaitError:
+        raise
     except Exception as exc:
         response = response_for_exception(exc, trace_id)
     if scope.environment is Environment.SANDBOX:
-        log_sandbox_request(deps, scope, request, raw, response, trace_id, started)
+        log_sandbox_request(deps, scope, request, raw, response, trace_id, session.started)
     return response
 
 

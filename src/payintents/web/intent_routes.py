@@ -173,6 +173,7 @@ ROUTES: list[Route] = [
             schemas.CREATE_PAYMENT_INTENT,
             body_required=True,
             idempotent=True,
+            on_event_loop=True,
             summary="Create a payment intent",
             success=(200, PI),
             errors=(409, 413, 415),
@@ -184,6 +185,7 @@ ROUTES: list[Route] = [
             search,
             schemas.SEARCH,
             body_required=True,
+            on_event_loop=True,
             summary="Search payment intents, newest first, with cursors",
             success=(200, "PagedPaymentIntent"),
             errors=(413, 415),
@@ -193,6 +195,7 @@ ROUTES: list[Route] = [
         "/payment-intents/{paymentIntentId}",
         GET=Operation(
             get,
+            on_event_loop=True,
             summary="Retrieve a payment intent",
             success=(200, PI),
             errors=(404,),
@@ -200,6 +203,7 @@ ROUTES: list[Route] = [
         ),
         DELETE=Operation(
             cancel,
+            on_event_loop=True,
             summary="Cancel a payment intent (Created only)",
             success=(200, PI),
             errors=(404, 409),
@@ -213,6 +217,7 @@ ROUTES: list[Route] = [
             schemas.CREATE_CAPTURE,
             body_required=True,
             idempotent=True,
+            on_event_loop=True,
             summary="Capture all or part of a Manual authorization",
             success=(200, "Capture"),
             # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was captured.
@@ -223,6 +228,7 @@ ROUTES: list[Route] = [
         "/payment-intents/{paymentIntentId}/reversal",
         POST=Operation(
             reverse,
+            on_event_loop=True,
             summary="Reverse a payment in full",
             success=(200, "Reversal"),
             errors=(404, 409),
@@ -236,6 +242,7 @@ ROUTES: list[Route] = [
             schemas.SET_AMOUNT,
             body_required=True,
             idempotent=True,
+            on_event_loop=True,
             summary="Change the amount (config.payment.customAmountAllowed)",
             success=(200, PI),
             errors=(404, 405, 409, 413, 415),
@@ -248,6 +255,7 @@ ROUTES: list[Route] = [
             schemas.SET_TIPS,
             body_required=True,
             idempotent=True,
+            on_event_loop=True,
             summary="Change the tips (config.payment.tipsAllowed)",
             success=(200, PI),
             errors=(404, 405, 409, 413, 415),
@@ -257,6 +265,7 @@ ROUTES: list[Route] = [
         "/payment-intents/{paymentIntentId}/refresh-client-session-secret",
         POST=Operation(
             refresh_secret,
+            on_event_loop=True,
             summary="Issue a new client session secret",
             success=(200, PI),
             errors=(404, 409),

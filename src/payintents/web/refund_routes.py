@@ -61,7 +61,9 @@ def get(call: ApiCall) -> Response:
 ROUTES: list[Route] = [
     api_route(
         "/payment-intents/refunds/{refundId}",
-        GET=Operation(get, summary="Retrieve a refund", success=(200, "Refund"), errors=(404,)),
+        GET=Operation(
+            get, on_event_loop=True, summary="Retrieve a refund", success=(200, "Refund"), errors=(404,)
+        ),
     ),
     api_route(
         "/payment-intents/{paymentIntentId}/refunds",
@@ -70,6 +72,7 @@ ROUTES: list[Route] = [
             schemas.CREATE_REFUND,
             body_required=True,
             key_required=True,
+            on_event_loop=True,
             summary="Refund all or part of a captured payment",
             success=(200, "RefundCreated"),
             # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was refunded.
@@ -77,6 +80,7 @@ ROUTES: list[Route] = [
         ),
         GET=Operation(
             list_for_intent,
+            on_event_loop=True,
             summary="List a payment intent's refunds with amounts",
             success=(200, "RefundList"),
             errors=(404,),

@@ -41,6 +41,7 @@ from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.refund import Refund
 from payintents.service.ports import ApiKeyRecord, StoreBusyError
+from payintents.service.waiting import WouldWaitError, may_wait
 
 ik = idempotency_keys
 
@@ -248,6 +249,15 @@ def _read_only_options(conn: Connection) -> dict[str, object]:
     return {READ_ONLY_OPTION: True}
 
 
+EVENT_LOOP_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10ms'"
+# PostgreSQL's lock_not_available: lock_timeout ran out.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
+
+
 class SqlUnitOfWork:
     intents: SqlIntentRepository
     refunds: SqlRefundRepository
@@ -295,6 +305,10 @@ class SqlUnitOfWork:
             self._conn = self._conn.execution_options(**_read_only_options(self._conn))
         try:
             self._tx = self._conn.begin()
+            if not self._read_only and not may_wait() and self._conn.dialect.name == "postgresql":
+                # On the event loop a row lock held by another transaction must not stall the
+                # worker: give way after a few milliseconds (WouldWaitError) and rerun on a thread.
+                self._conn.exec_driver_sql(EVENT_LOOP_LOCK_TIMEOUT)
         except BaseException:
             self._conn.close()
             raise
@@ -324,6 +338,8 @@ class SqlUnitOfWork:
             finally:
                 self._gate.close()
         # Raising here replaces the database exception with the port's own error type.
+        if isinstance(exc, OperationalError) and not may_wait() and _is_lock_timeout(exc):
+            raise WouldWaitError("a row this request writes is locked") from exc
         if isinstance(exc, OperationalError):
             raise StoreBusyError("the database is busy; retry shortly") from exc
         if isinstance(exc, IntegrityError):

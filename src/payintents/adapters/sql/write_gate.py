@@ -19,9 +19,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from payintents.service.waiting import WouldWaitError, may_wait
+
 # How often a process re-tries the file lock while another process writes. Far finer than the
 # busy handler's back-off; a write transaction takes about a millisecond.
 FILE_LOCK_POLL_S = 0.0002
+# How long a request running on the event loop queues for the gate before it gives way and
+# reruns on a thread (WouldWaitError). Another worker's write normally holds it for about 1 ms;
+# waiting longer would stall every request of this worker.
+EVENT_LOOP_WAIT_S = 0.01
 
 
 class WriteGateTimeoutError(TimeoutError):
@@ -37,9 +43,10 @@ class WriteGate:
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        deadline = time.monotonic() + self._timeout_s
-        if not self._thread_lock.acquire(timeout=self._timeout_s):
-            raise WriteGateTimeoutError("another write transaction held the database for too long")
+        timeout_s = self._timeout_s if may_wait() else EVENT_LOOP_WAIT_S
+        deadline = time.monotonic() + timeout_s
+        if not self._thread_lock.acquire(timeout=timeout_s):
+            raise _closed_too_long("another write transaction held the database for too long")
         try:
             fd = self._file_lock(deadline)
             try:
@@ -68,5 +75,10 @@ class WriteGate:
                 return self._fd
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise WriteGateTimeoutError("another process held the database for too long") from None
+                    raise _closed_too_long("another process held the database for too long") from None
                 time.sleep(FILE_LOCK_POLL_S)
+
+
+def _closed_too_long(detail: str) -> Exception:
+    """Busy for a thread; for event-loop work, a sign to rerun it on a thread instead."""
+    return WriteGateTimeoutError(detail) if may_wait() else WouldWaitError(detail)
