@@ -24,9 +24,11 @@ from payintents.service.waiting import WouldWaitError, may_wait
 # How often a process re-tries the file lock while another process writes. Far finer than the
 # busy handler's back-off; a write transaction takes about a millisecond.
 FILE_LOCK_POLL_S = 0.0002
-# How long a request running on the event loop queues for the gate before it gives way and
-# reruns on a thread (WouldWaitError). Another worker's write normally holds it for about 1 ms;
-# waiting longer would stall every request of this worker.
+# How long a request running on the event loop queues for this process's threads before it gives
+# way and reruns on a thread (WouldWaitError); one of them holds the gate for about a millisecond.
+# Another worker process is not waited for at all: polling its file lock from the event loop
+# stalled this worker and measured slower than handing the request to a thread at once
+# (docs/performance.md: 2 workers, 527–571 → 593–687 refunds/s).
 EVENT_LOOP_WAIT_S = 0.01
 
 
@@ -48,7 +50,7 @@ class WriteGate:
         if not self._thread_lock.acquire(timeout=timeout_s):
             raise _closed_too_long("another write transaction held the database for too long")
         try:
-            fd = self._file_lock(deadline)
+            fd = self._file_lock(deadline if may_wait() else time.monotonic())
             try:
                 yield
             finally:
