@@ -8,7 +8,8 @@ the refund write path, replaced by the check-then-write shape that the design wa
 1. transaction 1 looks the idempotency key up and reads the intent; Python checks the status and
    the remaining amount (a stored answer for the key is replayed);
 2. a short pause (``PAYINTENTS_NAIVE_WINDOW_MS``, default 20) stands in for the work a real
-   server does between the two steps, and widens the window the race needs;
+   server does between the two steps, and widens the window the race needs (it is a wait, so
+   the request runs on a worker thread, concurrently with the others);
 3. transaction 2 adds the amount unconditionally (``refunded_amount = refunded_amount + amount``),
    inserts the refund row and stores the answer under the key with an upsert (last writer wins).
 
@@ -42,6 +43,7 @@ from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
 from payintents.service import refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
+from payintents.service.waiting import wait
 from payintents.web.app import build_app
 
 WINDOW_ENV = "PAYINTENTS_NAIVE_WINDOW_MS"
@@ -71,7 +73,9 @@ def naive_create_refund(
         intent = uow.intents.get(scope, intent_id)
         if intent is None or intent.status is not Status.CAPTURED or amount > intent.remaining_refundable:
             raise lifecycle.refund_refusal(intent, amount)
-    time.sleep(_window_s())
+    # Through ``wait``: on the event loop this gives way and the request reruns on a thread
+    # (ADR 0011), so naive requests of one worker interleave as any concurrent server's would.
+    wait(_window_s(), time.sleep)
     with cast(SqlUnitOfWork, deps.uow()) as uow:
         now = deps.clock.now()
         refunded, refundable, reference = _add_unconditionally(uow._conn, scope, intent_id, amount, now)

@@ -5,17 +5,22 @@ there must never sleep or queue for a lock, because the whole worker would wait 
 would wait (a sandbox "slow" failure, the SQLite write gate, a PostgreSQL row lock) asks
 ``may_wait()`` first and, when it may not, raises ``WouldWaitError`` before anything was committed.
 The server then runs the same request again on a worker thread, where waiting is fine.
+
+Work on the event loop may also end before its commit is durable: on SQLite the writes of every
+request of one turn of the loop share one commit (group commit, ADR 0012). Such a request's
+``EventLoopWork`` holds the commits it must see succeed before it answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 # Each request runs in its own asyncio task, with its own copy of the context: setting this for
 # one request never leaks into another, nor into a thread that request hands work to later.
-_ON_EVENT_LOOP: ContextVar[bool] = ContextVar("payintents_on_event_loop", default=False)
+_ON_EVENT_LOOP: ContextVar[EventLoopWork | None] = ContextVar("payintents_on_event_loop", default=None)
 
 
 class WouldWaitError(Exception):
@@ -23,16 +28,39 @@ class WouldWaitError(Exception):
     waiting is allowed (a worker thread)."""
 
 
+@dataclass(slots=True)
+class EventLoopWork:
+    """One request's work on the event loop, and the shared commits its answer depends on."""
+
+    commits: list[Awaitable[None]] = field(default_factory=list)
+
+    def answer_after(self, commit: Awaitable[None]) -> None:
+        """Hold the answer until ``commit`` is durable (it raises StoreBusyError if it failed)."""
+        if not any(commit is known for known in self.commits):
+            self.commits.append(commit)
+
+    async def durable(self) -> None:
+        """Wait for every commit this work joined; raises the first one's failure."""
+        for commit in self.commits:
+            await commit
+
+
 def may_wait() -> bool:
-    return not _ON_EVENT_LOOP.get()
+    return _ON_EVENT_LOOP.get() is None
+
+
+def event_loop_work() -> EventLoopWork | None:
+    """The running request's event-loop work, or None on a thread."""
+    return _ON_EVENT_LOOP.get()
 
 
 @contextmanager
-def without_waiting() -> Iterator[None]:
+def without_waiting() -> Iterator[EventLoopWork]:
     """Run the block as event-loop work: anything that would wait raises WouldWaitError."""
-    token = _ON_EVENT_LOOP.set(True)
+    work = EventLoopWork()
+    token = _ON_EVENT_LOOP.set(work)
     try:
-        yield
+        yield work
     finally:
         _ON_EVENT_LOOP.reset(token)
 

@@ -144,11 +144,18 @@ async def _handle_on_event_loop(
     except Exception as exc:
         return response_for_exception(exc, trace_id)
     try:
-        with without_waiting():
-            return _serve(request, operation, raw, trace_id, session)
+        with without_waiting() as work:
+            response = _respond(request, operation, raw, trace_id, session)
     except WouldWaitError:
         # Nothing was committed and nothing logged: the same request again, where it may wait.
         return await run_in_threadpool(_serve, request, operation, raw, trace_id, session)
+    try:
+        # SQLite: the answer goes out once the loop turn's shared commit is durable (ADR 0012).
+        await work.durable()
+    except Exception as exc:
+        response = response_for_exception(exc, trace_id)
+    _log(request, raw, response, trace_id, session)
+    return response
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
@@ -168,8 +175,14 @@ def _open(request: Request) -> _Session:
 
 
 def _serve(request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session) -> Response:
-    deps: Dependencies = request.app.state.deps
-    scope = session.scope
+    response = _respond(request, operation, raw, trace_id, session)
+    _log(request, raw, response, trace_id, session)
+    return response
+
+
+def _respond(
+    request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session
+) -> Response:
     # The account's own clock (sandbox time travel) for everything this request does.
     CLOCK_OFFSET.set(session.clock_offset)
     try:
@@ -177,14 +190,18 @@ def _serve(request: Request, operation: Operation, raw: bytes, trace_id: str, se
         parsed = parse_json(request, raw, body_required=operation.body_required)
         body = _validate_request(request, operation, parsed)
         check_fields_exist_in(version, body)
-        response = operation.handler(ApiCall(request, deps, scope, version, body, trace_id))
+        deps: Dependencies = request.app.state.deps
+        return operation.handler(ApiCall(request, deps, session.scope, version, body, trace_id))
     except WouldWaitError:
         raise
     except Exception as exc:
-        response = response_for_exception(exc, trace_id)
-    if scope.environment is Environment.SANDBOX:
-        log_sandbox_request(deps, scope, request, raw, response, trace_id, session.started)
-    return response
+        return response_for_exception(exc, trace_id)
+
+
+def _log(request: Request, raw: bytes, response: Response, trace_id: str, session: _Session) -> None:
+    if session.scope.environment is Environment.SANDBOX:
+        deps: Dependencies = request.app.state.deps
+        log_sandbox_request(deps, session.scope, request, raw, response, trace_id, session.started)
 
 
 def _validate_request(request: Request, operation: Operation, parsed: Any) -> dict[str, Any]:

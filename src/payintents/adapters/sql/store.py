@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Transaction, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from payintents.adapters.sql.commit_group import CommitGroup, join_group
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import READ_ONLY_OPTION, write_gate
@@ -41,7 +42,7 @@ from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.refund import Refund
 from payintents.service.ports import ApiKeyRecord, StoreBusyError
-from payintents.service.waiting import WouldWaitError, may_wait
+from payintents.service.waiting import WouldWaitError, event_loop_work, may_wait
 
 ik = idempotency_keys
 
@@ -273,6 +274,8 @@ class SqlUnitOfWork:
         self._engine = engine
         self._read_only = read_only
         self._gate = ExitStack()
+        self._group: CommitGroup | None = None
+        self._tx: Transaction
 
     def __enter__(self) -> Self:
         try:
@@ -297,6 +300,15 @@ class SqlUnitOfWork:
 
     def _open(self) -> None:
         gate = None if self._read_only else write_gate(self._engine)
+        work = event_loop_work()
+        if gate is not None and work is not None:
+            # SQLite, on the event loop: a savepoint in this loop turn's shared transaction, and
+            # the request answers once that transaction's commit is durable (commit_group.py).
+            self._group = join_group(self._engine, gate)
+            work.answer_after(self._group.durable)
+            self._conn = self._group.connection
+            self._tx = self._conn.begin_nested()
+            return
         if gate is not None:
             # SQLite: wait for our turn to write before taking a pooled connection.
             self._gate.enter_context(gate.held())
@@ -319,6 +331,16 @@ class SqlUnitOfWork:
         except OperationalError as exc:
             raise StoreBusyError("the database could not commit in time") from exc
 
+    def _close(self) -> None:
+        if self._group is not None:
+            # The group's connection and gate outlive this member; its commit closes them.
+            self._group.check_still_open()
+            return
+        try:
+            self._conn.close()
+        finally:
+            self._gate.close()
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -333,10 +355,7 @@ class SqlUnitOfWork:
             # The connection died under us (e.g. the database restarted): nothing was committed.
             rollback_failure = failure
         finally:
-            try:
-                self._conn.close()
-            finally:
-                self._gate.close()
+            self._close()
         # Raising here replaces the database exception with the port's own error type.
         if isinstance(exc, OperationalError) and not may_wait() and _is_lock_timeout(exc):
             raise WouldWaitError("a row this request writes is locked") from exc
