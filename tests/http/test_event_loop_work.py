@@ -4,29 +4,39 @@ On both stores: a plain refund runs on the event loop (the processor sees a requ
 wait); a refund that would wait — a sandbox "slow" failure, the SQLite write gate held by another
 writer, the intent's row locked on PostgreSQL — gives way before committing anything and runs again
 on a worker thread, where it succeeds exactly once: one refund, the amount added once, one entry in
-the request log, one token of the rate limit.
+the request log, one token of the rate limit. Another worker writing to SQLite is waited out on the
+loop itself, in short asynchronous pauses that leave the loop free for other requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
+from payintents.adapters.sql import commit_group
 from payintents.adapters.sql.engine import make_engine, write_gate
+from payintents.adapters.sql.write_gate import WriteGate
+from payintents.bootstrap import Settings, build_dependencies, migrate
 from payintents.domain.intent import Scope
 from payintents.domain.sandbox import InjectedFailure
+from payintents.service import request_log
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import Processor
+from payintents.service.request_log import RequestLogBuffer
 from payintents.service.waiting import may_wait
+from payintents.web import endpoint
 from payintents.web.app import build_app
 from payintents.web.rate_limit import RateLimit, RateLimiter
 from tests.support import Api
@@ -148,7 +158,10 @@ def test_a_slow_failure_gives_way_and_the_refund_reruns_once_on_a_thread(world: 
     assert_refunded_once(world, intent_id, 300)
 
 
-def test_a_held_writer_makes_the_refund_give_way_then_succeed_once(world: World, held_writer: Any) -> None:
+def test_a_held_writer_makes_the_refund_give_way_then_succeed_once(
+    world: World, held_writer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(endpoint, "EVENT_LOOP_ATTEMPTS", 1)  # no pauses on the loop: a thread at once
     intent_id = world.api.captured_intent(1000)
     held_writer(intent_id)
     started = time.monotonic()
@@ -162,9 +175,22 @@ def test_a_held_writer_makes_the_refund_give_way_then_succeed_once(world: World,
     assert replayed.content == answered.content
 
 
-def test_a_request_that_gave_way_takes_one_token_of_the_rate_limit(
-    world: World, deps: Dependencies, held_writer: Any
+def test_a_held_writer_that_lets_go_soon_is_waited_out_on_the_loop(
+    world: World, held_writer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Far more pauses allowed than the hold lasts: the refund never needs a thread.
+    monkeypatch.setattr(endpoint, "EVENT_LOOP_ATTEMPTS", 5_000)
+    intent_id = world.api.captured_intent(1000)
+    held_writer(intent_id)
+    assert world.api.refund(intent_id, 300).status_code == 200
+    assert world.processor.refunds_may_wait == [False]
+    assert_refunded_once(world, intent_id, 300)
+
+
+def test_a_request_that_gave_way_takes_one_token_of_the_rate_limit(
+    world: World, deps: Dependencies, held_writer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(endpoint, "EVENT_LOOP_ATTEMPTS", 1)  # straight to a thread
     intent_id = world.api.captured_intent(1000)
     # The same key through an app allowing one request, refilled far slower than the test runs.
     with world_of(deps, world.api.key, RateLimiter(sandbox=RateLimit(0.001, 1))) as limited:
@@ -174,3 +200,116 @@ def test_a_request_that_gave_way_takes_one_token_of_the_rate_limit(
         assert limited.processor.refunds_may_wait == [True]
         assert limited.api.refund(intent_id, 100).status_code == 429  # the limit is really on
     assert world.api.intent(intent_id)["refundedAmount"] == 300
+
+
+@dataclasses.dataclass
+class SqliteWorld:
+    world: World
+    url: str
+    engine: Engine
+
+
+@pytest.fixture
+def sqlite_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteWorld]:
+    """A SQLite app whose engine the test can reach (its write gate, its pool)."""
+    url = f"sqlite:///{tmp_path / 'loop.db'}"
+    migrate(Settings(database_url=url))
+    # Room for far more pauses than a test's hold lasts, so the thread fallback cannot be what ran.
+    monkeypatch.setattr(endpoint, "EVENT_LOOP_ATTEMPTS", 5_000)
+    engine = make_engine(url)
+    deps = build_dependencies(Settings(database_url=url), engine=engine)
+    with world_of(deps, create_account(deps, "loop").sandbox_key) as world:
+        yield SqliteWorld(world, url, engine)
+    engine.dispose()
+
+
+def refund_while_held(world: World, intent_id: str, gate: WriteGate) -> None:
+    """Refund from another thread while ``gate`` is held for HOLD_S, then check it ran once."""
+    with gate.held():
+        answered: list[int] = []
+
+        def call() -> None:
+            answered.append(world.api.refund(intent_id, 300).status_code)
+
+        request = threading.Thread(target=call)
+        request.start()
+        time.sleep(HOLD_S)  # the refund keeps pausing meanwhile; the loop stays free
+        assert world.api.intent(intent_id)["refundedAmount"] == 0
+    request.join(10)
+    assert answered == [200]
+    assert world.processor.refunds_may_wait == [False]  # it ran on the event loop
+    assert_refunded_once(world, intent_id, 300)
+
+
+def test_another_worker_writing_makes_a_refund_pause_on_the_loop_not_move_to_a_thread(
+    sqlite_world: SqliteWorld,
+) -> None:
+    # "Another worker" is a second engine on the same file, holding the file lock.
+    intent_id = sqlite_world.world.api.captured_intent(1000)
+    other_worker = make_engine(sqlite_world.url, pool_size=1)
+    gate = write_gate(other_worker)
+    assert gate is not None
+    refund_while_held(sqlite_world.world, intent_id, gate)
+    other_worker.dispose()
+
+
+def test_a_thread_writing_makes_a_refund_pause_on_the_loop_and_then_go_first(
+    sqlite_world: SqliteWorld,
+) -> None:
+    # A thread of the same process (a rerun, the request-log writer) holds the app's own gate.
+    intent_id = sqlite_world.world.api.captured_intent(1000)
+    gate = write_gate(sqlite_world.engine)
+    assert gate is not None
+    refund_while_held(sqlite_world.world, intent_id, gate)
+
+
+def test_a_failed_group_commit_answers_503_and_the_retry_applies_once(
+    sqlite_world: SqliteWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = sqlite_world.world
+    intent_id = world.api.captured_intent(1000)
+    real_commit = commit_group.CommitGroup._commit_transaction
+
+    def failing_once(group: commit_group.CommitGroup) -> None:
+        monkeypatch.setattr(commit_group.CommitGroup, "_commit_transaction", real_commit)
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(commit_group.CommitGroup, "_commit_transaction", failing_once)
+    failed = world.api.refund(intent_id, 300, key="group-1")
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["status"] == 503
+    assert world.api.intent(intent_id)["refundedAmount"] == 0  # nothing of it was applied
+    retried = world.api.refund(intent_id, 300, key="group-1")
+    assert retried.status_code == 200, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    assert world.api.intent(intent_id)["refundedAmount"] == 300
+    assert [e["status"] for e in logged_refunds(world, intent_id)] == [200, 503]  # newest first
+
+
+def test_answers_are_logged_without_writing_the_log_on_the_event_loop(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every entry makes the buffer "full": a flush from the event loop's thread would queue for
+    # the writer there (and on SQLite behind the loop's own group commit).
+    monkeypatch.setattr(request_log, "MAX_PENDING", 1)
+    flushed_on_loop: list[bool] = []
+    real_flush = RequestLogBuffer.flush
+
+    def watched_flush(buffer: RequestLogBuffer) -> int:
+        flushed_on_loop.append(running_loop_here())
+        return real_flush(buffer)
+
+    monkeypatch.setattr(RequestLogBuffer, "flush", watched_flush)
+    intent_id = world.api.captured_intent(1000)
+    for _ in range(3):
+        assert world.api.refund(intent_id, 100).status_code == 200
+    assert len(logged_refunds(world, intent_id)) == 3  # all logged, by a flush off the loop
+    assert flushed_on_loop and not any(flushed_on_loop)
+
+
+def running_loop_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from payintents.adapters.sql import commit_group
@@ -79,6 +79,29 @@ def test_a_failed_member_rolls_back_alone(engine: Engine) -> None:
     asyncio.run(turn())
     with SqlUnitOfWork(engine, read_only=True) as uow:
         assert uow.accounts.count() == 1
+    assert account_ids(engine) == ["acc_kept"]
+
+
+def account_ids(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [row[0] for row in conn.execute(text("SELECT id FROM accounts ORDER BY id"))]
+
+
+def test_cancelling_one_request_leaves_the_others_their_commit(engine: Engine) -> None:
+    async def request(account_id: str) -> None:
+        await add_account(engine, account_id).durable()
+
+    async def turn() -> None:
+        first = asyncio.ensure_future(request("acc_1"))
+        second = asyncio.ensure_future(request("acc_2"))
+        await asyncio.sleep(0)  # both joined the group and wait for its commit
+        first.cancel()  # e.g. the server cancelling that request's task
+        await second  # the shared commit was neither cancelled nor lost
+        with pytest.raises(asyncio.CancelledError):
+            await first
+
+    asyncio.run(turn())
+    assert account_ids(engine) == ["acc_1", "acc_2"]  # the cancelled one had committed too
 
 
 def test_a_failed_group_commit_fails_every_member_and_applies_nothing(

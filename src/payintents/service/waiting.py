@@ -13,7 +13,8 @@ request of one turn of the loop share one commit (group commit, ADR 0012). Such 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -25,16 +26,23 @@ _ON_EVENT_LOOP: ContextVar[EventLoopWork | None] = ContextVar("payintents_on_eve
 
 class WouldWaitError(Exception):
     """The request would have had to wait here; nothing it did was committed. Run it again where
-    waiting is allowed (a worker thread)."""
+    waiting is allowed (a worker thread) or, when ``briefly``, on the event loop again after a
+    pause in which the loop serves other requests (another worker's write is about to end)."""
+
+    def __init__(self, detail: str, *, briefly: bool = False) -> None:
+        super().__init__(detail)
+        self.briefly = briefly
 
 
 @dataclass(slots=True)
 class EventLoopWork:
     """One request's work on the event loop, and the shared commits its answer depends on."""
 
-    commits: list[Awaitable[None]] = field(default_factory=list)
+    commits: list[asyncio.Future[None]] = field(default_factory=list)
+    # Set by a commit on the loop: from then on the request must not give way and rerun.
+    committed: bool = False
 
-    def answer_after(self, commit: Awaitable[None]) -> None:
+    def answer_after(self, commit: asyncio.Future[None]) -> None:
         """Hold the answer until ``commit`` is durable (it raises StoreBusyError if it failed)."""
         if not any(commit is known for known in self.commits):
             self.commits.append(commit)
@@ -42,11 +50,20 @@ class EventLoopWork:
     async def durable(self) -> None:
         """Wait for every commit this work joined; raises the first one's failure."""
         for commit in self.commits:
-            await commit
+            # Shielded: the commit is shared, and cancelling this request must not cancel it.
+            await asyncio.shield(commit)
 
 
 def may_wait() -> bool:
-    return _ON_EVENT_LOOP.get() is None
+    """False on the event loop's thread, where a wait would stall every request of the worker
+    (inside ``without_waiting`` or not: logging an answer runs there too)."""
+    if _ON_EVENT_LOOP.get() is not None:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return False
 
 
 def event_loop_work() -> EventLoopWork | None:

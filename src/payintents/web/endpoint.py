@@ -15,6 +15,7 @@ operation runs on a worker thread.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from payintents.domain.errors import ValidationError
+from payintents.domain.errors import InvariantViolationError, ValidationError
 from payintents.domain.idempotency import check_key, fingerprint
 from payintents.domain.intent import Environment, Scope
 from payintents.service.accounts import open_session
@@ -46,6 +47,10 @@ from payintents.web.problems import RequestRefusedError, response_for_exception,
 from payintents.web.request_log import log_sandbox_request
 from payintents.web.wire import Obj, validate
 
+# A request on the event loop that found another worker writing to SQLite tries again after
+# this pause, up to this many times in all, before it runs on a thread instead (ADR 0011).
+EVENT_LOOP_PAUSE_S = 0.001
+EVENT_LOOP_ATTEMPTS = 20
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
 
 
@@ -143,12 +148,21 @@ async def _handle_on_event_loop(
         session = _open(request)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
-    try:
-        with without_waiting() as work:
-            response = _respond(request, operation, raw, trace_id, session)
-    except WouldWaitError:
-        # Nothing was committed and nothing logged: the same request again, where it may wait.
-        return await run_in_threadpool(_serve, request, operation, raw, trace_id, session)
+    for attempt in range(EVENT_LOOP_ATTEMPTS):
+        try:
+            with without_waiting() as work:
+                response = _respond(request, operation, raw, trace_id, session)
+            break
+        except WouldWaitError as would:
+            if work.committed:
+                # Every handler gives way before its commit; rerunning now could apply it twice.
+                raise InvariantViolationError("a request gave way after it had committed") from would
+            # Nothing was committed and nothing logged. Another writer ends within a few
+            # milliseconds: try again on the loop after a pause that serves other requests.
+            # Anything else: the same request again on a thread, where it may wait.
+            if not would.briefly or attempt == EVENT_LOOP_ATTEMPTS - 1:
+                return await run_in_threadpool(_serve, request, operation, raw, trace_id, session)
+            await asyncio.sleep(EVENT_LOOP_PAUSE_S)
     try:
         # SQLite: the answer goes out once the loop turn's shared commit is durable (ADR 0012).
         await work.durable()

@@ -53,8 +53,12 @@ class CommitGroup:
     def check_still_open(self) -> None:
         """After a member ended: some SQLite errors roll back the whole transaction, after which
         later statements would run outside it. Then the group must not commit anything."""
-        driver = self.connection.connection.driver_connection
-        if not getattr(driver, "in_transaction", False):
+        try:
+            driver = self.connection.connection.driver_connection
+            still_open = bool(getattr(driver, "in_transaction", False))
+        except Exception:
+            still_open = False  # the connection itself is gone
+        if not still_open:
             self.broken = True
 
     def _commit(self) -> None:
@@ -71,6 +75,8 @@ class CommitGroup:
         else:
             self.durable.set_result(None)
         finally:
+            if not self.durable.done():  # only if something beyond Exception interrupted us
+                self.durable.set_exception(StoreBusyError("the group commit was interrupted"))
             self._held.close()
 
     def _commit_transaction(self) -> None:

@@ -330,6 +330,9 @@ class SqlUnitOfWork:
             self._tx.commit()
         except OperationalError as exc:
             raise StoreBusyError("the database could not commit in time") from exc
+        work = event_loop_work()
+        if work is not None:
+            work.committed = True
 
     def _close(self) -> None:
         if self._group is not None:
@@ -358,7 +361,8 @@ class SqlUnitOfWork:
             self._close()
         # Raising here replaces the database exception with the port's own error type.
         if isinstance(exc, OperationalError) and not may_wait() and _is_lock_timeout(exc):
-            raise WouldWaitError("a row this request writes is locked") from exc
+            # Another worker's transaction on the same row ends within milliseconds.
+            raise WouldWaitError("a row this request writes is locked", briefly=True) from exc
         if isinstance(exc, OperationalError):
             raise StoreBusyError("the database is busy; retry shortly") from exc
         if isinstance(exc, IntegrityError):

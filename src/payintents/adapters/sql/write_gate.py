@@ -24,12 +24,12 @@ from payintents.service.waiting import WouldWaitError, may_wait
 # How often a process re-tries the file lock while another process writes. Far finer than the
 # busy handler's back-off; a write transaction takes about a millisecond.
 FILE_LOCK_POLL_S = 0.0002
-# How long a request running on the event loop queues for this process's threads before it gives
-# way and reruns on a thread (WouldWaitError); one of them holds the gate for about a millisecond.
-# Another worker process is not waited for at all: polling its file lock from the event loop
-# stalled this worker and measured slower than handing the request to a thread at once
-# (docs/performance.md: 2 workers, 527–571 → 593–687 refunds/s).
-EVENT_LOOP_WAIT_S = 0.01
+# Guards the queued-thread counters of every gate (held for an increment, never while waiting).
+_QUEUE_COUNT = threading.Lock()
+# A request running on the event loop never queues here (ADR 0011): if a thread of this process
+# holds the gate or is waiting for it, or another worker process holds the file lock, it gives way
+# "briefly" and the endpoint retries it on the loop after an asynchronous pause. Queued threads go
+# first, so the loop (which would otherwise retake the lock every turn) cannot starve them.
 
 
 class WriteGateTimeoutError(TimeoutError):
@@ -39,18 +39,21 @@ class WriteGateTimeoutError(TimeoutError):
 class WriteGate:
     def __init__(self, lock_path: Path | None, timeout_s: float) -> None:
         self._thread_lock = threading.Lock()
+        # Threads queued for the thread lock right now (read by the event loop to let them first).
+        self._queued_threads = 0
         self._lock_path = lock_path
         self._fd: int | None = None
         self._timeout_s = timeout_s
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        timeout_s = self._timeout_s if may_wait() else EVENT_LOOP_WAIT_S
-        deadline = time.monotonic() + timeout_s
-        if not self._thread_lock.acquire(timeout=timeout_s):
-            raise _closed_too_long("another write transaction held the database for too long")
+        deadline = time.monotonic() + self._timeout_s
+        if may_wait():
+            self._queue_for_thread_lock()
+        elif self._queued_threads or not self._thread_lock.acquire(blocking=False):
+            raise WouldWaitError("a thread of this process is writing or waiting to", briefly=True)
         try:
-            fd = self._file_lock(deadline if may_wait() else time.monotonic())
+            fd = self._file_lock(deadline)
             try:
                 yield
             finally:
@@ -58,6 +61,17 @@ class WriteGate:
                     fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
+
+    def _queue_for_thread_lock(self) -> None:
+        with _QUEUE_COUNT:
+            self._queued_threads += 1
+        try:
+            acquired = self._thread_lock.acquire(timeout=self._timeout_s)
+        finally:
+            with _QUEUE_COUNT:
+                self._queued_threads -= 1
+        if not acquired:
+            raise WriteGateTimeoutError("another write transaction held the database for too long")
 
     def close(self) -> None:
         """Let go of the lock file (the engine is gone)."""
@@ -76,11 +90,8 @@ class WriteGate:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return self._fd
             except BlockingIOError:
+                if not may_wait():
+                    raise WouldWaitError("another worker process is writing", briefly=True) from None
                 if time.monotonic() >= deadline:
-                    raise _closed_too_long("another process held the database for too long") from None
+                    raise WriteGateTimeoutError("another process held the database for too long") from None
                 time.sleep(FILE_LOCK_POLL_S)
-
-
-def _closed_too_long(detail: str) -> Exception:
-    """Busy for a thread; for event-loop work, a sign to rerun it on a thread instead."""
-    return WriteGateTimeoutError(detail) if may_wait() else WouldWaitError(detail)
