@@ -88,16 +88,29 @@ def _patch_ack_before_commit() -> None:
     setattr(endpoint, "log_sandbox_request", lambda *args, **kwargs: None)  # noqa: B010
 
 
+def _on_threads_only(app: Starlette) -> None:
+    """Run every API operation on a worker thread. On the event loop a SQLite refund is a member
+    of the loop turn's commit group (ADR 0012), which commits it before the answer whatever its
+    own unit of work does, so the deferred commit above would lose nothing there."""
+    from payintents.web.endpoint import ApiRoute
+
+    for route in app.routes:
+        if isinstance(route, ApiRoute):
+            for method, operation in route.operations.items():
+                route.operations[method] = dataclasses.replace(operation, on_event_loop=False)
+
+
 def app_factory() -> Starlette:
     """``uvicorn --factory`` entry point: runs in each worker, patches, then builds the real app."""
     from payintents.bootstrap import app_from_environment
 
     variant = os.environ.get(VARIANT_ENV, "")
-    if variant == "ack-before-commit":
-        _patch_ack_before_commit()
-    else:
+    if variant != "ack-before-commit":
         raise RuntimeError(f"unknown crash variant {variant!r}")
-    return app_from_environment()
+    _patch_ack_before_commit()
+    app = app_from_environment()
+    _on_threads_only(app)
+    return app
 
 
 def main() -> int:

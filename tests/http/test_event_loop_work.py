@@ -1,11 +1,14 @@
-"""API operations on the event loop, and giving way to a thread when they would wait (ADR 0011).
+"""API operations on the event loop, and what they do when they would wait (ADR 0011, 0012).
 
 On both stores: a plain refund runs on the event loop (the processor sees a request that may not
-wait); a refund that would wait — a sandbox "slow" failure, the SQLite write gate held by another
-writer, the intent's row locked on PostgreSQL — gives way before committing anything and runs again
-on a worker thread, where it succeeds exactly once: one refund, the amount added once, one entry in
-the request log, one token of the rate limit. Another worker writing to SQLite is waited out on the
-loop itself, in short asynchronous pauses that leave the loop free for other requests.
+wait). A refund that would sleep (a sandbox "slow" failure) gives way before committing anything
+and runs again on a worker thread, where it succeeds exactly once: one refund, the amount added
+once, one entry in the request log, one token of the rate limit. A refund that finds another writer
+in its way (the SQLite gate held by another worker or by a thread, the intent's row locked on
+PostgreSQL) pauses on the loop, which meanwhile serves other requests, and is applied once when the
+writer lets go, or answers 503 after the lock timeout having changed nothing. On SQLite, a failed
+group commit answers 503 and the retry applies once; answers are never logged by writing the log
+from the event loop.
 """
 
 from __future__ import annotations
@@ -96,11 +99,12 @@ def logged_refunds(world: World, intent_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def assert_refunded_once(world: World, intent_id: str, amount: int) -> None:
+def assert_refunded_once(world: World, intent_id: str, amount: int, logged: list[int] | None = None) -> None:
+    """One refund of ``amount``; the request log's refund entries, newest first, are ``logged``."""
     assert world.api.intent(intent_id)["refundedAmount"] == amount
     listed = world.api.get(f"/payment-intents/{intent_id}/refunds").json()["data"]
     assert [r["amount"] for r in listed] == [amount]
-    assert [e["status"] for e in logged_refunds(world, intent_id)] == [200]
+    assert [e["status"] for e in logged_refunds(world, intent_id)] == (logged or [200])
 
 
 @pytest.fixture
@@ -158,46 +162,53 @@ def test_a_slow_failure_gives_way_and_the_refund_reruns_once_on_a_thread(world: 
     assert_refunded_once(world, intent_id, 300)
 
 
-def test_a_held_writer_makes_the_refund_give_way_then_succeed_once(
-    world: World, held_writer: Any, monkeypatch: pytest.MonkeyPatch
+def test_a_held_writer_is_waited_out_on_the_loop_then_the_refund_applies_once(
+    world: World, held_writer: Any
 ) -> None:
-    monkeypatch.setattr(endpoint, "EVENT_LOOP_ATTEMPTS", 1)  # no pauses on the loop: a thread at once
+    # SQLite: another engine (as another worker would) holds the file lock; PostgreSQL: another
+    # transaction holds the intent's row. The refund pauses on the loop, never moving to a thread.
     intent_id = world.api.captured_intent(1000)
     held_writer(intent_id)
     started = time.monotonic()
     answered = world.api.refund(intent_id, 300, key="held-1")
     assert answered.status_code == 200, answered.text
-    assert time.monotonic() - started >= HOLD_S * 0.5  # it did wait for the writer, on a thread
-    assert world.processor.refunds_may_wait == [True]
+    assert time.monotonic() - started >= HOLD_S * 0.5  # it did wait for the writer
+    assert world.processor.refunds_may_wait == [False]
     assert_refunded_once(world, intent_id, 300)
     replayed = world.api.refund(intent_id, 300, key="held-1")
     assert replayed.headers.get("idempotent-replayed") == "true"
     assert replayed.content == answered.content
 
 
-def test_a_held_writer_that_lets_go_soon_is_waited_out_on_the_loop(
+def test_a_writer_held_past_the_lock_timeout_answers_503_and_changes_nothing(
     world: World, held_writer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Far more pauses allowed than the hold lasts: the refund never needs a thread.
-    monkeypatch.setattr(endpoint, "EVENT_LOOP_ATTEMPTS", 5_000)
+    monkeypatch.setattr(endpoint, "EVENT_LOOP_BUSY_AFTER_S", HOLD_S / 6)
     intent_id = world.api.captured_intent(1000)
     held_writer(intent_id)
-    assert world.api.refund(intent_id, 300).status_code == 200
-    assert world.processor.refunds_may_wait == [False]
-    assert_refunded_once(world, intent_id, 300)
+    answered = world.api.refund(intent_id, 300, key="busy-1")
+    assert answered.status_code == 503, answered.text
+    assert answered.headers["retry-after"] == "1"
+    assert world.processor.refunds_may_wait == []
+    time.sleep(HOLD_S)  # the writer lets go: the same key now applies, once
+    assert world.api.refund(intent_id, 300, key="busy-1").status_code == 200
+    assert_refunded_once(world, intent_id, 300, logged=[200, 503])
 
 
-def test_a_request_that_gave_way_takes_one_token_of_the_rate_limit(
-    world: World, deps: Dependencies, held_writer: Any, monkeypatch: pytest.MonkeyPatch
+def test_a_request_that_reran_on_a_thread_takes_one_token_of_the_rate_limit(
+    world: World, deps: Dependencies
 ) -> None:
-    monkeypatch.setattr(endpoint, "EVENT_LOOP_ATTEMPTS", 1)  # straight to a thread
     intent_id = world.api.captured_intent(1000)
+    armed = world.api.post(
+        f"/sandbox/payment-intents/{intent_id}/fail-next",
+        {"operation": "refund", "outcome": "slow", "delayMs": 100},
+    )
+    assert armed.status_code == 200, armed.text
     # The same key through an app allowing one request, refilled far slower than the test runs.
     with world_of(deps, world.api.key, RateLimiter(sandbox=RateLimit(0.001, 1))) as limited:
-        held_writer(intent_id)
         answered = limited.api.refund(intent_id, 300)
         assert answered.status_code == 200, answered.text  # a second admission would be a 429
-        assert limited.processor.refunds_may_wait == [True]
+        assert limited.processor.refunds_may_wait == [True]  # it did rerun on a thread
         assert limited.api.refund(intent_id, 100).status_code == 429  # the limit is really on
     assert world.api.intent(intent_id)["refundedAmount"] == 300
 
@@ -210,12 +221,10 @@ class SqliteWorld:
 
 
 @pytest.fixture
-def sqlite_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteWorld]:
+def sqlite_world(tmp_path: Path) -> Iterator[SqliteWorld]:
     """A SQLite app whose engine the test can reach (its write gate, its pool)."""
     url = f"sqlite:///{tmp_path / 'loop.db'}"
     migrate(Settings(database_url=url))
-    # Room for far more pauses than a test's hold lasts, so the thread fallback cannot be what ran.
-    monkeypatch.setattr(endpoint, "EVENT_LOOP_ATTEMPTS", 5_000)
     engine = make_engine(url)
     deps = build_dependencies(Settings(database_url=url), engine=engine)
     with world_of(deps, create_account(deps, "loop").sandbox_key) as world:

@@ -33,8 +33,9 @@ from payintents.domain.intent import Environment, Scope
 from payintents.service.accounts import open_session
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
+from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET
-from payintents.service.waiting import WouldWaitError, without_waiting
+from payintents.service.waiting import EventLoopWork, WouldWaitError, without_waiting
 from payintents.web.http_input import (
     check_fields_exist_in,
     parse_json,
@@ -47,10 +48,15 @@ from payintents.web.problems import RequestRefusedError, response_for_exception,
 from payintents.web.request_log import log_sandbox_request
 from payintents.web.wire import Obj, validate
 
-# A request on the event loop that found another worker writing to SQLite tries again after
-# this pause, up to this many times in all, before it runs on a thread instead (ADR 0011).
-EVENT_LOOP_PAUSE_S = 0.001
-EVENT_LOOP_ATTEMPTS = 20
+# A request on the event loop that found another writer in its way (the SQLite gate, a locked
+# PostgreSQL row) tries again on the loop after a pause, doubling from the first to the longest,
+# and answers 503 once the store's default lock timeout has passed (ADR 0011). It never moves to a
+# thread for this: a thread would queue for the same writer, and it did, measured, tip a loaded
+# worker into serving everything from its thread pool at less than half the speed.
+EVENT_LOOP_FIRST_PAUSE_S = 0.001
+EVENT_LOOP_LONGEST_PAUSE_S = 0.004
+# The store's default lock timeout: a thread would have waited as long before answering 503.
+EVENT_LOOP_BUSY_AFTER_S = 5.0
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
 
 
@@ -148,21 +154,11 @@ async def _handle_on_event_loop(
         session = _open(request)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
-    for attempt in range(EVENT_LOOP_ATTEMPTS):
-        try:
-            with without_waiting() as work:
-                response = _respond(request, operation, raw, trace_id, session)
-            break
-        except WouldWaitError as would:
-            if work.committed:
-                # Every handler gives way before its commit; rerunning now could apply it twice.
-                raise InvariantViolationError("a request gave way after it had committed") from would
-            # Nothing was committed and nothing logged. Another writer ends within a few
-            # milliseconds: try again on the loop after a pause that serves other requests.
-            # Anything else: the same request again on a thread, where it may wait.
-            if not would.briefly or attempt == EVENT_LOOP_ATTEMPTS - 1:
-                return await run_in_threadpool(_serve, request, operation, raw, trace_id, session)
-            await asyncio.sleep(EVENT_LOOP_PAUSE_S)
+    done = await _respond_on_event_loop(request, operation, raw, trace_id, session)
+    if done is None:
+        # It would have slept: the same request again on a thread, where it may wait.
+        return await run_in_threadpool(_serve, request, operation, raw, trace_id, session)
+    response, work = done
     try:
         # SQLite: the answer goes out once the loop turn's shared commit is durable (ADR 0012).
         await work.durable()
@@ -170,6 +166,31 @@ async def _handle_on_event_loop(
         response = response_for_exception(exc, trace_id)
     _log(request, raw, response, trace_id, session)
     return response
+
+
+async def _respond_on_event_loop(
+    request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session
+) -> tuple[Response, EventLoopWork] | None:
+    """The answer and the commits it waits for; None if the request must run on a thread."""
+    busy_at = time.monotonic() + EVENT_LOOP_BUSY_AFTER_S
+    pause_s = EVENT_LOOP_FIRST_PAUSE_S
+    while True:
+        try:
+            with without_waiting() as work:
+                return _respond(request, operation, raw, trace_id, session), work
+        except WouldWaitError as would:
+            if work.committed:
+                # Every handler gives way before its commit; rerunning now could apply it twice.
+                raise InvariantViolationError("a request gave way after it had committed") from would
+            # Nothing was committed and nothing logged. Another writer ends within milliseconds:
+            # try again after a pause in which the loop serves other requests.
+            if not would.briefly:
+                return None
+            if time.monotonic() >= busy_at:
+                busy = StoreBusyError("another writer held the database for too long")
+                return response_for_exception(busy, trace_id), work
+            await asyncio.sleep(pause_s)
+            pause_s = min(2 * pause_s, EVENT_LOOP_LONGEST_PAUSE_S)
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
