@@ -119,6 +119,7 @@ def build_dependencies(
         idempotency_retention=settings.idempotency_retention,
         webhook_retry_scale=settings.webhook_retry_scale,
         webhook_timeout_s=settings.webhook_timeout_s,
+        lock_wait_s=settings.timeouts.lock_ms / 1000,
         request_log_retention=settings.request_log_retention,
         production_checkout=settings.production_checkout,
     )

@@ -39,7 +39,6 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.ports import Processor
 from payintents.service.request_log import RequestLogBuffer
 from payintents.service.waiting import may_wait
-from payintents.web import endpoint
 from payintents.web.app import build_app
 from payintents.web.rate_limit import RateLimit, RateLimiter
 from tests.support import Api
@@ -181,15 +180,16 @@ def test_a_held_writer_is_waited_out_on_the_loop_then_the_refund_applies_once(
 
 
 def test_a_writer_held_past_the_lock_timeout_answers_503_and_changes_nothing(
-    world: World, held_writer: Any, monkeypatch: pytest.MonkeyPatch
+    world: World, deps: Dependencies, held_writer: Any
 ) -> None:
-    monkeypatch.setattr(endpoint, "EVENT_LOOP_BUSY_AFTER_S", HOLD_S / 6)
     intent_id = world.api.captured_intent(1000)
-    held_writer(intent_id)
-    answered = world.api.refund(intent_id, 300, key="busy-1")
-    assert answered.status_code == 503, answered.text
-    assert answered.headers["retry-after"] == "1"
-    assert world.processor.refunds_may_wait == []
+    # The same key through an app whose store gives up on a held writer well before it lets go.
+    with world_of(dataclasses.replace(deps, lock_wait_s=HOLD_S / 6), world.api.key) as impatient:
+        held_writer(intent_id)
+        answered = impatient.api.refund(intent_id, 300, key="busy-1")
+        assert answered.status_code == 503, answered.text
+        assert answered.headers["retry-after"] == "1"
+        assert impatient.processor.refunds_may_wait == []
     time.sleep(HOLD_S)  # the writer lets go: the same key now applies, once
     assert world.api.refund(intent_id, 300, key="busy-1").status_code == 200
     assert_refunded_once(world, intent_id, 300, logged=[200, 503])

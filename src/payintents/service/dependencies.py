@@ -22,6 +22,9 @@ class Dependencies:
     webhook_retry_scale: float = 1.0
     # The HTTP timeout of one webhook send; dispatchers size their leases from it.
     webhook_timeout_s: float = 15.0
+    # How long a request on the event loop waits out another writer before it answers 503: the
+    # store's lock timeout (PAYINTENTS_DB_LOCK_TIMEOUT_MS), as a request on a thread would wait.
+    lock_wait_s: float = 5.0
     request_log_retention: timedelta = timedelta(hours=24)
     # Whether the test-card checkout may pay production intents (only for tests of production
     # behaviour: the built-in processor moves no real money).

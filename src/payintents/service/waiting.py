@@ -4,7 +4,8 @@ The server runs its quick API operations straight on the event loop (no thread h
 there must never sleep or queue for a lock, because the whole worker would wait with it. Code that
 would wait (a sandbox "slow" failure, the SQLite write gate, a PostgreSQL row lock) asks
 ``may_wait()`` first and, when it may not, raises ``WouldWaitError`` before anything was committed.
-The server then runs the same request again on a worker thread, where waiting is fine.
+The server then runs the same request again: on a worker thread, where sleeping is fine, or, when
+another writer was in the way, on the loop after a short pause.
 
 Work on the event loop may also end before its commit is durable: on SQLite the writes of every
 request of one turn of the loop share one commit (group commit, ADR 0012). Such a request's

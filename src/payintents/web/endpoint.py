@@ -8,8 +8,9 @@ the handler runs. Any failure becomes Dojo's error body.
 Where the handler runs: the store is synchronous. Operations marked ``on_event_loop`` (the
 payment-intent and refund API: a few milliseconds of database work) run straight on the event
 loop, which saves the hop to a worker thread and the fight for the GIL there (ADR 0011). If such a
-request would have to wait (a sandbox "slow" failure, the write gate, a locked row), it gives
-way before committing anything (WouldWaitError) and runs again on a worker thread. Every other
+request would have to wait, it gives way before committing anything (WouldWaitError): one that
+would sleep (a sandbox "slow" failure) runs again on a worker thread; one with another writer in
+its way (the write gate, a locked row) tries again on the loop after a short pause. Every other
 operation runs on a worker thread.
 """
 
@@ -50,13 +51,11 @@ from payintents.web.wire import Obj, validate
 
 # A request on the event loop that found another writer in its way (the SQLite gate, a locked
 # PostgreSQL row) tries again on the loop after a pause, doubling from the first to the longest,
-# and answers 503 once the store's default lock timeout has passed (ADR 0011). It never moves to a
-# thread for this: a thread would queue for the same writer, and it did, measured, tip a loaded
-# worker into serving everything from its thread pool at less than half the speed.
+# and answers 503 once the store's lock timeout (``Dependencies.lock_wait_s``) has passed (ADR
+# 0011). It never moves to a thread for this: a thread would queue for the same writer, and it did,
+# measured, tip a loaded worker into serving everything from its thread pool at half the speed.
 EVENT_LOOP_FIRST_PAUSE_S = 0.001
 EVENT_LOOP_LONGEST_PAUSE_S = 0.004
-# The store's default lock timeout: a thread would have waited as long before answering 503.
-EVENT_LOOP_BUSY_AFTER_S = 5.0
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
 
 
@@ -107,7 +106,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     # True for what Dojo's own API does not have; marked x-payintents-extension in the document.
     extension: bool = False
-    # Quick database work only: run on the event loop, falling back to a thread if it would wait.
+    # Quick database work only: run on the event loop (a request that would sleep reruns on a thread).
     on_event_loop: bool = False
 
 
@@ -172,7 +171,8 @@ async def _respond_on_event_loop(
     request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session
 ) -> tuple[Response, EventLoopWork] | None:
     """The answer and the commits it waits for; None if the request must run on a thread."""
-    busy_at = time.monotonic() + EVENT_LOOP_BUSY_AFTER_S
+    deps: Dependencies = request.app.state.deps
+    busy_at = time.monotonic() + deps.lock_wait_s
     pause_s = EVENT_LOOP_FIRST_PAUSE_S
     while True:
         try:
@@ -182,8 +182,9 @@ async def _respond_on_event_loop(
             if work.committed:
                 # Every handler gives way before its commit; rerunning now could apply it twice.
                 raise InvariantViolationError("a request gave way after it had committed") from would
-            # Nothing was committed and nothing logged. Another writer ends within milliseconds:
-            # try again after a pause in which the loop serves other requests.
+            # Nothing was committed and nothing logged. A sleep: rerun on a thread. Another writer
+            # in the way (it ends within milliseconds): try again after a pause in which the loop
+            # serves other requests.
             if not would.briefly:
                 return None
             if time.monotonic() >= busy_at:

@@ -36,7 +36,7 @@ class CommitGroup:
     def __init__(self, engine: Engine, gate: WriteGate, loop: asyncio.AbstractEventLoop) -> None:
         self._key = (loop, engine)
         self._held = ExitStack()
-        # May raise WouldWaitError: nothing is open yet, so the request simply reruns on a thread.
+        # May raise WouldWaitError: nothing is open yet, so the request simply tries again later.
         self._held.enter_context(gate.held())
         try:
             self.connection: Connection = self._held.enter_context(engine.connect())

@@ -319,7 +319,7 @@ class SqlUnitOfWork:
             self._tx = self._conn.begin()
             if not self._read_only and not may_wait() and self._conn.dialect.name == "postgresql":
                 # On the event loop a row lock held by another transaction must not stall the
-                # worker: give way after a few milliseconds (WouldWaitError) and rerun on a thread.
+                # worker: give way after a few milliseconds (WouldWaitError) and try again later.
                 self._conn.exec_driver_sql(EVENT_LOOP_LOCK_TIMEOUT)
         except BaseException:
             self._conn.close()
