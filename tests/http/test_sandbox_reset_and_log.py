@@ -244,7 +244,18 @@ def test_filters_by_path_status_intent_and_limit(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["?status=abc", "?status=99", "?status=600", "?limit=0", "?limit=201", "?limit=-1", "?limit=1.5"]
+    "query",
+    [
+        "?status=abc",
+        "?status=99",
+        "?status=600",
+        "?status=",
+        "?limit=0",
+        "?limit=201",
+        "?limit=-1",
+        "?limit=1.5",
+        "?limit=",
+    ],
 )
 def test_bad_filters_are_400(api: Api, query: str) -> None:
     problem(api.get(f"/sandbox/requests{query}"), 400)

@@ -81,7 +81,8 @@ def list_requests(call: ApiCall) -> Response:
 
 
 def _int_param(raw: str | None, name: str, low: int, high: int) -> int | None:
-    if raw is None or raw == "":
+    # Absent is "no filter"; present but empty (``?status=``) is not a number, so it is refused.
+    if raw is None:
         return None
     if not raw.isdecimal() or not low <= int(raw) <= high:
         raise ValidationError({name: [f"The {name} parameter must be a whole number from {low} to {high}."]})
