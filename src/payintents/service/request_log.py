@@ -54,8 +54,7 @@ class RequestLogBuffer:
                 return 0
             try:
                 with self._uow() as uow:
-                    for scope, entry in batch:
-                        uow.sandbox.add_request(scope, entry)
+                    uow.sandbox.add_requests(batch)
                     uow.commit()
             except StoreBusyError:
                 log.warning("sandbox request log: %d entries dropped, the store is busy", len(batch))

@@ -110,7 +110,7 @@ def record_request(deps: Dependencies, scope: Scope, entry: RequestLogEntry) -> 
         deps.request_log.add(scope, entry)
         return
     with deps.uow() as uow:
-        uow.sandbox.add_request(scope, entry)
+        uow.sandbox.add_requests([(scope, entry)])
         uow.commit()
 
 

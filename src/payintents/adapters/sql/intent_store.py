@@ -26,6 +26,7 @@ from payintents.adapters.sql.intent_rows import (
     intent_from_rows,
     intent_values,
 )
+from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.schema import captures, payment_events, payment_intents
 from payintents.adapters.sql.statements import in_bound_scope, in_scope, intent_position, scope_params
 from payintents.domain.errors import InvariantViolationError
@@ -38,7 +39,7 @@ pi = payment_intents
 # The whole refund rule in one statement: the row lock it takes serialises racing refunds, and
 # the WHERE clause re-checks the cap against the committed total.
 _NEW_TOTAL = pi.c.refunded_amount + bindparam("refund_amount", type_=pi.c.refunded_amount.type)
-APPLY_REFUND = (
+APPLY_REFUND = PreparedStatement(
     update(pi)
     .where(
         in_bound_scope(pi),
@@ -100,7 +101,7 @@ class SqlIntentRepository:
 
     def apply_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied | None:
         params = {**scope_params(scope), "intent_id": intent_id, "refund_amount": amount, "refunded_at": now}
-        row = self._conn.execute(APPLY_REFUND, params).first()
+        row = APPLY_REFUND.run(self._conn, params).fetchone()
         if row is None:
             return None
         refunded, refundable, status, mode, reference = row

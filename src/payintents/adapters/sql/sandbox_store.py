@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
+from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.schema import (
     captures,
     idempotency_keys,
@@ -40,9 +42,9 @@ _FAILURE_KEY = and_(
     fails.c.operation == bindparam("failure_operation"),
     in_bound_scope(fails),
 )
-_FIND_FAILURE = select(fails.c.outcome, fails.c.delay_ms).where(_FAILURE_KEY)
+_FIND_FAILURE = PreparedStatement(select(fails.c.outcome, fails.c.delay_ms).where(_FAILURE_KEY))
 _DELETE_FAILURE = delete(fails).where(_FAILURE_KEY)
-_ADD_REQUEST = insert(log)
+_ADD_REQUEST = PreparedStatement(insert(log))
 
 
 class SqlSandboxRepository:
@@ -73,31 +75,15 @@ class SqlSandboxRepository:
         )
 
     def find_failure(self, scope: Scope, intent_id: str, operation: FailOperation) -> InjectedFailure | None:
-        row = self._conn.execute(_FIND_FAILURE, _failure_params(scope, intent_id, operation)).first()
+        row = _FIND_FAILURE.run(self._conn, _failure_params(scope, intent_id, operation)).fetchone()
         return None if row is None else InjectedFailure(operation, FailOutcome(row[0]), row[1])
 
     def delete_failure(self, scope: Scope, intent_id: str, operation: FailOperation) -> None:
         self._conn.execute(_DELETE_FAILURE, _failure_params(scope, intent_id, operation))
 
-    def add_request(self, scope: Scope, entry: RequestLogEntry) -> None:
-        self._conn.execute(
-            _ADD_REQUEST,
-            {
-                "account_id": scope.account_id,
-                "environment": scope.environment.value,
-                "trace_id": entry.trace_id,
-                "at": entry.at,
-                "method": entry.method,
-                "path": entry.path,
-                "status": entry.status,
-                "duration_ms": entry.duration_ms,
-                "idempotency_key": entry.idempotency_key,
-                "replayed": entry.replayed,
-                "payment_intent_id": entry.payment_intent_id,
-                "request_body": entry.request_body,
-                "response_body": entry.response_body,
-            },
-        )
+    def add_requests(self, entries: Sequence[tuple[Scope, RequestLogEntry]]) -> None:
+        # One executemany: the whole batch costs the driver, not SQLAlchemy, per row.
+        _ADD_REQUEST.run_many(self._conn, [_request_row(scope, entry) for scope, entry in entries])
 
     def list_requests(self, scope: Scope, query: RequestQuery) -> list[RequestLogEntry]:
         stmt = select(log).where(
@@ -181,3 +167,21 @@ class SqlSandboxRepository:
 
 def _failure_params(scope: Scope, intent_id: str, operation: FailOperation) -> dict[str, str]:
     return {**scope_params(scope), "failure_intent": intent_id, "failure_operation": operation.value}
+
+
+def _request_row(scope: Scope, entry: RequestLogEntry) -> dict[str, object]:
+    return {
+        "account_id": scope.account_id,
+        "environment": scope.environment.value,
+        "trace_id": entry.trace_id,
+        "at": entry.at,
+        "method": entry.method,
+        "path": entry.path,
+        "status": entry.status,
+        "duration_ms": entry.duration_ms,
+        "idempotency_key": entry.idempotency_key,
+        "replayed": entry.replayed,
+        "payment_intent_id": entry.payment_intent_id,
+        "request_body": entry.request_body,
+        "response_body": entry.response_body,
+    }

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import datetime, timedelta
+from functools import cache
 from types import TracebackType
 from typing import Self
 
@@ -23,6 +24,7 @@ from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import READ_ONLY_OPTION, write_gate
 from payintents.adapters.sql.intent_store import SqlIntentRepository
+from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
     accounts,
@@ -51,7 +53,7 @@ ik = idempotency_keys
 _NEXT_REFUND_POSITION = select(func.coalesce(func.max(refunds.c.position) + 1, 0)).where(
     refunds.c.payment_intent_id == bindparam("position_of")
 )
-ADD_REFUND = refunds.insert().values(position=_NEXT_REFUND_POSITION.scalar_subquery())
+ADD_REFUND = PreparedStatement(refunds.insert().values(position=_NEXT_REFUND_POSITION.scalar_subquery()))
 
 
 class SqlRefundRepository:
@@ -59,8 +61,8 @@ class SqlRefundRepository:
         self._conn = connection
 
     def add(self, refund: Refund) -> None:
-        self._conn.execute(
-            ADD_REFUND,
+        ADD_REFUND.run(
+            self._conn,
             {
                 "id": refund.id,
                 "account_id": refund.scope.account_id,
@@ -144,10 +146,9 @@ class SqlIdempotencyRepository:
         # ON CONFLICT DO NOTHING RETURNING: a row back means the key is new. On PostgreSQL a
         # concurrent holder of the same key makes this wait until it commits or rolls back, so
         # the row read below is always a finished answer.
-        claim = prepared_insert_ignore(self._conn.dialect.name, ik).returning(ik.c.target)
-        if self._conn.execute(claim, values).first() is not None:
+        if _claim_key(self._conn.dialect.name).run(self._conn, values).fetchone() is not None:
             return None
-        row = self._conn.execute(FIND_KEY_RECORD, _key_params(scope, target, key)).first()
+        row = FIND_KEY_RECORD.run(self._conn, _key_params(scope, target, key)).fetchone()
         if row is None:
             raise InvariantViolationError("idempotency key vanished between insert and read")
         fingerprint_stored, status, body = row
@@ -156,8 +157,8 @@ class SqlIdempotencyRepository:
 
     def complete(self, scope: Scope, target: str, key: str, response: StoredResponse) -> None:
         params = _key_params(scope, target, key)
-        self._conn.execute(
-            COMPLETE_KEY, {**params, "answer_status": response.status_code, "answer_body": response.body}
+        COMPLETE_KEY.run(
+            self._conn, {**params, "answer_status": response.status_code, "answer_body": response.body}
         )
 
     def reap(self, older_than: datetime, scope: Scope | None = None) -> int:
@@ -172,19 +173,26 @@ class SqlIdempotencyRepository:
 _KEY_ROW = and_(
     in_bound_scope(ik), ik.c.target == bindparam("key_target"), ik.c.idempotency_key == bindparam("key_value")
 )
-FIND_KEY_RECORD = select(ik.c.fingerprint, ik.c.status_code, ik.c.response_body).where(_KEY_ROW)
-COMPLETE_KEY = (
+FIND_KEY_RECORD = PreparedStatement(
+    select(ik.c.fingerprint, ik.c.status_code, ik.c.response_body).where(_KEY_ROW)
+)
+COMPLETE_KEY = PreparedStatement(
     update(ik)
     .where(_KEY_ROW)
     .values(status_code=bindparam("answer_status"), response_body=bindparam("answer_body"))
 )
 
 
+@cache
+def _claim_key(dialect_name: str) -> PreparedStatement:
+    return PreparedStatement(prepared_insert_ignore(dialect_name, ik).returning(ik.c.target))
+
+
 def _key_params(scope: Scope, target: str, key: str) -> dict[str, str]:
     return {**scope_params(scope), "key_target": target, "key_value": key}
 
 
-ADD_EVENT = outbox_events.insert()
+ADD_EVENT = PreparedStatement(outbox_events.insert())
 
 
 class SqlOutboxRepository:
@@ -192,8 +200,8 @@ class SqlOutboxRepository:
         self._conn = connection
 
     def add(self, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
-        self._conn.execute(
-            ADD_EVENT,
+        ADD_EVENT.run(
+            self._conn,
             {
                 "id": event.id,
                 "account_id": event.scope.account_id,
@@ -207,7 +215,7 @@ class SqlOutboxRepository:
         fan_out(self._conn, event, deliver_from)
 
 
-FIND_API_KEY = (
+FIND_API_KEY = PreparedStatement(
     select(api_keys.c.key_hash, api_keys.c.account_id, api_keys.c.environment, sandbox_clocks.c.offset_us)
     .select_from(api_keys.outerjoin(sandbox_clocks, sandbox_clocks.c.account_id == api_keys.c.account_id))
     .where(api_keys.c.key_hash == bindparam("wanted_hash"))
@@ -231,7 +239,7 @@ class SqlAccountRepository:
             )
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
-        row = self._conn.execute(FIND_API_KEY, {"wanted_hash": key_hash}).first()
+        row = FIND_API_KEY.run(self._conn, {"wanted_hash": key_hash}).fetchone()
         if row is None:
             return None
         offset = timedelta(microseconds=int(row[3] or 0))

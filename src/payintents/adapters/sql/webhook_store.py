@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.schema import (
     webhook_deliveries,
     webhook_secrets,
@@ -153,7 +154,7 @@ def _subscription_values(subscription: Subscription) -> dict[str, Any]:
     }
 
 
-_SUBSCRIBED_TO = (
+_SUBSCRIBED_TO = PreparedStatement(
     select(sub_events.c.subscription_id)
     .join(subs, subs.c.id == sub_events.c.subscription_id)
     .where(
@@ -162,15 +163,15 @@ _SUBSCRIBED_TO = (
         subs.c.disabled_at.is_(None),
     )
 )
-_ADD_DELIVERY = insert(dl)
+_ADD_DELIVERY = PreparedStatement(insert(dl))
 
 
 def fan_out(conn: Connection, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
     """One pending delivery per enabled subscription of the event's scope that wants it."""
     wanted = {**scope_params(event.scope), "event_name": event.name.value}
-    for subscription_id in conn.execute(_SUBSCRIBED_TO, wanted).scalars().all():
-        conn.execute(
-            _ADD_DELIVERY,
+    for (subscription_id,) in _SUBSCRIBED_TO.run(conn, wanted).fetchall():
+        _ADD_DELIVERY.run(
+            conn,
             {
                 "event_id": event.id,
                 "subscription_id": subscription_id,
