@@ -24,7 +24,7 @@ from payintents.adapters.sql.engine import (
     make_engine,
 )
 from payintents.adapters.sql.migrate import upgrade
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.store import SqlUnitOfWork, find_api_key
 from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import Clock, WebhookSender
@@ -113,6 +113,7 @@ def build_dependencies(
         uow=writer,
         request_log=RequestLogBuffer(writer),
         reader=lambda: SqlUnitOfWork(engine, read_only=True),
+        key_lookup=lambda key_hash: find_api_key(engine, key_hash),
         clock=clock or SystemClock(),
         ids=RandomIds(),
         processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s),

@@ -57,10 +57,9 @@ def open_session(deps: Dependencies, raw_key: str) -> tuple[Scope, timedelta] | 
     if not raw_key.startswith(tuple(KEY_PREFIXES.values())):
         return None
     wanted = hash_key(raw_key)
-    with deps.read() as uow:
-        record = uow.accounts.find_key(wanted)
-        if record is None or not hmac.compare_digest(record.key_hash, wanted):
-            return None
+    record = deps.find_key(wanted)
+    if record is None or not hmac.compare_digest(record.key_hash, wanted):
+        return None
     sandbox = record.environment is Environment.SANDBOX
     offset = record.clock_offset if sandbox else timedelta(0)
     return Scope(record.account_id, record.environment), offset

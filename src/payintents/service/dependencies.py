@@ -7,7 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from payintents.service.ports import Clock, IdGenerator, Processor, UnitOfWork, UnitOfWorkFactory
+from payintents.service.ports import (
+    ApiKeyRecord,
+    Clock,
+    IdGenerator,
+    KeyLookup,
+    Processor,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from payintents.service.request_log import RequestLogBuffer
 
 
@@ -33,8 +41,16 @@ class Dependencies:
     sleep: Callable[[float], None] = time.sleep
     # Units of work that only read (on SQLite they take no write lock); ``uow`` when not given.
     reader: UnitOfWorkFactory | None = None
+    # How authentication finds a key; None reads it through ``read()``.
+    key_lookup: KeyLookup | None = None
     # Where sandbox request-log entries wait to be written in batches; None writes each at once.
     request_log: RequestLogBuffer | None = None
+
+    def find_key(self, key_hash: str) -> ApiKeyRecord | None:
+        if self.key_lookup is not None:
+            return self.key_lookup(key_hash)
+        with self.read() as uow:
+            return uow.accounts.find_key(key_hash)
 
     def read(self) -> UnitOfWork:
         """A unit of work for reading only: never commit through it."""

@@ -204,6 +204,8 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+# Authentication's one read, by key hash, outside any unit of work (it runs on every request).
+KeyLookup = Callable[[str], ApiKeyRecord | None]
 
 
 class Clock(Protocol):

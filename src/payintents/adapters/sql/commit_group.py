@@ -21,6 +21,7 @@ from contextlib import ExitStack
 
 from sqlalchemy import Connection, Engine
 
+from payintents.adapters.sql.prepared import run_driver_sql
 from payintents.adapters.sql.write_gate import WriteGate
 from payintents.service.ports import StoreBusyError
 
@@ -48,7 +49,13 @@ class CommitGroup:
         # Each member awaits this; retrieving it here too keeps a failure nobody awaited quiet.
         self.durable.add_done_callback(lambda done: done.cancelled() or done.exception())
         self.broken = False
+        self._members = 0
         loop.call_soon(self._commit)
+
+    def savepoint(self) -> MemberSavepoint:
+        """A new member's own savepoint in the group's transaction."""
+        self._members += 1
+        return MemberSavepoint(self.connection, f"member_{self._members}")
 
     def check_still_open(self) -> None:
         """After a member ended: some SQLite errors roll back the whole transaction, after which
@@ -88,6 +95,26 @@ class CommitGroup:
                 self._tx.rollback()
         except Exception:
             log.exception("rolling back a failed commit group")
+
+
+class MemberSavepoint:
+    """One member's savepoint, sent to the driver directly: SQLAlchemy's ``begin_nested`` and
+    its commit cost ~150 µs a member, 50 times the two statements themselves."""
+
+    def __init__(self, connection: Connection, name: str) -> None:
+        self._connection = connection
+        self._name = name
+        run_driver_sql(connection, f"SAVEPOINT {name}")
+        self.is_active = True
+
+    def commit(self) -> None:
+        self.is_active = False
+        run_driver_sql(self._connection, f"RELEASE {self._name}")
+
+    def rollback(self) -> None:
+        self.is_active = False
+        run_driver_sql(self._connection, f"ROLLBACK TO {self._name}")
+        run_driver_sql(self._connection, f"RELEASE {self._name}")
 
 
 def join_group(engine: Engine, gate: WriteGate) -> CommitGroup:

@@ -116,6 +116,11 @@ def _bound(param: BindParameter[Any], dialect: Dialect, names: tuple[str, ...]) 
     return _Bound(param.key, fixed, from_caller, param.type.dialect_impl(dialect).bind_processor(dialect))
 
 
+def run_driver_sql(conn: Connection, sql: str) -> None:
+    """A statement without parameters or results (a savepoint, say), on the driver."""
+    _execute(conn, sql, (), many=False).close()
+
+
 def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool) -> Any:
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     # Statement listeners (tracing, tests that watch what is written) still see every statement.

@@ -13,13 +13,13 @@ from contextlib import ExitStack
 from datetime import datetime, timedelta
 from functools import cache
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, Transaction, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from payintents.adapters.sql.commit_group import CommitGroup, join_group
+from payintents.adapters.sql.commit_group import CommitGroup, MemberSavepoint, join_group
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import READ_ONLY_OPTION, write_gate
@@ -239,14 +239,27 @@ class SqlAccountRepository:
             )
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
-        row = FIND_API_KEY.run(self._conn, {"wanted_hash": key_hash}).fetchone()
-        if row is None:
-            return None
-        offset = timedelta(microseconds=int(row[3] or 0))
-        return ApiKeyRecord(row[0], row[1], Environment(row[2]), offset)
+        return _key_record(FIND_API_KEY.run(self._conn, {"wanted_hash": key_hash}).fetchone())
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(accounts)).scalar_one())
+
+
+def find_api_key(engine: Engine, key_hash: str) -> ApiKeyRecord | None:
+    """Authentication's read, without a unit of work: one statement reads a consistent state on
+    its own (on SQLite outside BEGIN, on PostgreSQL in autocommit), so it needs no BEGIN and no
+    ROLLBACK, and a request saves the ~80 µs a read unit of work costs around it."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        return _key_record(FIND_API_KEY.run(conn, {"wanted_hash": key_hash}).fetchone())
+
+
+def _key_record(row: Any) -> ApiKeyRecord | None:
+    if row is None:
+        return None
+    offset = timedelta(microseconds=int(row[3] or 0))
+    return ApiKeyRecord(row[0], row[1], Environment(row[2]), offset)
 
 
 def _read_only_options(conn: Connection) -> dict[str, object]:
@@ -283,7 +296,7 @@ class SqlUnitOfWork:
         self._read_only = read_only
         self._gate = ExitStack()
         self._group: CommitGroup | None = None
-        self._tx: Transaction
+        self._tx: Transaction | MemberSavepoint
 
     def __enter__(self) -> Self:
         try:
@@ -315,7 +328,7 @@ class SqlUnitOfWork:
             self._group = join_group(self._engine, gate)
             work.answer_after(self._group.durable)
             self._conn = self._group.connection
-            self._tx = self._conn.begin_nested()
+            self._tx = self._group.savepoint()
             return
         if gate is not None:
             # SQLite: wait for our turn to write before taking a pooled connection.
