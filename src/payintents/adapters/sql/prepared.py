@@ -53,6 +53,7 @@ class _Form:
     names: tuple[str, ...]
     bounds: tuple[_Bound, ...]
     positional: bool
+    returns_rows: bool
 
     def arguments(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = []
@@ -70,16 +71,16 @@ class PreparedStatement:
         self._statement = statement
         self._forms: dict[tuple[str, tuple[str, ...]], _Form] = {}
 
-    def run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        """Execute with ``params`` (by bind name); the driver's cursor, for fetch and rowcount."""
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
+        """Execute with ``params`` (by bind name); the rows it returned, if it returns any."""
         form = self._form(conn.dialect, params)
-        return _execute(conn, form.sql, form.arguments(params), many=False)
+        return _execute(conn, form.sql, form.arguments(params), many=False, fetch=form.returns_rows)
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per row in one driver call (``executemany``); rows share their names."""
         if rows:
             form = self._form(conn.dialect, rows[0])
-            _execute(conn, form.sql, [form.arguments(row) for row in rows], many=True).close()
+            _execute(conn, form.sql, [form.arguments(row) for row in rows], many=True, fetch=False)
 
     def _form(self, dialect: Dialect, params: Mapping[str, Any]) -> _Form:
         names = tuple(params)
@@ -101,7 +102,8 @@ def _compile(statement: Statement, dialect: Dialect, names: tuple[str, ...]) -> 
     positional = compiled.positiontup is not None
     placeholder_names = tuple(compiled.positiontup or compiled.bind_names.values())
     bounds = tuple(_bound(compiled.binds[name], dialect, names) for name in placeholder_names)
-    return _Form(compiled.string, placeholder_names, bounds, positional)
+    returns_rows = bool(statement.exported_columns)
+    return _Form(compiled.string, placeholder_names, bounds, positional, returns_rows)
 
 
 def _bound(param: BindParameter[Any], dialect: Dialect, names: tuple[str, ...]) -> _Bound:
@@ -116,12 +118,29 @@ def _bound(param: BindParameter[Any], dialect: Dialect, names: tuple[str, ...]) 
     return _Bound(param.key, fixed, from_caller, param.type.dialect_impl(dialect).bind_processor(dialect))
 
 
+class Rows:
+    """What a statement returned, already read from the driver."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+
 def run_driver_sql(conn: Connection, sql: str) -> None:
     """A statement without parameters or results (a savepoint, say), on the driver."""
-    _execute(conn, sql, (), many=False).close()
+    _execute(conn, sql, (), many=False, fetch=False)
 
 
-def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool) -> Any:
+def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: bool) -> Rows:
+    """Run on the driver and read any rows at once, inside the error handling, then close the
+    cursor: callers get plain rows and SQLAlchemy's exceptions, never a driver's."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     # Statement listeners (tracing, tests that watch what is written) still see every statement.
     if conn.dispatch.before_cursor_execute:
@@ -131,10 +150,11 @@ def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool) -> Any:
             cursor.executemany(sql, arguments)
         else:
             cursor.execute(sql, arguments)
+        return Rows(cursor.fetchall() if fetch else [])
     except conn.dialect.loaded_dbapi.Error as exc:
-        cursor.close()
         raise _wrapped(conn, sql, arguments, exc) from exc
-    return cursor
+    finally:
+        cursor.close()
 
 
 def _wrapped(conn: Connection, sql: str, arguments: Any, exc: Any) -> StatementError:
