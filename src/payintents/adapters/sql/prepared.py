@@ -135,7 +135,7 @@ class Rows:
 
 def run_driver_sql(conn: Connection, sql: str) -> None:
     """A statement without parameters or results (a savepoint, say), on the driver."""
-    _execute(conn, sql, (), many=False, fetch=False)
+    _execute(conn, sql, None, many=False, fetch=False)
 
 
 def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: bool) -> Rows:
@@ -148,6 +148,9 @@ def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: b
     try:
         if many:
             cursor.executemany(sql, arguments)
+        elif arguments is None:
+            # No parameters: PostgreSQL's simple protocol, which takes several statements at once.
+            cursor.execute(sql)
         else:
             cursor.execute(sql, arguments)
         return Rows(cursor.fetchall() if fetch else [])

@@ -24,7 +24,7 @@ from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import READ_ONLY_OPTION, write_gate
 from payintents.adapters.sql.intent_store import SqlIntentRepository
-from payintents.adapters.sql.prepared import PreparedStatement
+from payintents.adapters.sql.prepared import PreparedStatement, run_driver_sql
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
     accounts,
@@ -271,7 +271,9 @@ def _read_only_options(conn: Connection) -> dict[str, object]:
     return {READ_ONLY_OPTION: True}
 
 
-EVENT_LOOP_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10ms'"
+# The isolation level is named because the engine's READ COMMITTED (engine.py) reaches only the
+# driver's own BEGIN, and the write path relies on it whatever the server's default.
+EVENT_LOOP_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '10ms'"
 # PostgreSQL's lock_not_available: lock_timeout ran out.
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -334,14 +336,20 @@ class SqlUnitOfWork:
             # SQLite: wait for our turn to write before taking a pooled connection.
             self._gate.enter_context(gate.held())
         self._conn = self._engine.connect()
+        on_loop = not self._read_only and not may_wait() and self._conn.dialect.name == "postgresql"
         if self._read_only:
             self._conn = self._conn.execution_options(**_read_only_options(self._conn))
+        elif on_loop:
+            # The driver would send its own BEGIN and wait for it: we send ours (below).
+            self._conn = self._conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
             self._tx = self._conn.begin()
-            if not self._read_only and not may_wait() and self._conn.dialect.name == "postgresql":
+            if on_loop:
                 # On the event loop a row lock held by another transaction must not stall the
                 # worker: give way after a few milliseconds (WouldWaitError) and try again later.
-                self._conn.exec_driver_sql(EVENT_LOOP_LOCK_TIMEOUT)
+                # Both statements in one round trip; commit and rollback still end the
+                # transaction, because the driver ends whatever the server has open.
+                run_driver_sql(self._conn, EVENT_LOOP_BEGIN)
         except BaseException:
             self._conn.close()
             raise
