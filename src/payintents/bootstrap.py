@@ -22,6 +22,7 @@ from payintents.adapters.sql.engine import (
     STATEMENT_TIMEOUT_MS,
     Timeouts,
     make_engine,
+    write_gate,
 )
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.store import SqlUnitOfWork, find_api_key
@@ -111,7 +112,7 @@ def build_dependencies(
 
     return Dependencies(
         uow=writer,
-        request_log=RequestLogBuffer(writer),
+        request_log=RequestLogBuffer(writer, joins_commit_groups=write_gate(engine) is not None),
         reader=lambda: SqlUnitOfWork(engine, read_only=True),
         key_lookup=lambda key_hash: find_api_key(engine, key_hash),
         clock=clock or SystemClock(),

@@ -7,13 +7,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
+from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.migrate import upgrade
+from payintents.bootstrap import Settings, build_dependencies
 from payintents.domain.intent import Environment, Scope
 from payintents.service import request_log
 from payintents.service.accounts import create_account
@@ -152,3 +157,69 @@ def test_the_app_writes_the_log_when_it_shuts_down(deps: Dependencies) -> None:
         with deps.read() as uow:  # not through the service: that would flush first
             assert uow.sandbox.list_requests(scope, RequestQuery(limit=10)) == []
     assert logged_paths(deps, scope) == ["/payment-intents/pi_x"]
+
+
+@pytest.fixture
+def sqlite_deps(tmp_path: Path) -> Iterator[Dependencies]:
+    """A SQLite store, whose event-loop writes share one commit per loop turn (ADR 0012)."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    engine = make_engine(url, pool_size=2)
+    upgrade(engine)
+    yield build_dependencies(Settings(database_url=url), engine=engine)
+    engine.dispose()
+
+
+def add_on_the_loop(buffer: RequestLogBuffer, scope: Scope, count: int) -> None:
+    async def requests() -> None:
+        for n in range(count):
+            buffer.add(scope, entry(n))
+        await asyncio.sleep(0)  # the turn ends: its commit group commits
+        await asyncio.sleep(0)
+
+    asyncio.run(requests())
+
+
+def test_with_commit_groups_the_event_loop_writes_a_batch_into_its_turns_commit(
+    sqlite_deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_log, "EVENT_LOOP_BATCH", 3)
+    deps = sqlite_deps
+    scope = Scope(create_account(deps, "loop").account_id, Environment.SANDBOX)
+    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S, joins_commit_groups=True)
+    try:
+        add_on_the_loop(buffer, scope, 4)
+        # The third entry filled the batch and wrote it; the fourth waits for the next batch.
+        assert logged_paths(deps, scope) == [f"/payment-intents/pi_{n}" for n in range(3)]
+        assert buffer.flush() == 1
+    finally:
+        buffer.close()
+
+
+def test_with_commit_groups_a_batch_stays_waiting_while_another_writer_holds_the_database(
+    sqlite_deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_log, "EVENT_LOOP_BATCH", 2)
+    deps = sqlite_deps
+    scope = Scope(create_account(deps, "held").account_id, Environment.SANDBOX)
+    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S, joins_commit_groups=True)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with deps.uow():
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        held.wait(10)
+        add_on_the_loop(buffer, scope, 3)  # the loop never waits: the batch goes back
+    finally:
+        release.set()
+        holder.join()
+    try:
+        assert logged_paths(deps, scope) == []
+        assert buffer.flush() == 3
+        assert logged_paths(deps, scope) == [f"/payment-intents/pi_{n}" for n in range(3)]
+    finally:
+        buffer.close()

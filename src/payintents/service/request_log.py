@@ -6,6 +6,12 @@ thread writes them every ``FLUSH_INTERVAL_S`` in one transaction. Reading the lo
 the sandbox) flushes first, so a process always sees its own requests. The log is a developer's
 aid, not money: entries still pending when a process is killed are lost, and a store that stays
 busy drops a batch with a warning, as a failed single write did before (ADR 0009).
+
+On a store whose event-loop writes share one commit per loop turn (SQLite's commit groups, ADR
+0012), a request on the event loop that finds ``EVENT_LOOP_BATCH`` entries waiting writes them
+itself, into that turn's shared transaction: no transaction, write-lock turn or fsync of their
+own, and no background thread taking the write lock from the loop. If another writer holds the
+database, the batch stays for the background writer.
 """
 
 from __future__ import annotations
@@ -15,18 +21,27 @@ import threading
 
 from payintents.domain.intent import Scope
 from payintents.service.ports import RequestLogEntry, StoreBusyError, UnitOfWorkFactory
-from payintents.service.waiting import may_wait
+from payintents.service.waiting import WouldWaitError, may_wait, without_waiting
 
 log = logging.getLogger("payintents.request_log")
 FLUSH_INTERVAL_S = 0.05
 # Past this many waiting entries the request that adds one writes the batch itself.
 MAX_PENDING = 500
+# With commit groups: this many waiting entries are written by the event-loop request adding one.
+EVENT_LOOP_BATCH = 16
 
 
 class RequestLogBuffer:
-    def __init__(self, uow: UnitOfWorkFactory, interval_s: float = FLUSH_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        interval_s: float = FLUSH_INTERVAL_S,
+        *,
+        joins_commit_groups: bool = False,
+    ) -> None:
         self._uow = uow
         self._interval_s = interval_s
+        self._joins_commit_groups = joins_commit_groups
         self._pending: list[tuple[Scope, RequestLogEntry]] = []
         self._pending_lock = threading.Lock()
         # One batch at a time, so entries reach the store in the order they were added.
@@ -37,13 +52,16 @@ class RequestLogBuffer:
     def add(self, scope: Scope, entry: RequestLogEntry) -> None:
         with self._pending_lock:
             self._pending.append((scope, entry))
-            full = len(self._pending) >= MAX_PENDING
+            waiting = len(self._pending)
             if self._writer is None:
                 self._start_writer()
-        # Never on the event loop: a request there must not queue for the writer (waiting.py);
-        # the background writer takes the batch within FLUSH_INTERVAL_S.
-        if full and may_wait():
-            self.flush()
+        if may_wait():
+            if waiting >= MAX_PENDING:
+                self.flush()
+        # On the event loop a request must not queue for the writer (waiting.py): without commit
+        # groups the background writer takes the batch within FLUSH_INTERVAL_S.
+        elif self._joins_commit_groups and waiting >= EVENT_LOOP_BATCH:
+            self._flush_into_commit_group()
 
     def flush(self) -> int:
         """Write every waiting entry now, in one transaction; how many were written."""
@@ -63,6 +81,28 @@ class RequestLogBuffer:
                 log.exception("sandbox request log: %d entries could not be written", len(batch))
                 return 0
             return len(batch)
+
+    def _flush_into_commit_group(self) -> None:
+        # Never wait for the lock: the background writer may hold it while it waits for the write
+        # lock, which this loop turn's group may hold.
+        if not self._flush_lock.acquire(blocking=False):
+            return
+        try:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            try:
+                with without_waiting(), self._uow() as uow:
+                    uow.sandbox.add_requests(batch)
+                    uow.commit()
+            except WouldWaitError:
+                with self._pending_lock:
+                    self._pending[:0] = batch  # ahead of anything added since, for order
+            except StoreBusyError:
+                log.warning("sandbox request log: %d entries dropped, the store is busy", len(batch))
+            except Exception:
+                log.exception("sandbox request log: %d entries could not be written", len(batch))
+        finally:
+            self._flush_lock.release()
 
     def close(self) -> None:
         """Stop the background writer and write what is left (the app's shutdown calls this)."""
