@@ -1,10 +1,9 @@
-"""PostgreSQL connections: loop write transactions open with one round trip, and pooled
-connections are pinged only after they idled (ADR 0013).
+"""PostgreSQL connections: what a write on the event loop runs in, and pooled connections pinged
+only after they idled (ADR 0013).
 
-The unit of work sends ``BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout`` itself on
-a connection the driver treats as autocommit. These tests hold it to what the driver's own BEGIN
-gave: READ COMMITTED whatever the server's default, the short lock timeout only inside the loop's
-transaction, commit and rollback that really end it, and a pooled connection handed back as it was.
+A loop write runs READ COMMITTED whatever the server's default, with the short lock timeout only
+inside its own transaction (its SET LOCAL goes to the driver directly), commits and rolls back for
+real, and hands its pooled connection back as it found it.
 """
 
 from __future__ import annotations

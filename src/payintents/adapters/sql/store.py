@@ -271,9 +271,7 @@ def _read_only_options(conn: Connection) -> dict[str, object]:
     return {READ_ONLY_OPTION: True}
 
 
-# The isolation level is named because the engine's READ COMMITTED (engine.py) reaches only the
-# driver's own BEGIN, and the write path relies on it whatever the server's default.
-EVENT_LOOP_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '10ms'"
+EVENT_LOOP_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10ms'"
 # PostgreSQL's lock_not_available: lock_timeout ran out.
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -336,20 +334,14 @@ class SqlUnitOfWork:
             # SQLite: wait for our turn to write before taking a pooled connection.
             self._gate.enter_context(gate.held())
         self._conn = self._engine.connect()
-        on_loop = not self._read_only and not may_wait() and self._conn.dialect.name == "postgresql"
         if self._read_only:
             self._conn = self._conn.execution_options(**_read_only_options(self._conn))
-        elif on_loop:
-            # The driver would send its own BEGIN and wait for it: we send ours (below).
-            self._conn = self._conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
             self._tx = self._conn.begin()
-            if on_loop:
+            if not self._read_only and not may_wait() and self._conn.dialect.name == "postgresql":
                 # On the event loop a row lock held by another transaction must not stall the
                 # worker: give way after a few milliseconds (WouldWaitError) and try again later.
-                # Both statements in one round trip; commit and rollback still end the
-                # transaction, because the driver ends whatever the server has open.
-                run_driver_sql(self._conn, EVENT_LOOP_BEGIN)
+                run_driver_sql(self._conn, EVENT_LOOP_LOCK_TIMEOUT)
         except BaseException:
             self._conn.close()
             raise
