@@ -9,7 +9,6 @@ a clear "busy" error instead of a hang.
 
 from __future__ import annotations
 
-import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
 
 from payintents.adapters.sql.write_gate import WriteGate
 
@@ -27,9 +25,6 @@ READ_ONLY_OPTION = "payintents_read_only"
 BUSY_TIMEOUT_MS = 5_000
 STATEMENT_TIMEOUT_MS = 15_000
 SQLITE_POOL_SIZE = 40
-# A PostgreSQL connection idle for this long is pinged before its next use.
-PING_AFTER_IDLE_S = 1.0
-_IDLE_SINCE = "payintents_idle_since"
 # The write gate of each SQLite engine (see write_gate.py); PostgreSQL engines have none.
 _WRITE_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
 
@@ -117,44 +112,14 @@ def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
     if isinstance(caller_options, tuple):
         caller_options = " ".join(caller_options)
     options = f"-c lock_timeout={timeouts.lock_ms} -c statement_timeout={timeouts.statement_ms}"
-    engine = create_engine(
+    return create_engine(
         parsed.difference_update_query(["options"]),
         pool_size=pool_size,
         max_overflow=pool_size,
         # Waiting for a free connection is waiting for a lock: same limit, then a clear 503.
         pool_timeout=timeouts.lock_ms / 1000,
+        pool_pre_ping=True,
         # The refund write path relies on READ COMMITTED semantics: say so, whatever the server default.
         isolation_level="READ COMMITTED",
         connect_args={"options": f"{options} {caller_options}".strip()},
     )
-    _ping_when_idle(engine)
-    return engine
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Check a pooled connection is alive before use, if it sat idle for a while.
-
-    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: two extra round trips per refund (its
-    authentication and its unit of work), a fifth of a worker's time under load. A connection in
-    steady use was just shown alive by its last statement; one that idled may have been dropped by
-    a database restart or a firewall, and is pinged and, if dead, replaced before anyone sees it.
-    A connection that dies while in use is invalidated, with every older one, on its error.
-    """
-
-    @event.listens_for(engine, "checkin")
-    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        record.info[_IDLE_SINCE] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        idle_since = record.info.pop(_IDLE_SINCE, None)
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
-            return
-        try:
-            alive = engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error:
-            alive = False
-        if not alive:
-            # The pool discards this connection and checks out another (SQLAlchemy's documented
-            # pessimistic disconnect handling).
-            raise DisconnectionError("a pooled connection did not answer its ping")

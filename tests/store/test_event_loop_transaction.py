@@ -1,5 +1,4 @@
-"""PostgreSQL connections: what a write on the event loop runs in, and pooled connections pinged
-only after they idled (ADR 0013).
+"""PostgreSQL: what a write on the event loop runs in (ADR 0011, ADR 0013).
 
 A loop write runs READ COMMITTED whatever the server's default, with the short lock timeout only
 inside its own transaction (its SET LOCAL goes to the driver directly), commits and rolls back for
@@ -14,9 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
-from payintents.adapters.sql import engine as engine_module
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.schema import accounts
@@ -67,49 +64,3 @@ def test_a_failed_loop_write_rolls_back_and_returns_an_idle_connection(engine: E
         driver = conn.connection.driver_connection
         assert driver is not None and driver.autocommit is False  # type: ignore[attr-defined]
         assert conn.execute(select(accounts.c.id)).scalars().all() == []
-
-
-def backend_pid(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-
-
-def terminate(engine: Engine, pid: int) -> None:
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-        conn.commit()
-
-
-@pytest.fixture
-def one_connection_engine(tmp_path: object) -> Iterator[Engine]:
-    with backend_database_url("postgres", tmp_path) as url:  # type: ignore[arg-type]
-        made = make_engine(url, pool_size=1)
-        yield made
-        made.dispose()
-
-
-def test_a_pooled_connection_that_idled_is_pinged_and_replaced_if_the_server_dropped_it(
-    one_connection_engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine = one_connection_engine
-    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)
-    dropped = backend_pid(engine)
-    killer = make_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
-    terminate(killer, dropped)
-    killer.dispose()
-    assert backend_pid(engine) != dropped  # no error: the dead connection never reached us
-
-
-def test_without_the_ping_the_dropped_connection_fails_its_next_user(
-    one_connection_engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The negative control: proves the test above would see a dropped connection."""
-    engine = one_connection_engine
-    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)
-    dropped = backend_pid(engine)
-    killer = make_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
-    terminate(killer, dropped)
-    killer.dispose()
-    with pytest.raises(OperationalError):
-        backend_pid(engine)
-    assert backend_pid(engine) != dropped  # and the pool replaced it after that one failure
