@@ -295,11 +295,12 @@ def test_a_failed_group_commit_answers_503_and_the_retry_applies_once(
     assert [e["status"] for e in logged_refunds(world, intent_id)] == [200, 503]  # newest first
 
 
-def test_answers_are_logged_without_writing_the_log_on_the_event_loop(
+def test_answers_are_logged_without_a_blocking_flush_on_the_event_loop(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every entry makes the buffer "full": a flush from the event loop's thread would queue for
-    # the writer there (and on SQLite behind the loop's own group commit).
+    # the writer there (and on SQLite behind the loop's own group commit). On SQLite the loop may
+    # write a batch only into its own commit group, which never waits (test_request_log_buffer).
     monkeypatch.setattr(request_log, "MAX_PENDING", 1)
     flushed_on_loop: list[bool] = []
     real_flush = RequestLogBuffer.flush

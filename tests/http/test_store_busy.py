@@ -57,3 +57,23 @@ def test_locked_intent_answers_503_and_the_retry_succeeds(database_url: str, imp
     assert retried.status_code == 200, retried.text
     assert "Idempotent-Replayed" not in retried.headers
     assert impatient_api.intent(intent_id)["refundedAmount"] == 300
+
+
+def test_an_unreachable_database_answers_503_to_every_authenticated_request() -> None:
+    # Nothing listens on port 1: connecting fails at once, as when PostgreSQL is down or restarts.
+    url = "postgresql://postgres@127.0.0.1:1/test"
+    engine = make_engine(url, pool_size=1, timeouts=Timeouts(lock_ms=SHORT_LOCK_MS))
+    deps = build_dependencies(Settings(database_url=url), engine=engine)
+    key = {"Authorization": "Basic sk_sandbox_" + "a" * 40, "Version": "2024-02-05"}
+    with TestClient(build_app(deps)) as client:
+        for answer in (
+            client.get("/payment-intents/pi_x", headers=key),
+            client.post(
+                "/payment-intents/pi_x/refunds", headers={**key, "IdempotencyKey": "k1"}, json={"amount": 1}
+            ),
+        ):
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "1"
+            assert answer.json()["status"] == 503
+            assert "Traceback" not in answer.text and "psycopg" not in answer.text
+    engine.dispose()

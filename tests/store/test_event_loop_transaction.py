@@ -31,7 +31,10 @@ def engine(tmp_path: object) -> Iterator[Engine]:
     with backend_database_url("postgres", tmp_path) as url:  # type: ignore[arg-type]
         parsed = make_url(url)
         options = f"{parsed.query.get('options', '')} -c default_transaction_isolation=serializable"
-        made = make_engine(parsed.update_query_dict({"options": options.strip()}).render_as_string(False))
+        # One pooled connection, so every unit of work below gets the same one back.
+        made = make_engine(
+            parsed.update_query_dict({"options": options.strip()}).render_as_string(False), pool_size=1
+        )
         upgrade(made)
         yield made
         made.dispose()
@@ -50,17 +53,16 @@ def test_a_loop_write_is_read_committed_with_a_short_lock_timeout_and_commits(en
         uow.accounts.add("acc_loop", "loop", [], NOW)
         uow.commit()
     with SqlUnitOfWork(engine) as uow:
-        # On a thread the configured timeout applies again, on a connection that may be the same.
+        # On a thread, on the same connection, the configured timeout applies again.
         assert settings_inside(uow) == ("read committed", "5s")
     with engine.connect() as conn:
         assert conn.execute(select(accounts.c.id)).scalars().all() == ["acc_loop"]
 
 
-def test_a_failed_loop_write_rolls_back_and_returns_an_idle_connection(engine: Engine) -> None:
+def test_a_failed_loop_write_rolls_back_and_returns_its_connection_as_it_found_it(engine: Engine) -> None:
     with pytest.raises(RuntimeError), without_waiting(), SqlUnitOfWork(engine) as uow:
         uow.accounts.add("acc_gone", "gone", [], NOW)
         raise RuntimeError("the request failed")
-    with engine.connect() as conn:
-        driver = conn.connection.driver_connection
-        assert driver is not None and driver.autocommit is False  # type: ignore[attr-defined]
+    with engine.connect() as conn:  # the same pooled connection
+        assert conn.exec_driver_sql("SHOW lock_timeout").scalar_one() == "5s"
         assert conn.execute(select(accounts.c.id)).scalars().all() == []

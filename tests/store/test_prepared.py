@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, bindparam, event, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.adapters.sql.prepared import PreparedStatement, UnpreparableStatementError
 from payintents.adapters.sql.schema import UtcDateTime, outbox_events
 
@@ -112,9 +112,14 @@ DEFAULTED = Table(
         (
             select(DEFAULTED.c.id).where(DEFAULTED.c.id.in_(bindparam("ids", expanding=True))),
             {"ids": ["a"]},
-            "expanding",
+            "rendered at execution time",
         ),
         (select(DEFAULTED.c.id).where(DEFAULTED.c.id == bindparam("wanted")), {}, "no value"),
+        (
+            select(DEFAULTED.c.id).where(DEFAULTED.c.id == bindparam("one", literal_execute=True)),
+            {"one": "a"},
+            "rendered at execution time",
+        ),
     ],
 )
 def test_statements_that_need_sqlalchemy_at_run_time_are_refused(
@@ -122,3 +127,23 @@ def test_statements_that_need_sqlalchemy_at_run_time_are_refused(
 ) -> None:
     with engine.connect() as conn, pytest.raises(UnpreparableStatementError, match=reason):
         PreparedStatement(statement).run(conn, params)
+
+
+def test_a_lock_wait_that_times_out_arrives_as_sqlalchemys_operational_error(database_url: str) -> None:
+    """What the unit of work maps to 503 (or, on the event loop, to "try again shortly")."""
+    engine = make_engine(database_url, pool_size=2, timeouts=Timeouts(lock_ms=100))
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    try:
+        with engine.connect() as holder, engine.connect() as other:
+            holder.begin()  # SQLite: the write lock; PostgreSQL: the new row's key, uncommitted
+            ADD.run(holder, event_row("evt_contended", at))
+            with pytest.raises(OperationalError) as waited:
+                ADD.run(other, event_row("evt_contended", at))
+            if engine.dialect.name == "postgresql":
+                assert getattr(waited.value.orig, "sqlstate", None) == "55P03"  # lock_not_available
+            else:
+                assert "locked" in str(waited.value.orig)
+            other.rollback()
+            holder.rollback()
+    finally:
+        engine.dispose()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import make_engine
@@ -31,6 +32,7 @@ from payintents.service.ports import (
     UnitOfWorkFactory,
 )
 from payintents.service.request_log import RequestLogBuffer
+from payintents.service.waiting import without_waiting
 from payintents.web.app import build_app
 
 NEVER_S = 3600.0
@@ -160,13 +162,18 @@ def test_the_app_writes_the_log_when_it_shuts_down(deps: Dependencies) -> None:
 
 
 @pytest.fixture
-def sqlite_deps(tmp_path: Path) -> Iterator[Dependencies]:
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     """A SQLite store, whose event-loop writes share one commit per loop turn (ADR 0012)."""
-    url = f"sqlite:///{tmp_path / 'log.db'}"
-    engine = make_engine(url, pool_size=2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.db'}", pool_size=2)
     upgrade(engine)
-    yield build_dependencies(Settings(database_url=url), engine=engine)
+    yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sqlite_deps(sqlite_engine: Engine) -> Dependencies:
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    return build_dependencies(Settings(database_url=url), engine=sqlite_engine)
 
 
 def add_on_the_loop(buffer: RequestLogBuffer, scope: Scope, count: int) -> None:
@@ -221,5 +228,62 @@ def test_with_commit_groups_a_batch_stays_waiting_while_another_writer_holds_the
         assert logged_paths(deps, scope) == []
         assert buffer.flush() == 3
         assert logged_paths(deps, scope) == [f"/payment-intents/pi_{n}" for n in range(3)]
+    finally:
+        buffer.close()
+
+
+def test_with_commit_groups_a_batch_shares_its_turns_transaction_with_that_turns_writes(
+    sqlite_engine: Engine, sqlite_deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_log, "EVENT_LOOP_BATCH", 2)
+    deps = sqlite_deps
+    scope = Scope(create_account(deps, "shared").account_id, Environment.SANDBOX)
+    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S, joins_commit_groups=True)
+    begins: list[str] = []
+    event.listen(sqlite_engine, "before_cursor_execute", lambda _c, _cur, sql, *_: begins.append(sql))
+
+    async def one_turn(entries: list[RequestLogEntry]) -> None:
+        with without_waiting(), deps.uow() as uow:  # a request's own write, on the loop
+            uow.accounts.add("acc_turn", "turn", [], datetime.now(UTC))
+            uow.commit()
+        for logged in entries:
+            buffer.add(scope, logged)
+        await asyncio.sleep(0)  # the turn ends: its one commit
+        await asyncio.sleep(0)
+
+    try:
+        asyncio.run(one_turn([entry(0), entry(1)]))
+        assert [sql for sql in begins if sql.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]  # one transaction
+        assert logged_paths(deps, scope) == ["/payment-intents/pi_0", "/payment-intents/pi_1"]
+        with deps.read() as uow:
+            assert uow.accounts.count() == 2  # the turn's own write committed with the batch
+    finally:
+        buffer.close()
+
+
+def test_with_commit_groups_a_failing_batch_leaves_the_turns_other_writes_committed(
+    sqlite_deps: Dependencies, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(request_log, "EVENT_LOOP_BATCH", 1)
+    deps = sqlite_deps
+    scope = Scope(create_account(deps, "failing").account_id, Environment.SANDBOX)
+    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S, joins_commit_groups=True)
+    unstorable = dataclasses.replace(entry(0), method=None)  # type: ignore[arg-type]
+
+    async def one_turn() -> None:
+        with without_waiting(), deps.uow() as uow:
+            uow.accounts.add("acc_kept", "kept", [], datetime.now(UTC))
+            uow.commit()
+        buffer.add(scope, unstorable)  # its savepoint fails and rolls back alone
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="payintents.request_log"):
+            asyncio.run(one_turn())
+        assert "1 entries could not be written" in caplog.text
+        with deps.read() as uow:
+            assert uow.accounts.count() == 2  # the request's own write was committed
+        assert logged_paths(deps, scope) == []
     finally:
         buffer.close()

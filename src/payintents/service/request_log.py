@@ -9,9 +9,10 @@ busy drops a batch with a warning, as a failed single write did before (ADR 0009
 
 On a store whose event-loop writes share one commit per loop turn (SQLite's commit groups, ADR
 0012), a request on the event loop that finds ``EVENT_LOOP_BATCH`` entries waiting writes them
-itself, into that turn's shared transaction: no transaction, write-lock turn or fsync of their
-own, and no background thread taking the write lock from the loop. If another writer holds the
-database, the batch stays for the background writer.
+itself, as a savepoint of that turn's group: under load the turn has other writes, so the batch
+shares their transaction and fsync, and the background thread finds little left to write (it
+still writes what a quiet moment leaves). It never waits: if another writer holds the database,
+the batch stays for the background writer.
 """
 
 from __future__ import annotations

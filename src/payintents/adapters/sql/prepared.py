@@ -10,8 +10,9 @@ exception classes (invalidating a connection the database dropped), so the unit 
 failures exactly as it does for any other statement (ADR 0013).
 
 Only statements that need nothing more from SQLAlchemy qualify, and that is checked when they are
-compiled: no Python-side column defaults, no expanding IN lists, and result columns the driver
-already returns in their Python type (ids, amounts, text).
+compiled: no Python-side column defaults, no parameters rendered at execution time (expanding IN
+lists, literal_execute), and result columns the driver already returns in their Python type (ids,
+amounts, text).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class PreparedStatement:
 
     def __init__(self, statement: Statement) -> None:
         self._statement = statement
-        self._forms: dict[tuple[str, tuple[str, ...]], _Form] = {}
+        self._forms: dict[tuple[str, str, tuple[str, ...]], _Form] = {}
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
         """Execute with ``params`` (by bind name); the rows it returned, if it returns any."""
@@ -84,9 +85,11 @@ class PreparedStatement:
 
     def _form(self, dialect: Dialect, params: Mapping[str, Any]) -> _Form:
         names = tuple(params)
-        form = self._forms.get((dialect.name, names))
+        # By driver too: two drivers of one database may write placeholders differently.
+        key = (dialect.name, dialect.driver, names)
+        form = self._forms.get(key)
         if form is None:
-            form = self._forms[(dialect.name, names)] = _compile(self._statement, dialect, names)
+            form = self._forms[key] = _compile(self._statement, dialect, names)
         return form
 
 
@@ -94,6 +97,8 @@ def _compile(statement: Statement, dialect: Dialect, names: tuple[str, ...]) -> 
     compiled = statement.compile(dialect=dialect, column_keys=list(names))
     if not isinstance(compiled, SQLCompiler):
         raise UnpreparableStatementError(f"not a SQL statement: {statement}")
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        raise UnpreparableStatementError("the statement has parameters rendered at execution time")
     if compiled.insert_prefetch or compiled.update_prefetch:
         raise UnpreparableStatementError("the statement needs Python-side column defaults")
     for column in statement.exported_columns:
@@ -107,8 +112,6 @@ def _compile(statement: Statement, dialect: Dialect, names: tuple[str, ...]) -> 
 
 
 def _bound(param: BindParameter[Any], dialect: Dialect, names: tuple[str, ...]) -> _Bound:
-    if param.expanding:
-        raise UnpreparableStatementError(f"expanding parameter {param.key}")
     from_caller = param.key in names
     if not from_caller and (param.required or param.callable is not None):
         raise UnpreparableStatementError(f"no value for parameter {param.key}")
@@ -141,15 +144,18 @@ def run_driver_sql(conn: Connection, sql: str) -> None:
 def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: bool) -> Rows:
     """Run on the driver and read any rows at once, inside the error handling, then close the
     cursor: callers get plain rows and SQLAlchemy's exceptions, never a driver's."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    # Statement listeners (tracing, tests that watch what is written) still see every statement.
-    if conn.dispatch.before_cursor_execute:
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, arguments, None, many)
+    cursor = None
     try:
+        # Inside: a connection the database dropped fails already here.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # Statement listeners (tests that watch what is written, statement logging) see every
+        # statement. Only before execution, and with no execution context: a listener that
+        # needs SQLAlchemy's context, or after_cursor_execute, sees only SQLAlchemy's own.
+        if conn.dispatch.before_cursor_execute:
+            conn.dispatch.before_cursor_execute(conn, cursor, sql, arguments, None, many)
         if many:
             cursor.executemany(sql, arguments)
-        elif arguments is None:
-            # No parameters: PostgreSQL's simple protocol, which takes several statements at once.
+        elif arguments is None:  # a savepoint, a SET LOCAL
             cursor.execute(sql)
         else:
             cursor.execute(sql, arguments)
@@ -157,11 +163,13 @@ def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: b
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _wrapped(conn, sql, arguments, exc) from exc
     finally:
-        cursor.close()
+        if cursor is not None:
+            cursor.close()
 
 
 def _wrapped(conn: Connection, sql: str, arguments: Any, exc: Any) -> StatementError:
-    """The error SQLAlchemy would have raised, with a dropped connection invalidated as it would."""
+    """The error SQLAlchemy would have raised, with a dropped connection invalidated. (SQLAlchemy
+    would also mark every older pooled connection stale; the pool's pre-ping finds those.)"""
     dbapi_connection = conn.connection.dbapi_connection
     invalidated = conn.dialect.is_disconnect(exc, dbapi_connection, None)
     if invalidated:

@@ -249,10 +249,14 @@ def find_api_key(engine: Engine, key_hash: str) -> ApiKeyRecord | None:
     """Authentication's read, without a unit of work: one statement reads a consistent state on
     its own (on SQLite outside BEGIN, on PostgreSQL in autocommit), so it needs no BEGIN and no
     ROLLBACK, and a request saves the ~80 µs a read unit of work costs around it."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        return _key_record(FIND_API_KEY.run(conn, {"wanted_hash": key_hash}).fetchone())
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            return _key_record(FIND_API_KEY.run(conn, {"wanted_hash": key_hash}).fetchone())
+    except (OperationalError, PoolTimeoutError) as exc:
+        # As in a unit of work: an unreachable or saturated database is "busy" (503), never a 500.
+        raise StoreBusyError("the database is busy or unreachable") from exc
 
 
 def _key_record(row: Any) -> ApiKeyRecord | None:
