@@ -58,8 +58,8 @@ def buffers() -> Iterator[Buffers]:
     """Buffers made by a test, closed after it (no writer thread outlives its test)."""
     made: list[RequestLogBuffer] = []
 
-    def make(uow: UnitOfWorkFactory, interval_s: float) -> RequestLogBuffer:
-        made.append(RequestLogBuffer(uow, interval_s=interval_s))
+    def make(uow: UnitOfWorkFactory, interval_s: float, **options: bool) -> RequestLogBuffer:
+        made.append(RequestLogBuffer(uow, interval_s=interval_s, **options))
         return made[-1]
 
     yield make
@@ -176,43 +176,61 @@ def sqlite_deps(sqlite_engine: Engine) -> Dependencies:
     return build_dependencies(Settings(database_url=url), engine=sqlite_engine)
 
 
-def add_on_the_loop(buffer: RequestLogBuffer, scope: Scope, count: int) -> None:
-    async def requests() -> None:
-        for n in range(count):
-            buffer.add(scope, entry(n))
+@dataclasses.dataclass(frozen=True)
+class LoopLog:
+    """A sandbox scope on SQLite and a buffer that writes batches into commit groups."""
+
+    deps: Dependencies
+    scope: Scope
+    buffer: RequestLogBuffer
+
+
+@pytest.fixture
+def loop_log(
+    sqlite_deps: Dependencies, buffers: Buffers, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[int], LoopLog]:
+    def make(batch: int) -> LoopLog:
+        monkeypatch.setattr(request_log, "EVENT_LOOP_BATCH", batch)
+        scope = Scope(create_account(sqlite_deps, "loop").account_id, Environment.SANDBOX)
+        return LoopLog(sqlite_deps, scope, buffers(sqlite_deps.uow, NEVER_S, joins_commit_groups=True))
+
+    return make
+
+
+def one_turn(log: LoopLog, entries: list[RequestLogEntry], account_id: str | None = None) -> None:
+    """One event-loop turn: a request's own write (if ``account_id``), then entries logged."""
+
+    async def turn() -> None:
+        if account_id is not None:
+            with without_waiting(), log.deps.uow() as uow:
+                uow.accounts.add(account_id, account_id, [], datetime.now(UTC))
+                uow.commit()
+        for logged in entries:
+            log.buffer.add(log.scope, logged)
         await asyncio.sleep(0)  # the turn ends: its commit group commits
         await asyncio.sleep(0)
 
-    asyncio.run(requests())
+    asyncio.run(turn())
 
 
 def test_with_commit_groups_the_event_loop_writes_a_batch_into_its_turns_commit(
-    sqlite_deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+    loop_log: Callable[[int], LoopLog],
 ) -> None:
-    monkeypatch.setattr(request_log, "EVENT_LOOP_BATCH", 3)
-    deps = sqlite_deps
-    scope = Scope(create_account(deps, "loop").account_id, Environment.SANDBOX)
-    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S, joins_commit_groups=True)
-    try:
-        add_on_the_loop(buffer, scope, 4)
-        # The third entry filled the batch and wrote it; the fourth waits for the next batch.
-        assert logged_paths(deps, scope) == [f"/payment-intents/pi_{n}" for n in range(3)]
-        assert buffer.flush() == 1
-    finally:
-        buffer.close()
+    log = loop_log(3)
+    one_turn(log, [entry(n) for n in range(4)])
+    # The third entry filled the batch and wrote it; the fourth waits for the next batch.
+    assert logged_paths(log.deps, log.scope) == [f"/payment-intents/pi_{n}" for n in range(3)]
+    assert log.buffer.flush() == 1
 
 
 def test_with_commit_groups_a_batch_stays_waiting_while_another_writer_holds_the_database(
-    sqlite_deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+    loop_log: Callable[[int], LoopLog],
 ) -> None:
-    monkeypatch.setattr(request_log, "EVENT_LOOP_BATCH", 2)
-    deps = sqlite_deps
-    scope = Scope(create_account(deps, "held").account_id, Environment.SANDBOX)
-    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S, joins_commit_groups=True)
+    log = loop_log(2)
     held, release = threading.Event(), threading.Event()
 
     def hold_the_write_lock() -> None:
-        with deps.uow():
+        with log.deps.uow():
             held.set()
             release.wait(10)
 
@@ -220,70 +238,36 @@ def test_with_commit_groups_a_batch_stays_waiting_while_another_writer_holds_the
     holder.start()
     try:
         held.wait(10)
-        add_on_the_loop(buffer, scope, 3)  # the loop never waits: the batch goes back
+        one_turn(log, [entry(n) for n in range(3)])  # the loop never waits: the batch goes back
     finally:
         release.set()
         holder.join()
-    try:
-        assert logged_paths(deps, scope) == []
-        assert buffer.flush() == 3
-        assert logged_paths(deps, scope) == [f"/payment-intents/pi_{n}" for n in range(3)]
-    finally:
-        buffer.close()
+    assert logged_paths(log.deps, log.scope) == []
+    assert log.buffer.flush() == 3
+    assert logged_paths(log.deps, log.scope) == [f"/payment-intents/pi_{n}" for n in range(3)]
 
 
 def test_with_commit_groups_a_batch_shares_its_turns_transaction_with_that_turns_writes(
-    sqlite_engine: Engine, sqlite_deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+    loop_log: Callable[[int], LoopLog], sqlite_engine: Engine
 ) -> None:
-    monkeypatch.setattr(request_log, "EVENT_LOOP_BATCH", 2)
-    deps = sqlite_deps
-    scope = Scope(create_account(deps, "shared").account_id, Environment.SANDBOX)
-    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S, joins_commit_groups=True)
-    begins: list[str] = []
-    event.listen(sqlite_engine, "before_cursor_execute", lambda _c, _cur, sql, *_: begins.append(sql))
-
-    async def one_turn(entries: list[RequestLogEntry]) -> None:
-        with without_waiting(), deps.uow() as uow:  # a request's own write, on the loop
-            uow.accounts.add("acc_turn", "turn", [], datetime.now(UTC))
-            uow.commit()
-        for logged in entries:
-            buffer.add(scope, logged)
-        await asyncio.sleep(0)  # the turn ends: its one commit
-        await asyncio.sleep(0)
-
-    try:
-        asyncio.run(one_turn([entry(0), entry(1)]))
-        assert [sql for sql in begins if sql.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]  # one transaction
-        assert logged_paths(deps, scope) == ["/payment-intents/pi_0", "/payment-intents/pi_1"]
-        with deps.read() as uow:
-            assert uow.accounts.count() == 2  # the turn's own write committed with the batch
-    finally:
-        buffer.close()
+    log = loop_log(2)
+    statements: list[str] = []
+    event.listen(sqlite_engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql))
+    one_turn(log, [entry(0), entry(1)], account_id="acc_turn")
+    assert [sql for sql in statements if sql.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]  # one transaction
+    assert logged_paths(log.deps, log.scope) == ["/payment-intents/pi_0", "/payment-intents/pi_1"]
+    with log.deps.read() as uow:
+        assert uow.accounts.count() == 2  # the turn's own write committed with the batch
 
 
 def test_with_commit_groups_a_failing_batch_leaves_the_turns_other_writes_committed(
-    sqlite_deps: Dependencies, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    loop_log: Callable[[int], LoopLog], caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(request_log, "EVENT_LOOP_BATCH", 1)
-    deps = sqlite_deps
-    scope = Scope(create_account(deps, "failing").account_id, Environment.SANDBOX)
-    buffer = RequestLogBuffer(deps.uow, interval_s=NEVER_S, joins_commit_groups=True)
+    log = loop_log(1)
     unstorable = dataclasses.replace(entry(0), method=None)  # type: ignore[arg-type]
-
-    async def one_turn() -> None:
-        with without_waiting(), deps.uow() as uow:
-            uow.accounts.add("acc_kept", "kept", [], datetime.now(UTC))
-            uow.commit()
-        buffer.add(scope, unstorable)  # its savepoint fails and rolls back alone
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-
-    try:
-        with caplog.at_level(logging.ERROR, logger="payintents.request_log"):
-            asyncio.run(one_turn())
-        assert "1 entries could not be written" in caplog.text
-        with deps.read() as uow:
-            assert uow.accounts.count() == 2  # the request's own write was committed
-        assert logged_paths(deps, scope) == []
-    finally:
-        buffer.close()
+    with caplog.at_level(logging.ERROR, logger="payintents.request_log"):
+        one_turn(log, [unstorable], account_id="acc_kept")  # its savepoint fails and rolls back alone
+    assert "1 entries could not be written" in caplog.text
+    with log.deps.read() as uow:
+        assert uow.accounts.count() == 2  # the request's own write was committed
+    assert logged_paths(log.deps, log.scope) == []
