@@ -69,19 +69,7 @@ class RequestLogBuffer:
         with self._flush_lock:
             with self._pending_lock:
                 batch, self._pending = self._pending, []
-            if not batch:
-                return 0
-            try:
-                with self._uow() as uow:
-                    uow.sandbox.add_requests(batch)
-                    uow.commit()
-            except StoreBusyError:
-                log.warning("sandbox request log: %d entries dropped, the store is busy", len(batch))
-                return 0
-            except Exception:
-                log.exception("sandbox request log: %d entries could not be written", len(batch))
-                return 0
-            return len(batch)
+            return self._write(batch) if batch else 0
 
     def _flush_into_commit_group(self) -> None:
         # Never wait for the lock: the background writer may hold it while it waits for the write
@@ -92,18 +80,30 @@ class RequestLogBuffer:
             with self._pending_lock:
                 batch, self._pending = self._pending, []
             try:
-                with without_waiting(), self._uow() as uow:
-                    uow.sandbox.add_requests(batch)
-                    uow.commit()
+                with without_waiting():
+                    self._write(batch)
             except WouldWaitError:
                 with self._pending_lock:
                     self._pending[:0] = batch  # ahead of anything added since, for order
-            except StoreBusyError:
-                log.warning("sandbox request log: %d entries dropped, the store is busy", len(batch))
-            except Exception:
-                log.exception("sandbox request log: %d entries could not be written", len(batch))
         finally:
             self._flush_lock.release()
+
+    def _write(self, batch: list[tuple[Scope, RequestLogEntry]]) -> int:
+        """``batch`` in one unit of work; how many were written (a failure drops it, logged).
+        WouldWaitError passes through: on the event loop nothing was written yet."""
+        try:
+            with self._uow() as uow:
+                uow.sandbox.add_requests(batch)
+                uow.commit()
+        except WouldWaitError:
+            raise
+        except StoreBusyError:
+            log.warning("sandbox request log: %d entries dropped, the store is busy", len(batch))
+            return 0
+        except Exception:
+            log.exception("sandbox request log: %d entries could not be written", len(batch))
+            return 0
+        return len(batch)
 
     def close(self) -> None:
         """Stop the background writer and write what is left (the app's shutdown calls this)."""

@@ -251,8 +251,7 @@ def find_api_key(engine: Engine, key_hash: str) -> ApiKeyRecord | None:
     ROLLBACK, and a request saves the ~80 µs a read unit of work costs around it."""
     try:
         with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execution_options(**_read_only_options(conn))
             return _key_record(FIND_API_KEY.run(conn, {"wanted_hash": key_hash}).fetchone())
     except (OperationalError, PoolTimeoutError) as exc:
         # As in a unit of work: an unreachable or saturated database is "busy" (503), never a 500.

@@ -169,18 +169,18 @@ _ADD_DELIVERY = PreparedStatement(insert(dl))
 def fan_out(conn: Connection, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
     """One pending delivery per enabled subscription of the event's scope that wants it."""
     wanted = {**scope_params(event.scope), "event_name": event.name.value}
-    for (subscription_id,) in _SUBSCRIBED_TO.run(conn, wanted).fetchall():
-        _ADD_DELIVERY.run(
-            conn,
-            {
-                "event_id": event.id,
-                "subscription_id": subscription_id,
-                "account_id": event.scope.account_id,
-                "environment": event.scope.environment.value,
-                "status": "pending",
-                "attempts": 0,
-                # Dispatchers run on real time, not on a sandbox account's moved clock.
-                "next_attempt_at": deliver_from or event.created_at,
-                "created_at": event.created_at,
-            },
-        )
+    deliveries = [
+        {
+            "event_id": event.id,
+            "subscription_id": subscription_id,
+            "account_id": event.scope.account_id,
+            "environment": event.scope.environment.value,
+            "status": "pending",
+            "attempts": 0,
+            # Dispatchers run on real time, not on a sandbox account's moved clock.
+            "next_attempt_at": deliver_from or event.created_at,
+            "created_at": event.created_at,
+        }
+        for (subscription_id,) in _SUBSCRIBED_TO.run(conn, wanted).fetchall()
+    ]
+    _ADD_DELIVERY.run_many(conn, deliveries)
