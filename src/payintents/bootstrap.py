@@ -26,6 +26,7 @@ from payintents.adapters.sql.engine import (
 )
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.store import SqlUnitOfWork, find_api_key
+from payintents.adapters.sql.suspending import SuspendingRunner, engine_here, runner_for
 from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import Clock, WebhookSender
@@ -106,15 +107,17 @@ def build_dependencies(
     engine = engine or make_engine(
         settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts
     )
+    runner = runner_for(engine)
 
     def writer() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine)
+        return SqlUnitOfWork(engine_here(engine, runner))
 
     return Dependencies(
         uow=writer,
         request_log=RequestLogBuffer(writer, joins_commit_groups=write_gate(engine) is not None),
-        reader=lambda: SqlUnitOfWork(engine, read_only=True),
-        key_lookup=lambda key_hash: find_api_key(engine, key_hash),
+        reader=lambda: SqlUnitOfWork(engine_here(engine, runner), read_only=True),
+        key_lookup=lambda key_hash: find_api_key(engine_here(engine, runner), key_hash),
+        event_loop_runner=runner,
         clock=clock or SystemClock(),
         ids=RandomIds(),
         processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s),
@@ -152,9 +155,8 @@ def app_from_environment() -> Starlette:
     settings = Settings.from_environment()
     engine = make_engine(settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts)
     limiter = RateLimiter(settings.rate_limit, settings.sandbox_rate_limit)
-    app = build_app(
-        build_dependencies(settings, engine=engine), pool_in_use=_pool_gauge(engine), rate_limiter=limiter
-    )
+    deps = build_dependencies(settings, engine=engine)
+    app = build_app(deps, pool_in_use=_pool_gauge(engine, deps), rate_limiter=limiter)
     tune_garbage_collector()
     return app
 
@@ -172,6 +174,10 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _pool_gauge(engine: Engine) -> Callable[[], int]:
-    pool = engine.pool
-    return lambda: int(pool.checkedout()) if isinstance(pool, QueuePool) else 0
+def _pool_gauge(engine: Engine, deps: Dependencies) -> Callable[[], int]:
+    """Connections checked out of the threads' pool and, on PostgreSQL, the event loop's."""
+    engines = [engine]
+    if isinstance(deps.event_loop_runner, SuspendingRunner):
+        engines.append(deps.event_loop_runner.engine)
+    pools = [e.pool for e in engines if isinstance(e.pool, QueuePool)]
+    return lambda: sum(int(pool.checkedout()) for pool in pools)

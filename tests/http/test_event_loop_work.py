@@ -1,12 +1,13 @@
-"""API operations on the event loop, and what they do when they would wait (ADR 0011, 0012).
+"""API operations on the event loop, and what they do when they would wait (ADR 0011, 0012, 0014).
 
 On both stores: a plain refund runs on the event loop (the processor sees a request that may not
 wait). A refund that would sleep (a sandbox "slow" failure) gives way before committing anything
 and runs again on a worker thread, where it succeeds exactly once: one refund, the amount added
 once, one entry in the request log, one token of the rate limit. A refund that finds another writer
 in its way (the SQLite gate held by another worker or by a thread, the intent's row locked on
-PostgreSQL) pauses on the loop, which meanwhile serves other requests, and is applied once when the
-writer lets go, or answers 503 after the lock timeout having changed nothing. On SQLite, a failed
+PostgreSQL) pauses on the loop (SQLite) or waits suspended in its greenlet (PostgreSQL), the loop
+meanwhile serving other requests, and is applied once when the writer lets go, or answers 503
+after the lock timeout having changed nothing. On SQLite, a failed
 group commit answers 503 and the retry applies once; answers are never logged by writing the log
 from the event loop.
 """
@@ -28,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql import commit_group
-from payintents.adapters.sql.engine import make_engine, write_gate
+from payintents.adapters.sql.engine import Timeouts, make_engine, write_gate
 from payintents.adapters.sql.write_gate import WriteGate
 from payintents.bootstrap import Settings, build_dependencies, migrate
 from payintents.domain.intent import Scope
@@ -179,12 +180,26 @@ def test_a_held_writer_is_waited_out_on_the_loop_then_the_refund_applies_once(
     assert replayed.content == answered.content
 
 
+@contextmanager
+def impatient_world(patient: Dependencies, database_url: str, key: str) -> Iterator[World]:
+    timeouts = Timeouts(lock_ms=int(HOLD_S * 1000 / 6))
+    engine = make_engine(database_url, pool_size=2, timeouts=timeouts)
+    impatient = build_dependencies(Settings(timeouts=timeouts), engine=engine)
+    # Logged through the patient store, which does not drop the entry while the writer holds.
+    try:
+        with world_of(dataclasses.replace(impatient, request_log=patient.request_log), key) as world:
+            yield world
+    finally:
+        engine.dispose()
+
+
 def test_a_writer_held_past_the_lock_timeout_answers_503_and_changes_nothing(
-    world: World, deps: Dependencies, held_writer: Any
+    world: World, deps: Dependencies, database_url: str, held_writer: Any
 ) -> None:
     intent_id = world.api.captured_intent(1000)
-    # The same key through an app whose store gives up on a held writer well before it lets go.
-    with world_of(dataclasses.replace(deps, lock_wait_s=HOLD_S / 6), world.api.key) as impatient:
+    # The same key through an app whose store gives up on a held writer well before it lets go:
+    # its lock timeout is a sixth of the hold (PAYINTENTS_DB_LOCK_TIMEOUT_MS, as an operator sets it).
+    with impatient_world(deps, database_url, world.api.key) as impatient:
         held_writer(intent_id)
         answered = impatient.api.refund(intent_id, 300, key="busy-1")
         assert answered.status_code == 503, answered.text

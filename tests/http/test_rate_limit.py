@@ -17,6 +17,7 @@ from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.suspending import SuspendingRunner
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import NewAccount, create_account
 from payintents.service.dependencies import Dependencies
@@ -55,8 +56,11 @@ def serve(database_url: str) -> Iterator[Serve]:
             if statement.lstrip().upper().startswith(WRITE_VERBS):
                 writes.append(statement)
 
-        event.listen(engine, "before_cursor_execute", record)
         deps = build_dependencies(Settings(database_url=database_url), engine=engine)
+        # Threads' engine, and on PostgreSQL the event loop's (ADR 0014): both write.
+        runner = deps.event_loop_runner
+        for writer in [engine] + ([runner.engine] if isinstance(runner, SuspendingRunner) else []):
+            event.listen(writer, "before_cursor_execute", record)
 
         def start(production: RateLimit | None = None, sandbox: RateLimit | None = None) -> LimitedServer:
             clock = FakeMonotonic()

@@ -1,14 +1,16 @@
-"""PostgreSQL: what a write on the event loop runs in (ADR 0011, ADR 0013).
+"""PostgreSQL: what a write on the event loop runs in (ADR 0011, ADR 0014).
 
-A loop write runs READ COMMITTED whatever the server's default, with the short lock timeout only
-inside its own transaction (its SET LOCAL goes to the driver directly), commits and rolls back for
-real, and hands its pooled connection back as it found it.
+A loop write runs on the runner's engine (psycopg's asynchronous driver) with the same settings as
+the engine for threads: READ COMMITTED whatever the server's default, the configured lock timeout,
+the caller's own connection options kept. It commits and rolls back for real.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import Engine, select
@@ -18,11 +20,13 @@ from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.schema import accounts
 from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.suspending import runner_for
 from payintents.service.waiting import without_waiting
 from tests.support import backend_database_url
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -31,7 +35,6 @@ def engine(tmp_path: object) -> Iterator[Engine]:
     with backend_database_url("postgres", tmp_path) as url:  # type: ignore[arg-type]
         parsed = make_url(url)
         options = f"{parsed.query.get('options', '')} -c default_transaction_isolation=serializable"
-        # One pooled connection, so every unit of work below gets the same one back.
         made = make_engine(
             parsed.update_query_dict({"options": options.strip()}).render_as_string(False), pool_size=1
         )
@@ -40,29 +43,54 @@ def engine(tmp_path: object) -> Iterator[Engine]:
         made.dispose()
 
 
-def settings_inside(uow: SqlUnitOfWork) -> tuple[str, str]:
+def on_the_loop(engine: Engine, work: Callable[[Engine], T]) -> T:
+    """``work`` run as an event-loop request runs: in the runner, on the runner's engine."""
+    runner = runner_for(engine)
+    assert runner is not None
+
+    def request() -> T:
+        with without_waiting():
+            return work(runner.engine)
+
+    async def main() -> T:
+        try:
+            return await runner.run(request)
+        finally:
+            await runner.close()
+
+    return asyncio.run(main())
+
+
+def settings_inside(uow: SqlUnitOfWork) -> tuple[str, str, bool]:
     conn = uow.accounts._conn  # the unit of work's own connection
     isolation = conn.exec_driver_sql("SHOW transaction_isolation").scalar_one()
     lock_timeout = conn.exec_driver_sql("SHOW lock_timeout").scalar_one()
-    return str(isolation), str(lock_timeout)
+    return str(isolation), str(lock_timeout), conn.dialect.is_async
 
 
-def test_a_loop_write_is_read_committed_with_a_short_lock_timeout_and_commits(engine: Engine) -> None:
-    with without_waiting(), SqlUnitOfWork(engine) as uow:
-        assert settings_inside(uow) == ("read committed", "10ms")
-        uow.accounts.add("acc_loop", "loop", [], NOW)
-        uow.commit()
+def test_a_loop_write_has_the_settings_of_a_thread_write_and_commits(engine: Engine) -> None:
+    def write(loop_engine: Engine) -> tuple[str, str, bool]:
+        with SqlUnitOfWork(loop_engine) as uow:
+            found = settings_inside(uow)
+            uow.accounts.add("acc_loop", "loop", [], NOW)
+            uow.commit()
+        return found
+
+    assert on_the_loop(engine, write) == ("read committed", "5s", True)
     with SqlUnitOfWork(engine) as uow:
-        # On a thread, on the same connection, the configured timeout applies again.
-        assert settings_inside(uow) == ("read committed", "5s")
+        assert settings_inside(uow) == ("read committed", "5s", False)
     with engine.connect() as conn:
+        # The same schema: the URL's own options (its search_path) reached the runner's engine.
         assert conn.execute(select(accounts.c.id)).scalars().all() == ["acc_loop"]
 
 
-def test_a_failed_loop_write_rolls_back_and_returns_its_connection_as_it_found_it(engine: Engine) -> None:
-    with pytest.raises(RuntimeError), without_waiting(), SqlUnitOfWork(engine) as uow:
-        uow.accounts.add("acc_gone", "gone", [], NOW)
-        raise RuntimeError("the request failed")
-    with engine.connect() as conn:  # the same pooled connection
-        assert conn.exec_driver_sql("SHOW lock_timeout").scalar_one() == "5s"
+def test_a_failed_loop_write_rolls_back(engine: Engine) -> None:
+    def fail(loop_engine: Engine) -> None:
+        with SqlUnitOfWork(loop_engine) as uow:
+            uow.accounts.add("acc_gone", "gone", [], NOW)
+            raise RuntimeError("the request failed")
+
+    with pytest.raises(RuntimeError):
+        on_the_loop(engine, fail)
+    with engine.connect() as conn:
         assert conn.execute(select(accounts.c.id)).scalars().all() == []

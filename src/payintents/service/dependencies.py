@@ -10,6 +10,7 @@ from datetime import timedelta
 from payintents.service.ports import (
     ApiKeyRecord,
     Clock,
+    EventLoopRunner,
     IdGenerator,
     KeyLookup,
     Processor,
@@ -45,6 +46,8 @@ class Dependencies:
     key_lookup: KeyLookup | None = None
     # Where sandbox request-log entries wait to be written in batches; None writes each at once.
     request_log: RequestLogBuffer | None = None
+    # How event-loop operations run (ADR 0014); None runs them directly, the loop waiting with them.
+    event_loop_runner: EventLoopRunner | None = None
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         if self.key_lookup is not None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
@@ -15,6 +15,8 @@ from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.domain.webhooks import Subscription
 from payintents.service.dashboard_ports import DashboardRepository
+
+_T = TypeVar("_T")
 
 
 class StoreBusyError(Exception):
@@ -206,6 +208,16 @@ class UnitOfWork(Protocol):
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 # Authentication's one read, by key hash, outside any unit of work (it runs on every request).
 KeyLookup = Callable[[str], ApiKeyRecord | None]
+
+
+class EventLoopRunner(Protocol):
+    """Runs a request's synchronous work on the event loop so that its waits for the store
+    suspend only that request (PostgreSQL, ADR 0014); without one the work runs directly."""
+
+    async def run(self, work: Callable[..., _T], *args: Any, one_at_a_time: str | None = None) -> _T:
+        """``work(*args)``; work given the same ``one_at_a_time`` key runs in turn, not together."""
+
+    async def close(self) -> None: ...
 
 
 class Clock(Protocol):

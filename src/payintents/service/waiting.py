@@ -2,8 +2,9 @@
 
 The server runs its quick API operations straight on the event loop (no thread hop): a request
 there must never sleep or queue for a lock, because the whole worker would wait with it. Code that
-would wait (a sandbox "slow" failure, the SQLite write gate, a PostgreSQL row lock) asks
-``may_wait()`` first and, when it may not, raises ``WouldWaitError`` before anything was committed.
+would wait (a sandbox "slow" failure, the SQLite write gate) asks ``may_wait()`` first and, when it
+may not, raises ``WouldWaitError`` before anything was committed. (On PostgreSQL such a request runs
+in a greenlet whose waits for the database suspend only itself, ADR 0014: it may wait for a row.)
 The server then runs the same request again: on a worker thread, where sleeping is fine, or, when
 another writer was in the way, on the loop after a short pause.
 

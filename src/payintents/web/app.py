@@ -70,6 +70,9 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     request_log = app.state.deps.request_log
     if request_log is not None:
         await run_in_threadpool(request_log.close)
+    runner = app.state.deps.event_loop_runner
+    if runner is not None:
+        await runner.close()
 
 
 def build_app(

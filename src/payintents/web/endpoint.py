@@ -10,8 +10,9 @@ payment-intent and refund API: a few milliseconds of database work) run straight
 loop, which saves the hop to a worker thread and the fight for the GIL there (ADR 0011). If such a
 request would have to wait, it gives way before committing anything (WouldWaitError): one that
 would sleep (a sandbox "slow" failure) runs again on a worker thread; one with another writer in
-its way (the write gate, a locked row) tries again on the loop after a short pause. Every other
-operation runs on a worker thread.
+its way (SQLite's write gate) tries again on the loop after a short pause. On PostgreSQL the work
+runs through the store's runner, in a greenlet whose database waits suspend only that request
+(ADR 0014). Every other operation runs on a worker thread.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -49,13 +50,14 @@ from payintents.web.problems import RequestRefusedError, response_for_exception,
 from payintents.web.request_log import log_sandbox_request
 from payintents.web.wire import Obj, validate
 
-# A request on the event loop that found another writer in its way (the SQLite gate, a locked
-# PostgreSQL row) tries again on the loop after a pause, doubling from the first to the longest,
+# A request on the event loop that found another writer in its way (the SQLite gate held by
+# another worker or a thread) tries again on the loop after a pause, doubling from the first to the longest,
 # and answers 503 once the store's lock timeout (``Dependencies.lock_wait_s``) has passed (ADR
 # 0011). It never moves to a thread for this: a thread would queue for the same writer, and it did,
 # measured, tip a loaded worker into serving everything from its thread pool at half the speed.
 EVENT_LOOP_FIRST_PAUSE_S = 0.001
 EVENT_LOOP_LONGEST_PAUSE_S = 0.004
+T = TypeVar("T")
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
 
 
@@ -149,8 +151,8 @@ async def _handle_on_event_loop(
     request: Request, operation: Operation, raw: bytes, trace_id: str
 ) -> Response:
     try:
-        # Authentication only reads (no write lock, no row lock): it never waits.
-        session = _open(request)
+        # Authentication only reads (no write lock, no row lock): it never waits for a writer.
+        session = await _on_event_loop(request, _open, request)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
     done = await _respond_on_event_loop(request, operation, raw, trace_id, session)
@@ -177,7 +179,11 @@ async def _respond_on_event_loop(
     while True:
         try:
             with without_waiting() as work:
-                return _respond(request, operation, raw, trace_id, session), work
+                response = await _on_event_loop(
+                    request, _respond, request, operation, raw, trace_id, session,
+                    one_at_a_time=_written_intent(request),
+                )  # fmt: skip
+                return response, work
         except WouldWaitError as would:
             if work.committed:
                 # Every handler gives way before its commit; rerunning now could apply it twice.
@@ -192,6 +198,26 @@ async def _respond_on_event_loop(
                 return response_for_exception(busy, trace_id), work
             await asyncio.sleep(pause_s)
             pause_s = min(2 * pause_s, EVENT_LOOP_LONGEST_PAUSE_S)
+
+
+async def _on_event_loop(
+    request: Request, work: Callable[..., T], *args: Any, one_at_a_time: str | None = None
+) -> T:
+    """Run ``work`` on the loop: through the store's runner if it has one (PostgreSQL: its waits
+    for the database suspend only this request, ADR 0014), else directly."""
+    deps: Dependencies = request.app.state.deps
+    runner = deps.event_loop_runner
+    if runner is None:
+        return work(*args)
+    return await runner.run(work, *args, one_at_a_time=one_at_a_time)
+
+
+def _written_intent(request: Request) -> str | None:
+    """The payment intent a write goes to: writes to one intent take turns in the worker."""
+    if request.method in ("GET", "HEAD"):
+        return None
+    intent_id = request.path_params.get("paymentIntentId")
+    return None if intent_id is None else str(intent_id)
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from payintents.adapters.sql.write_gate import WriteGate
 
@@ -27,6 +27,10 @@ STATEMENT_TIMEOUT_MS = 15_000
 SQLITE_POOL_SIZE = 40
 # The write gate of each SQLite engine (see write_gate.py); PostgreSQL engines have none.
 _WRITE_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+# What each PostgreSQL engine was made from, so that a twin with the same settings can be made.
+_POSTGRES_MADE_WITH: weakref.WeakKeyDictionary[Engine, tuple[str, int, Timeouts]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +110,32 @@ def _sqlite_engine(url: str, timeouts: Timeouts) -> Engine:
 
 
 def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
-    parsed = make_url(url)
+    parsed, options = postgres_engine_options(url, pool_size, timeouts)
+    engine = create_engine(parsed, **options)
+    _POSTGRES_MADE_WITH[engine] = (url, pool_size, timeouts)
+    return engine
+
+
+def postgres_made_with(engine: Engine) -> tuple[str, int, Timeouts] | None:
+    """The URL, pool size and timeouts ``make_engine`` built a PostgreSQL engine from."""
+    return _POSTGRES_MADE_WITH.get(engine)
+
+
+def postgres_engine_options(url: str, pool_size: int, timeouts: Timeouts) -> tuple[URL, dict[str, Any]]:
+    """The URL and engine settings of every PostgreSQL engine, synchronous or not."""
+    parsed = make_url(normalise_url(url))
     # Keep any libpq options the caller put in the URL (e.g. a search_path) beside our timeouts.
     caller_options = parsed.query.get("options", "")
     if isinstance(caller_options, tuple):
         caller_options = " ".join(caller_options)
     options = f"-c lock_timeout={timeouts.lock_ms} -c statement_timeout={timeouts.statement_ms}"
-    return create_engine(
-        parsed.difference_update_query(["options"]),
-        pool_size=pool_size,
-        max_overflow=pool_size,
+    return parsed.difference_update_query(["options"]), {
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
         # Waiting for a free connection is waiting for a lock: same limit, then a clear 503.
-        pool_timeout=timeouts.lock_ms / 1000,
-        pool_pre_ping=True,
+        "pool_timeout": timeouts.lock_ms / 1000,
+        "pool_pre_ping": True,
         # The refund write path relies on READ COMMITTED semantics: say so, whatever the server default.
-        isolation_level="READ COMMITTED",
-        connect_args={"options": f"{options} {caller_options}".strip()},
-    )
+        "isolation_level": "READ COMMITTED",
+        "connect_args": {"options": f"{options} {caller_options}".strip()},
+    }

@@ -144,10 +144,12 @@ def run_driver_sql(conn: Connection, sql: str) -> None:
 def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: bool) -> Rows:
     """Run on the driver and read any rows at once, inside the error handling, then close the
     cursor: callers get plain rows and SQLAlchemy's exceptions, never a driver's."""
-    cursor = None
+    cursor: Any = None
     try:
-        # Inside: a connection the database dropped fails already here.
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # Inside: a connection the database dropped fails already here. The DBAPI connection, not
+        # the driver's own: on the suspending engine (suspending.py) that is SQLAlchemy's adapter,
+        # whose waits suspend the request's greenlet.
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         # Statement listeners (tests that watch what is written, statement logging) see every
         # statement. Only before execution, and with no execution context: a listener that
         # needs SQLAlchemy's context, or after_cursor_execute, sees only SQLAlchemy's own.

@@ -24,7 +24,7 @@ from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import READ_ONLY_OPTION, write_gate
 from payintents.adapters.sql.intent_store import SqlIntentRepository
-from payintents.adapters.sql.prepared import PreparedStatement, run_driver_sql
+from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
     accounts,
@@ -44,7 +44,7 @@ from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.refund import Refund
 from payintents.service.ports import ApiKeyRecord, StoreBusyError
-from payintents.service.waiting import WouldWaitError, event_loop_work, may_wait
+from payintents.service.waiting import event_loop_work
 
 ik = idempotency_keys
 
@@ -274,15 +274,6 @@ def _read_only_options(conn: Connection) -> dict[str, object]:
     return {READ_ONLY_OPTION: True}
 
 
-EVENT_LOOP_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10ms'"
-# PostgreSQL's lock_not_available: lock_timeout ran out.
-LOCK_NOT_AVAILABLE = "55P03"
-
-
-def _is_lock_timeout(exc: OperationalError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
-
-
 class SqlUnitOfWork:
     intents: SqlIntentRepository
     refunds: SqlRefundRepository
@@ -341,10 +332,6 @@ class SqlUnitOfWork:
             self._conn = self._conn.execution_options(**_read_only_options(self._conn))
         try:
             self._tx = self._conn.begin()
-            if not self._read_only and not may_wait() and self._conn.dialect.name == "postgresql":
-                # On the event loop a row lock held by another transaction must not stall the
-                # worker: give way after a few milliseconds (WouldWaitError) and try again later.
-                run_driver_sql(self._conn, EVENT_LOOP_LOCK_TIMEOUT)
         except BaseException:
             self._conn.close()
             raise
@@ -384,9 +371,6 @@ class SqlUnitOfWork:
         finally:
             self._close()
         # Raising here replaces the database exception with the port's own error type.
-        if isinstance(exc, OperationalError) and not may_wait() and _is_lock_timeout(exc):
-            # Another worker's transaction on the same row ends within milliseconds.
-            raise WouldWaitError("a row this request writes is locked", briefly=True) from exc
         if isinstance(exc, OperationalError):
             raise StoreBusyError("the database is busy; retry shortly") from exc
         if isinstance(exc, IntegrityError):

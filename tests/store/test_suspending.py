@@ -1,0 +1,167 @@
+"""PostgreSQL work on the event loop through the suspending runner (ADR 0014).
+
+Against a real PostgreSQL: a query that waits suspends only its own work, where the synchronous
+engine holds up the whole loop (the negative control); a request whose refund waits for a row
+another transaction holds is suspended while the same worker's loop answers other requests, and
+the refund then applies once. The runner's admission, on a real event loop: at most
+``pool_size`` pieces of work at once, started in order of arrival, and work on one key one at a
+time (with a negative control for the key check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.util.concurrency import await_
+from starlette.testclient import TestClient
+
+from payintents.adapters.sql.engine import Timeouts, make_engine
+from payintents.adapters.sql.migrate import upgrade
+from payintents.adapters.sql.suspending import SuspendingRunner, runner_for
+from payintents.bootstrap import Settings, build_dependencies
+from payintents.service.accounts import create_account
+from payintents.web.app import build_app
+from tests.support import Api, backend_database_url
+
+HOLD_S = 0.5
+
+
+# The admission tests never connect: the runner's engine opens connections only when used.
+UNUSED_URL = "postgresql://nobody@127.0.0.1:1/unused"
+
+
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    with backend_database_url("postgres", tmp_path) as url:
+        engine = make_engine(url, pool_size=1)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.mark.postgres
+def test_only_postgres_engines_get_a_runner(tmp_path: Path, postgres_url: str) -> None:
+    sqlite = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    postgres = make_engine(postgres_url, pool_size=1)
+    assert runner_for(sqlite) is None
+    runner = runner_for(postgres)
+    assert isinstance(runner, SuspendingRunner)
+    assert runner.engine.dialect.is_async
+    sqlite.dispose()
+    postgres.dispose()
+
+
+def _finished_in_order(postgres_url: str, *, suspending: bool) -> list[str]:
+    """A 0.3 s query and a quick one started together on one event loop: which ended first."""
+    engine = make_engine(postgres_url, pool_size=2)
+    runner = runner_for(engine)
+    assert runner is not None
+    finished: list[str] = []
+
+    def query(name: str, sleep_s: float) -> None:
+        with (runner.engine if suspending else engine).connect() as conn:
+            conn.execute(text("SELECT pg_sleep(:s)"), {"s": sleep_s})
+        finished.append(name)
+
+    async def run(name: str, sleep_s: float) -> None:
+        if suspending:
+            await runner.run(query, name, sleep_s)
+        else:
+            query(name, sleep_s)  # the synchronous engine, straight on the loop
+
+    async def both() -> None:
+        await asyncio.gather(run("slow", 0.3), run("quick", 0))
+        await runner.close()
+
+    asyncio.run(both())
+    engine.dispose()
+    return finished
+
+
+@pytest.mark.postgres
+def test_a_database_wait_suspends_only_its_own_work(postgres_url: str) -> None:
+    assert _finished_in_order(postgres_url, suspending=True) == ["quick", "slow"]
+
+
+@pytest.mark.postgres
+def test_negative_control_on_the_synchronous_engine_the_wait_holds_up_the_loop(postgres_url: str) -> None:
+    assert _finished_in_order(postgres_url, suspending=False) == ["slow", "quick"]
+
+
+@pytest.mark.postgres
+def test_a_refund_waiting_for_a_locked_row_leaves_the_loop_serving(postgres_url: str) -> None:
+    engine = make_engine(postgres_url, pool_size=2)
+    deps = build_dependencies(Settings(database_url=postgres_url), engine=engine)
+    with TestClient(build_app(deps), base_url="http://testserver") as client:
+        api = Api(client, create_account(deps, "held").sandbox_key)
+        held, other = api.captured_intent(1000), api.captured_intent(1000)
+        answered: list[int] = []
+        with engine.begin() as conn:
+            conn.execute(text("SELECT 1 FROM payment_intents WHERE id = :id FOR UPDATE"), {"id": held})
+            waiting = threading.Thread(target=lambda: answered.append(api.refund(held, 300).status_code))
+            waiting.start()
+            time.sleep(0.1)  # the refund is now queued on the row
+            started = time.monotonic()
+            # The same worker, the same loop: another intent's refund and a read answer at once.
+            assert api.refund(other, 100).status_code == 200
+            assert api.intent(other)["refundedAmount"] == 100
+            served_in_s = time.monotonic() - started
+            assert answered == []  # still waiting for the row
+            time.sleep(HOLD_S)
+        waiting.join(10)
+        assert answered == [200]
+        assert served_in_s < HOLD_S
+        assert api.intent(held)["refundedAmount"] == 300
+    engine.dispose()
+
+
+async def _run_all(runner: SuspendingRunner, keys: list[str | None], *, keyed: bool = True) -> dict[str, Any]:
+    """Start one piece of work per key, in order; what ran at once, and in which order."""
+    running: list[str | None] = []
+    seen: dict[str, Any] = {"most": 0, "started": [], "one_key_twice": False}
+
+    def work(index: int, key: str | None) -> None:
+        seen["one_key_twice"] |= key is not None and key in running
+        running.append(key)
+        seen["most"] = max(seen["most"], len(running))
+        seen["started"].append(index)
+        await_(asyncio.sleep(0.01))  # as a database wait does: suspends only this piece
+        running.remove(key)
+
+    async def one(index: int, key: str | None) -> None:
+        await runner.run(work, index, key, one_at_a_time=key if keyed else None)
+
+    tasks = []
+    for index, key in enumerate(keys):
+        tasks.append(asyncio.create_task(one(index, key)))
+        await asyncio.sleep(0)  # arrivals in index order
+    await asyncio.gather(*tasks)
+    return seen
+
+
+def test_at_most_pool_size_pieces_of_work_run_at_once_in_order_of_arrival() -> None:
+    runner = SuspendingRunner(UNUSED_URL, pool_size=3, timeouts=Timeouts())
+    seen = asyncio.run(_run_all(runner, [None] * 10))
+    assert seen["most"] == 3
+    assert seen["started"] == list(range(10))
+
+
+def test_work_on_one_key_runs_one_at_a_time() -> None:
+    runner = SuspendingRunner(UNUSED_URL, pool_size=4, timeouts=Timeouts())
+    seen = asyncio.run(_run_all(runner, ["pi_a", "pi_a", "pi_b", "pi_a", "pi_b"]))
+    assert not seen["one_key_twice"]
+    assert seen["most"] == 2  # one per key, the two keys at once
+
+
+def test_negative_control_the_same_work_without_its_keys_does_overlap() -> None:
+    runner = SuspendingRunner(UNUSED_URL, pool_size=4, timeouts=Timeouts())
+    seen = asyncio.run(_run_all(runner, ["pi_a", "pi_a", "pi_b", "pi_a", "pi_b"], keyed=False))
+    assert seen["one_key_twice"]  # so the check above would see a key run twice
+    assert seen["most"] == 4
