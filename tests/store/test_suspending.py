@@ -136,7 +136,11 @@ async def _run_all(runner: SuspendingRunner, keys: list[str | None], *, keyed: b
         running.remove(key)
 
     async def one(index: int, key: str | None) -> None:
-        await runner.run(work, index, key, one_at_a_time=key if keyed else None)
+        if key is None or not keyed:
+            await runner.run(work, index, key)
+            return
+        async with runner.in_turn(key):
+            await runner.run(work, index, key)
 
     tasks = []
     for index, key in enumerate(keys):

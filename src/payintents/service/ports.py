@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -214,8 +215,10 @@ class EventLoopRunner(Protocol):
     """Runs a request's synchronous work on the event loop so that its waits for the store
     suspend only that request (PostgreSQL, ADR 0014); without one the work runs directly."""
 
-    async def run(self, work: Callable[..., _T], *args: Any, one_at_a_time: str | None = None) -> _T:
-        """``work(*args)``; work given the same ``one_at_a_time`` key runs in turn, not together."""
+    async def run(self, work: Callable[..., _T], *args: Any) -> _T: ...
+
+    def in_turn(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Hold ``key``'s turn: others asking for the same key meanwhile wait, in order."""
 
     async def close(self) -> None: ...
 

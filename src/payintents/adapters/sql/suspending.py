@@ -47,10 +47,14 @@ class SuspendingRunner:
         """The engine to use inside ``run``: synchronous calls, asynchronous waits."""
         return self._engine.sync_engine
 
-    async def run(self, work: Callable[..., T], *args: Any, one_at_a_time: str | None = None) -> T:
-        """Run ``work(*args)``; work with the same ``one_at_a_time`` key runs in turn."""
-        async with self._admission().admitted(one_at_a_time):
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(*args)`` once it is admitted: at most ``pool_size`` at once, in order of arrival."""
+        async with self._admission().in_flight:
             return await greenlet_spawn(work, *args)
+
+    def in_turn(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold ``key``'s turn: whoever asks for the same key meanwhile waits, in order."""
+        return self._admission().turn(key)
 
     def _admission(self) -> _Admission:
         # One per event loop: asyncio's primitives belong to the loop they first waited on.
@@ -77,20 +81,15 @@ class _Admission:
     """
 
     def __init__(self, in_flight: int) -> None:
-        self._in_flight = asyncio.Semaphore(in_flight)
+        self.in_flight = asyncio.Semaphore(in_flight)
         self._turns: dict[str, _Turn] = {}
 
     @contextlib.asynccontextmanager
-    async def admitted(self, key: str | None) -> AsyncIterator[None]:
-        if key is None:
-            async with self._in_flight:
-                yield
-            return
+    async def turn(self, key: str) -> AsyncIterator[None]:
         turn = self._turns.setdefault(key, _Turn())
         turn.queued += 1
         try:
-            # The key first: work waiting for its key holds no place among those in flight.
-            async with turn.lock, self._in_flight:
+            async with turn.lock:
                 yield
         finally:
             turn.queued -= 1
