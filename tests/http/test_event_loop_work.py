@@ -181,13 +181,21 @@ def test_a_held_writer_is_waited_out_on_the_loop_then_the_refund_applies_once(
 
 
 @contextmanager
-def impatient_world(patient: Dependencies, database_url: str, key: str) -> Iterator[World]:
-    timeouts = Timeouts(lock_ms=int(HOLD_S * 1000 / 6))
+def second_world(
+    first: Dependencies,
+    database_url: str,
+    key: str,
+    timeouts: Timeouts | None = None,
+    limiter: RateLimiter | None = None,
+) -> Iterator[World]:
+    """A second app on the same database, with its own store (its own event loop, hence its own
+    runner on PostgreSQL) and ``timeouts``, logging through ``first``'s request log, which does
+    not drop an entry while a test holds the writer."""
+    timeouts = timeouts or Timeouts()
     engine = make_engine(database_url, pool_size=2, timeouts=timeouts)
-    impatient = build_dependencies(Settings(timeouts=timeouts), engine=engine)
-    # Logged through the patient store, which does not drop the entry while the writer holds.
+    second = build_dependencies(Settings(timeouts=timeouts), engine=engine)
     try:
-        with world_of(dataclasses.replace(impatient, request_log=patient.request_log), key) as world:
+        with world_of(dataclasses.replace(second, request_log=first.request_log), key, limiter) as world:
             yield world
     finally:
         engine.dispose()
@@ -199,7 +207,8 @@ def test_a_writer_held_past_the_lock_timeout_answers_503_and_changes_nothing(
     intent_id = world.api.captured_intent(1000)
     # The same key through an app whose store gives up on a held writer well before it lets go:
     # its lock timeout is a sixth of the hold (PAYINTENTS_DB_LOCK_TIMEOUT_MS, as an operator sets it).
-    with impatient_world(deps, database_url, world.api.key) as impatient:
+    short_lock_wait = Timeouts(lock_ms=int(HOLD_S * 1000 / 6))
+    with second_world(deps, database_url, world.api.key, short_lock_wait) as impatient:
         held_writer(intent_id)
         answered = impatient.api.refund(intent_id, 300, key="busy-1")
         assert answered.status_code == 503, answered.text
@@ -211,7 +220,7 @@ def test_a_writer_held_past_the_lock_timeout_answers_503_and_changes_nothing(
 
 
 def test_a_request_that_reran_on_a_thread_takes_one_token_of_the_rate_limit(
-    world: World, deps: Dependencies
+    world: World, deps: Dependencies, database_url: str
 ) -> None:
     intent_id = world.api.captured_intent(1000)
     armed = world.api.post(
@@ -220,7 +229,8 @@ def test_a_request_that_reran_on_a_thread_takes_one_token_of_the_rate_limit(
     )
     assert armed.status_code == 200, armed.text
     # The same key through an app allowing one request, refilled far slower than the test runs.
-    with world_of(deps, world.api.key, RateLimiter(sandbox=RateLimit(0.001, 1))) as limited:
+    one_request = RateLimiter(sandbox=RateLimit(0.001, 1))
+    with second_world(deps, database_url, world.api.key, limiter=one_request) as limited:
         answered = limited.api.refund(intent_id, 300)
         assert answered.status_code == 200, answered.text  # a second admission would be a 429
         assert limited.processor.refunds_may_wait == [True]  # it did rerun on a thread

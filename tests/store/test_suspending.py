@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.util.concurrency import await_
 from starlette.testclient import TestClient
 
@@ -107,7 +107,7 @@ def test_a_refund_waiting_for_a_locked_row_leaves_the_loop_serving(postgres_url:
             conn.execute(text("SELECT 1 FROM payment_intents WHERE id = :id FOR UPDATE"), {"id": held})
             waiting = threading.Thread(target=lambda: answered.append(api.refund(held, 300).status_code))
             waiting.start()
-            time.sleep(0.1)  # the refund is now queued on the row
+            wait_for_a_lock_wait(conn)  # the refund is now queued on the row
             started = time.monotonic()
             # The same worker, the same loop: another intent's refund and a read answer at once.
             assert api.refund(other, 100).status_code == 200
@@ -120,6 +120,21 @@ def test_a_refund_waiting_for_a_locked_row_leaves_the_loop_serving(postgres_url:
         assert served_in_s < HOLD_S
         assert api.intent(held)["refundedAmount"] == 300
     engine.dispose()
+
+
+def wait_for_a_lock_wait(conn: Connection) -> None:
+    """Until another session of this database waits for a lock."""
+    for _ in range(500):
+        waiting = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the refund never waited for the row")
 
 
 async def _run_all(runner: SuspendingRunner, keys: list[str | None], *, keyed: bool = True) -> dict[str, Any]:
@@ -169,3 +184,52 @@ def test_negative_control_the_same_work_without_its_keys_does_overlap() -> None:
     seen = asyncio.run(_run_all(runner, ["pi_a", "pi_a", "pi_b", "pi_a", "pi_b"], keyed=False))
     assert seen["one_key_twice"]  # so the check above would see a key run twice
     assert seen["most"] == 4
+
+
+def test_a_newcomer_does_not_take_a_freed_place_ahead_of_one_that_waited() -> None:
+    runner = SuspendingRunner(UNUSED_URL, pool_size=1, timeouts=Timeouts())
+    started: list[str] = []
+
+    async def main() -> None:
+        newcomer: list[asyncio.Task[None]] = []
+
+        def first() -> None:
+            started.append("first")
+            await_(asyncio.sleep(0.01))
+            # Arrives as the place is freed: runs only after the one already waiting.
+            newcomer.append(asyncio.get_running_loop().create_task(runner.run(started.append, "newcomer")))
+
+        holder = asyncio.create_task(runner.run(first))
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(runner.run(started.append, "waiter"))
+        await asyncio.gather(holder, waiter)
+        await newcomer[0]
+
+    asyncio.run(main())
+    assert started == ["first", "waiter", "newcomer"]
+
+
+def test_a_write_stuck_on_a_row_holds_up_writes_but_not_reads() -> None:
+    runner = SuspendingRunner(UNUSED_URL, pool_size=1, timeouts=Timeouts())
+    finished: list[str] = []
+
+    def stuck() -> None:
+        await_(asyncio.sleep(0.2))  # as a write waiting for another session's row lock
+        finished.append("stuck write")
+
+    async def main() -> None:
+        stuck_write = asyncio.create_task(runner.run(stuck))
+        await asyncio.sleep(0)
+        other_write = asyncio.create_task(runner.run(finished.append, "other write"))
+        read = asyncio.create_task(runner.run(finished.append, "read", writes=False))
+        await asyncio.gather(stuck_write, other_write, read)
+
+    asyncio.run(main())
+    assert finished == ["read", "stuck write", "other write"]
+
+
+def test_a_runner_refuses_a_second_event_loop() -> None:
+    runner = SuspendingRunner(UNUSED_URL, pool_size=1, timeouts=Timeouts())
+    asyncio.run(runner.run(int))
+    with pytest.raises(RuntimeError, match="one event loop"):
+        asyncio.run(runner.run(int))

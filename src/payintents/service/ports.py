@@ -215,7 +215,8 @@ class EventLoopRunner(Protocol):
     """Runs a request's synchronous work on the event loop so that its waits for the store
     suspend only that request (PostgreSQL, ADR 0014); without one the work runs directly."""
 
-    async def run(self, work: Callable[..., _T], *args: Any) -> _T: ...
+    async def run(self, work: Callable[..., _T], *args: Any, writes: bool = True) -> _T:
+        """``work(*args)``; ``writes=False`` for work that only reads (authentication, a GET)."""
 
     def in_turn(self, key: str) -> AbstractAsyncContextManager[None]:
         """Hold ``key``'s turn: others asking for the same key meanwhile wait, in order."""

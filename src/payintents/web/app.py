@@ -67,12 +67,13 @@ async def openapi(request: Request) -> Response:
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     yield
     # Shutting down: the sandbox request log's last entries are written before the process ends.
-    request_log = app.state.deps.request_log
-    if request_log is not None:
-        await run_in_threadpool(request_log.close)
-    runner = app.state.deps.event_loop_runner
-    if runner is not None:
-        await runner.close()
+    deps: Dependencies = app.state.deps
+    try:
+        if deps.request_log is not None:
+            await run_in_threadpool(deps.request_log.close)
+    finally:
+        if deps.event_loop_runner is not None:
+            await deps.event_loop_runner.close()
 
 
 def build_app(

@@ -153,10 +153,10 @@ async def _handle_on_event_loop(
 ) -> Response:
     try:
         # Authentication only reads (no write lock, no row lock): it never waits for a writer.
-        session = await _on_event_loop(request, _open, request)
+        session = await _on_event_loop(request, _open, request, writes=False)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
-    async with _turn_of(request):
+    async with _turn_of(request, session.scope):
         done = await _respond_on_event_loop(request, operation, raw, trace_id, session)
     if done is None:
         # It would have slept: the same request again on a thread, where it may wait.
@@ -181,7 +181,9 @@ async def _respond_on_event_loop(
     while True:
         try:
             with without_waiting() as work:
-                response = await _on_event_loop(request, _respond, request, operation, raw, trace_id, session)
+                response = await _on_event_loop(
+                    request, _respond, request, operation, raw, trace_id, session, writes=_writes(request)
+                )
                 return response, work
         except WouldWaitError as would:
             if work.committed:
@@ -199,25 +201,30 @@ async def _respond_on_event_loop(
             pause_s = min(2 * pause_s, EVENT_LOOP_LONGEST_PAUSE_S)
 
 
-async def _on_event_loop(request: Request, work: Callable[..., T], *args: Any) -> T:
+async def _on_event_loop(request: Request, work: Callable[..., T], *args: Any, writes: bool) -> T:
     """Run ``work`` on the loop: through the store's runner if it has one (PostgreSQL: its waits
     for the database suspend only this request, ADR 0014), else directly."""
     deps: Dependencies = request.app.state.deps
     runner = deps.event_loop_runner
     if runner is None:
         return work(*args)
-    return await runner.run(work, *args)
+    return await runner.run(work, *args, writes=writes)
 
 
-def _turn_of(request: Request) -> AbstractAsyncContextManager[None]:
+def _writes(request: Request) -> bool:
+    return request.method not in ("GET", "HEAD")
+
+
+def _turn_of(request: Request, scope: Scope) -> AbstractAsyncContextManager[None]:
     """With a runner, writes to one payment intent take turns in the worker: a second one waits
-    here, not in PostgreSQL's lock queue holding a connection (ADR 0014). Authentication does not
-    take the turn: measured, serialising it too cost a third of a hot intent's throughput."""
+    here, not in PostgreSQL's lock queue holding a connection (ADR 0014). Keyed by the caller's
+    scope too, so another account naming the intent cannot hold up its owner. Authentication does
+    not take the turn: measured, serialising it too cost a third of a hot intent's throughput."""
     deps: Dependencies = request.app.state.deps
     intent_id = request.path_params.get("paymentIntentId")
-    if deps.event_loop_runner is None or intent_id is None or request.method in ("GET", "HEAD"):
+    if deps.event_loop_runner is None or intent_id is None or not _writes(request):
         return nullcontext()
-    return deps.event_loop_runner.in_turn(str(intent_id))
+    return deps.event_loop_runner.in_turn(f"{scope.account_id}/{scope.environment.value}/{intent_id}")
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:

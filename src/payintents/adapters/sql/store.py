@@ -370,6 +370,9 @@ class SqlUnitOfWork:
             rollback_failure = failure
         finally:
             self._close()
+        if exc is not None and not isinstance(exc, Exception):
+            # A cancelled request (or an interrupt) stays cancelled, whatever the rollback did.
+            return
         # Raising here replaces the database exception with the port's own error type.
         if isinstance(exc, OperationalError):
             raise StoreBusyError("the database is busy; retry shortly") from exc
