@@ -5,9 +5,10 @@ wait). A refund that would sleep (a sandbox "slow" failure) gives way before com
 and runs again on a worker thread, where it succeeds exactly once: one refund, the amount added
 once, one entry in the request log, one token of the rate limit. A refund that finds another writer
 in its way (the SQLite gate held by another worker or by a thread, the intent's row locked on
-PostgreSQL) pauses on the loop (SQLite) or waits suspended in its greenlet (PostgreSQL), the loop
-meanwhile serving other requests, and is applied once when the writer lets go, or answers 503
-after the lock timeout having changed nothing. On SQLite, a failed
+PostgreSQL) pauses on the loop (SQLite) or waits suspended in its greenlet (PostgreSQL), and is
+applied once when the writer lets go, or answers 503 after the lock timeout having changed nothing.
+(That the loop serves other requests meanwhile: on SQLite here, on PostgreSQL in
+tests/store/test_suspending.py.) On SQLite, a failed
 group commit answers 503 and the retry applies once; answers are never logged by writing the log
 from the event loop.
 """

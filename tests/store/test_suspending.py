@@ -11,6 +11,7 @@ time (with a negative control for the key check).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Engine, text
 from sqlalchemy.util.concurrency import await_
 from starlette.testclient import TestClient
 
@@ -27,6 +28,8 @@ from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.suspending import SuspendingRunner, runner_for
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import create_account
+from payintents.service.ports import StoreBusyError
+from payintents.web import endpoint
 from payintents.web.app import build_app
 from tests.support import Api, backend_database_url
 
@@ -107,7 +110,7 @@ def test_a_refund_waiting_for_a_locked_row_leaves_the_loop_serving(postgres_url:
             conn.execute(text("SELECT 1 FROM payment_intents WHERE id = :id FOR UPDATE"), {"id": held})
             waiting = threading.Thread(target=lambda: answered.append(api.refund(held, 300).status_code))
             waiting.start()
-            wait_for_a_lock_wait(conn)  # the refund is now queued on the row
+            wait_for_a_lock_wait(engine)  # the refund is now queued on the row
             started = time.monotonic()
             # The same worker, the same loop: another intent's refund and a read answer at once.
             assert api.refund(other, 100).status_code == 200
@@ -122,16 +125,10 @@ def test_a_refund_waiting_for_a_locked_row_leaves_the_loop_serving(postgres_url:
     engine.dispose()
 
 
-def wait_for_a_lock_wait(conn: Connection) -> None:
+def wait_for_a_lock_wait(engine: Engine) -> None:
     """Until another session of this database waits for a lock."""
     for _ in range(500):
-        waiting = conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        ).scalar_one()
-        if waiting:
+        if lock_waiters(engine):
             return
         time.sleep(0.01)
     raise AssertionError("the refund never waited for the row")
@@ -233,3 +230,107 @@ def test_a_runner_refuses_a_second_event_loop() -> None:
     asyncio.run(runner.run(int))
     with pytest.raises(RuntimeError, match="one event loop"):
         asyncio.run(runner.run(int))
+
+
+def test_waiting_for_a_turn_or_a_place_ends_in_busy_after_the_lock_timeout() -> None:
+    runner = SuspendingRunner(UNUSED_URL, pool_size=1, timeouts=Timeouts(lock_ms=50))
+
+    def held() -> None:
+        await_(asyncio.sleep(0.5))  # as a write waiting for another session's row
+
+    async def main() -> tuple[float, float]:
+        async def hold_turn() -> None:
+            async with runner.in_turn("pi_held"):
+                await runner.run(held)
+
+        holder = asyncio.create_task(hold_turn())
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        with pytest.raises(StoreBusyError):
+            async with runner.in_turn("pi_held"):
+                pass
+        turn_s = time.monotonic() - started
+        started = time.monotonic()
+        with pytest.raises(StoreBusyError):
+            await runner.run(int)  # the one write place is taken too
+        place_s = time.monotonic() - started
+        await holder
+        return turn_s, place_s
+
+    turn_s, place_s = asyncio.run(main())
+    # Each gives up after the 50 ms lock timeout, not after the holder's 500 ms.
+    assert 0.04 < turn_s < 0.3 and 0.04 < place_s < 0.3
+
+
+@pytest.mark.postgres
+def test_a_read_and_a_write_each_find_a_connection_at_once(postgres_url: str) -> None:
+    # One place each for reads and writes, and a pool timeout of 50 ms: a pool too small for both
+    # would make one of them wait for the other's 300 ms query and fail.
+    engine = make_engine(postgres_url, pool_size=1, timeouts=Timeouts(lock_ms=50))
+    runner = runner_for(engine)
+    assert runner is not None
+
+    def query() -> None:
+        with runner.engine.connect() as conn:
+            conn.execute(text("SELECT pg_sleep(0.3)"))
+
+    async def main() -> None:
+        try:
+            await asyncio.gather(runner.run(query), runner.run(query, writes=False))
+        finally:
+            await runner.close()
+
+    asyncio.run(main())
+    engine.dispose()
+
+
+def refunds_waiting_for_a_row(postgres_url: str, refunds: int) -> int:
+    """``refunds`` concurrent refunds of one intent while another session holds its row: how many
+    of them queue in PostgreSQL for it (the rest wait for their turn in the worker)."""
+    engine = make_engine(postgres_url, pool_size=5)
+    deps = build_dependencies(Settings(database_url=postgres_url), engine=engine)
+    with TestClient(build_app(deps), base_url="http://testserver") as client:
+        api = Api(client, create_account(deps, "turns").sandbox_key)
+        intent_id = api.captured_intent(1000)
+        answers: list[int] = []
+        with engine.begin() as conn:
+            conn.execute(text("SELECT 1 FROM payment_intents WHERE id = :id FOR UPDATE"), {"id": intent_id})
+            threads = [
+                threading.Thread(target=lambda: answers.append(api.refund(intent_id, 100).status_code))
+                for _ in range(refunds)
+            ]
+            for thread in threads:
+                thread.start()
+            wait_for_a_lock_wait(engine)
+            time.sleep(0.3)  # time for any other refund to reach the row too
+            waiting = lock_waiters(engine)
+        for thread in threads:
+            thread.join(10)
+        assert answers == [200] * refunds
+        assert api.intent(intent_id)["refundedAmount"] == 100 * refunds
+    engine.dispose()
+    return waiting
+
+
+def lock_waiters(engine: Engine) -> int:
+    """Sessions waiting for a lock now. From a connection of its own: inside a transaction
+    PostgreSQL shows the activity it read first, again and again."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(conn.execute(text(query)).scalar_one())
+
+
+@pytest.mark.postgres
+def test_writes_to_one_intent_take_turns_in_the_worker(postgres_url: str) -> None:
+    assert refunds_waiting_for_a_row(postgres_url, 3) == 1
+
+
+@pytest.mark.postgres
+def test_negative_control_without_turns_every_write_queues_on_the_row(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(endpoint, "_turn_of", lambda *_args: contextlib.nullcontext())
+    assert refunds_waiting_for_a_row(postgres_url, 3) == 3

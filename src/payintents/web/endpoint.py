@@ -111,6 +111,8 @@ class Operation:
     extension: bool = False
     # Quick database work only: run on the event loop (a request that would sleep reruns on a thread).
     on_event_loop: bool = False
+    # A POST that writes nothing (a search): admitted among reads on PostgreSQL (ADR 0014).
+    reads_only: bool = False
 
 
 class ApiRoute(Route):
@@ -151,13 +153,17 @@ class _Session:
 async def _handle_on_event_loop(
     request: Request, operation: Operation, raw: bytes, trace_id: str
 ) -> Response:
+    started = time.perf_counter()
     try:
         # Authentication only reads (no write lock, no row lock): it never waits for a writer.
-        session = await _on_event_loop(request, _open, request, writes=False)
+        session = await _on_event_loop(request, _open, request, started, writes=False)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
-    async with _turn_of(request, session.scope):
-        done = await _respond_on_event_loop(request, operation, raw, trace_id, session)
+    try:
+        async with _turn_of(request, operation, session.scope):
+            done = await _respond_on_event_loop(request, operation, raw, trace_id, session)
+    except StoreBusyError as busy:  # not admitted within the lock timeout (ADR 0014)
+        done = response_for_exception(busy, trace_id), EventLoopWork()
     if done is None:
         # It would have slept: the same request again on a thread, where it may wait.
         return await run_in_threadpool(_serve, request, operation, raw, trace_id, session)
@@ -182,7 +188,14 @@ async def _respond_on_event_loop(
         try:
             with without_waiting() as work:
                 response = await _on_event_loop(
-                    request, _respond, request, operation, raw, trace_id, session, writes=_writes(request)
+                    request,
+                    _respond,
+                    request,
+                    operation,
+                    raw,
+                    trace_id,
+                    session,
+                    writes=_writes(request, operation),
                 )
                 return response, work
         except WouldWaitError as would:
@@ -211,32 +224,31 @@ async def _on_event_loop(request: Request, work: Callable[..., T], *args: Any, w
     return await runner.run(work, *args, writes=writes)
 
 
-def _writes(request: Request) -> bool:
-    return request.method not in ("GET", "HEAD")
+def _writes(request: Request, operation: Operation) -> bool:
+    return request.method not in ("GET", "HEAD") and not operation.reads_only
 
 
-def _turn_of(request: Request, scope: Scope) -> AbstractAsyncContextManager[None]:
+def _turn_of(request: Request, operation: Operation, scope: Scope) -> AbstractAsyncContextManager[None]:
     """With a runner, writes to one payment intent take turns in the worker: a second one waits
     here, not in PostgreSQL's lock queue holding a connection (ADR 0014). Keyed by the caller's
     scope too, so another account naming the intent cannot hold up its owner. Authentication does
     not take the turn: measured, serialising it too cost a third of a hot intent's throughput."""
     deps: Dependencies = request.app.state.deps
     intent_id = request.path_params.get("paymentIntentId")
-    if deps.event_loop_runner is None or intent_id is None or not _writes(request):
+    if deps.event_loop_runner is None or intent_id is None or not _writes(request, operation):
         return nullcontext()
     return deps.event_loop_runner.in_turn(f"{scope.account_id}/{scope.environment.value}/{intent_id}")
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
     try:
-        session = _open(request)
+        session = _open(request, time.perf_counter())
     except Exception as exc:
         return response_for_exception(exc, trace_id)
     return _serve(request, operation, raw, trace_id, session)
 
 
-def _open(request: Request) -> _Session:
-    started = time.perf_counter()
+def _open(request: Request, started: float) -> _Session:
     scope, offset = _authenticate(request.app.state.deps, request.headers.get("authorization"))
     # Per-key limit (429), before any other work: a refused request is not even logged.
     request.app.state.rate_limiter.admit(scope)

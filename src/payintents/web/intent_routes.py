@@ -186,6 +186,7 @@ ROUTES: list[Route] = [
             schemas.SEARCH,
             body_required=True,
             on_event_loop=True,
+            reads_only=True,
             summary="Search payment intents, newest first, with cursors",
             success=(200, "PagedPaymentIntent"),
             errors=(413, 415),

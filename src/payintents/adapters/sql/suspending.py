@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import greenlet_spawn, in_greenlet
 
 from payintents.adapters.sql.engine import Timeouts, postgres_engine_options, postgres_made_with
+from payintents.service.ports import StoreBusyError
 
 T = TypeVar("T")
 
@@ -45,6 +46,8 @@ class SuspendingRunner:
             url_.set(drivername="postgresql+psycopg_async"), **options
         )
         self._pool_size = pool_size
+        # Waiting to be admitted is waiting for the store: as long as a lock, then "busy" (503).
+        self._admission_wait_s = timeouts.lock_ms / 1000
         self._loop: asyncio.AbstractEventLoop | None = None
         self._admission: _Admission | None = None
 
@@ -55,14 +58,21 @@ class SuspendingRunner:
 
     async def run(self, work: Callable[..., T], *args: Any, writes: bool = True) -> T:
         """Run ``work(*args)`` once admitted among the worker's writes (or, ``writes=False``, its
-        reads): at most ``pool_size`` of each at once, in order of arrival."""
+        reads): at most ``pool_size`` of each at once, in order of arrival. StoreBusyError if not
+        admitted within the lock timeout."""
         admission = self._admitting()
-        async with admission.writes if writes else admission.reads:
+        permits = admission.writes if writes else admission.reads
+        await _within(self._admission_wait_s, permits.acquire())
+        try:
             return await greenlet_spawn(work, *args)
+        finally:
+            permits.release()
 
     def in_turn(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
-        """Hold ``key``'s turn: whoever asks for the same key meanwhile waits, in order."""
-        return self._admitting().turn(key)
+        """Hold ``key``'s turn: whoever asks for the same key meanwhile waits, in order, up to the
+        lock timeout (then StoreBusyError). Without a bound the k-th of k writes queued behind a
+        row another session holds would answer only after k lock timeouts."""
+        return self._admitting().turn(key, self._admission_wait_s)
 
     def _admitting(self) -> _Admission:
         loop = asyncio.get_running_loop()
@@ -98,16 +108,29 @@ class _Admission:
         self._turns: dict[str, _Turn] = {}
 
     @contextlib.asynccontextmanager
-    async def turn(self, key: str) -> AsyncIterator[None]:
+    async def turn(self, key: str, wait_s: float) -> AsyncIterator[None]:
         turn = self._turns.setdefault(key, _Turn())
         turn.queued += 1
         try:
-            async with turn.lock:
+            await _within(wait_s, turn.lock.acquire())
+            try:
                 yield
+            finally:
+                turn.lock.release()
         finally:
             turn.queued -= 1
             if turn.queued == 0:
                 del self._turns[key]
+
+
+async def _within(wait_s: float, acquiring: Awaitable[Any]) -> None:
+    """Acquire, or give up after ``wait_s`` as the store gives up on a lock (asyncio's lock and
+    semaphore leave nothing behind when a waiter is cancelled)."""
+    try:
+        async with asyncio.timeout(wait_s):
+            await acquiring
+    except TimeoutError:
+        raise StoreBusyError("the database is busy; retry shortly") from None
 
 
 class _Turn:
@@ -119,12 +142,16 @@ class _Turn:
 
 
 def runner_for(engine: Engine) -> SuspendingRunner | None:
-    """A runner with a pool twin to ``engine``'s (same URL, size and timeouts), for a PostgreSQL
-    engine made by ``make_engine``; None for any other (SQLite needs none: its writes never wait
-    for the network, and its group commit, ADR 0012, relies on running straight on the loop)."""
+    """For a PostgreSQL engine made by ``make_engine``, a runner on the same URL with the same
+    timeouts (its pool: ``2 × pool_size``, see SuspendingRunner). None for SQLite, which needs none:
+    its writes never wait for the network, and its group commit (ADR 0012) relies on running
+    straight on the loop."""
+    if engine.dialect.name != "postgresql":
+        return None
     made_with = postgres_made_with(engine)
     if made_with is None:
-        return None
+        # Without a runner its event-loop requests would stall the loop on every wait (ADR 0014).
+        raise ValueError("a PostgreSQL engine for the server must come from make_engine")
     url, pool_size, timeouts = made_with
     return SuspendingRunner(url, pool_size=pool_size, timeouts=timeouts)
 
