@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -62,7 +62,7 @@ class SuspendingRunner:
         admitted within the lock timeout."""
         admission = self._admitting()
         permits = admission.writes if writes else admission.reads
-        await _within(self._admission_wait_s, permits.acquire())
+        await _within(self._admission_wait_s, permits)
         try:
             return await greenlet_spawn(work, *args)
         finally:
@@ -112,7 +112,7 @@ class _Admission:
         turn = self._turns.setdefault(key, _Turn())
         turn.queued += 1
         try:
-            await _within(wait_s, turn.lock.acquire())
+            await _within(wait_s, turn.lock)
             try:
                 yield
             finally:
@@ -123,12 +123,15 @@ class _Admission:
                 del self._turns[key]
 
 
-async def _within(wait_s: float, acquiring: Awaitable[Any]) -> None:
+async def _within(wait_s: float, taken: asyncio.Lock | asyncio.Semaphore) -> None:
     """Acquire, or give up after ``wait_s`` as the store gives up on a lock (asyncio's lock and
     semaphore leave nothing behind when a waiter is cancelled)."""
+    if not taken.locked():
+        await taken.acquire()  # free and nobody queued: taken at once, no timer needed
+        return
     try:
         async with asyncio.timeout(wait_s):
-            await acquiring
+            await taken.acquire()
     except TimeoutError:
         raise StoreBusyError("the database is busy; retry shortly") from None
 
