@@ -6,7 +6,7 @@ the whole worker wait for every one of them: measured, a worker spent most of it
 with nothing else to do. Here the same synchronous use-case code runs inside a greenlet
 (SQLAlchemy's ``greenlet_spawn``) on an engine of psycopg's asynchronous driver: each wait for
 the database suspends that request's greenlet and the loop serves other requests meanwhile, so a
-worker has as many refunds in flight as it has pooled connections (ADR 0014).
+worker has up to ``pool_size`` writes and as many reads in flight (ADR 0014).
 
 Outside such a greenlet (worker threads, background workers) the ordinary synchronous engine
 serves; ``engine_here`` picks one of the two.
@@ -89,12 +89,12 @@ class SuspendingRunner:
 class _Admission:
     """Which work may start now, in order of arrival.
 
-    Writes and reads (authentication, GET) are admitted separately, at most ``pool_size`` of each
-    at once: together they never need more than the runner's pool holds, so nobody waits for the
-    pool, whose wait is not fair (a returned connection can go
-    to a newcomer before the request that waited: measured, that starved requests on a hot intent
-    until the 5 s pool timeout answered 503). And a write waiting for a row another session holds
-    (up to the lock timeout) delays other writes at worst, never reads or authentication.
+    Writes and reads (authentication, GET, search) are admitted separately, at most ``pool_size``
+    of each at once: together they never need more than the runner's pool holds, so nobody waits
+    for the pool, whose wait is not fair (a returned connection can go to a newcomer before the
+    request that waited: measured, that starved requests on a hot intent until the 5 s pool
+    timeout answered 503). And a write waiting for a row another session holds (up to the lock
+    timeout) delays other writes at worst, never reads or authentication.
 
     Work on one key (writes to one payment intent) takes turns: a second write to a row waits here,
     not in PostgreSQL's lock queue holding a connection, where the holder's lock would last as long
