@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from payintents.benchmark import command
+from payintents.benchmark import command, report
 from payintents.benchmark.ceiling import CeilingResult
 from payintents.benchmark.load import PhaseResult
 from payintents.benchmark.run import BenchReport, HttpMeasurement, ModeReport
@@ -62,3 +62,18 @@ def test_the_exit_status_is_the_audit_and_the_answers(
     args = build_parser().parse_args(["bench", "--json"])
     assert command.cmd_bench(args) == exit_code
     assert json.loads(capsys.readouterr().out)["ok"] is (exit_code == 0)
+
+
+def _two_worker_report(server_cpu_s: list[float]) -> BenchReport:
+    phase = PhaseResult([1.0, 2.0], {"200": 2}, 0.1)  # with the GET phase: 0.2 s of wall time
+    run = HttpMeasurement("many", 2, 0, phase, phase, 0.01, [], server_cpu_s, True)
+    return BenchReport("postgres", 32, [ModeReport("many", CeilingResult(2, 0.01, 0), [run])])
+
+
+def test_a_run_whose_load_went_mostly_to_one_worker_says_so() -> None:
+    text = report.as_text(_two_worker_report([0.174, 0.03]))  # 87 % and 15 % of a core
+    assert "note: many with 2 workers ran unevenly (cpu % 87/15)" in text
+
+
+def test_an_evenly_loaded_run_has_no_note() -> None:
+    assert "unevenly" not in report.as_text(_two_worker_report([0.126, 0.124]))

@@ -52,6 +52,26 @@ def _percent(cpu_s: float, wall_s: float) -> float:
     return round(100 * cpu_s / wall_s, 1) if wall_s else 0.0
 
 
+# A run whose busiest worker used this many times the CPU of its idlest one measured fewer workers
+# than it says: the kernel handed most of the load's keep-alive connections to one of them.
+UNEVEN_CPU_FACTOR = 3
+
+
+def uneven_worker_notes(report: BenchReport) -> list[str]:
+    """A warning under each run whose workers did very unequal shares of the work."""
+    notes = []
+    for mode in report.modes:
+        for run in mode.runs:
+            cpu = run_figures(run, mode.ceiling.per_s)["serverCpuPercentPerWorker"]
+            if len(cpu) > 1 and max(cpu) > UNEVEN_CPU_FACTOR * max(min(cpu), 1):
+                shares = "/".join(f"{c:.0f}" for c in cpu)
+                notes.append(
+                    f"note: {mode.mode} with {run.workers} workers ran unevenly (cpu % {shares}): most "
+                    "connections went to one worker, so it measured fewer workers; run it again"
+                )
+    return notes
+
+
 def as_json(report: BenchReport) -> dict[str, Any]:
     return {
         "backend": report.backend,
@@ -98,6 +118,7 @@ def as_text(report: BenchReport) -> str:
                 f"{get_ms['p50']:>8.1f} {get_ms['p99']:>8.1f} {cpu:>14} {rss:>14}  {statuses}"
             )
     lines.append("")
+    lines += uneven_worker_notes(report)
     if report.history_load_s is not None:
         rows = ", ".join(f"{name} {count:,}" for name, count in report.history_rows.items())
         lines.append(f"history loaded in {report.history_load_s:.1f} s: {rows}")
