@@ -271,3 +271,24 @@ def test_with_commit_groups_a_failing_batch_leaves_the_turns_other_writes_commit
     with log.deps.read() as uow:
         assert uow.accounts.count() == 2  # the request's own write was committed
     assert logged_paths(log.deps, log.scope) == []
+
+
+def test_with_commit_groups_the_background_writer_leaves_entries_to_a_busy_loop(
+    loop_log: Callable[[int], LoopLog],
+) -> None:
+    log = loop_log(2)
+    one_turn(log, [entry(n) for n in range(3)])  # the loop wrote a batch of two; one waits
+    assert log.buffer.write_if_quiet(quiet_s=60) == 0  # the loop is busy: it will take it
+    assert logged_paths(log.deps, log.scope) == ["/payment-intents/pi_0", "/payment-intents/pi_1"]
+    time.sleep(0.05)
+    assert log.buffer.write_if_quiet(quiet_s=0.01) == 1  # a quiet moment: the writer takes it
+    assert logged_paths(log.deps, log.scope) == [f"/payment-intents/pi_{n}" for n in range(3)]
+
+
+def test_without_commit_groups_the_background_writer_always_writes(
+    deps: Dependencies, scope: Scope, buffers: Buffers
+) -> None:
+    # The contrast for the test above: nothing else writes the entries, so nothing is left.
+    buffer = buffers(deps.uow, NEVER_S)
+    buffer.add(scope, entry(1))
+    assert buffer.write_if_quiet(quiet_s=60) == 1
