@@ -252,15 +252,11 @@ class MemoryDeliveries:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
+    def any_due(self, now: datetime) -> bool:
+        return any(self._due(d, now) for d in self._s.deliveries.values())
+
     def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[DeliveryJob]:
-        due = [
-            d
-            for d in self._s.deliveries.values()
-            if d.status == "pending"
-            and d.next_attempt_at is not None
-            and d.next_attempt_at <= now
-            and (d.leased_until is None or d.leased_until < now)
-        ]
+        due = [d for d in self._s.deliveries.values() if self._due(d, now)]
         jobs = []
         for d in sorted(due, key=lambda d: d.next_attempt_at or now)[:limit]:
             d.lease_owner, d.leased_until = owner, lease_until
@@ -268,6 +264,15 @@ class MemoryDeliveries:
             secret = sub.active_secret
             jobs.append(DeliveryJob(d.event, sub.id, sub.url, secret.id, secret.value, len(d.attempts)))
         return jobs
+
+    @staticmethod
+    def _due(d: MemoryDelivery, now: datetime) -> bool:
+        return (
+            d.status == "pending"
+            and d.next_attempt_at is not None
+            and d.next_attempt_at <= now
+            and (d.leased_until is None or d.leased_until < now)
+        )
 
     def record_attempt(
         self, job: DeliveryJob, owner: str, record: AttemptRecord, outcome: str, now: datetime

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import make_engine
@@ -375,3 +375,26 @@ def test_concurrent_changes_to_one_subscription_are_never_lost(deps: Dependencie
     stored = webhooks.get_subscription(deps, scope, sub.id).secrets
     assert len(stored) == 5 and set(returned) <= {s.id for s in stored}
     assert [s.is_active for s in stored].count(True) == 1
+
+
+def test_a_poll_with_nothing_due_writes_nothing(
+    deps: Dependencies, engine: Engine, scope: Scope, clock: FakeClock
+) -> None:
+    # On SQLite a write would take the single writer's lock (and the event loop's requests would
+    # give way to it) twice a second per worker, for nothing.
+    webhooks.subscribe(deps, scope, [CREATED], URL, None)
+    emit(deps, scope)
+    assert len(dispatch.claim(deps, "a", 10)) == 1  # due: claimed, by a write
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_rest: statements.append(sql))
+    assert dispatch.claim(deps, "b", 10) == []  # leased to "a": nothing due
+    writes = [sql for sql in statements if _locks_for_writing(sql)]
+    assert statements and writes == []
+    clock.advance(seconds=dispatch.LEASE.total_seconds() + 1)
+    assert len(dispatch.claim(deps, "b", 10)) == 1  # the lease ran out: due again, and claimed
+
+
+def _locks_for_writing(sql: str) -> bool:
+    """An UPDATE, SQLite's write transaction, or a PostgreSQL row lock."""
+    upper = sql.lstrip().upper()
+    return upper.startswith(("UPDATE", "BEGIN IMMEDIATE")) or "FOR UPDATE" in upper

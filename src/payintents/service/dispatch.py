@@ -37,6 +37,11 @@ def lease_for(timeout_s: float, sends_in_a_row: int) -> timedelta:
 
 
 def claim(deps: Dependencies, owner: str, limit: int, lease: timedelta = LEASE) -> list[DeliveryJob]:
+    # Most polls find nothing due: a read says so without the write lock (on SQLite a write would
+    # make the event loop's requests give way to this poll, twice a second per worker).
+    with deps.read() as reading:
+        if not reading.deliveries.any_due(deps.clock.now()):
+            return []
     with deps.uow() as uow:
         now = deps.clock.now()
         jobs = uow.deliveries.claim_due(now, owner, now + lease, limit)

@@ -141,6 +141,9 @@ class DeliveryView:
 
 
 class DeliveryRepository(Protocol):
+    def any_due(self, now: datetime) -> bool:
+        """Whether ``claim_due`` would find anything, read without taking a write lock."""
+
     def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[DeliveryJob]:
         """Lease up to ``limit`` due deliveries to ``owner``; no two owners hold one at once."""
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
 
 from payintents.adapters.sql.schema import (
     outbox_events,
@@ -24,18 +24,26 @@ ev = outbox_events
 att = webhook_attempts
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    """A delivery waiting for its next attempt, whose time has come and that nobody leases."""
+    return and_(
+        dl.c.status == "pending",
+        dl.c.next_attempt_at <= now,
+        or_(dl.c.leased_until.is_(None), dl.c.leased_until < now),
+    )
+
+
 class SqlDeliveryRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
+    def any_due(self, now: datetime) -> bool:
+        return self._conn.execute(select(dl.c.event_id).where(_due(now)).limit(1)).first() is not None
+
     def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[DeliveryJob]:
         due = (
             select(dl.c.event_id, dl.c.subscription_id)
-            .where(
-                dl.c.status == "pending",
-                dl.c.next_attempt_at <= now,
-                or_(dl.c.leased_until.is_(None), dl.c.leased_until < now),
-            )
+            .where(_due(now))
             .order_by(dl.c.next_attempt_at)
             .limit(limit)
         )
