@@ -153,7 +153,9 @@ def audit_database(settings: Settings) -> AuditReport:
 def app_from_environment() -> Starlette:
     """ASGI factory for ``uvicorn --factory``: each worker process builds its own engine."""
     settings = Settings.from_environment()
-    engine = make_engine(settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts)
+    engine = make_engine(
+        settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts, serving=True
+    )
     limiter = RateLimiter(settings.rate_limit, settings.sandbox_rate_limit)
     deps = build_dependencies(settings, engine=engine)
     app = build_app(deps, pool_in_use=_pool_gauge(engine, deps), rate_limiter=limiter)

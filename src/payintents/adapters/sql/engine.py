@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from payintents.adapters.sql.checkpoint import FALLBACK_AUTOCHECKPOINT_PAGES, start_checkpointer
 from payintents.adapters.sql.write_gate import WriteGate
 
 DEFAULT_DATABASE_URL = "sqlite:///./payintents.db"
@@ -50,11 +51,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 5, timeouts: Timeouts | None = None) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 5, timeouts: Timeouts | None = None, serving: bool = False
+) -> Engine:
+    """``serving``: the engine of a server worker (SQLite: WAL checkpoints move to a thread of
+    their own, checkpoint.py)."""
     parsed = make_url(normalise_url(url))
     timeouts = timeouts or Timeouts()
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed.render_as_string(hide_password=False), timeouts)
+        return _sqlite_engine(parsed.render_as_string(hide_password=False), timeouts, serving)
     if parsed.get_backend_name() == "postgresql":
         return _postgres_engine(parsed.render_as_string(hide_password=False), pool_size, timeouts)
     raise ValueError(f"unsupported database URL scheme: {parsed.get_backend_name()}")
@@ -64,7 +69,7 @@ def write_gate(engine: Engine) -> WriteGate | None:
     return _WRITE_GATES.get(engine)
 
 
-def _sqlite_engine(url: str, timeouts: Timeouts) -> Engine:
+def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
     engine = create_engine(
         url,
         connect_args={"timeout": timeouts.lock_ms / 1000},
@@ -90,6 +95,10 @@ def _sqlite_engine(url: str, timeouts: Timeouts) -> Engine:
         # not in temporary files: with a large history those files cost half the throughput.
         "temp_store=MEMORY",
     ]
+    if serving and lock_path is not None:
+        # Checkpoints on a thread of their own, not inside the event loop's commits (checkpoint.py).
+        pragmas.append(f"wal_autocheckpoint={FALLBACK_AUTOCHECKPOINT_PAGES}")
+        start_checkpointer(Path(str(database)), timeouts.lock_ms / 1000)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
