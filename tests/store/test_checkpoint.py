@@ -2,11 +2,14 @@
 
 A serving engine's writes reach the database file within a few checkpoint intervals while its
 pooled connections stay open, with no commit doing it: its connections only checkpoint past the
-fallback. The negative control: an ordinary engine's few writes stay in the log.
+fallback; its thread ends with the engine. The negative control: an ordinary engine's few writes
+stay in the log.
 """
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +31,7 @@ def database_file_grows_after_writes(tmp_path: Path, *, serving: bool) -> bool:
     migrating.dispose()  # the last connection closing checkpoints the migration
     before = database.stat().st_size
     engine = make_engine(f"sqlite:///{database}", serving=serving)
-    for n in range(200):
+    for n in range(100):  # about 230 log pages: well under SQLite's default of 1,000
         with SqlUnitOfWork(engine) as uow:
             uow.accounts.add(f"acc_{n}", "x" * 500, [], NOW)
             uow.commit()
@@ -44,8 +47,18 @@ def database_file_grows_after_writes(tmp_path: Path, *, serving: bool) -> bool:
     return grown
 
 
+def checkpoint_threads() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "sqlite-checkpoint")
+
+
 def test_a_serving_engines_writes_are_checkpointed_by_its_thread(tmp_path: Path) -> None:
+    before = checkpoint_threads()
     assert database_file_grows_after_writes(tmp_path, serving=True)
+    gc.collect()  # the engine is gone: its checkpoint thread ends too
+    deadline = time.monotonic() + 10 * CHECKPOINT_INTERVAL_S
+    while checkpoint_threads() > before and time.monotonic() < deadline:
+        time.sleep(CHECKPOINT_INTERVAL_S / 5)
+    assert checkpoint_threads() == before
 
 
 def test_negative_control_an_ordinary_engines_few_writes_stay_in_the_log(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def lease_for(timeout_s: float, sends_in_a_row: int) -> timedelta:
 
 def claim(deps: Dependencies, owner: str, limit: int, lease: timedelta = LEASE) -> list[DeliveryJob]:
     # Most polls find nothing due: a read says so without the write lock (on SQLite a write would
-    # make the event loop's requests give way to this poll, twice a second per worker).
+    # make the event loop's requests give way to this poll, twice a second per dispatcher).
     with deps.read() as reading:
         if not reading.deliveries.any_due(deps.clock.now()):
             return []

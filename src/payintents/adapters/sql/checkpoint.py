@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 log = logging.getLogger("payintents.store")
@@ -25,24 +24,36 @@ CHECKPOINT_INTERVAL_S = 0.25
 FALLBACK_AUTOCHECKPOINT_PAGES = 10_000
 
 
-def start_checkpointer(database: Path, busy_timeout_s: float) -> threading.Thread:
-    """Checkpoint ``database`` every CHECKPOINT_INTERVAL_S until the process ends (a daemon
-    thread: a checkpoint cut short by the exit is safe, SQLite finishes or redoes it later)."""
-    thread = threading.Thread(
-        target=_checkpoint_forever, args=(database, busy_timeout_s), name="sqlite-checkpoint", daemon=True
-    )
-    thread.start()
-    return thread
+def start_checkpointer(database: Path, busy_timeout_s: float) -> threading.Event:
+    """Checkpoint ``database`` every CHECKPOINT_INTERVAL_S until the returned event is set or the
+    process ends (a daemon thread: a checkpoint cut short by the exit is safe, SQLite finishes or
+    redoes it later)."""
+    stop = threading.Event()
+    threading.Thread(
+        target=_checkpoint_until, args=(database, busy_timeout_s, stop), name="sqlite-checkpoint", daemon=True
+    ).start()
+    return stop
 
 
-def _checkpoint_forever(database: Path, busy_timeout_s: float) -> None:
-    connection = sqlite3.connect(database, timeout=busy_timeout_s, isolation_level=None)
-    try:
-        while True:
-            time.sleep(CHECKPOINT_INTERVAL_S)
-            try:
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error as exc:  # busy or I/O: the next round (or SQLite's own) tries again
-                log.warning("WAL checkpoint failed: %s", exc)
-    finally:
+def _checkpoint_until(database: Path, busy_timeout_s: float, stop: threading.Event) -> None:
+    connection: sqlite3.Connection | None = None
+    failing = False
+    while not stop.wait(CHECKPOINT_INTERVAL_S):
+        try:
+            if connection is None:
+                connection = sqlite3.connect(database, timeout=busy_timeout_s, isolation_level=None)
+                # The checkpoint's own syncs: as durable as the commits whose frames it moves.
+                connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            # Busy or I/O: the next round (or SQLite's own fallback) tries again. Said once, not
+            # four times a second, and again when it recovers.
+            if not failing:
+                log.warning("WAL checkpoints are failing (SQLite's own checkpoint still runs): %s", exc)
+            failing = True
+            continue
+        if failing:
+            log.warning("WAL checkpoints work again")
+            failing = False
+    if connection is not None:
         connection.close()

@@ -98,7 +98,8 @@ def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
     if serving and lock_path is not None:
         # Checkpoints on a thread of their own, not inside the event loop's commits (checkpoint.py).
         pragmas.append(f"wal_autocheckpoint={FALLBACK_AUTOCHECKPOINT_PAGES}")
-        start_checkpointer(Path(str(database)), timeouts.lock_ms / 1000)
+        stop_checkpoints = start_checkpointer(Path(str(database)), timeouts.lock_ms / 1000)
+        weakref.finalize(engine, stop_checkpoints.set)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
