@@ -98,16 +98,32 @@ def test_negative_control_on_the_synchronous_engine_the_wait_holds_up_the_loop(p
     assert _finished_in_order(postgres_url, suspending=False) == ["slow", "quick"]
 
 
+@contextlib.contextmanager
+def app_on(postgres_url: str, pool_size: int) -> Iterator[tuple[Engine, Api]]:
+    """The app on one event loop (its runner's), and a sandbox-key client of a new account."""
+    engine = make_engine(postgres_url, pool_size=pool_size)
+    deps = build_dependencies(Settings(database_url=postgres_url), engine=engine)
+    try:
+        with TestClient(build_app(deps), base_url="http://testserver") as client:
+            yield engine, Api(client, create_account(deps, "merchant").sandbox_key)
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def row_held(engine: Engine, intent_id: str) -> Iterator[None]:
+    """Another session holds the intent's row until the block ends."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT 1 FROM payment_intents WHERE id = :id FOR UPDATE"), {"id": intent_id})
+        yield
+
+
 @pytest.mark.postgres
 def test_a_refund_waiting_for_a_locked_row_leaves_the_loop_serving(postgres_url: str) -> None:
-    engine = make_engine(postgres_url, pool_size=2)
-    deps = build_dependencies(Settings(database_url=postgres_url), engine=engine)
-    with TestClient(build_app(deps), base_url="http://testserver") as client:
-        api = Api(client, create_account(deps, "held").sandbox_key)
+    with app_on(postgres_url, pool_size=2) as (engine, api):
         held, other = api.captured_intent(1000), api.captured_intent(1000)
         answered: list[int] = []
-        with engine.begin() as conn:
-            conn.execute(text("SELECT 1 FROM payment_intents WHERE id = :id FOR UPDATE"), {"id": held})
+        with row_held(engine, held):
             waiting = threading.Thread(target=lambda: answered.append(api.refund(held, 300).status_code))
             waiting.start()
             wait_for_a_lock_wait(engine)  # the refund is now queued on the row
@@ -122,7 +138,6 @@ def test_a_refund_waiting_for_a_locked_row_leaves_the_loop_serving(postgres_url:
         assert answered == [200]
         assert served_in_s < HOLD_S
         assert api.intent(held)["refundedAmount"] == 300
-    engine.dispose()
 
 
 def wait_for_a_lock_wait(engine: Engine) -> None:
@@ -287,14 +302,10 @@ def test_a_read_and_a_write_each_find_a_connection_at_once(postgres_url: str) ->
 def refunds_waiting_for_a_row(postgres_url: str, refunds: int) -> int:
     """``refunds`` concurrent refunds of one intent while another session holds its row: how many
     of them queue in PostgreSQL for it (the rest wait for their turn in the worker)."""
-    engine = make_engine(postgres_url, pool_size=5)
-    deps = build_dependencies(Settings(database_url=postgres_url), engine=engine)
-    with TestClient(build_app(deps), base_url="http://testserver") as client:
-        api = Api(client, create_account(deps, "turns").sandbox_key)
+    with app_on(postgres_url, pool_size=5) as (engine, api):
         intent_id = api.captured_intent(1000)
         answers: list[int] = []
-        with engine.begin() as conn:
-            conn.execute(text("SELECT 1 FROM payment_intents WHERE id = :id FOR UPDATE"), {"id": intent_id})
+        with row_held(engine, intent_id):
             threads = [
                 threading.Thread(target=lambda: answers.append(api.refund(intent_id, 100).status_code))
                 for _ in range(refunds)
@@ -308,7 +319,6 @@ def refunds_waiting_for_a_row(postgres_url: str, refunds: int) -> int:
             thread.join(10)
         assert answers == [200] * refunds
         assert api.intent(intent_id)["refundedAmount"] == 100 * refunds
-    engine.dispose()
     return waiting
 
 

@@ -52,10 +52,11 @@ from payintents.web.request_log import log_sandbox_request
 from payintents.web.wire import Obj, validate
 
 # A request on the event loop that found another writer in its way (the SQLite gate held by
-# another worker or a thread) tries again on the loop after a pause, doubling from the first to the longest,
-# and answers 503 once the store's lock timeout (``Dependencies.lock_wait_s``) has passed (ADR
-# 0011). It never moves to a thread for this: a thread would queue for the same writer, and it did,
-# measured, tip a loaded worker into serving everything from its thread pool at half the speed.
+# another worker or a thread) tries again on the loop after a pause, doubling from the first to
+# the longest, and answers 503 once the store's lock timeout (``Dependencies.lock_wait_s``) has
+# passed (ADR 0011). It never moves to a thread for this: a thread would queue for the same
+# writer, and it did, measured, tip a loaded worker into serving everything from its thread pool
+# at half the speed.
 EVENT_LOOP_FIRST_PAUSE_S = 0.001
 EVENT_LOOP_LONGEST_PAUSE_S = 0.004
 T = TypeVar("T")

@@ -157,7 +157,7 @@ def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: b
             conn.dispatch.before_cursor_execute(conn, cursor, sql, arguments, None, many)
         if many:
             cursor.executemany(sql, arguments)
-        elif arguments is None:  # a savepoint, a SET LOCAL
+        elif arguments is None:  # a savepoint
             cursor.execute(sql)
         else:
             cursor.execute(sql, arguments)
