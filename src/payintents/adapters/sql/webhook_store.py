@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from payintents.adapters.sql.prepared import PreparedStatement
@@ -154,33 +154,51 @@ def _subscription_values(subscription: Subscription) -> dict[str, Any]:
     }
 
 
-_SUBSCRIBED_TO = PreparedStatement(
-    select(sub_events.c.subscription_id)
-    .join(subs, subs.c.id == sub_events.c.subscription_id)
-    .where(
-        in_bound_scope(sub_events),
-        sub_events.c.event_name == bindparam("event_name"),
-        subs.c.disabled_at.is_(None),
+# One pending delivery per enabled subscription of the event's scope that wants the event, as one
+# INSERT … SELECT: no rows travel back to the server and nothing depends on its result, so on
+# PostgreSQL it waits to be sent with the transaction's other writes (prepared.py, ADR 0016).
+_FAN_OUT = PreparedStatement(
+    insert(dl).from_select(
+        [
+            "event_id",
+            "subscription_id",
+            "account_id",
+            "environment",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+        ],
+        select(
+            bindparam("event_id", type_=dl.c.event_id.type),
+            sub_events.c.subscription_id,
+            sub_events.c.account_id,
+            sub_events.c.environment,
+            literal("pending", dl.c.status.type),
+            literal(0, dl.c.attempts.type),
+            bindparam("deliver_from", type_=dl.c.next_attempt_at.type),
+            bindparam("event_created_at", type_=dl.c.created_at.type),
+        )
+        .join(subs, subs.c.id == sub_events.c.subscription_id)
+        .where(
+            in_bound_scope(sub_events),
+            sub_events.c.event_name == bindparam("event_name"),
+            subs.c.disabled_at.is_(None),
+        ),
     )
 )
-_ADD_DELIVERY = PreparedStatement(insert(dl))
 
 
 def fan_out(conn: Connection, event: OutboxEvent, deliver_from: datetime | None = None) -> None:
     """One pending delivery per enabled subscription of the event's scope that wants it."""
-    wanted = {**scope_params(event.scope), "event_name": event.name.value}
-    deliveries = [
+    _FAN_OUT.run(
+        conn,
         {
+            **scope_params(event.scope),
+            "event_name": event.name.value,
             "event_id": event.id,
-            "subscription_id": subscription_id,
-            "account_id": event.scope.account_id,
-            "environment": event.scope.environment.value,
-            "status": "pending",
-            "attempts": 0,
             # Dispatchers run on real time, not on a sandbox account's moved clock.
-            "next_attempt_at": deliver_from or event.created_at,
-            "created_at": event.created_at,
-        }
-        for (subscription_id,) in _SUBSCRIBED_TO.run(conn, wanted).fetchall()
-    ]
-    _ADD_DELIVERY.run_many(conn, deliveries)
+            "deliver_from": deliver_from or event.created_at,
+            "event_created_at": event.created_at,
+        },
+    )
