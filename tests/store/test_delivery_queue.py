@@ -123,6 +123,24 @@ def test_fan_out_reaches_only_enabled_subscriptions_of_the_scope_that_want_the_e
     assert pending(deps) == 2
 
 
+def test_a_delivery_is_due_when_the_event_asks_and_at_the_event_s_own_time_otherwise(
+    deps: Dependencies, scope: Scope
+) -> None:
+    # The deliveries are made by one INSERT … SELECT: its bound times keep their UTC meaning.
+    sub = webhooks.subscribe(deps, scope, [CREATED], URL, None)
+    at_once = emit(deps, scope)
+    later = status_event(
+        deps.ids.new_id("evt", scope.environment), EventName(CREATED), scope,
+        deps.ids.new_id("pi", scope.environment), Status.CREATED, CaptureMode.AUTO, deps.clock.now(),
+    )  # fmt: skip
+    deliver_from = deps.clock.now() + timedelta(minutes=5)
+    with deps.uow() as uow:
+        uow.outbox.add(later, deliver_from)
+        uow.commit()
+    due = {view.event_id: view.next_attempt_at for view in deliveries(deps, scope, sub.id)}
+    assert due == {at_once.id: at_once.created_at, later.id: deliver_from}
+
+
 def test_delivery_is_signed_both_ways_and_2xx_marks_it_delivered(
     deps: Dependencies, scope: Scope, clock: FakeClock
 ) -> None:

@@ -1,10 +1,12 @@
-"""A pooled PostgreSQL connection the database closed is replaced at checkout (engine.py,
-``replace_dropped_connections``; ADR 0016), on the engine for threads and on the event loop's.
+"""A pooled PostgreSQL connection the database closed is replaced at checkout (liveness.py,
+ADR 0016), on the engine for threads and on the event loop's.
 
 Against a real PostgreSQL: the backend of an idle pooled connection is ended with
 ``pg_terminate_backend`` (as a restart or an administrator would), and the next checkout still
-answers. The negative control is an engine with neither this check nor SQLAlchemy's pre-ping: there
-the same checkout fails.
+answers, the pool's other connections are renewed too, and a healthy connection is kept. A
+connection idle for long is pinged, which finds a dead peer the socket says nothing about. The
+negative controls: an engine with neither the check nor SQLAlchemy's pre-ping hands out the dead
+connection, and so does the check without its ping when the socket is silent.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from payintents.adapters.sql import liveness
 from payintents.adapters.sql.engine import make_engine, normalise_url
 from payintents.adapters.sql.suspending import SuspendingRunner, runner_for
 from tests.support import backend_database_url
@@ -33,9 +36,13 @@ def postgres_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+def _pid(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
 def _backend_pid(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        return _pid(conn)
 
 
 def _terminate(admin: Engine, pid: int) -> None:
@@ -97,3 +104,74 @@ def test_negative_control_without_the_check_the_checkout_hands_out_a_dead_connec
     finally:
         bare.dispose()
         admin.dispose()
+
+
+def test_a_healthy_pooled_connection_is_kept(postgres_url: str) -> None:
+    engine = make_engine(postgres_url, pool_size=1)
+    try:
+        assert _backend_pid(engine) == _backend_pid(engine) == _backend_pid(engine)
+    finally:
+        engine.dispose()
+
+
+def test_one_closed_connection_renews_the_others_made_before_it(postgres_url: str) -> None:
+    engine = make_engine(postgres_url, pool_size=2)
+    admin = make_engine(postgres_url, pool_size=1)
+    try:
+        with engine.connect() as kept, engine.connect() as closed:
+            before = {_pid(kept), _pid(closed)}
+            closed_pid = _pid(closed)
+        # The pool is first in, first out, and ``closed`` went back first: the next checkout
+        # finds it dead, and the pool renews ``kept`` as well (a restart closes them all).
+        _terminate(admin, closed_pid)
+        with engine.connect() as first, engine.connect() as second:
+            assert not {_pid(first), _pid(second)} & before
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_a_long_idle_connection_is_pinged(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dead peer that said nothing on the socket (here: the socket check made blind) is found
+    by the ping of a connection idle for longer than PING_AFTER_IDLE_S."""
+    monkeypatch.setattr(liveness, "_closed_by_server", lambda _driver: False)
+    monkeypatch.setattr(liveness, "PING_AFTER_IDLE_S", 0.0)
+    engine = make_engine(postgres_url, pool_size=1)
+    admin = make_engine(postgres_url, pool_size=1)
+    try:
+        first = _backend_pid(engine)
+        _terminate(admin, first)
+        assert _backend_pid(engine) != first
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_negative_control_a_recently_used_connection_is_not_pinged(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(liveness, "_closed_by_server", lambda _driver: False)
+    engine = make_engine(postgres_url, pool_size=1)
+    admin = make_engine(postgres_url, pool_size=1)
+    try:
+        first = _backend_pid(engine)
+        _terminate(admin, first)
+        with pytest.raises(OperationalError):
+            _backend_pid(engine)
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_connections_keep_tcp_keepalives_unless_the_url_sets_its_own(postgres_url: str) -> None:
+    separator = "&" if "?" in postgres_url else "?"
+    default = make_engine(postgres_url, pool_size=1)
+    own = make_engine(f"{postgres_url}{separator}keepalives_idle=7", pool_size=1)
+    try:
+        for engine, idle in ((default, "30"), (own, "7")):
+            with engine.connect() as conn:
+                parameters = conn.connection.driver_connection.info.get_parameters()  # type: ignore[union-attr]
+                assert (parameters["keepalives_idle"], parameters["keepalives_count"]) == (idle, "3")
+    finally:
+        default.dispose()
+        own.dispose()

@@ -9,7 +9,6 @@ a clear "busy" error instead of a hang.
 
 from __future__ import annotations
 
-import select
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DisconnectionError
 
 from payintents.adapters.sql.checkpoint import FALLBACK_AUTOCHECKPOINT_PAGES, start_checkpointer
+from payintents.adapters.sql.liveness import KEEPALIVES, replace_dropped_connections
 from payintents.adapters.sql.write_gate import WriteGate
 
 DEFAULT_DATABASE_URL = "sqlite:///./payintents.db"
@@ -129,35 +128,6 @@ def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
     return engine
 
 
-def replace_dropped_connections(engine: Engine) -> None:
-    """A pooled PostgreSQL connection the database has closed (a restart, an administrator's
-    ``pg_terminate_backend``, an idle timeout) is replaced when it is checked out, so the request
-    that takes it never sees the error.
-
-    This does what SQLAlchemy's ``pool_pre_ping`` does for those cases without its round trip: a
-    server that ends a session sends its last words and closes the socket, so an idle connection's
-    socket that has anything to read, or has hung up, is dead. The ping cost two round trips per
-    refund (authentication and the unit of work) and, on the event loop, about a sixth of a
-    worker's CPU (ADR 0016). A peer that vanished without closing (a cut network) is not seen
-    here, as a ping would only have waited for it until a timeout."""
-
-    @event.listens_for(engine, "checkout")
-    def _on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if _closed_by_server(record.driver_connection):
-            # The pool discards this connection and hands out a newly made one instead.
-            raise DisconnectionError("the database closed this pooled connection")
-
-
-def _closed_by_server(driver_connection: Any) -> bool:
-    if driver_connection.closed:
-        return True
-    poller = select.poll()
-    poller.register(driver_connection.fileno(), select.POLLIN | select.POLLPRI)
-    # No waiting: between requests a healthy connection has nothing to say (hang-ups and errors
-    # are always reported).
-    return bool(poller.poll(0))
-
-
 def postgres_made_with(engine: Engine) -> tuple[str, int, Timeouts] | None:
     """The URL, pool size and timeouts ``make_engine`` built a PostgreSQL engine from."""
     return _POSTGRES_MADE_WITH.get(engine)
@@ -178,5 +148,10 @@ def postgres_engine_options(url: str, pool_size: int, timeouts: Timeouts) -> tup
         "pool_timeout": timeouts.lock_ms / 1000,
         # The refund write path relies on READ COMMITTED semantics: say so, whatever the server default.
         "isolation_level": "READ COMMITTED",
-        "connect_args": {"options": f"{options} {caller_options}".strip()},
+        # TCP keepalives a URL does not set itself (liveness.py): the kernel then finds an idle
+        # connection whose peer vanished without closing it, and the checkout sees that.
+        "connect_args": {
+            **{name: value for name, value in KEEPALIVES.items() if name not in parsed.query},
+            "options": f"{options} {caller_options}".strip(),
+        },
     }

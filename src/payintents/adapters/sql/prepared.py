@@ -172,7 +172,7 @@ def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: b
 def _wrapped(conn: Connection, sql: str, arguments: Any, exc: Any) -> StatementError:
     """The error SQLAlchemy would have raised, with a dropped connection invalidated. (SQLAlchemy
     would also mark every older pooled connection stale; the check at checkout finds those:
-    engine.py, ``replace_dropped_connections``.)"""
+    liveness.py.)"""
     dbapi_connection = conn.connection.dbapi_connection
     invalidated = conn.dialect.is_disconnect(exc, dbapi_connection, None)
     if invalidated:

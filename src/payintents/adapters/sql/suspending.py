@@ -23,12 +23,8 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import greenlet_spawn, in_greenlet
 
-from payintents.adapters.sql.engine import (
-    Timeouts,
-    postgres_engine_options,
-    postgres_made_with,
-    replace_dropped_connections,
-)
+from payintents.adapters.sql.engine import Timeouts, postgres_engine_options, postgres_made_with
+from payintents.adapters.sql.liveness import replace_dropped_connections
 from payintents.service.ports import StoreBusyError
 
 T = TypeVar("T")

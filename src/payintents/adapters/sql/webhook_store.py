@@ -155,8 +155,8 @@ def _subscription_values(subscription: Subscription) -> dict[str, Any]:
 
 
 # One pending delivery per enabled subscription of the event's scope that wants the event, as one
-# INSERT … SELECT: no rows travel back to the server and nothing depends on its result, so on
-# PostgreSQL it waits to be sent with the transaction's other writes (prepared.py, ADR 0016).
+# INSERT … SELECT: one statement, where reading the subscriptions back first took two whenever one
+# wanted the event.
 _FAN_OUT = PreparedStatement(
     insert(dl).from_select(
         [
