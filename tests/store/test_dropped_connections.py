@@ -60,16 +60,22 @@ def _terminate(admin: Engine, pid: int) -> None:
     raise AssertionError(f"backend {pid} still listed after {GONE_WITHIN_S} s")
 
 
-def test_a_connection_the_database_closed_is_replaced_at_checkout(postgres_url: str) -> None:
-    engine = make_engine(postgres_url, pool_size=1)
+def _pids_around_termination(engine: Engine, postgres_url: str) -> tuple[int, int]:
+    """The backend of one checkout, then of the next after that backend was terminated (the
+    second checkout's error passes through). ``engine`` is disposed of afterwards."""
     admin = make_engine(postgres_url, pool_size=1)
     try:
         first = _backend_pid(engine)
         _terminate(admin, first)
-        assert _backend_pid(engine) != first  # answered, on a new connection
+        return first, _backend_pid(engine)
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_a_connection_the_database_closed_is_replaced_at_checkout(postgres_url: str) -> None:
+    first, second = _pids_around_termination(make_engine(postgres_url, pool_size=1), postgres_url)
+    assert second != first  # answered, on a new connection
 
 
 def test_the_event_loop_engine_replaces_a_closed_connection_too(postgres_url: str) -> None:
@@ -95,15 +101,8 @@ def test_negative_control_without_the_check_the_checkout_hands_out_a_dead_connec
     postgres_url: str,
 ) -> None:
     bare = create_engine(normalise_url(postgres_url), pool_size=1, max_overflow=0)
-    admin = make_engine(postgres_url, pool_size=1)
-    try:
-        first = _backend_pid(bare)
-        _terminate(admin, first)
-        with pytest.raises(OperationalError):
-            _backend_pid(bare)
-    finally:
-        bare.dispose()
-        admin.dispose()
+    with pytest.raises(OperationalError):
+        _pids_around_termination(bare, postgres_url)
 
 
 def test_a_healthy_pooled_connection_is_kept(postgres_url: str) -> None:
@@ -136,31 +135,16 @@ def test_a_long_idle_connection_is_pinged(postgres_url: str, monkeypatch: pytest
     by the ping of a connection idle for longer than PING_AFTER_IDLE_S."""
     monkeypatch.setattr(liveness, "_closed_by_server", lambda _driver: False)
     monkeypatch.setattr(liveness, "PING_AFTER_IDLE_S", 0.0)
-    engine = make_engine(postgres_url, pool_size=1)
-    admin = make_engine(postgres_url, pool_size=1)
-    try:
-        first = _backend_pid(engine)
-        _terminate(admin, first)
-        assert _backend_pid(engine) != first
-    finally:
-        engine.dispose()
-        admin.dispose()
+    first, second = _pids_around_termination(make_engine(postgres_url, pool_size=1), postgres_url)
+    assert second != first
 
 
 def test_negative_control_a_recently_used_connection_is_not_pinged(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(liveness, "_closed_by_server", lambda _driver: False)
-    engine = make_engine(postgres_url, pool_size=1)
-    admin = make_engine(postgres_url, pool_size=1)
-    try:
-        first = _backend_pid(engine)
-        _terminate(admin, first)
-        with pytest.raises(OperationalError):
-            _backend_pid(engine)
-    finally:
-        engine.dispose()
-        admin.dispose()
+    with pytest.raises(OperationalError):
+        _pids_around_termination(make_engine(postgres_url, pool_size=1), postgres_url)
 
 
 def test_connections_keep_tcp_keepalives_unless_the_url_sets_its_own(postgres_url: str) -> None:
