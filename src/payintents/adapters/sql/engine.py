@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from payintents.adapters.sql.checkpoint import FALLBACK_AUTOCHECKPOINT_PAGES, start_checkpointer
+from payintents.adapters.sql.held_writes import send_held_writes_first
 from payintents.adapters.sql.liveness import KEEPALIVES, replace_dropped_connections
 from payintents.adapters.sql.write_gate import WriteGate
 
@@ -124,6 +125,7 @@ def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
     parsed, options = postgres_engine_options(url, pool_size, timeouts)
     engine = create_engine(parsed, **options)
     replace_dropped_connections(engine)
+    send_held_writes_first(engine)
     _POSTGRES_MADE_WITH[engine] = (url, pool_size, timeouts)
     return engine
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -47,7 +47,7 @@ class _Bound:
 
 
 @dataclass(frozen=True, slots=True)
-class _Form:
+class CompiledForm:
     """A statement compiled for one dialect and one set of parameter names."""
 
     sql: str
@@ -65,35 +65,68 @@ class _Form:
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
 
-class PreparedStatement:
-    """One statement, compiled on first use per dialect, run on the raw driver connection."""
+# Where a transaction's held writes live (held_writes.py): the connection's info, which every
+# Connection over the same driver connection shares, so statement listeners find them too.
+HELD_WRITES = "payintents_held_writes"
 
-    def __init__(self, statement: Statement) -> None:
-        self._statement = statement
-        self._forms: dict[tuple[str, str, tuple[str, ...]], _Form] = {}
+
+class WriteHolder(Protocol):
+    def hold(self, conn: Connection, statement: PreparedStatement, params: Mapping[str, Any]) -> bool: ...
+
+    def send(self, conn: Connection) -> None: ...
+
+
+class PreparedStatement:
+    """One statement, compiled on first use per dialect, run on the raw driver connection.
+
+    ``may_be_held``: a write that returns nothing may wait, inside a PostgreSQL write transaction,
+    to go to the database with the transaction's other held writes (held_writes.py). Only for
+    statements whose effect nothing in the same transaction reads before it commits, other than
+    through a statement of ours, which sends what is held first.
+    """
+
+    def __init__(self, statement: Statement, *, may_be_held: bool = False) -> None:
+        if may_be_held and statement.exported_columns:
+            raise UnpreparableStatementError("only a statement that returns nothing can be held")
+        self.statement = statement
+        self.may_be_held = may_be_held
+        self._forms: dict[tuple[str, str, tuple[str, ...]], CompiledForm] = {}
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
         """Execute with ``params`` (by bind name); the rows it returned, if it returns any."""
+        holder: WriteHolder | None = conn.info.get(HELD_WRITES)
+        if holder is not None:
+            if self.may_be_held and holder.hold(conn, self, params):
+                return NO_ROWS
+            # Anything this statement reads or changes must see the writes held before it.
+            holder.send(conn)
+        return self.run_now(conn, params)
+
+    def run_now(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
+        """Execute at once, whatever is held."""
         form = self._form(conn.dialect, params)
-        return _execute(conn, form.sql, form.arguments(params), many=False, fetch=form.returns_rows)
+        return execute_on_driver(conn, form.sql, form.arguments(params), many=False, fetch=form.returns_rows)
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per row in one driver call (``executemany``); rows share their names."""
         if rows:
+            holder: WriteHolder | None = conn.info.get(HELD_WRITES)
+            if holder is not None:
+                holder.send(conn)
             form = self._form(conn.dialect, rows[0])
-            _execute(conn, form.sql, [form.arguments(row) for row in rows], many=True, fetch=False)
+            execute_on_driver(conn, form.sql, [form.arguments(row) for row in rows], many=True, fetch=False)
 
-    def _form(self, dialect: Dialect, params: Mapping[str, Any]) -> _Form:
+    def _form(self, dialect: Dialect, params: Mapping[str, Any]) -> CompiledForm:
         names = tuple(params)
         # By driver too: two drivers of one database may write placeholders differently.
         key = (dialect.name, dialect.driver, names)
         form = self._forms.get(key)
         if form is None:
-            form = self._forms[key] = _compile(self._statement, dialect, names)
+            form = self._forms[key] = compile_form(self.statement, dialect, names)
         return form
 
 
-def _compile(statement: Statement, dialect: Dialect, names: tuple[str, ...]) -> _Form:
+def compile_form(statement: Statement, dialect: Dialect, names: tuple[str, ...]) -> CompiledForm:
     compiled = statement.compile(dialect=dialect, column_keys=list(names))
     if not isinstance(compiled, SQLCompiler):
         raise UnpreparableStatementError(f"not a SQL statement: {statement}")
@@ -108,7 +141,7 @@ def _compile(statement: Statement, dialect: Dialect, names: tuple[str, ...]) -> 
     placeholder_names = tuple(compiled.positiontup or compiled.bind_names.values())
     bounds = tuple(_bound(compiled.binds[name], dialect, names) for name in placeholder_names)
     returns_rows = bool(statement.exported_columns)
-    return _Form(compiled.string, placeholder_names, bounds, positional, returns_rows)
+    return CompiledForm(compiled.string, placeholder_names, bounds, positional, returns_rows)
 
 
 def _bound(param: BindParameter[Any], dialect: Dialect, names: tuple[str, ...]) -> _Bound:
@@ -136,12 +169,15 @@ class Rows:
         return self._rows
 
 
+NO_ROWS = Rows([])
+
+
 def run_driver_sql(conn: Connection, sql: str) -> None:
     """A statement without parameters or results (a savepoint, say), on the driver."""
-    _execute(conn, sql, None, many=False, fetch=False)
+    execute_on_driver(conn, sql, None, many=False, fetch=False)
 
 
-def _execute(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: bool) -> Rows:
+def execute_on_driver(conn: Connection, sql: str, arguments: Any, *, many: bool, fetch: bool) -> Rows:
     """Run on the driver and read any rows at once, inside the error handling, then close the
     cursor: callers get plain rows and SQLAlchemy's exceptions, never a driver's."""
     cursor: Any = None

@@ -23,6 +23,7 @@ from payintents.adapters.sql.commit_group import CommitGroup, MemberSavepoint, j
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import READ_ONLY_OPTION, write_gate
+from payintents.adapters.sql.held_writes import HeldWrites, hold_writes, release_writes, send_held_writes
 from payintents.adapters.sql.intent_store import SqlIntentRepository
 from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
@@ -53,7 +54,9 @@ ik = idempotency_keys
 _NEXT_REFUND_POSITION = select(func.coalesce(func.max(refunds.c.position) + 1, 0)).where(
     refunds.c.payment_intent_id == bindparam("position_of")
 )
-ADD_REFUND = PreparedStatement(refunds.insert().values(position=_NEXT_REFUND_POSITION.scalar_subquery()))
+ADD_REFUND = PreparedStatement(
+    refunds.insert().values(position=_NEXT_REFUND_POSITION.scalar_subquery()), may_be_held=True
+)
 
 
 class SqlRefundRepository:
@@ -179,7 +182,8 @@ FIND_KEY_RECORD = PreparedStatement(
 COMPLETE_KEY = PreparedStatement(
     update(ik)
     .where(_KEY_ROW)
-    .values(status_code=bindparam("answer_status"), response_body=bindparam("answer_body"))
+    .values(status_code=bindparam("answer_status"), response_body=bindparam("answer_body")),
+    may_be_held=True,
 )
 
 
@@ -192,7 +196,7 @@ def _key_params(scope: Scope, target: str, key: str) -> dict[str, str]:
     return {**scope_params(scope), "key_target": target, "key_value": key}
 
 
-ADD_EVENT = PreparedStatement(outbox_events.insert())
+ADD_EVENT = PreparedStatement(outbox_events.insert(), may_be_held=True)
 
 
 class SqlOutboxRepository:
@@ -290,6 +294,7 @@ class SqlUnitOfWork:
         self._read_only = read_only
         self._gate = ExitStack()
         self._group: CommitGroup | None = None
+        self._held: HeldWrites | None = None
         self._tx: Transaction | MemberSavepoint
 
     def __enter__(self) -> Self:
@@ -335,9 +340,14 @@ class SqlUnitOfWork:
         except BaseException:
             self._conn.close()
             raise
+        if not self._read_only and self._conn.dialect.name == "postgresql":
+            # Result-less writes go to the database together (held_writes.py, ADR 0017).
+            self._held = hold_writes(self._conn)
 
     def commit(self) -> None:
         try:
+            if self._held is not None:
+                send_held_writes(self._conn)
             self._tx.commit()
         except OperationalError as exc:
             raise StoreBusyError("the database could not commit in time") from exc
@@ -351,6 +361,8 @@ class SqlUnitOfWork:
             self._group.check_still_open()
             return
         try:
+            if self._held is not None:
+                release_writes(self._conn, self._held)
             self._conn.close()
         finally:
             self._gate.close()

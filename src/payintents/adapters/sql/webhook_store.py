@@ -185,7 +185,8 @@ _FAN_OUT = PreparedStatement(
             sub_events.c.event_name == bindparam("event_name"),
             subs.c.disabled_at.is_(None),
         ),
-    )
+    ),
+    may_be_held=True,
 )
 
 
