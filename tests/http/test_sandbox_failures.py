@@ -5,6 +5,8 @@
   After a failure no money moved, no refund or capture exists, the same idempotency key then
   succeeds, and the failure was used up; a 400 rule break or a replay leaves it in place.
 - Its refusals: unknown or another account's intent → 404, bad bodies → 400, production keys → 404.
+- A capture or refund looks for an armed failure only when authentication saw one armed for the
+  key's account (checked by counting the lookups).
 - The extra test cards through ``POST /checkout/{id}/pay``: decline reasons, processor error (502),
   timeout (504).
 """
@@ -19,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
 from payintents.adapters.sandbox_processor import SandboxProcessor
@@ -314,3 +317,33 @@ def test_timeout_card_is_504_after_the_processor_timeout(deps: Dependencies) -> 
         assert time.monotonic() - started >= 0.05
         intent = api.intent(intent_id)
         assert (intent["status"], intent["paymentEvents"]) == ("Created", [])
+
+
+@pytest.fixture
+def lookups() -> Iterator[list[str]]:
+    """Every lookup of an armed failure (its SELECT) any engine of this process runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        if sql.lstrip().startswith("SELECT sandbox_failures.outcome"):
+            seen.append(sql)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(Engine, "before_cursor_execute", record)
+
+
+def test_a_refund_looks_for_an_armed_failure_only_when_its_account_has_one(
+    api: Api, other_api: Api, lookups: list[str]
+) -> None:
+    """Authentication reads, with the key, whether anything is armed (failures.FAILURES_ARMED)."""
+    refunded, armed = api.captured_intent(), api.captured_intent()
+    fail_next(other_api, other_api.captured_intent(), "refund", "declined")  # another account's
+    assert api.refund(refunded, 100).status_code == 200
+    assert lookups == []
+    fail_next(api, armed, "refund", "declined")
+    assert api.refund(refunded, 100).status_code == 200  # armed for another intent: looked, none
+    assert len(lookups) == 1
+    problem(api.refund(armed, 100), 400)  # the armed one is found and used up
+    assert api.refund(armed, 100).status_code == 200
+    assert len(lookups) == 2  # used up: the account has none armed again

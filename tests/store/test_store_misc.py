@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse, replay
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.refund import Refund
+from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
 from payintents.service.ports import ApiKeyRecord
 from tests.store.test_intent_store import NOW, OTHER, SCOPE, make_intent
 
@@ -187,10 +189,18 @@ def test_accounts_find_keys_by_hash(engine: Engine) -> None:
         uow.accounts.add("acc_9", "nine", [sandbox, prod], NOW)
         uow.commit()
     with SqlUnitOfWork(engine) as uow:
-        assert uow.accounts.find_key("a" * 64) == sandbox
-        assert uow.accounts.find_key("b" * 64) == prod
+        assert uow.accounts.find_key("a" * 64) == replace(sandbox, failures_armed=False)
+        assert uow.accounts.find_key("b" * 64) == replace(prod, failures_armed=False)
         assert uow.accounts.find_key("c" * 64) is None
         assert uow.accounts.count() == 3
+        # A failure armed in the sandbox shows on the sandbox key, and only there.
+        uow.sandbox.put_failure(
+            Scope("acc_9", Environment.SANDBOX),
+            "pi_9",
+            InjectedFailure(FailOperation.REFUND, FailOutcome.DECLINED),
+        )
+        assert uow.accounts.find_key("a" * 64) == sandbox
+        assert uow.accounts.find_key("b" * 64) == replace(prod, failures_armed=False)
 
 
 def test_outbox_events_are_stored_with_their_payload(engine: Engine) -> None:

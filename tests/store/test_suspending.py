@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.util.concurrency import await_
 from starlette.testclient import TestClient
 
@@ -100,7 +101,13 @@ def test_negative_control_on_the_synchronous_engine_the_wait_holds_up_the_loop(p
 
 @contextlib.contextmanager
 def app_on(postgres_url: str, pool_size: int) -> Iterator[tuple[Engine, Api]]:
-    """The app on one event loop (its runner's), and a sandbox-key client of a new account."""
+    """The app on one event loop (its runner's), and a sandbox-key client of a new account. Its
+    sessions carry an application name of their own, so ``lock_waiters`` counts only them, not
+    those of tests running beside it on the same database."""
+    postgres_url = make_url(postgres_url).update_query_dict(
+        {"application_name": f"app_on_{secrets.token_hex(4)}"}
+    )
+    postgres_url = postgres_url.render_as_string(hide_password=False)
     engine = make_engine(postgres_url, pool_size=pool_size)
     deps = build_dependencies(Settings(database_url=postgres_url), engine=engine)
     try:
@@ -323,12 +330,12 @@ def refunds_waiting_for_a_row(postgres_url: str, refunds: int) -> int:
 
 
 def lock_waiters(engine: Engine) -> int:
-    """Sessions waiting for a lock now. From a connection of its own: inside a transaction
-    PostgreSQL shows the activity it read first, again and again."""
+    """Sessions of the app (``app_on``) waiting for a lock now. From a connection of its own:
+    inside a transaction PostgreSQL shows the activity it read first, again and again."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         query = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = current_setting('application_name') AND wait_event_type = 'Lock'"
         )
         return int(conn.execute(text(query)).scalar_one())
 

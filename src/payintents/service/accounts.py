@@ -48,12 +48,21 @@ def create_demo_account_if_empty(deps: Dependencies) -> NewAccount | None:
 def authenticate(deps: Dependencies, raw_key: str) -> Scope | None:
     """The (account, environment) a key opens, or None for any unknown or malformed key."""
     opened = open_session(deps, raw_key)
-    return None if opened is None else opened[0]
+    return None if opened is None else opened.scope
 
 
-def open_session(deps: Dependencies, raw_key: str) -> tuple[Scope, timedelta] | None:
-    """The scope a key opens and its clock offset (sandbox time travel), in one read; None for
-    any unknown or malformed key."""
+@dataclass(frozen=True, slots=True)
+class OpenedKey:
+    """What an API key opens: its scope, that account's clock (sandbox time travel), and whether
+    any sandbox failure was armed for it (``failures.FAILURES_ARMED``), all read in one query."""
+
+    scope: Scope
+    clock_offset: timedelta
+    failures_armed: bool
+
+
+def open_session(deps: Dependencies, raw_key: str) -> OpenedKey | None:
+    """What a key opens, in one read; None for any unknown or malformed key."""
     if not raw_key.startswith(tuple(KEY_PREFIXES.values())):
         return None
     wanted = hash_key(raw_key)
@@ -62,4 +71,4 @@ def open_session(deps: Dependencies, raw_key: str) -> tuple[Scope, timedelta] | 
         return None
     sandbox = record.environment is Environment.SANDBOX
     offset = record.clock_offset if sandbox else timedelta(0)
-    return Scope(record.account_id, record.environment), offset
+    return OpenedKey(Scope(record.account_id, record.environment), offset, record.failures_armed)

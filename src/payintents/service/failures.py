@@ -9,6 +9,7 @@ failure that was applied is used up by the same commit as the operation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
@@ -16,6 +17,11 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer
 from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError, UnitOfWork
 from payintents.service.waiting import wait
+
+# Whether the current request's account may have a failure armed, as authentication read it with
+# the key (web layer sets it per request). False saves the lookup inside the transaction: a
+# failure armed after the key was read is armed during the request, which promised no order.
+FAILURES_ARMED: ContextVar[bool] = ContextVar("payintents_failures_armed", default=True)
 
 
 class _WaitFirstError(Exception):
@@ -38,7 +44,7 @@ class ArmedFailure:
     def take(self, uow: UnitOfWork) -> InjectedFailure | None:
         """Inside the operation's transaction, once it is about to call the processor: the armed
         failure, deleted in the same transaction (a rollback re-arms it)."""
-        if self._scope.environment is not Environment.SANDBOX:
+        if self._scope.environment is not Environment.SANDBOX or not FAILURES_ARMED.get():
             return None
         failure = uow.sandbox.find_failure(self._scope, self._intent_id, self._operation)
         if failure is None:

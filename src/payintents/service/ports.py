@@ -169,6 +169,9 @@ class ApiKeyRecord:
     environment: Environment
     # The account's sandbox clock offset (time travel), read with the key in one query.
     clock_offset: timedelta = timedelta(0)
+    # Whether the key's account and environment had any sandbox failure armed when the key was
+    # read (same query). True when not known: a capture or refund then looks for one.
+    failures_armed: bool = True
 
 
 class AccountRepository(Protocol):

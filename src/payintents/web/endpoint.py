@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -33,8 +33,9 @@ from starlette.routing import Route
 from payintents.domain.errors import InvariantViolationError, ValidationError
 from payintents.domain.idempotency import check_key, fingerprint
 from payintents.domain.intent import Environment, Scope
-from payintents.service.accounts import open_session
+from payintents.service.accounts import OpenedKey, open_session
 from payintents.service.dependencies import Dependencies
+from payintents.service.failures import FAILURES_ARMED
 from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET
@@ -146,9 +147,12 @@ def api_route(path: str, **operations: Operation) -> ApiRoute:
 class _Session:
     """An authenticated, admitted request: who calls, on which clock, since when."""
 
-    scope: Scope
-    clock_offset: timedelta
+    key: OpenedKey
     started: float
+
+    @property
+    def scope(self) -> Scope:
+        return self.key.scope
 
 
 async def _handle_on_event_loop(
@@ -250,10 +254,10 @@ def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -
 
 
 def _open(request: Request, started: float) -> _Session:
-    scope, offset = _authenticate(request.app.state.deps, request.headers.get("authorization"))
+    key = _authenticate(request.app.state.deps, request.headers.get("authorization"))
     # Per-key limit (429), before any other work: a refused request is not even logged.
-    request.app.state.rate_limiter.admit(scope)
-    return _Session(scope, offset, started)
+    request.app.state.rate_limiter.admit(key.scope)
+    return _Session(key, started)
 
 
 def _serve(request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session) -> Response:
@@ -266,7 +270,8 @@ def _respond(
     request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session
 ) -> Response:
     # The account's own clock (sandbox time travel) for everything this request does.
-    CLOCK_OFFSET.set(session.clock_offset)
+    CLOCK_OFFSET.set(session.key.clock_offset)
+    FAILURES_ARMED.set(session.key.failures_armed)
     try:
         version = resolve_version(request.headers.get("version"))
         parsed = parse_json(request, raw, body_required=operation.body_required)
@@ -304,7 +309,7 @@ def _validate_request(request: Request, operation: Operation, parsed: Any) -> di
     return body
 
 
-def _authenticate(deps: Dependencies, header: str | None) -> tuple[Scope, timedelta]:
+def _authenticate(deps: Dependencies, header: str | None) -> OpenedKey:
     scheme, _, key = (header or "").strip().partition(" ")
     opened = open_session(deps, key.strip()) if scheme.lower() == "basic" and key else None
     if opened is None:

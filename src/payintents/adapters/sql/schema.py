@@ -286,6 +286,8 @@ sandbox_failures = Table(
     Column("environment", String(10), nullable=False),
     Column("outcome", String(20), nullable=False),
     Column("delay_ms", Integer, nullable=False),
+    # Authentication asks whether an account has any failure armed (service/failures.py).
+    Index("ix_sandbox_failures_account", "account_id", "environment"),
 )
 
 sandbox_requests = Table(

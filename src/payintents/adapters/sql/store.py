@@ -15,7 +15,20 @@ from functools import cache
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, Transaction, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Transaction,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -35,6 +48,7 @@ from payintents.adapters.sql.schema import (
     payment_intents,
     refunds,
     sandbox_clocks,
+    sandbox_failures,
 )
 from payintents.adapters.sql.statements import in_bound_scope, prepared_insert_ignore, scope_params
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository, fan_out
@@ -219,8 +233,26 @@ class SqlOutboxRepository:
         fan_out(self._conn, event, deliver_from)
 
 
+# Any failure armed for the key's account and environment, as 1 or 0 (a plain integer, which
+# every driver returns as it is): ix_sandbox_failures_account answers it.
+_FAILURES_ARMED = case(
+    (
+        exists().where(
+            sandbox_failures.c.account_id == api_keys.c.account_id,
+            sandbox_failures.c.environment == api_keys.c.environment,
+        ),
+        1,
+    ),
+    else_=0,
+)
 FIND_API_KEY = PreparedStatement(
-    select(api_keys.c.key_hash, api_keys.c.account_id, api_keys.c.environment, sandbox_clocks.c.offset_us)
+    select(
+        api_keys.c.key_hash,
+        api_keys.c.account_id,
+        api_keys.c.environment,
+        sandbox_clocks.c.offset_us,
+        _FAILURES_ARMED,
+    )
     .select_from(api_keys.outerjoin(sandbox_clocks, sandbox_clocks.c.account_id == api_keys.c.account_id))
     .where(api_keys.c.key_hash == bindparam("wanted_hash"))
 )
@@ -266,7 +298,7 @@ def _key_record(row: Any) -> ApiKeyRecord | None:
     if row is None:
         return None
     offset = timedelta(microseconds=int(row[3] or 0))
-    return ApiKeyRecord(row[0], row[1], Environment(row[2]), offset)
+    return ApiKeyRecord(row[0], row[1], Environment(row[2]), offset, failures_armed=bool(row[4]))
 
 
 def _read_only_options(conn: Connection) -> dict[str, object]:
