@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.adapters.sql.prepared import PreparedStatement, UnpreparableStatementError
-from payintents.adapters.sql.schema import UtcDateTime, outbox_events, sandbox_requests
+from payintents.adapters.sql.schema import UtcDateTime, outbox_events
 
 ADD = PreparedStatement(insert(outbox_events))
 NAMES = PreparedStatement(
@@ -75,47 +75,6 @@ def test_run_many_inserts_every_row_in_one_call(engine: Engine) -> None:
         ADD.run_many(conn, [])
     with engine.connect() as conn:
         assert sorted(conn.execute(select(outbox_events.c.id)).scalars()) == [f"evt_{n}" for n in range(5)]
-
-
-ADD_REQUEST = PreparedStatement(insert(sandbox_requests))
-
-
-def request_row(n: int, at: datetime) -> dict[str, Any]:
-    """A request-log row with every kind of column: text, NULLs, integers, a boolean, a time."""
-    return {
-        "account_id": "acc_1",
-        "environment": "sandbox",
-        "trace_id": f"trace-{n}",
-        "at": at,
-        "method": "POST",
-        "path": f"/payment-intents/pi_{n}/refunds",
-        "status": 200 + n,
-        "duration_ms": n,
-        "idempotency_key": None if n % 2 else f"key-{n}",
-        "replayed": bool(n % 2),
-        "payment_intent_id": None if n % 2 else f"pi_{n}",
-        "request_body": '{"amount": 100}',
-        "response_body": "{}",
-    }
-
-
-def test_many_rows_store_what_sqlalchemy_stores_and_on_postgresql_go_as_one_statement(engine: Engine) -> None:
-    seen: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_rest: seen.append(sql))
-    at = datetime(2026, 11, 26, 15, 30, 0, 5, tzinfo=timezone(timedelta(hours=-5)))
-    rows = [request_row(n, at) for n in range(4)]
-    with engine.begin() as conn:
-        ADD_REQUEST.run_many(conn, rows)
-        ours = len(seen)
-        conn.execute(insert(sandbox_requests), [{**row, "trace_id": f"sa-{row['trace_id']}"} for row in rows])
-    with engine.connect() as conn:
-        stored = conn.execute(select(sandbox_requests).order_by(sandbox_requests.c.id)).mappings().all()
-    mine = [{k: v for k, v in row.items() if k not in ("id", "trace_id")} for row in stored[:4]]
-    theirs = [{k: v for k, v in row.items() if k not in ("id", "trace_id")} for row in stored[4:]]
-    assert mine == theirs and mine[1]["idempotency_key"] is None and mine[0]["at"] == at
-    assert [row["trace_id"] for row in stored[:4]] == [f"trace-{n}" for n in range(4)]
-    if engine.dialect.name == "postgresql":  # one statement over arrays, not one per row
-        assert ours == 1 and "unnest(" in seen[0]
 
 
 def test_a_driver_error_arrives_as_sqlalchemys_and_the_transaction_rolls_back(engine: Engine) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, Update
@@ -57,17 +57,12 @@ class CompiledForm:
     returns_rows: bool
 
     def arguments(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        values = self.values(params)
-        return values if self.positional else dict(zip(self.names, values, strict=True))
-
-    def values(self, params: Mapping[str, Any]) -> list[Any]:
-        """The placeholders' values, in order, converted by their types."""
         values = []
         for bound in self.bounds:
             value = params[bound.key] if bound.from_caller else bound.fixed
             # As SQLAlchemy does: a type's processor sees every value, None included.
             values.append(value if bound.process is None else bound.process(value))
-        return values
+        return values if self.positional else dict(zip(self.names, values, strict=True))
 
 
 # Where a transaction's held writes live (held_writes.py): the connection's info, which every
@@ -96,7 +91,6 @@ class PreparedStatement:
         self.statement = statement
         self.may_be_held = may_be_held
         self._forms: dict[tuple[str, str, tuple[str, ...]], CompiledForm] = {}
-        self._arrays: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
         """Execute with ``params`` (by bind name); the rows it returned, if it returns any."""
@@ -114,30 +108,13 @@ class PreparedStatement:
         return execute_on_driver(conn, form.sql, form.arguments(params), many=False, fetch=form.returns_rows)
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Execute once per row; rows share their names. On PostgreSQL an insert of plain values
-        goes as one statement over arrays, one per column (``unnest``): the driver's
-        ``executemany`` would send, and spend its Python on, one statement per row. Otherwise,
-        and on SQLite, one ``executemany`` call."""
-        if not rows:
-            return
-        holder: WriteHolder | None = conn.info.get(HELD_WRITES)
-        if holder is not None:
-            holder.send(conn)
-        form = self._form(conn.dialect, rows[0])
-        arrays_sql = self._arrays_sql(conn.dialect, form)
-        if arrays_sql is not None:
-            columns = [list(column) for column in zip(*(form.values(row) for row in rows), strict=True)]
-            execute_on_driver(conn, arrays_sql, columns, many=False, fetch=False)
-        else:
+        """Execute once per row in one driver call (``executemany``); rows share their names."""
+        if rows:
+            holder: WriteHolder | None = conn.info.get(HELD_WRITES)
+            if holder is not None:
+                holder.send(conn)
+            form = self._form(conn.dialect, rows[0])
             execute_on_driver(conn, form.sql, [form.arguments(row) for row in rows], many=True, fetch=False)
-
-    def _arrays_sql(self, dialect: Dialect, form: CompiledForm) -> str | None:
-        if dialect.name != "postgresql" or not isinstance(self.statement, Insert):
-            return None
-        key = (dialect.name, dialect.driver, form.names)
-        if key not in self._arrays:
-            self._arrays[key] = _insert_from_arrays(self.statement, dialect, form)
-        return self._arrays[key]
 
     def _form(self, dialect: Dialect, params: Mapping[str, Any]) -> CompiledForm:
         names = tuple(params)
@@ -165,23 +142,6 @@ def compile_form(statement: Statement, dialect: Dialect, names: tuple[str, ...])
     bounds = tuple(_bound(compiled.binds[name], dialect, names) for name in placeholder_names)
     returns_rows = bool(statement.exported_columns)
     return CompiledForm(compiled.string, placeholder_names, bounds, positional, returns_rows)
-
-
-def _insert_from_arrays(statement: Insert, dialect: Dialect, form: CompiledForm) -> str | None:
-    """PostgreSQL: ``INSERT INTO t (a, b) SELECT * FROM unnest(CAST(%s AS a's type[]), ...)``, for
-    an insert whose every placeholder is one of its table's columns, given by the caller (no
-    subqueries, no fixed values); None for any other statement."""
-    table = statement.table
-    if not isinstance(table, Table) or not all(
-        bound.from_caller and bound.key in table.c for bound in form.bounds
-    ):
-        return None
-    quote = dialect.identifier_preparer
-    columns = [table.c[bound.key] for bound in form.bounds]
-    names = ", ".join(quote.format_column(column) for column in columns)
-    arrays = ", ".join(f"CAST(%s AS {column.type.compile(dialect)}[])" for column in columns)
-    # Only the schema's own names, quoted by the dialect, and type names go into the text.
-    return f"INSERT INTO {quote.format_table(table)} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
 
 
 def _bound(param: BindParameter[Any], dialect: Dialect, names: tuple[str, ...]) -> _Bound:
