@@ -353,6 +353,9 @@ class MemoryUnitOfWork:
         self.sandbox = MemorySandbox(self._work)
         return self
 
+    def flush(self) -> None:
+        """Nothing is held back in memory."""
+
     def commit(self) -> None:
         self._store.state = self._work
         self._store.commits += 1

@@ -13,6 +13,7 @@ twice).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,17 +26,20 @@ from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql import held_writes
-from payintents.adapters.sql.engine import make_engine, normalise_url
-from payintents.adapters.sql.held_writes import hold_writes, release_writes, send_held_writes
+from payintents.adapters.sql.engine import Timeouts, make_engine, normalise_url
+from payintents.adapters.sql.held_writes import HeldWrites, hold_writes
 from payintents.adapters.sql.migrate import upgrade
+from payintents.adapters.sql.prepared import HELD_WRITES, send_held_writes
 from payintents.adapters.sql.schema import idempotency_keys, outbox_events, refunds
 from payintents.adapters.sql.store import ADD_EVENT, ADD_REFUND, SqlUnitOfWork
+from payintents.adapters.sql.suspending import runner_for
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.domain.errors import InvariantViolationError
 from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.refund import Refund
 from payintents.service.accounts import create_account
+from payintents.service.ports import StoreBusyError
 from payintents.web.app import build_app
 from tests.store.test_intent_store import make_intent
 from tests.support import Api, backend_database_url
@@ -117,6 +121,31 @@ def test_a_refunds_last_writes_go_as_one_statement_and_are_all_stored(
     assert [row["refundId"] for row in listed.json()["data"]] == [first.json()["refundId"]]
 
 
+def test_a_capture_reaches_the_processor_only_after_its_writes_were_sent(
+    postgres_url: str, statements: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ADR 0003: what the transaction wrote is accepted before money moves (``uow.flush``)."""
+    engine = make_engine(postgres_url, pool_size=2)
+    deps = build_dependencies(Settings(database_url=postgres_url), engine=engine)
+    sent_before: list[str] = []
+    capture = deps.processor.capture
+    monkeypatch.setattr(
+        deps.processor, "capture", lambda *args: (sent_before.extend(statements), capture(*args))[1]
+    )
+    try:
+        with TestClient(build_app(deps), base_url="http://testserver") as client:
+            api = Api(client, create_account(deps, "merchant").sandbox_key)
+            intent_id = str(api.create_intent(1000, captureMode="Manual")["id"])
+            assert api.pay(intent_id).json()["status"] == "Authorized"
+            statements.clear()
+            captured = api.post(f"/payment-intents/{intent_id}/captures", {"amount": 1000})
+    finally:
+        engine.dispose()
+    assert captured.status_code == 200, captured.text
+    assert any("INSERT INTO outbox_events" in sql for sql in sent_before), sent_before
+    assert not [sql for sql in statements[len(sent_before) :] if "INSERT INTO outbox_events" in sql]
+
+
 def test_reads_in_the_transaction_see_what_is_held(engine: Engine, statements: list[str]) -> None:
     with SqlUnitOfWork(engine) as uow:
         uow.refunds.add(_refund("rfnd_1"))
@@ -156,30 +185,82 @@ def test_a_statement_held_twice_goes_out_twice_and_positions_follow(engine: Engi
     assert [tuple(row) for row in rows] == [("rfnd_0", 0), ("rfnd_1", 1), ("rfnd_2", 2)]
 
 
-def test_after_its_transaction_a_connection_holds_nothing(engine: Engine, postgres_url: str) -> None:
+@pytest.mark.parametrize("commits", [True, False])
+def test_after_its_transaction_a_connection_holds_nothing(postgres_url: str, commits: bool) -> None:
     single = make_engine(postgres_url, pool_size=1)
     try:
         with SqlUnitOfWork(single) as uow:
-            uow.outbox.add(_event("evt_rolled_back"))  # held, then dropped with the rollback
+            uow.accounts.add(SCOPE.account_id, "merchant", [], AT)
+            uow.outbox.add(_event("evt_in_uow"))  # held, then sent by the commit or dropped
+            if commits:
+                uow.commit()
         assert single.pool.checkedin() == 1  # type: ignore[attr-defined]
         with single.begin() as conn:  # that pooled connection, outside any unit of work
+            assert HELD_WRITES not in conn.info
             ADD_EVENT.run(conn, _event_row("evt_direct"))
         with single.connect() as conn:
-            assert conn.execute(select(outbox_events.c.id)).scalars().all() == ["evt_direct"]
+            stored = sorted(conn.execute(select(outbox_events.c.id)).scalars())
     finally:
         single.dispose()
+    assert stored == (["evt_direct", "evt_in_uow"] if commits else ["evt_direct"])
 
 
-def test_negative_control_without_the_listener_a_read_misses_what_is_held(postgres_url: str) -> None:
+def test_on_the_event_loops_engine_reads_see_what_is_held(engine: Engine) -> None:
+    runner = runner_for(engine)
+    assert runner is not None
+
+    def work() -> list[str]:
+        with SqlUnitOfWork(runner.engine) as uow:
+            uow.outbox.add(_event("evt_loop"))
+            assert HELD_WRITES in uow._conn.info  # this engine holds writes too
+            seen = _event_ids(uow)  # through SQLAlchemy, on the asynchronous driver's engine
+            uow.commit()
+            return seen
+
+    async def run() -> list[str]:
+        try:
+            return await runner.run(work)
+        finally:
+            await runner.close()
+
+    assert asyncio.run(run()) == ["evt_loop"]
+
+
+def test_a_held_write_that_waits_too_long_at_commit_is_busy_and_rolls_back(postgres_url: str) -> None:
+    """A lock the combined statement waits for at COMMIT: 503 material, nothing kept."""
+    engine = make_engine(postgres_url, pool_size=2, timeouts=Timeouts(lock_ms=100))
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            uow.accounts.add(SCOPE.account_id, "merchant", [], AT)
+            uow.commit()
+        with engine.connect() as other, other.begin():
+            ADD_EVENT.run(other, _event_row("evt_contended"))  # uncommitted: its key is locked
+            with pytest.raises(StoreBusyError), SqlUnitOfWork(engine) as uow:
+                assert uow.idempotency.claim(SCOPE, "pi_held", "k", "fp", AT) is None
+                uow.outbox.add(_event("evt_contended"))  # held: waits only at the commit
+                uow.commit()
+        with engine.connect() as conn:
+            assert conn.execute(select(idempotency_keys.c.idempotency_key)).all() == []
+    finally:
+        engine.dispose()
+
+
+def test_an_engine_without_the_listener_holds_nothing_negative_control_what_it_would_miss(
+    postgres_url: str,
+) -> None:
     bare = create_engine(normalise_url(postgres_url))
     try:
         with bare.connect() as conn, conn.begin():
-            holder = hold_writes(conn)
+            assert hold_writes(conn) is None  # no listener: writes go at once
+            ADD_EVENT.run(conn, _event_row("evt_seen"))
+            assert conn.execute(select(outbox_events.c.id)).scalars().all() == ["evt_seen"]
+            # What the refusal prevents: a holder on such an engine, and a read that misses it.
+            conn.info[HELD_WRITES] = HeldWrites()
             ADD_EVENT.run(conn, _event_row("evt_unseen"))
-            assert conn.execute(select(outbox_events.c.id)).all() == []
+            assert conn.execute(select(outbox_events.c.id)).scalars().all() == ["evt_seen"]
             send_held_writes(conn)
-            assert conn.execute(select(outbox_events.c.id)).scalars().all() == ["evt_unseen"]
-            release_writes(conn, holder)
+            assert sorted(conn.execute(select(outbox_events.c.id)).scalars()) == ["evt_seen", "evt_unseen"]
+            del conn.info[HELD_WRITES]
     finally:
         bare.dispose()
 
@@ -189,6 +270,12 @@ def test_negative_control_two_refund_rows_in_one_statement_collide(engine: Engin
     sql, arguments = held_writes._combined(engine.dialect, [(ADD_REFUND, row) for row in rows])
     with pytest.raises(IntegrityError, match="position"), engine.begin() as conn:
         conn.exec_driver_sql(sql, tuple(arguments))
+
+
+def _event_ids(uow: SqlUnitOfWork) -> list[str]:
+    """The outbox events the unit of work's transaction sees, read through SQLAlchemy."""
+    conn = uow._conn  # the test reads inside the transaction under test
+    return list(conn.execute(select(outbox_events.c.id)).scalars())
 
 
 def _event_row(event_id: str) -> dict[str, Any]:

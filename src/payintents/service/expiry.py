@@ -46,7 +46,9 @@ def _expire_one(deps: Dependencies, scope: Scope, intent_id: str) -> bool:
             save_with_events(deps, uow, intent, before, now)
             if intent.captured_amount > captured:
                 # autoExpireAction Capture moves money through the processor like any capture,
-                # after the save won its version check so a lost race never captures twice.
+                # after the save won its version check so a lost race never captures twice,
+                # and once its writes are accepted.
+                uow.flush()
                 deps.processor.capture(intent, intent.captured_amount - captured)
             uow.commit()
             return True

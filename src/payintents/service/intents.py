@@ -111,7 +111,9 @@ def capture_intent(
 
     def attempt(armed: ArmedFailure) -> Answer:
         def collect(uow: UnitOfWork, intent: PaymentIntent) -> None:
-            deps.processor.capture(intent, amount, armed.take(uow))
+            failure = armed.take(uow)
+            uow.flush()  # the capture and its event are accepted before money moves
+            deps.processor.capture(intent, amount, failure)
 
         return change_intent(deps, scope, intent_id, change, request, render, then=collect)
 

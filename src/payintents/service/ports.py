@@ -209,6 +209,11 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+    def flush(self) -> None:
+        """Make the writes so far reach the store now (a store may hold writes back until the
+        commit, ADR 0017), so that any refusal of theirs comes before what follows: call it
+        before asking the processor to move money (ADR 0003)."""
+
     def commit(self) -> None: ...
 
 

@@ -58,7 +58,9 @@ def _refund_action(
             raise refusal
         # Inside the transaction, after the guarded UPDATE reserved the amount: a processor
         # failure rolls everything back, the idempotency key included (ADR 0003).
-        deps.processor.refund(scope, intent_id, amount, armed.take(uow))
+        failure = armed.take(uow)
+        uow.flush()
+        deps.processor.refund(scope, intent_id, amount, failure)
         refund = Refund(
             id=deps.ids.new_id("rfnd", None),
             scope=scope,

@@ -152,6 +152,7 @@ class _Session:
 
     @property
     def scope(self) -> Scope:
+        """The (account, environment) the key opened."""
         return self.key.scope
 
 

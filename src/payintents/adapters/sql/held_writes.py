@@ -23,11 +23,12 @@ rolls everything back and answers as it would have for the single statement.
 
 from __future__ import annotations
 
+import copy
+import weakref
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, event
-from sqlalchemy.engine.default import DefaultDialect
 
 from payintents.adapters.sql.prepared import (
     HELD_WRITES,
@@ -35,6 +36,7 @@ from payintents.adapters.sql.prepared import (
     PreparedStatement,
     compile_form,
     execute_on_driver,
+    send_held_writes,
 )
 
 _Held = list[tuple[PreparedStatement, Mapping[str, Any]]]
@@ -49,7 +51,8 @@ class HeldWrites:
         self._open = True
 
     def hold(self, conn: Connection, statement: PreparedStatement, params: Mapping[str, Any]) -> bool:
-        """Keep ``statement`` for later; False once the transaction is over (run it now)."""
+        """Keep ``statement`` for later (sending the batch first if it already holds one like it);
+        False once the transaction is over: run it now."""
         if not self._open:
             return False
         if any(held is statement for held, _ in self._held):
@@ -74,17 +77,14 @@ class HeldWrites:
         self._open = False
 
 
-def hold_writes(conn: Connection) -> HeldWrites:
-    """From now until ``release_writes``, hold the result-less writes made on ``conn``."""
+def hold_writes(conn: Connection) -> HeldWrites | None:
+    """From now until ``release_writes``, hold the result-less writes made on ``conn``; None
+    (nothing is held) on an engine whose SQLAlchemy statements would not send them first."""
+    if conn.engine not in _SENDING_FIRST:
+        return None
     holder = HeldWrites()
     conn.info[HELD_WRITES] = holder
     return holder
-
-
-def send_held_writes(conn: Connection) -> None:
-    holder: HeldWrites | None = conn.info.get(HELD_WRITES)
-    if holder is not None:
-        holder.send(conn)
 
 
 def release_writes(conn: Connection, holder: HeldWrites) -> None:
@@ -96,8 +96,13 @@ def release_writes(conn: Connection, holder: HeldWrites) -> None:
 
 
 def send_held_writes_first(engine: Engine) -> None:
-    """Statements run through SQLAlchemy (``Connection.execute``) send what is held first."""
+    """Statements run through SQLAlchemy (``Connection.execute``) send what is held first; only
+    then may the engine's transactions hold writes."""
     event.listen(engine, "before_execute", _before_execute)
+    _SENDING_FIRST.add(engine)
+
+
+_SENDING_FIRST: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def _before_execute(conn: Connection, *_statement: Any) -> None:
@@ -121,12 +126,20 @@ def _combined(dialect: Dialect, held: _Held) -> tuple[str, list[Any]]:
     return sql, arguments
 
 
+def _positional(dialect: Dialect) -> Dialect:
+    """The connection's own dialect (initialised, with the engine's settings), placeholders ``%s``."""
+    if dialect.paramstyle not in ("pyformat", "format"):
+        raise TypeError(f"held writes need psycopg's placeholders, not {dialect.paramstyle}")
+    positional = copy.copy(dialect)
+    positional.paramstyle, positional.positional = "format", True
+    return positional
+
+
 def _combine(dialect: Dialect, shape: _Shape) -> tuple[str, tuple[CompiledForm, ...]]:
     # Positional placeholders, so the parts' parameters need no renaming: the arguments are the
     # parts' arguments one after another. (A shape is a sequence of distinct statements, so there
     # are only as many shapes as orders the few holdable statements can come in.)
-    dialect_class = cast(type[DefaultDialect], type(dialect))
-    positional = dialect_class(paramstyle="format")
+    positional = _positional(dialect)
     forms = tuple(compile_form(statement.statement, positional, names) for statement, names in shape)
     ctes = ", ".join(f"held_{n} AS ({form.sql})" for n, form in enumerate(forms[:-1]))
     return f"WITH {ctes} {forms[-1].sql}", forms

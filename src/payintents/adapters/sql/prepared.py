@@ -71,6 +71,8 @@ HELD_WRITES = "payintents_held_writes"
 
 
 class WriteHolder(Protocol):
+    """A transaction's held writes, as a prepared statement finds them (held_writes.py)."""
+
     def hold(self, conn: Connection, statement: PreparedStatement, params: Mapping[str, Any]) -> bool: ...
 
     def send(self, conn: Connection) -> None: ...
@@ -97,7 +99,7 @@ class PreparedStatement:
         holder: WriteHolder | None = conn.info.get(HELD_WRITES)
         if holder is not None:
             if self.may_be_held and holder.hold(conn, self, params):
-                return NO_ROWS
+                return Rows([])
             # Anything this statement reads or changes must see the writes held before it.
             holder.send(conn)
         return self.run_now(conn, params)
@@ -110,9 +112,7 @@ class PreparedStatement:
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per row in one driver call (``executemany``); rows share their names."""
         if rows:
-            holder: WriteHolder | None = conn.info.get(HELD_WRITES)
-            if holder is not None:
-                holder.send(conn)
+            send_held_writes(conn)
             form = self._form(conn.dialect, rows[0])
             execute_on_driver(conn, form.sql, [form.arguments(row) for row in rows], many=True, fetch=False)
 
@@ -126,7 +126,16 @@ class PreparedStatement:
         return form
 
 
+def send_held_writes(conn: Connection) -> None:
+    """Run what ``conn``'s transaction holds, if anything (held_writes.py)."""
+    holder: WriteHolder | None = conn.info.get(HELD_WRITES)
+    if holder is not None:
+        holder.send(conn)
+
+
 def compile_form(statement: Statement, dialect: Dialect, names: tuple[str, ...]) -> CompiledForm:
+    """``statement`` compiled for ``dialect`` with parameters ``names``, checked that it needs
+    nothing from SQLAlchemy when it runs."""
     compiled = statement.compile(dialect=dialect, column_keys=list(names))
     if not isinstance(compiled, SQLCompiler):
         raise UnpreparableStatementError(f"not a SQL statement: {statement}")
@@ -169,11 +178,9 @@ class Rows:
         return self._rows
 
 
-NO_ROWS = Rows([])
-
-
 def run_driver_sql(conn: Connection, sql: str) -> None:
     """A statement without parameters or results (a savepoint, say), on the driver."""
+    send_held_writes(conn)
     execute_on_driver(conn, sql, None, many=False, fetch=False)
 
 

@@ -36,9 +36,9 @@ from payintents.adapters.sql.commit_group import CommitGroup, MemberSavepoint, j
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import READ_ONLY_OPTION, write_gate
-from payintents.adapters.sql.held_writes import HeldWrites, hold_writes, release_writes, send_held_writes
+from payintents.adapters.sql.held_writes import HeldWrites, hold_writes, release_writes
 from payintents.adapters.sql.intent_store import SqlIntentRepository
-from payintents.adapters.sql.prepared import PreparedStatement
+from payintents.adapters.sql.prepared import PreparedStatement, send_held_writes
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
     accounts,
@@ -376,10 +376,13 @@ class SqlUnitOfWork:
             # Result-less writes go to the database together (held_writes.py, ADR 0017).
             self._held = hold_writes(self._conn)
 
+    def flush(self) -> None:
+        if self._held is not None:
+            send_held_writes(self._conn)
+
     def commit(self) -> None:
         try:
-            if self._held is not None:
-                send_held_writes(self._conn)
+            self.flush()
             self._tx.commit()
         except OperationalError as exc:
             raise StoreBusyError("the database could not commit in time") from exc
