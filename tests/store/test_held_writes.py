@@ -17,7 +17,6 @@ import asyncio
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +27,6 @@ from starlette.testclient import TestClient
 from payintents.adapters.sql import held_writes
 from payintents.adapters.sql.engine import Timeouts, make_engine, normalise_url
 from payintents.adapters.sql.held_writes import HeldWrites, hold_writes
-from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.prepared import HELD_WRITES, send_held_writes
 from payintents.adapters.sql.schema import idempotency_keys, outbox_events, refunds
 from payintents.adapters.sql.store import ADD_EVENT, ADD_REFUND, SqlUnitOfWork
@@ -42,21 +40,12 @@ from payintents.service.accounts import create_account
 from payintents.service.ports import StoreBusyError
 from payintents.web.app import build_app
 from tests.store.test_intent_store import make_intent
-from tests.support import Api, backend_database_url
+from tests.support import Api
 
 pytestmark = pytest.mark.postgres
 
 AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
 SCOPE = Scope("acc_held", Environment.SANDBOX)
-
-
-@pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
-    with backend_database_url("postgres", tmp_path) as url:
-        engine = make_engine(url, pool_size=1)
-        upgrade(engine)
-        engine.dispose()
-        yield url
 
 
 @pytest.fixture

@@ -25,29 +25,19 @@ from sqlalchemy.util.concurrency import await_
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import Timeouts, make_engine
-from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.suspending import SuspendingRunner, runner_for
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import create_account
 from payintents.service.ports import StoreBusyError
 from payintents.web import endpoint
 from payintents.web.app import build_app
-from tests.support import Api, backend_database_url
+from tests.support import Api
 
 HOLD_S = 0.5
 
 
 # The admission tests never connect: the runner's engine opens connections only when used.
 UNUSED_URL = "postgresql://nobody@127.0.0.1:1/unused"
-
-
-@pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
-    with backend_database_url("postgres", tmp_path) as url:
-        engine = make_engine(url, pool_size=1)
-        upgrade(engine)
-        engine.dispose()
-        yield url
 
 
 @pytest.mark.postgres
