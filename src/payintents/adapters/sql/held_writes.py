@@ -58,7 +58,8 @@ class HeldWrites:
         if any(held is statement for held, _ in self._held):
             # Twice in one WITH, the second would not see the first's row (a refund's position).
             self.send(conn)
-        self._held.append((statement, params))
+        # A copy: the caller may reuse its mapping before the batch goes out.
+        self._held.append((statement, dict(params)))
         return True
 
     def send(self, conn: Connection) -> None:
