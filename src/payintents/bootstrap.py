@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from payintents.adapters.clock import SystemClock
 from payintents.adapters.ids import RandomIds
 from payintents.adapters.sandbox_processor import SandboxProcessor
+from payintents.adapters.sql.account_store import find_api_key
 from payintents.adapters.sql.audit import AuditReport, audit
 from payintents.adapters.sql.engine import (
     BUSY_TIMEOUT_MS,
@@ -25,7 +26,7 @@ from payintents.adapters.sql.engine import (
     write_gate,
 )
 from payintents.adapters.sql.migrate import upgrade
-from payintents.adapters.sql.store import SqlUnitOfWork, find_api_key
+from payintents.adapters.sql.store import SqlUnitOfWork
 from payintents.adapters.sql.suspending import SuspendingRunner, engine_here, runner_for
 from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.service.dependencies import Dependencies

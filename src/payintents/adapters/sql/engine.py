@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from payintents.adapters.sql.checkpoint import FALLBACK_AUTOCHECKPOINT_PAGES, start_checkpointer
@@ -157,3 +157,12 @@ def postgres_engine_options(url: str, pool_size: int, timeouts: Timeouts) -> tup
             "options": f"{options} {caller_options}".strip(),
         },
     }
+
+
+def read_only_options(conn: Connection) -> dict[str, object]:
+    """SQLite: a deferred BEGIN (no write lock). PostgreSQL: autocommit, which saves the BEGIN and
+    ROLLBACK round trips and loses nothing: under READ COMMITTED each statement of a read-only
+    transaction takes its own snapshot anyway."""
+    if conn.dialect.name == "postgresql":
+        return {"isolation_level": "AUTOCOMMIT"}
+    return {READ_ONLY_OPTION: True}

@@ -8,12 +8,11 @@ InvariantViolationError. Neither ever reaches a client as SQL text.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from contextlib import ExitStack
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from sqlalchemy import (
     Connection,
@@ -21,34 +20,28 @@ from sqlalchemy import (
     Transaction,
     and_,
     bindparam,
-    case,
     delete,
-    exists,
     func,
-    insert,
     select,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from payintents.adapters.sql.account_store import SqlAccountRepository
 from payintents.adapters.sql.commit_group import CommitGroup, MemberSavepoint, join_group
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
-from payintents.adapters.sql.engine import READ_ONLY_OPTION, write_gate
+from payintents.adapters.sql.engine import read_only_options, write_gate
 from payintents.adapters.sql.held_writes import HeldWrites, hold_writes, release_writes
 from payintents.adapters.sql.intent_store import SqlIntentRepository
 from payintents.adapters.sql.prepared import PreparedStatement, send_held_writes
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
-    accounts,
-    api_keys,
     idempotency_keys,
     outbox_events,
     payment_intents,
     refunds,
-    sandbox_clocks,
-    sandbox_failures,
 )
 from payintents.adapters.sql.statements import in_bound_scope, prepared_insert_ignore, scope_params
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository, fan_out
@@ -58,7 +51,7 @@ from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.refund import Refund
-from payintents.service.ports import ApiKeyRecord, StoreBusyError
+from payintents.service.ports import StoreBusyError
 from payintents.service.waiting import event_loop_work
 
 ik = idempotency_keys
@@ -233,83 +226,6 @@ class SqlOutboxRepository:
         fan_out(self._conn, event, deliver_from)
 
 
-# Any failure armed for the key's account and environment, as 1 or 0 (a plain integer, which
-# every driver returns as it is): ix_sandbox_failures_account answers it.
-_FAILURES_ARMED = case(
-    (
-        exists().where(
-            sandbox_failures.c.account_id == api_keys.c.account_id,
-            sandbox_failures.c.environment == api_keys.c.environment,
-        ),
-        1,
-    ),
-    else_=0,
-)
-FIND_API_KEY = PreparedStatement(
-    select(
-        api_keys.c.key_hash,
-        api_keys.c.account_id,
-        api_keys.c.environment,
-        sandbox_clocks.c.offset_us,
-        _FAILURES_ARMED,
-    )
-    .select_from(api_keys.outerjoin(sandbox_clocks, sandbox_clocks.c.account_id == api_keys.c.account_id))
-    .where(api_keys.c.key_hash == bindparam("wanted_hash"))
-)
-
-
-class SqlAccountRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._conn = connection
-
-    def add(self, account_id: str, name: str, keys: Sequence[ApiKeyRecord], now: datetime) -> None:
-        self._conn.execute(insert(accounts).values(id=account_id, name=name, created_at=now))
-        for key in keys:
-            self._conn.execute(
-                insert(api_keys).values(
-                    key_hash=key.key_hash,
-                    account_id=key.account_id,
-                    environment=key.environment.value,
-                    created_at=now,
-                )
-            )
-
-    def find_key(self, key_hash: str) -> ApiKeyRecord | None:
-        return _key_record(FIND_API_KEY.run(self._conn, {"wanted_hash": key_hash}).fetchone())
-
-    def count(self) -> int:
-        return int(self._conn.execute(select(func.count()).select_from(accounts)).scalar_one())
-
-
-def find_api_key(engine: Engine, key_hash: str) -> ApiKeyRecord | None:
-    """Authentication's read, without a unit of work: one statement reads a consistent state on
-    its own (on SQLite outside BEGIN, on PostgreSQL in autocommit), so it needs no BEGIN and no
-    ROLLBACK, and a request saves the ~80 µs a read unit of work costs around it."""
-    try:
-        with engine.connect() as conn:
-            conn.execution_options(**_read_only_options(conn))
-            return _key_record(FIND_API_KEY.run(conn, {"wanted_hash": key_hash}).fetchone())
-    except (OperationalError, PoolTimeoutError) as exc:
-        # As in a unit of work: an unreachable or saturated database is "busy" (503), never a 500.
-        raise StoreBusyError("the database is busy or unreachable") from exc
-
-
-def _key_record(row: Any) -> ApiKeyRecord | None:
-    if row is None:
-        return None
-    offset = timedelta(microseconds=int(row[3] or 0))
-    return ApiKeyRecord(row[0], row[1], Environment(row[2]), offset, failures_armed=bool(row[4]))
-
-
-def _read_only_options(conn: Connection) -> dict[str, object]:
-    """SQLite: a deferred BEGIN (no write lock). PostgreSQL: autocommit, which saves the BEGIN and
-    ROLLBACK round trips and loses nothing: under READ COMMITTED each statement of a read-only
-    transaction takes its own snapshot anyway."""
-    if conn.dialect.name == "postgresql":
-        return {"isolation_level": "AUTOCOMMIT"}
-    return {READ_ONLY_OPTION: True}
-
-
 class SqlUnitOfWork:
     intents: SqlIntentRepository
     refunds: SqlRefundRepository
@@ -366,7 +282,7 @@ class SqlUnitOfWork:
             self._gate.enter_context(gate.held())
         self._conn = self._engine.connect()
         if self._read_only:
-            self._conn = self._conn.execution_options(**_read_only_options(self._conn))
+            self._conn = self._conn.execution_options(**read_only_options(self._conn))
         try:
             self._tx = self._conn.begin()
         except BaseException:
