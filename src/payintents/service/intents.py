@@ -64,8 +64,9 @@ def change_intent(
 ) -> Answer:
     """Apply one lifecycle transition to a visible intent and record what it caused.
 
-    ``then`` runs after the save won its version check, still inside the transaction: the place
-    for the processor, so a lost race never calls it twice and its failure rolls everything back.
+    ``then`` runs after the save won its version check, still inside the transaction, once its
+    writes have reached the store: the place for the processor, so a lost race never calls it
+    twice, a refused write never follows a moved payment, and its failure rolls everything back.
     """
 
     def action(uow: UnitOfWork, now: datetime) -> PaymentIntent:
@@ -74,6 +75,7 @@ def change_intent(
         change(intent, now)
         save_with_events(deps, uow, intent, before, now)
         if then is not None:
+            uow.flush()  # what the transaction wrote is accepted before the processor moves money
             then(uow, intent)
         return intent
 
@@ -111,9 +113,7 @@ def capture_intent(
 
     def attempt(armed: ArmedFailure) -> Answer:
         def collect(uow: UnitOfWork, intent: PaymentIntent) -> None:
-            failure = armed.take(uow)
-            uow.flush()  # the capture and its event are accepted before money moves
-            deps.processor.capture(intent, amount, failure)
+            deps.processor.capture(intent, amount, armed.take(uow))
 
         return change_intent(deps, scope, intent_id, change, request, render, then=collect)
 

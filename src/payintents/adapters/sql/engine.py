@@ -124,8 +124,7 @@ def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
 def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
     parsed, options = postgres_engine_options(url, pool_size, timeouts)
     engine = create_engine(parsed, **options)
-    replace_dropped_connections(engine)
-    send_held_writes_first(engine)
+    equip_postgres_engine(engine)
     _POSTGRES_MADE_WITH[engine] = (url, pool_size, timeouts)
     return engine
 
@@ -157,6 +156,14 @@ def postgres_engine_options(url: str, pool_size: int, timeouts: Timeouts) -> tup
             "options": f"{options} {caller_options}".strip(),
         },
     }
+
+
+def equip_postgres_engine(engine: Engine) -> None:
+    """What every PostgreSQL engine gets, the threads' and the event loop's: a pooled connection
+    the database closed is replaced at checkout (ADR 0016), and held writes are sent before
+    SQLAlchemy's own statements (ADR 0017)."""
+    replace_dropped_connections(engine)
+    send_held_writes_first(engine)
 
 
 def read_only_options(conn: Connection) -> dict[str, object]:

@@ -35,7 +35,7 @@ from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import read_only_options, write_gate
 from payintents.adapters.sql.held_writes import HeldWrites, hold_writes, release_writes
 from payintents.adapters.sql.intent_store import SqlIntentRepository
-from payintents.adapters.sql.prepared import PreparedStatement, send_held_writes
+from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
     idempotency_keys,
@@ -288,13 +288,14 @@ class SqlUnitOfWork:
         except BaseException:
             self._conn.close()
             raise
-        if not self._read_only and self._conn.dialect.name == "postgresql":
-            # Result-less writes go to the database together (held_writes.py, ADR 0017).
+        if not self._read_only:
+            # On PostgreSQL, result-less writes go to the database together (held_writes.py,
+            # ADR 0017); an engine that was not equipped for it (SQLite's) holds nothing.
             self._held = hold_writes(self._conn)
 
     def flush(self) -> None:
         if self._held is not None:
-            send_held_writes(self._conn)
+            self._held.send(self._conn)
 
     def commit(self) -> None:
         try:

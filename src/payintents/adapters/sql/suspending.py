@@ -23,9 +23,12 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import greenlet_spawn, in_greenlet
 
-from payintents.adapters.sql.engine import Timeouts, postgres_engine_options, postgres_made_with
-from payintents.adapters.sql.held_writes import send_held_writes_first
-from payintents.adapters.sql.liveness import replace_dropped_connections
+from payintents.adapters.sql.engine import (
+    Timeouts,
+    equip_postgres_engine,
+    postgres_engine_options,
+    postgres_made_with,
+)
 from payintents.service.ports import StoreBusyError
 
 T = TypeVar("T")
@@ -47,8 +50,7 @@ class SuspendingRunner:
         self._engine: AsyncEngine = create_async_engine(
             url_.set(drivername="postgresql+psycopg_async"), **options
         )
-        replace_dropped_connections(self._engine.sync_engine)
-        send_held_writes_first(self._engine.sync_engine)
+        equip_postgres_engine(self._engine.sync_engine)
         self._pool_size = pool_size
         # Waiting to be admitted is waiting for the store: as long as a lock, then "busy" (503).
         self._admission_wait_s = timeouts.lock_ms / 1000
