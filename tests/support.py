@@ -128,6 +128,12 @@ class RunningServer:
     def new_account(self) -> dict[str, str]:
         return dict(json.loads(cli(self.database_url, "accounts", "create", "test")))
 
+    def log_problems(self) -> list[str]:
+        """Lines of the server log that show a traceback or an unexpected failure."""
+        text = self.log_path.read_text(errors="replace")
+        markers = ("Traceback", "unexpected failure", "ERROR", '"level": "error"', '"level": "critical"')
+        return [line for line in text.splitlines() if any(marker in line for marker in markers)]
+
 
 @contextmanager
 def running_server(

@@ -212,6 +212,13 @@ def show(title: str, report: StReport) -> None:
     print(f"\n{title}: {report.summary()}")
 
 
+def explained(report: StReport, server: RunningServer) -> str:
+    """The end of schemathesis's output, after what the server logged of any unexpected failure
+    (a 500 carries only its traceId; the traceback is in the server's log)."""
+    problems = "\n".join(server.log_problems())
+    return f"server log problems:\n{problems or '(none)'}\n\n{report.output[-20_000:]}"
+
+
 def test_our_document_passes_every_check(server: RunningServer, tmp_path: Path) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text(our_config(pinned_world(server)))
@@ -223,7 +230,7 @@ def test_our_document_passes_every_check(server: RunningServer, tmp_path: Path) 
     phases = {phase for phase, _ in report.cases}
     assert {"examples", "coverage", "fuzzing", "stateful"} <= phases, report.cases
     assert {mode for _, mode in report.cases} >= {"positive", "negative"}, report.cases
-    assert (report.failures, report.errors, report.exit_code) == ([], [], 0), report.output[-20_000:]
+    assert (report.failures, report.errors, report.exit_code) == ([], [], 0), explained(report, server)
 
 
 def test_dojo_spec_finds_no_server_error(server: RunningServer, tmp_path: Path) -> None:
@@ -246,4 +253,4 @@ def test_dojo_spec_finds_no_server_error(server: RunningServer, tmp_path: Path) 
         )
     server_errors = [f for f in report.failures if f["code"] in SERVER_ERROR_CODES]
     assert report.operations_tested >= 18
-    assert (server_errors, report.errors) == ([], []), report.output[-20_000:]
+    assert (server_errors, report.errors) == ([], []), explained(report, server)

@@ -109,10 +109,7 @@ class Harness:
         return self.api.intent(intent_id)
 
     def log_problems(self) -> list[str]:
-        """Lines of the server log that show a traceback or an unexpected failure."""
-        text = self.server.log_path.read_text(errors="replace")
-        markers = ("Traceback", "unexpected failure", "ERROR", '"level": "error"', '"level": "critical"')
-        return [line for line in text.splitlines() if any(marker in line for marker in markers)]
+        return self.server.log_problems()
 
 
 def all_in_flight_together(replies: list[Reply]) -> bool:
