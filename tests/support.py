@@ -80,6 +80,15 @@ def postgres_admin_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 
 
+def skip_without_postgres() -> None:
+    """Skip a PostgreSQL case without PAYINTENTS_TEST_POSTGRES_URL; fail it instead when
+    PAYINTENTS_REQUIRE_POSTGRES is set (CI)."""
+    if postgres_admin_url() is None:
+        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
+            pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
+        pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
+
+
 @contextmanager
 def postgres_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
@@ -98,10 +107,7 @@ def backend_database_url(backend: str, folder: Path, name: str = "payintents") -
     if backend == "sqlite":
         yield f"sqlite:///{folder / f'{name}.db'}"
         return
-    if postgres_admin_url() is None:
-        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
-            pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-        pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
+    skip_without_postgres()
     with postgres_schema_url() as url:
         yield url
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import Api, cli, free_port, postgres_admin_url, postgres_schema_url, running_server
+from tests.support import Api, cli, free_port, postgres_schema_url, running_server, skip_without_postgres
 
 pytestmark = pytest.mark.e2e
 
@@ -25,10 +25,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    if postgres_admin_url() is None:
-        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
-            pytest.fail("PAYINTENTS_REQUIRE_POSTGRES is set but PAYINTENTS_TEST_POSTGRES_URL is not")
-        pytest.skip("PostgreSQL case: set PAYINTENTS_TEST_POSTGRES_URL to run it")
+    skip_without_postgres()
     with postgres_schema_url() as url:
         yield url
 

@@ -12,7 +12,6 @@ The full runs (100 trials each) are the commands ``python -m tests.harness.refun
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import asdict
 
@@ -20,7 +19,7 @@ import pytest
 
 from tests.harness import refund_race, same_key_race
 from tests.harness.race_common import Harness, harness
-from tests.support import POSTGRES_ENV, postgres_admin_url
+from tests.support import skip_without_postgres
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +34,6 @@ def _server(tmp_path_factory: pytest.TempPathFactory, backend: str, *, naive: bo
         yield h
 
 
-def _require_postgres() -> None:
-    if postgres_admin_url() is None:
-        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
-            pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-        pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
-
-
 @pytest.fixture(scope="module")
 def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     yield from _server(tmp_path_factory, "sqlite", naive=False)
@@ -54,7 +46,7 @@ def naive_sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ha
 
 @pytest.fixture(scope="module")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    _require_postgres()
+    skip_without_postgres()
     yield from _server(tmp_path_factory, "postgres", naive=False)
 
 

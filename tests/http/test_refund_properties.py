@@ -15,7 +15,6 @@ machine run against a server that ignores idempotency keys is caught.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -42,7 +41,7 @@ from payintents.adapters.sql.store import SqlIdempotencyRepository
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import create_account
 from payintents.web.app import build_app
-from tests.support import POSTGRES_ENV, Api, postgres_admin_url, postgres_schema_url
+from tests.support import Api, postgres_schema_url, skip_without_postgres
 
 MAX_INTENTS = 4
 KEYS = ("k1", "k2", "k3")
@@ -289,10 +288,7 @@ def test_refund_invariants_hold_on_sqlite() -> None:
 
 @pytest.mark.postgres
 def test_refund_invariants_hold_on_postgres() -> None:
-    if postgres_admin_url() is None:
-        if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
-            pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-        pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
+    skip_without_postgres()
     run_state_machine_as_test(_machine(postgres_store), settings=MACHINE_SETTINGS)
 
 

@@ -42,6 +42,9 @@ def run_figures(run: HttpMeasurement, ceiling_per_s: float) -> dict[str, Any]:
         ],
         "serverPeakRssMbPerWorker": [round(sample.peak_rss_mb, 1) for sample in run.server],
         "clientCpuPercent": _percent(run.client_cpu_s, wall_s),
+        # PostgreSQL's processes, in per cent of one core (None on SQLite: it runs in the workers).
+        "databaseCpuPercent": _database_percent(run, wall_s),
+        "machineIdlePercent": None if run.machine is None else round(100 * run.machine.idle_share, 1),
         "auditOk": run.audit_ok,
         # The audit's invariants with their violation counts and example ids.
         "audit": run.audit,
@@ -50,6 +53,12 @@ def run_figures(run: HttpMeasurement, ceiling_per_s: float) -> dict[str, Any]:
 
 def _percent(cpu_s: float, wall_s: float) -> float:
     return round(100 * cpu_s / wall_s, 1) if wall_s else 0.0
+
+
+def _database_percent(run: HttpMeasurement, wall_s: float) -> float | None:
+    if run.machine is None or run.machine.database_cpu_s is None:
+        return None
+    return _percent(run.machine.database_cpu_s, wall_s)
 
 
 # A run whose busiest worker used this many times the CPU of its idlest one measured fewer workers
@@ -101,7 +110,7 @@ def as_text(report: BenchReport) -> str:
     header = (
         f"{'mode':<7} {'workers':>7} {'stored':>9} {'refunds/s':>10} {'ceiling/s':>10} {'ratio':>6} "
         f"{'p50':>6} {'p95':>6} {'p99':>6} {'max':>7} {'GET p50':>8} {'GET p99':>8} "
-        f"{'cpu %/worker':>14} {'rss MB/worker':>14}  statuses"
+        f"{'cpu %/worker':>14} {'db cpu %':>8} {'idle %':>6} {'rss MB/worker':>14}  statuses"
     )
     lines.append(header)
     for mode in report.modes:
@@ -110,12 +119,15 @@ def as_text(report: BenchReport) -> str:
             ms, get_ms = f["refundLatencyMs"], f["getLatencyMs"]
             cpu = "/".join(f"{c:.0f}" for c in f["serverCpuPercentPerWorker"])
             rss = "/".join(f"{r:.0f}" for r in f["serverPeakRssMbPerWorker"])
+            db_cpu = "-" if f["databaseCpuPercent"] is None else f"{f['databaseCpuPercent']:.0f}"
+            idle = "-" if f["machineIdlePercent"] is None else f"{f['machineIdlePercent']:.0f}"
             statuses = " ".join(f"{k}:{v}" for k, v in sorted(f["refundStatuses"].items()))
             lines.append(
                 f"{mode.mode:<7} {run.workers:>7} {run.stored_refunds_before:>9,} "
                 f"{f['refundsPerS']:>10,.0f} {f['ceilingPerS']:>10,.0f} {f['ratioToCeiling'] or 0:>6.2f} "
                 f"{ms['p50']:>6.1f} {ms['p95']:>6.1f} {ms['p99']:>6.1f} {ms['max']:>7.1f} "
-                f"{get_ms['p50']:>8.1f} {get_ms['p99']:>8.1f} {cpu:>14} {rss:>14}  {statuses}"
+                f"{get_ms['p50']:>8.1f} {get_ms['p99']:>8.1f} {cpu:>14} {db_cpu:>8} {idle:>6} {rss:>14}  "
+                f"{statuses}"
             )
     lines.append("")
     lines += uneven_worker_notes(report)

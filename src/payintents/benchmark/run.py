@@ -24,6 +24,7 @@ from payintents.benchmark import history
 from payintents.benchmark.ceiling import CeilingResult, prepare_database, run_ceiling
 from payintents.benchmark.databases import scratch_database
 from payintents.benchmark.load import LoadPlan, LoadResult, PhaseResult
+from payintents.benchmark.machine import MachineUsage, sample_machine, usage_between
 from payintents.benchmark.server import BenchServer, WorkerSample, running_server
 from payintents.bootstrap import Settings, audit_database, build_dependencies, migrate
 from payintents.service.accounts import create_account
@@ -68,6 +69,8 @@ class HttpMeasurement:
     server_cpu_s: list[float]
     audit_ok: bool
     audit: dict[str, object] = field(default_factory=dict)
+    # PostgreSQL's CPU and the machine's idle share while the refunds and GETs ran (machine.py).
+    machine: MachineUsage | None = None
 
     @property
     def answered_ok(self) -> bool:
@@ -158,13 +161,15 @@ def _measure_on(
     plan = LoadPlan("127.0.0.1", server.port, key, ids, config.refunds, config.concurrency,
                     config.max_amount, gets=config.gets, label=label)  # fmt: skip
     drive_load(LoadPlan(**{**asdict(plan), "count": WARM_UP_REFUNDS, "gets": 0, "label": "warm-up"}), False)
-    before = server.sample_workers()
+    postgres = config.postgres_url is not None
+    before, machine_before = server.sample_workers(), sample_machine(postgres=postgres)
     result = drive_load(plan, config.progress)
-    after = server.sample_workers()
+    after, machine_after = server.sample_workers(), sample_machine(postgres=postgres)
     report = audit_database(Settings(database_url=url))
     return HttpMeasurement(
         mode, server.workers, stored_before, result.refunds, result.gets, result.client_cpu_s, after,
         [a.cpu_s - b.cpu_s for a, b in zip(after, before, strict=True)], report.ok, report.as_dict(),
+        usage_between(machine_before, machine_after),
     )  # fmt: skip
 
 

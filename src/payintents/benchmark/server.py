@@ -18,7 +18,8 @@ from pathlib import Path
 
 import httpx
 
-CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+from payintents.benchmark.machine import all_processes, process_stat
+
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
@@ -103,17 +104,7 @@ def _wait_until_ready(server: BenchServer, log_path: Path) -> None:
 
 
 def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # Fields after the parenthesised command name: state, ppid, ...
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                found.append(int(entry.name))
-    return found
+    return [process.pid for process in all_processes() if process.parent_pid == parent]
 
 
 def _cmdline(pid: int) -> bytes:
@@ -124,9 +115,7 @@ def _cmdline(pid: int) -> bytes:
 
 
 def _sample(pid: int) -> WorkerSample:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # utime and stime are fields 14 and 15 of stat; 12 and 13 after the command name.
-    cpu_s = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
+    cpu_s = process_stat(pid).cpu_s
     peak_kb = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):

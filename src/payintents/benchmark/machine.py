@@ -1,0 +1,87 @@
+"""Where the machine's CPU went while refunds ran: PostgreSQL's own processes, and what was idle.
+
+Read from /proc like the workers' figures (server.py). The workers and the load generator share
+the machine with the database; these two figures say whether a run was bound by the workers'
+CPU, by the database's, or by neither (idle left over). PostgreSQL's figure counts every process
+named ``postgres`` on the machine (backends and background processes of the whole cluster), so
+it is an upper bound if anything else uses that cluster during the run. SQLite runs inside the
+workers: it has no figure of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+DATABASE_PROCESS_NAME = "postgres"
+
+
+@dataclass(frozen=True, slots=True)
+class MachineSample:
+    """Cumulative CPU seconds since boot: every CPU's total and idle time, and PostgreSQL's."""
+
+    total_s: float
+    idle_s: float
+    database_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MachineUsage:
+    """CPU used between two samples, in seconds."""
+
+    database_cpu_s: float | None
+    idle_share: float
+
+
+def sample_machine(*, postgres: bool) -> MachineSample:
+    """``postgres``: also add up PostgreSQL's processes (a SQLite run has none of its own)."""
+    # /proc/stat's first line: "cpu user nice system idle iowait irq softirq steal ..." in ticks.
+    ticks = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    database_s = _database_cpu_s() if postgres else None
+    return MachineSample(sum(ticks[:8]) / CLOCK_TICKS_PER_S, idle / CLOCK_TICKS_PER_S, database_s)
+
+
+def usage_between(before: MachineSample, after: MachineSample) -> MachineUsage:
+    total_s = after.total_s - before.total_s
+    idle_share = (after.idle_s - before.idle_s) / total_s if total_s > 0 else 0.0
+    database_cpu_s = None
+    if after.database_s is not None and before.database_s is not None:
+        # A backend that exited during the run takes its CPU time out of the sum: never below zero.
+        database_cpu_s = max(after.database_s - before.database_s, 0.0)
+    return MachineUsage(database_cpu_s, idle_share)
+
+
+def _database_cpu_s() -> float:
+    return sum(p.cpu_s for p in all_processes() if p.name == DATABASE_PROCESS_NAME)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStat:
+    pid: int
+    name: str
+    parent_pid: int
+    cpu_s: float
+
+
+def process_stat(pid: int) -> ProcessStat:
+    """One process's /proc/PID/stat (OSError if it is gone)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    name, _, rest = stat.partition("(")[2].rpartition(")")
+    # After the parenthesised name: state, ppid, ...; utime and stime are fields 14 and 15 of
+    # stat, 12 and 13 after the name.
+    fields = rest.split()
+    return ProcessStat(pid, name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S)
+
+
+def all_processes() -> list[ProcessStat]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found.append(process_stat(int(entry.name)))
+            except OSError:
+                continue  # the process ended while we looked
+    return found
