@@ -119,7 +119,8 @@ def prepare_database(url: str, intents: int, capacity: int) -> list[str]:
         engine.dispose()
 
 
-def _params(n: int, intent_id: str, amount: int, now: str | datetime) -> dict[str, Any]:
+def ceiling_params(n: int, intent_id: str, amount: int, now: str | datetime) -> dict[str, Any]:
+    """The parameters of refund number ``n`` (its key, ids and stored answer are made from ``n``)."""
     return {
         "account": ACCOUNT_ID, "env": ENVIRONMENT, "intent": intent_id, "key": f"ceiling-{n}",
         "answer": ANSWER_BODY, "now": now, "amount": amount, "refund": f"rfnd_sandbox_c{n:020d}",
@@ -141,7 +142,8 @@ def _postgres_worker(url: str) -> Callable[[int, str, int], bool]:
     )  # fmt: skip
 
     def refund(n: int, intent_id: str, amount: int) -> bool:
-        row = conn.execute(POSTGRES_REFUND, _params(n, intent_id, amount, datetime.now(UTC)), prepare=True)
+        params = ceiling_params(n, intent_id, amount, datetime.now(UTC))
+        row = conn.execute(POSTGRES_REFUND, params, prepare=True)
         return row.fetchone() is not None
 
     return refund
@@ -156,7 +158,7 @@ def _sqlite_worker(url: str, write_lock: threading.Lock) -> Callable[[int, str, 
 
     def refund(n: int, intent_id: str, amount: int) -> bool:
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        params = _params(n, intent_id, amount, now)
+        params = ceiling_params(n, intent_id, amount, now)
         with write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:

@@ -80,9 +80,16 @@ def server_process(
 
 
 @contextmanager
-def running_server(database_url: str, workers: int, log_path: Path) -> Iterator[BenchServer]:
+def running_server(
+    database_url: str, workers: int, log_path: Path, *, app_module: str | None = None
+) -> Iterator[BenchServer]:
+    """``payintents serve``, or ``python -m APP_MODULE --port P --workers N`` (a harness's variant
+    of the server), ready on a free loopback port."""
     port = free_port()
-    with server_process(serve_command(port, workers), database_url, log_path) as process:
+    command = serve_command(port, workers)
+    if app_module is not None:
+        command = [sys.executable, "-m", app_module, "--port", str(port), "--workers", str(workers)]
+    with server_process(command, database_url, log_path) as process:
         server = BenchServer(f"http://127.0.0.1:{port}", port, process, workers)
         _wait_until_ready(server, log_path)
         yield server
