@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from payintents.benchmark.databases import scratch_database
 from payintents.benchmark.load import LoadPlan
 from payintents.benchmark.run import captured_intents, drive_load, new_account
 from payintents.benchmark.server import running_server
+from tests.harness.bounded_app import WRITE_ENV, WRITES
 
 
 def summarise(folded: Path, top: int) -> str:
@@ -73,11 +75,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--out", type=Path, default=Path("/tmp/refunds.folded"))
+    parser.add_argument(
+        "--bounded-write", choices=WRITES, help="profile tests.harness.bounded_app with this write instead"
+    )
     args = parser.parse_args()
+    app_module = None
+    if args.bounded_write:
+        os.environ[WRITE_ENV] = args.bounded_write  # read by the server's worker
+        app_module = "tests.harness.bounded_app"
     postgres = args.postgres_url if args.backend == "postgres" else None
     with tempfile.TemporaryDirectory() as folder, scratch_database(postgres, Path(folder), "profile") as url:
         key = new_account(url)
-        with running_server(url, 1, Path(folder) / "server.log") as server:
+        with running_server(url, 1, Path(folder) / "server.log", app_module=app_module) as server:
             ids = captured_intents(server.base_url, key, 200, 10**9)
             plan = LoadPlan("127.0.0.1", server.port, key, ids, args.refunds, args.concurrency, 100)
             spy = start_py_spy(server.process.pid, args.out)
