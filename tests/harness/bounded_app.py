@@ -32,6 +32,7 @@ from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
 from payintents.service import refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
+from tests.harness.variant_server import serve_variant
 
 WRITE_ENV = "PAYINTENTS_BOUNDED_WRITE"
 WRITES = ("none", "one-statement")
@@ -85,10 +86,6 @@ def bounded_app() -> Starlette:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import uvicorn
-
-    from payintents.web.http_protocol import DojoErrorHttpProtocol
-
     parser = argparse.ArgumentParser(prog="python -m tests.harness.bounded_app", description=__doc__)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
@@ -96,16 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get(WRITE_ENV) not in WRITES:
         parser.error(f"set {WRITE_ENV} to one of {', '.join(WRITES)}")
     migrate(Settings.from_environment())
-    uvicorn.run(
-        "tests.harness.bounded_app:bounded_app",
-        factory=True,
-        host="127.0.0.1",
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-        access_log=False,
-        http=DojoErrorHttpProtocol,
-    )
+    serve_variant("tests.harness.bounded_app:bounded_app", args.port, args.workers)
     return 0
 
 

@@ -23,6 +23,8 @@ from typing import Any, Self
 
 from starlette.applications import Starlette
 
+from tests.harness.variant_server import serve_variant
+
 VARIANTS = ("ack-before-commit",)
 VARIANT_ENV = "PAYINTENTS_CRASH_VARIANT"
 # Long enough that a kill lands inside the window in nearly every cycle (SQLite holds its write
@@ -114,8 +116,6 @@ def app_factory() -> Starlette:
 
 
 def main() -> int:
-    import uvicorn
-
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--variant", choices=VARIANTS, required=True)
     parser.add_argument("--port", type=int, required=True)
@@ -123,14 +123,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ[VARIANT_ENV] = args.variant
     print(f"crash variant {args.variant} on 127.0.0.1:{args.port}", flush=True)
-    uvicorn.run(
-        "tests.harness.crash_variants:app_factory",
-        factory=True,
-        host="127.0.0.1",
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-    )
+    serve_variant("tests.harness.crash_variants:app_factory", args.port, args.workers)
     return 0
 
 

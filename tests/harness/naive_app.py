@@ -45,6 +45,7 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
 from payintents.service.waiting import wait
 from payintents.web.app import build_app
+from tests.harness.variant_server import serve_variant
 
 WINDOW_ENV = "PAYINTENTS_NAIVE_WINDOW_MS"
 pi = payment_intents
@@ -188,8 +189,6 @@ def _drop_postgres_refund_cap(database_url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import uvicorn
-
     parser = argparse.ArgumentParser(prog="python -m tests.harness.naive_app", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -200,13 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     migrate(settings)
     _drop_postgres_refund_cap(settings.database_url)
     print(f"naive payintents (negative control) on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(
-        "tests.harness.naive_app:naive_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
+    serve_variant(
+        "tests.harness.naive_app:naive_app", args.port, args.workers, host=args.host, log_level=args.log_level
     )
     return 0
 
