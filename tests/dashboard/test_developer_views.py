@@ -98,6 +98,9 @@ def test_the_request_log_shows_what_the_integration_sent(api: Api, client: TestC
     assert "400 POST" in only_failures and "200 POST" not in only_failures
     bad = browser.get("/dashboard/developers/requests", status="abc")
     assert bad.status_code == 400 and "Enter an HTTP status from 100 to 599." in text_of(bad.text)
+    # Past int()'s 4,300-digit limit, and another script's digits: refused, never a 500.
+    for status in ("4" * 5000, "\u0664\u0660\u0660"):
+        assert browser.get("/dashboard/developers/requests", status=status).status_code == 400
 
 
 def test_moving_the_clock_moves_dashboard_refunds_too(api: Api, client: TestClient) -> None:
@@ -113,8 +116,11 @@ def test_moving_the_clock_moves_dashboard_refunds_too(api: Api, client: TestClie
     assert browser.refund(intent_id, "1.00").status_code == 303
     [refund] = refunds_of(api, intent_id)
     assert refund["createdAt"] > (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    bad = {"csrf_token": browser.csrf(), "amount": "-1", "unit": "days"}
-    assert browser.post("/dashboard/developers/sandbox/advance", bad).status_code == 400
+    for amount in ("-1", "9" * 5000, "\u0662"):
+        bad = {"csrf_token": browser.csrf(), "amount": amount, "unit": "days"}
+        assert browser.post("/dashboard/developers/sandbox/advance", bad).status_code == 400
+    # The report the redirect carries is read back the same way: a huge figure is left out.
+    assert browser.get("/dashboard/developers/sandbox", expired="7" * 5000).status_code == 200
 
 
 def test_reset_deletes_the_sandbox_after_typed_confirmation(api: Api, client: TestClient) -> None:

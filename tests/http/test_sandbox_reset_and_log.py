@@ -255,6 +255,10 @@ def test_filters_by_path_status_intent_and_limit(api: Api) -> None:
         "?limit=-1",
         "?limit=1.5",
         "?limit=",
+        # Digits of another script (str.isdecimal accepts them) and a number past int()'s limit.
+        "?limit=\u0661",
+        "?limit=" + "1" * 5000,
+        "?status=" + "2" * 5000,
     ],
 )
 def test_bad_filters_are_400(api: Api, query: str) -> None:

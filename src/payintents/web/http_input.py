@@ -71,6 +71,20 @@ def is_plausible_id(value: str) -> bool:
     return _ID_SHAPE.fullmatch(value) is not None
 
 
+# More digits than any bound we check: int() refuses strings past 4,300 digits with a ValueError.
+_MAX_NUMBER_DIGITS = 18
+
+
+def whole_number(raw: str, low: int, high: int) -> int | None:
+    """``raw`` as a whole number from ``low`` to ``high``, else None. ASCII digits only:
+    ``str.isdecimal`` also takes other scripts' digits ("\u0661"), which no client means as a
+    query parameter's integer."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > _MAX_NUMBER_DIGITS:
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
 def check_fields_exist_in(version: date, body: dict[str, object]) -> None:
     """Refuse top-level fields the caller's API version does not have yet.
 
@@ -97,7 +111,7 @@ async def read_body(request: Request) -> bytes:
         # ASCII only: str.isdigit() also accepts "²" (a latin-1 header byte), which int() refuses.
         if not (declared.isascii() and declared.isdigit()):
             raise RequestRefusedError(400, "The Content-Length header is not a number.")
-        if int(declared) > MAX_BODY_BYTES:
+        if whole_number(declared, 0, MAX_BODY_BYTES) is None:
             raise _too_large()
     chunks: list[bytes] = []
     size = 0

@@ -15,6 +15,7 @@ from payintents.service.ports import RequestLogEntry, RequestQuery
 from payintents.service.sandbox import ClockView
 from payintents.web import request_schemas as schemas
 from payintents.web.endpoint import ApiCall, Operation, api_route, json_response
+from payintents.web.http_input import whole_number
 from payintents.web.presenters import iso
 from payintents.web.wire import parse_date_time
 
@@ -84,9 +85,10 @@ def _int_param(raw: str | None, name: str, low: int, high: int) -> int | None:
     # Absent is "no filter"; present but empty (``?status=``) is not a number, so it is refused.
     if raw is None:
         return None
-    if not raw.isdecimal() or not low <= int(raw) <= high:
+    value = whole_number(raw, low, high)
+    if value is None:
         raise ValidationError({name: [f"The {name} parameter must be a whole number from {low} to {high}."]})
-    return int(raw)
+    return value
 
 
 def _entry(entry: RequestLogEntry) -> dict[str, Any]:

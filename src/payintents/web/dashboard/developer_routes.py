@@ -14,6 +14,7 @@ from payintents.domain.intent import Environment
 from payintents.service import dashboard, sandbox, webhooks
 from payintents.service.ports import RequestQuery
 from payintents.web.dashboard.pages import BASE, Visit, page, redirect
+from payintents.web.http_input import whole_number
 
 _EVENT_ID = re.compile(r"evt_[A-Za-z0-9_-]{1,60}")
 SANDBOX_ONLY = "The developer views are part of the sandbox: switch to sandbox to see them."
@@ -57,12 +58,12 @@ def requests(visit: Visit) -> Response:
         return refused
     params = visit.request.query_params
     wanted = {name: params.get(name, "").strip()[:MAX_FILTER] for name in ("path", "status", "intent")}
-    status = wanted["status"]
-    if status and not (status.isdecimal() and 100 <= int(status) <= 599):
+    status = whole_number(wanted["status"], 100, 599) if wanted["status"] else None
+    if wanted["status"] and status is None:
         return visit.render("requests.html", 400, nav="requests", wanted=wanted, entries=[], bad_status=True)
     query = RequestQuery(
         path_prefix=wanted["path"] or None,
-        status=int(status) if status else None,
+        status=status,
         payment_intent_id=wanted["intent"] or None,
         limit=LOG_LIMIT,
     )
@@ -74,9 +75,9 @@ def controls(visit: Visit) -> Response:
     if refused := _refuse_production(visit):
         return refused
     report = {
-        name: int(value)
+        name: value
         for name in ("expired", "moved", "deleted")
-        if (value := visit.request.query_params.get(name, "")).isdecimal() and len(value) < 10
+        if (value := whole_number(visit.request.query_params.get(name, ""), 0, 10**9)) is not None
     }
     clock = sandbox.show_clock(visit.deps, visit.scope)
     return visit.render(
@@ -92,10 +93,11 @@ def controls(visit: Visit) -> Response:
 def advance(visit: Visit) -> Response:
     if refused := _refuse_production(visit):
         return refused
-    amount, unit = visit.form.get("amount", "").strip(), visit.form.get("unit", "")
-    if not (amount.isdecimal() and 0 < int(amount) <= MAX_STEPS) or unit not in UNITS:
+    steps = whole_number(visit.form.get("amount", "").strip(), 1, MAX_STEPS)
+    unit = visit.form.get("unit", "")
+    if steps is None or unit not in UNITS:
         return visit.error(400, "Move the clock by a whole number of minutes, hours or days.")
-    report = sandbox.advance_clock(visit.deps, visit.scope, int(amount) * UNITS[unit], None)
+    report = sandbox.advance_clock(visit.deps, visit.scope, steps * UNITS[unit], None)
     moved = f"expired={report.intents_expired}&moved={report.webhook_retries_moved}"
     return redirect(f"{BASE}/developers/sandbox?{moved}")
 
