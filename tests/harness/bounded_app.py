@@ -92,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.environ.get(WRITE_ENV) not in WRITES:
         parser.error(f"set {WRITE_ENV} to one of {', '.join(WRITES)}")
-    migrate(Settings.from_environment())
+    settings = Settings.from_environment()
+    if os.environ[WRITE_ENV] == "one-statement" and settings.database_url.startswith("sqlite"):
+        parser.error("one-statement is PostgreSQL's ceiling statement: it needs a PostgreSQL database")
+    migrate(settings)
     serve_variant("tests.harness.bounded_app:bounded_app", args.port, args.workers)
     return 0
 

@@ -240,6 +240,7 @@ def test_filters_by_path_status_intent_and_limit(api: Api) -> None:
     assert {e["paymentIntentId"] for e in requests_of(api, f"?intentId={one}")} == {one}
     assert [e["method"] for e in requests_of(api, f"?intentId={one}")] == ["POST", "POST"]  # refund, create
     assert len(requests_of(api, "?limit=1")) == 1
+    assert len(requests_of(api, "?limit=" + "0" * 5000 + "1")) == 1  # leading zeros are still a number
     assert requests_of(api, "?path=/webhooks") == []
 
 

@@ -1,5 +1,6 @@
 """Reading what a caller sent, without a server: the ``version`` header's resolution to a supported
-API version, and strict JSON parsing (media type, UTF-8, duplicates, NaN, surrogates, NUL)."""
+API version, strict JSON parsing (media type, UTF-8, duplicates, NaN, surrogates, NUL), and whole
+numbers in query strings, forms and headers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from starlette.datastructures import Headers
 from starlette.requests import Request
 
-from payintents.web.http_input import SUPPORTED_VERSIONS, parse_json, resolve_version
+from payintents.web.http_input import SUPPORTED_VERSIONS, parse_json, resolve_version, whole_number
 from payintents.web.problems import RequestRefusedError
 
 
@@ -136,3 +137,25 @@ def test_paired_surrogate_escapes_are_fine() -> None:
 def test_json_that_is_not_an_object_is_left_to_schema_validation() -> None:
     assert parse(b"[1, 2]") == [1, 2]
     assert parse(b"null") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", 1),
+        ("200", 200),
+        ("007", 7),
+        ("0" * 5000 + "42", 42),  # padding is not size: no ValueError from int()
+        ("0", None),  # below the range
+        ("201", None),  # above it
+        ("9" * 5000, None),  # past int()'s 4,300-digit limit
+        ("\u0661", None),  # another script's digit: str.isdecimal() would take it
+        ("\u00b2", None),  # superscript two: str.isdigit() would take it
+        ("", None),
+        ("-1", None),
+        ("1.0", None),
+        (" 1", None),
+    ],
+)
+def test_whole_numbers_are_ascii_digits_within_the_range(raw: str, expected: int | None) -> None:
+    assert whole_number(raw, 1, 200) == expected

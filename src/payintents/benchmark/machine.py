@@ -2,10 +2,11 @@
 
 Read from /proc like the workers' figures (server.py). The workers and the load generator share
 the machine with the database; these two figures say whether a run was bound by the workers'
-CPU, by the database's, or by neither (idle left over). PostgreSQL's figure counts every process
-named ``postgres`` on the machine (backends and background processes of the whole cluster), so
-it is an upper bound if anything else uses that cluster during the run. SQLite runs inside the
-workers: it has no figure of its own.
+CPU, by the database's, or by neither (idle left over; time spent waiting for the disk counts as
+idle). PostgreSQL's figure counts every process named ``postgres`` on this machine (backends and
+background processes of the whole cluster), plus what the postmaster's ended children used, so a
+backend that exits during the run still counts. It is an upper bound if anything else uses that
+cluster meanwhile. SQLite runs inside the workers: it has no figure of its own.
 """
 
 from __future__ import annotations
@@ -49,13 +50,17 @@ def usage_between(before: MachineSample, after: MachineSample) -> MachineUsage:
     idle_share = (after.idle_s - before.idle_s) / total_s if total_s > 0 else 0.0
     database_cpu_s = None
     if after.database_s is not None and before.database_s is not None:
-        # A backend that exited during the run takes its CPU time out of the sum: never below zero.
-        database_cpu_s = max(after.database_s - before.database_s, 0.0)
+        database_cpu_s = after.database_s - before.database_s
     return MachineUsage(database_cpu_s, idle_share)
 
 
 def _database_cpu_s() -> float:
-    return sum(p.cpu_s for p in all_processes() if p.name == DATABASE_PROCESS_NAME)
+    processes = [p for p in all_processes() if p.name == DATABASE_PROCESS_NAME]
+    pids = {p.pid for p in processes}
+    # A backend that ended was reaped by the postmaster (the one whose parent is not postgres):
+    # its time moved into the postmaster's children's time, so the sum never goes backwards.
+    reaped_s = sum(p.children_cpu_s for p in processes if p.parent_pid not in pids)
+    return sum(p.cpu_s for p in processes) + reaped_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +69,21 @@ class ProcessStat:
     name: str
     parent_pid: int
     cpu_s: float
+    # CPU of its children that ended and were waited for.
+    children_cpu_s: float
 
 
 def process_stat(pid: int) -> ProcessStat:
     """One process's /proc/PID/stat (OSError if it is gone)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     name, _, rest = stat.partition("(")[2].rpartition(")")
-    # After the parenthesised name: state, ppid, ...; utime and stime are fields 14 and 15 of
-    # stat, 12 and 13 after the name.
+    # After the parenthesised name, field N of stat is at index N - 3: ppid (4) at 1; utime,
+    # stime, cutime and cstime (14 to 17) at 11 to 14.
     fields = rest.split()
-    return ProcessStat(pid, name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S)
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return ProcessStat(
+        pid, name, int(fields[1]), (utime + stime) / CLOCK_TICKS_PER_S, (cutime + cstime) / CLOCK_TICKS_PER_S
+    )
 
 
 def all_processes() -> list[ProcessStat]:

@@ -86,8 +86,9 @@ def running_server(
     """``payintents serve``, or ``python -m APP_MODULE --port P --workers N`` (a harness's variant
     of the server), ready on a free loopback port."""
     port = free_port()
-    command = serve_command(port, workers)
-    if app_module is not None:
+    if app_module is None:
+        command = serve_command(port, workers)
+    else:
         command = [sys.executable, "-m", app_module, "--port", str(port), "--workers", str(workers)]
     with server_process(command, database_url, log_path) as process:
         server = BenchServer(f"http://127.0.0.1:{port}", port, process, workers)

@@ -71,17 +71,20 @@ def is_plausible_id(value: str) -> bool:
     return _ID_SHAPE.fullmatch(value) is not None
 
 
-# More digits than any bound we check: int() refuses strings past 4,300 digits with a ValueError.
+# More significant digits than any bound we check: int() refuses strings past 4,300 digits.
 _MAX_NUMBER_DIGITS = 18
 
 
 def whole_number(raw: str, low: int, high: int) -> int | None:
     """``raw`` as a whole number from ``low`` to ``high``, else None. ASCII digits only:
     ``str.isdecimal`` also takes other scripts' digits ("\u0661"), which no client means as a
-    query parameter's integer."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > _MAX_NUMBER_DIGITS:
+    query parameter's integer. Leading zeros are allowed ("007", a padded Content-Length)."""
+    if not (raw.isascii() and raw.isdigit()):
         return None
-    value = int(raw)
+    significant = raw.lstrip("0") or "0"
+    if len(significant) > _MAX_NUMBER_DIGITS:
+        return None
+    value = int(significant)
     return value if low <= value <= high else None
 
 

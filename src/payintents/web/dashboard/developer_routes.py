@@ -77,7 +77,7 @@ def controls(visit: Visit) -> Response:
     report = {
         name: value
         for name in ("expired", "moved", "deleted")
-        if (value := whole_number(visit.request.query_params.get(name, ""), 0, 10**9)) is not None
+        if (value := whole_number(visit.request.query_params.get(name, ""), 0, 10**9 - 1)) is not None
     }
     clock = sandbox.show_clock(visit.deps, visit.scope)
     return visit.render(
