@@ -13,9 +13,10 @@ on a fresh scratch database, and measures the ceiling once, as ``payintents benc
   autocommit, by the same server.
 
 For each it prints refunds/s, the ratio to the ceiling, p50/p99, the workers' CPU, PostgreSQL's
-CPU and the machine's idle share. If "no write" is already below half the ceiling, no write path
-can meet the issue's ratio on this machine. The bounded servers skip the product's rules (see
-``bounded_app``), so their databases are not audited.
+CPU and the machine's idle share, measured by the benchmark's own code (``measure_http``, no GETs).
+If "no write" is already below half the ceiling, no write path can meet the issue's ratio on this
+machine. Every database is audited as the benchmark does; the bounded servers skip the product's
+rules (see ``bounded_app``), so only the real server's audit means anything, and none is judged.
 """
 
 from __future__ import annotations
@@ -26,70 +27,49 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from payintents.benchmark.databases import scratch_database
-from payintents.benchmark.load import LoadPlan
-from payintents.benchmark.machine import sample_machine, usage_between
-from payintents.benchmark.report import latency_summary, rate_per_s
-from payintents.benchmark.run import (
-    WARM_UP_REFUNDS,
-    BenchConfig,
-    captured_intents,
-    drive_load,
-    measure_ceiling,
-    new_account,
-)
-from payintents.benchmark.server import BenchServer, running_server
+from payintents.benchmark.report import run_figures
+from payintents.benchmark.run import MANY, BenchConfig, measure_ceiling, measure_http
 from tests.harness.bounded_app import WRITE_ENV
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-INTENTS = 500
-# Room for every refund of a run on each intent (partial amounts of 1-100).
-CAPACITY = 10**6
+BOUNDED_APP = "tests.harness.bounded_app"
 
 
 @contextmanager
-def _server(variant: str, url: str, workers: int, folder: Path) -> Iterator[BenchServer]:
-    log_path = folder / f"{variant}-{workers}.log"
-    if variant == "real":
-        with running_server(url, workers, log_path) as server:
-            yield server
-        return
-    os.environ[WRITE_ENV] = variant  # read by every worker the server spawns
+def _write_for_workers(variant: str) -> Iterator[None]:
+    """The bounded write every worker the next server spawns reads from its environment."""
+    os.environ[WRITE_ENV] = variant
     try:
-        with running_server(url, workers, log_path, app_module="tests.harness.bounded_app") as server:
-            yield server
+        yield
     finally:
         del os.environ[WRITE_ENV]
 
 
-def _measure(variant: str, config: BenchConfig, workers: int, folder: Path) -> dict[str, float]:
-    with scratch_database(config.postgres_url, folder, f"bound_{variant.replace('-', '_')}_{workers}") as url:
-        key = new_account(url)
-        with _server(variant, url, workers, folder) as server:
-            ids = captured_intents(server.base_url, key, INTENTS, CAPACITY)
-            # Its own label, so its idempotency keys differ from the measured refunds' keys.
-            warm_up = LoadPlan("127.0.0.1", server.port, key, ids, WARM_UP_REFUNDS, 32, 100, label="warm-up")
-            drive_load(warm_up, False)
-            plan = LoadPlan("127.0.0.1", server.port, key, ids, config.refunds, config.concurrency, 100)
-            postgres = config.postgres_url is not None
-            workers_before, machine_before = server.sample_workers(), sample_machine(postgres=postgres)
-            result = drive_load(plan, False)
-            workers_after, machine_after = server.sample_workers(), sample_machine(postgres=postgres)
-    elapsed_s = result.refunds.elapsed_s
-    usage = usage_between(machine_before, machine_after)
-    latency = latency_summary(result.refunds)
-    worker_cpu_s = sum(a.cpu_s - b.cpu_s for a, b in zip(workers_after, workers_before, strict=True))
-    if set(result.refunds.statuses) != {"200"}:
-        raise RuntimeError(f"{variant}: not every refund answered 200: {result.refunds.statuses}")
-    return {
-        "per_s": rate_per_s(result.refunds),
-        "p50": latency["p50"],
-        "p99": latency["p99"],
-        "workers_cpu": 100 * worker_cpu_s / elapsed_s,
-        "db_cpu": 100 * (usage.database_cpu_s or 0.0) / elapsed_s,
-        "idle": 100 * usage.idle_share,
-    }
+def _measure(
+    variant: str, config: BenchConfig, workers: int, folder: Path, ceiling_per_s: float
+) -> dict[str, Any]:
+    # A folder per server: each gets a database of its own (a SQLite file is named by mode and workers).
+    folder = folder / variant
+    folder.mkdir(exist_ok=True)
+    if variant == "real":
+        run = measure_http(config, MANY, workers, folder)
+    else:
+        with _write_for_workers(variant):
+            run = measure_http(config, MANY, workers, folder, app_module=BOUNDED_APP)
+    if not run.answered_ok:
+        raise RuntimeError(f"{variant}: not every refund answered 200: {run.refunds.statuses}")
+    return run_figures(run, ceiling_per_s)
+
+
+def _row(variant: str, workers: int, f: dict[str, Any]) -> str:
+    name = {"none": "no write", "one-statement": "one statement"}.get(variant, variant)
+    ms, cpu, db = f["refundLatencyMs"], sum(f["serverCpuPercentPerWorker"]), f["databaseCpuPercent"]
+    return (
+        f"{name:<14} {workers:>7} {f['refundsPerS']:>9,.0f} {f['ratioToCeiling']:>6.2f} {ms['p50']:>6.1f} "
+        f"{ms['p99']:>6.1f} {cpu:>13.0f} {db or 0:>8.0f} {f['machineIdlePercent']:>6.0f}"
+    )
 
 
 def main() -> None:
@@ -100,20 +80,17 @@ def main() -> None:
     parser.add_argument("--refunds", type=int, default=8_000)
     args = parser.parse_args()
     postgres_url = args.postgres_url if args.backend == "postgres" else None
-    config = BenchConfig(postgres_url=postgres_url, refunds=args.refunds, progress=False)
+    config = BenchConfig(postgres_url=postgres_url, refunds=args.refunds, gets=0, progress=False)
     variants = ["real", "none", "one-statement"] if postgres_url else ["real", "none"]
     with tempfile.TemporaryDirectory(prefix="payintents-bounds-") as folder:
-        ceiling = measure_ceiling(config, "many", Path(folder)).per_s
+        ceiling = measure_ceiling(config, MANY, Path(folder)).per_s
         print(f"{args.backend}, many intents, concurrency {config.concurrency}: ceiling {ceiling:,.0f}/s")
         print(f"{'server':<14} {'workers':>7} {'refunds/s':>9} {'ratio':>6} {'p50':>6} {'p99':>6} "
               f"{'workers cpu %':>13} {'db cpu %':>8} {'idle %':>6}")  # fmt: skip
         for workers in args.workers or [1, 2]:
             for variant in variants:
-                f = _measure(variant, config, workers, Path(folder))
-                name = {"none": "no write", "one-statement": "one statement"}.get(variant, variant)
-                print(f"{name:<14} {workers:>7} {f['per_s']:>9,.0f} {f['per_s'] / ceiling:>6.2f} "
-                      f"{f['p50']:>6.1f} {f['p99']:>6.1f} {f['workers_cpu']:>13.0f} {f['db_cpu']:>8.0f} "
-                      f"{f['idle']:>6.0f}", flush=True)  # fmt: skip
+                f = _measure(variant, config, workers, Path(folder), ceiling)
+                print(_row(variant, workers, f), flush=True)
 
 
 if __name__ == "__main__":

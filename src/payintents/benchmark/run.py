@@ -134,10 +134,15 @@ def _intent_shape(config: BenchConfig, mode: str) -> tuple[int, int]:
     return config.intents, 2 * per_intent * config.max_amount
 
 
-def measure_http(config: BenchConfig, mode: str, workers: int, folder: Path) -> HttpMeasurement:
+def measure_http(
+    config: BenchConfig, mode: str, workers: int, folder: Path, *, app_module: str | None = None
+) -> HttpMeasurement:
+    """One server on a fresh scratch database: ``payintents serve``, or a harness's variant of it
+    (``app_module``, see ``running_server``)."""
     with scratch_database(config.postgres_url, folder, f"http_{mode}_{workers}") as url:
         key = new_account(url)
-        with running_server(url, workers, folder / f"server-{mode}-{workers}.log") as server:
+        log_path = folder / f"server-{mode}-{workers}.log"
+        with running_server(url, workers, log_path, app_module=app_module) as server:
             return _measure_on(config, mode, server, key, url, stored_before=0)
 
 

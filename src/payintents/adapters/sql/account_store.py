@@ -75,7 +75,7 @@ def find_api_key(engine: Engine, key_hash: str) -> ApiKeyRecord | None:
     try:
         with engine.connect() as conn:
             conn.execution_options(**read_only_options(conn))
-            return _key_record(FIND_API_KEY.run(conn, {"wanted_hash": key_hash}).fetchone())
+            return SqlAccountRepository(conn).find_key(key_hash)
     except (OperationalError, PoolTimeoutError) as exc:
         # As in a unit of work: an unreachable or saturated database is "busy" (503), never a 500.
         raise StoreBusyError("the database is busy or unreachable") from exc
