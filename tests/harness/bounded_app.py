@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from payintents.benchmark.ceiling import POSTGRES_REFUND, ceiling_params
 from payintents.bootstrap import Settings, app_from_environment, migrate
 from payintents.domain.intent import Scope
-from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
+from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
@@ -49,16 +49,7 @@ def bounded_create_refund(
     render: Render[RefundOutcome],
 ) -> Answer:
     now = deps.clock.now()
-    refund = Refund(
-        id=deps.ids.new_id("rfnd", None),
-        scope=scope,
-        payment_intent_id=intent_id,
-        amount=refund_request.amount,
-        refund_reason=refund_request.refund_reason,
-        notes=refund_request.notes,
-        previous_transaction_id=refund_request.previous_transaction_id,
-        created_at=now,
-    )
+    refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
     outcome = RefundOutcome(refund, refund_request.amount, 10**9, fully_refunded=False, reference="bound")
     answer = render(outcome)
     if os.environ.get(WRITE_ENV) == "one-statement":

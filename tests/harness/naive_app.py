@@ -39,7 +39,7 @@ from payintents.bootstrap import Settings, build_dependencies, migrate
 from payintents.domain import lifecycle
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse, replay
 from payintents.domain.intent import Scope, Status
-from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
+from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
@@ -80,16 +80,7 @@ def naive_create_refund(
     with cast(SqlUnitOfWork, deps.uow()) as uow:
         now = deps.clock.now()
         refunded, refundable, reference = _add_unconditionally(uow._conn, scope, intent_id, amount, now)
-        refund = Refund(
-            id=deps.ids.new_id("rfnd", None),
-            scope=scope,
-            payment_intent_id=intent_id,
-            amount=amount,
-            refund_reason=refund_request.refund_reason,
-            notes=refund_request.notes,
-            previous_transaction_id=refund_request.previous_transaction_id,
-            created_at=now,
-        )
+        refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
         uow.refunds.add(refund)
         response = render(RefundOutcome(refund, refunded, refundable, refunded >= refundable, reference))
         if request.key is not None:

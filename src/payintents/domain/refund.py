@@ -19,6 +19,19 @@ class RefundRequest:
     def __post_init__(self) -> None:
         check_amount(self.amount, field="amount")
 
+    def recorded(self, refund_id: str, scope: Scope, intent_id: str, now: datetime) -> Refund:
+        """The refund row this request becomes once its amount was applied to ``intent_id``."""
+        return Refund(
+            id=refund_id,
+            scope=scope,
+            payment_intent_id=intent_id,
+            amount=self.amount,
+            refund_reason=self.refund_reason,
+            notes=self.notes,
+            previous_transaction_id=self.previous_transaction_id,
+            created_at=now,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Refund:

@@ -61,16 +61,7 @@ def _refund_action(
         failure = armed.take(uow)
         uow.flush()
         deps.processor.refund(scope, intent_id, amount, failure)
-        refund = Refund(
-            id=deps.ids.new_id("rfnd", None),
-            scope=scope,
-            payment_intent_id=intent_id,
-            amount=amount,
-            refund_reason=refund_request.refund_reason,
-            notes=refund_request.notes,
-            previous_transaction_id=refund_request.previous_transaction_id,
-            created_at=now,
-        )
+        refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
         uow.refunds.add(refund)
         _record_events(deps, uow, refund, applied, now)
         return RefundOutcome(
