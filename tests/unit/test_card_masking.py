@@ -1,0 +1,91 @@
+"""Masking card data in recorded bodies and query strings (``payintents.web.card_masking``): on
+decoded values, whatever escape or encoding hides a number, keeping a body without card data as
+sent, and never producing text a store refuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from payintents.web.card_masking import mask_body, mask_query
+
+CARD = "4111111111111111"
+MASKED = "411111******1111"
+
+
+@pytest.mark.parametrize(
+    ("body", "masked"),
+    [
+        ('{"notes": "\\u0034111111111111111"}', f'{{"notes": "{MASKED}"}}'),
+        ('{"a":[1,"\\u0034111 1111 1111 1111"]}', f'{{"a":[1,"{MASKED}"]}}'),
+        (f'{{"{CARD}": true}}', f'{{"{MASKED}": true}}'),  # a key
+        (f'{{"\\u0034{CARD[1:]}" :1}}', f'{{"{MASKED}" :1}}'),
+        (f'{{"n": {CARD}}}', f'{{"n": "{MASKED}"}}'),  # a JSON number becomes a string
+        ('{"n": 4.111111111111111e15}', f'{{"n": "{MASKED}"}}'),
+        (f'{{"n": -{CARD}.0}}', f'{{"n": "-{MASKED}"}}'),
+        ('{"n": 41111111111111111111}', '{"n": 41111111111111111111}'),  # 20 digits: no card
+        ('{"CardNumber": "x4111-1111.1111.1111"}', f'{{"CardNumber": "{MASKED}"}}'),  # masked whole
+        ('{"cardNumber": 501800000009}', '{"cardNumber": "50******0009"}'),
+        ('{"cardNumber": "none"}', '{"cardNumber": "none"}'),
+        ('{"cvv": "737", "CVV": 737, "cvc": ""}', '{"cvv": "***", "CVV": "***", "cvc": ""}'),
+        ('{"a": "x", "a": "\\u0034111111111111111"}', f'{{"a": "x", "a": "{MASKED}"}}'),  # duplicates
+    ],
+)
+def test_json_is_masked_token_by_token(body: str, masked: str) -> None:
+    assert mask_body(body, "application/json") == masked
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{ "amount" :100,\n "notes":"caf\\u00e9 \\"12\\" \\ud800"}',
+        '[1.5e3, -0, null, true, NaN, "2026-03-01T12:00:00Z"]',
+        '{"traceId": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}',
+        "",
+        "plain text, order 1234",
+    ],
+)
+def test_a_body_without_card_data_is_kept_as_sent(body: str) -> None:
+    assert mask_body(body, "application/json") == body
+
+
+@pytest.mark.parametrize(
+    ("body", "masked"),
+    [
+        ('{"notes": "\\u0034111111111111111",', f'{{"notes": "{MASKED}",'),  # not JSON
+        ("notes=%34" + "%31" * 15, f"notes={MASKED}"),  # a form sent as something else
+        (f"card {CARD} and \\u0034111111111111111", f"card {MASKED} and {MASKED}"),
+        ("cardNumber=4111+1111+1111+1111", f"cardNumber={MASKED}"),
+        ("[" * 5000 + f'"{CARD}"', "[" * 5000 + f'"{MASKED}"'),  # too deep to parse
+        ('{"a": "\\ud800", "b": "\\u0034111111111111111"', f'{{"a": "\\ud800", "b": "{MASKED}"'),
+    ],
+)
+def test_text_that_is_not_json_is_masked_with_its_escapes_decoded(body: str, masked: str) -> None:
+    assert mask_body(body, "text/plain") == masked
+
+
+def test_a_lone_surrogate_beside_a_card_number_stays_storable() -> None:
+    masked = mask_body('{"a": "\\ud800", "b": 4111111111111111}')
+    assert masked == f'{{"a": "\\ud800", "b": "{MASKED}"}}'
+    masked.encode("utf-8")
+
+
+def test_a_long_body_is_masked_whole() -> None:
+    body = json.dumps({"notes": "x " * 30_000 + CARD, "more": ["\\u0034"] * 1000})
+    assert CARD not in mask_body(body) and MASKED in mask_body(body)
+
+
+@pytest.mark.parametrize(
+    ("query", "masked"),
+    [
+        (f"cardNumber={CARD}&reference=a", f"cardNumber={MASKED}&reference=a"),
+        (f"reference=%34{CARD[1:]}", f"reference={MASKED}"),
+        (f"{CARD}=1", f"{MASKED}=1"),
+        ("cvv=020&cardNumber=4111%201111%201111%201111", f"cvv=***&cardNumber={MASKED}"),
+        ("limit=10&path=/payment-intents/x%20y", "limit=10&path=/payment-intents/x%20y"),  # as sent
+    ],
+)
+def test_query_strings_and_form_bodies_are_masked_when_decoded(query: str, masked: str) -> None:
+    assert mask_query(query) == masked
+    assert mask_body(query, "application/x-www-form-urlencoded; charset=utf-8") == masked
