@@ -4,13 +4,15 @@ A card number is shown with at most its first 6 and last 4 digits and at least 6
 intent's ``paymentEvents`` and ``paymentDetails.card`` and in the stored payment events. The sandbox
 request log masks card numbers on decoded values: JSON escapes, duplicate keys, JSON numbers,
 form bodies, query strings and bodies that are not JSON never keep a whole number, nor a CVV. The
-access log line masks a card number in the path and never carries the query string.
+access log line masks a card number in the path and never carries the query string; a logged
+exception's text is masked too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +23,7 @@ from starlette.testclient import TestClient
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.schema import payment_events
 from payintents.service.dependencies import Dependencies
+from payintents.web.logs import JsonFormatter
 from tests.support import SUCCESS_CARD, Api
 
 CARD = "4111111111111111"
@@ -168,3 +171,12 @@ def test_access_log_lines_mask_the_path_and_leave_out_the_query(
         "GET /payment-intents/search",
     ]
     assert not any(CARD in line or "cardNumber" in line for line in lines)
+
+
+def test_a_logged_exception_never_carries_a_card_number() -> None:
+    try:
+        raise KeyError(f"card {CARD}")
+    except KeyError:
+        record = logging.LogRecord("payintents", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    line = json.loads(JsonFormatter().format(record))
+    assert CARD not in line["exception"] and MASKED in line["exception"]
