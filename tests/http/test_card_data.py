@@ -88,12 +88,16 @@ def test_a_declined_card_shows_at_most_six_and_four_digits_and_hides_six(
         assert number not in text and number[:8] not in text
 
 
-def test_a_paid_card_is_masked_in_payment_details(api: Api, engine: Engine) -> None:
+def test_a_paid_card_is_masked_in_payment_details(api: Api, engine: Engine, deps: Dependencies) -> None:
     intent_id = api.create_intent()["id"]
     assert api.pay(intent_id).status_code == 200
-    card = api.intent(intent_id)["paymentDetails"]["card"]
+    read = api.get(f"/payment-intents/{intent_id}")
+    card = read.json()["paymentDetails"]["card"]
     assert (card["cardNumber"], card["last4PAN"]) == ("520000******1005", "1005")
     assert {c["cardNumber"] for c in stored_cards(engine, intent_id)} == {"520000******1005"}
+    # The request log shows the answer as sent: a mask is not masked again.
+    [logged_read, _] = logged(api, deps)
+    assert logged_read["responseBody"] == read.text
 
 
 # the sandbox request log ---------------------------------------------------------------------------

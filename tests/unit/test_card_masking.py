@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from payintents.web.card_masking import mask_body, mask_query
+from payintents.web.card_masking import _JSON_TOKEN, _JsonMasker, _may_hold_card_data, mask_body, mask_query
 
 CARD = "4111111111111111"
 MASKED = "411111******1111"
@@ -28,6 +30,10 @@ MASKED = "411111******1111"
         ('{"CardNumber": "x4111-1111.1111.1111"}', f'{{"CardNumber": "{MASKED}"}}'),  # masked whole
         ('{"cardNumber": 501800000009}', '{"cardNumber": "50******0009"}'),
         ('{"cardNumber": "none"}', '{"cardNumber": "none"}'),
+        (
+            '{"cardNumber": "520000******1005", "n": "\\u0034"}',
+            '{"cardNumber": "520000******1005", "n": "\\u0034"}',
+        ),
         ('{"cvv": "737", "CVV": 737, "cvc": ""}', '{"cvv": "***", "CVV": "***", "cvc": ""}'),
         ('{"a": "x", "a": "\\u0034111111111111111"}', f'{{"a": "x", "a": "{MASKED}"}}'),  # duplicates
     ],
@@ -41,6 +47,7 @@ def test_json_is_masked_token_by_token(body: str, masked: str) -> None:
     [
         '{ "amount" :100,\n "notes":"caf\\u00e9 \\"12\\" \\ud800"}',
         '[1.5e3, -0, null, true, NaN, "2026-03-01T12:00:00Z"]',
+        '{"cardNumber":"520000******1005","CardNumber":null,"cardNumber":"50******0009"}',  # masks
         '{"traceId": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}',
         "",
         "plain text, order 1234",
@@ -89,3 +96,27 @@ def test_a_long_body_is_masked_whole() -> None:
 def test_query_strings_and_form_bodies_are_masked_when_decoded(query: str, masked: str) -> None:
     assert mask_query(query) == masked
     assert mask_body(query, "application/x-www-form-urlencoded; charset=utf-8") == masked
+
+
+keys = st.sampled_from(["cardNumber", "CARDNUMBER", "cvv", "Cvc", "securityCode", "note", "4111111111111111"])
+leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=False)
+    | st.text(alphabet='0123456789 -eE*x"\\é٤', max_size=40)
+    | st.sampled_from(["520000******1005", "4111 1111 1111 1111", CARD])
+)
+documents = st.recursive(
+    leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4)
+)
+
+
+@given(documents, st.booleans(), st.sampled_from([None, 1]))
+def test_the_quick_check_never_skips_what_the_careful_pass_would_mask(
+    document: object, ascii_only: bool, indent: int | None
+) -> None:
+    text = json.dumps(document, ensure_ascii=ascii_only, indent=indent)
+    careful = _JSON_TOKEN.sub(_JsonMasker().token, text)
+    assert mask_body(text) == careful
+    assert careful == text or _may_hold_card_data(text)

@@ -28,6 +28,13 @@ _CVV_FIELDS = frozenset({"cvv", "cvc", "cv2", "securitycode"})
 _HIDDEN_CVV = "***"
 # In a valid JSON text, outside strings only numbers hold digits; a string followed by ":" is a key.
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?')
+# Digits become "0", "E" becomes "e" and separators vanish, so that a possible card number shows
+# as twelve "0" in a row and a number with an exponent as "0e" (see _may_hold_card_data).
+_SQUEEZE = str.maketrans({**dict.fromkeys("0123456789", "0"), "E": "e", " ": None, "-": None})
+_CARD_NUMBER_KEY = re.compile(r'"cardnumber"\s*:\s*')
+# What mask_card_number answers: a card-number field that already looks like this is kept.
+_ALREADY_MASKED = re.compile(r"\d{0,6}\*{6,}\d{0,4}")
+_MASKED_OR_NULL = re.compile(r'"\d{0,6}\*{6,}\d{0,4}"|null\b')
 _JSON_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
 _ANY_DIGIT = re.compile(r"\d")
 
@@ -41,7 +48,29 @@ def mask_body(text: str, content_type: str = "") -> str:
     except (ValueError, RecursionError):
         # Not JSON: the text itself, with its escapes decoded where that reveals a number.
         return _mask_text(text)
+    if not _may_hold_card_data(text):
+        return text  # the common case, found by a few scans instead of a callback per token
     return _JSON_TOKEN.sub(_JsonMasker().token, text)
+
+
+def _may_hold_card_data(json_text: str) -> bool:
+    """False only if no token of this valid JSON text can need masking; true may be wrong.
+
+    Without escapes a decoded token is what the text shows, so card data needs twelve digits in a
+    row (separators aside), a number with an exponent, a CVV field, or a card-number field whose
+    value is not already a mask.
+    """
+    if "\\" in json_text:
+        return True
+    if not json_text.isascii() and any(c.isdigit() for c in set(json_text) if not c.isascii()):
+        return True  # digits of other scripts: the careful pass decides
+    squeezed = json_text.translate(_SQUEEZE)
+    if "0" * 12 in squeezed or "0e" in squeezed:
+        return True
+    lowered = json_text.lower()
+    if any(f'"{name}"' in lowered for name in _CVV_FIELDS):
+        return True
+    return any(not _MASKED_OR_NULL.match(lowered, key.end()) for key in _CARD_NUMBER_KEY.finditer(lowered))
 
 
 def mask_query(text: str) -> str:
@@ -58,7 +87,7 @@ def _masked_field(name: str, value: str) -> str:
     folded = name.lower()
     if folded in _CVV_FIELDS and value:
         return _HIDDEN_CVV
-    if folded in _CARD_NUMBER_FIELDS and _ANY_DIGIT.search(value):
+    if folded in _CARD_NUMBER_FIELDS and _ANY_DIGIT.search(value) and not _ALREADY_MASKED.fullmatch(value):
         return mask_card_number(value)
     return mask_card_numbers(value)
 
