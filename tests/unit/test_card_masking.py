@@ -72,6 +72,11 @@ def test_text_that_is_not_json_is_masked_with_its_escapes_decoded(body: str, mas
     assert mask_body(body, "text/plain") == masked
 
 
+def test_json_sent_as_a_form_is_masked_as_json() -> None:
+    body = '{"notes": "\\u0034111111111111111"}'
+    assert mask_body(body, "application/x-www-form-urlencoded") == f'{{"notes": "{MASKED}"}}'
+
+
 def test_a_lone_surrogate_beside_a_card_number_stays_storable() -> None:
     masked = mask_body('{"a": "\\ud800", "b": 4111111111111111}')
     assert masked == f'{{"a": "\\ud800", "b": "{MASKED}"}}'
@@ -91,6 +96,7 @@ def test_a_long_body_is_masked_whole() -> None:
         (f"{CARD}=1", f"{MASKED}=1"),
         ("cvv=020&cardNumber=4111%201111%201111%201111", f"cvv=***&cardNumber={MASKED}"),
         ("limit=10&path=/payment-intents/x%20y", "limit=10&path=/payment-intents/x%20y"),  # as sent
+        ("notes=\\u0034111111111111111", f"notes={MASKED}"),
     ],
 )
 def test_query_strings_and_form_bodies_are_masked_when_decoded(query: str, masked: str) -> None:

@@ -41,12 +41,12 @@ _ANY_DIGIT = re.compile(r"\d")
 
 def mask_body(text: str, content_type: str = "") -> str:
     """``text`` (a decoded request or response body) with its card data masked."""
-    if content_type.split(";", maxsplit=1)[0].strip().lower() == FORM_CONTENT_TYPE:
-        return mask_query(text)
     try:
-        json.loads(text)
+        json.loads(text)  # whatever the content type says: JSON sent as a form is still JSON
     except (ValueError, RecursionError):
-        # Not JSON: the text itself, with its escapes decoded where that reveals a number.
+        if content_type.split(";", maxsplit=1)[0].strip().lower() == FORM_CONTENT_TYPE:
+            return mask_query(text)
+        # Neither: the text itself, with its escapes decoded where that reveals a number.
         return _mask_text(text)
     if not _may_hold_card_data(text):
         return text  # the common case, found by a few scans instead of a callback per token
@@ -77,10 +77,9 @@ def mask_query(text: str) -> str:
     """A query string or form body with card data masked in its decoded names and values."""
     pairs = parse_qsl(text, keep_blank_values=True)
     masked = [(mask_card_numbers(name), _masked_field(name, value)) for name, value in pairs]
-    if masked == pairs:
-        # Nothing decoded is a card number; what parse_qsl dropped still goes through the pattern.
-        return mask_card_numbers(text)
-    return urlencode(masked, safe="*")
+    encoded = text if masked == pairs else urlencode(masked, safe="*")
+    # A "\u0034" means nothing to a form, but it must not show a number to a reader either.
+    return _mask_text(encoded)
 
 
 def _masked_field(name: str, value: str) -> str:
