@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.schema import payment_events
@@ -164,7 +163,7 @@ def test_the_request_log_masks_query_strings_and_paths(api: Api, deps: Dependenc
 
 
 def test_access_log_lines_mask_the_path_and_leave_out_the_query(
-    api: Api, client: TestClient, caplog: pytest.LogCaptureFixture
+    api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="payintents.access"):
         api.get(f"/payment-intents/{CARD}")
