@@ -7,7 +7,8 @@ shortest number it can have come from: 6 digits hidden from that length, the las
 come from fewer than 12 digits and becomes ``52**********1005``; ``41111112****2345`` may be an
 11-digit number and becomes ``4***********2345``; ``50180000****0009`` may be ``501800009`` and
 becomes ``*************009``. New masks have at least 6 ``*`` and are left
-alone. Rows are read a page at a time, so a large table needs no more memory than a page.
+alone. Rows are read and written a page at a time, so a large table needs no more memory than a
+page.
 
 Downgrade changes nothing: hidden digits cannot come back.
 
@@ -54,20 +55,28 @@ def _remask(
     column: sa.ColumnClause[Any],
     remasked: Any,
 ) -> None:
-    """Rewrite ``column`` (JSON text) wherever ``remasked`` changes it, in key order, page by page."""
+    """Rewrite ``column`` (JSON text) wherever ``remasked`` changes it, in key order, a page of
+    rows read and its changes written (one batch) at a time."""
+    update = (
+        sa.update(table)
+        .where(*[key == sa.bindparam(f"key_{n}") for n, key in enumerate(keys)])
+        .values({column.name: sa.bindparam("remasked")})
+    )
     after: tuple[Any, ...] | None = None
     while True:
         query = sa.select(*keys, column).where(column.like("%****%")).order_by(*keys).limit(_PAGE)
         if after is not None:
             query = query.where(sa.tuple_(*keys) > sa.tuple_(*[sa.literal(v) for v in after]))
         rows = connection.execute(query).all()
+        changes = []
         for *key, stored in rows:
             document = json.loads(stored)
             new = remasked(document)
             if new != document:
-                where = sa.and_(*[k == v for k, v in zip(keys, key, strict=True)])
-                value = json.dumps(new, separators=(",", ":"))
-                connection.execute(sa.update(table).where(where).values({column.name: value}))
+                change = {f"key_{n}": value for n, value in enumerate(key)}
+                changes.append({**change, "remasked": json.dumps(new, separators=(",", ":"))})
+        if changes:
+            connection.execute(update, changes)
         if len(rows) < _PAGE:
             return
         after = tuple(rows[-1][: len(keys)])
