@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from payintents.domain import lifecycle
+from payintents.domain.card import mask_card_number
 from payintents.domain.errors import RuleBrokenError, StateConflictError
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
@@ -424,7 +425,7 @@ class ApprovingProcessor:
     """Approves 5200 0000 0000 1005, challenges ...1096, declines anything else."""
 
     def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
-        card = {"cardNumber": f"{card_number[:8]}****{card_number[-4:]}", "expiryDate": expiry}
+        card = {"cardNumber": mask_card_number(card_number), "expiryDate": expiry}
         if card_number.endswith("1005"):
             return CardResult("approved", card)
         if card_number.endswith("1096"):

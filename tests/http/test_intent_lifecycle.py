@@ -162,7 +162,7 @@ def test_auto_payment_captures_the_total(api: Api) -> None:
     assert [c["amount"] for c in intent["captures"]] == [1150]
     assert intent["captures"][0]["status"] == "Successful"
     assert event_types(intent) == ["Authorized", "Captured"]
-    assert intent["paymentDetails"]["card"]["cardNumber"] == "52000000****1005"
+    assert intent["paymentDetails"]["card"]["cardNumber"] == "520000******1005"
 
 
 def test_manual_payment_authorizes_only(api: Api) -> None:

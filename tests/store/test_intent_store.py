@@ -23,7 +23,7 @@ from payintents.service.ports import ConcurrentUpdateError, IntentQuery, RefundA
 NOW = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=UTC)
 SCOPE = Scope("acc_1", Environment.SANDBOX)
 OTHER = Scope("acc_2", Environment.SANDBOX)
-CARD = {"cardNumber": "52000000****1005", "expiryDate": "12/29"}
+CARD = {"cardNumber": "520000******1005", "expiryDate": "12/29"}
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from payintents.domain.money import Currency, Money
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SCOPE = Scope("acc_1", Environment.SANDBOX)
-CARD = {"cardNumber": "52000000****1005", "expiryDate": "12/29"}
+CARD = {"cardNumber": "520000******1005", "expiryDate": "12/29"}
 
 
 def gbp(value: int) -> Money:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from payintents.domain.card import mask_card_number, shown_last_digits
 from payintents.domain.intent import PaymentIntent, Scope
 from payintents.domain.sandbox import FailOutcome, InjectedFailure
 from payintents.service.ports import (
@@ -30,12 +31,12 @@ _SCHEMES = {"4": "VISA", "5": "MASTERCARD"}
 
 
 def card_summary(number: str, expiry: str) -> dict[str, str]:
-    """The masked card block Dojo shows in ``paymentDetails.card`` (``44565300****1096``)."""
+    """The masked card block Dojo shows in ``paymentDetails.card`` (``445653******1096``)."""
     return {
-        "cardNumber": f"{number[:8]}****{number[-4:]}",
+        "cardNumber": mask_card_number(number),
         "expiryDate": expiry,
         "cardType": _SCHEMES.get(number[:1], "UNKNOWN"),
-        "last4PAN": number[-4:],
+        "last4PAN": shown_last_digits(number),
     }
 
 

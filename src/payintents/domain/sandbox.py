@@ -1,11 +1,10 @@
-"""Sandbox controls: failures a test asks for, the account's movable clock, and masking.
+"""Sandbox controls: failures a test asks for, and the account's movable clock.
 
 Nothing here applies to production: the service refuses every sandbox control for prod keys.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -55,18 +54,3 @@ def advanced_offset(
     if offset + step > MAX_ADVANCE:
         raise ValidationError({"seconds": ["The clock cannot move more than 10 years ahead."]})
     return offset + step
-
-
-# 12 to 19 digits, optionally grouped by spaces or dashes, standing alone: anything that could be
-# a card number, but not a run of digits inside a longer token such as a hex traceId.
-_CARD_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d[ -]?){11,18}\d(?![0-9A-Za-z])")
-
-
-def mask_card_numbers(text: str) -> str:
-    """Keep the first 6 and last 4 digits of anything shaped like a card number."""
-
-    def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
-
-    return _CARD_NUMBER.sub(mask, text)

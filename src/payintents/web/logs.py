@@ -7,6 +7,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from payintents.domain.card import mask_card_numbers
+
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is emitted.
 # uvicorn's color_message duplicates the message with terminal colour codes.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -26,7 +28,9 @@ class JsonFormatter(logging.Formatter):
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            # An exception's message may quote what a client sent; the access line's path is
+            # masked where it is written (web/observability.py).
+            entry["exception"] = mask_card_numbers(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 

@@ -10,6 +10,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from payintents.domain.card import mask_card_numbers
 from payintents.web.metrics import LATENCY, REPLAYS, REQUESTS
 from payintents.web.problems import new_trace_id
 
@@ -50,10 +51,11 @@ class RequestObserver:
         LATENCY.labels(method, template).observe(elapsed_s)
         if outcome["replayed"]:
             REPLAYS.inc()
+        # The path only (never the query string), card numbers masked: a client may put one there.
         access_log.info(
             "%s %s %s",
             method,
-            scope["path"],
+            mask_card_numbers(scope["path"]),
             outcome["status"],
             extra={
                 "traceId": trace_id,

@@ -1,6 +1,7 @@
 """The sandbox request log: what a developer's integration sent and what it got back.
 
-Card numbers are masked in both bodies; bodies are cut at MAX_BODY_CHARS. Writing the entry never
+Card data is masked in the path, the query string and both bodies, on their decoded values
+(``card_masking``); bodies are cut at MAX_BODY_CHARS. Writing the entry never
 changes the answer: a failure to log is logged and ignored.
 """
 
@@ -13,11 +14,12 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
+from payintents.domain.card import mask_card_numbers
 from payintents.domain.intent import Scope
-from payintents.domain.sandbox import mask_card_numbers
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import RequestLogEntry, StoreBusyError
 from payintents.service.sandbox import record_request
+from payintents.web.card_masking import mask_body, mask_query
 
 log = logging.getLogger("payintents.request_log")
 MAX_BODY_CHARS = 65_536
@@ -52,8 +54,9 @@ def log_sandbox_request(
 def _entry(
     request: Request, raw_body: bytes, response: Response, trace_id: str, started: float, deps: Dependencies
 ) -> RequestLogEntry:
-    response_text = _text(bytes(response.body))
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response_text = _text(bytes(response.body), response.headers.get("content-type", ""))
+    query = request.url.query
+    path = mask_card_numbers(request.url.path) + (f"?{mask_query(query)}" if query else "")
     key = request.headers.get("idempotencykey")
     return RequestLogEntry(
         trace_id=trace_id,
@@ -65,13 +68,13 @@ def _entry(
         idempotency_key=None if key is None else _storable(key)[:MAX_KEY_CHARS],
         replayed=response.headers.get("Idempotent-Replayed") == "true",
         payment_intent_id=_intent_id(request, response_text),
-        request_body=_text(raw_body),
+        request_body=_text(raw_body, request.headers.get("content-type", "")),
         response_body=response_text,
     )
 
 
-def _text(body: bytes) -> str:
-    return _storable(mask_card_numbers(body.decode("utf-8", errors="replace")))[:MAX_BODY_CHARS]
+def _text(body: bytes, content_type: str) -> str:
+    return _storable(mask_body(body.decode("utf-8", errors="replace"), content_type))[:MAX_BODY_CHARS]
 
 
 def _storable(text: str) -> str:
