@@ -1,7 +1,8 @@
 """``payintents webhooks listen --forward-to URL`` typed as a person would, beside an app that has its
 own subscription for the same events: the listener starts (no 409), prints its signing secret, the
 app keeps receiving its deliveries, the forwarded copy verifies with the printed secret (checked
-with docs/webhooks.md's own recipe, not the SDK), and Ctrl-C removes only the listener."""
+with docs/webhooks.md's own recipe, not the SDK), refund amounts print with their currency, and
+Ctrl-C removes only the listener."""
 
 from __future__ import annotations
 
@@ -110,7 +111,11 @@ def test_listen_beside_an_app_subscription_prints_the_secret_its_forwards_verify
             secret, said = read_secret(listener)
             assert any("Ready! Listening on http://127.0.0.1:" in line for line in said)
             intent = client.payment_intents.create(Money(1000, "GBP"), "Listen beside the app")
-            wait_for(lambda: app_got and forwarded, "the app's delivery and the forwarded one")
+            client.sandbox.pay(intent.id)
+            client.refunds.create(intent.id, 400)
+            wait_for(
+                lambda: app_got and any(b"refund.created" in body for _, body in forwarded), "deliveries"
+            )
             listener.send_signal(signal.SIGINT)  # Ctrl-C
             out, err = listener.communicate(timeout=30)
         finally:
@@ -121,10 +126,12 @@ def test_listen_beside_an_app_subscription_prints_the_secret_its_forwards_verify
     (app_headers, app_body), *_ = app_got
     assert intent.id.encode() in app_body
     assert dojo_signature_is_valid(app.active_secret.value, app_body, app_headers["dojo-signature"])
-    (headers, body), *_ = forwarded
-    assert intent.id.encode() in body and b"payment_intent.created" in body
-    assert dojo_signature_is_valid(secret, body, headers["dojo-signature"])
-    assert standard_signature_is_valid(secret, body, headers)
-    assert not dojo_signature_is_valid(app.active_secret.value, body, headers["dojo-signature"])
+    assert len(forwarded) >= 3  # created, status_updated (Captured), refund.created
+    for headers, body in forwarded:
+        assert intent.id.encode() in body
+        assert dojo_signature_is_valid(secret, body, headers["dojo-signature"])
+        assert standard_signature_is_valid(secret, body, headers)
+        assert not dojo_signature_is_valid(app.active_secret.value, body, headers["dojo-signature"])
     assert intent.id in out and "rejected" not in err
+    assert "4.00 GBP (refunded so far 4.00 GBP)" in out  # amounts with their currency
     assert [s.id for s in client.webhooks.list()] == [app.id]  # Ctrl-C removed only the listener
