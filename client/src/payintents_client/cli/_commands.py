@@ -277,6 +277,21 @@ def add_intent_commands(
     capture.add_argument("--idempotency-key")
     capture.set_defaults(handler=cmd_intents_capture)
 
+    _add_payment_commands(sub, common)
+
+    cancel = sub.add_parser("cancel", parents=common, help="cancel a Created payment intent")
+    cancel.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    cancel.set_defaults(handler=cmd_intents_cancel)
+
+    refunds = sub.add_parser("refunds", parents=common, help="list a payment intent's refunds")
+    refunds.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    refunds.set_defaults(handler=cmd_intents_refunds)
+
+
+def _add_payment_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: list[argparse.ArgumentParser]
+) -> None:
+    """``intents pay`` and ``intents challenge``: the shopper's side, on a payintents sandbox."""
     pay = sub.add_parser(
         "pay",
         parents=common,
@@ -309,11 +324,3 @@ def add_intent_commands(
     challenge.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
     challenge.add_argument("--fail", action="store_true", help="fail it (the payment is declined)")
     challenge.set_defaults(handler=cmd_intents_challenge)
-
-    cancel = sub.add_parser("cancel", parents=common, help="cancel a Created payment intent")
-    cancel.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
-    cancel.set_defaults(handler=cmd_intents_cancel)
-
-    refunds = sub.add_parser("refunds", parents=common, help="list a payment intent's refunds")
-    refunds.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
-    refunds.set_defaults(handler=cmd_intents_refunds)
