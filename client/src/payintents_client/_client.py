@@ -283,6 +283,7 @@ class Client:
             headers=tr.default_headers(self.settings),
             timeout=timeout,
             transport=transport,
+            verify=tr.ssl_context(),
         )
         self.payment_intents = PaymentIntents(self)
         self.refunds = Refunds(self)
@@ -344,6 +345,7 @@ class AsyncClient:
             headers=tr.default_headers(self.settings),
             timeout=timeout,
             transport=transport,
+            verify=tr.ssl_context(),
         )
         self.payment_intents = AsyncPaymentIntents(self)
         self.refunds = AsyncRefunds(self)

@@ -15,10 +15,12 @@ Retry policy (stripe-python style, the same for both clients):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import re
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -79,6 +81,14 @@ def settings_from(
     if max_retries < 0:
         raise ConfigurationError("max_retries must be 0 or more")
     return Settings(key.strip(), url, version, timeout, max_retries, backoff_s, max_backoff_s)
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context (CA bundle loaded, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured) for every
+    client of the process: loading the bundle costs tens of milliseconds per client otherwise,
+    which a test suite making a client per test pays on every test. A context is safe to share."""
+    return httpx.create_ssl_context()
 
 
 def default_headers(settings: Settings) -> dict[str, str]:
