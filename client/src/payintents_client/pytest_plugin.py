@@ -34,6 +34,7 @@ import httpx
 import pytest
 
 from payintents_client._client import Client
+from payintents_client._transport import ssl_context
 
 START_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.01
@@ -96,7 +97,8 @@ def _wait_for_key(process: subprocess.Popen[bytes], base_url: str, log: Path) ->
     """Poll (tightly: start-up is what a suite waits for) until the server is ready; the sandbox
     key it printed, or None if it printed none (the database already had an account)."""
     deadline = time.monotonic() + START_TIMEOUT_S
-    with httpx.Client(timeout=1) as http:
+    # The shared TLS context: loaded here while the server starts, not later by each test's client.
+    with httpx.Client(timeout=1, verify=ssl_context()) as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise PayintentsServerError(
