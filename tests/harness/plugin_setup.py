@@ -1,7 +1,7 @@
 """How long the pytest plugin's session setup takes (``payintents_server``: start ``payintents serve``
 on a new SQLite file, wait until ready, know the account's key), beside how long ``serve`` alone
-takes to answer ``/health/ready``, so the plugin's own share is visible. Prints figures, asserts
-nothing.
+takes to answer ``/health/ready``, so the plugin's own share is visible; and what the per-test
+fixture ``payintents`` adds to each test. Prints figures, asserts nothing.
 
     .venv/bin/python -m tests.harness.plugin_setup [--runs 5]
 """
@@ -26,6 +26,22 @@ def plugin_setup_s() -> float:
         elapsed = time.perf_counter() - started
         stop_server(server)
     return elapsed
+
+
+def per_test_fixture_s(tests: int = 20) -> list[float]:
+    """What the function fixture ``payintents`` costs each test: a client, and a sandbox reset."""
+    with tempfile.TemporaryDirectory(prefix="plugin-per-test-") as directory:
+        server = start_server(Path(directory))
+        try:
+            figures = []
+            for _ in range(tests):
+                started = time.perf_counter()
+                with server.client() as client:
+                    client.sandbox.reset()
+                figures.append(time.perf_counter() - started)
+            return figures
+        finally:
+            stop_server(server)
 
 
 def serve_alone_s() -> float:
@@ -71,6 +87,11 @@ def main() -> None:
             f"{name}: best {min(figures):.2f} s, median {statistics.median(figures):.2f} s "
             f"of {runs} ({', '.join(f'{f:.2f}' for f in figures)})"
         )
+    each = per_test_fixture_s()
+    print(
+        f"per-test fixture (client + reset): median {statistics.median(each) * 1000:.0f} ms, "
+        f"best {min(each) * 1000:.0f} ms of {len(each)}"
+    )
 
 
 if __name__ == "__main__":
