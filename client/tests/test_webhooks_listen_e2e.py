@@ -71,7 +71,7 @@ def receiver(path: str) -> Iterator[tuple[str, Received]]:
         server.server_close()
 
 
-def wait_for(condition: object, what: str, timeout_s: float = 30) -> None:
+def wait_for(condition: object, what: str, timeout_s: float = 90) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
