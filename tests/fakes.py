@@ -214,7 +214,7 @@ class MemoryDelivery:
 
 
 class MemoryWebhooks:
-    """Subscriptions with the store's rule: one subscription per (scope, event)."""
+    """Subscriptions with the store's rule: one subscription per (scope, event), listeners aside."""
 
     def __init__(self, state: MemoryState) -> None:
         self._s = state
@@ -233,18 +233,32 @@ class MemoryWebhooks:
     def save(self, subscription: Subscription) -> None:
         for other in self._s.subscriptions.values():
             clash = set(other.events) & set(subscription.events)
-            if other.id != subscription.id and other.scope == subscription.scope and clash:
+            listening = other.is_listener or subscription.is_listener
+            if other.id != subscription.id and other.scope == subscription.scope and clash and not listening:
                 raise StateConflictError("Another subscription already receives that event.")
         self._s.subscriptions[subscription.id] = copy.deepcopy(subscription)
 
     def delete(self, scope: Scope, subscription_id: str) -> bool:
         if self.get(scope, subscription_id) is None:
             return False
+        self._delete(subscription_id)
+        return True
+
+    def delete_expired_listeners(self, now: datetime) -> int:
+        expired = [
+            s.id
+            for s in self._s.subscriptions.values()
+            if s.listener_expires_at is not None and s.listener_expires_at < now
+        ]
+        for subscription_id in expired:
+            self._delete(subscription_id)
+        return len(expired)
+
+    def _delete(self, subscription_id: str) -> None:
         del self._s.subscriptions[subscription_id]
         for d in self._s.deliveries.values():
             if d.subscription_id == subscription_id and d.status == "pending":
                 d.status, d.next_attempt_at = "disabled", None
-        return True
 
 
 class MemoryDeliveries:

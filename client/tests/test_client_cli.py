@@ -5,6 +5,7 @@ listen`` receiving, verifying, printing and forwarding a real delivery, then rem
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from payintents_client import Client, Money, verify_dojo_signature
-from payintents_client.cli import main
+from payintents_client.cli import build_parser, main
 from sdk_support import ServerUnderTest, captured_intent, pay
 
 pytestmark = pytest.mark.e2e
@@ -125,7 +126,64 @@ def test_missing_key_and_programme_name_for_delegation(
     monkeypatch.delenv("PAYINTENTS_API_KEY", raising=False)
     monkeypatch.delenv("DOJO_API_KEY", raising=False)
     assert main(["intents", "list", "--base-url", server.base_url], prog="payintents") == 1
-    assert capsys.readouterr().err.startswith("payintents: no API key")
+    err = capsys.readouterr().err
+    assert err.startswith("payintents: no API key")
+    assert "--api-key" in err and "PAYINTENTS_API_KEY" in err and "api_key=" not in err  # the CLI's words
+
+
+def test_a_bad_base_url_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["intents", "list", "--api-key", "sk_sandbox_x", "--base-url", "ftp://example.com"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("payintents-client: --base-url (or PAYINTENTS_BASE_URL) must be an http(s) URL")
+    assert "base_url" not in err
+
+
+def test_intents_pay_with_test_cards_by_number_or_name(
+    client: Client, server: ServerUnderTest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paid = client.payment_intents.create(Money(1250, "EUR"), "CLI pay")
+    code, out, _ = run(server, capsys, "intents", "pay", paid.id)
+    assert code == 0 and "Captured" in out and "12.50 EUR" in out
+    assert client.payment_intents.get(paid.id).status == "Captured"
+
+    declined = client.payment_intents.create(Money(1000, "GBP"), "CLI decline")
+    code, out, _ = run(
+        server, capsys, "intents", "pay", declined.id, "--card", "insufficient-funds", "--json"
+    )
+    assert code == 0 and json.loads(out)["status"] == "Created"
+    assert json.loads(out)["paymentEvents"][-1]["message"] == "INSUFFICIENT FUNDS"
+    code, out, _ = run(server, capsys, "intents", "pay", declined.id, "--card", "4456 5300 0000 1013")
+    assert code == 0 and re.search(
+        r"last payment event +Declined: DECLINED\n", re.sub(r"[ \t]+\n", "\n", out)
+    )
+
+    challenged = client.payment_intents.create(Money(1000, "GBP"), "CLI 3DS", capture_mode="Manual")
+    code, out, err = run(server, capsys, "intents", "pay", challenged.id, "--card", "challenge")
+    assert code == 0 and "AuthChallenged" in out and f"intents challenge {challenged.id}" in err
+    code, out, _ = run(server, capsys, "intents", "challenge", challenged.id, "--fail")
+    assert code == 0 and "Declined" in out and client.payment_intents.get(challenged.id).status == "Created"
+    again = client.payment_intents.create(Money(1000, "GBP"), "CLI 3DS 2", capture_mode="Manual")
+    code, out, _ = run(
+        server, capsys, "intents", "pay", again.id, "--card", "challenge", "--challenge", "pass"
+    )
+    assert code == 0 and "Authorized" in out
+
+
+def _every_parser(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _every_parser(sub)
+
+
+@pytest.mark.parametrize("prog", ["payintents-client", "payintents"])
+def test_no_help_text_carries_restructuredtext_markup(prog: str) -> None:
+    parsers = list(_every_parser(build_parser(prog)))
+    assert len(parsers) >= 12  # refund, intents and its 7 commands, webhooks and its 3
+    for parser in parsers:
+        text = parser.format_help()
+        assert "``" not in text and ":class:" not in text and ":func:" not in text, parser.prog
 
 
 @contextmanager

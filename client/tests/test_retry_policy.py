@@ -265,3 +265,19 @@ def test_the_async_client_follows_the_same_policy() -> None:
 
     assert asyncio.run(run()) == "rfnd_1"
     assert len({r.headers["IdempotencyKey"] for r in script.requests}) == 1 and len(script.requests) == 3
+
+
+def _tls_context(client: Client | AsyncClient) -> object:
+    return client._http._transport._pool._ssl_context  # type: ignore[union-attr]
+
+
+def test_clients_share_one_tls_context_instead_of_loading_the_ca_bundle_each() -> None:
+    """A suite that makes a client per test (the pytest plugin's ``payintents``) paid tens of
+    milliseconds per client for the CA bundle; now the process loads it once."""
+    first = Client("sk_sandbox_x", base_url="https://api.dojo.tech")
+    second = Client("sk_sandbox_x", base_url="http://127.0.0.1:8000")
+    third = AsyncClient("sk_sandbox_x")
+    assert _tls_context(first) is _tls_context(second) is _tls_context(third)
+    first.close()
+    second.close()
+    asyncio.run(third.aclose())

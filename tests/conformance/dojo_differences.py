@@ -47,6 +47,15 @@ DIFFERENCES: dict[str, str] = {
     "response Subscription.disabledAt extra": (
         "Extension: when a receiver's 410 disabled it (design 'webhooks')."
     ),
+    **dict.fromkeys(
+        [
+            "request SubscriptionRequest.listener extra",
+            "response Subscription.listener extra",
+            "response Subscription.expiresAt extra",
+        ],
+        "Extension: a webhooks listen session's subscription, beside the app's (ADR 0019); "
+        "only listeners carry these members.",
+    ),
     # Error bodies and statuses.
     "error ProblemDetails.instance missing": _ERROR_SHAPE,
     "error ProblemDetails.extensions missing": _ERROR_SHAPE,

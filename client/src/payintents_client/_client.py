@@ -19,9 +19,11 @@ from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar
 import httpx
 
 from payintents_client import _operations as ops
+from payintents_client import _sandbox_operations as sandbox_ops
 from payintents_client import _transport as tr
 from payintents_client._operations import Call
 from payintents_client.models import PaymentIntent
+from payintents_client.sandbox_models import SandboxCard
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -187,6 +189,72 @@ class AsyncWebhooks(_AsyncResource):
     retry_event = _awaitable(ops.retry_event)
 
 
+class Sandbox(_Resource):
+    """``client.sandbox``: payintents' sandbox (extensions; sandbox keys only, never Dojo)."""
+
+    fail_next = _blocking(sandbox_ops.fail_next)
+    clock = _blocking(sandbox_ops.show_clock)
+    advance_clock = _blocking(sandbox_ops.advance_clock)
+    reset = _blocking(sandbox_ops.reset)
+    requests = _blocking(sandbox_ops.list_requests)
+
+    def pay(
+        self,
+        payment_intent_id: str,
+        card: str = SandboxCard.SUCCESS,
+        *,
+        expiry: str = "12/29",
+        cvv: str = "020",
+        card_name: str | None = None,
+    ) -> PaymentIntent:
+        """Pay a ``Created`` intent on its sandbox checkout with a test card, as a shopper would;
+        the intent as your key then sees it.
+
+        ``SandboxCard.SUCCESS`` (the default): Auto → ``Captured``, Manual → ``Authorized``.
+        ``SandboxCard.CHALLENGE``: still ``Created``, last payment event ``AuthChallenged``; finish
+        with ``complete_challenge``. A declined card: still ``Created``, last payment event
+        ``Declined`` with the reason as its ``message`` (not an error). Raises only when the
+        payment could not be tried: a transport error, or an error answer (404 unknown intent,
+        409 already paid, 502 the processor-error card, 504 the timeout card). payintents only.
+        """
+        self._client._execute(sandbox_ops.checkout_pay(payment_intent_id, card, expiry, cvv, card_name))
+        return self._client._execute(ops.get_intent(payment_intent_id))
+
+    def complete_challenge(self, payment_intent_id: str, passed: bool = True) -> PaymentIntent:
+        """Pass (or fail) the 3-D Secure challenge of a payment made with ``SandboxCard.CHALLENGE``;
+        the intent as your key then sees it (paid, or still ``Created`` with a ``Declined`` event)."""
+        self._client._execute(sandbox_ops.checkout_challenge(payment_intent_id, passed))
+        return self._client._execute(ops.get_intent(payment_intent_id))
+
+
+class AsyncSandbox(_AsyncResource):
+    """``client.sandbox`` of an ``AsyncClient``."""
+
+    fail_next = _awaitable(sandbox_ops.fail_next)
+    clock = _awaitable(sandbox_ops.show_clock)
+    advance_clock = _awaitable(sandbox_ops.advance_clock)
+    reset = _awaitable(sandbox_ops.reset)
+    requests = _awaitable(sandbox_ops.list_requests)
+
+    async def pay(
+        self,
+        payment_intent_id: str,
+        card: str = SandboxCard.SUCCESS,
+        *,
+        expiry: str = "12/29",
+        cvv: str = "020",
+        card_name: str | None = None,
+    ) -> PaymentIntent:
+        """The awaitable ``Sandbox.pay``."""
+        await self._client._execute(sandbox_ops.checkout_pay(payment_intent_id, card, expiry, cvv, card_name))
+        return await self._client._execute(ops.get_intent(payment_intent_id))
+
+    async def complete_challenge(self, payment_intent_id: str, passed: bool = True) -> PaymentIntent:
+        """The awaitable ``Sandbox.complete_challenge``."""
+        await self._client._execute(sandbox_ops.checkout_challenge(payment_intent_id, passed))
+        return await self._client._execute(ops.get_intent(payment_intent_id))
+
+
 class Client:
     """A blocking client for Dojo's API (or payintents: pass its ``base_url``).
 
@@ -215,10 +283,12 @@ class Client:
             headers=tr.default_headers(self.settings),
             timeout=timeout,
             transport=transport,
+            verify=tr.ssl_context(),
         )
         self.payment_intents = PaymentIntents(self)
         self.refunds = Refunds(self)
         self.webhooks = Webhooks(self)
+        self.sandbox = Sandbox(self)
 
     def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""
@@ -275,10 +345,12 @@ class AsyncClient:
             headers=tr.default_headers(self.settings),
             timeout=timeout,
             transport=transport,
+            verify=tr.ssl_context(),
         )
         self.payment_intents = AsyncPaymentIntents(self)
         self.refunds = AsyncRefunds(self)
         self.webhooks = AsyncWebhooks(self)
+        self.sandbox = AsyncSandbox(self)
 
     async def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""

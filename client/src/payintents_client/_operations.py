@@ -71,21 +71,21 @@ def new_idempotency_key() -> str:
     return str(uuid.uuid4())
 
 
-def _seg(value: str) -> str:
+def path_segment(value: str) -> str:
     if not value:
         raise ValueError("an id must not be empty")
     return quote(value, safe="")
 
 
 def _intent_path(payment_intent_id: str, suffix: str = "") -> str:
-    return f"/payment-intents/{_seg(payment_intent_id)}{suffix}"
+    return f"/payment-intents/{path_segment(payment_intent_id)}{suffix}"
 
 
 def _nothing(_: Any) -> None:
     return None
 
 
-def _parser(parse: Callable[[Obj], T], what: str) -> Callable[[Any], T]:
+def parser(parse: Callable[[Obj], T], what: str) -> Callable[[Any], T]:
     return lambda data: parse(as_object(data, what))
 
 
@@ -152,7 +152,7 @@ def create_intent(
     return Call(
         "POST",
         "/payment-intents",
-        _parser(PaymentIntent.from_wire, "PaymentIntent"),
+        parser(PaymentIntent.from_wire, "PaymentIntent"),
         body=request.to_wire(),
         idempotency_key=idempotency_key or new_idempotency_key(),
     )
@@ -164,7 +164,7 @@ def get_intent(payment_intent_id: str, *, return_canceled: bool = False) -> Call
     return Call(
         "GET",
         _intent_path(payment_intent_id),
-        _parser(PaymentIntent.from_wire, "PaymentIntent"),
+        parser(PaymentIntent.from_wire, "PaymentIntent"),
         params=params,
     )
 
@@ -174,7 +174,7 @@ def cancel_intent(payment_intent_id: str, *, idempotency_key: str | None = None)
     return Call(
         "DELETE",
         _intent_path(payment_intent_id),
-        _parser(PaymentIntent.from_wire, "PaymentIntent"),
+        parser(PaymentIntent.from_wire, "PaymentIntent"),
         idempotency_key=idempotency_key or new_idempotency_key(),
     )
 
@@ -194,7 +194,7 @@ def search_page(
     return Call(
         "POST",
         "/payment-intents/search",
-        _parser(PaymentIntentPage.from_wire, "PagedPaymentIntent"),
+        parser(PaymentIntentPage.from_wire, "PagedPaymentIntent"),
         body=request.to_wire(),
         read_only=True,
     )
@@ -207,7 +207,7 @@ def capture(
     return Call(
         "POST",
         _intent_path(payment_intent_id, "/captures"),
-        _parser(Capture.from_wire, "Capture"),
+        parser(Capture.from_wire, "Capture"),
         body=CreateCaptureRequest(amount, tips_amount).to_wire(),
         idempotency_key=idempotency_key or new_idempotency_key(),
     )
@@ -218,7 +218,7 @@ def reverse(payment_intent_id: str, *, idempotency_key: str | None = None) -> Ca
     return Call(
         "POST",
         _intent_path(payment_intent_id, "/reversal"),
-        _parser(Reversal.from_wire, "Reversal"),
+        parser(Reversal.from_wire, "Reversal"),
         idempotency_key=idempotency_key or new_idempotency_key(),
     )
 
@@ -235,7 +235,7 @@ def change_amount(
     return Call(
         "POST",
         _intent_path(payment_intent_id, "/amount"),
-        _parser(PaymentIntent.from_wire, "PaymentIntent"),
+        parser(PaymentIntent.from_wire, "PaymentIntent"),
         body=SetAmountRequest(amount, item_lines, tax_lines).to_wire(),
         idempotency_key=idempotency_key or new_idempotency_key(),
     )
@@ -248,7 +248,7 @@ def change_tips(
     return Call(
         "POST",
         _intent_path(payment_intent_id, "/tips-amount"),
-        _parser(PaymentIntent.from_wire, "PaymentIntent"),
+        parser(PaymentIntent.from_wire, "PaymentIntent"),
         body=SetTipsAmountRequest(tips_amount).to_wire(),
         idempotency_key=idempotency_key or new_idempotency_key(),
     )
@@ -261,7 +261,7 @@ def refresh_client_session_secret(
     return Call(
         "POST",
         _intent_path(payment_intent_id, "/refresh-client-session-secret"),
-        _parser(PaymentIntent.from_wire, "PaymentIntent"),
+        parser(PaymentIntent.from_wire, "PaymentIntent"),
         idempotency_key=idempotency_key or new_idempotency_key(),
     )
 
@@ -286,7 +286,7 @@ def create_refund(
     return Call(
         "POST",
         _intent_path(payment_intent_id, "/refunds"),
-        _parser(RefundCreated.from_wire, "RefundCreated"),
+        parser(RefundCreated.from_wire, "RefundCreated"),
         body=body.to_wire(),
         idempotency_key=idempotency_key or new_idempotency_key(),
     )
@@ -294,7 +294,9 @@ def create_refund(
 
 def get_refund(refund_id: str) -> Call[Refund]:
     """Retrieve a refund by id (``GET /payment-intents/refunds/{refundId}``)."""
-    return Call("GET", f"/payment-intents/refunds/{_seg(refund_id)}", _parser(Refund.from_wire, "Refund"))
+    return Call(
+        "GET", f"/payment-intents/refunds/{path_segment(refund_id)}", parser(Refund.from_wire, "Refund")
+    )
 
 
 def list_refunds(payment_intent_id: str) -> Call[tuple[RefundListItem, ...]]:
@@ -310,7 +312,7 @@ def list_refunds(payment_intent_id: str) -> Call[tuple[RefundListItem, ...]]:
 
 
 def _subscription_path(subscription_id: str, suffix: str = "") -> str:
-    return f"/webhooks/{_seg(subscription_id)}{suffix}"
+    return f"/webhooks/{path_segment(subscription_id)}{suffix}"
 
 
 def webhook_events() -> Call[tuple[WebhookEventGroup, ...]]:
@@ -323,14 +325,17 @@ def list_subscriptions() -> Call[tuple[Subscription, ...]]:
     return Call("GET", "/webhooks", array_of(Subscription.from_wire, "SubscriptionList"))
 
 
-def subscribe(events: Sequence[str], url: str, description: str | None = None) -> Call[Subscription]:
-    """Subscribe ``url`` to ``events``; the answer carries the active signing secret."""
-    return Call(
-        "POST",
-        "/webhooks",
-        _parser(Subscription.from_wire, "Subscription"),
-        body=SubscribeRequest(tuple(events), url, description).to_wire(),
-    )
+def subscribe(
+    events: Sequence[str], url: str, description: str | None = None, *, listener: bool = False
+) -> Call[Subscription]:
+    """Subscribe ``url`` to ``events``; the answer carries the active signing secret.
+
+    ``listener=True`` (payintents extension, sandbox keys) makes a listener's subscription, as
+    ``webhooks listen`` does: it receives its own copy of the events beside the account's
+    subscriptions, and expires unless renewed (any ``update``) within the hour.
+    """
+    request = SubscribeRequest(tuple(events), url, description, True if listener else None)
+    return Call("POST", "/webhooks", parser(Subscription.from_wire, "Subscription"), body=request.to_wire())
 
 
 def update_subscription(
@@ -345,7 +350,7 @@ def update_subscription(
     return Call(
         "PATCH",
         _subscription_path(subscription_id),
-        _parser(Subscription.from_wire, "Subscription"),
+        parser(Subscription.from_wire, "Subscription"),
         body=body.to_wire(),
     )
 
@@ -360,7 +365,7 @@ def list_secrets(subscription_id: str) -> Call[SubscriptionSecrets]:
     return Call(
         "GET",
         _subscription_path(subscription_id, "/secrets"),
-        _parser(SubscriptionSecrets.from_wire, "SecretsResponse"),
+        parser(SubscriptionSecrets.from_wire, "SecretsResponse"),
     )
 
 
@@ -369,18 +374,22 @@ def generate_secret(subscription_id: str) -> Call[SubscriptionSecrets]:
     return Call(
         "POST",
         _subscription_path(subscription_id, "/secrets"),
-        _parser(SubscriptionSecrets.from_wire, "SecretsResponse"),
+        parser(SubscriptionSecrets.from_wire, "SecretsResponse"),
     )
 
 
 def activate_secret(subscription_id: str, secret_id: str) -> Call[None]:
     """Make a secret the one that signs deliveries."""
-    return Call("PUT", _subscription_path(subscription_id, f"/secrets/{_seg(secret_id)}/activate"), _nothing)
+    return Call(
+        "PUT", _subscription_path(subscription_id, f"/secrets/{path_segment(secret_id)}/activate"), _nothing
+    )
 
 
 def delete_secret(subscription_id: str, secret_id: str) -> Call[None]:
     """Delete an inactive secret."""
-    return Call("DELETE", _subscription_path(subscription_id, f"/secrets/{_seg(secret_id)}"), _nothing)
+    return Call(
+        "DELETE", _subscription_path(subscription_id, f"/secrets/{path_segment(secret_id)}"), _nothing
+    )
 
 
 def list_deliveries(subscription_id: str) -> Call[tuple[Delivery, ...]]:
@@ -396,6 +405,6 @@ def retry_event(event_id: str) -> Call[RetryScheduled]:
     """Send an event again now (payintents extension)."""
     return Call(
         "POST",
-        f"/webhooks/deliveries/{_seg(event_id)}/retry",
-        _parser(RetryScheduled.from_wire, "RetryScheduled"),
+        f"/webhooks/deliveries/{path_segment(event_id)}/retry",
+        parser(RetryScheduled.from_wire, "RetryScheduled"),
     )

@@ -15,10 +15,12 @@ Retry policy (stripe-python style, the same for both clients):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import re
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -63,15 +65,30 @@ def settings_from(
 ) -> Settings:
     key = api_key or next((os.environ[name] for name in API_KEY_ENV if os.environ.get(name)), "")
     if not key.strip():
-        raise ConfigurationError(f"no API key: pass api_key= or set {' or '.join(API_KEY_ENV)}")
+        raise ConfigurationError(
+            f"no API key: pass api_key= or set {' or '.join(API_KEY_ENV)}", setting="api_key"
+        )
     url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise ConfigurationError(f"base_url must be an http(s) URL, not {url!r}")
+        raise ConfigurationError(
+            f"base_url (or {BASE_URL_ENV}) must be an http(s) URL such as http://127.0.0.1:8000, not {url!r}",
+            setting="base_url",
+        )
     if not _VERSION_SHAPE.match(version):
-        raise ConfigurationError(f"version must be a date like {DEFAULT_VERSION}, not {version!r}")
+        raise ConfigurationError(
+            f"version must be a date like {DEFAULT_VERSION}, not {version!r}", setting="version"
+        )
     if max_retries < 0:
         raise ConfigurationError("max_retries must be 0 or more")
     return Settings(key.strip(), url, version, timeout, max_retries, backoff_s, max_backoff_s)
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context (CA bundle loaded, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured) for every
+    client of the process: loading the bundle costs tens of milliseconds per client otherwise,
+    which a test suite making a client per test pays on every test. A context is safe to share."""
+    return httpx.create_ssl_context()
 
 
 def default_headers(settings: Settings) -> dict[str, str]:

@@ -16,7 +16,12 @@ class PayintentsError(Exception):
 
 
 class ConfigurationError(PayintentsError):
-    """The client was set up wrongly (no API key, bad base URL)."""
+    """The client was set up wrongly (no API key, bad base URL); ``setting`` names which one
+    (``api_key``, ``base_url``, ``version`` …) so a command line can name its own option."""
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class TransportError(PayintentsError):

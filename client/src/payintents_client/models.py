@@ -389,6 +389,8 @@ class Subscription:
     updated_at: datetime
     description: str | None = None
     disabled_at: datetime | None = None
+    listener: bool = False  # payintents extension: a ``webhooks listen`` session's subscription
+    expires_at: datetime | None = None  # payintents extension: when an unrenewed listener goes away
     raw: Mapping[str, Any] = _raw()
 
     @property
@@ -407,6 +409,8 @@ class Subscription:
             updated_at=req_datetime(data, "updatedAt"),
             description=opt_str(data, "description"),
             disabled_at=opt_datetime(data, "disabledAt"),
+            listener=data.get("listener") is True,
+            expires_at=opt_datetime(data, "expiresAt"),
             raw=data,
         )
 

@@ -1,20 +1,24 @@
 """A pytest plugin: a throwaway payintents server for your test suite, like moto or localstripe.
 
-Installed with the client (entry point ``pytest11``); it needs the ``payintents`` server command on
-PATH (or ``PAYINTENTS_COMMAND``, e.g. ``python -m payintents.cli``). Fixtures:
+Installed with the client (entry point ``pytest11``); it needs the payintents server installed, its
+``payintents`` command on PATH or next to the running Python (or ``PAYINTENTS_COMMAND``, e.g.
+``python -m payintents.cli``). Fixtures:
 
-- ``payintents_server`` (session): starts ``payintents serve`` on a free loopback port with a
-  temporary SQLite file and a fresh account; has ``base_url``, ``sandbox_key`` and ``client()``.
-- ``payintents`` (function): a ready :class:`~payintents_client.Client` on that server, after
-  ``POST /sandbox/reset`` so every test starts from an empty sandbox.
+- ``payintents_server`` (session): one ``payintents serve`` on a loopback port (a free one, or
+  ``PAYINTENTS_PORT``) with a temporary SQLite file; has ``base_url``, ``sandbox_key``,
+  ``client()`` and ``reset()``.
+- ``payintents`` (function): a ready ``Client`` on that server, after a sandbox reset, so every test
+  starts from an empty sandbox: ``payintents.sandbox.pay(intent.id)`` pays with a test card.
 
-It imports nothing from the server: it runs it as a separate process.
+Start-up is one process: ``serve`` migrates the empty file and creates its demo account itself,
+printing the account's sandbox key, which the plugin reads from the server's output while it polls
+for readiness. It imports nothing from the server: it runs it as a separate process.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -30,8 +34,22 @@ import httpx
 import pytest
 
 from payintents_client._client import Client
+from payintents_client._transport import ssl_context
 
 START_TIMEOUT_S = 60.0
+POLL_INTERVAL_S = 0.01
+COMMAND_ENV = "PAYINTENTS_COMMAND"
+PORT_ENV = "PAYINTENTS_PORT"
+MISSING_SERVER = (
+    "payintents_server: the payintents server command {command!r} was not found; "
+    "install the payintents server, or set PAYINTENTS_COMMAND (e.g. 'python -m payintents.cli')"
+)
+# What ``serve`` prints for the demo account it creates on an empty database.
+_SANDBOX_KEY = re.compile(rb"\bsk_sandbox_[A-Za-z0-9_-]{20,}")
+
+
+class PayintentsServerError(RuntimeError):
+    """The throwaway server could not be started; the message says what to do."""
 
 
 @dataclass
@@ -47,64 +65,90 @@ class PayintentsServer:
 
     def reset(self) -> None:
         """Delete every object of the sandbox account (intents, refunds, webhooks, log, clock)."""
-        headers = {"Authorization": f"Basic {self.sandbox_key}", "Version": "2024-02-05"}
-        response = httpx.post(f"{self.base_url}/sandbox/reset", headers=headers, timeout=30)
-        response.raise_for_status()
+        with self.client() as client:
+            client.sandbox.reset()
 
 
 def server_command() -> list[str]:
-    configured = os.environ.get("PAYINTENTS_COMMAND")
+    """``PAYINTENTS_COMMAND`` split like a shell would, else ``payintents`` on PATH or next to Python."""
+    configured = os.environ.get(COMMAND_ENV)
     if configured:
         return shlex.split(configured)
-    found = shutil.which("payintents") or str(Path(sys.executable).parent / "payintents")
+    beside_python = Path(sys.executable).parent / "payintents"
+    found = shutil.which("payintents") or (str(beside_python) if beside_python.exists() else None)
+    if found is None:
+        raise PayintentsServerError(MISSING_SERVER.format(command="payintents"))
     return [found]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def server_port() -> int:
+    """``PAYINTENTS_PORT`` when set (a fixed port, say for a container's mapping), else a free one."""
+    configured = os.environ.get(PORT_ENV, "").strip()
+    if not configured:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    if not configured.isdigit() or not 1 <= int(configured) <= 65535:
+        raise PayintentsServerError(f"{PORT_ENV} must be a port number from 1 to 65535, not {configured!r}")
+    return int(configured)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+def _wait_for_key(process: subprocess.Popen[bytes], base_url: str, log: Path) -> str | None:
+    """Poll (tightly: start-up is what a suite waits for) until the server is ready; the sandbox
+    key it printed, or None if it printed none (the database already had an account)."""
     deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"payintents exited early:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"payintents did not become ready:\n{log.read_text(errors='replace')}")
+    # The shared TLS context: loaded here while the server starts, not later by each test's client.
+    with httpx.Client(timeout=1, verify=ssl_context()) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise PayintentsServerError(
+                    f"payintents serve exited early:\n{log.read_text(errors='replace')}"
+                )
+            try:
+                if http.get(f"{base_url}/health/ready").status_code == 200:
+                    found = _SANDBOX_KEY.search(log.read_bytes())
+                    return found[0].decode() if found else None
+            except httpx.TransportError:
+                pass
+            time.sleep(POLL_INTERVAL_S)
+    raise PayintentsServerError(
+        f"payintents serve was not ready in {START_TIMEOUT_S:.0f} s:\n{log.read_text()}"
+    )
 
 
-def start_server(directory: Path) -> PayintentsServer:
-    """Create an account in a new SQLite file, then serve it on a free port."""
-    # The command is the test author's own (PATH or PAYINTENTS_COMMAND), never outside input.
-    command = server_command()
-    database = f"sqlite:///{directory / 'payintents.db'}"
-    created = subprocess.run(  # noqa: S603
+def _create_account(command: list[str], database: str) -> str:
+    """The slower way to a key, for a server that printed none: ``payintents accounts create``."""
+    created = subprocess.run(  # noqa: S603 - the test author's own command
         [*command, "accounts", "create", "pytest", "--database", database],
         capture_output=True,
         check=True,
         timeout=START_TIMEOUT_S,
     )
-    key = json.loads(created.stdout)["sandboxKey"]
-    port = _free_port()
+    found = _SANDBOX_KEY.search(created.stdout)
+    if found is None:
+        raise PayintentsServerError(f"payintents accounts create printed no sandbox key: {created.stdout!r}")
+    return found[0].decode()
+
+
+def start_server(directory: Path) -> PayintentsServer:
+    """``payintents serve`` on a new SQLite file in ``directory``, ready, with its account's key."""
+    command = server_command()
+    database = f"sqlite:///{directory / 'payintents.db'}"
+    port = server_port()
     log = directory / "server.log"
+    serve = [*command, "serve", "--database", database, "--port", str(port), "--log-level", "warning"]
     with log.open("wb") as sink:
-        process = subprocess.Popen(  # noqa: S603
-            [*command, "serve", "--database", database, "--port", str(port), "--log-level", "warning"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+        try:
+            # The command is the test author's own (PATH or PAYINTENTS_COMMAND), never outside input.
+            process = subprocess.Popen(serve, stdout=sink, stderr=subprocess.STDOUT)  # noqa: S603
+        except FileNotFoundError:
+            raise PayintentsServerError(MISSING_SERVER.format(command=shlex.join(command))) from None
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(process, base_url, log)
-    except RuntimeError:
+        key = _wait_for_key(process, base_url, log) or _create_account(command, database)
+    except BaseException:
         process.kill()
+        process.wait()
         raise
     return PayintentsServer(base_url, key, process)
 
@@ -121,7 +165,10 @@ def stop_server(server: PayintentsServer) -> None:
 @pytest.fixture(scope="session")
 def payintents_server() -> Iterator[PayintentsServer]:
     with tempfile.TemporaryDirectory(prefix="payintents-pytest-") as directory:
-        server = start_server(Path(directory))
+        try:
+            server = start_server(Path(directory))
+        except PayintentsServerError as exc:
+            pytest.fail(str(exc), pytrace=False)
         try:
             yield server
         finally:
@@ -130,6 +177,6 @@ def payintents_server() -> Iterator[PayintentsServer]:
 
 @pytest.fixture
 def payintents(payintents_server: PayintentsServer) -> Iterator[Client]:
-    payintents_server.reset()
     with payintents_server.client() as client:
+        client.sandbox.reset()
         yield client

@@ -15,9 +15,11 @@ from typing import Any
 from payintents_client.money import Money
 
 __all__ = [
+    "AdvanceClockRequest",
     "CreateCaptureRequest",
     "CreatePaymentIntentRequest",
     "CreateRefundRequest",
+    "FailNextRequest",
     "SearchCursor",
     "SearchPaymentIntentsRequest",
     "SetAmountRequest",
@@ -154,6 +156,7 @@ class SubscribeRequest(_Body):
     events: Sequence[str]
     url: str
     description: str | None = None
+    listener: bool | None = None  # payintents extension: a ``webhooks listen`` session's own copy
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -163,3 +166,20 @@ class UpdateSubscriptionRequest(_Body):
     events: Sequence[str] | None = None
     url: str | None = None
     description: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FailNextRequest(_Body):
+    """``POST /sandbox/payment-intents/{id}/fail-next`` (payintents extension)."""
+
+    operation: str
+    outcome: str
+    delay_ms: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AdvanceClockRequest(_Body):
+    """``POST /sandbox/clock/advance`` (payintents extension): exactly one of the two."""
+
+    seconds: int | None = None
+    to: datetime | None = None

@@ -2,6 +2,11 @@
 
 Dojo's subscription model (contract §5.1): one subscription per event name and environment,
 each with secrets of which exactly one is active and signs deliveries.
+
+Extension: a *listener* subscription (what ``webhooks listen`` makes, like ``stripe listen``)
+receives its own copy of the account's events beside the account's subscriptions, so it is
+exempt from the one-per-event rule; sandbox only, at most ``MAX_LISTENERS`` per account, and it
+goes away ``LISTENER_TTL`` after it was made or last changed unless changed again (renewed).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from datetime import datetime, timedelta
 
 from payintents.domain.errors import StateConflictError, ValidationError
 from payintents.domain.events import EventName
-from payintents.domain.intent import Scope
+from payintents.domain.intent import Environment, Scope
 
 # What GET /webhooks/events lists: Dojo's two intent events, plus our refund extension.
 CATALOGUE: tuple[tuple[str, tuple[EventName, ...]], ...] = (
@@ -35,6 +40,10 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 JITTER = 0.2
 # A receiver's Retry-After is honoured up to this long.
 MAX_RETRY_AFTER = timedelta(hours=36)
+# A listener that stops renewing (a killed ``webhooks listen``) is removed this long after its
+# last renewal; the CLI renews well within it.
+LISTENER_TTL = timedelta(hours=1)
+MAX_LISTENERS = 10
 
 
 @dataclass(slots=True)
@@ -57,6 +66,12 @@ class Subscription:
     updated_at: datetime
     secrets: list[Secret] = field(default_factory=list)
     disabled_at: datetime | None = None
+    # Set on listeners only (extension), in real time: housekeeping runs on real time.
+    listener_expires_at: datetime | None = None
+
+    @property
+    def is_listener(self) -> bool:
+        return self.listener_expires_at is not None
 
     @property
     def active_secret(self) -> Secret:
@@ -88,11 +103,22 @@ def check_events(events: list[str]) -> list[str]:
 def check_one_subscription_per_event(
     wanted: list[str], others: list[Subscription], own_id: str | None = None
 ) -> None:
-    """Dojo allows one subscription per event (contract §5.1): a second one is a 409."""
-    taken = {e for s in others if s.id != own_id for e in s.events}
+    """Dojo allows one subscription per event (contract §5.1): a second one is a 409. Listeners
+    take no event away from anyone (extension), so only the others that are not count."""
+    taken = {e for s in others if s.id != own_id and not s.is_listener for e in s.events}
     clashes = [e for e in wanted if e in taken]
     if clashes:
         raise StateConflictError(f"Another subscription already receives: {', '.join(clashes)}.")
+
+
+def check_new_listener(scope: Scope, others: list[Subscription]) -> None:
+    """A listener is a development tool: sandbox keys only, and a bounded number per account."""
+    if scope.environment is not Environment.SANDBOX:
+        raise ValidationError({"listener": ["Listener subscriptions are for sandbox keys only."]})
+    if sum(1 for s in others if s.is_listener) >= MAX_LISTENERS:
+        raise StateConflictError(
+            f"An account has at most {MAX_LISTENERS} listeners; stop one, or wait for it to expire."
+        )
 
 
 def add_secret(subscription: Subscription, secret: Secret) -> None:

@@ -107,6 +107,8 @@ class WebhookRepository(Protocol):
         """Write url, description, events, secrets and the disabled mark (same 409 rule as add)."""
 
     def delete(self, scope: Scope, subscription_id: str) -> bool: ...
+    def delete_expired_listeners(self, now: datetime) -> int:
+        """Delete every listener subscription (any scope) whose expiry is before ``now``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,13 +22,24 @@ T = TypeVar("T")
 
 
 def subscribe(
-    deps: Dependencies, scope: Scope, events: list[str], url: str, description: str | None
+    deps: Dependencies,
+    scope: Scope,
+    events: list[str],
+    url: str,
+    description: str | None,
+    *,
+    listener: bool = False,
 ) -> Subscription:
+    """A new subscription with one active secret; ``listener`` makes a listener's (extension)."""
     events = webhooks.check_events(events)
     check_receiver_url(url, scope.environment)
     with deps.uow() as uow:
         now = deps.clock.now()
-        webhooks.check_one_subscription_per_event(events, uow.webhooks.list(scope))
+        others = uow.webhooks.list(scope)
+        if listener:
+            webhooks.check_new_listener(scope, others)
+        else:
+            webhooks.check_one_subscription_per_event(events, others)
         subscription = Subscription(
             id=deps.ids.new_id("ws", scope.environment),
             scope=scope,
@@ -38,6 +49,7 @@ def subscribe(
             created_at=now,
             updated_at=now,
             secrets=[_new_secret(deps, now, active=True)],
+            listener_expires_at=_listener_expiry(deps) if listener else None,
         )
         uow.webhooks.add(subscription)
         uow.commit()
@@ -62,7 +74,8 @@ def update_subscription(
     url: str | None,
     description: str | None,
 ) -> Subscription:
-    """Change what was given. Any successful change also re-enables a subscription a 410 disabled."""
+    """Change what was given. Any successful change also re-enables a subscription a 410 disabled,
+    and renews a listener (extension)."""
     if events is not None:
         events = webhooks.check_events(events)
     if url is not None:
@@ -70,11 +83,14 @@ def update_subscription(
 
     def change(uow: UnitOfWork, subscription: Subscription, now: datetime) -> Subscription:
         if events is not None:
-            webhooks.check_one_subscription_per_event(events, uow.webhooks.list(scope), subscription.id)
+            if not subscription.is_listener:
+                webhooks.check_one_subscription_per_event(events, uow.webhooks.list(scope), subscription.id)
             subscription.events = events
         subscription.url = url if url is not None else subscription.url
         subscription.description = description if description is not None else subscription.description
         subscription.disabled_at = None
+        if subscription.is_listener:
+            subscription.listener_expires_at = _listener_expiry(deps)
         return subscription
 
     return _change(deps, scope, subscription_id, change)
@@ -128,6 +144,20 @@ def retry_event(deps: Dependencies, scope: Scope, event_id: str) -> int:
             raise NotFoundError(EVENT_NOT_FOUND_DETAIL)
         uow.commit()
     return rescheduled
+
+
+def remove_expired_listeners(deps: Dependencies) -> int:
+    """Housekeeping: delete the listeners nobody renewed in time (a ``webhooks listen`` killed
+    before it could delete its own); their pending deliveries stop."""
+    with deps.uow() as uow:
+        removed = uow.webhooks.delete_expired_listeners(deps.clock.real_now())
+        uow.commit()
+    return removed
+
+
+def _listener_expiry(deps: Dependencies) -> datetime:
+    # Real time, not a sandbox account's moved clock: housekeeping, which removes it, runs on it.
+    return deps.clock.real_now() + webhooks.LISTENER_TTL
 
 
 def _change(

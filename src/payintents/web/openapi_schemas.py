@@ -251,6 +251,8 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
             "createdAt": DATE_TIME,
             "updatedAt": DATE_TIME,
             "disabledAt": DATE_TIME,
+            "listener": {"type": "boolean", "enum": [True], "x-payintents-extension": True},
+            "expiresAt": {**DATE_TIME, "x-payintents-extension": True},
         },
         ["id", "accountId", "events", "url", "secrets", "createdAt", "updatedAt"],
     ),
@@ -310,7 +312,21 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
                         "paymentIntentId": NULLABLE_STRING,
                         "requestBody": STRING,
                         "responseBody": STRING,
-                    }
+                    },
+                    # Every entry carries them all (null where the type allows it).
+                    [
+                        "traceId",
+                        "at",
+                        "method",
+                        "path",
+                        "status",
+                        "durationMs",
+                        "idempotencyKey",
+                        "replayed",
+                        "paymentIntentId",
+                        "requestBody",
+                        "responseBody",
+                    ],
                 ),
             }
         },

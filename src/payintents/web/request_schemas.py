@@ -236,6 +236,8 @@ SUBSCRIBE = Obj(
         "events": _req(_EVENTS),
         "url": _req(_RECEIVER_URL),
         "description": _opt(string(1024)),
+        # Extension: a listener's subscription (``webhooks listen``), exempt from one-per-event.
+        "listener": _opt(_described(boolean, **{"x-payintents-extension": True})),
     }
 )
 

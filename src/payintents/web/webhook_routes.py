@@ -31,6 +31,9 @@ def present_subscription(subscription: Subscription) -> dict[str, Any]:
     }
     if subscription.disabled_at is not None:
         body["disabledAt"] = iso(subscription.disabled_at)  # extension: a 410 switched it off
+    if subscription.listener_expires_at is not None:  # extension: a listener's subscription
+        body["listener"] = True
+        body["expiresAt"] = iso(subscription.listener_expires_at)
     return body
 
 
@@ -80,7 +83,14 @@ def list_subscriptions(call: ApiCall) -> Response:
 
 def subscribe(call: ApiCall) -> Response:
     body = call.body
-    created = webhooks.subscribe(call.deps, call.scope, body["events"], body["url"], body.get("description"))
+    created = webhooks.subscribe(
+        call.deps,
+        call.scope,
+        body["events"],
+        body["url"],
+        body.get("description"),
+        listener=body.get("listener") is True,
+    )
     return json_response(present_subscription(created))
 
 

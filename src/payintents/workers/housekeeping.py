@@ -1,5 +1,6 @@
 """The periodic housekeeping loop run by ``payintents serve`` (one pass: ``payintents expire``):
-expiry, idempotency-key reaping and the sandbox request log's retention."""
+expiry, idempotency-key reaping, the sandbox request log's retention and unrenewed webhook
+listeners."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.expiry import run_expiry_pass
 from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import reap_request_log
+from payintents.service.webhooks import remove_expired_listeners
 
 log = logging.getLogger("payintents.housekeeping")
 
@@ -23,18 +25,21 @@ def start_housekeeping(deps: Dependencies, interval_s: float) -> threading.Event
             try:
                 report = run_expiry_pass(deps)
                 log_entries = reap_request_log(deps)
+                listeners = remove_expired_listeners(deps)
             except StoreBusyError:
                 log.warning("housekeeping skipped a pass: the store was busy")
                 continue
             except Exception:
                 log.exception("housekeeping pass failed")
                 continue
-            if report.intents_expired or report.keys_reaped or log_entries:
+            if report.intents_expired or report.keys_reaped or log_entries or listeners:
                 log.info(
-                    "expired %d intents, reaped %d idempotency keys and %d request-log entries",
+                    "expired %d intents, reaped %d idempotency keys, %d request-log entries"
+                    " and %d unrenewed webhook listeners",
                     report.intents_expired,
                     report.keys_reaped,
                     log_entries,
+                    listeners,
                 )
 
     threading.Thread(target=loop, name="payintents-housekeeping", daemon=True).start()

@@ -1,13 +1,8 @@
 """The ``payintents-client`` command: refunds, payment intents and webhooks for people and scripts.
 
-    payintents-client refund pi_sandbox_… --amount 10.00 --reason "Demo refund" --notes "Duplicate"
-    payintents-client intents create --amount 10.00 --reference "Order 234"
-    payintents-client intents list --status Captured
-    payintents-client webhooks listen
-
-Every command takes ``--base-url`` (default ``$PAYINTENTS_BASE_URL`` or https://api.dojo.tech),
-``--api-key`` (default ``$PAYINTENTS_API_KEY``) and ``--json`` (machine-readable output). Errors are
-one line on stderr with the API's traceId; the exit code is 1 (2 for bad arguments).
+Its help texts are plain text (``DESCRIPTION`` and each option's help), never this docstring's
+markup. Errors are one line on stderr with the API's traceId; the exit code is 1 (2 for bad
+arguments).
 """
 
 from __future__ import annotations
@@ -21,9 +16,30 @@ from payintents_client._version import __version__
 from payintents_client.cli._commands import UsageError, add_intent_commands
 from payintents_client.cli._listen import add_webhook_commands
 from payintents_client.cli._output import Output
-from payintents_client.errors import ApiError, PayintentsError
+from payintents_client.errors import ApiError, ConfigurationError, PayintentsError
 
 __all__ = ["build_parser", "main"]
+
+DESCRIPTION = """\
+Refunds, payment intents and webhooks of Dojo's card-payments API (or of a payintents server),
+for people and scripts.
+
+  {prog} refund pi_sandbox_... --amount 10.00 --reason "Demo refund"
+  {prog} intents create --amount 10.00 --reference "Order 234"
+  {prog} intents pay pi_sandbox_...          (a sandbox test card)
+  {prog} intents list --status Captured
+  {prog} webhooks listen --forward-to http://127.0.0.1:5000/hooks
+
+Every command takes --base-url (default $PAYINTENTS_BASE_URL or https://api.dojo.tech),
+--api-key (default $PAYINTENTS_API_KEY) and --json (machine-readable output). Errors are one
+line on stderr with the API's traceId; the exit code is 1 (2 for bad arguments).
+"""
+# The client's own errors name its Python arguments; a person at the command line set an option.
+CLI_WORDING = {
+    "api_key": "no API key: pass --api-key or set PAYINTENTS_API_KEY",
+    "base_url": "--base-url (or PAYINTENTS_BASE_URL) must be an http(s) URL such as http://127.0.0.1:8000",
+    "version": f"--api-version must be a date like {DEFAULT_VERSION}",
+}
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -48,7 +64,7 @@ def build_parser(prog: str = "payintents-client") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         parents=common,
-        description=__doc__,
+        description=DESCRIPTION.format(prog=prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"payintents-client {__version__}")
@@ -73,6 +89,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "payintents-client") 
     except UsageError as exc:
         out.error(str(exc))
         return 2
+    except ConfigurationError as exc:
+        out.error(CLI_WORDING.get(exc.setting or "", str(exc)))
+        return 1
     except ApiError as exc:
         out.error(exc.one_line())
         return 1

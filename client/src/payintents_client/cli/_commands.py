@@ -9,6 +9,7 @@ from payintents_client._client import Client
 from payintents_client.cli._output import Output
 from payintents_client.models import PaymentIntent, RefundListItem
 from payintents_client.money import AmountError, Money, format_minor, to_minor_units
+from payintents_client.sandbox_models import SandboxCard
 
 
 class UsageError(Exception):
@@ -63,8 +64,16 @@ def show_intent(out: Output, intent: PaymentIntent) -> None:
                 "captures",
                 ", ".join(f"{c.id} {format_minor(c.amount, currency)} {c.status}" for c in intent.captures),
             ),
+            ("last payment event", _last_payment_event(intent)),
         ],
     )
+
+
+def _last_payment_event(intent: PaymentIntent) -> str | None:
+    if not intent.payment_events:
+        return None
+    event = intent.payment_events[-1]
+    return f"{event.event_type}: {event.message}" if event.message else event.event_type
 
 
 def cmd_refund(args: argparse.Namespace, client: Client, out: Output) -> int:
@@ -168,6 +177,35 @@ def cmd_intents_capture(args: argparse.Namespace, client: Client, out: Output) -
     return 0
 
 
+def card_number(text: str) -> str:
+    """A card number (spaces allowed) or a test card's name: ``success``, ``challenge``, ``declined`` …"""
+    name = text.strip().upper().replace("-", "_")
+    if name in SandboxCard.__members__:
+        return SandboxCard[name].value
+    return text.replace(" ", "")
+
+
+def cmd_intents_pay(args: argparse.Namespace, client: Client, out: Output) -> int:
+    """Pay on the sandbox checkout with a test card; optionally answer the 3-D Secure challenge."""
+    with out.progress(f"Paying {args.payment_intent_id}…"):
+        intent = client.sandbox.pay(args.payment_intent_id, args.card, expiry=args.expiry, cvv=args.cvv)
+        challenged = bool(intent.payment_events) and intent.payment_events[-1].event_type == "AuthChallenged"
+        if challenged and args.challenge:
+            intent = client.sandbox.complete_challenge(intent.id, passed=args.challenge == "pass")
+    show_intent(out, intent)
+    if challenged and not args.challenge:
+        out.note(
+            f"3-D Secure challenge waiting: answer it with {out.prog} intents challenge {intent.id} [--fail]"
+        )
+    return 0
+
+
+def cmd_intents_challenge(args: argparse.Namespace, client: Client, out: Output) -> int:
+    """Pass (or fail) the 3-D Secure challenge waiting on a payment made with the challenge card."""
+    show_intent(out, client.sandbox.complete_challenge(args.payment_intent_id, passed=not args.fail))
+    return 0
+
+
 def cmd_intents_cancel(args: argparse.Namespace, client: Client, out: Output) -> int:
     show_intent(out, client.payment_intents.cancel(args.payment_intent_id))
     return 0
@@ -213,7 +251,7 @@ def add_intent_commands(
     refund.add_argument("--idempotency-key", help="reuse a key to retry a refund safely (default: a new one)")
     refund.set_defaults(handler=cmd_refund)
 
-    intents = commands.add_parser("intents", help="create, inspect, capture or cancel payment intents")
+    intents = commands.add_parser("intents", help="create, inspect, pay, capture or cancel payment intents")
     sub = intents.add_subparsers(dest="intents_command", required=True, metavar="COMMAND")
     create = sub.add_parser("create", parents=common, help="create a payment intent")
     add_amount_options(create, "amount")
@@ -239,6 +277,8 @@ def add_intent_commands(
     capture.add_argument("--idempotency-key")
     capture.set_defaults(handler=cmd_intents_capture)
 
+    _add_payment_commands(sub, common)
+
     cancel = sub.add_parser("cancel", parents=common, help="cancel a Created payment intent")
     cancel.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
     cancel.set_defaults(handler=cmd_intents_cancel)
@@ -246,3 +286,41 @@ def add_intent_commands(
     refunds = sub.add_parser("refunds", parents=common, help="list a payment intent's refunds")
     refunds.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
     refunds.set_defaults(handler=cmd_intents_refunds)
+
+
+def _add_payment_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: list[argparse.ArgumentParser]
+) -> None:
+    """``intents pay`` and ``intents challenge``: the shopper's side, on a payintents sandbox."""
+    pay = sub.add_parser(
+        "pay",
+        parents=common,
+        help="pay a payment intent with a sandbox test card (payintents only)",
+        description="Pay a Created payment intent on its sandbox checkout, as a shopper would, and "
+        "show it as your key then sees it. A declined card is not an error: the intent stays "
+        "Created with the decline as its last payment event.",
+    )
+    pay.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    pay.add_argument(
+        "--card",
+        type=card_number,
+        default=SandboxCard.SUCCESS.value,
+        help="card number, or a test card's name: "
+        + ", ".join(name.lower().replace("_", "-") for name in SandboxCard.__members__)
+        + " (default success, 5200 0000 0000 1005)",
+    )
+    pay.add_argument("--expiry", default="12/29", help="MM/YY (default 12/29)")
+    pay.add_argument("--cvv", default="020", help="default 020")
+    pay.add_argument(
+        "--challenge",
+        choices=["pass", "fail"],
+        help="answer the 3-D Secure challenge of the challenge card (default: leave it waiting)",
+    )
+    pay.set_defaults(handler=cmd_intents_pay)
+
+    challenge = sub.add_parser(
+        "challenge", parents=common, help="pass or fail a waiting 3-D Secure challenge (payintents only)"
+    )
+    challenge.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    challenge.add_argument("--fail", action="store_true", help="fail it (the payment is declined)")
+    challenge.set_defaults(handler=cmd_intents_challenge)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import false, text
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -195,11 +196,16 @@ webhook_subscriptions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("disabled_at", UtcDateTime),
+    # Extension: set on listener subscriptions only (``webhooks listen``), in real time.
+    Column("listener_expires_at", UtcDateTime),
     Index("ix_webhook_subscriptions_account", "account_id", "environment", "created_at"),
+    Index("ix_webhook_subscriptions_listener_expiry", "listener_expires_at"),
 )
 
 # One row per (subscription, event). The unique index makes "one subscription per event and
-# environment" (contract §5.1) a rule of the store, safe against racing subscribe calls.
+# environment" (contract §5.1) a rule of the store, safe against racing subscribe calls; a
+# listener's rows (extension) are outside it, and the fan-out finds every row by the lookup index.
+_NOT_LISTENER = text("NOT listener")
 webhook_subscription_events = Table(
     "webhook_subscription_events",
     metadata,
@@ -212,7 +218,17 @@ webhook_subscription_events = Table(
     Column("event_name", String(60), primary_key=True),
     Column("account_id", String(64), nullable=False),
     Column("environment", String(10), nullable=False),
-    Index("ux_webhook_event_per_account", "account_id", "environment", "event_name", unique=True),
+    Column("listener", Boolean, nullable=False, server_default=false()),
+    Index(
+        "ux_webhook_event_per_account",
+        "account_id",
+        "environment",
+        "event_name",
+        unique=True,
+        sqlite_where=_NOT_LISTENER,
+        postgresql_where=_NOT_LISTENER,
+    ),
+    Index("ix_webhook_subscription_events_lookup", "account_id", "environment", "event_name"),
 )
 
 webhook_secrets = Table(

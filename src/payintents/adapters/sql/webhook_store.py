@@ -73,6 +73,17 @@ class SqlWebhookRepository:
         found = select(subs.c.id).where(in_scope(subs, scope), subs.c.id == subscription_id)
         if self._conn.execute(found).first() is None:
             return False
+        self._delete_with_children(subscription_id)
+        return True
+
+    def delete_expired_listeners(self, now: datetime) -> int:
+        expired = select(subs.c.id).where(subs.c.listener_expires_at < now)
+        ids = self._conn.execute(expired).scalars().all()
+        for subscription_id in ids:
+            self._delete_with_children(subscription_id)
+        return len(ids)
+
+    def _delete_with_children(self, subscription_id: str) -> None:
         # Undelivered attempts die with the subscription; past attempts stay for inspection.
         self._conn.execute(
             update(dl)
@@ -82,7 +93,6 @@ class SqlWebhookRepository:
         for table in (sub_events, secrets_t):
             self._conn.execute(delete(table).where(table.c.subscription_id == subscription_id))
         self._conn.execute(delete(subs).where(subs.c.id == subscription_id))
-        return True
 
     def _write_children(self, subscription: Subscription) -> None:
         scope = subscription.scope
@@ -95,6 +105,7 @@ class SqlWebhookRepository:
                             event_name=name,
                             account_id=scope.account_id,
                             environment=scope.environment.value,
+                            listener=subscription.is_listener,
                         )
                     )
             except IntegrityError:
@@ -129,6 +140,7 @@ class SqlWebhookRepository:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             disabled_at=row["disabled_at"],
+            listener_expires_at=row["listener_expires_at"],
             secrets=[
                 Secret(s["id"], s["value"], s["created_at"], bool(s["is_active"]), s["last_used_at"])
                 for s in secret_rows
@@ -151,6 +163,7 @@ def _subscription_values(subscription: Subscription) -> dict[str, Any]:
         "created_at": subscription.created_at,
         "updated_at": subscription.updated_at,
         "disabled_at": subscription.disabled_at,
+        "listener_expires_at": subscription.listener_expires_at,
     }
 
 
