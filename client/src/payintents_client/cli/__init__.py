@@ -25,6 +25,9 @@ from payintents_client.errors import ApiError, PayintentsError
 
 __all__ = ["build_parser", "main"]
 
+# The module's docstring without its reStructuredText markup, which reads as noise in a terminal.
+DESCRIPTION = __doc__.replace("``", "") if __doc__ else None
+
 
 def _common_options() -> argparse.ArgumentParser:
     # SUPPRESS: an option given before the command is not overwritten by the command's default.
@@ -48,7 +51,7 @@ def build_parser(prog: str = "payintents-client") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         parents=common,
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"payintents-client {__version__}")

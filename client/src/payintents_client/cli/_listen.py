@@ -204,7 +204,7 @@ def add_webhook_commands(
         "listen",
         parents=common,
         help="print verified webhook events on this machine (like stripe listen)",
-        description=__doc__,
+        description=__doc__.replace("``", "") if __doc__ else None,
     )
     listen.add_argument("--port", type=int, default=0, help="local port (default: any free one)")
     listen.add_argument("--events", nargs="+", metavar="EVENT", help="events to receive (default: all)")
