@@ -3,6 +3,8 @@ has exactly the schema the queries use (``payintents.adapters.sql.schema.metadat
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,11 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, select, text
 
 from payintents.adapters.sql.engine import make_engine
-from payintents.adapters.sql.migrate import upgrade
+from payintents.adapters.sql.migrate import HEAD_REVISION, MIGRATIONS_DIR, is_at_head, upgrade
 from payintents.adapters.sql.schema import metadata
 from payintents.adapters.sql.store import SqlUnitOfWork
 from tests.store.test_intent_store import NOW, SCOPE, make_intent
@@ -83,3 +86,32 @@ def test_the_comparison_notices_a_missing_index(engine: Engine) -> None:
     found = differences(engine)
     assert [d[0] for d in found] == ["add_index"]
     assert found[0][1].name == "ix_refunds_intent"
+
+
+def test_the_recorded_head_is_alembics_head() -> None:
+    """``upgrade`` skips Alembic when the database names ``HEAD_REVISION``: it must be the newest."""
+    assert ScriptDirectory(str(MIGRATIONS_DIR)).get_heads() == [HEAD_REVISION]
+
+
+def test_only_a_database_at_the_newest_revision_counts_as_at_head(empty_engine: Engine) -> None:
+    assert not is_at_head(empty_engine)
+    upgrade(empty_engine)
+    assert is_at_head(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    assert not is_at_head(empty_engine)
+
+
+def test_a_database_at_head_is_checked_without_loading_alembic(engine: Engine, database_url: str) -> None:
+    """Every start of serve on an existing database: the check is one query, no Alembic imports."""
+    probe = (
+        "import sys\n"
+        "from payintents.adapters.sql.engine import make_engine\n"
+        "from payintents.adapters.sql.migrate import upgrade\n"
+        f"upgrade(make_engine({database_url!r}, pool_size=1))\n"
+        "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stderr
