@@ -24,7 +24,9 @@ _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both failures take the same time. Written out
 # rather than hashed at import, which cost every serve start about 0.1 s; it carries the hasher's
 # own parameters (a test checks that they are still argon2-cffi's defaults, so both cost the same).
-DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$Sykkp+am73EZcEtJn62fSg$lUL9cpnYdVEHYScgGGEszwffo54uqSEcqSoV8Eh+5xE"
+DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$Sykkp+am73EZcEtJn62fSg$lUL9cpnYdVEHYScgGGEszwffo54uqSEcqSoV8Eh+5xE"
+)
 
 
 def check_username(username: str) -> str:
