@@ -24,7 +24,7 @@ CLIENT_COMMAND_SUMMARIES = (
     ("webhooks events", "list the events one can subscribe to"),
 )
 CLIENT_COMMANDS = frozenset(path.split()[0] for path, _ in CLIENT_COMMAND_SUMMARIES)
-_INSTALL_HINT = "`make test` installs it here, elsewhere pip install 'payintents-client[cli]'"
+_INSTALL_HINT = "pip install 'payintents-client[cli]'; in the repository, make test installs it"
 
 
 def client_commands_help() -> str:
@@ -34,7 +34,7 @@ def client_commands_help() -> str:
     return "\n".join(
         [
             "client commands, for a running server (from payintents-client:",
-            f"{_INSTALL_HINT}):",
+            f"  {_INSTALL_HINT}):",
             *rows,
             "",
             "Each command explains its options: payintents COMMAND --help (e.g. payintents serve --help).",
