@@ -1,9 +1,9 @@
 """The ``payintents`` command: its parser, and one handler per server command.
 
-Start-up is kept short: ``payintents --version`` and ``--help`` import nothing beyond argparse, and
-each handler imports the server's stack (SQLAlchemy, Alembic, uvicorn, the web app, the benchmark)
-itself, when it runs. The client's commands (``refund``, ``intents``, ``webhooks``) are listed in
-the help and handed to the client's own parser (``client_commands``).
+Start-up is kept short: ``payintents --version`` and ``--help`` import only the parser's own small
+modules, and each handler imports the server's stack (SQLAlchemy, Alembic, uvicorn, the web app,
+the benchmark) itself, when it runs. The client's commands (``refund``, ``intents``, ``webhooks``)
+are listed in the help and handed to the client's own parser (``client_commands``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from payintents.service.accounts import NewAccount
 
 GRACEFUL_SHUTDOWN_S = 30
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+# uvicorn adds a level below debug; only serve, which loads uvicorn, knows it.
+SERVE_LOG_LEVELS = (*LOG_LEVELS, "trace")
 DESCRIPTION = "Run and manage a payintents server: a payments API that speaks Dojo's card-payments API."
 
 
@@ -226,9 +228,9 @@ def _with_database(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return sub
 
 
-def _with_log_level(sub: argparse.ArgumentParser) -> None:
+def _with_log_level(sub: argparse.ArgumentParser, levels: tuple[str, ...] = LOG_LEVELS) -> None:
     sub.add_argument(
-        "--log-level", default="info", choices=LOG_LEVELS, help="least severe log line written (default info)"
+        "--log-level", default="info", choices=levels, help="least severe log line written (default info)"
     )
 
 
@@ -253,7 +255,7 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="N",
         help="API worker processes (default 1; about one per core on PostgreSQL, see docs/operations.md)",
     )
-    _with_log_level(serve)
+    _with_log_level(serve, SERVE_LOG_LEVELS)
     serve.set_defaults(handler=cmd_serve)
 
 

@@ -47,40 +47,26 @@ def add_bench_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         metavar="N",
         help="server workers (repeatable; default 1 and 2)",
     )
-    bench.add_argument(
-        "--concurrency",
-        type=int,
-        default=DEFAULTS.concurrency,
-        metavar="N",
-        help=f"clients sending at once (default {DEFAULTS.concurrency})",
-    )
+    _add_size_options(bench)
+    bench.add_argument("--growth", action="store_true", help="also measure after loading a large history")
+    bench.add_argument("--smoke", action="store_true", help="a short run that only shows it works")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.set_defaults(handler=cmd_bench)
+
+
+def _add_size_options(bench: argparse.ArgumentParser) -> None:
     sizes = {
+        "--concurrency": (DEFAULTS.concurrency, "clients sending at once"),
         "--refunds": (DEFAULTS.refunds, "refunds per measurement"),
         "--intents": (DEFAULTS.intents, "intents the many mode spreads them over"),
         "--gets": (DEFAULTS.gets, "GET /payment-intents/{id} requests after the refunds"),
+        "--history-intents": (DEFAULTS.history_intents, "captured intents loaded for --growth"),
+        "--history-refunds-per-intent": (DEFAULTS.history_refunds_per_intent, "refunds on each of them"),
     }
     for flag, (default, meaning) in sizes.items():
         bench.add_argument(
             flag, type=int, default=default, metavar="N", help=f"{meaning} (default {default})"
         )
-    bench.add_argument("--growth", action="store_true", help="also measure after loading a large history")
-    bench.add_argument(
-        "--history-intents",
-        type=int,
-        default=DEFAULTS.history_intents,
-        metavar="N",
-        help=f"captured intents loaded for --growth (default {DEFAULTS.history_intents})",
-    )
-    bench.add_argument(
-        "--history-refunds-per-intent",
-        type=int,
-        default=DEFAULTS.history_refunds_per_intent,
-        metavar="N",
-        help=f"refunds on each of them (default {DEFAULTS.history_refunds_per_intent})",
-    )
-    bench.add_argument("--smoke", action="store_true", help="a short run that only shows it works")
-    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
-    bench.set_defaults(handler=cmd_bench)
 
 
 def config_from(args: argparse.Namespace) -> BenchConfig:
