@@ -153,3 +153,21 @@ def test_unknown_client_command_names_pass_through_to_the_client() -> None:
 )
 def test_the_welcome_names_an_address_a_person_can_call(host: str, expected: str) -> None:
     assert reachable_base_url(host, 8100) == expected
+
+
+def test_a_client_command_without_the_client_says_how_to_install_it() -> None:
+    """After ``make run`` alone (the runtime, not the client): one line naming the fix, exit 2."""
+    probe = (
+        "import sys\n"
+        "sys.modules['payintents_client'] = None  # as if not installed\n"
+        "from payintents.cli import main\n"
+        "sys.exit(main(['refund', 'pi_x', '--amount', '1.00']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "payintents: 'refund' needs payintents-client "
+        "(pip install 'payintents-client[cli]'; in the repository, make test installs it)"
+    ]
