@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +21,9 @@ from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, select, text
 
-from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.adapters.sql.migrate import (
+    MIGRATION_LOCK_ID,
     MIGRATIONS_DIR,
     head_revision,
     is_at_head,
@@ -202,3 +205,33 @@ def test_processes_migrating_an_empty_database_together_all_succeed(backend: str
         head = head_revision()
         assert head is not None and is_at_head(raced, head)
         raced.dispose()
+
+
+@pytest.mark.postgres
+def test_a_migration_waits_for_another_longer_than_the_lock_timeout(tmp_path: Path) -> None:
+    """Another process's migration may take longer than the 5 s that requests wait for a lock; the
+    next migrator waits for it instead of failing (here: a 0.3 s lock timeout, a 1.2 s migration)."""
+    with backend_database_url("postgres", tmp_path, "waiting") as url:
+        holder = make_engine(url, pool_size=1)
+        waiting = make_engine(url, pool_size=1, timeouts=Timeouts(lock_ms=300, statement_ms=600))
+        failures: list[BaseException] = []
+
+        def migrate() -> None:
+            try:
+                upgrade(waiting)
+            except BaseException as failed:
+                failures.append(failed)
+
+        with holder.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            migrator = threading.Thread(target=migrate)
+            migrator.start()
+            time.sleep(1.2)
+            assert migrator.is_alive() and failures == []
+        migrator.join(timeout=60)
+        head = head_revision()
+        assert failures == [] and head is not None and is_at_head(waiting, head)
+        with waiting.connect() as conn:
+            assert conn.execute(text("SHOW lock_timeout")).scalar_one() == "300ms"
+        holder.dispose()
+        waiting.dispose()

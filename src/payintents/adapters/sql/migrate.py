@@ -42,6 +42,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # An arbitrary constant: every process migrating the same PostgreSQL database takes this lock,
 # so several ``serve`` processes starting together migrate one after another.
 MIGRATION_LOCK_ID = 7_243_001
+# How long a process waits for another one's migration before it gives up.
+MIGRATION_WAIT = "120s"
 # Alembic's own version table, as Alembic creates it.
 _alembic_version = Table(
     "alembic_version",
@@ -94,9 +96,21 @@ def _create_newest_schema_if_empty(engine: Engine, head: str) -> bool:
 
 
 def lock_for_migrating(connection: Connection) -> None:
-    """On PostgreSQL, wait for any other process migrating the database (until this transaction ends)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    """On PostgreSQL, wait for any other process migrating the database, then hold the lock until
+    this transaction ends. The wait may be as long as another process's whole migration, longer
+    than the lock and statement timeouts that keep requests short: those are lifted for the wait
+    alone, then restored for the migration's own statements."""
+    if connection.dialect.name != "postgresql":
+        return
+    limits = ("lock_timeout", "statement_timeout")
+    before = {name: connection.execute(text(f"SHOW {name}")).scalar_one() for name in limits}
+    for name in limits:
+        connection.execute(
+            text("SELECT set_config(:name, :value, true)"), {"name": name, "value": MIGRATION_WAIT}
+        )
+    connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    for name, value in before.items():
+        connection.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
 
 
 def alembic_config(engine: Engine) -> Config:
