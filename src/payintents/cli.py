@@ -1,37 +1,37 @@
-"""The ``payintents`` command: serve, dispatch, migrate, accounts create, users create, expire, audit."""
+"""The ``payintents`` command: its parser, and one handler per server command.
+
+Start-up is kept short: ``payintents --version`` and ``--help`` import only the parser's own small
+modules, and each handler imports the server's stack (SQLAlchemy, Alembic, uvicorn, the web app,
+the benchmark) itself, when it runs. The client's commands (``refund``, ``intents``, ``webhooks``)
+are listed in the help and handed to the client's own parser (``client_commands``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging.config
 import os
-import shlex
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from payintents import __version__
 from payintents.benchmark.command import add_bench_parser
-from payintents.bootstrap import (
-    ConfigurationError,
-    Settings,
-    audit_database,
-    build_dependencies,
-    build_sender,
-    migrate,
-)
-from payintents.domain.errors import DomainError, ValidationError
-from payintents.service.accounts import NewAccount, create_account, create_demo_account_if_empty
-from payintents.service.expiry import run_expiry_pass
-from payintents.service.users import create_user
-from payintents.web.logs import logging_config
-from payintents.workers.dispatcher import run_dispatcher, start_dispatcher
-from payintents.workers.housekeeping import start_housekeeping
+from payintents.client_commands import CLIENT_COMMANDS, client_commands_help, run_client_command
+
+if TYPE_CHECKING:
+    from payintents.bootstrap import Settings
+    from payintents.service.accounts import NewAccount
 
 GRACEFUL_SHUTDOWN_S = 30
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+# uvicorn adds a level below debug; only serve, which loads uvicorn, knows it.
+SERVE_LOG_LEVELS = (*LOG_LEVELS, "trace")
+DESCRIPTION = "Run and manage a payintents server: a payments API that speaks Dojo's card-payments API."
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from payintents.bootstrap import Settings
+
     # Flags win over the environment; workers read the environment, so write the choice back.
     if args.database:
         os.environ["PAYINTENTS_DATABASE_URL"] = args.database
@@ -39,29 +39,35 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from payintents.bootstrap import migrate
+
     migrate(_settings(args))
     print("database is at the newest schema", file=sys.stderr)
     return 0
 
 
 def cmd_accounts_create(args: argparse.Namespace) -> int:
+    import json
+
+    from payintents.bootstrap import build_dependencies, migrate
+    from payintents.service.accounts import create_account
+
     settings = _settings(args)
     migrate(settings)
     account = create_account(build_dependencies(settings), args.name)
-    print(
-        json.dumps(
-            {
-                "accountId": account.account_id,
-                "sandboxKey": account.sandbox_key,
-                "prodKey": account.prod_key,
-            }
-        )
-    )
+    keys = {"accountId": account.account_id, "sandboxKey": account.sandbox_key, "prodKey": account.prod_key}
+    print(json.dumps(keys))
     return 0
 
 
 def cmd_users_create(args: argparse.Namespace) -> int:
     """Add a dashboard user; the password comes from stdin (--password-stdin) or a prompt."""
+    import json
+
+    from payintents.bootstrap import build_dependencies, migrate
+    from payintents.domain.errors import DomainError, ValidationError
+    from payintents.service.users import create_user
+
     settings = _settings(args)
     migrate(settings)
     password = _read_password(args.password_stdin)
@@ -80,6 +86,8 @@ def _read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     import getpass
 
+    from payintents.bootstrap import ConfigurationError
+
     password = getpass.getpass("Password: ")
     if getpass.getpass("Password again: ") != password:
         raise ConfigurationError("the two passwords differ")
@@ -87,6 +95,11 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def cmd_expire(args: argparse.Namespace) -> int:
+    import json
+
+    from payintents.bootstrap import build_dependencies, migrate
+    from payintents.service.expiry import run_expiry_pass
+
     settings = _settings(args)
     migrate(settings)
     report = run_expiry_pass(build_dependencies(settings))
@@ -96,8 +109,13 @@ def cmd_expire(args: argparse.Namespace) -> int:
 
 def cmd_dispatch(args: argparse.Namespace) -> int:
     """Deliver webhooks in the foreground until SIGINT or SIGTERM."""
+    import logging.config
     import signal
     import threading
+
+    from payintents.bootstrap import build_dependencies, build_sender, migrate
+    from payintents.web.logs import logging_config
+    from payintents.workers.dispatcher import run_dispatcher
 
     settings = _settings(args)
     logging.config.dictConfig(logging_config(args.log_level))
@@ -111,18 +129,27 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Print the invariant report as JSON; exit 1 if any invariant is broken."""
-    settings = _settings(args)
-    report = audit_database(settings)
+    import json
+
+    from payintents.bootstrap import audit_database
+
+    report = audit_database(_settings(args))
     print(json.dumps(report.as_dict(), indent=2))
     return 0 if report.ok else 1
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import logging.config
     import tempfile
 
     import uvicorn
 
+    from payintents.bootstrap import build_dependencies, build_sender, migrate
+    from payintents.service.accounts import create_demo_account_if_empty
     from payintents.web.http_protocol import DojoErrorHttpProtocol
+    from payintents.web.logs import logging_config
+    from payintents.workers.dispatcher import start_dispatcher
+    from payintents.workers.housekeeping import start_housekeeping
 
     settings = _settings(args)
     log_config = logging_config(args.log_level)
@@ -132,8 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     migrate(settings)
     deps = build_dependencies(settings)
     demo = create_demo_account_if_empty(deps)
-    base_url = f"http://{args.host}:{args.port}"
-    print(welcome_text(base_url, settings.database_url, demo), flush=True)
+    print(welcome_text(args.host, args.port, settings.database_url, demo), flush=True)
     start_housekeeping(deps, settings.expiry_interval_s)
     if settings.dispatcher_in_serve:
         start_dispatcher(deps, build_sender(settings))
@@ -151,11 +177,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         # Requests the HTTP parser cannot read get Dojo's error body too, not uvicorn's text.
         http=DojoErrorHttpProtocol,
+        # No WebSocket routes: loading uvicorn's WebSocket protocol would only slow the start.
+        ws="none",
     )
     return 0
 
 
-def welcome_text(base_url: str, database_url: str, demo: NewAccount | None) -> str:
+def welcome_text(host: str, port: int, database_url: str, demo: NewAccount | None) -> str:
+    """What serve prints first: where it listens and, on a new database, a key and a call to try."""
+    import shlex
+
+    base_url = reachable_base_url(host, port)
     lines = [
         f"payintents {__version__} on {base_url} (database {database_url})",
         f"Merchant dashboard: {base_url}/dashboard (an API key, or a user from `payintents users create`)",
@@ -179,87 +211,135 @@ def welcome_text(base_url: str, database_url: str, demo: NewAccount | None) -> s
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="payintents",
-        description=__doc__,
-        epilog="With the client installed, also: payintents refund | intents | webhooks.",
+def reachable_base_url(host: str, port: int) -> str:
+    """The address a person on this machine calls: a wildcard host is reached on loopback."""
+    wildcards = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104 (not a bind)
+    shown = wildcards.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def _with_database(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument(
+        "--database",
+        metavar="URL",
+        help="sqlite:///path or postgresql://user@host:port/db "
+        "(default $PAYINTENTS_DATABASE_URL, else sqlite:///./payintents.db)",
     )
-    parser.add_argument("--version", action="version", version=__version__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    return sub
 
-    def with_database(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sub.add_argument("--database", help="database URL (default $PAYINTENTS_DATABASE_URL or SQLite)")
-        return sub
 
-    serve = with_database(commands.add_parser("serve", help="run the API server"))
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--log-level", default="info")
+def _with_log_level(sub: argparse.ArgumentParser, levels: tuple[str, ...] = LOG_LEVELS) -> None:
+    sub.add_argument(
+        "--log-level", default="info", choices=levels, help="least severe log line written (default info)"
+    )
+
+
+def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = _with_database(
+        commands.add_parser(
+            "serve",
+            help="migrate the database, then serve the API, the dashboard and the sandbox",
+            description="Bring the database to the newest schema, then serve the API, the dashboard "
+            "and the sandbox's checkout, with the housekeeping loop and a webhook dispatcher. On an "
+            "empty database it creates a demo account and prints its sandbox key.",
+        )
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="TCP port to listen on (default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="API worker processes (default 1; about one per core on PostgreSQL, see docs/operations.md)",
+    )
+    _with_log_level(serve, SERVE_LOG_LEVELS)
     serve.set_defaults(handler=cmd_serve)
 
-    with_database(commands.add_parser("migrate", help="apply database migrations")).set_defaults(
-        handler=cmd_migrate
-    )
-    with_database(commands.add_parser("expire", help="run one expiry and key-reaping pass")).set_defaults(
-        handler=cmd_expire
-    )
 
-    with_database(
-        commands.add_parser("audit", help="check the money invariants on every stored row")
-    ).set_defaults(handler=cmd_audit)
-    dispatch = with_database(commands.add_parser("dispatch", help="deliver webhooks (foreground)"))
-    dispatch.add_argument("--log-level", default="info")
-    dispatch.set_defaults(handler=cmd_dispatch)
-
-    accounts = commands.add_parser("accounts", help="manage accounts")
-    account_commands = accounts.add_subparsers(dest="accounts_command", required=True)
-    create = with_database(account_commands.add_parser("create", help="create an account"))
-    create.add_argument("name")
+def _add_account_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    accounts = commands.add_parser("accounts", help="accounts create NAME: an account and its API keys")
+    account_commands = accounts.add_subparsers(dest="accounts_command", required=True, metavar="COMMAND")
+    create = _with_database(
+        account_commands.add_parser(
+            "create",
+            help="create an account; prints its id and keys as JSON (keys are shown once)",
+            description="Create an account and print {accountId, sandboxKey, prodKey} as one JSON "
+            "line. The keys are stored hashed: keep them, they are shown only this once.",
+        )
+    )
+    create.add_argument("name", help="the merchant's name, shown in the dashboard")
     create.set_defaults(handler=cmd_accounts_create)
 
-    users = commands.add_parser("users", help="manage dashboard users")
-    user_commands = users.add_subparsers(dest="users_command", required=True)
-    new_user = with_database(user_commands.add_parser("create", help="create a dashboard user"))
-    new_user.add_argument("username")
+    users = commands.add_parser("users", help="users create NAME --account ACC: a dashboard user")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+    new_user = _with_database(
+        user_commands.add_parser(
+            "create",
+            help="create a dashboard user of an account (asks for the password)",
+            description="Create a user who signs in to the dashboard with a password (hashed with "
+            "Argon2id). The password is asked for twice, or read from stdin with --password-stdin.",
+        )
+    )
+    new_user.add_argument("username", help="the name the user signs in with")
     new_user.add_argument("--account", required=True, help="the account id (acc_…) the user works in")
     new_user.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line of stdin"
     )
     new_user.set_defaults(handler=cmd_users_create)
+
+
+def _add_maintenance_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate = commands.add_parser("migrate", help="bring the database to the newest schema")
+    _with_database(migrate).set_defaults(handler=cmd_migrate)
+    expire = commands.add_parser("expire", help="one housekeeping pass: expire due intents, reap old keys")
+    _with_database(expire).set_defaults(handler=cmd_expire)
+    audit = commands.add_parser(
+        "audit", help="re-check the money invariants on every stored row; exit 1 if one is broken"
+    )
+    _with_database(audit).set_defaults(handler=cmd_audit)
+    dispatch = _with_database(
+        commands.add_parser(
+            "dispatch",
+            help="deliver webhooks in the foreground (for serve with PAYINTENTS_DISPATCHER=off)",
+        )
+    )
+    _with_log_level(dispatch)
+    dispatch.set_defaults(handler=cmd_dispatch)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="payintents",
+        description=DESCRIPTION,
+        epilog=client_commands_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", title="server commands"
+    )
+    _add_serve_parser(commands)
+    _add_account_parsers(commands)
+    _add_maintenance_parsers(commands)
     add_bench_parser(commands)
     return parser
-
-
-# Commands for people working with a running server; they come from the client distribution.
-CLIENT_COMMANDS = ("refund", "intents", "webhooks")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] in CLIENT_COMMANDS:
-        return _run_client_command(arguments)
+        return run_client_command(arguments)
     args = build_parser().parse_args(arguments)
+    from payintents.bootstrap import ConfigurationError
+
     try:
         return int(args.handler(args))
     except ConfigurationError as exc:
         print(f"payintents: {exc}", file=sys.stderr)
         return 2
-
-
-def _run_client_command(arguments: list[str]) -> int:
-    """``payintents refund …`` and friends: the payintents-client CLI, under this command's name."""
-    try:
-        from payintents_client.cli import main as client_main
-    except ImportError:
-        print(
-            f"payintents: '{arguments[0]}' needs the client: pip install 'payintents-client[cli]' "
-            "(in this repository: pip install -e './client[cli]')",
-            file=sys.stderr,
-        )
-        return 2
-    return int(client_main(arguments, prog="payintents"))
 
 
 if __name__ == "__main__":

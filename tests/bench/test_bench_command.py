@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from payintents.benchmark import command, report
+from payintents.benchmark import command, report, run
 from payintents.benchmark.ceiling import CeilingResult
 from payintents.benchmark.load import PhaseResult
 from payintents.benchmark.run import BenchReport, HttpMeasurement, ModeReport
@@ -60,7 +60,8 @@ def test_the_exit_status_is_the_audit_and_the_answers(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(command, "run_benchmark", lambda _config: _report(audit_ok, statuses))
+    # cmd_bench imports the benchmark when it runs (start-up of the CLI): patch it where it lives.
+    monkeypatch.setattr(run, "run_benchmark", lambda _config: _report(audit_ok, statuses))
     args = build_parser().parse_args(["bench", "--json"])
     assert command.cmd_bench(args) == exit_code
     assert json.loads(capsys.readouterr().out)["ok"] is (exit_code == 0)

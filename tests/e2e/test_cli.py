@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.test_readme import readme_block
 from tests.support import Api, cli, free_port, postgres_schema_url, running_server, skip_without_postgres
 
 pytestmark = pytest.mark.e2e
@@ -78,6 +79,44 @@ def test_first_serve_prints_a_key_and_a_curl_that_works(empty_database: str, tmp
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_readme_quickstart_works_with_what_serve_printed(tmp_path: Path) -> None:
+    """The Quickstart block as written, with the address and key the first start printed: the
+    address is the port asked for, and the block pays and refunds an intent."""
+    port = free_port()
+    env = {**os.environ, "PAYINTENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'quickstart.db'}"}
+    command = [str(Path(sys.executable).parent / "payintents"), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        printed = _read_until(process, "POST /payment-intents/<id>/refunds")
+        base = re.search(r"^payintents \S+ on (http://\S+) ", printed, re.MULTILINE)
+        key = re.search(r"Sandbox key \(shown once, keep it\): (sk_sandbox_\S+)", printed)
+        assert base and key, printed
+        assert base[1] == f"http://127.0.0.1:{port}"
+        _wait_for(f"{base[1]}/health/ready")
+        outputs = _run_quickstart(base[1], key[1])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    paid, refund, intent = outputs
+    assert paid["status"] == "Captured" and refund["refundId"].startswith("rfnd_")
+    assert (intent["status"], intent["refundedAmount"]) == ("Captured", 400)
+
+
+def _run_quickstart(base_url: str, key: str) -> list[dict[str, object]]:
+    """Run the README's Quickstart after its ``make run`` line; return the JSON bodies it printed."""
+    first, *lines = readme_block("quickstart").splitlines()
+    assert first.startswith("make run")
+    assert lines[0].startswith("BASE=http://127.0.0.1:8000") and lines[1].startswith("KEY=sk_sandbox_...")
+    script = "\n".join(["set -euo pipefail", f"BASE={base_url}", f"KEY={key}", *lines[2:]])
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    decoder, text, bodies = json.JSONDecoder(), done.stdout.strip(), []
+    while text:
+        body, end = decoder.raw_decode(text)
+        bodies.append(body)
+        text = text[end:].strip()
+    return bodies
 
 
 def test_serve_with_workers_refunds(empty_database: str, tmp_path: Path) -> None:

@@ -29,8 +29,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from payintents.benchmark.config import MANY, BenchConfig
 from payintents.benchmark.report import run_figures
-from payintents.benchmark.run import MANY, BenchConfig, measure_ceiling, measure_http
+from payintents.benchmark.run import measure_ceiling, measure_http
 from tests.harness.bounded_app import WRITE_ENV
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -22,6 +22,7 @@ from payintents.adapters.sandbox_processor import SUCCESS_CARD
 from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.benchmark import history
 from payintents.benchmark.ceiling import CeilingResult, prepare_database, run_ceiling
+from payintents.benchmark.config import HOT, MANY, BenchConfig
 from payintents.benchmark.databases import scratch_database
 from payintents.benchmark.load import LoadPlan, LoadResult, PhaseResult
 from payintents.benchmark.machine import MachineUsage, sample_machine, usage_between
@@ -29,32 +30,10 @@ from payintents.benchmark.server import BenchServer, WorkerSample, running_serve
 from payintents.bootstrap import Settings, audit_database, build_dependencies, migrate
 from payintents.service.accounts import create_account
 
-MANY = "many"
-HOT = "hot"
 SETUP_THREADS = 8
 HOT_INTENT_AMOUNT = 2**40
 WARM_UP_REFUNDS = 300
 BULK_STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
-
-
-@dataclass(frozen=True, slots=True)
-class BenchConfig:
-    postgres_url: str | None = None
-    modes: tuple[str, ...] = (MANY, HOT)
-    workers: tuple[int, ...] = (1, 2)
-    concurrency: int = 32
-    refunds: int = 5_000
-    intents: int = 500
-    max_amount: int = 100
-    gets: int = 2_000
-    growth: bool = False
-    history_intents: int = 100_000
-    history_refunds_per_intent: int = 10
-    progress: bool = True
-
-    @property
-    def backend(self) -> str:
-        return "sqlite" if self.postgres_url is None else "postgres"
 
 
 @dataclass

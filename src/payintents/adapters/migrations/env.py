@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import text
 
+from payintents.adapters.sql.migrate import lock_for_migrating
 from payintents.adapters.sql.schema import metadata
-
-# An arbitrary constant: every process migrating the same PostgreSQL database takes this lock,
-# so several ``serve`` processes starting together migrate one after another.
-_MIGRATION_LOCK_ID = 7_243_001
 
 
 def run_migrations_online() -> None:
@@ -20,8 +16,7 @@ def run_migrations_online() -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        lock_for_migrating(connection)
         context.run_migrations()
 
 

@@ -1,0 +1,52 @@
+"""The client's commands under the server's name: ``payintents refund …``, ``intents …``, ``webhooks …``.
+
+They belong to the client distribution (``payintents_client.cli``), which this module hands the
+arguments to. ``payintents --help`` lists them from the table below rather than from the client's
+parser, because importing the client (httpx and its models) would double the time the help takes;
+a test checks the table against the client's parser, so a command added there shows up here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Every client command a person can type after ``payintents``, with what it does.
+CLIENT_COMMAND_SUMMARIES = (
+    ("refund", "refund all or part of a captured payment (refund ID --amount 10.00)"),
+    ("intents create", "create a payment intent"),
+    ("intents get", "show a payment intent"),
+    ("intents list", "list payment intents, newest first"),
+    ("intents capture", "capture a Manual authorization"),
+    ("intents cancel", "cancel a Created payment intent"),
+    ("intents refunds", "list a payment intent's refunds"),
+    ("webhooks listen", "print verified webhook events on this machine (like stripe listen)"),
+    ("webhooks list", "list webhook subscriptions"),
+    ("webhooks events", "list the events one can subscribe to"),
+)
+CLIENT_COMMANDS = frozenset(path.split()[0] for path, _ in CLIENT_COMMAND_SUMMARIES)
+_INSTALL_HINT = "pip install 'payintents-client[cli]'; in the repository, make test installs it"
+
+
+def client_commands_help() -> str:
+    """The help's section on the client commands, laid out like argparse's own list."""
+    width = max(len(path) for path, _ in CLIENT_COMMAND_SUMMARIES) + 2
+    rows = [f"    {path:<{width}}{summary}" for path, summary in CLIENT_COMMAND_SUMMARIES]
+    return "\n".join(
+        [
+            "client commands, for a running server (from payintents-client:",
+            f"  {_INSTALL_HINT}):",
+            *rows,
+            "",
+            "Each command explains its options: payintents COMMAND --help (e.g. payintents serve --help).",
+        ]
+    )
+
+
+def run_client_command(arguments: list[str]) -> int:
+    """Run ``payintents refund …`` and friends with the payintents-client CLI, under this name."""
+    try:
+        from payintents_client.cli import main as client_main
+    except ImportError:
+        print(f"payintents: '{arguments[0]}' needs payintents-client ({_INSTALL_HINT})", file=sys.stderr)
+        return 2
+    return int(client_main(arguments, prog="payintents"))
