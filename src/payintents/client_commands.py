@@ -19,7 +19,9 @@ CLIENT_COMMAND_SUMMARIES = (
     ("intents capture", "capture a Manual authorization"),
     ("intents cancel", "cancel a Created payment intent"),
     ("intents refunds", "list a payment intent's refunds"),
-    ("webhooks listen", "print verified webhook events on this machine (like stripe listen)"),
+    ("intents pay", "pay a sandbox intent with a test card (intents pay ID [--card ...])"),
+    ("intents challenge", "pass or fail a sandbox payment's waiting 3-D Secure challenge"),
+    ("webhooks listen", "receive verified webhook events here, with their signing secret (like stripe listen)"),
     ("webhooks list", "list webhook subscriptions"),
     ("webhooks events", "list the events one can subscribe to"),
 )
