@@ -423,6 +423,8 @@ class SequentialIds:
 class ApprovingProcessor:
     """Approves 5200 0000 0000 1005, challenges ...1096, declines anything else."""
 
+    sandbox_cards = ()
+
     def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = {"cardNumber": f"{card_number[:8]}****{card_number[-4:]}", "expiryDate": expiry}
         if card_number.endswith("1005"):
