@@ -100,7 +100,8 @@ def _failure_page(exc: Exception) -> Response:
     if status is None:
         log.exception("checkout page failed", exc_info=exc)
         return _message(500, "Something went wrong on our side; nothing was charged.")
-    detail = getattr(exc, "detail", None) or "The payment service is busy. Try again in a moment."
+    # A domain error's detail is written for the caller; the others (busy, a concurrent change) are not.
+    detail = getattr(exc, "detail", None) or "Nothing was charged. Reload the page and try again in a moment."
     return _message(status, detail)
 
 
