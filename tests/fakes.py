@@ -438,6 +438,8 @@ class SequentialIds:
 class ApprovingProcessor:
     """Approves 5200 0000 0000 1005, challenges ...1096, declines anything else."""
 
+    sandbox_cards = ()
+
     def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = {"cardNumber": mask_card_number(card_number), "expiryDate": expiry}
         if card_number.endswith("1005"):

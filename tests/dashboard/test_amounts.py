@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from payintents.domain.money import MAX_AMOUNT
-from payintents.web.dashboard.amounts import AmountInputError, decimal_text, format_money, parse_amount
+from payintents.web.amounts import AmountInputError, decimal_text, format_money, parse_amount
 
 
 @pytest.mark.parametrize(

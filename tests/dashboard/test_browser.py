@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS, unlabelled_fields
 from tests.support import (
     Api,
     RunningServer,
@@ -24,18 +25,6 @@ from tests.support import (
     running_server,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
@@ -208,13 +197,3 @@ def test_keyboard_labels_and_phone_width_with_screenshots(page: Any, api: Api) -
             page.goto(path)
             assert unlabelled_fields(page) == []
             assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
-
-
-def unlabelled_fields(tab: Any) -> list[str]:
-    return list(
-        tab.evaluate(
-            """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-                  .filter(el => el.labels.length === 0 && !el.getAttribute('aria-label'))
-                  .map(el => el.name)"""
-        )
-    )

@@ -1,9 +1,10 @@
 """API operations on the event loop, and what they do when they would wait (ADR 0011, 0012, 0014).
 
 On both stores: a plain refund runs on the event loop (the processor sees a request that may not
-wait). A refund that would sleep (a sandbox "slow" failure) gives way before committing anything
-and runs again on a worker thread, where it succeeds exactly once: one refund, the amount added
-once, one entry in the request log, one token of the rate limit. A refund that finds another writer
+wait). A refund that must pause (a sandbox "slow" failure) gives way before committing anything,
+the pause is awaited on the loop (no thread held), and it runs again there, succeeding exactly
+once: one refund, the amount added once, one entry in the request log, one token of the rate
+limit. A refund that finds another writer
 in its way (the SQLite gate held by another worker or by a thread, the intent's row locked on
 PostgreSQL) pauses on the loop (SQLite) or waits suspended in its greenlet (PostgreSQL), and is
 applied once when the writer lets go, or answers 503 after the lock timeout having changed nothing.
@@ -77,7 +78,11 @@ class World:
 def world_of(deps: Dependencies, key: str, limiter: RateLimiter | None = None) -> Iterator[World]:
     processor = WatchedProcessor(deps.processor)
     sleeps: list[float] = []
-    watched = dataclasses.replace(deps, processor=processor, sleep=sleeps.append)
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    watched = dataclasses.replace(deps, processor=processor, sleep=sleep)
     with TestClient(build_app(watched, rate_limiter=limiter), base_url="http://testserver") as client:
         yield World(Api(client, key), watched, processor, sleeps)
 
@@ -149,7 +154,7 @@ def test_a_refund_runs_on_the_event_loop(world: World) -> None:
     assert_refunded_once(world, intent_id, 300)
 
 
-def test_a_slow_failure_gives_way_and_the_refund_reruns_once_on_a_thread(world: World) -> None:
+def test_a_slow_failure_pauses_on_the_loop_and_the_refund_reruns_once_there(world: World) -> None:
     intent_id = world.api.captured_intent(1000)
     armed = world.api.post(
         f"/sandbox/payment-intents/{intent_id}/fail-next",
@@ -158,8 +163,8 @@ def test_a_slow_failure_gives_way_and_the_refund_reruns_once_on_a_thread(world: 
     assert armed.status_code == 200, armed.text
     answered = world.api.refund(intent_id, 300)
     assert answered.status_code == 200, answered.text
-    assert world.sleeps == [0.7]  # waited once, on the thread
-    assert world.processor.refunds_may_wait == [True]
+    assert world.sleeps == [0.7]  # paused once, awaited on the loop
+    assert world.processor.refunds_may_wait == [False]  # and reran on the loop, not on a thread
     assert_refunded_once(world, intent_id, 300)
 
 
@@ -220,7 +225,7 @@ def test_a_writer_held_past_the_lock_timeout_answers_503_and_changes_nothing(
     assert_refunded_once(world, intent_id, 300, logged=[200, 503])
 
 
-def test_a_request_that_reran_on_a_thread_takes_one_token_of_the_rate_limit(
+def test_a_request_that_paused_and_reran_takes_one_token_of_the_rate_limit(
     world: World, deps: Dependencies, database_url: str
 ) -> None:
     intent_id = world.api.captured_intent(1000)
@@ -234,7 +239,7 @@ def test_a_request_that_reran_on_a_thread_takes_one_token_of_the_rate_limit(
     with second_world(deps, database_url, world.api.key, limiter=one_request) as limited:
         answered = limited.api.refund(intent_id, 300)
         assert answered.status_code == 200, answered.text  # a second admission would be a 429
-        assert limited.processor.refunds_may_wait == [True]  # it did rerun on a thread
+        assert limited.sleeps == [0.1]  # it did pause and rerun
         assert limited.api.refund(intent_id, 100).status_code == 429  # the limit is really on
     assert world.api.intent(intent_id)["refundedAmount"] == 300
 

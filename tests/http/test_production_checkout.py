@@ -31,12 +31,16 @@ def test_production_intents_cannot_be_paid_with_test_cards(
     client, sandbox, prod = default_client
     live = prod.create_intent(1000)["id"]
     missing = client.post("/checkout/pi_missing/pay", json=SUCCESS_CARD)
-    for response in (
-        client.post(f"/checkout/{live}/pay", json=SUCCESS_CARD),
-        client.get(f"/checkout/{live}"),
-    ):
-        assert response.status_code == 404
-        assert response.json()["detail"] == missing.json()["detail"]
+    paid = client.post(f"/checkout/{live}/pay", json=SUCCESS_CARD)
+    assert paid.status_code == 404
+    assert paid.json()["detail"] == missing.json()["detail"]
+    # The shopper's pages answer as for a missing payment: the same HTML "not found" page.
+    missing_page = client.get("/checkout/pi_missing")
+    form = {"cardNumber": SUCCESS_CARD["cardNumber"], "expiryDate": "12/29", "cvv": "020"}
+    for page in (client.get(f"/checkout/{live}"), client.post(f"/checkout/{live}", data=form)):
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.text == missing_page.text
     assert prod.intent(live)["status"] == "Created"
     assert prod.refund(live, 100).status_code == 400  # never captured, so nothing to refund
     assert sandbox.captured_intent(1000).startswith("pi_sandbox_")

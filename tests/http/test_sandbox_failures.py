@@ -80,7 +80,11 @@ def refunds_of(api: Api, intent_id: str) -> list[dict[str, Any]]:
 def sleeps(deps: Dependencies) -> Iterator[tuple[Api, list[float]]]:
     """A sandbox client of an app whose ``sleep`` only records how long it was asked to wait."""
     recorded: list[float] = []
-    app = build_app(dataclasses.replace(deps, sleep=recorded.append))
+
+    async def sleep(seconds: float) -> None:
+        recorded.append(seconds)
+
+    app = build_app(dataclasses.replace(deps, sleep=sleep))
     with TestClient(app, base_url="http://testserver") as client:
         yield Api(client, create_account(deps, "sleepy").sandbox_key), recorded
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from payintents.domain.card import mask_card_number, shown_last_digits
 from payintents.domain.intent import PaymentIntent, Scope
 from payintents.domain.sandbox import FailOutcome, InjectedFailure
@@ -13,7 +10,9 @@ from payintents.service.ports import (
     ProcessorDeclinedError,
     ProcessorTimeoutError,
     ProcessorUnavailableError,
+    SandboxCard,
 )
+from payintents.service.waiting import sleep_first
 
 SUCCESS_CARD = "5200000000001005"
 CHALLENGE_CARD = "5200000000001096"
@@ -28,6 +27,18 @@ PROCESSOR_ERROR_CARD = "4111110000000119"
 TIMEOUT_CARD = "4111110000000127"
 
 _SCHEMES = {"4": "VISA", "5": "MASTERCARD"}
+CHALLENGE_FAILED = "AUTHENTICATION FAILED"
+
+# What the checkout page offers, in the order a developer tries them; expiry and CVV as Dojo
+# publishes them for its own three (any future expiry and any CVV will do).
+SANDBOX_CARDS = (
+    SandboxCard(SUCCESS_CARD, "12/29", "020", "Succeeds"),
+    SandboxCard(CHALLENGE_CARD, "12/29", "020", "Asks for 3-D Secure"),
+    SandboxCard(DECLINED_CARD, "12/29", "341", "Declined"),
+    SandboxCard("4111110000000051", "12/29", "123", "Declined: insufficient funds"),
+    SandboxCard(PROCESSOR_ERROR_CARD, "12/29", "123", "Processor error"),
+    SandboxCard(TIMEOUT_CARD, "12/29", "123", "Processor timeout"),
+)
 
 
 def card_summary(number: str, expiry: str) -> dict[str, str]:
@@ -43,9 +54,10 @@ def card_summary(number: str, expiry: str) -> dict[str, str]:
 class SandboxProcessor:
     """Dojo's test cards plus ours: approvals, 3DS, declines with reasons, errors and timeouts."""
 
-    def __init__(self, timeout_s: float = 5.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    sandbox_cards = SANDBOX_CARDS
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
         self._timeout_s = timeout_s
-        self._sleep = sleep
 
     def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = card_summary(card_number, expiry)
@@ -56,7 +68,8 @@ class SandboxProcessor:
         if card_number == PROCESSOR_ERROR_CARD:
             raise ProcessorUnavailableError("The card processor failed (sandbox test card); nothing changed.")
         if card_number == TIMEOUT_CARD:
-            self._sleep(self._timeout_s)
+            # A pause, not a wait on a thread: in the server the request's runner awaits it.
+            sleep_first(TIMEOUT_CARD, self._timeout_s)
             raise ProcessorTimeoutError("The card processor did not answer in time (sandbox test card).")
         # Any other number is declined, with the reason of our test cards where there is one.
         return CardResult("declined", {**card, "message": DECLINE_REASONS.get(card_number, "DECLINED")})
@@ -65,7 +78,9 @@ class SandboxProcessor:
         # The card is the one that was challenged, remembered on the AuthChallenged event.
         challenged = [e.card for e in intent.events if e.event_type == "AuthChallenged" and e.card]
         card = dict(challenged[-1]) if challenged else {}
-        return CardResult("approved" if passed else "declined", card)
+        if not passed:
+            return CardResult("declined", {**card, "message": CHALLENGE_FAILED})
+        return CardResult("approved", card)
 
     def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
         _obey(injected, "capture")

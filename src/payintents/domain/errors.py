@@ -45,6 +45,11 @@ class StateConflictError(DomainError):
     """The operation is not allowed in the object's current state (HTTP 409)."""
 
 
+class AttemptsExhaustedError(StateConflictError):
+    """The intent has had as many card attempts as the checkout takes (HTTP 409, as for any state
+    that cannot be paid: no wait makes it payable again, so not 429)."""
+
+
 class NotAllowedError(DomainError):
     """The operation is switched off for this object (HTTP 405)."""
 

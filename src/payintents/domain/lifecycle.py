@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from payintents.domain.errors import (
+    AttemptsExhaustedError,
     InvariantViolationError,
     NotAllowedError,
     NotFoundError,
@@ -35,6 +36,9 @@ from payintents.domain.intent import (
 from payintents.domain.money import Money, add_amounts, check_amount
 
 NOT_FOUND_DETAIL = "The payment intent does not exist."
+# Card attempts one intent takes at checkout: each decline and each 3-D Secure challenge adds a
+# payment event, so without a bound one intent's history (and every read of it) grows forever.
+MAX_CARD_ATTEMPTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,28 @@ def cancel(intent: PaymentIntent, now: datetime) -> None:
             f"Only a payment intent in status Created can be canceled; this one is {intent.status}."
         )
     _set_status(intent, Status.CANCELED, now)
+
+
+def card_attempts(intent: PaymentIntent) -> int:
+    """Card attempts the intent has recorded: each challenge started and each decline, except the
+    decline that ends a challenge (that attempt was counted when it was challenged)."""
+    attempts = 0
+    previous = None
+    for event in intent.events:
+        ends_challenge = event.event_type == "Declined" and previous == "AuthChallenged"
+        if event.event_type in ("AuthChallenged", "Declined") and not ends_challenge:
+            attempts += 1
+        previous = event.event_type
+    return attempts
+
+
+def ensure_attempts_left(intent: PaymentIntent) -> None:
+    """Refuse another card attempt once the intent has had ``MAX_CARD_ATTEMPTS``."""
+    if card_attempts(intent) >= MAX_CARD_ATTEMPTS:
+        raise AttemptsExhaustedError(
+            f"This payment has been tried with a card {MAX_CARD_ATTEMPTS} times without success, "
+            "the most the checkout allows; it takes no more attempts."
+        )
 
 
 def record_challenge(intent: PaymentIntent, card: dict[str, str], now: datetime) -> None:

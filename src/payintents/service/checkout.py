@@ -11,7 +11,7 @@ from datetime import datetime
 
 from payintents.domain import lifecycle
 from payintents.domain.errors import NotFoundError, StateConflictError
-from payintents.domain.intent import Environment, PaymentIntent
+from payintents.domain.intent import Environment, PaymentIntent, Status
 from payintents.service.dependencies import Dependencies
 from payintents.service.intents import save_with_events
 from payintents.service.ports import CardResult, UnitOfWork
@@ -27,14 +27,20 @@ class CardDetails:
 
 
 def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentIntent:
-    # Ask the processor with no transaction open (it may be slow), then settle on fresh state.
+    """One card attempt. Ask the processor with no transaction open (it may be slow), then settle
+    on fresh state. An intent out of attempts refuses before the processor is asked."""
     payable = find_payable(deps, intent_id)
+    lifecycle.ensure_attempts_left(payable)
     _use_account_clock(deps, payable)
     result = deps.processor.authorize(payable, card.number, card.expiry, card.cvv)
     if card.name:
         result.card["cardName"] = card.name
     with deps.uow() as uow:
-        return _settle(deps, uow, _payable(uow, intent_id, deps.production_checkout), result)
+        intent = _payable(uow, intent_id, deps.production_checkout)
+        if result.outcome != "approved":
+            # Concurrent attempts each passed the first check: the bound holds at the write.
+            lifecycle.ensure_attempts_left(intent)
+        return _settle(deps, uow, intent, result)
 
 
 def complete_challenge(deps: Dependencies, intent_id: str, passed: bool) -> PaymentIntent:
@@ -50,6 +56,16 @@ def complete_challenge(deps: Dependencies, intent_id: str, passed: bool) -> Paym
 def _use_account_clock(deps: Dependencies, intent: PaymentIntent) -> None:
     """The payer has no API key, so the intent's owner decides the time (sandbox time travel)."""
     CLOCK_OFFSET.set(load_clock_offset(deps, intent.scope))
+
+
+def find_for_shopper(deps: Dependencies, intent_id: str) -> PaymentIntent:
+    """The intent as its checkout page shows it: one past ``expireAt`` while still unpaid is gone
+    for the shopper (the housekeeping pass will cancel it), like a canceled or unknown one."""
+    intent = find_payable(deps, intent_id)
+    _use_account_clock(deps, intent)
+    if intent.status is Status.CREATED and deps.clock.now() >= intent.expire_at:
+        raise NotFoundError(lifecycle.NOT_FOUND_DETAIL)
+    return intent
 
 
 def find_payable(deps: Dependencies, intent_id: str) -> PaymentIntent:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,8 +38,9 @@ class Dependencies:
     # Whether the test-card checkout may pay production intents (only for tests of production
     # behaviour: the built-in processor moves no real money).
     production_checkout: bool = False
-    # How a use case waits (sandbox "slow" failures); tests replace it.
-    sleep: Callable[[float], None] = time.sleep
+    # How a request's runner awaits a sandbox pause (fail-next "slow", the timeout test card) on
+    # the event loop, holding no thread (service/waiting.py); tests replace it.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Units of work that only read (on SQLite they take no write lock); ``uow`` when not given.
     reader: UnitOfWorkFactory | None = None
     # How authentication finds a key; None reads it through ``read()``.

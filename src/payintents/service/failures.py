@@ -16,7 +16,7 @@ from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailur
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer
 from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError, UnitOfWork
-from payintents.service.waiting import wait
+from payintents.service.waiting import sleep_first
 
 # Whether the current request's account may have a failure armed, as authentication read it with
 # the key (web layer sets it per request). False saves the lookup inside the transaction: a
@@ -65,16 +65,17 @@ def with_injected_failure(
     """Run a capture or refund with the failure a test asked for, if any, and use it up.
 
     A failure is used up only when the operation reached the processor: a rule break (400) or a
-    replay leaves it for the next real attempt. "slow" waits before the operation runs again, so
-    the delay holds no database lock.
+    replay leaves it for the next real attempt. "slow" pauses before the operation runs again, so
+    the delay holds no database lock, and, in the server, no thread either (``sleep_first``).
     """
     armed = ArmedFailure(scope, intent_id, operation)
     while True:
         try:
             return attempt(armed)
         except _WaitFirstError as slow:
-            # On the event loop this gives way (WouldWaitError): the request reruns on a thread.
-            wait(slow.failure.delay_ms / 1000, deps.sleep)
+            # In the server this gives way (SleepFirstError): the request's runner awaits the
+            # pause and runs the request again, when the same failure counts as waited for.
+            sleep_first(slow.failure, slow.failure.delay_ms / 1000)
             armed.waited_for = slow.failure
         except (ProcessorDeclinedError, ProcessorUnavailableError):
             # The transaction that took the failure rolled back with the error: use it up here.

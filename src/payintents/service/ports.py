@@ -256,6 +256,16 @@ class IdGenerator(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class SandboxCard:
+    """A card number a sandbox processor answers in a known way, offered on the checkout page."""
+
+    number: str
+    expiry: str
+    cvv: str
+    result: str  # what paying with it does, in the shopper's words
+
+
+@dataclass(frozen=True, slots=True)
 class CardResult:
     """What the processor said about a card payment attempt."""
 
@@ -339,6 +349,10 @@ class WebhookSender(Protocol):
 
 class Processor(Protocol):
     """Where payments leave the building: the sandbox processor or a real acquirer connector."""
+
+    @property
+    def sandbox_cards(self) -> Sequence[SandboxCard]:
+        """The cards a shopper may try on the checkout page (none for a real acquirer)."""
 
     def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult: ...
     def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult: ...

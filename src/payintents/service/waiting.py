@@ -8,6 +8,12 @@ in a greenlet whose waits for the database suspend only itself, ADR 0014: it may
 The server then runs the same request again: on a worker thread, where sleeping is fine, or, when
 another writer was in the way, on the loop after a short pause.
 
+A sandbox delay (a "slow" failure, the timeout test card) is a pause, not a wait for anything: it
+holds no thread either. ``sleep_first`` gives way with ``SleepFirstError``; the request's runner
+(``run_awaiting_sleeps``) awaits the pause on the loop and runs the request again, and this time
+the pause counts as done. Sixty shoppers on the timeout card are sixty sleeping tasks, not sixty
+worker threads (ADR 0021).
+
 Work on the event loop may also end before its commit is durable: on SQLite the writes of every
 request of one turn of the loop share one commit (group commit, ADR 0012). Such a request's
 ``EventLoopWork`` holds the commits it must see succeed before it answers.
@@ -16,14 +22,21 @@ request of one turn of the loop share one commit (group commit, ADR 0012). Such 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # Each request runs in its own asyncio task, with its own copy of the context: setting this for
 # one request never leaks into another, nor into a thread that request hands work to later.
 _ON_EVENT_LOOP: ContextVar[EventLoopWork | None] = ContextVar("payintents_on_event_loop", default=None)
+# The pauses the running request has already had, when its runner awaits them (None: no such
+# runner; a pause then sleeps where it is). A thread the request hands work to gets a copy.
+_PAUSES_DONE: ContextVar[tuple[object, ...] | None] = ContextVar("payintents_pauses_done", default=None)
 
 
 class WouldWaitError(Exception):
@@ -34,6 +47,16 @@ class WouldWaitError(Exception):
     def __init__(self, detail: str, *, briefly: bool = False) -> None:
         super().__init__(detail)
         self.briefly = briefly
+
+
+class SleepFirstError(WouldWaitError):
+    """The request must pause ``seconds`` before it goes on, and nothing it did was committed: its
+    runner awaits the pause, holding no thread, then runs it again with ``reason`` done."""
+
+    def __init__(self, reason: object, seconds: float) -> None:
+        super().__init__(f"would sleep {seconds:.3f} s first")
+        self.reason = reason
+        self.seconds = seconds
 
 
 @dataclass(slots=True)
@@ -89,3 +112,35 @@ def wait(seconds: float, sleep: Callable[[float], None]) -> None:
     if not may_wait():
         raise WouldWaitError(f"would sleep {seconds:.3f} s")
     sleep(seconds)
+
+
+def sleep_first(reason: object, seconds: float) -> None:
+    """Pause ``seconds`` for ``reason`` (equal reasons are one pause), once per request.
+
+    Under ``run_awaiting_sleeps``: raises SleepFirstError until the runner has had the pause, then
+    returns at once. Elsewhere (a use case called directly, not through the server): sleeps here,
+    or gives way as ``wait`` does on the event loop.
+    """
+    done = _PAUSES_DONE.get()
+    if done is None:
+        wait(seconds, time.sleep)
+    elif reason not in done:
+        raise SleepFirstError(reason, seconds)
+
+
+async def run_awaiting_sleeps(
+    attempt: Callable[[], Awaitable[T]], sleep: Callable[[float], Awaitable[None]]
+) -> T:
+    """``attempt()`` until it no longer asks for a pause; each pause is awaited with ``sleep``
+    (no thread held) and the attempt runs again knowing it was had. The attempt may run on the
+    loop or hand its work to a thread: the context, pauses done included, goes with it."""
+    done: tuple[object, ...] = ()
+    while True:
+        token = _PAUSES_DONE.set(done)
+        try:
+            return await attempt()
+        except SleepFirstError as first:
+            await sleep(first.seconds)
+            done = (*done, first.reason)
+        finally:
+            _PAUSES_DONE.reset(token)

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import StoreBusyError
@@ -83,7 +83,7 @@ def build_app(
 ) -> Starlette:
     """The API; ``pool_in_use`` reports the store's checked-out connections for /metrics, and
     ``rate_limiter`` holds this process's per-key limits (none when not given)."""
-    routes: list[Route] = [
+    routes: list[BaseRoute] = [
         Route("/health", live, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),

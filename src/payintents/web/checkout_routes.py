@@ -1,53 +1,34 @@
-"""The sandbox's hosted checkout: an HTML card form and its JSON twin, plus the 3DS step.
+"""The sandbox's hosted checkout: its pages (checkout_pages.py), their script and stylesheet, and
+the JSON twin for API callers, ``POST /checkout/{id}/pay`` and ``POST /checkout/{id}/3ds``.
 
-Like Dojo's payment link, these need no API key: the intent id is the capability. Failures use
-Dojo's error body all the same.
+Like Dojo's payment link, none of these needs an API key: the intent id is the capability. So the
+twin answers only what a payment page needs (``present_to_payer``), and fails with Dojo's error
+body. A sandbox pause (the timeout test card) is awaited on the event loop, holding no thread.
 """
 
 from __future__ import annotations
 
-import html
-from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from payintents.domain.intent import PaymentIntent
 from payintents.service import checkout
 from payintents.service.dependencies import Dependencies
+from payintents.service.waiting import run_awaiting_sleeps
+from payintents.web import checkout_pages
 from payintents.web import request_schemas as schemas
+from payintents.web.checkout_pages import page_route
 from payintents.web.endpoint import json_response
 from payintents.web.http_input import parse_json, read_body, refuse_impossible_input
-from payintents.web.presenters import present_intent
+from payintents.web.presenters import present_to_payer
 from payintents.web.problems import response_for_exception, trace_id_of
-from payintents.web.wire import validate
-
-_PAGE = (Path(__file__).parent / "templates" / "checkout.html").read_text(encoding="utf-8")
-
-
-def _page(intent: PaymentIntent) -> str:
-    amount = intent.total_amount
-    return _PAGE.format(
-        reference=html.escape(intent.reference),
-        amount=f"{amount.value / 100:.2f}",
-        currency=amount.currency.value,
-        status=intent.status.value,
-    )
-
-
-async def page(request: Request) -> Response:
-    trace_id = trace_id_of(request)
-    deps: Dependencies = request.app.state.deps
-    try:
-        refuse_impossible_input(request)
-        intent_id = str(request.path_params["paymentIntentId"])
-        intent = await run_in_threadpool(checkout.find_payable, deps, intent_id)
-        return HTMLResponse(_page(intent))
-    except Exception as exc:
-        return response_for_exception(exc, trace_id)
+from payintents.web.templating import STATIC_DIR
+from payintents.web.wire import Obj, validate
 
 
 async def pay(request: Request) -> Response:
@@ -72,7 +53,7 @@ def _challenge(deps: Dependencies, intent_id: str, body: dict[str, Any]) -> Paym
     return checkout.complete_challenge(deps, intent_id, body["outcome"] == "pass")
 
 
-async def _post(request: Request, schema: Any, action: Any) -> Response:
+async def _post(request: Request, schema: Obj, action: Any) -> Response:
     trace_id = trace_id_of(request)
     try:
         refuse_impossible_input(request)
@@ -80,18 +61,20 @@ async def _post(request: Request, schema: Any, action: Any) -> Response:
         body = validate(schema, parse_json(request, raw, body_required=True))
         deps: Dependencies = request.app.state.deps
         intent_id = str(request.path_params["paymentIntentId"])
-        intent = await run_in_threadpool(action, deps, intent_id, body)
-        answer = present_intent(intent, str(request.base_url))
-        if intent.pending_challenge:
-            # Design "sandbox payment": a challenged payment answers AuthChallenged + a challengeUrl.
-            answer["challengeUrl"] = f"{str(request.base_url).rstrip('/')}/checkout/{intent.id}/3ds"
-        return json_response(answer)
+        intent = await run_awaiting_sleeps(
+            lambda: run_in_threadpool(action, deps, intent_id, body), deps.sleep
+        )
+        return json_response(present_to_payer(intent, str(request.base_url)))
     except Exception as exc:
         return response_for_exception(exc, trace_id)
 
 
-ROUTES: list[Route] = [
-    Route("/checkout/{paymentIntentId}", page, methods=["GET"]),
-    Route("/checkout/{paymentIntentId}/pay", pay, methods=["POST"]),
-    Route("/checkout/{paymentIntentId}/3ds", challenge, methods=["POST"]),
+_PAGE = "/checkout/{paymentIntentId}"
+
+ROUTES: list[BaseRoute] = [
+    Mount("/checkout/static", app=StaticFiles(directory=STATIC_DIR), name="checkout-static"),
+    page_route(_PAGE, GET=checkout_pages.show, POST=checkout_pages.pay),
+    page_route(f"{_PAGE}/challenge", GET=checkout_pages.show_challenge, POST=checkout_pages.answer_challenge),
+    Route(f"{_PAGE}/pay", pay, methods=["POST"]),
+    Route(f"{_PAGE}/3ds", challenge, methods=["POST"]),
 ]

@@ -9,8 +9,9 @@ Where the handler runs: the store is synchronous. Operations marked ``on_event_l
 payment-intent and refund API: a few milliseconds of database work) run straight on the event
 loop, which saves the hop to a worker thread and the fight for the GIL there (ADR 0011). If such a
 request would have to wait, it gives way before committing anything (WouldWaitError): one that
-would sleep (a sandbox "slow" failure) runs again on a worker thread; one with another writer in
-its way (SQLite's write gate) tries again on the loop after a short pause. On PostgreSQL the work
+must pause (a sandbox "slow" failure) awaits the pause on the loop, holding no thread, and runs
+again; one with another writer in its way (SQLite's write gate) tries again on the loop after a
+short pause. On PostgreSQL the work
 runs through the store's runner, in a greenlet whose database waits suspend only that request
 (ADR 0014). Every other operation runs on a worker thread.
 """
@@ -39,7 +40,13 @@ from payintents.service.failures import FAILURES_ARMED
 from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET
-from payintents.service.waiting import EventLoopWork, WouldWaitError, without_waiting
+from payintents.service.waiting import (
+    EventLoopWork,
+    SleepFirstError,
+    WouldWaitError,
+    run_awaiting_sleeps,
+    without_waiting,
+)
 from payintents.web.http_input import (
     check_fields_exist_in,
     parse_json,
@@ -111,7 +118,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     # True for what Dojo's own API does not have; marked x-payintents-extension in the document.
     extension: bool = False
-    # Quick database work only: run on the event loop (a request that would sleep reruns on a thread).
+    # Quick database work only: run on the event loop (a sandbox pause is awaited there, threadless).
     on_event_loop: bool = False
     # A POST that writes nothing (a search): admitted among reads on PostgreSQL (ADR 0014).
     reads_only: bool = False
@@ -165,9 +172,14 @@ async def _handle_on_event_loop(
         session = await _on_event_loop(request, _open, request, started, writes=False)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
-    try:
+
+    async def attempt() -> tuple[Response, EventLoopWork] | None:
         async with _turn_of(request, operation, session.scope):
-            done = await _respond_on_event_loop(request, operation, raw, trace_id, session)
+            return await _respond_on_event_loop(request, operation, raw, trace_id, session)
+
+    try:
+        # A sandbox pause is awaited here, outside the intent's turn, and the request runs again.
+        done = await run_awaiting_sleeps(attempt, request.app.state.deps.sleep)
     except StoreBusyError as busy:  # not admitted within the lock timeout (ADR 0014)
         done = response_for_exception(busy, trace_id), EventLoopWork()
     if done is None:
@@ -208,9 +220,11 @@ async def _respond_on_event_loop(
             if work.committed:
                 # Every handler gives way before its commit; rerunning now could apply it twice.
                 raise InvariantViolationError("a request gave way after it had committed") from would
-            # Nothing was committed and nothing logged. A sleep: rerun on a thread. Another writer
-            # in the way (it ends within milliseconds): try again after a pause in which the loop
-            # serves other requests.
+            # Nothing was committed and nothing logged. A sandbox pause: the caller awaits it. A
+            # sleep: rerun on a thread. Another writer in the way (it ends within milliseconds):
+            # try again after a pause in which the loop serves other requests.
+            if isinstance(would, SleepFirstError):
+                raise
             if not would.briefly:
                 return None
             if time.monotonic() >= busy_at:

@@ -1,4 +1,5 @@
-"""Reading what a caller sent: the body (size, media type, strict JSON) and Dojo's headers.
+"""Reading what a caller sent: the body (size, media type, strict JSON or an HTML form) and
+Dojo's headers.
 
 Every refusal here is an RequestRefusedError with a 4xx status; nothing malformed reaches a use case.
 """
@@ -9,6 +10,7 @@ import json
 import re
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
@@ -16,6 +18,7 @@ from payintents.domain.errors import ValidationError
 from payintents.web.problems import RequestRefusedError
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 30
 
 # Published API versions, newest last (contract §1.3). A date picks the newest one on or before it.
 # 2022-04-07 is the legacy version Dojo's PHP and Android SDKs still send (ADR 0007).
@@ -136,7 +139,7 @@ def parse_json(request: Request, raw: bytes, *, body_required: bool) -> Any:
         if body_required:
             raise RequestRefusedError(400, "A JSON request body is required.", {"$": ["The body is empty."]})
         return {}
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = _media_type(request)
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise RequestRefusedError(415, "The request body must be sent as application/json.")
     try:
@@ -151,6 +154,27 @@ def parse_json(request: Request, raw: bytes, *, body_required: bool) -> Any:
         raise _bad_json(str(refusal)) from None
     _check_strings(value)
     return value
+
+
+def parse_form(request: Request, raw: bytes) -> dict[str, str]:
+    """A URL-encoded HTML form, at most MAX_FORM_FIELDS fields, the first of a repeated name kept:
+    another media type → 415; undecodable bytes, too many fields or a NUL character → 400."""
+    if _media_type(request) != "application/x-www-form-urlencoded":
+        raise RequestRefusedError(415, "Only HTML form submissions are accepted here.")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # undecodable bytes or too many fields
+        raise RequestRefusedError(400, "The form could not be read.") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            raise RequestRefusedError(400, "The form could not be read.")
+        form.setdefault(name, value)
+    return form
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def _bad_json(message: str) -> RequestRefusedError:

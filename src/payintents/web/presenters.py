@@ -88,6 +88,28 @@ def present_intent(intent: PaymentIntent, base_url: str) -> dict[str, Any]:
     return body
 
 
+def present_to_payer(intent: PaymentIntent, base_url: str) -> dict[str, Any]:
+    """Extension: the key-less checkout's answer, only what a payment page needs. Whoever holds
+    the id may pay, so never the client session secret, customer data, addresses or metadata:
+    the key holder reads those with GET /payment-intents/{id}."""
+    body: dict[str, Any] = {
+        "id": intent.id,
+        "status": intent.status.value,
+        "amount": money(intent.amount),
+        "totalAmount": money(intent.total_amount),
+        "reference": intent.reference,
+    }
+    if intent.document.get("description") is not None:
+        body["description"] = intent.document["description"]
+    if intent.events:
+        # The same entry as the intent's last ``paymentEvents`` one (a decline's reason included).
+        body["lastPaymentEvent"] = _event(intent.events[-1])
+    if intent.pending_challenge:
+        # Design "sandbox payment": a challenged payment answers AuthChallenged + a challengeUrl.
+        body["challengeUrl"] = f"{base_url.rstrip('/')}/checkout/{intent.id}/3ds"
+    return body
+
+
 def _timestamps_and_texts(intent: PaymentIntent) -> dict[str, Any]:
     doc = intent.document
     texts: dict[str, Any] = {

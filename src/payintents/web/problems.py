@@ -138,14 +138,22 @@ def response_for_exception(exc: BaseException, trace_id: str) -> Response:
         return problem_response(
             exc.status, trace_id, detail=exc.detail, errors=exc.errors, headers=exc.headers
         )
-    for error_type, status in STATUS_BY_ERROR:
-        if isinstance(exc, error_type):
-            return _expected(exc, status, trace_id)
+    status = expected_status(exc)
+    if status is not None:
+        return _expected(exc, status, trace_id)
     log.exception("unexpected failure (traceId %s)", trace_id, exc_info=exc)
     return problem_response(500, trace_id, detail="An unexpected error occurred.")
 
 
-def _expected(exc: Exception, status: int, trace_id: str) -> Response:
+def expected_status(exc: BaseException) -> int | None:
+    """The status of an expected failure (the error table), or None for anything else."""
+    for error_type, status in STATUS_BY_ERROR:
+        if isinstance(exc, error_type):
+            return status
+    return None
+
+
+def _expected(exc: BaseException, status: int, trace_id: str) -> Response:
     if isinstance(exc, StoreBusyError):
         return problem_response(
             503,

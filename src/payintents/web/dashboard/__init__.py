@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from payintents.web.dashboard import auth_routes, developer_routes, payment_routes, refund_routes
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+from payintents.web.templating import STATIC_DIR
 
 
 def routes() -> list[BaseRoute]:

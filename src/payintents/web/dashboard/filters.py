@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 from payintents.domain.intent import Status
 from payintents.service.dashboard_ports import PaymentFilter, PaymentSummary
+from payintents.web.amounts import AmountInputError, parse_amount
 from payintents.web.cursors import Position, decode_cursor, encode_cursor
-from payintents.web.dashboard.amounts import AmountInputError, parse_amount
 
 SEARCH_FIELDS = ("q", "status", "from", "to", "min", "max")
 MAX_TEXT = 100

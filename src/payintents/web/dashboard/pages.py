@@ -13,11 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,26 +30,16 @@ from payintents.service.dashboard_ports import DashboardSession
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
-from payintents.web.dashboard.amounts import format_money
-from payintents.web.http_input import is_plausible_id, read_body
+from payintents.web.http_input import is_plausible_id, parse_form, read_body
 from payintents.web.problems import RequestRefusedError
+from payintents.web.templating import environment, security_headers
 
 log = logging.getLogger("payintents.dashboard")
 
 BASE = "/dashboard"
 SESSION_COOKIE = "payintents_session"
 SIGN_IN_COOKIE = "payintents_sign_in"
-MAX_FORM_FIELDS = 30
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+SECURITY_HEADERS = security_headers()
 FORM_EXPIRED = "This form has expired or did not come from this dashboard. Reload the page and try again."
 
 
@@ -63,13 +51,7 @@ def _when(moment: datetime | None) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), text)
 
 
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "dashboard"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-templates.filters["money"] = format_money
+templates = environment("dashboard")
 templates.filters["when"] = _when
 
 
@@ -139,22 +121,10 @@ def same_token(sent: str | None, expected: str) -> bool:
 
 async def read_form(request: Request) -> dict[str, str]:
     """A URL-encoded form (at most 64 KiB, 30 fields); NUL characters are refused."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
-        raise FormRefusedError(415, "The dashboard accepts HTML form submissions only.")
     try:
-        raw = await read_body(request)
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        return parse_form(request, await read_body(request))
     except RequestRefusedError as refused:
         raise FormRefusedError(refused.status, refused.detail or "The form could not be read.") from None
-    except ValueError:  # undecodable bytes or too many fields
-        raise FormRefusedError(400, "The form could not be read.") from None
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if "\x00" in name or "\x00" in value:
-            raise FormRefusedError(400, "The form could not be read.")
-        form.setdefault(name, value)
-    return form
 
 
 @dataclass(frozen=True, slots=True)

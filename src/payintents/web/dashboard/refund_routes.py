@@ -27,7 +27,7 @@ from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import dashboard, refunds
 from payintents.service.idempotent import IdempotentRequest
 from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError
-from payintents.web.dashboard.amounts import AmountInputError, decimal_text, parse_amount
+from payintents.web.amounts import AmountInputError, decimal_text, parse_amount
 from payintents.web.dashboard.pages import BASE, FORM_EXPIRED, Visit, page, redirect
 from payintents.web.dashboard.payment_routes import can_refund
 from payintents.web.presenters import present_refund_created, stored_json

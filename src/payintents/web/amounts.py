@@ -1,8 +1,9 @@
-"""Money as merchants read and type it: ``£1,234.56`` / ``€1,234.56`` out, ``1234.56`` in.
+"""Money as merchants and shoppers read it and merchants type it: ``£1,234.56`` / ``€1,234.56``
+out, ``1234.56`` in.
 
-One format everywhere in the dashboard: the currency's symbol, thousands separated by commas, a
-point and two decimals. Input is parsed with ``decimal.Decimal``, never a float, so ``10.00`` is
-exactly 1000 minor units; more than two decimals is refused rather than rounded.
+One format on every page (the dashboard, the sandbox checkout): the currency's symbol, thousands
+separated by commas, a point and two decimals. Input is parsed with ``decimal.Decimal``, never a
+float, so ``10.00`` is exactly 1000 minor units; more than two decimals is refused, not rounded.
 """
 
 from __future__ import annotations
