@@ -26,7 +26,7 @@ from payintents.domain.webhooks import MAX_ATTEMPTS, MAX_RETRY_AFTER, RETRY_DELA
 from payintents.service import dispatch, webhooks
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import DeliveryView, SendResult
+from payintents.service.ports import DeliveryView, SendResult, SubscriptionRoom
 from payintents.web.app import build_app
 from tests.fakes import FakeClock
 from tests.support import Api
@@ -209,7 +209,7 @@ def test_failures_follow_the_schedule_for_exactly_eight_attempts_then_fail(
     ("result", "error"),
     [
         (SendResult(None, 15000, "timed out"), "timed out"),
-        (SendResult(None, 3, "ConnectError: down"), "Connect"),
+        (SendResult(None, 3, "connection failed"), "connection failed"),
     ],
 )
 def test_timeouts_and_connection_errors_are_failed_attempts(
@@ -416,3 +416,27 @@ def _locks_for_writing(sql: str) -> bool:
     """An UPDATE, SQLite's write transaction, or a PostgreSQL row lock."""
     upper = sql.lstrip().upper()
     return upper.startswith(("UPDATE", "BEGIN IMMEDIATE")) or "FOR UPDATE" in upper
+
+
+def test_a_claim_takes_no_more_of_a_subscription_than_its_room_and_passes_over_full_ones(
+    deps: Dependencies, engine: Engine, scope: Scope, clock: FakeClock
+) -> None:
+    """The dispatcher's per-subscription limit, in the store: a backlog of one subscription (the
+    oldest deliveries) fills only its room, and once that subscription is full the next claim
+    reaches the deliveries behind the backlog, without a write when only full ones are due."""
+    busy = webhooks.subscribe(deps, scope, [CREATED], URL, None)
+    other = Scope(create_account(deps, "other").account_id, Environment.SANDBOX)
+    quiet = webhooks.subscribe(deps, other, [CREATED], URL, None)
+    backlog = [emit(deps, scope).id for _ in range(6)]
+    clock.advance(seconds=1)
+    behind = emit(deps, other).id
+    first = dispatch.claim(deps, "d1", 4, room=SubscriptionRoom(2))
+    assert [(job.subscription_id, job.event.id) for job in first] == [(busy.id, e) for e in backlog[:2]]
+    full = SubscriptionRoom(2, {busy.id: 0})
+    (second,) = dispatch.claim(deps, "d1", 4, room=full)
+    assert (second.subscription_id, second.event.id) == (quiet.id, behind)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_rest: statements.append(sql))
+    assert dispatch.claim(deps, "d1", 4, room=full) == []  # only the full subscription has due ones
+    assert statements and not [sql for sql in statements if _locks_for_writing(sql)]
+    assert len(dispatch.claim(deps, "d1", 10, room=SubscriptionRoom(1, {busy.id: 3}))) == 3

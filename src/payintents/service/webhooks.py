@@ -25,7 +25,7 @@ def subscribe(
     deps: Dependencies, scope: Scope, events: list[str], url: str, description: str | None
 ) -> Subscription:
     events = webhooks.check_events(events)
-    check_receiver_url(url, scope.environment)
+    check_receiver_url(url, scope.environment, deps.sandbox_webhook_hosts)
     with deps.uow() as uow:
         now = deps.clock.now()
         webhooks.check_one_subscription_per_event(events, uow.webhooks.list(scope))
@@ -66,7 +66,7 @@ def update_subscription(
     if events is not None:
         events = webhooks.check_events(events)
     if url is not None:
-        check_receiver_url(url, scope.environment)
+        check_receiver_url(url, scope.environment, deps.sandbox_webhook_hosts)
 
     def change(uow: UnitOfWork, subscription: Subscription, now: datetime) -> Subscription:
         if events is not None:
