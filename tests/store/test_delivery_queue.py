@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -28,6 +29,7 @@ from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import DeliveryView, SendResult, SubscriptionRoom
 from payintents.web.app import build_app
+from payintents.workers.dispatcher import PER_SUBSCRIPTION, run_dispatcher
 from tests.fakes import FakeClock
 from tests.support import Api
 
@@ -440,3 +442,58 @@ def test_a_claim_takes_no_more_of_a_subscription_than_its_room_and_passes_over_f
     assert dispatch.claim(deps, "d1", 4, room=full) == []  # only the full subscription has due ones
     assert statements and not [sql for sql in statements if _locks_for_writing(sql)]
     assert len(dispatch.claim(deps, "d1", 10, room=SubscriptionRoom(1, {busy.id: 3}))) == 3
+
+
+class HangingSender:
+    """Sends to ``hanging_url`` wait until ``release`` is set; every other send answers 200."""
+
+    def __init__(self, hanging_url: str) -> None:
+        self.hanging_url = hanging_url
+        self.release = threading.Event()
+        self.other_sent = threading.Event()
+        self.hanging = 0
+        self._lock = threading.Lock()
+
+    def send(self, url: str, body: bytes, headers: dict[str, str], environment: Environment) -> SendResult:
+        if url != self.hanging_url:
+            self.other_sent.set()
+            return SendResult(200, 1)
+        with self._lock:
+            self.hanging += 1
+        self.release.wait(timeout=60)
+        with self._lock:
+            self.hanging -= 1
+        return SendResult(200, 1)
+
+    def wait_for_hanging(self, count: int, timeout_s: float) -> int:
+        deadline = time.monotonic() + timeout_s
+        while self.hanging < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.hanging
+
+
+def test_one_hanging_receiver_holds_only_its_own_slots_and_others_are_sent_meanwhile(
+    deps: Dependencies, scope: Scope
+) -> None:
+    """The worker claims whenever a slot is free, not batch after batch: with 40 deliveries of one
+    subscription hanging, another merchant's delivery is still claimed and sent."""
+    slow_url = "https://slow.example.com/in"
+    webhooks.subscribe(deps, scope, [CREATED], slow_url, None)
+    other = Scope(create_account(deps, "other").account_id, Environment.SANDBOX)
+    webhooks.subscribe(deps, other, [CREATED], URL, None)
+    for _ in range(40):  # more than the dispatcher's slots
+        emit(deps, scope)
+    sender = HangingSender(slow_url)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_dispatcher, args=(deps, sender, stop), kwargs={"idle_s": 0.05})
+    worker.start()
+    try:
+        assert sender.wait_for_hanging(PER_SUBSCRIPTION, timeout_s=10) == PER_SUBSCRIPTION
+        emit(deps, other)
+        assert sender.other_sent.wait(timeout=10), "the other merchant's delivery waited for the hung ones"
+        assert sender.hanging == PER_SUBSCRIPTION  # the hung subscription took no more slots
+    finally:
+        sender.release.set()
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
