@@ -50,8 +50,8 @@ class HttpWebhookSender:
     ) -> None:
         self._timeout_s = timeout_s
         self._sandbox_hosts = sandbox_hosts
-        # None: httpcore's default, the certifi bundle (as httpx verifies).
-        self._ssl_context = ssl_context
+        # Made once (loading the CA bundle takes a while): certifi's bundle, as httpx verifies.
+        self._ssl_context = ssl_context or httpcore.default_ssl_context()
 
     def send(self, url: str, body: bytes, headers: dict[str, str], environment: Environment) -> SendResult:
         started = time.monotonic()
@@ -135,9 +135,6 @@ class PinnedBackend(httpcore.NetworkBackend):
                 continue
             return DeadlineStream(stream, self._deadline)
         raise failure or httpcore.ConnectError("no address to connect to")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 class DeadlineStream(httpcore.NetworkStream):
