@@ -11,7 +11,8 @@ A request is in flight from when its body has been read until just before the la
 answer's head is written: within the time the sender waits for that answer, so the receiver never
 counts more requests at once than senders really had in flight. (Counting until after the write,
 as it once did, let a sender that had its answer start its next request before the handler thread
-got to its bookkeeping: one dispatcher of 8 slots showed 9.)
+got to its bookkeeping: a client sending one request at a time was counted as two, and two
+dispatchers of 8 sends each once showed 17.)
 """
 
 from __future__ import annotations
