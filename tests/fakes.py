@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from payintents.service.ports import (
     ProcessorDeclinedError,
     ProcessorUnavailableError,
     RefundApplied,
+    SubscriptionRoom,
 )
 
 
@@ -267,13 +269,31 @@ class MemoryDeliveries:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    def any_due(self, now: datetime) -> bool:
-        return any(self._due(d, now) for d in self._s.deliveries.values())
+    def any_due(self, now: datetime, passing_over: Sequence[str] = ()) -> bool:
+        return any(
+            self._due(d, now) and d.subscription_id not in passing_over for d in self._s.deliveries.values()
+        )
 
-    def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[DeliveryJob]:
-        due = [d for d in self._s.deliveries.values() if self._due(d, now)]
-        jobs = []
+    def claim_due(
+        self,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        limit: int,
+        room: SubscriptionRoom | None = None,
+    ) -> list[DeliveryJob]:
+        passing_over = room.full() if room else []
+        due = [
+            d
+            for d in self._s.deliveries.values()
+            if self._due(d, now) and d.subscription_id not in passing_over
+        ]
+        jobs: list[DeliveryJob] = []
+        taken: Counter[str] = Counter()
         for d in sorted(due, key=lambda d: d.next_attempt_at or now)[:limit]:
+            if room is not None and taken[d.subscription_id] >= room.of(d.subscription_id):
+                continue
+            taken[d.subscription_id] += 1
             d.lease_owner, d.leased_until = owner, lease_until
             sub = self._s.subscriptions[d.subscription_id]
             secret = sub.active_secret

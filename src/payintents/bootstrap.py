@@ -29,6 +29,7 @@ from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.store import SqlUnitOfWork
 from payintents.adapters.sql.suspending import SuspendingRunner, engine_here, runner_for
 from payintents.adapters.webhook_sender import HttpWebhookSender
+from payintents.domain.webhook_urls import SANDBOX_LOCAL_HOSTS, parse_sandbox_hosts
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import Clock, WebhookSender
 from payintents.service.request_log import RequestLogBuffer
@@ -54,6 +55,8 @@ class Settings:
     dispatcher_in_serve: bool = True
     webhook_timeout_s: float = 15.0
     webhook_retry_scale: float = 1.0
+    # Hosts sandbox webhooks may reach besides public ones (loopback: a developer's own machine).
+    sandbox_webhook_hosts: frozenset[str] = SANDBOX_LOCAL_HOSTS
     request_log_retention: timedelta = timedelta(hours=24)
     # How long the sandbox's timeout test card makes the processor wait.
     sandbox_timeout_s: float = 5.0
@@ -82,6 +85,7 @@ class Settings:
             not in ("off", "0", "false"),
             webhook_timeout_s=float(os.environ.get("PAYINTENTS_WEBHOOK_TIMEOUT_S", "15")),
             webhook_retry_scale=float(os.environ.get("PAYINTENTS_WEBHOOK_RETRY_SCALE", "1")),
+            sandbox_webhook_hosts=_sandbox_hosts_setting(),
             sandbox_timeout_s=float(os.environ.get("PAYINTENTS_SANDBOX_TIMEOUT_S", "5")),
             request_log_retention=timedelta(
                 hours=float(os.environ.get("PAYINTENTS_REQUEST_LOG_RETENTION_HOURS", "24"))
@@ -100,6 +104,16 @@ def _rate_limit_setting(name: str) -> RateLimit | None:
         return parse_rate_limit(os.environ.get(name, "off"))
     except ValueError as malformed:
         raise ConfigurationError(f"{name} {malformed}") from None
+
+
+def _sandbox_hosts_setting() -> frozenset[str]:
+    text = os.environ.get("PAYINTENTS_SANDBOX_WEBHOOK_HOSTS")
+    if text is None:
+        return SANDBOX_LOCAL_HOSTS
+    try:
+        return parse_sandbox_hosts(text)
+    except ValueError as malformed:
+        raise ConfigurationError(f"PAYINTENTS_SANDBOX_WEBHOOK_HOSTS {malformed}") from None
 
 
 def build_dependencies(
@@ -125,6 +139,7 @@ def build_dependencies(
         idempotency_retention=settings.idempotency_retention,
         webhook_retry_scale=settings.webhook_retry_scale,
         webhook_timeout_s=settings.webhook_timeout_s,
+        sandbox_webhook_hosts=settings.sandbox_webhook_hosts,
         lock_wait_s=settings.timeouts.lock_ms / 1000,
         request_log_retention=settings.request_log_retention,
         production_checkout=settings.production_checkout,
@@ -132,7 +147,9 @@ def build_dependencies(
 
 
 def build_sender(settings: Settings) -> WebhookSender:
-    return HttpWebhookSender(timeout_s=settings.webhook_timeout_s)
+    return HttpWebhookSender(
+        timeout_s=settings.webhook_timeout_s, sandbox_hosts=settings.sandbox_webhook_hosts
+    )
 
 
 def migrate(settings: Settings) -> None:

@@ -1,11 +1,18 @@
 """A real, scriptable webhook receiver on 127.0.0.1 for the end-to-end and fault tests.
 
 It records every request it reads (headers, raw body, the answer it chose) and can be switched at
-any moment between answering 200, 500 or 410, sleeping past the sender's timeout, and being down
-(listening socket closed, so connections are refused) — and back up on the same port.
+any moment between answering 200, 500 or 410, sleeping past the sender's timeout, trickling a 200
+out one byte at a time, and being down (listening socket closed, so connections are refused) — and
+back up on the same port.
 
-It also watches for concurrent deliveries of one event: a request that arrives while another
-request with the same ``webhook-id`` is still being handled counts as an overlap.
+It also counts requests in flight and watches for concurrent deliveries of one event: a request
+that arrives while another request with the same ``webhook-id`` is in flight counts as an overlap.
+A request is in flight from when its body has been read until just before the last byte of its
+answer's head is written: within the time the sender waits for that answer, so the receiver never
+counts more requests at once than senders really had in flight. (Counting until after the write,
+as it once did, let a sender that had its answer start its next request before the handler thread
+got to its bookkeeping: a client sending one request at a time was counted as two, and two
+dispatchers of 8 sends each once showed 17.)
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import hmac
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,8 +33,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.support import Api, free_port
 
-OK, ERROR, GONE, TIMEOUT = "ok", "error", "gone", "timeout"
-ANSWERS = {OK: 200, ERROR: 500, GONE: 410}
+OK, ERROR, GONE, TIMEOUT, TRICKLE = "ok", "error", "gone", "timeout", "trickle"
+ANSWERS = {OK: 200, ERROR: 500, GONE: 410, TRICKLE: 200}
+TRICKLED_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class Received:
     path: str
     headers: dict[str, str]  # lower-case names
     body: bytes
-    answer: str  # ok / error / gone / timeout
+    answer: str  # ok / error / gone / timeout / trickle
     arrived: float  # time.monotonic()
     overlapped: bool  # another request with the same webhook-id was in flight
 
@@ -78,6 +86,7 @@ class WebhookReceiver:
         self.mode = OK
         self.delay_s = 0.0  # every answer waits this long (a slow receiver)
         self.timeout_sleep_s = timeout_sleep_s
+        self.trickle_s = 1.0  # in TRICKLE mode, the pause before each byte of the answer
         self._lock = threading.Lock()
         self._requests: list[Received] = []
         self._in_flight: Counter[str] = Counter()
@@ -120,23 +129,44 @@ class WebhookReceiver:
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight.total())
             received = Received(handler.path, headers, body, answer, time.monotonic(), overlapped)
             self._requests.append(received)
+        landed = threading.Event()  # set once this request no longer counts as in flight
+
+        def land() -> None:
+            with self._lock:
+                if not landed.is_set():
+                    landed.set()
+                    self._in_flight[webhook_id] -= 1
+
         try:
             self._gate.wait(timeout=30)
             if self.delay_s:
                 time.sleep(self.delay_s)
-            if answer == TIMEOUT:
-                time.sleep(self.timeout_sleep_s)
-                handler.close_connection = True
-                return
-            handler.send_response(ANSWERS[answer])
-            handler.send_header("Content-Length", "0")
-            handler.send_header("Connection", "close")  # no kept-alive socket outlives go_down()
-            handler.end_headers()
+            self._answer(handler, answer, land)
         except OSError:
             pass  # the sender gave up on us
         finally:
-            with self._lock:
-                self._in_flight[webhook_id] -= 1
+            land()
+
+    def _answer(self, handler: _Handler, answer: str, land: Callable[[], None]) -> None:
+        """Write the answer; ``land()`` just before the last byte the sender waits for."""
+        if answer == TIMEOUT:
+            time.sleep(self.timeout_sleep_s)
+            handler.close_connection = True
+            return
+        if answer == TRICKLE:
+            handler.close_connection = True
+            for byte in TRICKLED_ANSWER[:-1]:
+                time.sleep(self.trickle_s)
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            land()
+            handler.wfile.write(TRICKLED_ANSWER[-1:])
+            return
+        handler.send_response(ANSWERS[answer])
+        handler.send_header("Content-Length", "0")
+        handler.send_header("Connection", "close")  # no kept-alive socket outlives go_down()
+        land()  # the head is still buffered: the sender cannot have its answer yet
+        handler.end_headers()
 
     def hold(self) -> None:
         """Keep every request waiting (after it is recorded) until ``release()``."""

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -26,8 +27,9 @@ from payintents.domain.webhooks import MAX_ATTEMPTS, MAX_RETRY_AFTER, RETRY_DELA
 from payintents.service import dispatch, webhooks
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import DeliveryView, SendResult
+from payintents.service.ports import DeliveryView, SendResult, SubscriptionRoom
 from payintents.web.app import build_app
+from payintents.workers.dispatcher import PER_SUBSCRIPTION, run_dispatcher
 from tests.fakes import FakeClock
 from tests.support import Api
 
@@ -209,7 +211,7 @@ def test_failures_follow_the_schedule_for_exactly_eight_attempts_then_fail(
     ("result", "error"),
     [
         (SendResult(None, 15000, "timed out"), "timed out"),
-        (SendResult(None, 3, "ConnectError: down"), "Connect"),
+        (SendResult(None, 3, "connection failed"), "connection failed"),
     ],
 )
 def test_timeouts_and_connection_errors_are_failed_attempts(
@@ -416,3 +418,82 @@ def _locks_for_writing(sql: str) -> bool:
     """An UPDATE, SQLite's write transaction, or a PostgreSQL row lock."""
     upper = sql.lstrip().upper()
     return upper.startswith(("UPDATE", "BEGIN IMMEDIATE")) or "FOR UPDATE" in upper
+
+
+def test_a_claim_takes_no_more_of_a_subscription_than_its_room_and_passes_over_full_ones(
+    deps: Dependencies, engine: Engine, scope: Scope, clock: FakeClock
+) -> None:
+    """The dispatcher's per-subscription limit, in the store: a backlog of one subscription (the
+    oldest deliveries) fills only its room, and once that subscription is full the next claim
+    reaches the deliveries behind the backlog, without a write when only full ones are due."""
+    busy = webhooks.subscribe(deps, scope, [CREATED], URL, None)
+    other = Scope(create_account(deps, "other").account_id, Environment.SANDBOX)
+    quiet = webhooks.subscribe(deps, other, [CREATED], URL, None)
+    backlog = [emit(deps, scope).id for _ in range(6)]
+    clock.advance(seconds=1)
+    behind = emit(deps, other).id
+    first = dispatch.claim(deps, "d1", 4, room=SubscriptionRoom(2))
+    assert [(job.subscription_id, job.event.id) for job in first] == [(busy.id, e) for e in backlog[:2]]
+    full = SubscriptionRoom(2, {busy.id: 0})
+    (second,) = dispatch.claim(deps, "d1", 4, room=full)
+    assert (second.subscription_id, second.event.id) == (quiet.id, behind)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_rest: statements.append(sql))
+    assert dispatch.claim(deps, "d1", 4, room=full) == []  # only the full subscription has due ones
+    assert statements and not [sql for sql in statements if _locks_for_writing(sql)]
+    assert len(dispatch.claim(deps, "d1", 10, room=SubscriptionRoom(1, {busy.id: 3}))) == 3
+
+
+class HangingSender:
+    """Sends to ``hanging_url`` wait until ``release`` is set; every other send answers 200."""
+
+    def __init__(self, hanging_url: str) -> None:
+        self.hanging_url = hanging_url
+        self.release = threading.Event()
+        self.other_sent = threading.Event()
+        self.hanging = 0
+        self._lock = threading.Lock()
+
+    def send(self, url: str, body: bytes, headers: dict[str, str], environment: Environment) -> SendResult:
+        if url != self.hanging_url:
+            self.other_sent.set()
+            return SendResult(200, 1)
+        with self._lock:
+            self.hanging += 1
+        self.release.wait(timeout=60)
+        with self._lock:
+            self.hanging -= 1
+        return SendResult(200, 1)
+
+    def wait_for_hanging(self, count: int, timeout_s: float) -> int:
+        deadline = time.monotonic() + timeout_s
+        while self.hanging < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.hanging
+
+
+def test_one_hanging_receiver_holds_only_its_own_slots_and_others_are_sent_meanwhile(
+    deps: Dependencies, scope: Scope
+) -> None:
+    """The worker claims whenever a slot is free, not batch after batch: with 40 deliveries of one
+    subscription hanging, another merchant's delivery is still claimed and sent."""
+    slow_url = "https://slow.example.com/in"
+    webhooks.subscribe(deps, scope, [CREATED], slow_url, None)
+    other = Scope(create_account(deps, "other").account_id, Environment.SANDBOX)
+    webhooks.subscribe(deps, other, [CREATED], URL, None)
+    for _ in range(40):  # more than the dispatcher's slots
+        emit(deps, scope)
+    sender = HangingSender(slow_url)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_dispatcher, args=(deps, sender, stop), kwargs={"idle_s": 0.05})
+    worker.start()
+    try:
+        assert sender.wait_for_hanging(PER_SUBSCRIPTION, timeout_s=10) == PER_SUBSCRIPTION
+        emit(deps, other)
+        assert sender.other_sent.wait(timeout=10), "the other merchant's delivery waited for the hung ones"
+        assert sender.hanging == PER_SUBSCRIPTION  # the hung subscription took no more slots
+    finally:
+        sender.release.set()
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()

@@ -1,21 +1,25 @@
-"""Which URLs may receive webhooks (issue 5; SSRF policy in ``domain.webhook_urls``): a table of
-hostile subscription URLs refused in both environments without connecting anywhere, the sandbox's
-loopback allowance, and the sender's second check on the resolved addresses before httpx is used."""
+"""Which URLs may receive webhooks (issues 5 and 20; SSRF policy in ``domain.webhook_urls``): a
+table of hostile subscription URLs refused in both environments without connecting anywhere, and
+the sandbox's hosts (loopback by default; ``PAYINTENTS_SANDBOX_WEBHOOK_HOSTS``). The sender's
+checks at send time are in ``test_webhook_sender.py``."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 
-from payintents.adapters.webhook_sender import HttpWebhookSender
+from payintents.bootstrap import ConfigurationError, Settings
 from payintents.domain.errors import ValidationError
 from payintents.domain.intent import Environment
-from payintents.domain.webhook_urls import check_receiver_url, parse_ip_literal
+from payintents.domain.webhook_urls import (
+    SANDBOX_LOCAL_HOSTS,
+    check_receiver_url,
+    parse_ip_literal,
+    parse_sandbox_hosts,
+)
 
 SANDBOX, PROD = Environment.SANDBOX, Environment.PRODUCTION
 
@@ -25,6 +29,8 @@ LOOPBACK = [
     "http://localhost:9000/",
     "https://localhost/",
     "http://LOCALHOST:1/",
+    "http://[::1]:8080/hooks",
+    "https://[::1]/",
 ]
 # Refused in both environments.
 HOSTILE = [
@@ -36,7 +42,6 @@ HOSTILE = [
     "https://172.31.255.255/",
     "https://192.168.1.1/",
     "https://100.64.0.1/",
-    "https://[::1]/",
     "https://[fd00::1]/",
     "https://[fe80::1]/",
     "https://[fe80::1%25eth0]/",
@@ -129,9 +134,9 @@ def test_sandbox_allows_loopback_receivers_that_production_refuses(url: str, no_
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.2/", "http://[::1]:80/", "http://2130706433:80/", "http://127.1/"]
+    "url", ["http://127.0.0.2/", "http://[0:0::1]:80/", "http://2130706433:80/", "http://127.1/"]
 )
-def test_sandbox_allows_only_the_two_spellings_of_loopback(url: str, no_network: list[Any]) -> None:
+def test_sandbox_allows_only_the_listed_spellings_of_loopback(url: str, no_network: list[Any]) -> None:
     with pytest.raises(ValidationError):
         check_receiver_url(url, SANDBOX)
 
@@ -162,118 +167,54 @@ def test_ip_literals_are_read_as_inet_aton_reads_them(host: str, address: str | 
     assert (str(parsed) if parsed is not None else None) == address
 
 
-# The sender: resolution checked before any HTTP request.
+# The sandbox's hosts are a setting (PAYINTENTS_SANDBOX_WEBHOOK_HOSTS).
 
 
-@dataclass
-class Recorder:
-    lookups: list[str] = field(default_factory=list)
-    requests: list[httpx.Request] = field(default_factory=list)
-    answers: dict[str, list[str]] = field(default_factory=dict)
-    respond: Any = None
+@pytest.mark.parametrize("url", LOOPBACK)
+def test_no_loopback_receiver_when_the_setting_names_no_host(url: str, no_network: list[Any]) -> None:
+    with pytest.raises(ValidationError) as refused:
+        check_receiver_url(url, SANDBOX, frozenset())
+    assert "127.0.0.1" not in str(refused.value.errors)
 
 
-@pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
-    rec = Recorder()
-
-    def fake_getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
-        rec.lookups.append(host)
-        if host not in rec.answers:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 0))
-            for a in rec.answers[host]
-        ]
-
-    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
-    return rec
-
-
-def sender_for(rec: Recorder) -> HttpWebhookSender:
-    def handle(request: httpx.Request) -> httpx.Response:
-        rec.requests.append(request)
-        return rec.respond(request) if rec.respond else httpx.Response(200)
-
-    sender = HttpWebhookSender(timeout_s=1)
-    sender._client = httpx.Client(transport=httpx.MockTransport(handle), follow_redirects=False)
-    return sender
-
-
-HEADERS = {"Content-Type": "application/json", "webhook-id": "evt_1"}
-
-
-@pytest.mark.parametrize("url", HOSTILE + LOOPBACK)
-def test_sender_never_sends_to_a_refused_url(url: str, recorder: Recorder) -> None:
-    result = sender_for(recorder).send(url, b"{}", HEADERS, PROD)
-    assert result.status_code is None and result.error and result.error.startswith("refused")
-    assert recorder.requests == [] and recorder.lookups == []
+@pytest.mark.parametrize("url", ["http://receiver:8080/hooks", "https://receiver/", "http://WebHooks.Test/"])
+def test_a_named_host_serves_sandbox_receivers_and_only_those(url: str, no_network: list[Any]) -> None:
+    named = frozenset({"receiver", "webhooks.test"})
+    assert check_receiver_url(url, SANDBOX, named) == url
+    with pytest.raises(ValidationError):
+        check_receiver_url(url, PROD, named)
+    with pytest.raises(ValidationError):
+        check_receiver_url("http://127.0.0.1:8080/", SANDBOX, named)
 
 
 @pytest.mark.parametrize(
-    "addresses", [["10.0.0.7"], ["169.254.169.254"], ["127.0.0.1"], ["::1"], ["93.184.216.34", "192.168.0.4"]]
+    ("text", "hosts"),
+    [
+        ("127.0.0.1,localhost,::1", SANDBOX_LOCAL_HOSTS),
+        ("", frozenset()),
+        (" , ", frozenset()),
+        ("Receiver, [::1] ,webhooks.internal", frozenset({"receiver", "::1", "webhooks.internal"})),
+    ],
 )
-@pytest.mark.parametrize("environment", [SANDBOX, PROD])
-def test_a_public_name_resolving_to_a_private_address_is_refused_at_send_time(
-    addresses: list[str], environment: Environment, recorder: Recorder
-) -> None:
-    recorder.answers["rebind.example.com"] = addresses
-    result = sender_for(recorder).send("https://rebind.example.com/hook", b"{}", HEADERS, environment)
-    assert result.status_code is None and "refused" in (result.error or "")
-    assert recorder.lookups == ["rebind.example.com"] and recorder.requests == []
+def test_the_setting_is_a_comma_separated_host_list(text: str, hosts: frozenset[str]) -> None:
+    assert parse_sandbox_hosts(text) == hosts
 
 
-def test_sandbox_localhost_must_resolve_to_loopback_only(recorder: Recorder) -> None:
-    sender = sender_for(recorder)
-    recorder.answers["localhost"] = ["127.0.0.1", "::1"]
-    assert sender.send("http://localhost:8123/h", b"{}", HEADERS, SANDBOX).status_code == 200
-    recorder.answers["localhost"] = ["10.1.2.3"]
-    refused = sender.send("http://localhost:8123/h", b"{}", HEADERS, SANDBOX)
-    assert refused.status_code is None and len(recorder.requests) == 1
+@pytest.mark.parametrize("text", ["http://receiver", "receiver:8080", "local host", "a/b", "-x-"])
+def test_the_setting_refuses_anything_but_hosts(text: str) -> None:
+    with pytest.raises(ValueError, match="not a host name or an IP address"):
+        parse_sandbox_hosts(text)
 
 
-def test_a_public_receiver_gets_the_body_and_headers(recorder: Recorder) -> None:
-    recorder.answers["hooks.example.com"] = ["93.184.216.34"]
-    result = sender_for(recorder).send("https://hooks.example.com/in", b'{"a":1}', HEADERS, PROD)
-    assert result.status_code == 200 and result.error is None
-    (request,) = recorder.requests
-    assert request.method == "POST" and request.content == b'{"a":1}'
-    assert request.headers["webhook-id"] == "evt_1" and request.headers["user-agent"].startswith("payintents")
-
-
-def test_unresolvable_host_timeouts_and_connection_errors_are_reported_not_raised(recorder: Recorder) -> None:
-    sender = sender_for(recorder)
-    missing = sender.send("https://nowhere.example.com/", b"{}", HEADERS, PROD)
-    assert missing.status_code is None and "resolve" in (missing.error or "")
-    recorder.answers["slow.example.com"] = ["93.184.216.34"]
-    for failure, text in [
-        (httpx.ReadTimeout("slow"), "timed out"),
-        (httpx.ConnectError("down"), "ConnectError"),
-    ]:
-
-        def raise_it(request: httpx.Request, failure: Exception = failure) -> httpx.Response:
-            raise failure
-
-        recorder.respond = raise_it
-        result = sender.send("https://slow.example.com/", b"{}", HEADERS, PROD)
-        assert result.status_code is None and text in (result.error or "")
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [("120", 120.0), ("0", 0.0), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
-)
-def test_retry_after_is_read_as_seconds_or_a_date(
-    header: str, seconds: float | None, recorder: Recorder
-) -> None:
-    recorder.answers["busy.example.com"] = ["93.184.216.34"]
-    recorder.respond = lambda request: httpx.Response(503, headers={"Retry-After": header})
-    result = sender_for(recorder).send("https://busy.example.com/", b"{}", HEADERS, PROD)
-    assert result.status_code == 503 and result.retry_after_s == seconds
-
-
-def test_redirects_are_not_followed(recorder: Recorder) -> None:
-    recorder.answers["hooks.example.com"] = ["93.184.216.34"]
-    recorder.respond = lambda request: httpx.Response(307, headers={"Location": "http://169.254.169.254/"})
-    result = sender_for(recorder).send("https://hooks.example.com/", b"{}", HEADERS, PROD)
-    assert result.status_code == 307 and len(recorder.requests) == 1
+def test_the_server_reads_the_setting_from_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAYINTENTS_SANDBOX_WEBHOOK_HOSTS", raising=False)
+    assert Settings.from_environment().sandbox_webhook_hosts == {"127.0.0.1", "localhost", "::1"}
+    monkeypatch.setenv("PAYINTENTS_SANDBOX_WEBHOOK_HOSTS", "")
+    assert Settings.from_environment().sandbox_webhook_hosts == frozenset()
+    monkeypatch.setenv("PAYINTENTS_SANDBOX_WEBHOOK_HOSTS", "receiver,localhost")
+    assert Settings.from_environment().sandbox_webhook_hosts == {"receiver", "localhost"}
+    monkeypatch.setenv("PAYINTENTS_SANDBOX_WEBHOOK_HOSTS", "http://receiver:8080")
+    with pytest.raises(
+        ConfigurationError, match="PAYINTENTS_SANDBOX_WEBHOOK_HOSTS names 'http://receiver:8080'"
+    ):
+        Settings.from_environment()

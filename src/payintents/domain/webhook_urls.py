@@ -1,10 +1,12 @@
 """Which receiver URLs a subscription may use: no requests into private networks (SSRF).
 
-Production receivers must be ``https://`` on a public address. Sandbox receivers may also be
-``http://127.0.0.1`` or ``http://localhost`` so developers can test on their own machine. Every
-other loopback, private, link-local, shared, multicast, reserved or metadata address is refused in
-both environments, in any spelling (decimal ``2130706433``, hex ``0x7f.1``, octal, IPv4-mapped
-IPv6). The check runs on the URL at subscribe time and on the resolved addresses at send time.
+Production receivers must be ``https://`` on a public address. Sandbox receivers may also use
+the hosts the server's operator names (``PAYINTENTS_SANDBOX_WEBHOOK_HOSTS``; by default
+``127.0.0.1``, ``localhost`` and ``::1``, so developers can test on their own machine), over
+``http://`` too, wherever those hosts resolve. Every other loopback, private, link-local, shared,
+multicast, reserved or metadata address is refused in both environments, in any spelling (decimal
+``2130706433``, hex ``0x7f.1``, octal, IPv4-mapped IPv6). The check runs on the URL at subscribe
+time and on the resolved addresses at send time; the sender then connects only to those addresses.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from payintents.domain.errors import ValidationError
 from payintents.domain.intent import Environment
 
 MAX_URL_LENGTH = 2048
-SANDBOX_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+# The sandbox receivers' own hosts when the operator names none (a developer's own machine).
+SANDBOX_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _BLOCKED_NAMES = ("metadata.google.internal", "metadata", "instance-data")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # A host whose last label is a number is an IPv4 address to resolvers (or invalid), never a DNS name.
@@ -28,10 +31,15 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def check_receiver_url(url: str, environment: Environment) -> str:
-    """Return ``url`` if it may receive webhooks in ``environment``, else raise ValidationError."""
-    host = _host_of(url, environment)
-    if environment is Environment.SANDBOX and host in SANDBOX_LOCAL_HOSTS:
+def check_receiver_url(
+    url: str, environment: Environment, sandbox_hosts: frozenset[str] = SANDBOX_LOCAL_HOSTS
+) -> str:
+    """Return ``url`` if it may receive webhooks in ``environment``, else raise ValidationError.
+
+    ``sandbox_hosts``: the hosts sandbox receivers may use besides public ones (``http://`` too).
+    """
+    host = _host_of(url, environment, sandbox_hosts)
+    if environment is Environment.SANDBOX and host in sandbox_hosts:
         return url
     address = parse_ip_literal(host)
     if address is not None:
@@ -48,10 +56,19 @@ def check_receiver_url(url: str, environment: Environment) -> str:
     return url
 
 
-def check_resolved(host: str, addresses: list[IPAddress], environment: Environment) -> None:
-    """At send time: every address the host resolved to must be allowed."""
-    local = environment is Environment.SANDBOX and host.lower() in SANDBOX_LOCAL_HOSTS
-    if local and addresses and all(a.is_loopback for a in addresses):
+def check_resolved(
+    host: str,
+    addresses: list[IPAddress],
+    environment: Environment,
+    sandbox_hosts: frozenset[str] = SANDBOX_LOCAL_HOSTS,
+) -> None:
+    """At send time: every address the host resolved to must be allowed. A host the operator named
+    for sandbox receivers may resolve anywhere (a Docker service's private address, for one): the
+    operator's resolver answers for it, not the merchant's DNS. Except ``localhost``, which is
+    loopback by definition (RFC 6761): another answer came from somewhere it should not."""
+    host = host.lower()
+    named = environment is Environment.SANDBOX and host in sandbox_hosts and addresses
+    if named and (host != "localhost" or all(a.is_loopback for a in addresses)):
         return
     if not addresses or not all(is_public(a) for a in addresses):
         raise _refused(f"The receiver {host} resolves to a private or reserved address.")
@@ -97,7 +114,26 @@ def parse_ip_literal(host: str) -> IPAddress | None:
     return ipaddress.IPv4Address((value << tail_bits) + numbers[-1])
 
 
-def _host_of(url: str, environment: Environment) -> str:
+def parse_sandbox_hosts(text: str) -> frozenset[str]:
+    """The comma-separated host list of ``PAYINTENTS_SANDBOX_WEBHOOK_HOSTS``; ``""`` names none.
+
+    Each entry is a host name or an IP address as a URL spells it (``::1`` or ``[::1]``), without
+    scheme or port; anything else raises ValueError.
+    """
+    hosts = set()
+    for entry in text.split(","):
+        host = entry.strip().lower()
+        if not host:
+            continue
+        bare = host.removeprefix("[").removesuffix("]")
+        named = all(_HOST_LABEL.match(label) for label in host.split("."))
+        if parse_ip_literal(bare) is None and not named:
+            raise ValueError(f"names {entry.strip()!r}, which is not a host name or an IP address")
+        hosts.add(bare)
+    return frozenset(hosts)
+
+
+def _host_of(url: str, environment: Environment, sandbox_hosts: frozenset[str]) -> str:
     if len(url) > MAX_URL_LENGTH:
         raise _refused(f"The url must be at most {MAX_URL_LENGTH} characters.")
     if any(ch.isspace() or not ch.isprintable() for ch in url):
@@ -112,14 +148,18 @@ def _host_of(url: str, environment: Environment) -> str:
     ipv_future = "[" in parts.netloc and ":" not in host
     if not host or ipv_future or parts.username is not None or parts.password is not None:
         raise _refused("The url needs a host and must not carry credentials.")
-    local_sandbox = environment is Environment.SANDBOX and host in SANDBOX_LOCAL_HOSTS
+    local_sandbox = environment is Environment.SANDBOX and host in sandbox_hosts
     if parts.scheme != "https" and not (parts.scheme == "http" and local_sandbox):
-        raise _refused(
-            "The url must start with https:// (http:// only for 127.0.0.1 or localhost in the sandbox)."
-        )
+        raise _refused("The url must start with https://" + _plain_http_note(environment, sandbox_hosts))
     if port == 0:
         raise _refused("The url's port is not valid.")
     return host
+
+
+def _plain_http_note(environment: Environment, sandbox_hosts: frozenset[str]) -> str:
+    if environment is not Environment.SANDBOX or not sandbox_hosts:
+        return "."
+    return f" (http:// only for {', '.join(sorted(sandbox_hosts))} in the sandbox)."
 
 
 def _refused(message: str) -> ValidationError:

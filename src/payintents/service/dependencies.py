@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from payintents.domain.webhook_urls import SANDBOX_LOCAL_HOSTS
 from payintents.service.ports import (
     ApiKeyRecord,
     Clock,
@@ -29,8 +30,10 @@ class Dependencies:
     idempotency_retention: timedelta = timedelta(hours=72)
     # Multiplies the webhook retry schedule; below 1 only for tests and demos.
     webhook_retry_scale: float = 1.0
-    # The HTTP timeout of one webhook send; dispatchers size their leases from it.
+    # The whole time one webhook send may take; dispatchers size their leases from it.
     webhook_timeout_s: float = 15.0
+    # Hosts sandbox subscriptions may use besides public ones (PAYINTENTS_SANDBOX_WEBHOOK_HOSTS).
+    sandbox_webhook_hosts: frozenset[str] = SANDBOX_LOCAL_HOSTS
     # How long a request on the event loop waits out another writer before it answers 503: the
     # store's lock timeout (PAYINTENTS_DB_LOCK_TIMEOUT_MS), as a request on a thread would wait.
     lock_wait_s: float = 5.0

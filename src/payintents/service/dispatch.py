@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from payintents.domain.webhook_signing import delivery_body, signed_headers
 from payintents.domain.webhooks import MAX_RETRY_AFTER, next_attempt_at
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import AttemptRecord, DeliveryJob, SendResult, WebhookSender
+from payintents.service.ports import AttemptRecord, DeliveryJob, SendResult, SubscriptionRoom, WebhookSender
 
 SEND_TIMEOUT_S = 15.0
-# The default lease of one claim; the worker sizes its own from the configured timeout (lease_for).
-LEASE = timedelta(seconds=SEND_TIMEOUT_S * 4)
-# Beyond the HTTP timeouts, how long recording one attempt may wait for the database (busy timeout).
+# Beyond the send's deadline, how long resolving the receiver's host may take: the system
+# resolver's own limit (glibc: 5 s a try, 2 tries, up to 3 name servers), which no caller can cut.
+RESOLVE_ALLOWANCE_S = 30.0
+# Beyond the send, how long recording one attempt may wait for the database (busy timeout).
 RECORD_ALLOWANCE_S = 5.0
 GONE = 410
 
@@ -30,21 +31,32 @@ class DispatchReport:
     failed_attempts: int
 
 
-def lease_for(timeout_s: float, sends_in_a_row: int) -> timedelta:
-    """A lease that outlasts ``sends_in_a_row`` sends made one after another, each taking up to a
-    connect, a write and a read timeout (httpx times each phase) plus recording its attempt."""
-    return timedelta(seconds=sends_in_a_row * (3 * timeout_s + RECORD_ALLOWANCE_S))
+def lease_for(timeout_s: float, sends_in_a_row: int = 1) -> timedelta:
+    """A lease that outlasts ``sends_in_a_row`` sends made one after another: each is over within
+    ``timeout_s`` once its host is resolved (the sender's deadline), then records its attempt."""
+    return timedelta(seconds=sends_in_a_row * (timeout_s + RESOLVE_ALLOWANCE_S + RECORD_ALLOWANCE_S))
 
 
-def claim(deps: Dependencies, owner: str, limit: int, lease: timedelta = LEASE) -> list[DeliveryJob]:
+# The default lease of one claim; the worker sizes its own from the configured timeout.
+LEASE = lease_for(SEND_TIMEOUT_S)
+
+
+def claim(
+    deps: Dependencies,
+    owner: str,
+    limit: int,
+    lease: timedelta = LEASE,
+    room: SubscriptionRoom | None = None,
+) -> list[DeliveryJob]:
+    """Lease up to ``limit`` due deliveries, no more of one subscription than ``room`` allows."""
     # Most polls find nothing due: a read says so without the write lock (on SQLite a write would
     # make the event loop's requests give way to this poll, twice a second per dispatcher).
     with deps.read() as reading:
-        if not reading.deliveries.any_due(deps.clock.now()):
+        if not reading.deliveries.any_due(deps.clock.now(), room.full() if room else ()):
             return []
     with deps.uow() as uow:
         now = deps.clock.now()
-        jobs = uow.deliveries.claim_due(now, owner, now + lease, limit)
+        jobs = uow.deliveries.claim_due(now, owner, now + lease, limit, room)
         uow.commit()
     return jobs
 
@@ -88,7 +100,7 @@ def _judge(result: SendResult, attempts_made: int, deps: Dependencies) -> tuple[
 
 
 def dispatch_once(deps: Dependencies, sender: WebhookSender, owner: str, limit: int = 20) -> DispatchReport:
-    """Claim and deliver one batch in this thread (the worker runs batches in parallel)."""
+    """Claim a batch and deliver it in this thread, one after another (the worker sends in parallel)."""
     jobs = claim(deps, owner, limit, lease_for(deps.webhook_timeout_s, limit))
     outcomes = [deliver(deps, sender, owner, job) for job in jobs]
     return DispatchReport(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
@@ -142,12 +142,37 @@ class DeliveryView:
     attempts: list[AttemptRecord]
 
 
-class DeliveryRepository(Protocol):
-    def any_due(self, now: datetime) -> bool:
-        """Whether ``claim_due`` would find anything, read without taking a write lock."""
+@dataclass(frozen=True, slots=True)
+class SubscriptionRoom:
+    """How many deliveries of one subscription a claim may take: ``usual`` for most, ``left`` for
+    the subscriptions that differ (sends already in flight, or a receiver that lately failed)."""
 
-    def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[DeliveryJob]:
-        """Lease up to ``limit`` due deliveries to ``owner``; no two owners hold one at once."""
+    usual: int
+    left: Mapping[str, int] = field(default_factory=dict)
+
+    def of(self, subscription_id: str) -> int:
+        return self.left.get(subscription_id, self.usual)
+
+    def full(self) -> list[str]:
+        """The subscriptions a claim must pass over."""
+        return [subscription_id for subscription_id, room in self.left.items() if room <= 0]
+
+
+class DeliveryRepository(Protocol):
+    def any_due(self, now: datetime, passing_over: Sequence[str] = ()) -> bool:
+        """Whether ``claim_due`` would find anything (outside the subscriptions ``passing_over``),
+        read without taking a write lock."""
+
+    def claim_due(
+        self,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        limit: int,
+        room: SubscriptionRoom | None = None,
+    ) -> list[DeliveryJob]:
+        """Lease up to ``limit`` due deliveries to ``owner``, oldest first, and no more of one
+        subscription than ``room`` gives it (None: no such limit); no two owners hold one at once."""
 
     def record_attempt(
         self, job: DeliveryJob, owner: str, record: AttemptRecord, outcome: str, now: datetime

@@ -32,7 +32,7 @@ def subscribe(
 ) -> Subscription:
     """A new subscription with one active secret; ``listener`` makes a listener's (extension)."""
     events = webhooks.check_events(events)
-    check_receiver_url(url, scope.environment)
+    check_receiver_url(url, scope.environment, deps.sandbox_webhook_hosts)
     with deps.uow() as uow:
         now = deps.clock.now()
         others = uow.webhooks.list(scope)
@@ -79,7 +79,7 @@ def update_subscription(
     if events is not None:
         events = webhooks.check_events(events)
     if url is not None:
-        check_receiver_url(url, scope.environment)
+        check_receiver_url(url, scope.environment, deps.sandbox_webhook_hosts)
 
     def change(uow: UnitOfWork, subscription: Subscription, now: datetime) -> Subscription:
         if events is not None:

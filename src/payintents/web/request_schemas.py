@@ -224,11 +224,10 @@ _EVENTS = _described(
 )
 _LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-# https:// on a public DNS name (http:// also for the sandbox's 127.0.0.1 and localhost), no
-# credentials, a valid port. Public IP literals are accepted too but left out here.
-RECEIVER_URL_SHAPE = (
-    rf"^(https://({_LABEL}\.)+[A-Za-z]{{2,63}}|https?://(127\.0\.0\.1|localhost))(:{_PORT})?([/?#]\S*)?$"
-)
+# https:// on a public DNS name (http:// also for the sandbox's hosts: by default 127.0.0.1,
+# localhost and ::1, PAYINTENTS_SANDBOX_WEBHOOK_HOSTS), no credentials, a valid port. Public IP
+# literals, and other sandbox hosts a server may name, are accepted too but left out here.
+RECEIVER_URL_SHAPE = rf"^(https://({_LABEL}\.)+[A-Za-z]{{2,63}}|https?://(127\.0\.0\.1|localhost|\[::1\]))(:{_PORT})?([/?#]\S*)?$"
 _RECEIVER_URL = _described(string(2048, 1), format="uri", pattern=RECEIVER_URL_SHAPE)
 
 SUBSCRIBE = Obj(

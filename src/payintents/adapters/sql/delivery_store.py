@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,53 +19,72 @@ from payintents.adapters.sql.schema import (
 )
 from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.intent import Environment, Scope
-from payintents.service.ports import AttemptRecord, DeliveryJob, DeliveryView
+from payintents.service.ports import AttemptRecord, DeliveryJob, DeliveryView, SubscriptionRoom
 
 dl = webhook_deliveries
 ev = outbox_events
 att = webhook_attempts
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    """A delivery waiting for its next attempt, whose time has come and that nobody leases."""
-    return and_(
+def _due(now: datetime, passing_over: Sequence[str] = ()) -> ColumnElement[bool]:
+    """A delivery waiting for its next attempt, whose time has come, that nobody leases and whose
+    subscription the claim is not passing over."""
+    due = and_(
         dl.c.status == "pending",
         dl.c.next_attempt_at <= now,
         or_(dl.c.leased_until.is_(None), dl.c.leased_until < now),
     )
+    return and_(due, dl.c.subscription_id.not_in(passing_over)) if passing_over else due
 
 
 class SqlDeliveryRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
-    def any_due(self, now: datetime) -> bool:
-        return self._conn.execute(select(dl.c.event_id).where(_due(now)).limit(1)).first() is not None
+    def any_due(self, now: datetime, passing_over: Sequence[str] = ()) -> bool:
+        query = select(dl.c.event_id).where(_due(now, passing_over)).limit(1)
+        return self._conn.execute(query).first() is not None
 
-    def claim_due(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[DeliveryJob]:
+    def claim_due(
+        self,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        limit: int,
+        room: SubscriptionRoom | None = None,
+    ) -> list[DeliveryJob]:
         due = (
             select(dl.c.event_id, dl.c.subscription_id)
-            .where(_due(now))
+            .where(_due(now, room.full() if room else ()))
             .order_by(dl.c.next_attempt_at)
             .limit(limit)
         )
         if self._conn.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
-        keys = self._conn.execute(due).all()
-        claimed = []
-        for event_id, subscription_id in keys:
-            result = self._conn.execute(
-                update(dl)
-                .where(
-                    dl.c.event_id == event_id,
-                    dl.c.subscription_id == subscription_id,
-                    or_(dl.c.leased_until.is_(None), dl.c.leased_until < now),
-                )
-                .values(lease_owner=owner, leased_until=lease_until)
+        taken: Counter[str] = Counter()
+        jobs = []
+        for event_id, subscription_id in self._conn.execute(due).all():
+            # A subscription with many due deliveries fills only its own room; the rest of the
+            # oldest are left for the next claim, by then passing over that subscription.
+            if room is not None and taken[subscription_id] >= room.of(subscription_id):
+                continue
+            if self._lease(event_id, subscription_id, now, owner, lease_until):
+                taken[subscription_id] += 1
+                if (job := self._job(event_id, subscription_id)) is not None:
+                    jobs.append(job)
+        return jobs
+
+    def _lease(self, event_id: str, subscription_id: str, now: datetime, owner: str, until: datetime) -> bool:
+        result = self._conn.execute(
+            update(dl)
+            .where(
+                dl.c.event_id == event_id,
+                dl.c.subscription_id == subscription_id,
+                or_(dl.c.leased_until.is_(None), dl.c.leased_until < now),
             )
-            if result.rowcount == 1:
-                claimed.append((event_id, subscription_id))
-        return [job for key in claimed if (job := self._job(*key)) is not None]
+            .values(lease_owner=owner, leased_until=until)
+        )
+        return result.rowcount == 1
 
     def _job(self, event_id: str, subscription_id: str) -> DeliveryJob | None:
         row = self._conn.execute(
