@@ -25,6 +25,7 @@ from payintents.domain.webhooks import Subscription
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import (
     ApiKeyRecord,
+    NewApiKey,
     AttemptRecord,
     CardResult,
     ConcurrentUpdateError,
@@ -189,10 +190,15 @@ class MemoryAccounts:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    def add(self, account_id: str, name: str, keys: Sequence[ApiKeyRecord], now: datetime) -> None:
+    def add(self, account_id: str, name: str, keys: Sequence[NewApiKey], now: datetime) -> None:
         self._s.accounts[account_id] = name
         for key in keys:
-            self._s.api_keys[key.key_hash] = key
+            self.add_key(key, now)
+
+    def add_key(self, key: NewApiKey, now: datetime) -> None:
+        self._s.api_keys[key.key_hash] = ApiKeyRecord(
+            key.key_hash, key.account_id, key.environment, key_id=key.key_id
+        )
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         return self._s.api_keys.get(key_hash)
