@@ -1,4 +1,4 @@
-"""The ``payintents`` command: serve, dispatch, migrate, accounts create, users create, expire, audit."""
+"""The ``payintents`` command: serve, dispatch, migrate, accounts create, keys, users, expire, audit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from payintents import __version__
+from payintents.admin_commands import add_key_parser, add_user_parser
 from payintents.benchmark.command import add_bench_parser
 from payintents.bootstrap import (
     ConfigurationError,
@@ -20,10 +21,8 @@ from payintents.bootstrap import (
     build_sender,
     migrate,
 )
-from payintents.domain.errors import DomainError, ValidationError
 from payintents.service.accounts import NewAccount, create_account, create_demo_account_if_empty
 from payintents.service.expiry import run_expiry_pass
-from payintents.service.users import create_user
 from payintents.web.logs import logging_config
 from payintents.workers.dispatcher import run_dispatcher, start_dispatcher
 from payintents.workers.housekeeping import start_housekeeping
@@ -58,32 +57,6 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
         )
     )
     return 0
-
-
-def cmd_users_create(args: argparse.Namespace) -> int:
-    """Add a dashboard user; the password comes from stdin (--password-stdin) or a prompt."""
-    settings = _settings(args)
-    migrate(settings)
-    password = _read_password(args.password_stdin)
-    try:
-        user = create_user(build_dependencies(settings), args.username, args.account, password)
-    except DomainError as refused:
-        details = refused.errors.values() if isinstance(refused, ValidationError) else [[refused.detail]]
-        print(f"payintents: {' '.join(m for ms in details for m in ms)}", file=sys.stderr)
-        return 1
-    print(json.dumps({"userId": user.id, "username": user.username, "accountId": user.account_id}))
-    return 0
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    import getpass
-
-    password = getpass.getpass("Password: ")
-    if getpass.getpass("Password again: ") != password:
-        raise ConfigurationError("the two passwords differ")
-    return password
 
 
 def cmd_expire(args: argparse.Namespace) -> int:
@@ -219,15 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.set_defaults(handler=cmd_accounts_create)
 
-    users = commands.add_parser("users", help="manage dashboard users")
-    user_commands = users.add_subparsers(dest="users_command", required=True)
-    new_user = with_database(user_commands.add_parser("create", help="create a dashboard user"))
-    new_user.add_argument("username")
-    new_user.add_argument("--account", required=True, help="the account id (acc_…) the user works in")
-    new_user.add_argument(
-        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
-    )
-    new_user.set_defaults(handler=cmd_users_create)
+    add_user_parser(commands, with_database, _settings)
+    add_key_parser(commands, with_database, _settings)
     add_bench_parser(commands)
     return parser
 
