@@ -25,7 +25,6 @@ from payintents.domain.webhooks import Subscription
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import (
     ApiKeyRecord,
-    NewApiKey,
     AttemptRecord,
     CardResult,
     ConcurrentUpdateError,
@@ -33,6 +32,7 @@ from payintents.service.ports import (
     DeliveryView,
     IntentPage,
     IntentQuery,
+    NewApiKey,
     ProcessorDeclinedError,
     ProcessorUnavailableError,
     RefundApplied,
