@@ -35,6 +35,9 @@ WINDOW_S = 60.0
 MAX_TRACKED = 100_000
 # How often an attempt waiting for a hash slot looks again.
 SLOT_POLL_S = 0.02
+# Attempts that may wait per slot; more could not start within the wait anyway, so they get 503 at
+# once instead of polling.
+MAX_WAITING_PER_SLOT = 8
 
 
 class SignInThrottledError(Exception):
@@ -81,11 +84,14 @@ class FailureWindow:
             return 0.0
         return failures[0] + WINDOW_S - now_s
 
-    def add(self, key: str, now_s: float) -> None:
+    def make_room(self, key: str, now_s: float) -> None:
+        """Raise ``SignInBusyError`` if ``key`` is new and the table is full of live keys."""
         if key not in self._failures and len(self._failures) >= MAX_TRACKED:
             self._drop_expired(now_s)
             if len(self._failures) >= MAX_TRACKED:
                 raise SignInBusyError("sign-in throttle tables are full")
+
+    def add(self, key: str, now_s: float) -> None:
         self._failures.setdefault(key, deque()).append(now_s)
 
     def take_back(self, key: str, at_s: float) -> None:
@@ -145,9 +151,11 @@ class SignInGuard:
                 wait_s = max(wait_s, self._users.wait_s(who, now_s))
             if wait_s > 0.0:
                 raise SignInThrottledError(whole_seconds(wait_s))
-            self._addresses.add(where, now_s)
+            self._addresses.make_room(where, now_s)
             if who is not None:
+                self._users.make_room(who, now_s)
                 self._users.add(who, now_s)
+            self._addresses.add(where, now_s)
         return Attempt(self, where, who, now_s)
 
     def settle(self, attempt: Attempt, *, succeeded: bool) -> None:
@@ -167,14 +175,27 @@ class HashSlots:
     def __init__(self, size: int, wait_s: float) -> None:
         self._free = size
         self._wait_s = wait_s
+        self._max_waiting = size * MAX_WAITING_PER_SLOT
+        self._waiting = 0
         self._lock = threading.Lock()
 
-    def _take(self) -> bool:
+    def _take(self, *, waited: bool) -> bool:
+        """A slot, or False; the first refusal makes the attempt a waiter, if there is room."""
         with self._lock:
-            if self._free == 0:
-                return False
-            self._free -= 1
-            return True
+            if self._free > 0:
+                self._free -= 1
+                if waited:
+                    self._waiting -= 1
+                return True
+            if not waited:
+                if self._waiting >= self._max_waiting:
+                    raise SignInBusyError("too many sign-ins wait for a password check")
+                self._waiting += 1
+            return False
+
+    def _stop_waiting(self) -> None:
+        with self._lock:
+            self._waiting -= 1
 
     def _give_back(self) -> None:
         with self._lock:
@@ -185,10 +206,16 @@ class HashSlots:
         """Hold a slot for the block; ``SignInBusyError`` if none was free within the wait.
         Polling, rather than an asyncio semaphore, keeps the slots free of any one event loop."""
         deadline_s = time.monotonic() + self._wait_s
-        while not self._take():
-            if time.monotonic() >= deadline_s:
-                raise SignInBusyError("no password check could start in time")
-            await anyio.sleep(SLOT_POLL_S)
+        if not self._take(waited=False):
+            try:
+                while not self._take(waited=True):
+                    if time.monotonic() >= deadline_s:
+                        raise SignInBusyError("no password check could start in time")
+                    await anyio.sleep(SLOT_POLL_S)
+            except BaseException:
+                # Timed out, or the client went away while waiting (cancelled).
+                self._stop_waiting()
+                raise
         try:
             yield
         finally:
