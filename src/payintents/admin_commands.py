@@ -30,7 +30,7 @@ Subparsers = argparse._SubParsersAction
 ENVIRONMENTS = {"sandbox": "sandbox", "production": "prod"}
 
 
-def refusal_text(refused: DomainError) -> str:
+def _refusal_text(refused: DomainError) -> str:
     """What the store refused, in its own words, for one line on stderr."""
     from payintents.domain.errors import ValidationError
 
@@ -38,7 +38,7 @@ def refusal_text(refused: DomainError) -> str:
     return f"payintents: {' '.join(m for ms in details for m in ms)}"
 
 
-def read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool) -> str:
     """The first line of stdin, or typed twice at a prompt that does not echo."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -66,7 +66,7 @@ def _run(
         try:
             work(build_dependencies(settings), args)
         except DomainError as refused:
-            print(refusal_text(refused), file=sys.stderr)
+            print(_refusal_text(refused), file=sys.stderr)
             return 1
         return 0
 
@@ -124,7 +124,7 @@ def keys_revoke(deps: Dependencies, args: argparse.Namespace) -> None:
 def users_create(deps: Dependencies, args: argparse.Namespace) -> None:
     from payintents.service.users import create_user
 
-    user = create_user(deps, args.username, args.account, read_password(args.password_stdin))
+    user = create_user(deps, args.username, args.account, _read_password(args.password_stdin))
     print(json.dumps({"userId": user.id, "username": user.username, "accountId": user.account_id}))
 
 
@@ -141,7 +141,7 @@ def users_list(deps: Dependencies, args: argparse.Namespace) -> None:
 def users_set_password(deps: Dependencies, args: argparse.Namespace) -> None:
     from payintents.service.users import set_password
 
-    ended = set_password(deps, args.username, read_password(args.password_stdin))
+    ended = set_password(deps, args.username, _read_password(args.password_stdin))
     print(f"New password set for {args.username}; {_sessions(ended)} ended.")
 
 
