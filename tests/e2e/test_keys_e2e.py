@@ -32,6 +32,12 @@ def server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
         yield running
 
 
+@pytest.fixture
+def one_worker(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+    with running_server(database_url, tmp_path, workers=1) as running:
+        yield running
+
+
 def _statuses(server: RunningServer, key: str) -> set[int]:
     fresh = httpx.Limits(max_keepalive_connections=0)
     with httpx.Client(base_url=server.base_url, timeout=30, limits=fresh) as http:
@@ -70,7 +76,8 @@ def test_a_revoked_key_is_refused_by_every_worker_at_once(server: RunningServer)
     assert server.log_problems() == []
 
 
-def test_keys_list_shows_when_a_key_was_last_used(server: RunningServer) -> None:
+def test_keys_list_shows_when_a_key_was_last_used(one_worker: RunningServer) -> None:
+    server = one_worker
     account = server.new_account()
     assert _statuses(server, account["prodKey"]) == {404}
     listing = json.loads(
