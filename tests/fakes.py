@@ -34,6 +34,7 @@ from payintents.service.ports import (
     DeliveryView,
     IntentPage,
     IntentQuery,
+    NewApiKey,
     ProcessorDeclinedError,
     ProcessorUnavailableError,
     RefundApplied,
@@ -192,10 +193,15 @@ class MemoryAccounts:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    def add(self, account_id: str, name: str, keys: Sequence[ApiKeyRecord], now: datetime) -> None:
+    def add(self, account_id: str, name: str, keys: Sequence[NewApiKey], now: datetime) -> None:
         self._s.accounts[account_id] = name
         for key in keys:
-            self._s.api_keys[key.key_hash] = key
+            self.add_key(key, now)
+
+    def add_key(self, key: NewApiKey, now: datetime) -> None:
+        self._s.api_keys[key.key_hash] = ApiKeyRecord(
+            key.key_hash, key.account_id, key.environment, key_id=key.key_id
+        )
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         return self._s.api_keys.get(key_hash)

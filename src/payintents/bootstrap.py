@@ -31,9 +31,11 @@ from payintents.adapters.sql.suspending import SuspendingRunner, engine_here, ru
 from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.domain.webhook_urls import SANDBOX_LOCAL_HOSTS, parse_sandbox_hosts
 from payintents.service.dependencies import Dependencies
+from payintents.service.key_usage import KeyUsageRecorder
 from payintents.service.ports import Clock, WebhookSender
 from payintents.service.request_log import RequestLogBuffer
 from payintents.web.app import build_app
+from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits
 from payintents.web.rate_limit import RateLimit, RateLimiter, parse_rate_limit
 
 MIN_RETENTION_HOURS = 24
@@ -68,6 +70,9 @@ class Settings:
     # Per-key request limits of each worker process (ADR 0008); None is unlimited.
     rate_limit: RateLimit | None = None
     sandbox_rate_limit: RateLimit | None = None
+    # Dashboard sign-in throttling and password-check slots, per worker process (ADR 0023).
+    sign_in_limits: SignInLimits = field(default_factory=SignInLimits)
+    dashboard_idle_timeout: timedelta = timedelta(minutes=30)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -96,6 +101,14 @@ class Settings:
             ),
             rate_limit=_rate_limit_setting("PAYINTENTS_RATE_LIMIT"),
             sandbox_rate_limit=_rate_limit_setting("PAYINTENTS_SANDBOX_RATE_LIMIT"),
+            sign_in_limits=SignInLimits(
+                failures_per_user=_count_setting("PAYINTENTS_SIGN_IN_FAILURES_PER_USER", 5),
+                failures_per_address=_count_setting("PAYINTENTS_SIGN_IN_FAILURES_PER_ADDRESS", 30),
+                concurrent_checks=_count_setting("PAYINTENTS_SIGN_IN_CONCURRENT_CHECKS", 1),
+            ),
+            dashboard_idle_timeout=timedelta(
+                minutes=_count_setting("PAYINTENTS_DASHBOARD_IDLE_TIMEOUT_MIN", 30)
+            ),
         )
 
 
@@ -116,6 +129,14 @@ def _sandbox_hosts_setting() -> frozenset[str]:
         raise ConfigurationError(f"PAYINTENTS_SANDBOX_WEBHOOK_HOSTS {malformed}") from None
 
 
+def _count_setting(name: str, default: int) -> int:
+    """A whole number of at least 1 from the environment."""
+    text = os.environ.get(name, str(default)).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ConfigurationError(f"{name} must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def build_dependencies(
     settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
 ) -> Dependencies:
@@ -127,13 +148,16 @@ def build_dependencies(
     def writer() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine_here(engine, runner))
 
+    clock = clock or SystemClock()
     return Dependencies(
         uow=writer,
+        key_usage=KeyUsageRecorder(writer, clock),
+        dashboard_idle_timeout=settings.dashboard_idle_timeout,
         request_log=RequestLogBuffer(writer, joins_commit_groups=write_gate(engine) is not None),
         reader=lambda: SqlUnitOfWork(engine_here(engine, runner), read_only=True),
         key_lookup=lambda key_hash: find_api_key(engine_here(engine, runner), key_hash),
         event_loop_runner=runner,
-        clock=clock or SystemClock(),
+        clock=clock,
         ids=RandomIds(),
         processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s),
         idempotency_retention=settings.idempotency_retention,
@@ -176,7 +200,12 @@ def app_from_environment() -> Starlette:
     )
     limiter = RateLimiter(settings.rate_limit, settings.sandbox_rate_limit)
     deps = build_dependencies(settings, engine=engine)
-    app = build_app(deps, pool_in_use=_pool_gauge(engine, deps), rate_limiter=limiter)
+    app = build_app(
+        deps,
+        pool_in_use=_pool_gauge(engine, deps),
+        rate_limiter=limiter,
+        sign_in_guard=SignInGuard(settings.sign_in_limits),
+    )
     tune_garbage_collector()
     return app
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from payintents import __version__
+from payintents.admin_commands import add_key_parser, add_user_parser
 from payintents.benchmark.command import add_bench_parser
 from payintents.client_commands import CLIENT_COMMANDS, client_commands_help, run_client_command
 
@@ -58,40 +59,6 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     keys = {"accountId": account.account_id, "sandboxKey": account.sandbox_key, "prodKey": account.prod_key}
     print(json.dumps(keys))
     return 0
-
-
-def cmd_users_create(args: argparse.Namespace) -> int:
-    """Add a dashboard user; the password comes from stdin (--password-stdin) or a prompt."""
-    import json
-
-    from payintents.bootstrap import build_dependencies, migrate
-    from payintents.domain.errors import DomainError, ValidationError
-    from payintents.service.users import create_user
-
-    settings = _settings(args)
-    migrate(settings)
-    password = _read_password(args.password_stdin)
-    try:
-        user = create_user(build_dependencies(settings), args.username, args.account, password)
-    except DomainError as refused:
-        details = refused.errors.values() if isinstance(refused, ValidationError) else [[refused.detail]]
-        print(f"payintents: {' '.join(m for ms in details for m in ms)}", file=sys.stderr)
-        return 1
-    print(json.dumps({"userId": user.id, "username": user.username, "accountId": user.account_id}))
-    return 0
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    import getpass
-
-    from payintents.bootstrap import ConfigurationError
-
-    password = getpass.getpass("Password: ")
-    if getpass.getpass("Password again: ") != password:
-        raise ConfigurationError("the two passwords differ")
-    return password
 
 
 def cmd_expire(args: argparse.Namespace) -> int:
@@ -273,23 +240,6 @@ def _add_account_parsers(commands: argparse._SubParsersAction[argparse.ArgumentP
     create.add_argument("name", help="the merchant's name, shown in the dashboard")
     create.set_defaults(handler=cmd_accounts_create)
 
-    users = commands.add_parser("users", help="users create NAME --account ACC: a dashboard user")
-    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
-    new_user = _with_database(
-        user_commands.add_parser(
-            "create",
-            help="create a dashboard user of an account (asks for the password)",
-            description="Create a user who signs in to the dashboard with a password (hashed with "
-            "Argon2id). The password is asked for twice, or read from stdin with --password-stdin.",
-        )
-    )
-    new_user.add_argument("username", help="the name the user signs in with")
-    new_user.add_argument("--account", required=True, help="the account id (acc_…) the user works in")
-    new_user.add_argument(
-        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
-    )
-    new_user.set_defaults(handler=cmd_users_create)
-
 
 def _add_maintenance_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     migrate = commands.add_parser("migrate", help="bring the database to the newest schema")
@@ -323,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_serve_parser(commands)
     _add_account_parsers(commands)
+    add_user_parser(commands, _with_database, _settings)
+    add_key_parser(commands, _with_database, _settings)
     _add_maintenance_parsers(commands)
     add_bench_parser(commands)
     return parser

@@ -21,7 +21,7 @@ CLIENT_COMMAND_SUMMARIES = (
     ("intents refunds", "list a payment intent's refunds"),
     ("intents pay", "pay a sandbox intent with a test card (intents pay ID [--card ...])"),
     ("intents challenge", "pass or fail a sandbox payment's waiting 3-D Secure challenge"),
-    ("webhooks listen", "receive verified webhook events here, with their signing secret (like stripe listen)"),
+    ("webhooks listen", "receive verified webhook events here, printing their signing secret"),
     ("webhooks list", "list webhook subscriptions"),
     ("webhooks events", "list the events one can subscribe to"),
 )

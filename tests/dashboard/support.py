@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +18,20 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.users import create_user
 
 PASSWORD = "correct horse battery staple"
+# The console script pip installed next to this interpreter: the command as a person types it.
+PAYINTENTS = Path(sys.executable).parent / "payintents"
+
+
+def payintents(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run ``payintents ARGS --database URL``, with ``stdin`` typed in; never raises on exit codes."""
+    return subprocess.run(
+        [str(PAYINTENTS), *args, "--database", database_url],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 class _Inputs(HTMLParser):

@@ -141,7 +141,7 @@ def test_refund_part_of_a_payment_then_a_double_submit_then_too_much(page: Any, 
 
     review_refund(page, "100.00")
     alert = page.get_by_role("alert")
-    assert "Refund amount 10000 exceeds the remaining refundable amount 1550." in alert.inner_text()
+    assert "Refund amount £100.00 exceeds the remaining refundable amount £15.50." in alert.inner_text()
     assert page.locator("#remaining").inner_text() == "£15.50"
     assert api.intent(intent_id)["refundedAmount"] == 950
 

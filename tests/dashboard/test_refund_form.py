@@ -104,14 +104,17 @@ def test_reason_and_notes_keep_the_apis_limits(api: Api, browser: Dashboard) -> 
     assert "at most 1024 characters" in words and "at most 4096 characters" in words
 
 
-def test_more_than_remains_shows_the_apis_message(api: Api, browser: Dashboard) -> None:
+def test_more_than_remains_shows_the_apis_rule_with_money_as_money(api: Api, browser: Dashboard) -> None:
     intent_id = api.captured_intent(1000)
     api.refund(intent_id, 700)
     form = browser.refund_form(intent_id)
-    expected = "Refund amount 400 exceeds the remaining refundable amount 300."
-    assert expected in api.refund(intent_id, 400).json()["detail"]
+    # The API speaks minor units; the dashboard says the same rule in pounds and pence.
+    in_minor_units = "Refund amount 400 exceeds the remaining refundable amount 300."
+    assert in_minor_units in api.refund(intent_id, 400).json()["detail"]
+    expected = "Refund amount £4.00 exceeds the remaining refundable amount £3.00."
     reviewed = browser.review(intent_id, form, amount="4.00")
     assert reviewed.status_code == 400 and expected in text_of(reviewed.text)
+    assert in_minor_units not in text_of(reviewed.text)
     # The same rule holds at confirmation, e.g. when an API refund landed after the review.
     confirmed = browser.confirm(intent_id, form, amount="4.00")
     assert confirmed.status_code == 400 and expected in text_of(confirmed.text)

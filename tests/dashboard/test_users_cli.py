@@ -1,5 +1,7 @@
-"""``payintents users create`` on both stores: the user it creates signs in to the dashboard, the
-password is read from stdin and stored only as an Argon2id hash, bad input exits 1 and adds nobody."""
+"""``payintents users create|list|set-password|delete`` on both stores: the user it creates signs
+in to the dashboard, the password is read from stdin and stored only as an Argon2id hash, the list
+shows no hash, and bad input exits 1 and changes nothing. (New passwords and deletions ending
+sessions: test_session_lifetime.py.)"""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from payintents.service import users
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from payintents.service.users import create_user
-from tests.dashboard.support import PASSWORD, Dashboard, text_of
+from tests.dashboard.support import PASSWORD, Dashboard, payintents, text_of
 
 
 def users_create(database_url: str, *args: str, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
@@ -84,3 +86,40 @@ def test_a_long_password_never_matches_its_prefix(deps: Dependencies) -> None:
     assert users.verify_user(deps, "grace", "p" * 1024) is not None
     assert users.verify_user(deps, "grace", "p" * 1025) is None
     assert users.verify_user(deps, "grace", "p" * 1023) is None
+
+
+def test_users_list_shows_names_accounts_and_dates_never_hashes(
+    database_url: str, deps: Dependencies
+) -> None:
+    mine, theirs = create_account(deps, "mine"), create_account(deps, "theirs")
+    for name, account in (("zoe", mine), ("adam", mine), ("tom", theirs)):
+        create_user(deps, name, account.account_id, PASSWORD)
+    everyone = payintents(database_url, "users", "list")
+    assert everyone.returncode == 0, everyone.stderr
+    lines = everyone.stdout.splitlines()
+    assert lines[0].split() == ["USERNAME", "ACCOUNT", "CREATED"]
+    assert [line.split()[0] for line in lines[1:]] == ["adam", "tom", "zoe"]
+    assert "argon2" not in everyone.stdout and PASSWORD not in everyone.stdout
+    only_mine = payintents(database_url, "users", "list", "--account", mine.account_id, "--json")
+    rows = json.loads(only_mine.stdout)
+    assert [(row["username"], row["accountId"]) for row in rows] == [
+        ("adam", mine.account_id),
+        ("zoe", mine.account_id),
+    ]
+    assert set(rows[0]) == {"username", "accountId", "createdAt"}
+
+
+def test_unknown_users_and_short_passwords_exit_1_and_change_nothing(
+    database_url: str, deps: Dependencies
+) -> None:
+    account = create_account(deps, "merchant")
+    create_user(deps, "dave", account.account_id, PASSWORD)
+    for args, stdin, reason in (
+        (("set-password", "nobody", "--password-stdin"), PASSWORD, "No dashboard user nobody exists"),
+        (("delete", "nobody"), "", "No dashboard user nobody exists"),
+        (("set-password", "dave", "--password-stdin"), "short", "A password is 12 to 1024 characters long."),
+        (("list", "--account", "acc_nothing"), "", "No account acc_nothing exists."),
+    ):
+        done = payintents(database_url, "users", *args, stdin=stdin + "\n")
+        assert done.returncode == 1 and reason in done.stderr and "Traceback" not in done.stderr
+    assert users.verify_user(deps, "dave", PASSWORD) is not None

@@ -21,7 +21,7 @@ from payintents.domain.idempotency import IdempotencyRecord, StoredResponse, rep
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
-from payintents.service.ports import ApiKeyRecord
+from payintents.service.ports import ApiKeyRecord, NewApiKey
 from tests.store.test_intent_store import NOW, OTHER, SCOPE, make_intent
 
 BODY = '{"paymentIntentId":"pi_1","message":"refund for Order 234 — £"}'.encode()
@@ -122,7 +122,8 @@ def test_a_concurrent_claim_waits_for_the_holder_and_sees_its_answer(engine: Eng
 
 
 def _write_everything(uow: SqlUnitOfWork) -> None:
-    uow.accounts.add("acc_3", "third", [ApiKeyRecord("h" * 64, "acc_3", Environment.SANDBOX)], NOW)
+    key = NewApiKey("key_3", "h" * 64, "sk_sandbox_hhhh", "acc_3", Environment.SANDBOX)
+    uow.accounts.add("acc_3", "third", [key], NOW)
     uow.intents.add(make_intent("pi_2"))
     uow.refunds.add(Refund("rfnd_1", SCOPE, "pi_1", 1, None, None, None, NOW))
     uow.outbox.add(OutboxEvent("evt_1", SCOPE, EventName.REFUND_CREATED, "pi_1", NOW, {"a": 1}))
@@ -182,11 +183,14 @@ def test_refunds_list_in_the_order_they_were_recorded_within_scope(engine: Engin
 
 
 def test_accounts_find_keys_by_hash(engine: Engine) -> None:
-    sandbox = ApiKeyRecord("a" * 64, "acc_9", Environment.SANDBOX)
-    prod = ApiKeyRecord("b" * 64, "acc_9", Environment.PRODUCTION)
+    sandbox = ApiKeyRecord("a" * 64, "acc_9", Environment.SANDBOX, key_id="key_sandbox_9")
+    prod = ApiKeyRecord("b" * 64, "acc_9", Environment.PRODUCTION, key_id="key_9")
+    new_keys = [
+        NewApiKey(key.key_id, key.key_hash, "sk_", key.account_id, key.environment) for key in (sandbox, prod)
+    ]
     with SqlUnitOfWork(engine) as uow:
         assert uow.accounts.count() == 2
-        uow.accounts.add("acc_9", "nine", [sandbox, prod], NOW)
+        uow.accounts.add("acc_9", "nine", new_keys, NOW)
         uow.commit()
     with SqlUnitOfWork(engine) as uow:
         assert uow.accounts.find_key("a" * 64) == replace(sandbox, failures_armed=False)

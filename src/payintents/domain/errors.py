@@ -6,6 +6,8 @@ mapped to a client error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class DomainError(Exception):
     """A request the rules refuse. ``detail`` is safe to show to the caller."""
@@ -39,6 +41,20 @@ class NotFoundError(DomainError):
 
 class RuleBrokenError(DomainError):
     """A business rule refuses the operation in the object's current state (HTTP 400)."""
+
+
+class RefundTooLargeError(RuleBrokenError):
+    """A refund of more than the intent has left to refund. ``detail`` gives the amounts in minor
+    units, as the API does; ``describe`` writes them as its reader expects (the dashboard: £4.00)."""
+
+    def __init__(self, amount: int, remaining: int) -> None:
+        self.amount = amount
+        self.remaining = remaining
+        super().__init__(self.describe(str))
+
+    def describe(self, money: Callable[[int], str]) -> str:
+        remaining = money(self.remaining)
+        return f"Refund amount {money(self.amount)} exceeds the remaining refundable amount {remaining}."
 
 
 class StateConflictError(DomainError):

@@ -15,6 +15,7 @@ from payintents.domain.errors import (
     InvariantViolationError,
     NotAllowedError,
     NotFoundError,
+    RefundTooLargeError,
     RuleBrokenError,
     StateConflictError,
     ValidationError,
@@ -285,9 +286,7 @@ def refund_refusal(intent: PaymentIntent | None, amount: int) -> Exception:
     if intent.status is not Status.CAPTURED:
         return RuleBrokenError(f"A refund needs a captured payment; this payment intent is {intent.status}.")
     if amount > intent.remaining_refundable:
-        return RuleBrokenError(
-            f"Refund amount {amount} exceeds the remaining refundable amount {intent.remaining_refundable}."
-        )
+        return RefundTooLargeError(amount, intent.remaining_refundable)
     return InvariantViolationError("refund refused although the intent allows it")
 
 

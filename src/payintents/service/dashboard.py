@@ -5,32 +5,37 @@ Refunds themselves go through ``service.refunds.create_refund``, exactly as the 
 module only checks a refund before the confirmation step and records who asked for it.
 
 Sessions live in the store: the browser's cookie holds 32 random bytes, the store their SHA-256,
-with the account, the environment, the CSRF token and an absolute expiry.
+with the account, the environment, the CSRF token, an absolute expiry and the last time the session
+was seen. A session unused for ``deps.dashboard_idle_timeout`` is over; the last-seen time is
+written at most once a ``SEEN_PRECISION``, so browsing costs a write a minute, not one a page, and
+the idle timeout holds to the minute.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from payintents.domain import lifecycle
 from payintents.domain.errors import NotAllowedError
 from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
 from payintents.domain.refund import Refund
-from payintents.service import users
-from payintents.service.accounts import authenticate
+from payintents.service.accounts import open_session
 from payintents.service.dashboard_ports import (
     CurrencyTotals,
     DashboardSession,
+    DashboardUser,
     DeliverySummary,
     PaymentFilter,
     PaymentSummaryPage,
 )
 from payintents.service.dependencies import Dependencies
+from payintents.service.ports import UnitOfWork
 
 SESSION_LIFETIME = timedelta(hours=8)
+SEEN_PRECISION = timedelta(minutes=1)
 PAGE_SIZE = 25
 DELIVERY_LIMIT = 100
 MAX_TOKEN_LENGTH = 100
@@ -78,19 +83,30 @@ def actor_of(session: DashboardSession) -> str:
 
 def sign_in_with_key(deps: Dependencies, raw_key: str) -> SignedIn | None:
     """A session in the key's own account and environment, or None for any key that opens nothing."""
-    scope = authenticate(deps, raw_key.strip())
-    return None if scope is None else _open_session(deps, scope, None)
+    opened = open_session(deps, raw_key.strip())
+    return None if opened is None else _open_session(deps, opened.scope, None, opened.key_id)
 
 
-def sign_in_with_password(deps: Dependencies, username: str, password: str) -> SignedIn | None:
-    """A user's session starts in production; users may switch to their account's sandbox."""
-    user = users.verify_user(deps, username.strip(), password)
-    if user is None:
-        return None
-    return _open_session(deps, Scope(user.account_id, Environment.PRODUCTION), user.username)
+def sign_in_as(deps: Dependencies, user: DashboardUser) -> SignedIn:
+    """A session for a user whose password was checked (``users.verify_user``). It starts where
+    the account's payments are (see ``landing_environment``); users may switch between production
+    and sandbox."""
+    with deps.read() as uow:
+        environment = landing_environment(uow, user.account_id)
+    return _open_session(deps, Scope(user.account_id, environment), user.username, None)
 
 
-def _open_session(deps: Dependencies, scope: Scope, username: str | None) -> SignedIn:
+def landing_environment(uow: UnitOfWork, account_id: str) -> Environment:
+    """Production, unless production has no payments yet and the sandbox has some: someone trying
+    the sandbox first lands on their test payments, not on an empty list."""
+    production = Scope(account_id, Environment.PRODUCTION)
+    if uow.dashboard.has_payments(production):
+        return Environment.PRODUCTION
+    sandbox = Scope(account_id, Environment.SANDBOX)
+    return Environment.SANDBOX if uow.dashboard.has_payments(sandbox) else Environment.PRODUCTION
+
+
+def _open_session(deps: Dependencies, scope: Scope, username: str | None, key_id: str | None) -> SignedIn:
     token = secrets.token_urlsafe(32)
     now = deps.clock.now()
     session = DashboardSession(
@@ -101,19 +117,32 @@ def _open_session(deps: Dependencies, scope: Scope, username: str | None) -> Sig
         username=username,
         created_at=now,
         expires_at=now + SESSION_LIFETIME,
+        last_seen_at=now,
+        api_key_id=key_id,
     )
     with deps.uow() as uow:
-        uow.dashboard.reap_sessions(now)
+        uow.dashboard.reap_sessions(now, idle_since=now - deps.dashboard_idle_timeout)
         uow.dashboard.add_session(session)
         uow.commit()
     return SignedIn(token, session)
 
 
 def find_session(deps: Dependencies, token: str | None) -> DashboardSession | None:
+    """The live session the cookie names: not past its expiry, nor idle too long. Seeing it
+    counts as activity (written once a minute at most)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
+    now = deps.clock.now()
     with deps.read() as uow:
-        return uow.dashboard.find_session(_hash(token), deps.clock.now())
+        session = uow.dashboard.find_session(_hash(token), now)
+    if session is None or now - session.last_seen_at >= deps.dashboard_idle_timeout:
+        return None
+    if now - session.last_seen_at >= SEEN_PRECISION:
+        with deps.uow() as uow:
+            uow.dashboard.touch_session(session.token_hash, now)
+            uow.commit()
+        session = replace(session, last_seen_at=now)
+    return session
 
 
 def sign_out(deps: Dependencies, session: DashboardSession) -> None:

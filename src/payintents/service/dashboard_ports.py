@@ -93,6 +93,11 @@ class DashboardSession:
     username: str | None
     created_at: datetime
     expires_at: datetime
+    # The page before this one, to the minute (service/dashboard.py); past the idle timeout the
+    # session is over.
+    last_seen_at: datetime
+    # The key a key sign-in used: revoking it ends the session.
+    api_key_id: str | None = None
 
 
 class DashboardRepository(Protocol):
@@ -114,15 +119,34 @@ class DashboardRepository(Protocol):
         """Remember who asked for a refund of the scope; the first record wins."""
 
     def refund_actors(self, scope: Scope, intent_id: str) -> dict[str, str]: ...
-    def account_exists(self, account_id: str) -> bool: ...
     def add_user(self, user: DashboardUser) -> bool:
         """Store a new user; False (and nothing stored) if the username is taken."""
 
     def find_user(self, username: str) -> DashboardUser | None: ...
+    def list_users(self, account_id: str | None) -> list[DashboardUser]:
+        """Every user (of one account when given), by username."""
+
+    def set_password_hash(self, username: str, password_hash: str) -> bool:
+        """False if no such user."""
+
+    def delete_user(self, username: str) -> bool:
+        """False if no such user."""
+
+    def has_payments(self, scope: Scope) -> bool: ...
     def add_session(self, session: DashboardSession) -> None: ...
     def find_session(self, token_hash: str, now: datetime) -> DashboardSession | None:
-        """The unexpired session with this token hash."""
+        """The session with this token hash, unless past its absolute expiry."""
+
+    def touch_session(self, token_hash: str, now: datetime) -> None:
+        """The session was seen ``now``."""
 
     def set_session_environment(self, token_hash: str, environment: Environment) -> None: ...
     def delete_session(self, token_hash: str) -> None: ...
-    def reap_sessions(self, now: datetime) -> int: ...
+    def end_user_sessions(self, username: str) -> int:
+        """Delete every session of the user; how many there were."""
+
+    def end_key_sessions(self, api_key_id: str) -> int:
+        """Delete every session signed in with the key; how many there were."""
+
+    def reap_sessions(self, now: datetime, idle_since: datetime) -> int:
+        """Delete sessions past their expiry, or not seen since ``idle_since``."""

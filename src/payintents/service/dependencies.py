@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from payintents.domain.webhook_urls import SANDBOX_LOCAL_HOSTS
+from payintents.service.key_usage import KeyUsageRecorder
 from payintents.service.ports import (
     ApiKeyRecord,
     Clock,
@@ -52,6 +53,10 @@ class Dependencies:
     request_log: RequestLogBuffer | None = None
     # How event-loop operations run (ADR 0014); None runs them directly, the loop waiting with them.
     event_loop_runner: EventLoopRunner | None = None
+    # Where authentication notes each key's use (written a minute apart at most); None records none.
+    key_usage: KeyUsageRecorder | None = None
+    # A dashboard session unused this long is over (PAYINTENTS_DASHBOARD_IDLE_TIMEOUT_MIN).
+    dashboard_idle_timeout: timedelta = timedelta(minutes=30)
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         if self.key_lookup is not None:

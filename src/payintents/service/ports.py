@@ -191,6 +191,8 @@ class DeliveryRepository(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
+    """What authentication reads for a key that is not revoked, in one query."""
+
     key_hash: str
     account_id: str
     environment: Environment
@@ -199,12 +201,53 @@ class ApiKeyRecord:
     # Whether the key's account and environment had any sandbox failure armed when the key was
     # read (same query). True when not known: a capture or refund then looks for one.
     failures_armed: bool = True
+    # The key's public id (``key_…``): a dashboard session remembers it, so revoking ends it.
+    key_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    """A key to store: only its hash, with its public id and the prefix people recognise it by."""
+
+    key_id: str
+    key_hash: str
+    prefix: str
+    account_id: str
+    environment: Environment
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeySummary:
+    """A key as ``payintents keys list`` shows it: never the key itself."""
+
+    key_id: str
+    prefix: str
+    account_id: str
+    environment: Environment
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
 
 
 class AccountRepository(Protocol):
-    def add(self, account_id: str, name: str, keys: Sequence[ApiKeyRecord], now: datetime) -> None: ...
-    def find_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+    def add(self, account_id: str, name: str, keys: Sequence[NewApiKey], now: datetime) -> None: ...
+    def add_key(self, key: NewApiKey, now: datetime) -> None: ...
+    def find_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash unless it is revoked."""
+
     def count(self) -> int: ...
+    def exists(self, account_id: str) -> bool: ...
+    def list_keys(self, account_id: str) -> list[ApiKeySummary]:
+        """The account's keys, revoked ones too, oldest first."""
+
+    def find_summary(self, key_id: str | None, key_hash: str | None) -> ApiKeySummary | None:
+        """The key with this id, or with this hash."""
+
+    def revoke_key(self, key_id: str, now: datetime) -> bool:
+        """Revoke the key; False if it was already revoked."""
+
+    def record_key_use(self, used_at: Mapping[str, datetime], precision: timedelta) -> None:
+        """Set each key hash's last use, unless the stored one is less than ``precision`` older."""
 
 
 class UnitOfWork(Protocol):

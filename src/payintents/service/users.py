@@ -1,4 +1,6 @@
-"""Dashboard users: created from the command line, signed in with a password hashed by Argon2id.
+"""Dashboard users: created, listed, given a new password and deleted from the command line, and
+signed in with a password hashed by Argon2id. A new password or a deletion ends the user's
+dashboard sessions in the same transaction.
 
 A password is never stored or logged; only its Argon2id hash (argon2-cffi's defaults: RFC 9106's
 low-memory profile, tens of milliseconds per check) is kept. An unknown username costs the same
@@ -12,7 +14,8 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from payintents.domain.errors import StateConflictError, ValidationError
+from payintents.domain.errors import NotFoundError, StateConflictError, ValidationError
+from payintents.service.accounts import ensure_account_exists
 from payintents.service.dashboard_ports import DashboardUser
 from payintents.service.dependencies import Dependencies
 
@@ -56,8 +59,7 @@ def create_user(deps: Dependencies, username: str, account_id: str, password: st
     check_password(password)
     password_hash = _hasher.hash(password)
     with deps.uow() as uow:
-        if not uow.dashboard.account_exists(account_id):
-            raise ValidationError({"account": [f"No account {account_id} exists."]})
+        ensure_account_exists(uow, account_id)
         user = DashboardUser(
             id=deps.ids.new_id("usr", None),
             account_id=account_id,
@@ -69,6 +71,39 @@ def create_user(deps: Dependencies, username: str, account_id: str, password: st
             raise StateConflictError(f"The username {username} is taken.")
         uow.commit()
     return user
+
+
+def list_users(deps: Dependencies, account_id: str | None = None) -> list[DashboardUser]:
+    """Every user by name, or those of one account (which must exist)."""
+    with deps.read() as uow:
+        if account_id is not None:
+            ensure_account_exists(uow, account_id)
+        return uow.dashboard.list_users(account_id)
+
+
+def set_password(deps: Dependencies, username: str, password: str) -> int:
+    """Give the user a new password and end their sessions; how many sessions ended."""
+    password_hash = _hasher.hash(check_password(password))
+    with deps.uow() as uow:
+        if not uow.dashboard.set_password_hash(username, password_hash):
+            raise NotFoundError(_no_such_user(username))
+        ended = uow.dashboard.end_user_sessions(username)
+        uow.commit()
+    return ended
+
+
+def delete_user(deps: Dependencies, username: str) -> int:
+    """Delete the user and end their sessions; how many sessions ended."""
+    with deps.uow() as uow:
+        if not uow.dashboard.delete_user(username):
+            raise NotFoundError(_no_such_user(username))
+        ended = uow.dashboard.end_user_sessions(username)
+        uow.commit()
+    return ended
+
+
+def _no_such_user(username: str) -> str:
+    return f"No dashboard user {username} exists (see `payintents users list`)."
 
 
 def verify_user(deps: Dependencies, username: str, password: str) -> DashboardUser | None:

@@ -18,6 +18,7 @@ from payintents.service.ports import StoreBusyError
 from payintents.service.reporting import check_ready
 from payintents.web import checkout_routes, intent_routes, refund_routes, sandbox_routes, webhook_routes
 from payintents.web.dashboard import routes as dashboard_routes
+from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits
 from payintents.web.endpoint import json_response
 from payintents.web.metrics import metrics_endpoint
 from payintents.web.observability import RequestObserver
@@ -71,6 +72,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         if deps.request_log is not None:
             await run_in_threadpool(deps.request_log.close)
+        if deps.key_usage is not None:
+            await run_in_threadpool(deps.key_usage.close)
     finally:
         if deps.event_loop_runner is not None:
             await deps.event_loop_runner.close()
@@ -80,9 +83,11 @@ def build_app(
     deps: Dependencies,
     pool_in_use: Callable[[], int] = lambda: 0,
     rate_limiter: RateLimiter | None = None,
+    sign_in_guard: SignInGuard | None = None,
 ) -> Starlette:
-    """The API; ``pool_in_use`` reports the store's checked-out connections for /metrics, and
-    ``rate_limiter`` holds this process's per-key limits (none when not given)."""
+    """The API; ``pool_in_use`` reports the store's checked-out connections for /metrics,
+    ``rate_limiter`` holds this process's per-key limits (none when not given), and
+    ``sign_in_guard`` its dashboard sign-in throttle (the default limits when not given)."""
     routes: list[BaseRoute] = [
         Route("/health", live, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
@@ -108,4 +113,5 @@ def build_app(
     app.router.redirect_slashes = False
     app.state.deps = deps
     app.state.rate_limiter = rate_limiter or RateLimiter()
+    app.state.sign_in_guard = sign_in_guard or SignInGuard(SignInLimits())
     return app

@@ -1,5 +1,6 @@
 """What the merchant dashboard reads and writes: the payment list and its totals, webhook deliveries,
-dashboard users and server-side sessions, and who asked for each dashboard refund.
+dashboard users and server-side sessions (ended by expiry, idleness, sign-out, or their user's or
+key's removal), and who asked for each dashboard refund.
 
 The tables live on the shared ``metadata`` (so migrations and the schema check see them); the
 indexes the list needs lead with the account, like every other per-account index.
@@ -24,7 +25,6 @@ from sqlalchemy import (
 )
 
 from payintents.adapters.sql.schema import (
-    accounts,
     dashboard_refund_log,
     dashboard_sessions,
     dashboard_users,
@@ -178,11 +178,6 @@ class SqlDashboardRepository:
         ).all()
         return {refund_id: actor for refund_id, actor in rows}
 
-    def account_exists(self, account_id: str) -> bool:
-        return (
-            self._conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is not None
-        )
-
     def add_user(self, user: DashboardUser) -> bool:
         values = {
             "id": user.id,
@@ -203,6 +198,33 @@ class SqlDashboardRepository:
         ).first()
         return None if row is None else DashboardUser(*row)
 
+    def list_users(self, account_id: str | None) -> list[DashboardUser]:
+        u = dashboard_users
+        stmt = select(u.c.id, u.c.account_id, u.c.username, u.c.password_hash, u.c.created_at)
+        if account_id is not None:
+            stmt = stmt.where(u.c.account_id == account_id)
+        return [DashboardUser(*row) for row in self._conn.execute(stmt.order_by(u.c.username)).all()]
+
+    def set_password_hash(self, username: str, password_hash: str) -> bool:
+        u = dashboard_users
+        done = self._conn.execute(
+            update(u).where(u.c.username == username).values(password_hash=password_hash)
+        )
+        return int(done.rowcount) == 1
+
+    def delete_user(self, username: str) -> bool:
+        u = dashboard_users
+        return int(self._conn.execute(delete(u).where(u.c.username == username)).rowcount) == 1
+
+    def has_payments(self, scope: Scope) -> bool:
+        # ix_intents_account_created answers it from its first entry.
+        found = self._conn.execute(
+            select(pi.c.id)
+            .where(pi.c.account_id == scope.account_id, pi.c.environment == scope.environment.value)
+            .limit(1)
+        ).first()
+        return found is not None
+
     def add_session(self, session: DashboardSession) -> None:
         self._conn.execute(
             dashboard_sessions.insert().values(
@@ -211,8 +233,10 @@ class SqlDashboardRepository:
                 environment=session.environment.value,
                 csrf_token=session.csrf_token,
                 username=session.username,
+                api_key_id=session.api_key_id,
                 created_at=session.created_at,
                 expires_at=session.expires_at,
+                last_seen_at=session.last_seen_at,
             )
         )
 
@@ -233,7 +257,13 @@ class SqlDashboardRepository:
             username=row["username"],
             created_at=row["created_at"],
             expires_at=row["expires_at"],
+            last_seen_at=row["last_seen_at"],
+            api_key_id=row["api_key_id"],
         )
+
+    def touch_session(self, token_hash: str, now: datetime) -> None:
+        s = dashboard_sessions
+        self._conn.execute(update(s).where(s.c.token_hash == token_hash).values(last_seen_at=now))
 
     def set_session_environment(self, token_hash: str, environment: Environment) -> None:
         s = dashboard_sessions
@@ -245,9 +275,18 @@ class SqlDashboardRepository:
         s = dashboard_sessions
         self._conn.execute(delete(s).where(s.c.token_hash == token_hash))
 
-    def reap_sessions(self, now: datetime) -> int:
+    def end_user_sessions(self, username: str) -> int:
         s = dashboard_sessions
-        return int(self._conn.execute(delete(s).where(s.c.expires_at <= now)).rowcount)
+        return int(self._conn.execute(delete(s).where(s.c.username == username)).rowcount)
+
+    def end_key_sessions(self, api_key_id: str) -> int:
+        s = dashboard_sessions
+        return int(self._conn.execute(delete(s).where(s.c.api_key_id == api_key_id)).rowcount)
+
+    def reap_sessions(self, now: datetime, idle_since: datetime) -> int:
+        s = dashboard_sessions
+        over = or_(s.c.expires_at <= now, s.c.last_seen_at <= idle_since)
+        return int(self._conn.execute(delete(s).where(over)).rowcount)
 
 
 def _filtered(stmt: Select[Any], scope: Scope, f: PaymentFilter) -> Select[Any]:

@@ -67,10 +67,19 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("key_hash", String(64), primary_key=True),
+    # The key's public name (``key_…``), shown by ``payintents keys list`` and accepted by revoke.
+    Column("id", String(64), nullable=False),
+    # The key's first characters (``sk_sandbox_AbCd``): enough to recognise it, never to use it.
+    Column("prefix", String(24), nullable=False),
     Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
     Column("environment", String(10), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # Written at most once a minute per key, off the request path (service/keys.py).
+    Column("last_used_at", UtcDateTime),
+    # A revoked key opens nothing; the row stays so that ``keys list`` can show it.
+    Column("revoked_at", UtcDateTime),
     Index("ix_api_keys_account", "account_id"),
+    Index("ux_api_keys_id", "id", unique=True),
 )
 
 payment_intents = Table(
@@ -350,9 +359,15 @@ dashboard_sessions = Table(
     Column("environment", String(10), nullable=False),
     Column("csrf_token", String(64), nullable=False),
     Column("username", String(64)),
+    # The key a session signed in with (None for a user's): revoking the key ends the session.
+    Column("api_key_id", String(64)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+    # The session's last page, to the minute: past the idle timeout it is over.
+    Column("last_seen_at", UtcDateTime, nullable=False),
     Index("ix_dashboard_sessions_expires", "expires_at"),
+    Index("ix_dashboard_sessions_username", "username"),
+    Index("ix_dashboard_sessions_key", "api_key_id"),
 )
 
 dashboard_refund_log = Table(

@@ -19,7 +19,12 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from payintents.domain.errors import IdempotencyConflictError, RuleBrokenError, ValidationError
+from payintents.domain.errors import (
+    IdempotencyConflictError,
+    RefundTooLargeError,
+    RuleBrokenError,
+    ValidationError,
+)
 from payintents.domain.idempotency import StoredResponse, check_key, fingerprint
 from payintents.domain.intent import PaymentIntent
 from payintents.domain.lifecycle import refund_refusal
@@ -27,7 +32,7 @@ from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import dashboard, refunds
 from payintents.service.idempotent import IdempotentRequest
 from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError
-from payintents.web.amounts import AmountInputError, decimal_text, parse_amount
+from payintents.web.amounts import AmountInputError, decimal_text, format_money, parse_amount
 from payintents.web.dashboard.pages import BASE, FORM_EXPIRED, Visit, page, redirect
 from payintents.web.dashboard.payment_routes import can_refund
 from payintents.web.presenters import present_refund_created, stored_json
@@ -129,7 +134,7 @@ def refund_review(visit: Visit) -> Response:
     try:
         intent = dashboard.check_refund(visit.deps, visit.scope, intent_id, wanted.amount)
     except RuleBrokenError as refused:
-        return _form(visit, intent, fields, 400, problem=refused.detail)
+        return _form(visit, intent, fields, 400, problem=_in_money(refused, intent))
     return visit.render(
         "refund_confirm.html",
         nav="payments",
@@ -155,7 +160,7 @@ def refund_confirm(visit: Visit) -> Response:
         )
     except RuleBrokenError as refused:
         intent = dashboard.refundable_intent(visit.deps, visit.scope, intent_id)
-        return _form(visit, intent, fields, 400, problem=refused.detail)
+        return _form(visit, intent, fields, 400, problem=_in_money(refused, intent))
     except (ProcessorDeclinedError, ProcessorUnavailableError) as failed:
         # Nothing was refunded and the key is not spent: the same form may be confirmed again.
         intent = dashboard.refundable_intent(visit.deps, visit.scope, intent_id)
@@ -172,6 +177,13 @@ def refund_confirm(visit: Visit) -> Response:
         # The refund is committed: show it. Only the "by whom" note is missing (it reads "API").
         log.exception("could not record who made refund %s", refund_id)
     return redirect(f"{BASE}/payments/{intent_id}?refund={refund_id}")
+
+
+def _in_money(refused: RuleBrokenError, intent: PaymentIntent) -> str:
+    """The API's refusal, with its amounts written as money (£4.00, not 400)."""
+    if isinstance(refused, RefundTooLargeError):
+        return refused.describe(lambda minor: format_money(minor, intent.currency))
+    return refused.detail
 
 
 def _idempotent(intent_id: str, wanted: RefundRequest, key: str) -> IdempotentRequest:
