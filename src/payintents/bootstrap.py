@@ -33,6 +33,8 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.ports import Clock, WebhookSender
 from payintents.service.request_log import RequestLogBuffer
 from payintents.web.app import build_app
+from payintents.web.http_protocol import HttpLimits
+from payintents.web.metrics import DEFAULT_METRICS_ADDRESS, parse_metrics_address
 from payintents.web.rate_limit import RateLimit, RateLimiter, parse_rate_limit
 
 MIN_RETENTION_HOURS = 24
@@ -65,6 +67,10 @@ class Settings:
     # Per-key request limits of each worker process (ADR 0008); None is unlimited.
     rate_limit: RateLimit | None = None
     sandbox_rate_limit: RateLimit | None = None
+    # Read timeouts and the connection limit of each worker's HTTP protocol (http_protocol.py).
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
+    # Where `serve` answers Prometheus scrapes (ADR 0018); None serves no metrics.
+    metrics_address: tuple[str, int] | None = DEFAULT_METRICS_ADDRESS
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -92,7 +98,32 @@ class Settings:
             ),
             rate_limit=_rate_limit_setting("PAYINTENTS_RATE_LIMIT"),
             sandbox_rate_limit=_rate_limit_setting("PAYINTENTS_SANDBOX_RATE_LIMIT"),
+            http_limits=_http_limits_setting(),
+            metrics_address=_metrics_address_setting(),
         )
+
+
+def _metrics_address_setting() -> tuple[str, int] | None:
+    host, port = DEFAULT_METRICS_ADDRESS
+    try:
+        return parse_metrics_address(os.environ.get("PAYINTENTS_METRICS_ADDRESS", f"{host}:{port}"))
+    except ValueError as malformed:
+        raise ConfigurationError(f"PAYINTENTS_METRICS_ADDRESS {malformed}") from None
+
+
+def _http_limits_setting() -> HttpLimits:
+    defaults = HttpLimits()
+    limits = HttpLimits(
+        header_timeout_s=float(os.environ.get("PAYINTENTS_HEADER_TIMEOUT_S", defaults.header_timeout_s)),
+        body_timeout_s=float(os.environ.get("PAYINTENTS_BODY_TIMEOUT_S", defaults.body_timeout_s)),
+        max_connections=int(os.environ.get("PAYINTENTS_MAX_CONNECTIONS", defaults.max_connections)),
+    )
+    if min(limits.header_timeout_s, limits.body_timeout_s) <= 0 or limits.max_connections < 1:
+        raise ConfigurationError(
+            "PAYINTENTS_HEADER_TIMEOUT_S and PAYINTENTS_BODY_TIMEOUT_S must be above 0, "
+            "PAYINTENTS_MAX_CONNECTIONS at least 1"
+        )
+    return limits
 
 
 def _rate_limit_setting(name: str) -> RateLimit | None:

@@ -9,6 +9,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from payintents import __version__
 from payintents.benchmark.command import add_bench_parser
@@ -118,17 +119,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import tempfile
-
-    import uvicorn
-
-    from payintents.web.http_protocol import DojoErrorHttpProtocol
+    from payintents.service.reporting import webhook_backlog
+    from payintents.web.metrics import scrape_registry, serving_metrics, worker_samples_dir
 
     settings = _settings(args)
     log_config = logging_config(args.log_level)
     logging.config.dictConfig(log_config)
-    # Every worker writes its metric samples here, so any worker can answer a scrape for all.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="payintents-metrics-"))
     migrate(settings)
     deps = build_dependencies(settings)
     demo = create_demo_account_if_empty(deps)
@@ -137,6 +133,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     start_housekeeping(deps, settings.expiry_interval_s)
     if settings.dispatcher_in_serve:
         start_dispatcher(deps, build_sender(settings))
+    # Several workers write their metric samples to one directory, removed when serve stops; the
+    # metrics listener of this process reads them (or, with one worker, its own counters).
+    with worker_samples_dir(args.workers) as samples_dir:
+        registry = scrape_registry(samples_dir, lambda: webhook_backlog(deps))
+        with serving_metrics(settings.metrics_address, registry):
+            _run_uvicorn(args, settings, log_config)
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings, log_config: dict[str, Any]) -> None:
+    import uvicorn
+
+    from payintents.web.http_protocol import serving_protocol
+
     uvicorn.run(
         "payintents.bootstrap:app_from_environment",
         factory=True,
@@ -149,10 +159,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         # On SIGTERM, stop accepting and let in-flight requests (and their commits) finish.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        # Requests the HTTP parser cannot read get Dojo's error body too, not uvicorn's text.
-        http=DojoErrorHttpProtocol,
+        # Head limits, read timeouts and the connection limit; requests refused before any route
+        # runs (unreadable, too large, too slow) get Dojo's error body too, not uvicorn's text.
+        http=serving_protocol(settings.http_limits),
     )
-    return 0
 
 
 def welcome_text(base_url: str, database_url: str, demo: NewAccount | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -19,7 +20,7 @@ from payintents.service.reporting import check_ready
 from payintents.web import checkout_routes, intent_routes, refund_routes, sandbox_routes, webhook_routes
 from payintents.web.dashboard import routes as dashboard_routes
 from payintents.web.endpoint import json_response
-from payintents.web.metrics import metrics_endpoint
+from payintents.web.metrics import sample_pool_use
 from payintents.web.observability import RequestObserver
 from payintents.web.openapi import build_document
 from payintents.web.problems import problem_response, trace_id_of
@@ -65,7 +66,9 @@ async def openapi(request: Request) -> Response:
 
 @asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    sampler = asyncio.create_task(sample_pool_use(app.state.pool_in_use))
     yield
+    sampler.cancel()
     # Shutting down: the sandbox request log's last entries are written before the process ends.
     deps: Dependencies = app.state.deps
     try:
@@ -81,13 +84,12 @@ def build_app(
     pool_in_use: Callable[[], int] = lambda: 0,
     rate_limiter: RateLimiter | None = None,
 ) -> Starlette:
-    """The API; ``pool_in_use`` reports the store's checked-out connections for /metrics, and
+    """The API; ``pool_in_use`` reports the store's checked-out connections for the metrics, and
     ``rate_limiter`` holds this process's per-key limits (none when not given)."""
     routes: list[Route] = [
         Route("/health", live, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics_endpoint(pool_in_use), methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *refund_routes.ROUTES,
         *intent_routes.ROUTES,
@@ -107,5 +109,6 @@ def build_app(
     # from the caller's Host header. The dashboard's entry is the one path that redirects.
     app.router.redirect_slashes = False
     app.state.deps = deps
+    app.state.pool_in_use = pool_in_use
     app.state.rate_limiter = rate_limiter or RateLimiter()
     return app

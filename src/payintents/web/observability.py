@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 import time
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payintents.web.metrics import LATENCY, REPLAYS, REQUESTS
-from payintents.web.problems import new_trace_id
+from payintents.web.problems import CLIENT_CLOSED_REQUEST, new_trace_id
 
 access_log = logging.getLogger("payintents.access")
 
@@ -38,6 +39,10 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, observe)
+        except ClientDisconnect:
+            # The client left while sending its request (a route that does not catch it, like the
+            # dashboard's form reading): nothing to answer, and no server error.
+            outcome["status"] = CLIENT_CLOSED_REQUEST
         finally:
             self._record(scope, trace_id, outcome, time.perf_counter() - started)
 

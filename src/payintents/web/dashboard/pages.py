@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from payintents.domain import lifecycle
@@ -34,7 +34,7 @@ from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
 from payintents.web.dashboard.amounts import format_money
 from payintents.web.http_input import is_plausible_id, read_body
-from payintents.web.problems import RequestRefusedError
+from payintents.web.problems import RequestRefusedError, client_closed_response
 
 log = logging.getLogger("payintents.dashboard")
 
@@ -224,6 +224,8 @@ def _visit(request: Request, form: dict[str, str], handler: Handler) -> Response
 
 
 def exception_page(request: Request, exc: Exception, session: DashboardSession | None) -> Response:
+    if isinstance(exc, ClientDisconnect):
+        return client_closed_response()
     if isinstance(exc, NotFoundError):
         return error_page(request, 404, "There is no such page or payment in this account.", session)
     if isinstance(exc, StoreBusyError):
