@@ -25,7 +25,9 @@ def _abort_mid_body(base_url: str, path: str, headers: dict[str, str]) -> None:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + b'{"amount":')
 
 
-def test_a_client_leaving_mid_body_is_no_server_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_client_leaving_mid_body_is_no_server_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     metrics_port = free_port()
     monkeypatch.setenv("PAYINTENTS_METRICS_ADDRESS", f"127.0.0.1:{metrics_port}")
     url = f"sqlite:///{tmp_path / 'aborts.db'}"
@@ -35,7 +37,11 @@ def test_a_client_leaving_mid_body_is_no_server_error(tmp_path: Path, monkeypatc
         with httpx.Client(base_url=server.base_url, timeout=10) as client:
             intent_id = Api(client, key).captured_intent(1000)
             open_intent = Api(client, key).create_intent(1000)["id"]
-        api_headers = {"Authorization": f"Basic {key}", "Version": "2024-02-05", "Content-Type": "application/json"}
+        api_headers = {
+            "Authorization": f"Basic {key}",
+            "Version": "2024-02-05",
+            "Content-Type": "application/json",
+        }
         aborted = {
             "/payment-intents/search": api_headers,
             "/payment-intents": api_headers,
