@@ -35,6 +35,7 @@ from payintents.service.request_log import RequestLogBuffer
 from payintents.web.app import build_app
 from payintents.web.http_protocol import HttpLimits
 from payintents.web.metrics import DEFAULT_METRICS_ADDRESS, parse_metrics_address
+from payintents.web.public_url import parse_public_url
 from payintents.web.rate_limit import RateLimit, RateLimiter, parse_rate_limit
 
 MIN_RETENTION_HOURS = 24
@@ -71,6 +72,8 @@ class Settings:
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     # Where `serve` answers Prometheus scrapes (ADR 0018); None serves no metrics.
     metrics_address: tuple[str, int] | None = DEFAULT_METRICS_ADDRESS
+    # Where clients reach the server (https://pay.example.com): links and redirects start with it.
+    public_url: str | None = None
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -100,7 +103,15 @@ class Settings:
             sandbox_rate_limit=_rate_limit_setting("PAYINTENTS_SANDBOX_RATE_LIMIT"),
             http_limits=_http_limits_setting(),
             metrics_address=_metrics_address_setting(),
+            public_url=_public_url_setting(),
         )
+
+
+def _public_url_setting() -> str | None:
+    try:
+        return parse_public_url(os.environ.get("PAYINTENTS_PUBLIC_URL", ""))
+    except ValueError as malformed:
+        raise ConfigurationError(f"PAYINTENTS_PUBLIC_URL {malformed}") from None
 
 
 def _metrics_address_setting() -> tuple[str, int] | None:
@@ -190,7 +201,9 @@ def app_from_environment() -> Starlette:
     )
     limiter = RateLimiter(settings.rate_limit, settings.sandbox_rate_limit)
     deps = build_dependencies(settings, engine=engine)
-    app = build_app(deps, pool_in_use=_pool_gauge(engine, deps), rate_limiter=limiter)
+    app = build_app(
+        deps, pool_in_use=_pool_gauge(engine, deps), rate_limiter=limiter, public_url=settings.public_url
+    )
     tune_garbage_collector()
     return app
 

@@ -83,9 +83,11 @@ def build_app(
     deps: Dependencies,
     pool_in_use: Callable[[], int] = lambda: 0,
     rate_limiter: RateLimiter | None = None,
+    public_url: str | None = None,
 ) -> Starlette:
-    """The API; ``pool_in_use`` reports the store's checked-out connections for the metrics, and
-    ``rate_limiter`` holds this process's per-key limits (none when not given)."""
+    """The API; ``pool_in_use`` reports the store's checked-out connections for the metrics,
+    ``rate_limiter`` holds this process's per-key limits (none when not given), and
+    ``public_url`` is where clients reach the server (public_url.py)."""
     routes: list[Route] = [
         Route("/health", live, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
@@ -110,5 +112,6 @@ def build_app(
     app.router.redirect_slashes = False
     app.state.deps = deps
     app.state.pool_in_use = pool_in_use
+    app.state.public_url = public_url
     app.state.rate_limiter = rate_limiter or RateLimiter()
     return app

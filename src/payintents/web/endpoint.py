@@ -40,6 +40,7 @@ from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET
 from payintents.service.waiting import EventLoopWork, WouldWaitError, without_waiting
+from payintents.web import public_url
 from payintents.web.http_input import (
     check_fields_exist_in,
     parse_json,
@@ -80,7 +81,8 @@ class ApiCall:
 
     @property
     def base_url(self) -> str:
-        return str(self.request.base_url)
+        """Where clients reach this server, for absolute links (public_url.py)."""
+        return public_url.base_url(self.request)
 
     def idempotent(self, target: str, *, required: bool = False) -> IdempotentRequest:
         """The caller's ``idempotencyKey`` (any header case) bound to this exact request."""

@@ -9,6 +9,7 @@ a clear "busy" error instead of a hang.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 from dataclasses import dataclass
@@ -128,10 +129,9 @@ def _create_private(path: Path) -> None:
     """Create the database file readable and writable by its owner only (0600): it holds webhook
     secrets and customer data. SQLite itself would make it 0644 less the umask; its -wal and -shm
     files take the database file's mode, so they are 0600 too. An existing file keeps its mode."""
-    try:
+    # It exists, or its folder does not: SQLite says what is wrong when it connects.
+    with contextlib.suppress(OSError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except OSError:  # it exists, or its folder does not: SQLite says what is wrong when it connects
-        pass
 
 
 def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:

@@ -35,6 +35,7 @@ from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
 from payintents.web.dashboard.amounts import format_money
 from payintents.web.http_input import is_plausible_id, read_body
 from payintents.web.problems import RequestRefusedError, client_closed_response
+from payintents.web.public_url import served_over_https
 
 log = logging.getLogger("payintents.dashboard")
 
@@ -116,11 +117,6 @@ def error_page(request: Request, status: int, message: str, session: DashboardSe
     return response
 
 
-def is_https(request: Request) -> bool:
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return request.url.scheme == "https" or forwarded == "https"
-
-
 def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
     response.set_cookie(
         name,
@@ -129,7 +125,7 @@ def set_cookie(response: Response, request: Request, name: str, value: str, max_
         path=BASE,
         httponly=True,
         samesite="lax",
-        secure=is_https(request),
+        secure=served_over_https(request),
     )
 
 
