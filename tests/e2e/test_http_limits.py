@@ -158,3 +158,17 @@ def test_over_the_connection_limit_a_request_gets_503_then_a_slot_frees(
         # Both idle connections closed: a new one is served.
         time.sleep(0.5)
         assert httpx.get(f"{server.base_url}/health/live", timeout=5).status_code == 200
+
+
+def test_a_large_head_then_its_body_then_a_pipelined_request_are_all_read(server: RunningServer) -> None:
+    """The head limit counts the head only: a body and a next request in the same packets as a
+    48 KiB head are read as usual."""
+    headers = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 8000) for i in range(6))
+    body = b"b" * 20_000
+    first = b"POST /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20000\r\n" + headers + b"\r\n"
+    second = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with raw_connection(server.base_url) as sock:
+        sock.sendall(first + body + second)
+        raw = read_until_closed(sock)
+    assert raw.startswith(b"HTTP/1.1 405 ") and raw.count(b"HTTP/1.1 ") == 2, raw[:500]
+    assert b"HTTP/1.1 200 OK" in raw

@@ -86,26 +86,25 @@ class DojoErrorHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         # A connection that never sends a whole head is closed like one that stops halfway.
-        self._arm_read_deadline(self.limits.header_timeout_s)
+        self._arm_read_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_read_deadline()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._reading_head:
+        while data and not self.transport.is_closing():
+            if not self._reading_head:
+                self._feed(data)
+                return
             allowance = MAX_HEAD_BYTES - self._head_bytes
-            if len(data) > allowance:
-                # Feed only what fits: if the head ends inside it, the rest is read as usual.
-                head, data = data[:allowance], data[allowance:]
-                self._head_bytes = MAX_HEAD_BYTES
-                self._feed(head)
-                if self._reading_head and not self.transport.is_closing():
-                    self._refuse(431, HEAD_TOO_LARGE_DETAIL)
-                    return
-            else:
-                self._head_bytes += len(data)
-        self._feed(data)
+            if allowance <= 0:
+                self._refuse(431, HEAD_TOO_LARGE_DETAIL)
+                return
+            # Feed only what the head may still take; what follows is read once the head ends.
+            head, data = data[:allowance], data[allowance:]
+            self._head_bytes += len(head)
+            self._feed(head)
 
     def _feed(self, data: bytes) -> None:
         if not data or self.transport.is_closing():
@@ -113,10 +112,8 @@ class DojoErrorHttpProtocol(HttpToolsProtocol):
         super().data_received(data)
         if self.transport.is_closing() or self._read_deadline is not None:
             return
-        if self._reading_head and self._head_bytes:
-            self._arm_read_deadline(self.limits.header_timeout_s)
-        elif self._reading_body:
-            self._arm_read_deadline(self.limits.body_timeout_s)
+        if self._reading_body or (self._reading_head and self._head_bytes):
+            self._arm_read_deadline()
 
     # Parser callbacks
     def on_url(self, url: bytes) -> None:
@@ -165,15 +162,25 @@ class DojoErrorHttpProtocol(HttpToolsProtocol):
         self._read_deadline = None
         if self.transport.is_closing():
             return
-        answer_started = self.cycle is not None and self.cycle.response_started and self._reading_body
+        if self._waiting_for_an_answer():
+            # Pipelined: what is read now waits behind an earlier request's answer, and reading
+            # is paused meanwhile. It gets a whole timeout more each time this finds it waiting.
+            self._arm_read_deadline()
+            return
+        answer_started = self._reading_body and self.cycle is not None and self.cycle.response_started
         if (self._reading_head and not self._head_bytes) or answer_started:
             self.transport.close()
             return
-        if self.cycle is not None and self._reading_body:
+        if self._reading_body and self.cycle is not None:
             # The application waiting for the body now reads a disconnect; its answer is dropped.
             self.cycle.disconnected = True
             self.cycle.message_event.set()
         self._refuse(408, TOO_SLOW_DETAIL)
+
+    def _waiting_for_an_answer(self) -> bool:
+        if self._reading_body:
+            return bool(self.pipeline)
+        return self.cycle is not None and not self.cycle.response_complete
 
     def _refuse(self, status: int, detail: str) -> None:
         """Answer ``status`` in Dojo's shape and close the connection."""
@@ -188,8 +195,11 @@ class DojoErrorHttpProtocol(HttpToolsProtocol):
         self.transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + bytes(problem.body))
         self.transport.close()
 
-    def _arm_read_deadline(self, timeout_s: float) -> None:
+    def _arm_read_deadline(self) -> None:
+        """The head, or the body, must now arrive whole within its timeout."""
         self._disarm_read_deadline()
+        limits = self.limits
+        timeout_s = limits.header_timeout_s if self._reading_head else limits.body_timeout_s
         self._read_deadline = self.loop.call_later(timeout_s, self._read_timed_out)
 
     def _disarm_read_deadline(self) -> None:
