@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,16 +125,21 @@ def _metrics_address_setting() -> tuple[str, int] | None:
 
 def _http_limits_setting() -> HttpLimits:
     defaults = HttpLimits()
-    limits = HttpLimits(
-        header_timeout_s=float(os.environ.get("PAYINTENTS_HEADER_TIMEOUT_S", defaults.header_timeout_s)),
-        body_timeout_s=float(os.environ.get("PAYINTENTS_BODY_TIMEOUT_S", defaults.body_timeout_s)),
-        max_connections=int(os.environ.get("PAYINTENTS_MAX_CONNECTIONS", defaults.max_connections)),
+    refused = ConfigurationError(
+        "PAYINTENTS_HEADER_TIMEOUT_S and PAYINTENTS_BODY_TIMEOUT_S must be numbers above 0, "
+        "PAYINTENTS_MAX_CONNECTIONS a whole number of at least 1"
     )
-    if min(limits.header_timeout_s, limits.body_timeout_s) <= 0 or limits.max_connections < 1:
-        raise ConfigurationError(
-            "PAYINTENTS_HEADER_TIMEOUT_S and PAYINTENTS_BODY_TIMEOUT_S must be above 0, "
-            "PAYINTENTS_MAX_CONNECTIONS at least 1"
+    try:
+        limits = HttpLimits(
+            header_timeout_s=float(os.environ.get("PAYINTENTS_HEADER_TIMEOUT_S", defaults.header_timeout_s)),
+            body_timeout_s=float(os.environ.get("PAYINTENTS_BODY_TIMEOUT_S", defaults.body_timeout_s)),
+            max_connections=int(os.environ.get("PAYINTENTS_MAX_CONNECTIONS", defaults.max_connections)),
         )
+    except ValueError:
+        raise refused from None
+    timeouts_s = (limits.header_timeout_s, limits.body_timeout_s)
+    if not all(0 < timeout_s < math.inf for timeout_s in timeouts_s) or limits.max_connections < 1:
+        raise refused
     return limits
 
 
