@@ -30,6 +30,11 @@ from payintents.workers.dispatcher import run_dispatcher, start_dispatcher
 from payintents.workers.housekeeping import start_housekeeping
 
 GRACEFUL_SHUTDOWN_S = 30
+# How long uvicorn's supervisor waits for a worker to answer its health ping before killing and
+# replacing it (uvicorn's default is 5 s). A worker starting on a busy machine can take longer
+# than 5 s just to import, and was then killed again and again, so `serve --workers 2` never
+# came up under load.
+WORKER_HEALTHCHECK_TIMEOUT_S = 30
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -159,6 +164,7 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings, log_config: dict[
         access_log=False,
         # On SIGTERM, stop accepting and let in-flight requests (and their commits) finish.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
         # Head limits, read timeouts and the connection limit; requests refused before any route
         # runs (unreadable, too large, too slow) get Dojo's error body too, not uvicorn's text.
         http=serving_protocol(settings.http_limits),
