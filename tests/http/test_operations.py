@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.dependencies import Dependencies
+from payintents.service.ports import StoreBusyError
 from payintents.service.reporting import webhook_backlog
 from payintents.web.app import build_app
 from payintents.web.logs import JsonFormatter
@@ -84,3 +85,11 @@ def test_access_log_is_json_with_the_trace_id_of_the_answer(
     line = json.loads(JsonFormatter().format(records[0]))
     assert line["status"] == 404 and line["route"] == "/payment-intents/{paymentIntentId}"
     assert line["level"] == "info" and line["time"].endswith("Z")
+
+
+def test_a_busy_database_leaves_the_backlog_out_of_a_scrape_not_the_rest() -> None:
+    def busy() -> int:
+        raise StoreBusyError("busy")
+
+    text = generate_latest(scrape_registry(None, busy)).decode()
+    assert "payintents_http_requests_total" in text and "payintents_webhook_backlog_events" not in text

@@ -30,6 +30,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from payintents.service.ports import StoreBusyError
+
 log = logging.getLogger("payintents.metrics")
 
 # The Prometheus exporters' customary port; bound to loopback unless configured otherwise.
@@ -71,8 +73,13 @@ class _BacklogCollector(Collector):
         self._backlog = backlog
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            backlog = self._backlog()
+        except StoreBusyError:  # the scrape still reports the rest; a gap shows the database was busy
+            log.warning("webhook backlog not read for the metrics: the database is busy")
+            return
         gauge = GaugeMetricFamily("payintents_webhook_backlog_events", "Outbox events not yet delivered")
-        gauge.add_metric([], self._backlog())
+        gauge.add_metric([], backlog)
         yield gauge
 
 
