@@ -40,13 +40,9 @@ def configured_public_url(request: Request) -> str | None:
 
 def base_url(request: Request) -> str:
     """Where this server is reached, without a trailing slash: the public URL, else the request's
-    own scheme and Host header (a local developer's ``http://127.0.0.1:8000``)."""
+    own scheme and Host header (a local developer's ``http://127.0.0.1:8000``). Every absolute
+    link starts with it: ``f"{base_url(request)}/checkout/{intent_id}"``."""
     return configured_public_url(request) or str(request.base_url).rstrip("/")
-
-
-def absolute_url(request: Request, path: str) -> str:
-    """An absolute link to ``path`` (which starts with ``/``) on this server."""
-    return base_url(request) + path
 
 
 def redirect_location(request: Request, path: str) -> str:
