@@ -137,14 +137,6 @@ class MemoryRefunds:
     def list_for_intent(self, scope: Scope, intent_id: str) -> list[Refund]:
         return [r for r in self._s.refunds.values() if r.scope == scope and r.payment_intent_id == intent_id]
 
-    def totals_by_currency(self) -> list[tuple[str, int, int]]:
-        totals: dict[str, tuple[int, int]] = {}
-        for refund in self._s.refunds.values():
-            currency = self._s.intents[refund.payment_intent_id].currency.value
-            count, amount = totals.get(currency, (0, 0))
-            totals[currency] = (count + 1, amount + refund.amount)
-        return [(c, n, a) for c, (n, a) in sorted(totals.items())]
-
 
 class MemoryIdempotency:
     def __init__(self, state: MemoryState) -> None:

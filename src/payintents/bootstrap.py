@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ from payintents.service.ports import Clock, WebhookSender
 from payintents.service.request_log import RequestLogBuffer
 from payintents.web.app import build_app
 from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits
+from payintents.web.http_protocol import HttpLimits
+from payintents.web.metrics import DEFAULT_METRICS_ADDRESS, parse_metrics_address
+from payintents.web.public_url import parse_public_url
 from payintents.web.rate_limit import RateLimit, RateLimiter, parse_rate_limit
 
 MIN_RETENTION_HOURS = 24
@@ -73,6 +77,12 @@ class Settings:
     # Dashboard sign-in throttling and password-check slots, per worker process (ADR 0023).
     sign_in_limits: SignInLimits = field(default_factory=SignInLimits)
     dashboard_idle_timeout: timedelta = timedelta(minutes=30)
+    # Read timeouts and the connection limit of each worker's HTTP protocol (http_protocol.py).
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
+    # Where `serve` answers Prometheus scrapes (ADR 0024); None serves no metrics.
+    metrics_address: tuple[str, int] | None = DEFAULT_METRICS_ADDRESS
+    # Where clients reach the server (https://pay.example.com): links and redirects start with it.
+    public_url: str | None = None
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -109,7 +119,45 @@ class Settings:
             dashboard_idle_timeout=timedelta(
                 minutes=_count_setting("PAYINTENTS_DASHBOARD_IDLE_TIMEOUT_MIN", 30)
             ),
+            http_limits=_http_limits_setting(),
+            metrics_address=_metrics_address_setting(),
+            public_url=_public_url_setting(),
         )
+
+
+def _public_url_setting() -> str | None:
+    try:
+        return parse_public_url(os.environ.get("PAYINTENTS_PUBLIC_URL", ""))
+    except ValueError as malformed:
+        raise ConfigurationError(f"PAYINTENTS_PUBLIC_URL {malformed}") from None
+
+
+def _metrics_address_setting() -> tuple[str, int] | None:
+    host, port = DEFAULT_METRICS_ADDRESS
+    try:
+        return parse_metrics_address(os.environ.get("PAYINTENTS_METRICS_ADDRESS", f"{host}:{port}"))
+    except ValueError as malformed:
+        raise ConfigurationError(f"PAYINTENTS_METRICS_ADDRESS {malformed}") from None
+
+
+def _http_limits_setting() -> HttpLimits:
+    defaults = HttpLimits()
+    refused = ConfigurationError(
+        "PAYINTENTS_HEADER_TIMEOUT_S and PAYINTENTS_BODY_TIMEOUT_S must be numbers above 0, "
+        "PAYINTENTS_MAX_CONNECTIONS a whole number of at least 1"
+    )
+    try:
+        limits = HttpLimits(
+            header_timeout_s=float(os.environ.get("PAYINTENTS_HEADER_TIMEOUT_S", defaults.header_timeout_s)),
+            body_timeout_s=float(os.environ.get("PAYINTENTS_BODY_TIMEOUT_S", defaults.body_timeout_s)),
+            max_connections=int(os.environ.get("PAYINTENTS_MAX_CONNECTIONS", defaults.max_connections)),
+        )
+    except ValueError:
+        raise refused from None
+    timeouts_s = (limits.header_timeout_s, limits.body_timeout_s)
+    if not all(0 < timeout_s < math.inf for timeout_s in timeouts_s) or limits.max_connections < 1:
+        raise refused
+    return limits
 
 
 def _rate_limit_setting(name: str) -> RateLimit | None:
@@ -205,6 +253,7 @@ def app_from_environment() -> Starlette:
         pool_in_use=_pool_gauge(engine, deps),
         rate_limiter=limiter,
         sign_in_guard=SignInGuard(settings.sign_in_limits),
+        public_url=settings.public_url,
     )
     tune_garbage_collector()
     return app

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from payintents import __version__
 from payintents.admin_commands import add_key_parser, add_user_parser
@@ -28,6 +28,11 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 # uvicorn adds a level below debug; only serve, which loads uvicorn, knows it.
 SERVE_LOG_LEVELS = (*LOG_LEVELS, "trace")
 DESCRIPTION = "Run and manage a payintents server: a payments API that speaks Dojo's card-payments API."
+# How long uvicorn's supervisor waits for a worker to answer its health ping before killing and
+# replacing it (uvicorn's default is 5 s). A worker starting on a busy machine can take longer
+# than 5 s just to import, and was then killed again and again, so `serve --workers 2` never
+# came up under load.
+WORKER_HEALTHCHECK_TIMEOUT_S = 30
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -107,22 +112,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging.config
-    import tempfile
-
-    import uvicorn
 
     from payintents.bootstrap import build_dependencies, build_sender, migrate
     from payintents.service.accounts import create_demo_account_if_empty
-    from payintents.web.http_protocol import DojoErrorHttpProtocol
+    from payintents.service.reporting import webhook_backlog
     from payintents.web.logs import logging_config
+    from payintents.web.metrics import scrape_registry, serving_metrics, worker_samples_dir
     from payintents.workers.dispatcher import start_dispatcher
     from payintents.workers.housekeeping import start_housekeeping
 
     settings = _settings(args)
     log_config = logging_config(args.log_level)
     logging.config.dictConfig(log_config)
-    # Every worker writes its metric samples here, so any worker can answer a scrape for all.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="payintents-metrics-"))
     migrate(settings)
     deps = build_dependencies(settings)
     demo = create_demo_account_if_empty(deps)
@@ -130,6 +131,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     start_housekeeping(deps, settings.expiry_interval_s)
     if settings.dispatcher_in_serve:
         start_dispatcher(deps, build_sender(settings))
+    # Several workers write their metric samples to one directory, removed when serve stops; the
+    # metrics listener of this process reads them (or, with one worker, its own counters).
+    with worker_samples_dir(args.workers) as samples_dir:
+        registry = scrape_registry(samples_dir, lambda: webhook_backlog(deps))
+        with serving_metrics(settings.metrics_address, registry):
+            _run_uvicorn(args, settings, log_config)
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings, log_config: dict[str, Any]) -> None:
+    import uvicorn
+
+    from payintents.web.http_protocol import serving_protocol
+
     uvicorn.run(
         "payintents.bootstrap:app_from_environment",
         factory=True,
@@ -142,12 +157,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         # On SIGTERM, stop accepting and let in-flight requests (and their commits) finish.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        # Requests the HTTP parser cannot read get Dojo's error body too, not uvicorn's text.
-        http=DojoErrorHttpProtocol,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
+        # Head limits, read timeouts and the connection limit; requests refused before any route
+        # runs (unreadable, too large, too slow) get Dojo's error body too, not uvicorn's text.
+        http=serving_protocol(settings.http_limits),
         # No WebSocket routes: loading uvicorn's WebSocket protocol would only slow the start.
         ws="none",
     )
-    return 0
 
 
 def welcome_text(host: str, port: int, database_url: str, demo: NewAccount | None) -> str:

@@ -8,12 +8,17 @@ import re
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.bootstrap import Settings, build_dependencies
+from payintents.service.dependencies import Dependencies
+from payintents.service.ports import StoreBusyError
+from payintents.service.reporting import webhook_backlog
 from payintents.web.app import build_app
 from payintents.web.logs import JsonFormatter
+from payintents.web.metrics import scrape_registry
 from tests.support import Api
 
 TRACE_ID = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
@@ -35,19 +40,32 @@ def test_readiness_fails_cleanly_without_a_database(tmp_path: Path) -> None:
     assert ready.json()["status"] == 503 and "sqlite" not in ready.text.lower()
 
 
-def test_metrics_count_requests_replays_and_refunded_money(api: Api) -> None:
+def test_metrics_count_requests_and_replays_and_hold_no_money(api: Api, deps: Dependencies) -> None:
     intent_id = api.captured_intent(1000)
     assert api.refund(intent_id, 250, key="metrics-key").status_code == 200
     assert api.refund(intent_id, 250, key="metrics-key").headers["Idempotent-Replayed"] == "true"
-    text = api.client.get("/metrics").text
-    assert 'payintents_refunds_total{currency="GBP"} 1.0' in text
-    assert 'payintents_refunded_amount_minor_total{currency="GBP"} 250.0' in text
+    text = generate_latest(scrape_registry(None, lambda: webhook_backlog(deps))).decode()
     route = 'route="/payment-intents/{paymentIntentId}/refunds"'
     assert re.search(
         r'payintents_http_requests_total\{method="POST",' + re.escape(route) + r',status="200"\} [1-9]', text
     )
     assert re.search(r"payintents_idempotent_replays_total [1-9]", text)
-    assert "payintents_db_pool_connections_in_use" in text
+    # Operational figures only: business ones (refund counts, money, anything per account)
+    # belong in the dashboard.
+    families = set(re.findall(r"^# TYPE (\S+) ", text, re.MULTILINE))
+    operational = (
+        "payintents_http_request",
+        "payintents_idempotent_replays_",
+        "payintents_db_pool_connections_in_use",
+        "payintents_webhook_backlog_events",
+    )
+    assert families and {f for f in families if not f.startswith(operational)} == set()
+    assert "currency=" not in text and "acc_" not in text
+
+
+def test_metrics_are_not_served_on_the_api_port(client: TestClient) -> None:
+    answer = client.get("/metrics")
+    assert answer.status_code == 404 and answer.json()["status"] == 404
 
 
 def test_access_log_is_json_with_the_trace_id_of_the_answer(
@@ -67,3 +85,11 @@ def test_access_log_is_json_with_the_trace_id_of_the_answer(
     line = json.loads(JsonFormatter().format(records[0]))
     assert line["status"] == 404 and line["route"] == "/payment-intents/{paymentIntentId}"
     assert line["level"] == "info" and line["time"].endswith("Z")
+
+
+def test_a_busy_database_leaves_the_backlog_out_of_a_scrape_not_the_rest() -> None:
+    def busy() -> int:
+        raise StoreBusyError("busy")
+
+    text = generate_latest(scrape_registry(None, busy)).decode()
+    assert "payintents_http_requests_total" in text and "payintents_webhook_backlog_events" not in text

@@ -1,21 +1,14 @@
-"""Read-only figures for operators: refund totals by currency and the outbox backlog."""
+"""Read-only figures for operators: the webhook backlog, and whether the store answers."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from payintents.service.dependencies import Dependencies
 
 
-@dataclass(frozen=True, slots=True)
-class MoneyTotals:
-    refunds_by_currency: list[tuple[str, int, int]]
-    outbox_pending: int
-
-
-def money_totals(deps: Dependencies) -> MoneyTotals:
+def webhook_backlog(deps: Dependencies) -> int:
+    """Webhook deliveries not yet done, over every account (an operational figure, no money)."""
     with deps.read() as uow:
-        return MoneyTotals(uow.refunds.totals_by_currency(), uow.deliveries.count_pending())
+        return uow.deliveries.count_pending()
 
 
 def check_ready(deps: Dependencies) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -20,7 +21,7 @@ from payintents.web import checkout_routes, intent_routes, refund_routes, sandbo
 from payintents.web.dashboard import routes as dashboard_routes
 from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits
 from payintents.web.endpoint import json_response
-from payintents.web.metrics import metrics_endpoint
+from payintents.web.metrics import sample_pool_use
 from payintents.web.observability import RequestObserver
 from payintents.web.openapi import build_document
 from payintents.web.problems import problem_response, trace_id_of
@@ -66,7 +67,9 @@ async def openapi(request: Request) -> Response:
 
 @asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    sampler = asyncio.create_task(sample_pool_use(app.state.pool_in_use))
     yield
+    sampler.cancel()
     # Shutting down: the sandbox request log's last entries are written before the process ends.
     deps: Dependencies = app.state.deps
     try:
@@ -84,15 +87,16 @@ def build_app(
     pool_in_use: Callable[[], int] = lambda: 0,
     rate_limiter: RateLimiter | None = None,
     sign_in_guard: SignInGuard | None = None,
+    public_url: str | None = None,
 ) -> Starlette:
-    """The API; ``pool_in_use`` reports the store's checked-out connections for /metrics,
-    ``rate_limiter`` holds this process's per-key limits (none when not given), and
-    ``sign_in_guard`` its dashboard sign-in throttle (the default limits when not given)."""
+    """The API; ``pool_in_use`` reports the store's checked-out connections for the metrics,
+    ``rate_limiter`` holds this process's per-key limits (none when not given), ``sign_in_guard``
+    its dashboard sign-in throttle (the default limits when not given), and ``public_url`` is
+    where clients reach the server (public_url.py)."""
     routes: list[BaseRoute] = [
         Route("/health", live, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics_endpoint(pool_in_use), methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *refund_routes.ROUTES,
         *intent_routes.ROUTES,
@@ -112,6 +116,8 @@ def build_app(
     # from the caller's Host header. The dashboard's entry is the one path that redirects.
     app.router.redirect_slashes = False
     app.state.deps = deps
+    app.state.pool_in_use = pool_in_use
+    app.state.public_url = public_url
     app.state.rate_limiter = rate_limiter or RateLimiter()
     app.state.sign_in_guard = sign_in_guard or SignInGuard(SignInLimits())
     return app

@@ -20,7 +20,7 @@ from payintents.domain.intent import PaymentIntent
 from payintents.service import checkout
 from payintents.service.dependencies import Dependencies
 from payintents.service.waiting import run_awaiting_sleeps
-from payintents.web import checkout_pages
+from payintents.web import checkout_pages, public_url
 from payintents.web import request_schemas as schemas
 from payintents.web.checkout_pages import page_route
 from payintents.web.endpoint import json_response
@@ -64,7 +64,7 @@ async def _post(request: Request, schema: Obj, action: Any) -> Response:
         intent = await run_awaiting_sleeps(
             lambda: run_in_threadpool(action, deps, intent_id, body), deps.sleep
         )
-        return json_response(present_to_payer(intent, str(request.base_url)))
+        return json_response(present_to_payer(intent, public_url.base_url(request)))
     except Exception as exc:
         return response_for_exception(exc, trace_id)
 

@@ -47,6 +47,7 @@ from payintents.service.waiting import (
     run_awaiting_sleeps,
     without_waiting,
 )
+from payintents.web import public_url
 from payintents.web.http_input import (
     check_fields_exist_in,
     parse_json,
@@ -87,7 +88,8 @@ class ApiCall:
 
     @property
     def base_url(self) -> str:
-        return str(self.request.base_url)
+        """Where clients reach this server, for absolute links (public_url.py)."""
+        return public_url.base_url(self.request)
 
     def idempotent(self, target: str, *, required: bool = False) -> IdempotentRequest:
         """The caller's ``idempotencyKey`` (any header case) bound to this exact request."""

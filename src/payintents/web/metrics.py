@@ -1,32 +1,44 @@
-"""Prometheus metrics: request counts and latency per route, replays, pool use, money totals.
+"""Prometheus metrics: request counts and latency per route, replays, pool use, webhook backlog;
+served on an address of their own (PAYINTENTS_METRICS_ADDRESS, loopback by default, ADR 0024),
+never on the API's port, and with no business figures (no per-account counts, no money).
 
-With several uvicorn workers, ``payintents serve`` sets PROMETHEUS_MULTIPROC_DIR so every worker
-writes its samples there and any worker can answer a scrape for all of them. Money totals are
-read from the database at scrape time, so they are the same whichever worker answers.
+Each worker counts its requests in its own process. With one worker, the scrape reads those
+counters directly; with several, ``payintents serve`` points PROMETHEUS_MULTIPROC_DIR at a
+temporary directory (removed when it stops) where every worker writes its samples, and the scrape
+sums them. The listener runs in the ``serve`` process itself, so it answers even while every
+worker is busy; the webhook backlog is read from the database at scrape time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    generate_latest,
     multiprocess,
+    start_http_server,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
 
-from payintents.service.dependencies import Dependencies
-from payintents.service.reporting import MoneyTotals, money_totals
+from payintents.service.ports import StoreBusyError
+
+log = logging.getLogger("payintents.metrics")
+
+# The Prometheus exporters' customary port; bound to loopback unless configured otherwise.
+DEFAULT_METRICS_ADDRESS = ("127.0.0.1", 9464)
+# How often a worker writes its pool use to the gauge.
+POOL_SAMPLE_INTERVAL_S = 1.0
+SAMPLES_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUESTS = Counter("payintents_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -43,37 +55,92 @@ POOL_IN_USE = Gauge(
 )
 
 
-class _MoneyCollector(Collector):
-    """Refund and outbox figures computed from the store when scraped."""
-
-    def __init__(self, totals: MoneyTotals) -> None:
-        self._totals = totals
-
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        refunds = CounterMetricFamily("payintents_refunds", "Refunds stored", labels=["currency"])
-        amounts = CounterMetricFamily(
-            "payintents_refunded_amount_minor", "Refunded amount in minor units", labels=["currency"]
-        )
-        for currency, count, amount in self._totals.refunds_by_currency:
-            refunds.add_metric([currency], count)
-            amounts.add_metric([currency], amount)
-        backlog = GaugeMetricFamily("payintents_webhook_backlog_events", "Outbox events not yet delivered")
-        backlog.add_metric([], self._totals.outbox_pending)
-        yield from (refunds, amounts, backlog)
+def parse_metrics_address(text: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6) or ``off``; ValueError for anything else."""
+    if text.strip().lower() == "off":
+        return None
+    host, separator, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not separator or not host or not port.isascii() or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"must be HOST:PORT or off, not {text!r}")
+    return host, int(port)
 
 
-def metrics_endpoint(pool_in_use: Callable[[], int]) -> Callable[[Request], object]:
-    async def endpoint(request: Request) -> Response:
-        deps: Dependencies = request.app.state.deps
+class _BacklogCollector(Collector):
+    """Webhook deliveries not yet done, read from the store when scraped."""
+
+    def __init__(self, backlog: Callable[[], int]) -> None:
+        self._backlog = backlog
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            backlog = self._backlog()
+        except StoreBusyError:  # the scrape still reports the rest; a gap shows the database was busy
+            log.warning("webhook backlog not read for the metrics: the database is busy")
+            return
+        gauge = GaugeMetricFamily("payintents_webhook_backlog_events", "Outbox events not yet delivered")
+        gauge.add_metric([], backlog)
+        yield gauge
+
+
+def scrape_registry(samples_dir: str | None, backlog: Callable[[], int]) -> CollectorRegistry:
+    """What a scrape reports: the workers' samples in ``samples_dir``, or this process's own
+    counters when there is none (one worker, serving in this process), and the backlog."""
+    registry = CollectorRegistry()
+    if samples_dir:
+        multiprocess.MultiProcessCollector(registry, path=samples_dir)  # type: ignore[no-untyped-call]
+    else:
+        for collector in (REQUESTS, LATENCY, REPLAYS, POOL_IN_USE):
+            registry.register(collector)
+    registry.register(_BacklogCollector(backlog))
+    return registry
+
+
+@contextmanager
+def worker_samples_dir(workers: int) -> Iterator[str | None]:
+    """With several workers, the directory they write their samples to: the operator's own
+    PROMETHEUS_MULTIPROC_DIR if set, else a temporary one, removed on the way out."""
+    if workers <= 1:
+        yield os.environ.get(SAMPLES_DIR_VARIABLE)
+        return
+    if os.environ.get(SAMPLES_DIR_VARIABLE):
+        yield os.environ[SAMPLES_DIR_VARIABLE]
+        return
+    made = tempfile.mkdtemp(prefix="payintents-metrics-")
+    # Workers are started afresh and read this as prometheus_client loads.
+    os.environ[SAMPLES_DIR_VARIABLE] = made
+    try:
+        yield made
+    finally:
+        del os.environ[SAMPLES_DIR_VARIABLE]
+        shutil.rmtree(made, ignore_errors=True)
+
+
+@contextmanager
+def serving_metrics(address: tuple[str, int] | None, registry: CollectorRegistry) -> Iterator[None]:
+    """Serve ``registry`` at http://ADDRESS/metrics on a thread while the block runs. An address
+    already in use (another server on this machine) is logged and skipped: the API still serves."""
+    if address is None:
+        yield
+        return
+    host, port = address
+    try:
+        server, thread = start_http_server(port, host, registry)
+    except OSError as refused:
+        log.warning("metrics not served on %s:%d: %s", host, port, refused.strerror)
+        yield
+        return
+    log.info("metrics on http://%s:%d/metrics", host, port)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+async def sample_pool_use(pool_in_use: Callable[[], int]) -> None:
+    """A worker's task: keep the pool gauge current, so a scrape from another process sees it."""
+    while True:
         POOL_IN_USE.set(pool_in_use())
-        totals = await run_in_threadpool(money_totals, deps)
-        registry = CollectorRegistry()
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        else:
-            for collector in (REQUESTS, LATENCY, REPLAYS, POOL_IN_USE):
-                registry.register(collector)
-        registry.register(_MoneyCollector(totals))
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    return endpoint
+        await asyncio.sleep(POOL_SAMPLE_INTERVAL_S)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import time
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payintents.domain.card import mask_card_numbers
 from payintents.web.metrics import LATENCY, REPLAYS, REQUESTS
-from payintents.web.problems import new_trace_id
+from payintents.web.problems import CLIENT_CLOSED_REQUEST, new_trace_id
 
 access_log = logging.getLogger("payintents.access")
 
@@ -39,6 +40,10 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, observe)
+        except ClientDisconnect:
+            # The client left while sending its request (a route that does not catch it, like the
+            # dashboard's form reading): nothing to answer, and no server error.
+            outcome["status"] = CLIENT_CLOSED_REQUEST
         finally:
             self._record(scope, trace_id, outcome, time.perf_counter() - started)
 

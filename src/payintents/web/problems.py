@@ -12,7 +12,7 @@ import secrets
 from http import HTTPStatus
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from payintents.domain.errors import (
@@ -41,10 +41,13 @@ _TYPE_SECTIONS = {
     403: "rfc7231#section-6.5.3",
     404: "rfc7231#section-6.5.4",
     405: "rfc7231#section-6.5.5",
+    408: "rfc7231#section-6.5.7",
     409: "rfc7231#section-6.5.8",
     413: "rfc7231#section-6.5.11",
+    414: "rfc7231#section-6.5.12",
     415: "rfc7231#section-6.5.13",
     429: "rfc6585#section-4",
+    431: "rfc6585#section-5",
     500: "rfc7231#section-6.6.1",
     502: "rfc7231#section-6.6.3",
     503: "rfc7231#section-6.6.4",
@@ -70,6 +73,9 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
 )
 
 RETRY_AFTER_S = 1
+# nginx's "client closed request": the client went away before its request was read whole. The
+# answer reaches nobody; the status is for the access log and metrics, and is no server error.
+CLIENT_CLOSED_REQUEST = 499
 
 
 class RequestRefusedError(Exception):
@@ -134,6 +140,8 @@ def problem_response(
 
 def response_for_exception(exc: BaseException, trace_id: str) -> Response:
     """Turn any exception into Dojo's error body; unknown ones are logged and answer 500."""
+    if isinstance(exc, ClientDisconnect):
+        return client_closed_response()
     if isinstance(exc, RequestRefusedError):
         return problem_response(
             exc.status, trace_id, detail=exc.detail, errors=exc.errors, headers=exc.headers
@@ -151,6 +159,11 @@ def expected_status(exc: BaseException) -> int | None:
         if isinstance(exc, error_type):
             return status
     return None
+
+
+def client_closed_response() -> Response:
+    """The answer to a request whose client disconnected while sending it (sent to nobody)."""
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 def _expected(exc: BaseException, status: int, trace_id: str) -> Response:

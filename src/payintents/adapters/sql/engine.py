@@ -9,6 +9,8 @@ a clear "busy" error instead of a hang.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +85,8 @@ def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
     )
     database = make_url(url).database
     on_disk = bool(database) and database != ":memory:" and not str(database).startswith("file:")
+    if on_disk:
+        _create_private(Path(str(database)))
     lock_path = Path(f"{database}-writer.lock") if on_disk else None
     gate = WriteGate(lock_path, timeouts.lock_ms / 1000)
     _WRITE_GATES[engine] = gate
@@ -119,6 +123,15 @@ def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable and writable by its owner only (0600): it holds webhook
+    secrets and customer data. SQLite itself would make it 0644 less the umask; its -wal and -shm
+    files take the database file's mode, so they are 0600 too. An existing file keeps its mode."""
+    # It exists, or its folder does not: SQLite says what is wrong when it connects.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:

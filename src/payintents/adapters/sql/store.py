@@ -40,7 +40,6 @@ from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
     idempotency_keys,
     outbox_events,
-    payment_intents,
     refunds,
 )
 from payintents.adapters.sql.statements import in_bound_scope, prepared_insert_ignore, scope_params
@@ -112,16 +111,6 @@ class SqlRefundRepository:
             .order_by(refunds.c.position)
         ).mappings()
         return [_refund(row) for row in rows]
-
-    def totals_by_currency(self) -> list[tuple[str, int, int]]:
-        currency = payment_intents.c.currency
-        rows = self._conn.execute(
-            select(currency, func.count(refunds.c.id), func.sum(refunds.c.amount))
-            .select_from(refunds.join(payment_intents, payment_intents.c.id == refunds.c.payment_intent_id))
-            .group_by(currency)
-            .order_by(currency)
-        )
-        return [(str(c), int(n), int(total)) for c, n, total in rows]
 
 
 def _refund(row: object) -> Refund:

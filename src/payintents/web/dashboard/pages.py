@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from payintents.domain import lifecycle
@@ -31,7 +31,8 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.ports import StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
 from payintents.web.http_input import is_plausible_id, parse_form, read_body
-from payintents.web.problems import RequestRefusedError
+from payintents.web.problems import RequestRefusedError, client_closed_response
+from payintents.web.public_url import served_over_https
 from payintents.web.templating import environment, security_headers
 
 log = logging.getLogger("payintents.dashboard")
@@ -98,11 +99,6 @@ def error_page(request: Request, status: int, message: str, session: DashboardSe
     return response
 
 
-def is_https(request: Request) -> bool:
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return request.url.scheme == "https" or forwarded == "https"
-
-
 def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
     response.set_cookie(
         name,
@@ -111,7 +107,7 @@ def set_cookie(response: Response, request: Request, name: str, value: str, max_
         path=BASE,
         httponly=True,
         samesite="lax",
-        secure=is_https(request),
+        secure=served_over_https(request),
     )
 
 
@@ -194,6 +190,8 @@ def _visit(request: Request, form: dict[str, str], handler: Handler) -> Response
 
 
 def exception_page(request: Request, exc: Exception, session: DashboardSession | None) -> Response:
+    if isinstance(exc, ClientDisconnect):
+        return client_closed_response()
     if isinstance(exc, NotFoundError):
         return error_page(request, 404, "There is no such page or payment in this account.", session)
     if isinstance(exc, StoreBusyError):
