@@ -55,6 +55,18 @@ def test_payment_links_come_from_the_public_url_not_the_host(
     assert read.json()["paymentLink"] == created["paymentLink"]
 
 
+def test_the_checkout_challenge_url_comes_from_the_public_url_not_the_host(
+    public_client: TestClient, deps: Dependencies
+) -> None:
+    api = Api(public_client, create_account(deps, "merchant").sandbox_key)
+    created = api.post(
+        "/payment-intents", {"amount": {"value": 1000, "currencyCode": "GBP"}, "reference": "o1"}
+    ).json()
+    card = {"cardNumber": "5200000000001096", "expiryDate": "12/29", "cvv": "020"}
+    paid = public_client.post(f"/checkout/{created['id']}/pay", json=card, headers=FORGED)
+    assert paid.json()["challengeUrl"] == f"{PUBLIC}/checkout/{created['id']}/3ds"
+
+
 def test_without_a_public_url_payment_links_follow_the_request(api: Api) -> None:
     created = api.create_intent(1000)
     assert created["paymentLink"] == f"http://testserver/checkout/{created['id']}"
