@@ -40,8 +40,17 @@ def installed(project: Path, *stamps: str) -> None:
 
 
 def planned(project: Path, *target: str) -> str:
+    """What ``make -n TARGET`` would run, as a person's shell would plan it: under ``make ci`` the
+    suite runs inside another make, whose MAKEFLAGS and MAKELEVEL would add "Entering directory"."""
+    outside_make = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
     done = subprocess.run(
-        ["make", "-n", *target], cwd=project, capture_output=True, text=True, timeout=60, check=True
+        ["make", "-n", *target],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=outside_make,
     )
     return done.stdout
 
