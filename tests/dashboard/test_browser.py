@@ -11,13 +11,12 @@ the list, the detail and the refund form at desktop and phone widths go to ``scr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS, unlabelled_fields
+from tests.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS, unlabelled_fields
 from tests.support import (
     Api,
     RunningServer,
@@ -27,13 +26,7 @@ from tests.support import (
 
 PHONE = {"width": 390, "height": 844}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 

@@ -19,13 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS, unlabelled_fields
+from tests.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS, unlabelled_fields
 from tests.support import Api, RunningServer, backend_database_url, free_port, running_server
 
 PHONE = {"width": 375, "height": 740}
@@ -33,13 +32,7 @@ SUCCESS, CHALLENGE, DECLINED = "5200 0000 0000 1005", "5200 0000 0000 1096", "44
 INSUFFICIENT, PROCESSOR_ERROR, TIMEOUT = "4111 1100 0000 0051", "4111 1100 0000 0119", "4111 1100 0000 0127"
 ALL_CARDS = (SUCCESS, CHALLENGE, DECLINED, INSUFFICIENT, PROCESSOR_ERROR, TIMEOUT)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 

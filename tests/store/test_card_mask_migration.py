@@ -5,38 +5,25 @@ in payment events and in ``paymentDetails.card``; new masks and other data are l
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, select
 
-from payintents.adapters.sql.engine import make_engine
-from payintents.adapters.sql.migrate import alembic_config, upgrade
+from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.schema import payment_events, payment_intents
 from payintents.adapters.sql.store import SqlUnitOfWork
 from payintents.domain import lifecycle
 from payintents.domain.intent import PaymentIntent
 from tests.store.test_intent_store import NOW, SCOPE, make_intent
-from tests.support import backend_database_url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine_at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database migrated up to 0006, before card masks were fixed, with one account."""
-    with backend_database_url(request.param, tmp_path, "before-0007") as url:
-        engine = make_engine(url, pool_size=1)
-        config = alembic_config(engine)
-        with engine.connect() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0006")
-            connection.commit()
-        with SqlUnitOfWork(engine) as uow:
-            uow.accounts.add(SCOPE.account_id, "merchant", [], NOW)
-            uow.commit()
-        yield engine
-        engine.dispose()
+@pytest.fixture
+def engine_at_0006(engine_at_0006: Engine) -> Engine:
+    """The database at 0006 (before card masks were fixed), with one account."""
+    with SqlUnitOfWork(engine_at_0006) as uow:
+        uow.accounts.add(SCOPE.account_id, "merchant", [], NOW)
+        uow.commit()
+    return engine_at_0006
 
 
 def paid_with(intent_id: str, old_mask: str, last4: str) -> PaymentIntent:

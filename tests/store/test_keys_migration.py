@@ -4,35 +4,16 @@ have no last-seen time), and the result matches the schema module."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-from alembic import command
 from sqlalchemy import Engine, text
 
-from payintents.adapters.sql.engine import make_engine
-from payintents.adapters.sql.migrate import alembic_config, upgrade
+from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.store import SqlUnitOfWork
 from payintents.service.accounts import hash_key
 from tests.store.test_migrations import differences
-from tests.support import backend_database_url
 
 RAW_KEY = "sk_sandbox_" + "k" * 86
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine_at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with backend_database_url(request.param, tmp_path, "old") as url:
-        engine = make_engine(url, pool_size=1)
-        config = alembic_config(engine)
-        with engine.connect() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0006")
-            connection.commit()
-        yield engine
-        engine.dispose()
 
 
 def test_keys_made_before_0009_keep_working_and_sessions_end(engine_at_0006: Engine) -> None:
