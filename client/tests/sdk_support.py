@@ -198,3 +198,33 @@ def faulty_proxy(
         server.shutdown()
         server.server_close()
         forwarder.close()
+
+
+# What a recording receiver got: each POST's headers (names lower-cased) and body.
+Received = list[tuple[dict[str, str], bytes]]
+
+
+@contextmanager
+def recording_receiver(path: str = "/app-hooks") -> Iterator[tuple[str, Received]]:
+    """A local app endpoint (its URL ends with ``path``) that records what is POSTed to it and
+    answers 200."""
+    received: Received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}", received
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -11,17 +11,14 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from payintents_client import Client, Money, verify_dojo_signature
 from payintents_client.cli import build_parser, main
-from sdk_support import ServerUnderTest, captured_intent, pay
+from sdk_support import ServerUnderTest, captured_intent, pay, recording_receiver
 
 pytestmark = pytest.mark.e2e
 ERROR_LINE = re.compile(
@@ -184,31 +181,6 @@ def test_no_help_text_carries_restructuredtext_markup(prog: str) -> None:
     for parser in parsers:
         text = parser.format_help()
         assert "``" not in text and ":class:" not in text and ":func:" not in text, parser.prog
-
-
-@contextmanager
-def recording_receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    """A local URL that records what is POSTed to it and answers 200."""
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/app-hooks", received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_webhooks_listen_prints_and_forwards_a_verified_delivery_then_removes_its_subscription(

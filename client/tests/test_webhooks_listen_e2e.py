@@ -14,20 +14,15 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from payintents_client import Client, Money
-from sdk_support import ServerUnderTest
+from sdk_support import ServerUnderTest, recording_receiver
 
 pytestmark = pytest.mark.e2e
-Received = list[tuple[dict[str, str], bytes]]
 
 
 def dojo_signature_is_valid(secret: str, raw_body: bytes, header: str) -> bool:
@@ -44,31 +39,6 @@ def standard_signature_is_valid(secret: str, raw_body: bytes, headers: dict[str,
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + raw_body
     expected = base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
     return any(hmac.compare_digest(f"v1,{expected}", given) for given in headers["webhook-signature"].split())
-
-
-@contextmanager
-def receiver(path: str) -> Iterator[tuple[str, Received]]:
-    """A local app endpoint that records what is POSTed to it and answers 200."""
-    received: Received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{path}", received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def wait_for(condition: object, what: str, timeout_s: float = 90) -> None:
@@ -95,7 +65,10 @@ def test_listen_beside_an_app_subscription_prints_the_secret_its_forwards_verify
 ) -> None:
     for existing in client.webhooks.list():
         client.webhooks.delete(existing.id)
-    with receiver("/app-hooks") as (app_url, app_got), receiver("/dev-hooks") as (forward_url, forwarded):
+    with (
+        recording_receiver("/app-hooks") as (app_url, app_got),
+        recording_receiver("/dev-hooks") as (forward_url, forwarded),
+    ):
         app = client.webhooks.create(["payment_intent.created", "payment_intent.status_updated"], app_url)
         assert app.active_secret is not None
         env = {**os.environ, "PAYINTENTS_API_KEY": server.api_key, "PAYINTENTS_BASE_URL": server.base_url}
