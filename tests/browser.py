@@ -39,3 +39,9 @@ def unlabelled_fields(tab: Any) -> list[str]:
                   .map(el => el.name)"""
         )
     )
+
+
+def assert_fits_and_is_labelled(tab: Any, width: int) -> None:
+    """The page in ``tab`` has a label on every field and needs no horizontal scrolling at ``width``."""
+    assert unlabelled_fields(tab) == []
+    assert tab.evaluate("() => document.scrollingElement.scrollWidth") <= width

@@ -16,7 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS, unlabelled_fields
+from tests.browser import (
+    BROWSER_TEST_MARKS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    SCREENSHOTS,
+    assert_fits_and_is_labelled,
+)
 from tests.support import (
     Api,
     RunningServer,
@@ -179,8 +186,7 @@ def test_keyboard_labels_and_phone_width_with_screenshots(page: Any, api: Api) -
         page.set_viewport_size(viewport)
         for name, path in shots.items():
             page.goto(path)
-            assert unlabelled_fields(page) == []
-            assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
+            assert_fits_and_is_labelled(page, viewport["width"])
             page.screenshot(path=str(SCREENSHOTS / f"dashboard-{name}-{width_name}.png"), full_page=True)
         for path in (
             "/dashboard/developers/requests",
@@ -188,5 +194,4 @@ def test_keyboard_labels_and_phone_width_with_screenshots(page: Any, api: Api) -
             "/dashboard/developers/sandbox",
         ):
             page.goto(path)
-            assert unlabelled_fields(page) == []
-            assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
+            assert_fits_and_is_labelled(page, viewport["width"])

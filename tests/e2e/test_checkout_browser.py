@@ -24,7 +24,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS, unlabelled_fields
+from tests.browser import (
+    BROWSER_TEST_MARKS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    SCREENSHOTS,
+    assert_fits_and_is_labelled,
+)
 from tests.support import Api, RunningServer, backend_database_url, free_port, running_server
 
 PHONE = {"width": 375, "height": 740}
@@ -292,8 +299,7 @@ def test_phone_width_labels_focus_and_screenshots(shopper: Shopper, api: Api, sh
         tab.set_viewport_size(viewport)
         for name, path in pages.items():
             tab.goto(path)
-            assert unlabelled_fields(tab) == []
-            assert tab.evaluate("() => document.scrollingElement.scrollWidth") <= viewport["width"]
+            assert_fits_and_is_labelled(tab, viewport["width"])
             tab.screenshot(path=str(SCREENSHOTS / f"checkout-{name}-{width_name}.png"), full_page=True)
     tab.goto(f"/checkout/{shown}")
     tab.keyboard.press("Tab")
