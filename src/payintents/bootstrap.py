@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
@@ -42,6 +43,7 @@ from payintents.web.metrics import DEFAULT_METRICS_ADDRESS, parse_metrics_addres
 from payintents.web.public_url import parse_public_url
 from payintents.web.rate_limit import RateLimit, RateLimiter, parse_rate_limit
 
+T = TypeVar("T")
 MIN_RETENTION_HOURS = 24
 
 
@@ -100,7 +102,9 @@ class Settings:
             not in ("off", "0", "false"),
             webhook_timeout_s=float(os.environ.get("PAYINTENTS_WEBHOOK_TIMEOUT_S", "15")),
             webhook_retry_scale=float(os.environ.get("PAYINTENTS_WEBHOOK_RETRY_SCALE", "1")),
-            sandbox_webhook_hosts=_sandbox_hosts_setting(),
+            sandbox_webhook_hosts=_parsed_setting(
+                "PAYINTENTS_SANDBOX_WEBHOOK_HOSTS", parse_sandbox_hosts, ",".join(sorted(SANDBOX_LOCAL_HOSTS))
+            ),
             sandbox_timeout_s=float(os.environ.get("PAYINTENTS_SANDBOX_TIMEOUT_S", "5")),
             request_log_retention=timedelta(
                 hours=float(os.environ.get("PAYINTENTS_REQUEST_LOG_RETENTION_HOURS", "24"))
@@ -109,8 +113,8 @@ class Settings:
                 lock_ms=int(os.environ.get("PAYINTENTS_DB_LOCK_TIMEOUT_MS", BUSY_TIMEOUT_MS)),
                 statement_ms=int(os.environ.get("PAYINTENTS_DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS)),
             ),
-            rate_limit=_rate_limit_setting("PAYINTENTS_RATE_LIMIT"),
-            sandbox_rate_limit=_rate_limit_setting("PAYINTENTS_SANDBOX_RATE_LIMIT"),
+            rate_limit=_parsed_setting("PAYINTENTS_RATE_LIMIT", parse_rate_limit, "off"),
+            sandbox_rate_limit=_parsed_setting("PAYINTENTS_SANDBOX_RATE_LIMIT", parse_rate_limit, "off"),
             sign_in_limits=SignInLimits(
                 failures_per_user=_count_setting("PAYINTENTS_SIGN_IN_FAILURES_PER_USER", 5),
                 failures_per_address=_count_setting("PAYINTENTS_SIGN_IN_FAILURES_PER_ADDRESS", 30),
@@ -120,24 +124,13 @@ class Settings:
                 minutes=_count_setting("PAYINTENTS_DASHBOARD_IDLE_TIMEOUT_MIN", 30)
             ),
             http_limits=_http_limits_setting(),
-            metrics_address=_metrics_address_setting(),
-            public_url=_public_url_setting(),
+            metrics_address=_parsed_setting(
+                "PAYINTENTS_METRICS_ADDRESS",
+                parse_metrics_address,
+                ":".join(map(str, DEFAULT_METRICS_ADDRESS)),
+            ),
+            public_url=_parsed_setting("PAYINTENTS_PUBLIC_URL", parse_public_url, ""),
         )
-
-
-def _public_url_setting() -> str | None:
-    try:
-        return parse_public_url(os.environ.get("PAYINTENTS_PUBLIC_URL", ""))
-    except ValueError as malformed:
-        raise ConfigurationError(f"PAYINTENTS_PUBLIC_URL {malformed}") from None
-
-
-def _metrics_address_setting() -> tuple[str, int] | None:
-    host, port = DEFAULT_METRICS_ADDRESS
-    try:
-        return parse_metrics_address(os.environ.get("PAYINTENTS_METRICS_ADDRESS", f"{host}:{port}"))
-    except ValueError as malformed:
-        raise ConfigurationError(f"PAYINTENTS_METRICS_ADDRESS {malformed}") from None
 
 
 def _http_limits_setting() -> HttpLimits:
@@ -160,21 +153,13 @@ def _http_limits_setting() -> HttpLimits:
     return limits
 
 
-def _rate_limit_setting(name: str) -> RateLimit | None:
+def _parsed_setting(name: str, parse: Callable[[str], T], default: str) -> T:
+    """The environment's ``name`` (else ``default``) read by ``parse``; what ``parse`` refuses
+    stops the command at start, naming the setting."""
     try:
-        return parse_rate_limit(os.environ.get(name, "off"))
+        return parse(os.environ.get(name, default))
     except ValueError as malformed:
         raise ConfigurationError(f"{name} {malformed}") from None
-
-
-def _sandbox_hosts_setting() -> frozenset[str]:
-    text = os.environ.get("PAYINTENTS_SANDBOX_WEBHOOK_HOSTS")
-    if text is None:
-        return SANDBOX_LOCAL_HOSTS
-    try:
-        return parse_sandbox_hosts(text)
-    except ValueError as malformed:
-        raise ConfigurationError(f"PAYINTENTS_SANDBOX_WEBHOOK_HOSTS {malformed}") from None
 
 
 def _count_setting(name: str, default: int) -> int:
