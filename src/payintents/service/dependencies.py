@@ -16,10 +16,12 @@ from payintents.service.ports import (
     IdGenerator,
     KeyLookup,
     Processor,
+    TransactionRunner,
     UnitOfWork,
     UnitOfWorkFactory,
 )
 from payintents.service.request_log import RequestLogBuffer
+from payintents.service.transactions import ThreadedTransactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +59,18 @@ class Dependencies:
     key_usage: KeyUsageRecorder | None = None
     # A dashboard session unused this long is over (PAYINTENTS_DASHBOARD_IDLE_TIMEOUT_MIN).
     dashboard_idle_timeout: timedelta = timedelta(minutes=30)
+    # Where async use cases run their units of work; None runs each on a thread (transactions.py).
+    transactions: TransactionRunner | None = None
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         if self.key_lookup is not None:
             return self.key_lookup(key_hash)
         with self.read() as uow:
             return uow.accounts.find_key(key_hash)
+
+    def runner(self) -> TransactionRunner:
+        """The transaction runner async use cases go through."""
+        return self.transactions or ThreadedTransactions(self.uow, self.read)
 
     def read(self) -> UnitOfWork:
         """A unit of work for reading only: never commit through it."""

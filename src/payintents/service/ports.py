@@ -290,6 +290,31 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 KeyLookup = Callable[[str], ApiKeyRecord | None]
 
 
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What one API request brings to its use case besides its arguments, passed explicitly:
+    its sandbox account's clock offset (``POST /sandbox/clock/advance``) and whether a sandbox
+    failure may be armed for its account (False saves the lookup). Background work uses the
+    default: real time, and failures looked up."""
+
+    clock_offset: timedelta = timedelta(0)
+    failures_armed: bool = True
+
+    def now(self, clock: Clock) -> datetime:
+        """The request's time: the real time plus its account's offset."""
+        return clock.real_now() + self.clock_offset
+
+
+class TransactionRunner(Protocol):
+    """Where an async use case runs its units of work; one implementation per strategy, chosen in
+    ``bootstrap``. A unit is a plain function of a unit of work: the runner opens the transaction,
+    runs it, and commits when it returns (it must not commit itself); an exception rolls back
+    that unit alone and propagates. When ``write`` returns, the unit's commit is durable."""
+
+    async def write(self, work: Callable[[UnitOfWork], _T]) -> _T: ...
+    async def read(self, work: Callable[[UnitOfWork], _T]) -> _T: ...
+
+
 class EventLoopRunner(Protocol):
     """Runs a request's synchronous work on the event loop so that its waits for the store
     suspend only that request (PostgreSQL, ADR 0014); without one the work runs directly."""

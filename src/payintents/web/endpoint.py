@@ -19,8 +19,9 @@ runs through the store's runner, in a greenlet whose database waits suspend only
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
@@ -38,7 +39,7 @@ from payintents.service.accounts import OpenedKey, open_session
 from payintents.service.dependencies import Dependencies
 from payintents.service.failures import FAILURES_ARMED
 from payintents.service.idempotent import Answer, IdempotentRequest
-from payintents.service.ports import StoreBusyError
+from payintents.service.ports import RequestContext, StoreBusyError
 from payintents.service.sandbox import CLOCK_OFFSET
 from payintents.service.waiting import (
     EventLoopWork,
@@ -82,6 +83,8 @@ class ApiCall:
     version: date
     body: dict[str, Any]
     trace_id: str
+    # The request's clock offset and armed-failure flag, for use cases that take them explicitly.
+    context: RequestContext
 
     def path_param(self, name: str) -> str:
         return str(self.request.path_params[name])
@@ -98,7 +101,9 @@ class ApiCall:
         return IdempotentRequest(key, target, fingerprint(operation, self.body))
 
 
-Handler = Callable[[ApiCall], Response]
+# A plain handler runs where its operation says; an async one runs on the event loop and awaits
+# its use case, which runs its units of work through ``Dependencies.runner()``.
+Handler = Callable[[ApiCall], Response] | Callable[[ApiCall], Awaitable[Response]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +148,8 @@ def api_route(path: str, **operations: Operation) -> ApiRoute:
             operation = operations["GET" if request.method == "HEAD" else request.method]
             refuse_impossible_input(request)
             raw = await read_body(request)
+            if inspect.iscoroutinefunction(operation.handler):
+                return await _handle_async(request, operation, raw, trace_id)
             if operation.on_event_loop:
                 return await _handle_on_event_loop(request, operation, raw, trace_id)
             return await run_in_threadpool(_handle, request, operation, raw, trace_id)
@@ -262,6 +269,32 @@ def _turn_of(request: Request, operation: Operation, scope: Scope) -> AbstractAs
     return deps.event_loop_runner.in_turn(f"{scope.account_id}/{scope.environment.value}/{intent_id}")
 
 
+async def _handle_async(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
+    try:
+        session = await run_in_threadpool(_open, request, time.perf_counter())
+    except Exception as exc:
+        return response_for_exception(exc, trace_id)
+    try:
+        call = _call(request, operation, raw, trace_id, session)
+        answered = operation.handler(call)
+        response = await answered if inspect.isawaitable(answered) else answered
+    except Exception as exc:
+        response = response_for_exception(exc, trace_id)
+    await run_in_threadpool(_log, request, raw, response, trace_id, session)
+    return response
+
+
+def _call(request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session) -> ApiCall:
+    """The validated call a handler receives (raises what a refused request answers)."""
+    version = resolve_version(request.headers.get("version"))
+    parsed = parse_json(request, raw, body_required=operation.body_required)
+    body = _validate_request(request, operation, parsed)
+    check_fields_exist_in(version, body)
+    deps: Dependencies = request.app.state.deps
+    context = RequestContext(session.key.clock_offset, session.key.failures_armed)
+    return ApiCall(request, deps, session.scope, version, body, trace_id, context)
+
+
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
     try:
         session = _open(request, time.perf_counter())
@@ -290,12 +323,10 @@ def _respond(
     CLOCK_OFFSET.set(session.key.clock_offset)
     FAILURES_ARMED.set(session.key.failures_armed)
     try:
-        version = resolve_version(request.headers.get("version"))
-        parsed = parse_json(request, raw, body_required=operation.body_required)
-        body = _validate_request(request, operation, parsed)
-        check_fields_exist_in(version, body)
-        deps: Dependencies = request.app.state.deps
-        return operation.handler(ApiCall(request, deps, session.scope, version, body, trace_id))
+        response = operation.handler(_call(request, operation, raw, trace_id, session))
+        if not isinstance(response, Response):  # async handlers never come here
+            raise TypeError(f"{operation.handler.__name__} is async: it runs on the event loop")
+        return response
     except WouldWaitError:
         raise
     except Exception as exc:
