@@ -1,6 +1,6 @@
-"""Start-up figures, best of N runs each (issue 19's targets: ``--version`` and ``--help`` within
-0.3 s, ``serve`` answering within 1.5 s on an empty SQLite file, the pytest plugin's session
-set-up within 1.5 s). Figures, never assertions: docs/performance.md ("Start-up") keeps them.
+"""Start-up figures, best of N runs each (targets, docs/performance.md "Start-up": ``--version`` and
+``--help`` within 0.3 s, ``serve`` answering within 1.5 s on an empty SQLite file, the pytest
+plugin's session set-up within 1.5 s). Figures, never assertions: docs/performance.md keeps them.
 
     .venv/bin/python -m tests.harness.startup_bench              # best of 5
     .venv/bin/python -m tests.harness.startup_bench --runs 10 --json
