@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-# The bound for each figure; the CPU figures (what the process itself used: on an idle
+# The target for each figure (docs/performance.md); the CPU figures (what the process itself used: on an idle
 # machine its wall time comes close to them) and the whole pytest run have none.
 TARGETS_S: dict[str, float | None] = {
     "version": 0.3,

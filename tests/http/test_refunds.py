@@ -1,4 +1,4 @@
-"""The seed's refund endpoint over HTTP, on both stores: amounts and the refundable cap, the states a
+"""The refund endpoint over HTTP, on both stores: amounts and the refundable cap, the states a
 refund needs, 404s that reveal nothing, the response shapes, retrieval and listing, 405s, and the
 outbox rows every refund writes (docs/api.md, "Refunds").
 """
