@@ -23,7 +23,7 @@ def iso_timestamp(moment: datetime) -> str:
 
 
 def delivery_body(event: OutboxEvent) -> bytes:
-    """Compact JSON in Dojo's key order: id, event, accountId, createdAt, data (contract §5.3)."""
+    """Compact JSON in Dojo's key order: id, event, accountId, createdAt, data (docs/webhooks.md)."""
     payload = {
         "id": event.id,
         "event": event.name.value,
