@@ -1,24 +1,22 @@
 """The reviewed allow-list: every way our OpenAPI document may differ from Dojo's published one.
 
 Keys are difference ids (tests/conformance/dojo_comparison.py says how they are formed), values a
-short reason. docs/dojo-differences.md explains each entry with its source in the contract
-(/work/shared/dojo/contract.md) or the design (/work/shared/design.md). An entry that no longer
+short reason. docs/dojo-differences.md explains each entry with its source: the Dojo page a fact
+comes from, or the section of our docs that states our choice. An entry that no longer
 matches a real difference fails the suite, and so does one the document does not explain.
 """
 
 from __future__ import annotations
 
 _IDEMPOTENT_EXTENSION = (
-    "Extension: the idempotencyKey header is honoured, never required (design 'idempotency elsewhere')."
+    "Extension: the idempotencyKey header is honoured, never required (docs/api.md 'Idempotency')."
 )
-_ANSWER_EXTENSION = "Extension: we answer a property Dojo's schema lacks (design, contract §9 #1/#3)."
-_ERROR_SHAPE = "Errors use the flat {type,title,status,detail?,errors?,traceId} body (contract §1.5, §9 #4)."
-_NO_403 = "We have no per-key permissions: another account's object is 404 (design 'auth', contract §9 #19)."
-_NO_ACQUIRER = "The sandbox processor has no acquirer data of this kind (contract §2.4); we do not invent it."
-_AMOUNTS = (
-    "Amounts are 1 (0 for tips and line totals) … 2^53-1 minor units (design 'amounts', contract §9 #17)."
-)
-_ENUM = "Dojo's spec made this a free string; other values are refused (contract §2.2, §9 #14)."
+_ANSWER_EXTENSION = "Extension: we answer a property Dojo's schema lacks but its examples show."
+_ERROR_SHAPE = "Errors use the flat {type,title,status,detail?,errors?,traceId} body (docs/api.md 'Errors')."
+_NO_403 = "We have no per-key permissions: another account's object is 404 (docs/api.md 'Authentication')."
+_NO_ACQUIRER = "The sandbox processor has no acquirer data of this kind; we do not invent it."
+_AMOUNTS = "Amounts are 1 (0 for tips and line totals) … 2^53-1 minor units (docs/api.md 'Amounts')."
+_ENUM = "Dojo's spec made this a free string; other values are refused (docs/dojo-differences.md)."
 _BOUNDED = "We bound every string, array and map (docs/api.md); Dojo's spec leaves this one unbounded."
 _REQUIRED_VALUE = "A required value must be present: empty or null is refused (docs/api.md 'Request bodies')."
 _SANDBOX_URL = "Sandbox keys may also use http://127.0.0.1 or localhost receivers (docs/webhooks.md)."
@@ -45,7 +43,7 @@ DIFFERENCES: dict[str, str] = {
     "response PaymentIntent.paymentSource extra": _ANSWER_EXTENSION,
     "response SubscriptionSecret.lastUsedAt extra": _ANSWER_EXTENSION,
     "response Subscription.disabledAt extra": (
-        "Extension: when a receiver's 410 disabled it (design 'webhooks')."
+        "Extension: when a receiver's 410 disabled it (docs/webhooks.md)."
     ),
     **dict.fromkeys(
         [
@@ -78,17 +76,17 @@ DIFFERENCES: dict[str, str] = {
         _NO_403,
     ),
     "POST /webhooks response 404 missing": (
-        "Subscribing looks nothing up; unknown events are 400 (contract §9 #14)."
+        "Subscribing looks nothing up; unknown events are 400 (docs/webhooks.md)."
     ),
     # Headers.
     "parameter Version enum": (
-        "We list the published versions; any later date also works (design 'version header')."
+        "We list the published versions; any later date also works (docs/api.md 'Version header')."
     ),
     "POST /payment-intents/{paymentIntentId}/refunds parameter header:idempotencyKey minLength": (
-        "An empty refund idempotency key is refused (design 'idempotency on refunds')."
+        "An empty refund idempotency key is refused (docs/api.md 'Idempotency')."
     ),
     "POST /payment-intents/{paymentIntentId}/refunds parameter header:idempotencyKey pattern": (
-        "A refund idempotency key is printable ASCII (design 'idempotency on refunds')."
+        "A refund idempotency key is printable ASCII (docs/api.md 'Idempotency')."
     ),
     # What the sandbox has no data for.
     "response PaymentDetails.authCode missing": _NO_ACQUIRER,
@@ -97,9 +95,7 @@ DIFFERENCES: dict[str, str] = {
     "response Card.cardFundingType missing": _NO_ACQUIRER,
     "response Card.entryMode missing": _NO_ACQUIRER,
     "response Card.verificationMethod missing": _NO_ACQUIRER,
-    "response PaymentIntent.subtotalLineItems missing": (
-        "No Dojo source defines its value (contract §2.4); omitted."
-    ),
+    "response PaymentIntent.subtotalLineItems missing": "No Dojo source defines its value; omitted.",
     # Amounts and currencies.
     **dict.fromkeys(
         [
@@ -114,7 +110,7 @@ DIFFERENCES: dict[str, str] = {
         ],
         _AMOUNTS,
     ),
-    "request Money.currencyCode enum": "GBP and EUR only (design 'amounts', contract §2.1).",
+    "request Money.currencyCode enum": "GBP and EUR only (docs/api.md 'Amounts').",
     # Enumerations.
     "request PaymentMethod enum": _ENUM,
     "request SubscriptionRequest.events[] enum": _ENUM,
@@ -169,7 +165,7 @@ DIFFERENCES: dict[str, str] = {
         _REQUIRED_VALUE,
     ),
     "request Modifier additionalProperties": (
-        "Unknown properties are refused everywhere (design 'request bodies')."
+        "Unknown properties are refused everywhere (docs/api.md 'Request bodies')."
     ),
     # Webhook receiver URLs.
     "request SubscriptionRequest.url pattern": _SANDBOX_URL,

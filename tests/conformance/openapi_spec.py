@@ -1,4 +1,5 @@
-"""Reading two OpenAPI documents side by side: ours and Dojo's published one (contract §0 "SPEC").
+"""Reading two OpenAPI documents side by side: ours and Dojo's published one
+(docs/conformance.md).
 
 Finds Dojo's file, flattens schemas ($ref, allOf, single-branch oneOf/anyOf) and pairs each of our
 operations that is not an extension with Dojo's operation of the same method and path.
@@ -22,7 +23,7 @@ Schema = dict[str, Any]
 
 SPEC_ENV = "PAYINTENTS_DOJO_SPEC"
 REQUIRE_ENV = "PAYINTENTS_REQUIRE_DOJO_SPEC"
-# <repo root>/../shared/dojo/dojo-api.json
+# Without $PAYINTENTS_DOJO_SPEC: shared/dojo/dojo-api.json beside the repository's folder.
 DEFAULT_SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "dojo" / "dojo-api.json"
 METHODS = ("get", "put", "post", "delete", "patch")
 _COMPOSITIONS = ("$ref", "allOf", "oneOf", "anyOf")

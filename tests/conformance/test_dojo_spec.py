@@ -5,8 +5,9 @@ answer, error answers), one test each, through $ref to type, format, enum, requi
 limits. Any difference fails unless the reviewed allow-list (dojo_differences.py) names it, and
 every allow-list entry must still be a real difference and be explained in docs/dojo-differences.md.
 
-Dojo's spec is read from $PAYINTENTS_DOJO_SPEC, else <repo>/../shared/dojo/dojo-api.json; without
-it these tests skip, or fail when PAYINTENTS_REQUIRE_DOJO_SPEC=1 (CI).
+Dojo's spec is read from $PAYINTENTS_DOJO_SPEC (docs/conformance.md says where to get it), else
+shared/dojo/dojo-api.json beside the repository's folder; without it these tests skip, or fail
+when PAYINTENTS_REQUIRE_DOJO_SPEC=1 (CI).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ MAX_EXAMPLES = 15
 ST_WORKERS = 1
 MAX_AMOUNT = 2**53 - 1
 # The default statuses positive_data_acceptance takes (schemathesis 4), plus 400: on these
-# operations Dojo answers a state rule break with 400 (design "refund rule breaks", contract §4.2),
+# operations a state rule break is a 400 (docs/api.md, "Statuses and what each operation needs"),
 # e.g. refunding more than is left or cancelling a captured intent. Validation failures stay
 # caught by schema_valid_input_is_not_called_invalid (schemathesis_hooks.py).
 STATE_RULE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
@@ -53,12 +53,12 @@ STATE_RULE_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/captures",
     "POST /payment-intents/{paymentIntentId}/refunds",
 )
-# Dojo answers 405 where the intent was not created to allow the change (contract §3.10, §3.11).
+# 405 where the intent was not created to allow the change (docs/api.md, the amount sections).
 AMENDING_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/amount",
     "POST /payment-intents/{paymentIntentId}/tips-amount",
 )
-# A capture or refund after fail-next "processor_error" answers 502 by design (documented).
+# A capture or refund after fail-next "processor_error" answers 502 (docs/sandbox.md).
 PROCESSOR_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/captures",
     "POST /payment-intents/{paymentIntentId}/refunds",
@@ -135,7 +135,7 @@ def _failing_delivery(server: RunningServer) -> dict[str, str]:
 def our_config(world: PinnedWorld) -> str:
     blocks = [
         f"headers = {toml_value({'Authorization': f'Basic {world.key}'})}",
-        # The API refuses NUL in every string by design (design "request bodies"); OpenAPI 3.0
+        # The API refuses NUL in every string (docs/api.md, "Request bodies"); OpenAPI 3.0
         # could only say so with a pattern on each one. tests/http covers NUL input.
         "[generation]\nallow-x00 = false",
         *_pinned_objects(world),
@@ -182,8 +182,8 @@ def _status_rules() -> list[str]:
     ]
     # The account clock moves forward only (schemathesis_hooks.FIELD_NAMED_STATE_RULES).
     blocks.append(operation_block("POST /sandbox/clock/advance", **{accepted: STATE_RULE_STATUSES}))
-    # DELETE on an intent cancels it (Dojo); GET ?returnCanceled=true still reads it, by contract
-    # (§3.2), so use_after_free cannot apply to that GET. Webhook DELETEs remain checked.
+    # DELETE on an intent cancels it (Dojo); GET ?returnCanceled=true still reads it, as Dojo's
+    # spec says, so use_after_free cannot apply to that GET. Webhook DELETEs remain checked.
     blocks.append(
         operation_block("GET /payment-intents/{paymentIntentId}", **{"checks.use_after_free.enabled": False})
     )

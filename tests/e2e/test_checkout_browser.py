@@ -1,4 +1,5 @@
-"""The sandbox checkout in a real browser (issue 19, "The hosted checkout"): Playwright drives
+"""The sandbox checkout in a real browser (docs/sandbox.md, "The hosted
+checkout"): Playwright drives
 Debian's headless chromium against a real ``payintents serve`` on both stores, and a small "shop"
 on another loopback port stands in for the merchant's ``redirectUrl`` and ``cancelUrl``.
 

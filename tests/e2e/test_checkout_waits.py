@@ -1,5 +1,5 @@
-"""Shoppers waiting on the sandbox's timeout card hold no worker thread (issue 20, "Slow sandbox
-operations hold worker threads"): against a real ``payintents serve`` (one worker, so every
+"""Shoppers waiting on the sandbox's timeout card hold no worker thread (ADR 0021, sandbox
+pauses): against a real ``payintents serve`` (one worker, so every
 request shares its thread pool of 40), sixty concurrent key-less pays with the timeout card each
 wait ``PAYINTENTS_SANDBOX_TIMEOUT_S`` seconds, and meanwhile readiness, the dashboard, an API read
 on the event loop and one on a thread all answer at once. Before, the sixty sleeps took every

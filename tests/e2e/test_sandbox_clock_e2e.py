@@ -1,6 +1,6 @@
-"""Sandbox time travel end to end (issue 7 "Done when"): a real ``payintents serve`` with 2 worker
-processes and its built-in dispatcher, on SQLite and PostgreSQL, and a real webhook receiver on
-127.0.0.1 (tests/e2e/webhook_receiver.py, a small http.server).
+"""Sandbox time travel end to end (docs/sandbox.md, "The account clock"): a real ``payintents
+serve`` with 2 worker processes and its built-in dispatcher, on SQLite and PostgreSQL, and a real
+webhook receiver on 127.0.0.1 (tests/e2e/webhook_receiver.py, a small http.server).
 
 Advancing the account clock by 7 days releases an Authorized Manual intent (Reversed); a further 24
 days cancel an intent that was never paid (expireAt, default 30 days). Both status changes arrive

@@ -1,4 +1,5 @@
-"""The seed page's examples against a real ``payintents serve`` (2 workers, SQLite) on loopback.
+"""The examples of Dojo's "Refund a payment" page against a real ``payintents serve`` (2 workers,
+SQLite) on loopback: https://docs.dojo.tech/payments/manage-payments/cancelling-payments/refund
 
 The curl and Python ``http.client`` examples run unchanged except for host, port, key and intent
 id; the C# and PHP clients are represented by the HTTP requests their SDKs send.

@@ -8,7 +8,7 @@
   a negative control (the same event sent twice concurrently by hand) proves the check can fail.
 - A 410 disables the subscription: later events are not sent, and it shows ``disabledAt``.
 - A receiver that trickles its answer holds only its own deliveries, each for at most the send
-  timeout: another merchant's delivery arrives at once (issue 20).
+  timeout: another merchant's delivery arrives at once (ADR 0022).
 - ``PAYINTENTS_SANDBOX_WEBHOOK_HOSTS=""`` keeps sandbox subscriptions off the server's loopback.
 
 Each test prints a ``webhook-faults`` summary line (delivered/expected, duplicates) for the notes.

@@ -3,8 +3,8 @@ PostgreSQL delivers to a real receiver on 127.0.0.1 subscribed (sandbox key) for
 
 A Manual intent's life (create → pay → capture → partial refund → full refund) must arrive as
 ``payment_intent.created``, status updates to Authorized, Captured and Refunded, and two
-``refund.created``; every delivery in the exact §5.3 shape, verifying with ``dojo-signature``
-(recomputed here from contract §5.4) and with Standard Webhooks (checked by the independent
+``refund.created``; every delivery in the exact shape of docs/webhooks.md, verifying with
+``dojo-signature`` (recomputed here) and with Standard Webhooks (checked by the independent
 ``standardwebhooks`` package), and listed as delivered by ``GET /webhooks/{id}/deliveries``.
 Secret rotation and the manual re-send extension are checked against the same receiver.
 """

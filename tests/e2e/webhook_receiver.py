@@ -226,7 +226,7 @@ def running_receiver(*, timeout_sleep_s: float = 3.0) -> Iterator[WebhookReceive
 
 
 def dojo_signature_ok(secret_value: str, body: bytes, header: str) -> bool:
-    """Recompute ``dojo-signature`` as contract §5.4 defines it, independently of the server's code."""
+    """Recompute ``dojo-signature`` as docs/webhooks.md defines it, independently of the server's code."""
     digest = hmac.new(secret_value.encode("utf-8"), body, hashlib.sha256).hexdigest()
     received = header.removeprefix("sha256=").replace("-", "").lower()
     return header.startswith("sha256=") and hmac.compare_digest(digest, received)

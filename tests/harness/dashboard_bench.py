@@ -1,4 +1,5 @@
-"""Benchmark: every dashboard page with 10,000 payments in the account (the issue's bar: < 100 ms).
+"""Benchmark: every dashboard page with 10,000 payments in the account (the bar in
+docs/performance.md: < 100 ms).
 
 Seeds N payment intents (mostly captured, some created, refunded or canceled, with their
 captures, status events and some refunds) straight into the tables with bulk inserts, signs in

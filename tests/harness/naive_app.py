@@ -3,7 +3,7 @@
     python -m tests.harness.naive_app --port P --workers N    (database from $PAYINTENTS_DATABASE_URL)
 
 It is the real app (same routes, validation, auth, store) with one thing swapped in every worker:
-the refund write path, replaced by the check-then-write shape that the design warns against:
+the refund write path, replaced by the check-then-write shape that ADR 0003 warns against:
 
 1. transaction 1 looks the idempotency key up and reads the intent; Python checks the status and
    the remaining amount (a stored answer for the key is replayed);

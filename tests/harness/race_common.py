@@ -91,7 +91,7 @@ class Harness:
                 response = client.send(request)
                 if response.status_code != 503 or retried >= MAX_503_RETRIES:
                     break
-                # Allowed by the contract only if retried with the same key: do exactly that.
+                # A 503 may be retried with the same key (docs/api.md, "Errors"): do exactly that.
                 retried += 1
                 time.sleep(min(float(response.headers.get("Retry-After", "1")), 2.0))
             answered_at = time.monotonic()

@@ -12,11 +12,12 @@ on a fresh scratch database, and measures the ceiling once, as ``payintents benc
 - **one statement** (PostgreSQL): the refund written as the ceiling's single statement, in
   autocommit, by the same server.
 
-For each it prints refunds/s, the ratio to the ceiling, p50/p99, the workers' CPU, PostgreSQL's
-CPU and the machine's idle share, measured by the benchmark's own code (``measure_http``, no GETs).
-If "no write" is already below half the ceiling, no write path can meet the issue's ratio on this
-machine. Every database is audited as the benchmark does; the bounded servers skip the product's
-rules (see ``bounded_app``), so only the real server's audit means anything, and none is judged.
+For each it prints refunds/s, the ratio to the ceiling, p50/p99, the workers' CPU, PostgreSQL's CPU
+and the machine's idle share, measured by the benchmark's own code (``measure_http``, no GETs). If
+"no write" is already below half the ceiling, no server that writes can get there on this
+machine (docs/performance.md, "The bounds"). Every database is audited as the benchmark does; the
+bounded servers skip the product's rules (see ``bounded_app``), so only the real server's audit
+means anything, and none is judged.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each trial captures a fresh intent (1000) and fires ``--concurrency`` copies of one refund (100,
 so the cap never decides anything) with one key through a real server with several worker
-processes. The design promises exactly one refund and the same answer for every caller:
+processes. docs/api.md ("Idempotency") promises exactly one refund and the same answer for every caller:
 
 - duplicate_refunds: trials with more than one refund row for the key, read back through
   ``GET /payment-intents/{id}/refunds`` (must be 0); extra_refund_rows counts the surplus rows;

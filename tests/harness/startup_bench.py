@@ -1,6 +1,6 @@
-"""Start-up figures, best of N runs each (issue 19's targets: ``--version`` and ``--help`` within
-0.3 s, ``serve`` answering within 1.5 s on an empty SQLite file, the pytest plugin's session
-set-up within 1.5 s). Figures, never assertions: docs/performance.md ("Start-up") keeps them.
+"""Start-up figures, best of N runs each (targets, docs/performance.md "Start-up": ``--version`` and
+``--help`` within 0.3 s, ``serve`` answering within 1.5 s on an empty SQLite file, the pytest
+plugin's session set-up within 1.5 s). Figures, never assertions: docs/performance.md keeps them.
 
     .venv/bin/python -m tests.harness.startup_bench              # best of 5
     .venv/bin/python -m tests.harness.startup_bench --runs 10 --json
@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-# The issue's bound for each figure; the CPU figures (what the process itself used: on an idle
+# The target for each figure (docs/performance.md); the CPU figures (what the process itself used: on an idle
 # machine its wall time comes close to them) and the whole pytest run have none.
 TARGETS_S: dict[str, float | None] = {
     "version": 0.3,

@@ -1,5 +1,5 @@
-"""Authentication, the version header, routing errors and id shapes (design "auth", "version
-header", "ids", "errors"; contract §1.2, §1.3, §1.6): one 401 body for every bad key, version
+"""Authentication, the version header, routing errors and id shapes (docs/api.md,
+"Authentication", "Version header", "Identifiers", "Errors"): one 401 body for every bad key, version
 resolution by date, Dojo's error shape for unknown paths and wrong methods, prod versus sandbox."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Card data in what the server stores and shows (issue 20, "Card data"), on both stores.
+"""Card data in what the server stores and shows (ADR 0018), on both stores.
 
 A card number is shown with at most its first 6 and last 4 digits and at least 6 hidden, in the
 intent's ``paymentEvents`` and ``paymentDetails.card`` and in the stored payment events. The sandbox

@@ -1,4 +1,4 @@
-"""The sandbox's hosted checkout (design "sandbox payment"), in-process: the shopper's pages and
+"""The sandbox's hosted checkout (docs/sandbox.md, docs/api.md), in-process: the shopper's pages and
 their forms (card form, 3-D Secure page, paid page, HTML "not found"), their security headers, the
 JSON twin ``POST /checkout/{id}/pay`` with its validation, state rules and payer-only answer, the
 3DS step's refusals and the cap on card attempts. The same pages in a real browser:

@@ -1,6 +1,6 @@
-"""Payment-intent lifecycle over HTTP (contract §4): every transition of §4.1 and every cell of the
-§4.2 preconditions matrix except the refunds and charge rows; the reversal windows and expiry under
-a fake clock; amount / tips amendments; the client session secret."""
+"""Payment-intent lifecycle over HTTP (docs/api.md, "Statuses and what each operation needs"): every
+move between statuses and every cell of the table except the refunds and refresh rows; the reversal
+windows and expiry under a fake clock; amount / tips amendments; the client session secret."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ STATES: dict[str, tuple[str, Callable[[Api], str]]] = {
 
 GBP_1500 = {"amount": {"value": 1500, "currencyCode": "GBP"}}
 TIPS_200 = {"tipsAmount": {"value": 200, "currencyCode": "GBP"}}
-# Operation → (method, path suffix, body, expected status per column). Contract §4.2 / §9 #8.
+# Operation → (method, path suffix, body, expected status per column): docs/api.md's table.
 MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "cancel": ("DELETE", "", None, {"Created": 200, "Canceled": 404, "*": 400}),
     "capture": (
@@ -366,7 +366,7 @@ def test_refresh_issues_a_new_secret_for_thirty_minutes(timed: Timed) -> None:
     api = timed.api
     created = api.create_intent()
     timed.clock.advance(minutes=10)
-    # Contract §9 #12: the secret is issued on create too, for 30 minutes.
+    # The secret is issued on create too, for 30 minutes (docs/api.md, create).
     assert created["clientSessionSecret"]
     assert created["clientSessionSecretExpirationDate"] == "2026-03-02T12:30:00.000000Z"
     refreshed = api.post(f"/payment-intents/{created['id']}/refresh-client-session-secret")

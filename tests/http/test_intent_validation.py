@@ -1,5 +1,5 @@
-"""Request validation on the payment-intent endpoints (design "amounts" and "request bodies",
-contract §2.3): every rule refused with a 400/413/415 in Dojo's error shape, naming the field in
+"""Request validation on the payment-intent endpoints (docs/api.md, "Amounts", "Request bodies" and
+the create table): every rule refused with a 400/413/415 in Dojo's error shape, naming the field in
 ``errors`` for validation failures, and nothing created or changed. Also what must be accepted:
 case-insensitive property names and version-gated ``isNotOnlineCheckout``."""
 

@@ -1,7 +1,7 @@
-"""Isolation between accounts and environments (design "auth": objects belong to (account,
-environment)): another account's intent, or the same account's intent from the other environment,
-answers every operation exactly like an id that does not exist, changes nothing, and never shows
-up in search."""
+"""Isolation between accounts and environments (docs/api.md "Authentication": objects belong to
+(account, environment)): another account's intent, or the same account's intent from the other
+environment, answers every operation exactly like an id that does not exist, changes nothing, and
+never shows up in search."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Idempotency keys over HTTP, on both stores (design "idempotency on refunds" and "elsewhere"):
+"""Idempotency keys over HTTP, on both stores (docs/api.md, "Idempotency"):
 the required ``idempotencyKey`` header and its limits, byte-identical replays, 409 on a reused key,
 the key's scope, keys spent only by successes, the optional header on create / capture / reversal,
 and reaping after the retention period (time moved with a fake clock).

@@ -125,7 +125,7 @@ def expect_status(response: httpx.Response, status: int) -> None:
 
 
 def refund_expectation(model: IntentModel, key: str, body: dict[str, Any]) -> int:
-    """The status the design promises for this refund request, given the model."""
+    """The status docs/api.md promises for this refund request, given the model."""
     amount = body["amount"]
     if amount < 1:
         return 400

@@ -1,6 +1,6 @@
-"""The seed's refund endpoint over HTTP, on both stores: amounts and the refundable cap, the states a
+"""The refund endpoint over HTTP, on both stores: amounts and the refundable cap, the states a
 refund needs, 404s that reveal nothing, the response shapes, retrieval and listing, 405s, and the
-outbox rows every refund writes (design "Decisions on the contract's gaps", contract §3.6-§3.7, §4).
+outbox rows every refund writes (docs/api.md, "Refunds").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The sandbox account clock over HTTP, on both stores (issue 7, docs/sandbox.md): ``GET /sandbox/clock``
+"""The sandbox account clock over HTTP, on both stores (docs/sandbox.md): ``GET /sandbox/clock``
 and ``POST /sandbox/clock/advance`` (by seconds or to a time, forward only), and what an advance runs
 for the account: ``expireAt`` cancellations with their outbox event and webhook delivery, the 7-day
 release and ``autoExpireAction: Capture``, the reversal window, idempotency-key retention and the

@@ -1,4 +1,4 @@
-"""Sandbox failure injection over HTTP, on both stores (issue 7, docs/sandbox.md):
+"""Sandbox failure injection over HTTP, on both stores (docs/sandbox.md):
 
 - ``POST /sandbox/payment-intents/{id}/fail-next`` for refunds and for captures of Manual intents, with
   every outcome: declined → 400 with a detail, processor_error → 502, slow → 200 after the delay.

@@ -1,5 +1,5 @@
-"""``POST /sandbox/reset`` and the request log ``GET /sandbox/requests``, on both stores (issue 7,
-docs/sandbox.md).
+"""``POST /sandbox/reset`` and the request log ``GET /sandbox/requests``, on both stores
+(docs/sandbox.md).
 
 Reset deletes every object of the calling sandbox account (intents with their captures and events,
 refunds, idempotency keys, webhooks and deliveries, outbox events, injected failures, the request

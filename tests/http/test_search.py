@@ -1,4 +1,4 @@
-"""``POST /payment-intents/search`` (contract §3.9): the statuses and date filters, the cursor's
+"""``POST /payment-intents/search`` (docs/api.md): the statuses and date filters, the cursor's
 limit (1-100, default 50), keyset paging with ``after`` / ``before`` that yields every intent exactly
 once newest first, and refusal of bad cursors and bodies. Runs on an app with a fake clock so
 creation times are exact (and some are equal, to exercise the tie-break)."""

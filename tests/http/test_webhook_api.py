@@ -1,4 +1,4 @@
-"""Dojo's webhook subscription API over HTTP on both stores (contract §5.1, issue 5): the event
+"""Dojo's webhook subscription API over HTTP on both stores (docs/webhooks.md): the event
 catalogue, subscribe / update / delete with the one-subscription-per-event 409 (held by the store's
 unique index even under a race), URL and body validation, secrets, 404s that reveal nothing about
 other accounts, 405s, and the delivery inspection and retry extensions."""

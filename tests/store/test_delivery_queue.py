@@ -1,5 +1,5 @@
-"""The webhook delivery queue on SQLite and PostgreSQL (issue 5, design "Webhooks use a
-transactional outbox"): fan-out, signed payloads, the retry schedule with jitter and Retry-After,
+"""The webhook delivery queue on SQLite and PostgreSQL (docs/webhooks.md, a
+transactional outbox): fan-out, signed payloads, the retry schedule with jitter and Retry-After,
 410 disabling, leases shared by several dispatchers, deleted subscriptions, manual retries.
 Time is a FakeClock; the sender is scripted and records what it was asked to send."""
 

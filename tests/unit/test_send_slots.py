@@ -1,4 +1,4 @@
-"""The dispatcher's sending slots (``workers/dispatcher.py``, issue 20): free slots, the room each
+"""The dispatcher's sending slots (``workers/dispatcher.py``, ADR 0022): free slots, the room each
 subscription has (8 sends at once; 1 while its receiver's last attempt failed), and recovery."""
 
 from __future__ import annotations

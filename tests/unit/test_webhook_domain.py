@@ -1,4 +1,4 @@
-"""Webhook rules (contract §5.1, issue 5) in the domain and in the subscription use cases on the
+"""Webhook rules (docs/webhooks.md) in the domain and in the subscription use cases on the
 in-memory fakes: event lists, one subscription per event, secrets (one active, at most five, the
 active one never deleted), the retry schedule with jitter and Retry-After, scoping, and fan-out."""
 

@@ -1,4 +1,4 @@
-"""The webhook sender (``adapters/webhook_sender.py``, issues 5 and 20) against real receivers on
+"""The webhook sender (``adapters/webhook_sender.py``, ADR 0022) against real receivers on
 127.0.0.1: resolution checked before any connection, the connection made to the checked address
 only (DNS rebinding), TLS still verified for the URL's host name, one deadline for the whole
 attempt however slowly the receiver answers, and failures reported with generic reasons.

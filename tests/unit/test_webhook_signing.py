@@ -1,4 +1,4 @@
-"""Webhook bodies and signatures (contract §5.3-§5.4, design "webhooks"): both published
+"""Webhook bodies and signatures (docs/webhooks.md, "A delivery"): both published
 ``dojo-signature`` test vectors byte for byte, the delivery body's key order and compactness, and
 the Standard Webhooks headers checked by a verifier written here from that spec (and by the
 ``standardwebhooks`` package), with the ``whsec_`` form of the secret."""
@@ -25,7 +25,7 @@ from payintents.domain.webhook_signing import (
     standard_webhooks_signature,
 )
 
-# The §5.3 example, compact, exactly as Dojo signed it for the published vectors.
+# The example delivery of Dojo's webhooks page, compact, exactly as Dojo signed it for the published vectors.
 CONTRACT_BODY = (
     b'{"id":"evt_hnnHxIKR_Uy6bhZCusCltw","event":"payment_intent.created","accountId":"acc_test",'
     b'"createdAt":"2022-02-01T13:07:41.8667859Z","data":{"paymentIntentId":"pi_vpwd4ooAPEqyNAQe4z89WQ",'

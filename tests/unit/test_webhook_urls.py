@@ -1,4 +1,5 @@
-"""Which URLs may receive webhooks (issues 5 and 20; SSRF policy in ``domain.webhook_urls``): a
+"""Which URLs may receive webhooks (docs/webhooks.md "Receiver URLs", ADR 0022; SSRF policy in
+``domain.webhook_urls``): a
 table of hostile subscription URLs refused in both environments without connecting anywhere, and
 the sandbox's hosts (loopback by default; ``PAYINTENTS_SANDBOX_WEBHOOK_HOSTS``). The sender's
 checks at send time are in ``test_webhook_sender.py``."""

@@ -27,7 +27,7 @@ class OutboxEvent:
 
 
 def intent_event(event_id: str, name: EventName, intent: PaymentIntent, now: datetime) -> OutboxEvent:
-    """The payload Dojo sends for intent events (contract §5.3)."""
+    """The payload Dojo sends for intent events (docs/webhooks.md, "A delivery")."""
     return status_event(event_id, name, intent.scope, intent.id, intent.status, intent.capture_mode, now)
 
 

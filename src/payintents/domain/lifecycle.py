@@ -1,7 +1,7 @@
 """Transitions of a payment intent: pay, capture, reverse, cancel, expire, amend and refund.
 
-Each function checks the contract's precondition table (Dojo contract §4.2) and either changes the
-intent or raises the domain error that names the broken rule.
+Each function checks what the intent's status allows (docs/api.md, "Statuses and what each
+operation needs") and either changes the intent or raises the domain error that names the broken rule.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def open_intent(spec: IntentSpec, intent_id: str, scope: Scope, now: datetime) -
 
 
 def ensure_visible(intent: PaymentIntent | None, *, return_canceled: bool = False) -> PaymentIntent:
-    """Canceled intents behave as missing unless explicitly asked for (contract §3.2, §9 #13)."""
+    """Canceled intents behave as missing unless explicitly asked for (docs/api.md, retrieve)."""
     if intent is None or (intent.status is Status.CANCELED and not return_canceled):
         raise NotFoundError(NOT_FOUND_DETAIL)
     return intent
@@ -199,7 +199,7 @@ def capture(
 
 
 def reverse(intent: PaymentIntent, reversal_id: str, now: datetime) -> None:
-    """Reverse in full, inside the windows the design decided (7 days / same UTC day)."""
+    """Reverse in full, inside the windows docs/api.md states (7 days / same UTC day)."""
     _check_reversible(intent, now)
     intent.reversal_id = reversal_id
     _release(intent, now)
@@ -278,7 +278,7 @@ def expire_if_due(intent: PaymentIntent, capture_id: str, now: datetime) -> bool
 
 
 def refund_refusal(intent: PaymentIntent | None, amount: int) -> Exception:
-    """Explain why a refund of ``amount`` cannot be applied to ``intent`` (contract §4.2)."""
+    """Explain why a refund of ``amount`` cannot be applied to ``intent`` (docs/api.md, refunds)."""
     if intent is None or intent.status is Status.CANCELED:
         return NotFoundError(NOT_FOUND_DETAIL)
     if intent.status is Status.REFUNDED:

@@ -1,7 +1,7 @@
 """The delivery body and its signatures: Dojo's ``dojo-signature`` and Standard Webhooks.
 
 Dojo: ``sha256=`` + HMAC-SHA256(UTF-8 secret value, raw body) as upper-case hex pairs joined by
-``-`` (contract §5.4). Standard Webhooks: ``v1,`` + base64 HMAC-SHA256 over
+``-`` (docs/webhooks.md). Standard Webhooks: ``v1,`` + base64 HMAC-SHA256 over
 ``{webhook-id}.{webhook-timestamp}.{body}``, keyed with the same secret value's UTF-8 bytes; in
 Standard Webhooks' own notation that key is ``whsec_`` + base64(secret value).
 """
@@ -23,7 +23,7 @@ def iso_timestamp(moment: datetime) -> str:
 
 
 def delivery_body(event: OutboxEvent) -> bytes:
-    """Compact JSON in Dojo's key order: id, event, accountId, createdAt, data (contract §5.3)."""
+    """Compact JSON in Dojo's key order: id, event, accountId, createdAt, data (docs/webhooks.md)."""
     payload = {
         "id": event.id,
         "event": event.name.value,

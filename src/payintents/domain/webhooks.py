@@ -1,6 +1,6 @@
 """Webhook subscriptions, their secrets, the event catalogue and the retry schedule.
 
-Dojo's subscription model (contract §5.1): one subscription per event name and environment,
+Dojo's subscription model (docs/webhooks.md): one subscription per event name and environment,
 each with secrets of which exactly one is active and signs deliveries.
 
 Extension: a *listener* subscription (what ``webhooks listen`` makes, like ``stripe listen``)
@@ -103,7 +103,7 @@ def check_events(events: list[str]) -> list[str]:
 def check_one_subscription_per_event(
     wanted: list[str], others: list[Subscription], own_id: str | None = None
 ) -> None:
-    """Dojo allows one subscription per event (contract §5.1): a second one is a 409. Listeners
+    """Dojo allows one subscription per event (docs/webhooks.md): a second one is a 409. Listeners
     take no event away from anyone (extension), so only the others that are not count."""
     taken = {e for s in others if s.id != own_id and not s.is_listener for e in s.events}
     clashes = [e for e in wanted if e in taken]

@@ -20,10 +20,11 @@ from payintents.web.problems import RequestRefusedError
 MAX_BODY_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 30
 
-# Published API versions, newest last (contract §1.3). A date picks the newest one on or before it.
+# Published API versions, newest last (docs/api.md, "Version header"). A date picks the newest
+# one on or before it.
 # 2022-04-07 is the legacy version Dojo's PHP and Android SDKs still send (ADR 0007).
 SUPPORTED_VERSIONS = (date(2022, 4, 7), date(2024, 2, 5), date(2025, 9, 10), date(2026, 2, 27))
-# Request fields that exist only from a given version on (contract §8).
+# Request fields that exist only from a given version on (ADR 0007).
 FIELDS_SINCE = {"previousTransactionId": date(2024, 2, 5), "isNotOnlineCheckout": date(2026, 2, 27)}
 _VERSION_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
