@@ -1,4 +1,4 @@
-"""client/README.md's refund of the seed's 10.00 GBP, executed as written against a real
+"""client/README.md's refund of Dojo's example 10.00 GBP, executed as written against a real
 ``payintents serve``: the three-line Python snippet, and the one CLI command through the installed
 ``payintents-client`` console script. Only the ``<paymentIntentId>`` placeholder is filled in; the key
 and base URL come from the environment variables the README tells readers to set."""

@@ -1,5 +1,5 @@
 """Webhook verification helpers: Dojo's ``dojo-signature`` against the two test vectors published in
-contract §5.4, and Standard Webhooks cross-checked with the independent ``standardwebhooks`` package."""
+docs/webhooks.md, and Standard Webhooks cross-checked with the independent ``standardwebhooks`` package."""
 
 from __future__ import annotations
 

@@ -277,7 +277,7 @@ def create_refund(
     previous_transaction_id: str | None = None,
     idempotency_key: str | None = None,
 ) -> Call[RefundCreated]:
-    """Refund ``amount`` minor units of a captured payment (the seed's endpoint).
+    """Refund ``amount`` minor units of a captured payment (Dojo's refund endpoint).
 
     One idempotency key per call (yours, or a fresh uuid4), re-sent on every retry: a retry after
     a lost answer can never refund twice.

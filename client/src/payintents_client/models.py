@@ -123,7 +123,7 @@ class PaymentEvent:
 
 @dataclass(frozen=True, slots=True)
 class PaymentIntent:
-    """A payment intent (contract §2.4). ``refunded_amount`` is in minor units of ``amount``'s currency."""
+    """A payment intent. ``refunded_amount`` is in minor units of ``amount``'s currency."""
 
     id: str
     capture_mode: str
@@ -378,7 +378,7 @@ def _active(secrets: tuple[SubscriptionSecret, ...]) -> SubscriptionSecret | Non
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """A webhook subscription (contract §5.1); ``disabled_at`` is set when a receiver answered 410."""
+    """A webhook subscription; ``disabled_at`` is set when a receiver answered 410."""
 
     id: str
     account_id: str

@@ -14,7 +14,7 @@ from typing import Any
 
 from payintents_client._parse import as_object, req_int, req_str
 
-# ISO 4217 minor-unit exponents of the currencies Dojo takes (contract §2.1: GBP and EUR).
+# ISO 4217 minor-unit exponents of the currencies Dojo takes (GBP and EUR).
 CURRENCY_EXPONENTS: dict[str, int] = {"GBP": 2, "EUR": 2}
 _PLAIN_DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 

@@ -67,7 +67,7 @@ class _Body:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CreatePaymentIntentRequest(_Body):
-    """``POST /payment-intents`` (contract §2.3)."""
+    """``POST /payment-intents``."""
 
     amount: Money
     reference: str
