@@ -1,5 +1,5 @@
 """Webhook verification helpers: Dojo's ``dojo-signature`` against the two test vectors published in
-docs/webhooks.md, and Standard Webhooks cross-checked with the independent ``standardwebhooks`` package."""
+Dojo's webhook documentation, and Standard Webhooks cross-checked with the independent ``standardwebhooks`` package."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from payintents_client import WebhookVerificationError, verify_dojo_signature, verify_standard_webhook
 
-# Contract §5.3's delivery example, byte for byte (compact JSON, Dojo's key order).
+# Dojo's published delivery example, byte for byte (compact JSON, Dojo's key order).
 BODY = (
     b'{"id":"evt_hnnHxIKR_Uy6bhZCusCltw","event":"payment_intent.created","accountId":"acc_test",'
     b'"createdAt":"2022-02-01T13:07:41.8667859Z","data":{"paymentIntentId":"pi_vpwd4ooAPEqyNAQe4z89WQ",'

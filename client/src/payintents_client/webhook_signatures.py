@@ -1,7 +1,7 @@
 """Checking that a webhook delivery really came from Dojo (or payintents), in constant time.
 
 * ``verify_dojo_signature``: Dojo's ``dojo-signature`` header, ``sha256=`` + HMAC-SHA256 of the raw
-  body keyed with the subscription secret's value, as hex byte pairs joined by ``-`` (Dojo's webhook signature, docs/webhooks.md).
+  body keyed with the subscription secret's value, as hex byte pairs joined by ``-``.
   Dojo's scheme has no timestamp: dedupe deliveries on the event ``id``.
 * ``verify_standard_webhook``: the Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``,
   ``webhook-signature``) payintents also sends, which add replay protection (a timestamp tolerance).
