@@ -1,5 +1,6 @@
 """Webhook verification helpers: Dojo's ``dojo-signature`` against the two test vectors published in
-Dojo's webhook documentation, and Standard Webhooks cross-checked with the independent ``standardwebhooks`` package."""
+Dojo's webhook documentation, and Standard Webhooks cross-checked with the independent
+``standardwebhooks`` package."""
 
 from __future__ import annotations
 
