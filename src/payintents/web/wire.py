@@ -34,6 +34,8 @@ INT32_MAX = 2**31 - 1
 B = TypeVar("B", default=None)
 Errors = dict[str, list[str]]
 JsonSchema = dict[str, Any]
+# A schema's property names, each mapped to its own properties' names if it is an object, else None.
+Names = dict[str, Any]
 
 
 def _fail(errors: Errors, path: str, message: str) -> None:
@@ -263,7 +265,7 @@ class Body(Generic[B]):
         self.shape = shape
         self.kind = kind
         # Built once, here: a dataclass out of step with its schema fails at import, not per request.
-        self._build: Callable[[dict[str, Any]], B] = build_reader(kind, _property_names(shape))
+        self._build = _dataclass_reader(kind, _property_names(shape))
 
     @property
     def json_schema(self) -> JsonSchema:
@@ -279,7 +281,7 @@ class Body(Generic[B]):
         return document, self._build(document)
 
 
-def _property_names(shape: Obj) -> dict[str, Any]:
+def _property_names(shape: Obj) -> Names:
     """The schema's property names, each with the names of its own properties if it is an object."""
     return {
         name: _property_names(spec.check) if isinstance(spec.check, Obj) else None
@@ -287,12 +289,7 @@ def _property_names(shape: Obj) -> dict[str, Any]:
     }
 
 
-Reader = Callable[[Any], Any]
-# Property names of a schema: each maps to its own properties' names if it is an object, else None.
-Names = dict[str, Any]
-
-
-def build_reader(kind: type[B], names: Names) -> Callable[[dict[str, Any]], B]:
+def _dataclass_reader(kind: type[B], names: Names) -> Callable[[Mapping[str, Any]], B]:
     """How to read a canonical body as the frozen dataclass ``kind``: each attribute from the
     property of the same name in camelCase (``refund_reason`` from ``refundReason``), a null or
     absent property as None, converted as the attribute's type says. Raises TypeError if the
@@ -304,7 +301,7 @@ def build_reader(kind: type[B], names: Names) -> Callable[[dict[str, Any]], B]:
     wire_names = {_camel(name): name for name in attributes}
     if set(wire_names) != set(names):
         raise TypeError(f"{kind.__name__} reads {sorted(wire_names)}, its schema has {sorted(names)}")
-    plan = [(wire, attr, _reader(hints[attr], names[wire])) for wire, attr in wire_names.items()]
+    plan = [(wire, attr, _converter(hints[attr], names[wire])) for wire, attr in wire_names.items()]
 
     def read(document: Mapping[str, Any]) -> B:
         values = {}
@@ -316,19 +313,19 @@ def build_reader(kind: type[B], names: Names) -> Callable[[dict[str, Any]], B]:
     return read
 
 
-def _reader(hint: Any, names: Names | None) -> Reader:
+def _converter(hint: Any, names: Names | None) -> Callable[[Any], Any]:
     """How to convert one validated, non-null value to the type ``hint``."""
     origin = typing.get_origin(hint)
     arguments = [a for a in typing.get_args(hint) if a is not type(None)]
     if origin in (types.UnionType, typing.Union) and len(arguments) == 1:
-        return _reader(arguments[0], names)
+        return _converter(arguments[0], names)
     if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
-        item = _reader(arguments[0], None)
+        item = _converter(arguments[0], None)
         return lambda values: tuple(item(v) for v in values)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if names is None:
             raise TypeError(f"{hint.__name__} is read from a property that is not an object")
-        return build_reader(hint, names)
+        return _dataclass_reader(hint, names)
     if isinstance(hint, type) and issubclass(hint, StrEnum):
         return hint
     if hint is datetime:
