@@ -301,13 +301,16 @@ def _dataclass_reader(kind: type[B], names: Names) -> Callable[[Mapping[str, Any
     wire_names = {_camel(name): name for name in attributes}
     if set(wire_names) != set(names):
         raise TypeError(f"{kind.__name__} reads {sorted(wire_names)}, its schema has {sorted(names)}")
-    plan = [(wire, attr, _converter(hints[attr], names[wire])) for wire, attr in wire_names.items()]
+    plan = {wire: (attr, _converter(hints[attr], names[wire])) for wire, attr in wire_names.items()}
+    absent = dict.fromkeys(attributes)
 
     def read(document: Mapping[str, Any]) -> B:
-        values = {}
-        for wire, attr, convert in plan:
-            value = document.get(wire)
-            values[attr] = None if value is None else convert(value)
+        # Only what was sent (validated, so every key is in the plan); the rest stays None.
+        values = dict(absent)
+        for wire, value in document.items():
+            if value is not None:
+                attr, convert = plan[wire]
+                values[attr] = convert(value)
         return kind(**values)
 
     return read
