@@ -28,7 +28,7 @@ def test_names_are_matched_case_insensitively_and_returned_canonical() -> None:
         "Reference": "Order 1",
         "AutoExpireIn": "00:05:00",
     }
-    assert validate(schemas.CREATE_PAYMENT_INTENT, body) == {
+    assert validate(schemas.CREATE_PAYMENT_INTENT.shape, body) == {
         "amount": GBP_10,
         "reference": "Order 1",
         "autoExpireIn": "00:05:00",
@@ -37,36 +37,36 @@ def test_names_are_matched_case_insensitively_and_returned_canonical() -> None:
 
 def test_a_refund_body_comes_back_canonical_with_nulls_kept() -> None:
     body = {"Amount": 400, "refundreason": None, "NOTES": "n"}
-    assert validate(schemas.CREATE_REFUND, body) == {"amount": 400, "refundReason": None, "notes": "n"}
+    assert validate(schemas.CREATE_REFUND.shape, body) == {"amount": 400, "refundReason": None, "notes": "n"}
 
 
 def test_unknown_properties_are_refused_by_name() -> None:
-    errors = errors_of(schemas.CREATE_REFUND, {"amount": 1, "amountt": 2})
+    errors = errors_of(schemas.CREATE_REFUND.shape, {"amount": 1, "amountt": 2})
     assert list(errors) == ["amountt"]
     assert "not allowed" in errors["amountt"][0]
 
 
 def test_unknown_nested_property_is_reported_at_its_path() -> None:
     body = {"amount": {**GBP_10, "extra": 1}, "reference": "r"}
-    assert list(errors_of(schemas.CREATE_PAYMENT_INTENT, body)) == ["amount.extra"]
+    assert list(errors_of(schemas.CREATE_PAYMENT_INTENT.shape, body)) == ["amount.extra"]
 
 
 def test_duplicates_by_case_are_refused() -> None:
-    errors = errors_of(schemas.CREATE_REFUND, {"amount": 1, "Amount": 2})
+    errors = errors_of(schemas.CREATE_REFUND.shape, {"amount": 1, "Amount": 2})
     assert list(errors) == ["Amount"]
     assert "more than once" in errors["Amount"][0]
 
 
 def test_required_fields_are_reported_missing() -> None:
-    errors = errors_of(schemas.CREATE_PAYMENT_INTENT, {})
+    errors = errors_of(schemas.CREATE_PAYMENT_INTENT.shape, {})
     assert set(errors) == {"amount", "reference"}
     assert errors["amount"] == ["The amount field is required."]
 
 
 def test_required_fields_must_not_be_null_but_optional_ones_may() -> None:
-    errors = errors_of(schemas.CREATE_REFUND, {"amount": None})
+    errors = errors_of(schemas.CREATE_REFUND.shape, {"amount": None})
     assert errors == {"amount": ["The amount field must not be null."]}
-    assert validate(schemas.CREATE_REFUND, {"amount": 1, "notes": None})["notes"] is None
+    assert validate(schemas.CREATE_REFUND.shape, {"amount": 1, "notes": None})["notes"] is None
 
 
 def test_nested_paths_name_array_items() -> None:
@@ -79,7 +79,7 @@ def test_nested_paths_name_array_items() -> None:
             {"amountTotal": {"value": 1.0, "currencyCode": "USD"}},
         ],
     }
-    errors = errors_of(schemas.CREATE_PAYMENT_INTENT, body)
+    errors = errors_of(schemas.CREATE_PAYMENT_INTENT.shape, body)
     assert set(errors) == {
         "itemLines[1].amountTotal",
         "itemLines[2].amountTotal.value",
@@ -89,7 +89,7 @@ def test_nested_paths_name_array_items() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     body = {"amount": {"value": 0, "currencyCode": "XXX"}, "reference": "", "captureMode": "Sometimes"}
-    assert set(errors_of(schemas.CREATE_PAYMENT_INTENT, body)) == {
+    assert set(errors_of(schemas.CREATE_PAYMENT_INTENT.shape, body)) == {
         "amount.value",
         "amount.currencyCode",
         "reference",
@@ -99,14 +99,14 @@ def test_every_problem_is_reported_at_once() -> None:
 
 @pytest.mark.parametrize("value", [1, 400, MAX_AMOUNT])
 def test_amounts_accept_integers_in_range(value: int) -> None:
-    assert validate(schemas.CREATE_REFUND, {"amount": value})["amount"] == value
+    assert validate(schemas.CREATE_REFUND.shape, {"amount": value})["amount"] == value
 
 
 @pytest.mark.parametrize(
     "value", [0, -1, MAX_AMOUNT + 1, 10.0, 1e2, 1.5, True, False, "400", [400], {"v": 1}]
 )
 def test_amounts_refuse_anything_else(value: Any) -> None:
-    assert list(errors_of(schemas.CREATE_REFUND, {"amount": value})) == ["amount"]
+    assert list(errors_of(schemas.CREATE_REFUND.shape, {"amount": value})) == ["amount"]
 
 
 def test_integer_check_is_strict_about_bool_and_float() -> None:
@@ -125,20 +125,20 @@ def test_strings_check_type_and_length() -> None:
 
 @pytest.mark.parametrize("body", [[], "amount", 1, None, True])
 def test_a_body_that_is_not_an_object_is_refused(body: Any) -> None:
-    assert list(errors_of(schemas.CREATE_REFUND, body)) == ["$"]
+    assert list(errors_of(schemas.CREATE_REFUND.shape, body)) == ["$"]
 
 
 def test_nested_objects_must_be_objects() -> None:
-    errors = errors_of(schemas.CREATE_PAYMENT_INTENT, {"amount": 1000, "reference": "r"})
+    errors = errors_of(schemas.CREATE_PAYMENT_INTENT.shape, {"amount": 1000, "reference": "r"})
     assert list(errors) == ["amount"]
 
 
 def test_uri_and_date_time_formats() -> None:
     base = {"amount": GBP_10, "reference": "r"}
     ok = {**base, "config": {"redirectUrl": "https://example.com/x"}, "expireAt": "2026-04-01T00:00:00Z"}
-    assert validate(schemas.CREATE_PAYMENT_INTENT, ok)["expireAt"] == "2026-04-01T00:00:00Z"
+    assert validate(schemas.CREATE_PAYMENT_INTENT.shape, ok)["expireAt"] == "2026-04-01T00:00:00Z"
     bad = {**base, "config": {"redirectUrl": "javascript:alert(1)"}, "expireAt": "tomorrow"}
-    assert set(errors_of(schemas.CREATE_PAYMENT_INTENT, bad)) == {"config.redirectUrl", "expireAt"}
+    assert set(errors_of(schemas.CREATE_PAYMENT_INTENT.shape, bad)) == {"config.redirectUrl", "expireAt"}
 
 
 @pytest.mark.parametrize(
@@ -146,14 +146,14 @@ def test_uri_and_date_time_formats() -> None:
 )
 def test_impossible_date_times_are_validation_errors(moment: str) -> None:
     body = {"amount": GBP_10, "reference": "r", "expireAt": moment}
-    assert list(errors_of(schemas.CREATE_PAYMENT_INTENT, body)) == ["expireAt"]
+    assert list(errors_of(schemas.CREATE_PAYMENT_INTENT.shape, body)) == ["expireAt"]
 
 
 def test_extreme_but_real_date_times_are_accepted() -> None:
     body = {"amount": GBP_10, "reference": "r", "expireAt": "9999-12-31T23:59:59Z"}
-    assert validate(schemas.CREATE_PAYMENT_INTENT, body)["expireAt"] == "9999-12-31T23:59:59Z"
+    assert validate(schemas.CREATE_PAYMENT_INTENT.shape, body)["expireAt"] == "9999-12-31T23:59:59Z"
 
 
 def test_metadata_values_must_be_strings() -> None:
     body = {"amount": GBP_10, "reference": "r", "metadata": {"a": "1", "b": 2}}
-    assert list(errors_of(schemas.CREATE_PAYMENT_INTENT, body)) == ["metadata.b"]
+    assert list(errors_of(schemas.CREATE_PAYMENT_INTENT.shape, body)) == ["metadata.b"]

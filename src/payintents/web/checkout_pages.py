@@ -42,7 +42,6 @@ from payintents.web import request_schemas as schemas
 from payintents.web.http_input import parse_form, read_body, refuse_impossible_input
 from payintents.web.problems import RequestRefusedError, expected_status
 from payintents.web.templating import environment, security_headers
-from payintents.web.wire import validate
 
 log = logging.getLogger("payintents.checkout")
 templates = environment("checkout")
@@ -144,7 +143,7 @@ def answer_challenge(deps: Dependencies, intent_id: str, form: dict[str, str]) -
     if intent.status is not Status.CREATED:
         return _paid(intent)
     try:
-        passed = validate(schemas.CHALLENGE, form)["outcome"] == "pass"
+        passed = schemas.CHALLENGE.read(form).passed
         intent = checkout.complete_challenge(deps, intent_id, passed)
     except ValidationError:
         return _render("challenge.html", 400, intent, message="Choose Authenticate or Fail.")
@@ -172,12 +171,12 @@ def _paid(intent: PaymentIntent) -> Response:
 
 def _card_from(form: dict[str, str]) -> checkout.CardDetails:
     fields = {name: value for name, value in form.items() if not (name == "cardName" and not value.strip())}
-    body = validate(schemas.PAY, fields)
+    body = schemas.PAY.read(fields)
     return checkout.CardDetails(
-        number="".join(body["cardNumber"].split()),
-        expiry=body["expiryDate"].strip(),
-        cvv=body["cvv"].strip(),
-        name=body.get("cardName"),
+        number="".join(body.card_number.split()),
+        expiry=body.expiry_date.strip(),
+        cvv=body.cvv.strip(),
+        name=body.card_name,
     )
 
 

@@ -8,7 +8,7 @@ body. A sandbox pause (the timeout test card) is awaited on the event loop, hold
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -27,8 +27,9 @@ from payintents.web.endpoint import json_response
 from payintents.web.http_input import parse_json, read_body, refuse_impossible_input
 from payintents.web.presenters import present_to_payer
 from payintents.web.problems import response_for_exception, trace_id_of
+from payintents.web.request_bodies import ChallengeBody, PayBody
 from payintents.web.templating import STATIC_DIR
-from payintents.web.wire import Obj, validate
+from payintents.web.wire import B, Body
 
 
 async def pay(request: Request) -> Response:
@@ -39,26 +40,28 @@ async def challenge(request: Request) -> Response:
     return await _post(request, schemas.CHALLENGE, _challenge)
 
 
-def _pay(deps: Dependencies, intent_id: str, body: dict[str, Any]) -> PaymentIntent:
+def _pay(deps: Dependencies, intent_id: str, body: PayBody) -> PaymentIntent:
     card = checkout.CardDetails(
-        number=body["cardNumber"].replace(" ", ""),
-        expiry=body["expiryDate"],
-        cvv=body["cvv"],
-        name=body.get("cardName"),
+        number=body.card_number.replace(" ", ""),
+        expiry=body.expiry_date,
+        cvv=body.cvv,
+        name=body.card_name,
     )
     return checkout.pay(deps, intent_id, card)
 
 
-def _challenge(deps: Dependencies, intent_id: str, body: dict[str, Any]) -> PaymentIntent:
-    return checkout.complete_challenge(deps, intent_id, body["outcome"] == "pass")
+def _challenge(deps: Dependencies, intent_id: str, body: ChallengeBody) -> PaymentIntent:
+    return checkout.complete_challenge(deps, intent_id, body.passed)
 
 
-async def _post(request: Request, schema: Obj, action: Any) -> Response:
+async def _post(
+    request: Request, schema: Body[B], action: Callable[[Dependencies, str, B], PaymentIntent]
+) -> Response:
     trace_id = trace_id_of(request)
     try:
         refuse_impossible_input(request)
         raw = await read_body(request)
-        body = validate(schema, parse_json(request, raw, body_required=True))
+        body = schema.read(parse_json(request, raw, body_required=True))
         deps: Dependencies = request.app.state.deps
         intent_id = str(request.path_params["paymentIntentId"])
         intent = await run_awaiting_sleeps(

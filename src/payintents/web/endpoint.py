@@ -25,12 +25,13 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Generic
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from typing_extensions import TypeVar
 
 from payintents.domain.errors import InvariantViolationError, ValidationError
 from payintents.domain.idempotency import check_key, fingerprint
@@ -59,7 +60,7 @@ from payintents.web.http_input import (
 from payintents.web.presenters import to_json_bytes
 from payintents.web.problems import RequestRefusedError, response_for_exception, trace_id_of
 from payintents.web.request_log import log_sandbox_request
-from payintents.web.wire import Obj, validate
+from payintents.web.wire import B, Body, Obj, validate
 
 # A request on the event loop that found another writer in its way (the SQLite gate held by
 # another worker or a thread) tries again on the loop after a pause, doubling from the first to
@@ -70,18 +71,26 @@ from payintents.web.wire import Obj, validate
 EVENT_LOOP_FIRST_PAUSE_S = 0.001
 EVENT_LOOP_LONGEST_PAUSE_S = 0.004
 T = TypeVar("T")
+# A call's typed body; covariant, so helpers that read no body take ``ApiCall[object]``.
+BodyT_co = TypeVar("BodyT_co", covariant=True, default=None)
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
 
 
 @dataclass(frozen=True, slots=True)
-class ApiCall:
-    """Everything a handler needs about one authenticated, validated request."""
+class ApiCall(Generic[BodyT_co]):
+    """Everything a handler needs about one authenticated, validated request.
+
+    ``body`` is the request body as its operation's dataclass (None without a schema);
+    ``document`` the same body as validated JSON with canonical property names, which is what
+    the idempotency fingerprint covers and what is stored.
+    """
 
     request: Request
     deps: Dependencies
     scope: Scope
     version: date
-    body: dict[str, Any]
+    body: BodyT_co
+    document: dict[str, Any]
     trace_id: str
     # The request's clock offset and armed-failure flag, for use cases that take them explicitly.
     context: RequestContext
@@ -98,20 +107,21 @@ class ApiCall:
         """The caller's ``idempotencyKey`` (any header case) bound to this exact request."""
         key = check_key(self.request.headers.get("idempotencykey"), required=required)
         operation = f"{self.request.method} {self.request.url.path}"
-        return IdempotentRequest(key, target, fingerprint(operation, self.body))
+        return IdempotentRequest(key, target, fingerprint(operation, self.document))
 
 
 # A plain handler runs where its operation says; an async one runs on the event loop and awaits
 # its use case, which runs its units of work through ``Dependencies.runner()``.
-Handler = Callable[[ApiCall], Response] | Callable[[ApiCall], Awaitable[Response]]
+Handler = Callable[[ApiCall[B]], Response] | Callable[[ApiCall[B]], Awaitable[Response]]
 
 
 @dataclass(frozen=True, slots=True)
-class Operation:
+class Operation(Generic[B]):
     """One method on one path: how to handle it, and how /openapi.json documents it."""
 
-    handler: Handler
-    schema: Obj | None = None
+    handler: Handler[B]
+    # The body's schema and the dataclass the handler reads it as; None: an empty body or none.
+    schema: Body[B] | None = None
     body_required: bool = False
     key_required: bool = False
     # The handler honours an optional idempotencyKey (documented; required ones use key_required).
@@ -134,12 +144,14 @@ class Operation:
 class ApiRoute(Route):
     """A Starlette route that remembers its operations, for the OpenAPI document."""
 
-    def __init__(self, path: str, operations: dict[str, Operation], endpoint: Callable[..., Any]) -> None:
+    def __init__(
+        self, path: str, operations: dict[str, Operation[Any]], endpoint: Callable[..., Any]
+    ) -> None:
         super().__init__(path, endpoint, methods=list(operations))
         self.operations = operations
 
 
-def api_route(path: str, **operations: Operation) -> ApiRoute:
+def api_route(path: str, **operations: Operation[Any]) -> ApiRoute:
     """One route per path, so a wrong method answers 405 with every allowed method in Allow."""
 
     async def endpoint(request: Request) -> Response:
@@ -288,11 +300,11 @@ def _call(request: Request, operation: Operation, raw: bytes, trace_id: str, ses
     """The validated call a handler receives (raises what a refused request answers)."""
     version = resolve_version(request.headers.get("version"))
     parsed = parse_json(request, raw, body_required=operation.body_required)
-    body = _validate_request(request, operation, parsed)
-    check_fields_exist_in(version, body)
+    document, body = _validate_request(request, operation, parsed)
+    check_fields_exist_in(version, document)
     deps: Dependencies = request.app.state.deps
     context = RequestContext(session.key.clock_offset, session.key.failures_armed)
-    return ApiCall(request, deps, session.scope, version, body, trace_id, context)
+    return ApiCall(request, deps, session.scope, version, body, document, trace_id, context)
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
@@ -339,12 +351,19 @@ def _log(request: Request, raw: bytes, response: Response, trace_id: str, sessio
         log_sandbox_request(deps, session.scope, request, raw, response, trace_id, session.started)
 
 
-def _validate_request(request: Request, operation: Operation, parsed: Any) -> dict[str, Any]:
-    """Check the body and, where required, the idempotency key, reporting both at once."""
+def _validate_request(
+    request: Request, operation: Operation[B], parsed: Any
+) -> tuple[dict[str, Any], B | None]:
+    """Check the body and, where required, the idempotency key, reporting both at once; the body
+    validated (canonical names) and as the operation's dataclass."""
     errors: dict[str, list[str]] = {}
-    body: dict[str, Any] = {}
+    document: dict[str, Any] = {}
+    body: B | None = None
     try:
-        body = validate(operation.schema or Obj({}), parsed)
+        if operation.schema is None:
+            document = validate(Obj({}), parsed)
+        else:
+            document, body = operation.schema.read_with_document(parsed)
     except ValidationError as invalid:
         errors.update(invalid.errors)
     if operation.key_required:
@@ -354,7 +373,7 @@ def _validate_request(request: Request, operation: Operation, parsed: Any) -> di
             errors.update(invalid.errors)
     if errors:
         raise ValidationError(errors)
-    return body
+    return document, body
 
 
 def _authenticate(deps: Dependencies, header: str | None) -> OpenedKey:

@@ -10,54 +10,44 @@ from starlette.routing import Route
 from payintents.domain import lifecycle
 from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import StoredResponse
-from payintents.domain.intent import AutoExpireAction, CaptureMode, PaymentIntent, Status
+from payintents.domain.intent import CaptureMode, PaymentIntent
 from payintents.domain.lifecycle import IntentSpec
-from payintents.domain.money import Currency, Money
 from payintents.service import intents
 from payintents.service.ports import IntentPage, IntentQuery
 from payintents.web import request_schemas as schemas
 from payintents.web.cursors import Position, decode_cursor, encode_cursor
 from payintents.web.endpoint import ApiCall, Operation, answer_response, api_route, json_response
 from payintents.web.presenters import present_intent, stored_json
-from payintents.web.wire import parse_date_time
+from payintents.web.request_bodies import (
+    CreateCaptureBody,
+    CreatePaymentIntentBody,
+    SearchBody,
+    SearchCursorBody,
+    SetAmountBody,
+    SetTipsBody,
+)
 
 CREATE_TARGET = "payment-intents"
 
 
-def to_money(value: dict[str, Any] | None) -> Money | None:
-    return None if value is None else Money(value["value"], Currency(value["currencyCode"]))
-
-
-def required_money(value: dict[str, Any]) -> Money:
-    """A Money the schema already required; ``validate`` guarantees the shape."""
-    return Money(value["value"], Currency(value["currencyCode"]))
-
-
-def _render(call: ApiCall) -> Any:
+def _render(call: ApiCall[object]) -> Any:
     return lambda intent: stored_json(present_intent(intent, call.base_url))
 
 
-def create(call: ApiCall) -> Response:
+def create(call: ApiCall[CreatePaymentIntentBody]) -> Response:
     body = call.body
+    extra_amounts = (body.cashback_amount, body.service_charge_amount)
     spec = IntentSpec(
-        amount=required_money(body["amount"]),
-        reference=body["reference"],
-        capture_mode=CaptureMode(body.get("captureMode") or "Auto"),
-        tips_amount=to_money(body.get("tipsAmount")),
-        extra_amounts=tuple(
-            m
-            for m in (
-                to_money(body.get("cashbackAmount")),
-                to_money(body.get("serviceChargeAmount")),
-            )
-            if m is not None
-        ),
-        expire_at=parse_date_time(body["expireAt"]) if body.get("expireAt") else None,
-        auto_expire_in=body.get("autoExpireIn"),
-        auto_expire_action=AutoExpireAction(body["autoExpireAction"])
-        if body.get("autoExpireAction")
-        else None,
-        document=body,
+        amount=body.amount.as_money(),
+        reference=body.reference,
+        capture_mode=body.capture_mode or CaptureMode.AUTO,
+        tips_amount=body.tips_amount.as_money() if body.tips_amount is not None else None,
+        extra_amounts=tuple(extra.as_money() for extra in extra_amounts if extra is not None),
+        expire_at=body.expire_at,
+        auto_expire_in=body.auto_expire_in,
+        auto_expire_action=body.auto_expire_action,
+        # The domain keeps the body as sent (canonical names) and reads its other objects there.
+        document=call.document,
     )
     answer = intents.create_intent(call.deps, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call))
     return answer_response(answer)
@@ -73,7 +63,7 @@ def get(call: ApiCall) -> Response:
     return json_response(present_intent(intent, call.base_url))
 
 
-def _change(call: ApiCall, change: intents.Change, render: Any = None) -> Response:
+def _change(call: ApiCall[object], change: intents.Change, render: Any = None) -> Response:
     intent_id = call.path_param("paymentIntentId")
     answer = intents.change_intent(
         call.deps,
@@ -90,9 +80,9 @@ def cancel(call: ApiCall) -> Response:
     return _change(call, lifecycle.cancel)
 
 
-def capture(call: ApiCall) -> Response:
+def capture(call: ApiCall[CreateCaptureBody]) -> Response:
     intent_id = call.path_param("paymentIntentId")
-    amounts = (call.body["amount"], call.body.get("tipsAmount"))
+    amounts = (call.body.amount, call.body.tips_amount)
 
     def render(intent: PaymentIntent) -> StoredResponse:
         message = f"collect payment for {intent.reference}"
@@ -112,46 +102,47 @@ def reverse(call: ApiCall) -> Response:
     return _change(call, intents.reverse_change(call.deps), render)
 
 
-def change_amount(call: ApiCall) -> Response:
-    lines = {name: call.body[name] for name in ("itemLines", "taxLines") if call.body.get(name) is not None}
-    return _change(call, intents.amount_change(required_money(call.body["amount"]), lines))
+def change_amount(call: ApiCall[SetAmountBody]) -> Response:
+    given = {"itemLines": call.body.item_lines, "taxLines": call.body.tax_lines}
+    lines = {name: list(value) for name, value in given.items() if value is not None}
+    return _change(call, intents.amount_change(call.body.amount.as_money(), lines))
 
 
-def change_tips(call: ApiCall) -> Response:
-    return _change(call, intents.tips_change(required_money(call.body["tipsAmount"])))
+def change_tips(call: ApiCall[SetTipsBody]) -> Response:
+    return _change(call, intents.tips_change(call.body.tips_amount.as_money()))
 
 
 def refresh_secret(call: ApiCall) -> Response:
     return _change(call, intents.refresh_secret_change(call.deps))
 
 
-def search(call: ApiCall) -> Response:
+def search(call: ApiCall[SearchBody]) -> Response:
     body = call.body
-    cursor = body.get("cursor") or {}
-    if cursor.get("before") and cursor.get("after"):
+    cursor = body.cursor or SearchCursorBody(limit=None, before=None, after=None)
+    if cursor.before and cursor.after:
         raise ValidationError({"cursor": ["Send either cursor.before or cursor.after, not both."]})
     query = IntentQuery(
-        statuses=frozenset(Status(s) for s in body.get("statuses") or []),
-        start_at=parse_date_time(body["startDate"]) if body.get("startDate") else None,
-        end_at=parse_date_time(body["endDate"]) if body.get("endDate") else None,
-        limit=cursor.get("limit") or 50,
-        after=_position(cursor, "after"),
-        before=_position(cursor, "before"),
+        statuses=frozenset(body.statuses or ()),
+        start_at=body.start_date,
+        end_at=body.end_date,
+        limit=cursor.limit or 50,
+        after=_position(cursor.after, "after"),
+        before=_position(cursor.before, "before"),
     )
     page = intents.search_intents(call.deps, call.scope, query)
     return json_response(_present_page(call, query, page))
 
 
-def _position(cursor: dict[str, Any], name: str) -> Position | None:
-    if not cursor.get(name):
+def _position(cursor: str | None, name: str) -> Position | None:
+    if not cursor:
         return None
-    position = decode_cursor(cursor[name])
+    position = decode_cursor(cursor)
     if position is None:
         raise ValidationError({f"cursor.{name}": ["The cursor is not one this server issued."]})
     return position
 
 
-def _present_page(call: ApiCall, query: IntentQuery, page: IntentPage) -> dict[str, Any]:
+def _present_page(call: ApiCall[object], query: IntentQuery, page: IntentPage) -> dict[str, Any]:
     items = page.intents
     # Newest first. "after" pages towards older intents, "before" towards newer ones.
     older_exist = page.has_more if query.before is None else True

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from payintents.domain.intent import AutoExpireAction, CaptureMode, Status
+from payintents.domain.money import Currency
 from payintents.web.presenters import ECHOED_CUSTOMER_FIELDS, SUPPORTED_CARD_SCHEMES, SUPPORTED_WALLETS
-from payintents.web.request_schemas import CREATE_PAYMENT_INTENT, CUSTOMER, ITEM_LINE, TAX_LINE
-from payintents.web.wire import Obj
+from payintents.web.request_schemas import CREATE_PAYMENT_INTENT_SHAPE, CUSTOMER, ITEM_LINE, TAX_LINE
+from payintents.web.wire import Obj, enum_values
 
 JsonSchema = dict[str, Any]
 
@@ -38,7 +40,7 @@ def echoed(schema: JsonSchema) -> JsonSchema:
 
 
 def _echoed_field(name: str) -> JsonSchema:
-    return echoed(CREATE_PAYMENT_INTENT.fields[name].check.json_schema)
+    return echoed(CREATE_PAYMENT_INTENT_SHAPE.fields[name].check.json_schema)
 
 
 def _echoed_customer() -> JsonSchema:
@@ -49,7 +51,6 @@ STRING: JsonSchema = {"type": "string"}
 NULLABLE_STRING: JsonSchema = {"type": "string", "nullable": True}
 DATE_TIME: JsonSchema = {"type": "string", "format": "date-time"}
 INT64: JsonSchema = {"type": "integer", "format": "int64"}
-STATUSES = ["Created", "Authorized", "Captured", "Reversed", "Refunded", "Canceled"]
 FREE_OBJECT: JsonSchema = {"type": "object", "additionalProperties": True}
 CAPTURE_STATUSES = ["Created", "Successful", "Declined", "Failed"]
 
@@ -66,7 +67,7 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
         ["type", "title", "status", "traceId"],
     ),
     "Money": obj(
-        {"value": INT64, "currencyCode": {"type": "string", "enum": ["GBP", "EUR"]}},
+        {"value": INT64, "currencyCode": {"type": "string", "enum": list(enum_values(Currency))}},
         ["value", "currencyCode"],
     ),
     "CaptureDetails": obj(
@@ -95,12 +96,12 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
     "PaymentIntent": obj(
         {
             "id": STRING,
-            "captureMode": {"type": "string", "enum": ["Auto", "Manual"]},
+            "captureMode": {"type": "string", "enum": list(enum_values(CaptureMode))},
             "cardHolderNotPresent": {"type": "boolean"},
             "clientSessionSecret": STRING,
             "clientSessionSecretExpirationDate": DATE_TIME,
             "paymentDetails": ref("PaymentDetails"),
-            "status": {"type": "string", "enum": STATUSES},
+            "status": {"type": "string", "enum": list(enum_values(Status))},
             "paymentMethods": {"type": "array", "items": STRING},
             "amount": ref("Money"),
             "tipsAmount": ref("Money"),
@@ -126,7 +127,7 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
             "merchantConfig": ref("MerchantConfig"),
             "config": _echoed_field("config"),
             "paymentSource": STRING,
-            "autoExpireAction": {"type": "string", "enum": ["Release", "Capture"]},
+            "autoExpireAction": {"type": "string", "enum": list(enum_values(AutoExpireAction))},
             "expireAt": DATE_TIME,
             "autoExpireIn": {"type": "string", "format": "timespan"},
             "paymentEvents": {"type": "array", "items": ref("PaymentEvent")},

@@ -20,20 +20,21 @@ from payintents.web.presenters import (
     present_refund_listed,
     stored_json,
 )
+from payintents.web.request_bodies import CreateRefundBody
 
 MAX_REFUND_ID_LENGTH = 50
 
 
-def create(call: ApiCall) -> Response:
+def create(call: ApiCall[CreateRefundBody]) -> Response:
     intent_id = call.path_param("paymentIntentId")
     # The endpoint already refused a missing or malformed key, together with any body errors.
     idempotent = call.idempotent(intent_id, required=True)
     body = call.body
     refund_request = RefundRequest(
-        amount=body["amount"],
-        refund_reason=body.get("refundReason"),
-        notes=body.get("notes"),
-        previous_transaction_id=body.get("previousTransactionId"),
+        amount=body.amount,
+        refund_reason=body.refund_reason,
+        notes=body.notes,
+        previous_transaction_id=body.previous_transaction_id,
     )
 
     def render(outcome: RefundOutcome) -> StoredResponse:

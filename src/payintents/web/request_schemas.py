@@ -1,9 +1,15 @@
-"""Dojo's request bodies (contract §2.3, §3) in the ``wire`` schema language, limits included."""
+"""Dojo's request bodies (contract §2.3, §3) in the ``wire`` schema language, limits included,
+each paired with the dataclass its handler reads (request_bodies.py)."""
 
 from __future__ import annotations
 
+from payintents.domain.intent import AutoExpireAction, CaptureMode, Status
+from payintents.domain.money import Currency
+from payintents.domain.sandbox import FailOperation, FailOutcome
 from payintents.domain.webhooks import KNOWN_EVENTS
+from payintents.web import request_bodies as bodies
 from payintents.web.wire import (
+    Body,
     Check,
     Field,
     Obj,
@@ -14,12 +20,10 @@ from payintents.web.wire import (
     date_time,
     integer,
     one_of,
+    one_of_enum,
     string,
     string_map,
 )
-
-CURRENCIES = ("GBP", "EUR")
-STATUSES = ("Created", "Authorized", "Captured", "Reversed", "Refunded", "Canceled")
 
 
 def _opt(check: Check) -> Field:
@@ -31,7 +35,7 @@ def _req(check: Check) -> Field:
 
 
 def money(minimum: int = 1) -> Obj:
-    return Obj({"value": _req(amount(minimum)), "currencyCode": _req(one_of(*CURRENCIES))})
+    return Obj({"value": _req(amount(minimum)), "currencyCode": _req(one_of_enum(Currency))})
 
 
 ADDRESS = Obj(
@@ -101,11 +105,11 @@ TAX_LINE = Obj(
     }
 )
 
-CREATE_PAYMENT_INTENT = Obj(
+CREATE_PAYMENT_INTENT_SHAPE = Obj(
     {
         "amount": _req(money()),
         "reference": _req(string(60, 1)),
-        "captureMode": _opt(one_of("Auto", "Manual")),
+        "captureMode": _opt(one_of_enum(CaptureMode)),
         "tipsAmount": _opt(money(0)),
         "cashbackAmount": _opt(money(0)),
         "serviceChargeAmount": _opt(money(0)),
@@ -140,7 +144,7 @@ CREATE_PAYMENT_INTENT = Obj(
         "expireAt": _opt(date_time),
         # A .NET TimeSpan ([d.]hh:mm:ss[.fffffff]), checked by domain/intent.py parse_timespan.
         "autoExpireIn": _opt(string(30, fmt="timespan")),
-        "autoExpireAction": _opt(one_of("Release", "Capture")),
+        "autoExpireAction": _opt(one_of_enum(AutoExpireAction)),
         "metadata": _opt(string_map()),
         "setupIntentId": _opt(string(100)),
         "orderDetails": _opt(
@@ -157,31 +161,40 @@ CREATE_PAYMENT_INTENT = Obj(
         "isNotOnlineCheckout": _opt(boolean),
     }
 )
+CREATE_PAYMENT_INTENT = Body(CREATE_PAYMENT_INTENT_SHAPE, bodies.CreatePaymentIntentBody)
 
-CREATE_CAPTURE = Obj({"amount": _req(amount()), "tipsAmount": _opt(amount(0))})
-
-CREATE_REFUND = Obj(
-    {
-        "amount": _req(amount()),
-        "refundReason": _opt(string(1024)),
-        "notes": _opt(string(4096)),
-        "previousTransactionId": _opt(string(100)),
-    }
+CREATE_CAPTURE = Body(
+    Obj({"amount": _req(amount()), "tipsAmount": _opt(amount(0))}), bodies.CreateCaptureBody
 )
 
-SET_AMOUNT = Obj(
-    {
-        "amount": _req(money()),
-        "itemLines": _opt(array(ITEM_LINE, 500)),
-        "taxLines": _opt(array(TAX_LINE, 100)),
-    }
+CREATE_REFUND = Body(
+    Obj(
+        {
+            "amount": _req(amount()),
+            "refundReason": _opt(string(1024)),
+            "notes": _opt(string(4096)),
+            "previousTransactionId": _opt(string(100)),
+        }
+    ),
+    bodies.CreateRefundBody,
 )
 
-SET_TIPS = Obj({"tipsAmount": _req(money(0))})
+SET_AMOUNT = Body(
+    Obj(
+        {
+            "amount": _req(money()),
+            "itemLines": _opt(array(ITEM_LINE, 500)),
+            "taxLines": _opt(array(TAX_LINE, 100)),
+        }
+    ),
+    bodies.SetAmountBody,
+)
 
-SEARCH = Obj(
+SET_TIPS = Body(Obj({"tipsAmount": _req(money(0))}), bodies.SetTipsBody)
+
+_SEARCH = Obj(
     {
-        "statuses": _opt(array(one_of(*STATUSES), 6)),
+        "statuses": _opt(array(one_of_enum(Status), 6)),
         "startDate": _opt(date_time),
         "endDate": _opt(date_time),
         "cursor": _opt(
@@ -195,18 +208,21 @@ SEARCH = Obj(
         ),
     }
 )
+SEARCH = Body(_SEARCH, bodies.SearchBody)
 
-
-PAY = Obj(
-    {
-        "cardNumber": _req(string(23, 12)),
-        "expiryDate": _req(string(7, 4)),
-        "cvv": _req(string(4, 3)),
-        "cardName": _opt(string(100)),
-    }
+PAY = Body(
+    Obj(
+        {
+            "cardNumber": _req(string(23, 12)),
+            "expiryDate": _req(string(7, 4)),
+            "cvv": _req(string(4, 3)),
+            "cardName": _opt(string(100)),
+        }
+    ),
+    bodies.PayBody,
 )
 
-CHALLENGE = Obj({"outcome": _req(one_of("pass", "fail"))})
+CHALLENGE = Body(Obj({"outcome": _req(one_of("pass", "fail"))}), bodies.ChallengeBody)
 
 
 def _described(check: Check, **refinements: object) -> Check:
@@ -230,26 +246,35 @@ _PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[
 RECEIVER_URL_SHAPE = rf"^(https://({_LABEL}\.)+[A-Za-z]{{2,63}}|https?://(127\.0\.0\.1|localhost|\[::1\]))(:{_PORT})?([/?#]\S*)?$"
 _RECEIVER_URL = _described(string(2048, 1), format="uri", pattern=RECEIVER_URL_SHAPE)
 
-SUBSCRIBE = Obj(
-    {
-        "events": _req(_EVENTS),
-        "url": _req(_RECEIVER_URL),
-        "description": _opt(string(1024)),
-        # Extension: a listener's subscription (``webhooks listen``), exempt from one-per-event.
-        "listener": _opt(_described(boolean, **{"x-payintents-extension": True})),
-    }
+SUBSCRIBE = Body(
+    Obj(
+        {
+            "events": _req(_EVENTS),
+            "url": _req(_RECEIVER_URL),
+            "description": _opt(string(1024)),
+            # Extension: a listener's subscription (``webhooks listen``), exempt from one-per-event.
+            "listener": _opt(_described(boolean, **{"x-payintents-extension": True})),
+        }
+    ),
+    bodies.SubscribeBody,
 )
 
-UPDATE_SUBSCRIPTION = Obj(
-    {"events": _opt(_EVENTS), "url": _opt(_RECEIVER_URL), "description": _opt(string(1024))}
+UPDATE_SUBSCRIPTION = Body(
+    Obj({"events": _opt(_EVENTS), "url": _opt(_RECEIVER_URL), "description": _opt(string(1024))}),
+    bodies.UpdateSubscriptionBody,
 )
 
-FAIL_NEXT = Obj(
-    {
-        "operation": _req(one_of("capture", "refund")),
-        "outcome": _req(one_of("declined", "processor_error", "slow")),
-        "delayMs": _opt(integer(0, 30_000)),
-    }
+FAIL_NEXT = Body(
+    Obj(
+        {
+            "operation": _req(one_of_enum(FailOperation)),
+            "outcome": _req(one_of_enum(FailOutcome)),
+            "delayMs": _opt(integer(0, 30_000)),
+        }
+    ),
+    bodies.FailNextBody,
 )
 
-ADVANCE_CLOCK = Obj({"seconds": _opt(integer(0, 10 * 365 * 86_400)), "to": _opt(date_time)})
+ADVANCE_CLOCK = Body(
+    Obj({"seconds": _opt(integer(0, 10 * 365 * 86_400)), "to": _opt(date_time)}), bodies.AdvanceClockBody
+)

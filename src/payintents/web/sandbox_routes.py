@@ -9,7 +9,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from payintents.domain.errors import ValidationError
-from payintents.domain.sandbox import FailOperation, FailOutcome
 from payintents.service import sandbox
 from payintents.service.ports import RequestLogEntry, RequestQuery
 from payintents.service.sandbox import ClockView
@@ -17,7 +16,7 @@ from payintents.web import request_schemas as schemas
 from payintents.web.endpoint import ApiCall, Operation, api_route, json_response
 from payintents.web.http_input import whole_number
 from payintents.web.presenters import iso
-from payintents.web.wire import parse_date_time
+from payintents.web.request_bodies import AdvanceClockBody, FailNextBody
 
 MAX_LOG_LIMIT = 200
 
@@ -26,15 +25,15 @@ def _clock(view: ClockView) -> dict[str, Any]:
     return {"now": iso(view.now), "offsetSeconds": view.offset.total_seconds()}
 
 
-def fail_next(call: ApiCall) -> Response:
+def fail_next(call: ApiCall[FailNextBody]) -> Response:
     body = call.body
     failure = sandbox.fail_next(
         call.deps,
         call.scope,
         call.path_param("paymentIntentId"),
-        FailOperation(body["operation"]),
-        FailOutcome(body["outcome"]),
-        body.get("delayMs") or 0,
+        body.operation,
+        body.outcome,
+        body.delay_ms or 0,
     )
     return json_response(
         {
@@ -50,11 +49,8 @@ def show_clock(call: ApiCall) -> Response:
     return json_response(_clock(sandbox.show_clock(call.deps, call.scope)))
 
 
-def advance_clock(call: ApiCall) -> Response:
-    to = call.body.get("to")
-    report = sandbox.advance_clock(
-        call.deps, call.scope, call.body.get("seconds"), parse_date_time(to) if to else None
-    )
+def advance_clock(call: ApiCall[AdvanceClockBody]) -> Response:
+    report = sandbox.advance_clock(call.deps, call.scope, call.body.seconds, call.body.to)
     return json_response(
         {
             **_clock(report.clock),

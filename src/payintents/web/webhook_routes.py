@@ -16,6 +16,7 @@ from payintents.service.ports import DeliveryView
 from payintents.web import request_schemas as schemas
 from payintents.web.endpoint import ApiCall, Operation, api_route, json_response
 from payintents.web.presenters import iso
+from payintents.web.request_bodies import SubscribeBody, UpdateSubscriptionBody
 
 
 def present_subscription(subscription: Subscription) -> dict[str, Any]:
@@ -81,28 +82,28 @@ def list_subscriptions(call: ApiCall) -> Response:
     )
 
 
-def subscribe(call: ApiCall) -> Response:
+def subscribe(call: ApiCall[SubscribeBody]) -> Response:
     body = call.body
     created = webhooks.subscribe(
         call.deps,
         call.scope,
-        body["events"],
-        body["url"],
-        body.get("description"),
-        listener=body.get("listener") is True,
+        list(body.events),
+        body.url,
+        body.description,
+        listener=body.listener is True,
     )
     return json_response(present_subscription(created))
 
 
-def update(call: ApiCall) -> Response:
+def update(call: ApiCall[UpdateSubscriptionBody]) -> Response:
     body = call.body
     changed = webhooks.update_subscription(
         call.deps,
         call.scope,
         call.path_param("subscriptionId"),
-        body.get("events"),
-        body.get("url"),
-        body.get("description"),
+        None if body.events is None else list(body.events),
+        body.url,
+        body.description,
     )
     return json_response(present_subscription(changed))
 

@@ -16,10 +16,11 @@ from payintents.domain.intent import Status
 from payintents.service.dashboard_ports import PaymentFilter, PaymentSummary
 from payintents.web.amounts import AmountInputError, parse_amount
 from payintents.web.cursors import Position, decode_cursor, encode_cursor
+from payintents.web.wire import enum_values
 
 SEARCH_FIELDS = ("q", "status", "from", "to", "min", "max")
 MAX_TEXT = 100
-STATUSES = [s.value for s in Status]
+STATUSES = enum_values(Status)
 
 
 @dataclass(frozen=True, slots=True)
