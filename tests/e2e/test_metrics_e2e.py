@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from payintents.benchmark.server import free_port
+from payintents.testbed.processes import free_port
 from tests.support import cli, running_server
 
 pytestmark = pytest.mark.e2e

@@ -23,12 +23,13 @@ from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.benchmark import history
 from payintents.benchmark.ceiling import CeilingResult, prepare_database, run_ceiling
 from payintents.benchmark.config import HOT, MANY, BenchConfig
-from payintents.benchmark.databases import scratch_database
 from payintents.benchmark.load import LoadPlan, LoadResult, PhaseResult
 from payintents.benchmark.machine import MachineUsage, sample_machine, usage_between
-from payintents.benchmark.server import BenchServer, WorkerSample, running_server
+from payintents.benchmark.server import WorkerSample, sample_workers
 from payintents.bootstrap import Settings, audit_database, build_dependencies, migrate
 from payintents.service.accounts import create_account
+from payintents.testbed.databases import scratch_database
+from payintents.testbed.processes import ServerProcess, running_server
 
 SETUP_THREADS = 8
 HOT_INTENT_AMOUNT = 2**40
@@ -96,7 +97,7 @@ def _say(config: BenchConfig, message: str) -> None:
 
 def measure_ceiling(config: BenchConfig, mode: str, folder: Path) -> CeilingResult:
     _say(config, f"ceiling ({mode}): bare SQL refunds at concurrency {config.concurrency}")
-    with scratch_database(config.postgres_url, folder, f"ceiling_{mode}") as url:
+    with scratch_database(config.postgres_url, folder, f"bench_ceiling_{mode}") as url:
         intents, capacity = _intent_shape(config, mode)
         ids = prepare_database(url, intents, capacity)
         warm_up = range(WARM_UP_REFUNDS)
@@ -118,7 +119,7 @@ def measure_http(
 ) -> HttpMeasurement:
     """One server on a fresh scratch database: ``payintents serve``, or a harness's variant of it
     (``app_module``, see ``running_server``)."""
-    with scratch_database(config.postgres_url, folder, f"http_{mode}_{workers}") as url:
+    with scratch_database(config.postgres_url, folder, f"bench_http_{mode}_{workers}") as url:
         key = new_account(url)
         log_path = folder / f"server-{mode}-{workers}.log"
         with running_server(url, workers, log_path, app_module=app_module) as server:
@@ -136,7 +137,7 @@ def new_account(url: str) -> str:
 
 
 def _measure_on(
-    config: BenchConfig, mode: str, server: BenchServer, key: str, url: str, stored_before: int
+    config: BenchConfig, mode: str, server: ServerProcess, key: str, url: str, stored_before: int
 ) -> HttpMeasurement:
     label = f"{mode}, {server.workers} worker{'s' if server.workers > 1 else ''}"
     _say(config, f"setting up {label}: paid, captured intents through the API")
@@ -146,9 +147,9 @@ def _measure_on(
                     config.max_amount, gets=config.gets, label=label)  # fmt: skip
     drive_load(LoadPlan(**{**asdict(plan), "count": WARM_UP_REFUNDS, "gets": 0, "label": "warm-up"}), False)
     postgres = config.postgres_url is not None
-    before, machine_before = server.sample_workers(), sample_machine(postgres=postgres)
+    before, machine_before = sample_workers(server), sample_machine(postgres=postgres)
     result = drive_load(plan, config.progress)
-    after, machine_after = server.sample_workers(), sample_machine(postgres=postgres)
+    after, machine_after = sample_workers(server), sample_machine(postgres=postgres)
     report = audit_database(Settings(database_url=url))
     return HttpMeasurement(
         mode, server.workers, stored_before, result.refunds, result.gets, result.client_cpu_s, after,
@@ -160,7 +161,7 @@ def _measure_on(
 def measure_growth(config: BenchConfig, folder: Path, report: BenchReport) -> ModeReport:
     """The many-intents run on an empty store, then again after loading a large history."""
     workers = max(config.workers)
-    with scratch_database(config.postgres_url, folder, "growth") as url:
+    with scratch_database(config.postgres_url, folder, "bench_growth") as url:
         key = new_account(url)
         with running_server(url, workers, folder / "server-growth-empty.log") as server:
             template = template_intent(server.base_url, key, config.history_refunds_per_intent)
