@@ -12,7 +12,7 @@ import pytest
 from payintents.testbed.processes import free_port
 from tests.support import cli, running_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _count_of_health_requests(metrics_url: str) -> float:
