@@ -101,13 +101,28 @@ def _weight(tests: list[pytest.Item]) -> int:
     return 0 if "slow" in marks else 1 if "e2e" in marks else 2
 
 
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture made once per module or class (a server, a browser)."""
+    if not isinstance(item, pytest.Function):
+        return False
+    definitions = item._fixtureinfo.name2fixturedefs.values()
+    return any(d.scope in {"module", "class", "package"} for defs in definitions for d in defs)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Heaviest modules first, each in its own order: pytest-xdist hands tests out in this order
-    (whole modules with ``--dist loadscope``, as ``make test`` runs), so the longest start at once
-    instead of one of them running alone at the end while the other worker sits idle."""
+    """How pytest-xdist shares the tests out (``make test``: ``--dist loadgroup``): heaviest modules
+    first, so the longest start at once instead of one of them running alone at the end while the
+    other worker sits idle; and a module whose tests share a server made once per module goes to
+    one worker, so that server starts once. A slow module's tests are spread instead: each is long
+    enough to be worth its own server on the other worker."""
     by_module: dict[str, list[pytest.Item]] = {}
     for item in items:
         by_module.setdefault(_module_of(item), []).append(item)
     weight = {module: _weight(tests) for module, tests in by_module.items()}
+    for module, tests in by_module.items():
+        if weight[module] > 0:
+            for item in tests:
+                if _shares_a_fixture(item):
+                    item.add_marker(pytest.mark.xdist_group(module))
     items.sort(key=lambda item: weight[_module_of(item)])
