@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
@@ -54,22 +53,6 @@ def start_server(database_url: str, workdir: Path) -> Iterator[ServerUnderTest]:
         yield ServerUnderTest(f"http://127.0.0.1:{port}", database_url, key[1], account[1], log_path)
     finally:
         stop(process)
-
-
-@contextmanager
-def postgres_schema(admin_url: str) -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    import psycopg
-
-    schema = f"sdk_{secrets.token_hex(6)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in admin_url else "?"
-    try:
-        yield f"{admin_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def pay(base_url: str, payment_intent_id: str) -> dict[str, object]:
