@@ -29,8 +29,10 @@ install: $(DEV_STAMP)
 run: $(RUNTIME_STAMP)
 	$(BIN)/payintents serve --port $(PORT)
 
+# Heaviest modules first, and a module's shared server started on one worker only (see
+# tests/conftest.py). `pytest -m "not slow"` leaves out the slowest cases for a quick run.
 test: $(DEV_STAMP)
-	$(BIN)/pytest -n auto -q tests client/tests
+	$(BIN)/pytest -n auto --dist loadgroup -q tests client/tests
 
 check: $(DEV_STAMP)
 	$(BIN)/ruff check src tests client

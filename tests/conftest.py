@@ -7,6 +7,7 @@ visible reason otherwise.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +37,24 @@ def world() -> FakeWorld:
     return fake_world()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to the newest schema, per test process: each test that wants a
+    migrated SQLite database gets a copy (a copy takes a millisecond, the migrations some 40 ms,
+    and about a thousand tests take one)."""
+    path = tmp_path_factory.mktemp("migrated") / "payintents.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        # shutil.copy keeps the file's mode (0600) as the server would have made it.
+        copy = shutil.copy(request.getfixturevalue("migrated_sqlite_file"), tmp_path / "payintents.db")
+        yield f"sqlite:///{copy}"
+        return
     with backend_database_url(request.param, tmp_path) as url:
         _migrate(url)
         yield url
@@ -73,3 +89,40 @@ def api(client: TestClient, deps: Dependencies) -> Api:
 def other_api(client: TestClient, deps: Dependencies) -> Api:
     """A sandbox-key client of a second, unrelated account."""
     return Api(client, create_account(deps, "other").sandbox_key)
+
+
+def _module_of(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+def _weight(tests: list[pytest.Item]) -> int:
+    """0 for a module with a slow test, 1 for one that starts servers (e2e), 2 for the rest."""
+    marks = {mark.name for test in tests for mark in test.iter_markers()}
+    return 0 if "slow" in marks else 1 if "e2e" in marks else 2
+
+
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture made once per module or class (a server, a browser)."""
+    if not isinstance(item, pytest.Function):
+        return False
+    definitions = item._fixtureinfo.name2fixturedefs.values()
+    return any(d.scope in {"module", "class", "package"} for defs in definitions for d in defs)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """How pytest-xdist shares the tests out (``make test``: ``--dist loadgroup``): heaviest modules
+    first, so the longest start at once instead of one of them running alone at the end while the
+    other worker sits idle; and a module whose tests share a server made once per module goes to
+    one worker, so that server starts once. A slow module's tests are spread instead: each is long
+    enough to be worth its own server on the other worker."""
+    by_module: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_module.setdefault(_module_of(item), []).append(item)
+    weight = {module: _weight(tests) for module, tests in by_module.items()}
+    for module, tests in by_module.items():
+        if weight[module] > 0:
+            for item in tests:
+                if _shares_a_fixture(item):
+                    item.add_marker(pytest.mark.xdist_group(module))
+    items.sort(key=lambda item: weight[_module_of(item)])

@@ -1,5 +1,6 @@
 """Helpers shared by the HTTP, end-to-end and harness tests: a thin Dojo API client for tests,
-database URLs for both stores, and a real ``payintents serve`` process on loopback."""
+database URLs for both stores, and a real ``payintents serve`` process on loopback (started by
+``payintents.testbed``, which ``payintents bench`` shares)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from payintents.benchmark.databases import postgres_scratch_schema
-from payintents.benchmark.server import free_port, serve_command, server_process
+from payintents.testbed import processes
+from payintents.testbed.databases import postgres_scratch_schema
 
 VERSION = "2024-02-05"
 SUCCESS_CARD = {"cardNumber": "5200000000001005", "expiryDate": "12/29", "cvv": "020"}
@@ -146,27 +146,6 @@ def running_server(
     database_url: str, log_dir: Path, *, workers: int = 2, app_module: str | None = None
 ) -> Iterator[RunningServer]:
     """Start ``payintents serve`` (or a harness variant) on a free loopback port; stop it after."""
-    port = free_port()
-    log_path = log_dir / f"server-{port}.log"
-    if app_module is None:
-        command = serve_command(port, workers)
-    else:
-        command = [sys.executable, "-m", app_module, "--port", str(port), "--workers", str(workers)]
-    with server_process(command, database_url, log_path) as process:
-        server = RunningServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
-        _wait_until_healthy(server)
-        yield server
-
-
-def _wait_until_healthy(server: RunningServer, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{server.log_path.read_text()}")
-        try:
-            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not become healthy:\n{server.log_path.read_text()}")
+    log_path = log_dir / f"server-{secrets.token_hex(4)}.log"
+    with processes.running_server(database_url, workers, log_path, app_module=app_module) as started:
+        yield RunningServer(started.base_url, database_url, started.process, log_path)

@@ -2,7 +2,8 @@
 when PAYINTENTS_TEST_POSTGRES_URL is set), an account key on it, and clients pointed at it.
 
 The server is the separately installed ``payintents`` distribution, started as a subprocess: the
-SDK under test imports nothing from it.
+SDK under test imports nothing from it (these helpers use its ``payintents.testbed``, the free
+port, readiness wait and scratch schemas the server's own tests use).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from payintents.testbed.databases import postgres_scratch_schema
 
 from payintents_client import Client
-from sdk_support import ServerUnderTest, postgres_schema, start_server
+from sdk_support import ServerUnderTest, start_server
 
 POSTGRES_ENV = "PAYINTENTS_TEST_POSTGRES_URL"
 
@@ -34,7 +36,7 @@ def server(
         if os.environ.get("PAYINTENTS_REQUIRE_POSTGRES"):
             pytest.fail(f"PAYINTENTS_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
         pytest.skip(f"PostgreSQL case: set {POSTGRES_ENV} to run it")
-    with postgres_schema(admin) as url, start_server(url, workdir) as running:
+    with postgres_scratch_schema(admin, "sdk") as url, start_server(url, workdir) as running:
         yield running
 
 

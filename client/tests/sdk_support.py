@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from payintents.testbed.processes import free_port, stop
+from payintents.testbed.readiness import wait_until_ready
 
 from payintents_client import Client, Money
 
@@ -33,12 +33,6 @@ class ServerUnderTest:
     log_path: Path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def start_server(database_url: str, workdir: Path) -> Iterator[ServerUnderTest]:
     """``payintents serve`` on an empty database; it creates a demo account and prints its key."""
@@ -50,7 +44,7 @@ def start_server(database_url: str, workdir: Path) -> Iterator[ServerUnderTest]:
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", log_path, process)
+        wait_until_ready(f"http://127.0.0.1:{port}", process, log_path)
         log_text = log_path.read_text()
         key = re.search(r"Sandbox key \(shown once, keep it\): (sk_sandbox_\S+)", log_text)
         account = re.search(r"Created demo account (acc_[A-Za-z0-9_-]+)", log_text)
@@ -58,44 +52,7 @@ def start_server(database_url: str, workdir: Path) -> Iterator[ServerUnderTest]:
             raise RuntimeError(f"no demo account in the server's welcome text:\n{log_text}")
         yield ServerUnderTest(f"http://127.0.0.1:{port}", database_url, key[1], account[1], log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_healthy(
-    base_url: str, log_path: Path, process: subprocess.Popen[bytes], timeout_s: float = 30
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")
-
-
-@contextmanager
-def postgres_schema(admin_url: str) -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    import psycopg
-
-    schema = f"sdk_{secrets.token_hex(6)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in admin_url else "?"
-    try:
-        yield f"{admin_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        stop(process)
 
 
 def pay(base_url: str, payment_intent_id: str) -> dict[str, object]:

@@ -36,6 +36,14 @@ def test_a_smoke_run_prints_every_figure_and_a_clean_audit() -> None:
     assert run["audit"]["invariants"]["REFUND_CAP"]["violations"] == 0  # what --json promises to show
     # SQLite runs inside the workers: no database figure of its own; the machine's idle share is real.
     assert run["databaseCpuPercent"] is None and 0 <= run["machineIdlePercent"] <= 100
+    # What a refund costs beside a read that writes nothing, on the same server.
+    assert run["cpuMsPerRefund"] > 0 and run["cpuMsPerGet"] > 0
+    assert run["refundToGetCpuRatio"] == pytest.approx(run["cpuMsPerRefund"] / run["cpuMsPerGet"], abs=0.01)
+    # Then refunds open loop at half the rate the closed loop reached, every one answered 200.
+    open_loop = run["openLoop"]
+    assert open_loop["ratePerS"] == pytest.approx(run["refundsPerS"] / 2, rel=0.01)
+    assert open_loop["statuses"] == {"200": open_loop["refunds"]} and 0 < open_loop["refunds"] <= 150
+    assert 0 < open_loop["latencyMs"]["p50"] <= open_loop["latencyMs"]["p99"]
 
 
 def _report(audit_ok: bool, statuses: dict[str, int]) -> BenchReport:
@@ -80,3 +88,38 @@ def test_a_run_whose_load_went_mostly_to_one_worker_says_so() -> None:
 
 def test_an_evenly_loaded_run_has_no_note() -> None:
     assert "unevenly" not in report.as_text(_two_worker_report([0.126, 0.124]))
+
+
+def _costed_report(open_loop: PhaseResult | None) -> BenchReport:
+    refunds = PhaseResult([1.0, 2.0, 3.0, 4.0], {"200": 4}, 0.1)
+    gets = PhaseResult([0.5, 0.5], {"200": 2}, 0.01)
+    run = HttpMeasurement(
+        "many", 1, 0, refunds, gets, 0.01, [], [0.05], True,
+        refund_cpu_s=0.010, get_cpu_s=0.002, open_loop=open_loop, open_loop_rate_per_s=20.0,
+    )  # fmt: skip
+    return BenchReport("sqlite", 32, [ModeReport("many", CeilingResult(4, 0.01, 0), [run])])
+
+
+def test_the_cpu_of_a_refund_is_shown_beside_the_cpu_of_a_read() -> None:
+    figures = report.as_json(_costed_report(None))["modes"][0]["runs"][0]
+    # 10 ms over 4 refunds, 2 ms over 2 reads.
+    assert (figures["cpuMsPerRefund"], figures["cpuMsPerGet"], figures["refundToGetCpuRatio"]) == (
+        2.5,
+        1.0,
+        2.5,
+    )
+    assert figures["openLoop"] is None
+    header, row = report.as_text(_costed_report(None)).splitlines()[2:4]
+    assert "cpu ms/refund" in header and "cpu ms/GET" in header and "open p99" in header
+    assert "2.50" in row and "1.00" in row
+
+
+def test_the_open_loop_latency_is_reported_with_its_rate_and_answers() -> None:
+    open_loop = PhaseResult([float(n) for n in range(1, 101)], {"200": 99, "503": 1}, 5.0)
+    built = _costed_report(open_loop)
+    figures = report.as_json(built)["modes"][0]["runs"][0]["openLoop"]
+    assert figures["ratePerS"] == 20.0 and figures["refunds"] == 100
+    assert figures["statuses"] == {"200": 99, "503": 1}
+    assert figures["latencyMs"]["p50"] == 50.5 and figures["latencyMs"]["p99"] == 99.01
+    assert "open 200:99 503:1" in report.as_text(built)
+    assert built.ok is False  # an open-loop refund that was not answered 200 fails the run

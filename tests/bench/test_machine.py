@@ -10,12 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from payintents.benchmark.machine import (
-    all_processes,
-    process_stat,
-    sample_machine,
-    usage_between,
-)
+from payintents.benchmark.machine import sample_machine, usage_between
+from payintents.testbed.processes import all_processes, process_stat
 from tests.support import postgres_admin_url, skip_without_postgres
 
 

@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
@@ -21,6 +22,9 @@ from payintents.service.keys import list_keys
 from payintents.web.app import build_app
 from tests.dashboard.support import payintents
 from tests.support import Api
+
+# Each test runs the command line several times, a second or more each on a busy machine.
+pytestmark = pytest.mark.slow
 
 
 def keys(database_url: str, *args: str) -> Any:

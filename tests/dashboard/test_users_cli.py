@@ -22,6 +22,9 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.users import create_user
 from tests.dashboard.support import PASSWORD, Dashboard, payintents, text_of
 
+# Each test runs the command line several times, a second or more each on a busy machine.
+pytestmark = pytest.mark.slow
+
 
 def users_create(database_url: str, *args: str, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from payintents.testbed.processes import free_port
 from tests.browser import (
     BROWSER_TEST_MARKS,
     CHROMIUM,
@@ -33,7 +34,7 @@ from tests.browser import (
     SCREENSHOTS,
     assert_fits_and_is_labelled,
 )
-from tests.support import Api, RunningServer, backend_database_url, free_port, running_server
+from tests.support import Api, RunningServer, backend_database_url, running_server
 
 PHONE = {"width": 375, "height": 740}
 SUCCESS, CHALLENGE, DECLINED = "5200 0000 0000 1005", "5200 0000 0000 1096", "4456 5300 0000 1013"

@@ -14,8 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from payintents.testbed.processes import free_port
+from payintents.testbed.readiness import ready_timeout_s, wait_until_ready
 from tests.e2e.test_readme import readme_block
-from tests.support import Api, cli, free_port, postgres_schema_url, running_server, skip_without_postgres
+from tests.support import Api, cli, postgres_schema_url, running_server, skip_without_postgres
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +72,7 @@ def test_first_serve_prints_a_key_and_a_curl_that_works(empty_database: str, tmp
         key = re.search(r"Sandbox key \(shown once, keep it\): (sk_sandbox_\S+)", printed)
         curl = re.search(r"^\s+(curl .+)$", printed, re.MULTILINE)
         assert key and curl, printed
-        _wait_for(f"http://127.0.0.1:{port}/health")
+        wait_until_ready(f"http://127.0.0.1:{port}", process, None)
         done = subprocess.run(
             ["bash", "-c", curl.group(1)], capture_output=True, text=True, timeout=30, check=True
         )
@@ -94,7 +96,7 @@ def test_the_readme_quickstart_works_with_what_serve_printed(tmp_path: Path) -> 
         key = re.search(r"Sandbox key \(shown once, keep it\): (sk_sandbox_\S+)", printed)
         assert base and key, printed
         assert base[1] == f"http://127.0.0.1:{port}"
-        _wait_for(f"{base[1]}/health/ready")
+        wait_until_ready(base[1], process, None, path="/health/ready")
         outputs = _run_quickstart(base[1], key[1])
     finally:
         process.terminate()
@@ -132,10 +134,11 @@ def test_serve_with_workers_refunds(empty_database: str, tmp_path: Path) -> None
             assert api.intent(intent_id)["status"] == "Refunded"
 
 
-def _read_until(process: subprocess.Popen[str], marker: str, timeout_s: float = 30) -> str:
+def _read_until(process: subprocess.Popen[str], marker: str) -> str:
+    """What serve printed up to the line with ``marker``; it prints that once it has started."""
     assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + ready_timeout_s()
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
@@ -144,14 +147,3 @@ def _read_until(process: subprocess.Popen[str], marker: str, timeout_s: float = 
         if marker in line:
             return "".join(lines)
     raise AssertionError("serve did not print its welcome:\n" + "".join(lines))
-
-
-def _wait_for(url: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} never answered")

@@ -19,7 +19,8 @@ from payintents_client.cli import build_parser as build_client_parser
 from payintents.cli import build_parser, reachable_base_url
 
 PAYINTENTS = Path(sys.executable).parent / "payintents"
-# What the help must not load: the web and database stacks, the benchmark, the client (httpx).
+# What the help must not load: the web and database stacks, the benchmark and the server processes
+# it shares with the tests, the client (httpx).
 HEAVY_MODULES = (
     "sqlalchemy",
     "alembic",
@@ -30,6 +31,7 @@ HEAVY_MODULES = (
     "jinja2",
     "payintents.bootstrap",
     "payintents.benchmark.run",
+    "payintents.testbed",
     "payintents_client",
 )
 # reStructuredText that reads as noise in a terminal: ``literal``, :role:`x`, `link`_.

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from payintents.benchmark.server import free_port
+from payintents.testbed.processes import free_port
 from tests.e2e.raw_http import raw_connection
 from tests.support import Api, cli, running_server
 

@@ -20,7 +20,7 @@ from payintents.adapters.sql.schema import api_keys
 from tests.dashboard.support import hidden, payintents
 from tests.support import Api, RunningServer, running_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # Enough fresh connections that both workers answer some (the kernel spreads them).
 REQUESTS = 20

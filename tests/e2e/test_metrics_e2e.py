@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from payintents.benchmark.server import free_port
+from payintents.testbed.processes import free_port
 from tests.support import cli, running_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _count_of_health_requests(metrics_url: str) -> float:

@@ -20,7 +20,7 @@ from payintents_client.pytest_plugin import (
     server_port,
 )
 
-from tests.support import free_port
+from payintents.testbed.processes import free_port
 
 pytestmark = pytest.mark.e2e
 FIX = "install the payintents server, or set PAYINTENTS_COMMAND"

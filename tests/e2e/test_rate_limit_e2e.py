@@ -20,7 +20,8 @@ from sqlalchemy.pool import NullPool
 
 from payintents.adapters.sql.engine import normalise_url
 from payintents.adapters.sql.schema import refunds
-from tests.support import Api, RunningServer, free_port, running_server
+from payintents.testbed.processes import free_port
+from tests.support import Api, RunningServer, running_server
 
 pytestmark = pytest.mark.e2e
 

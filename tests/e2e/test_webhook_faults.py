@@ -46,7 +46,7 @@ from tests.e2e.webhook_receiver import (
 )
 from tests.support import Api, RunningServer, running_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 EVENTS_PER_FLOW = 4  # created, status Captured, refund.created, status Refunded
 RETRY_SCALE = "0.001"  # first retry after ~60 ms, the fourth after ~7 s

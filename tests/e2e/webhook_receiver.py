@@ -31,7 +31,8 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tests.support import Api, free_port
+from payintents.testbed.processes import free_port
+from tests.support import Api
 
 OK, ERROR, GONE, TIMEOUT, TRICKLE = "ok", "error", "gone", "timeout", "trickle"
 ANSWERS = {OK: 200, ERROR: 500, GONE: 410, TRICKLE: 200}

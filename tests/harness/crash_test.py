@@ -43,11 +43,12 @@ from sqlalchemy.pool import NullPool
 
 from payintents.adapters.sql.engine import make_engine, normalise_url
 from payintents.adapters.sql.schema import captures, outbox_events, payment_intents, refunds
-from tests.support import POSTGRES_ENV, SUCCESS_CARD, VERSION, cli, free_port, postgres_admin_url
+from payintents.testbed.processes import free_port
+from payintents.testbed.readiness import wait_until_ready
+from tests.support import POSTGRES_ENV, SUCCESS_CARD, VERSION, cli, postgres_admin_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
-START_TIMEOUT_S = 45.0
 RETRY_PHASE_S = 60.0
 RECOVERY_TIMEOUT_S = 30.0
 # Crash recovery fsyncs the whole data directory first: slow when the test database holds many schemas.
@@ -339,29 +340,14 @@ class Server:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         }
         self.starts += 1
-        with (self.log_dir / f"server-{self.starts:03d}.log").open("wb") as log:
+        log_path = self.log_dir / f"server-{self.starts:03d}.log"
+        with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
             )
         self.pgids.append(self.process.pid)
         self.base_url = f"http://127.0.0.1:{port}"
-        self._wait_until_healthy()
-
-    def _wait_until_healthy(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited early (status {self.process.returncode}); see {self.log_dir}"
-                )
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"server did not become healthy; see {self.log_dir}")
+        wait_until_ready(self.base_url, self.process, log_path, workers=self.workers)
 
     def kill(self) -> None:
         """SIGKILL every process of the server at once (master and workers share the group)."""

@@ -15,8 +15,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-from payintents_client.pytest_plugin import server_command, server_port, start_server, stop_server
+from payintents_client.pytest_plugin import (
+    POLL_INTERVAL_S,
+    server_command,
+    server_port,
+    start_server,
+    stop_server,
+)
+
+from payintents.testbed.processes import stop
+from payintents.testbed.readiness import wait_until_ready
 
 
 def plugin_setup_s() -> float:
@@ -59,17 +67,12 @@ def serve_alone_s() -> float:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            with httpx.Client(timeout=1) as http:
-                while process.poll() is None:
-                    try:
-                        if http.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
-                            return time.perf_counter() - started
-                    except httpx.TransportError:
-                        time.sleep(0.01)
-            raise RuntimeError(f"payintents serve exited with {process.returncode}")
+            base_url = f"http://127.0.0.1:{port}"
+            # As often as the plugin polls, so that the two figures compare.
+            wait_until_ready(base_url, process, None, path="/health/ready", poll_interval_s=POLL_INTERVAL_S)
+            return time.perf_counter() - started
         finally:
-            process.terminate()
-            process.wait()
+            stop(process)
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from payintents.benchmark.databases import scratch_database
 from payintents.benchmark.load import LoadPlan
 from payintents.benchmark.run import captured_intents, drive_load, new_account
-from payintents.benchmark.server import running_server
+from payintents.testbed.databases import scratch_database
+from payintents.testbed.processes import running_server
 from tests.harness.bounded_app import WRITE_ENV, WRITES
 
 

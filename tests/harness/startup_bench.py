@@ -22,19 +22,20 @@ Each figure is a whole process as a person starts it, timed from outside with a 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
 import re
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from payintents.testbed.processes import free_port, process_stat, stop
+from payintents.testbed.readiness import wait_until_ready
 
 BIN = Path(sys.executable).parent
 # The target for each figure (docs/performance.md); the CPU figures (what the process itself used: on an idle
@@ -49,8 +50,8 @@ TARGETS_S: dict[str, float | None] = {
     "pytest_setup": 1.5,
     "pytest_total": None,
 }
-CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-READY_TIMEOUT_S = 60.0
+# Start-up is what is measured here: poll far more often than a test needs to.
+POLL_INTERVAL_S = 0.005
 PLUGIN_TEST = """
 def test_the_fixture_is_ready(payintents):
     assert payintents is not None
@@ -70,45 +71,20 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _process_cpu_s(pid: int) -> float:
-    # /proc/PID/stat: fields 14 and 15 are user and system time in clock ticks; the name (field
-    # 2) may hold spaces, so count from the ")" that ends it.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
-
-
 def serve_until_ready(folder: Path) -> dict[str, float]:
     """Seconds from starting ``payintents serve`` on an empty SQLite file to its first 200 on
     ``/health/ready``, and the CPU time the server used until then."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     database = folder / f"empty-{time.monotonic_ns()}.db"
     command = [str(BIN / "payintents"), "serve", "--port", str(port), "--database", f"sqlite:///{database}"]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while time.perf_counter() - started < READY_TIMEOUT_S:
-            if _answers_ready(port):
-                return {"serve": time.perf_counter() - started, "serve_cpu": _process_cpu_s(process.pid)}
-            if process.poll() is not None:
-                raise RuntimeError(f"payintents serve exited with {process.returncode}")
-            time.sleep(0.005)
-        raise RuntimeError("payintents serve did not become ready")
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_ready(base_url, process, None, path="/health/ready", poll_interval_s=POLL_INTERVAL_S)
+        return {"serve": time.perf_counter() - started, "serve_cpu": process_stat(process.pid).cpu_s}
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _answers_ready(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", "/health/ready")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
+        stop(process)
 
 
 def pytest_plugin_run(folder: Path) -> dict[str, float]:

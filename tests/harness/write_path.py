@@ -23,9 +23,7 @@ from pathlib import Path
 import uvloop
 from sqlalchemy.pool import Pool
 
-from payintents.benchmark.databases import scratch_database
 from payintents.benchmark.run import captured_intents, new_account
-from payintents.benchmark.server import running_server
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.domain.idempotency import StoredResponse
 from payintents.domain.intent import Scope
@@ -34,6 +32,8 @@ from payintents.service.accounts import hash_key
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import IdempotentRequest
 from payintents.service.refunds import create_refund
+from payintents.testbed.databases import scratch_database
+from payintents.testbed.processes import running_server
 
 
 def render(outcome: RefundOutcome) -> StoredResponse:

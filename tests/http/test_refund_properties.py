@@ -282,6 +282,7 @@ def _machine(store: Callable[[], AbstractContextManager[str]]) -> type[RefundMac
     return type("RefundMachineOnStore", (RefundMachine,), {"store": staticmethod(store)})
 
 
+@pytest.mark.slow
 def test_refund_invariants_hold_on_sqlite() -> None:
     run_state_machine_as_test(_machine(sqlite_store), settings=MACHINE_SETTINGS)
 

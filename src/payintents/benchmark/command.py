@@ -14,7 +14,7 @@ from payintents.benchmark.config import HOT, MANY, BenchConfig
 
 POSTGRES_URL_ENV = "PAYINTENTS_BENCH_POSTGRES_URL"
 DEFAULTS = BenchConfig()
-SMOKE = {"refunds": 300, "intents": 20, "gets": 100, "concurrency": 8}
+SMOKE = {"refunds": 300, "intents": 20, "gets": 100, "open_loop_refunds": 150, "concurrency": 8}
 
 
 def add_bench_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,6 +60,10 @@ def _add_size_options(bench: argparse.ArgumentParser) -> None:
         "--refunds": (DEFAULTS.refunds, "refunds per measurement"),
         "--intents": (DEFAULTS.intents, "intents the many mode spreads them over"),
         "--gets": (DEFAULTS.gets, "GET /payment-intents/{id} requests after the refunds"),
+        "--open-loop-refunds": (
+            DEFAULTS.open_loop_refunds,
+            "open-loop refunds at half the rate",
+        ),
         "--history-intents": (DEFAULTS.history_intents, "captured intents loaded for --growth"),
         "--history-refunds-per-intent": (DEFAULTS.history_refunds_per_intent, "refunds on each of them"),
     }
@@ -72,6 +76,7 @@ def _add_size_options(bench: argparse.ArgumentParser) -> None:
 def config_from(args: argparse.Namespace) -> BenchConfig:
     sizes = {
         "concurrency": args.concurrency, "refunds": args.refunds, "intents": args.intents, "gets": args.gets,
+        "open_loop_refunds": args.open_loop_refunds,
     }  # fmt: skip
     if args.smoke:
         sizes = SMOKE

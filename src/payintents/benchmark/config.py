@@ -19,6 +19,7 @@ class BenchConfig:
     intents: int = 500
     max_amount: int = 100
     gets: int = 2_000
+    open_loop_refunds: int = 2_000
     growth: bool = False
     history_intents: int = 100_000
     history_refunds_per_intent: int = 10

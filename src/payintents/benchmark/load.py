@@ -4,6 +4,12 @@ It is deliberately tiny (asyncio streams, no HTTP library) so that on a small ma
 takes as little CPU from the server as possible. Run as ``python -m payintents.benchmark.load``
 with a JSON ``LoadPlan`` on stdin; it prints a JSON ``LoadResult`` on stdout and a progress bar
 on stderr.
+
+Two ways of sending: closed loop (``concurrency`` clients, each sending its next request when the
+last was answered: the maximum rate) and open loop (refunds due on a fixed schedule at
+``arrival_rate_per_s`` whether or not earlier ones were answered: the latency a steady load
+sees; each latency counts from when the refund was due, so a refund that waited for a free
+connection behind a slow one counts that wait).
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ ERROR_STATUS = "connection error"
 
 @dataclass(frozen=True, slots=True)
 class LoadPlan:
-    """What to send: ``count`` refunds spread over ``intent_ids``, then ``gets`` reads of them."""
+    """What to send: ``count`` refunds spread over ``intent_ids``, then ``gets`` reads of them;
+    with ``arrival_rate_per_s`` the refunds are sent open loop at that rate (and no reads)."""
 
     host: str
     port: int
@@ -38,6 +45,7 @@ class LoadPlan:
     gets: int = 0
     label: str = "refunds"
     seed: int = 1
+    arrival_rate_per_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -94,43 +102,86 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
     return status_line.split(" ", 2)[1]
 
 
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def send(plan: LoadPlan, connection: Connection, request: bytes) -> tuple[str, Connection]:
+    """One exchange with a deadline; the status, and the connection to use next (a new one if
+    this one timed out or broke)."""
+    try:
+        status = await asyncio.wait_for(exchange(*connection, request), REQUEST_TIMEOUT_S)
+    except TimeoutError:
+        status = TIMEOUT_STATUS
+    except (OSError, asyncio.IncompleteReadError):
+        status = ERROR_STATUS
+    if status in (TIMEOUT_STATUS, ERROR_STATUS):
+        connection[1].close()
+        connection = await asyncio.open_connection(plan.host, plan.port)
+    return status, connection
+
+
 async def run_phase(plan: LoadPlan, total: int, build: Any, bar: ProgressBar | None) -> PhaseResult:
     """``plan.concurrency`` connections take the next request number until ``total`` were sent."""
     result = PhaseResult()
+    if total == 0:
+        return result
     next_index = iter(range(total))
     rng = random.Random(plan.seed)
 
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(plan.host, plan.port)
+    async def client() -> None:
+        connection = await asyncio.open_connection(plan.host, plan.port)
         try:
             for index in next_index:
-                request = build(index, rng)
                 started = time.perf_counter()
-                try:
-                    status = await asyncio.wait_for(exchange(reader, writer, request), REQUEST_TIMEOUT_S)
-                except TimeoutError:
-                    status = TIMEOUT_STATUS
-                except (OSError, asyncio.IncompleteReadError):
-                    status = ERROR_STATUS
+                status, connection = await send(plan, connection, build(index, rng))
                 result.record(status, started)
-                if status in (TIMEOUT_STATUS, ERROR_STATUS):
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(plan.host, plan.port)
                 if bar is not None:
                     bar.advance()
         finally:
-            writer.close()
+            connection[1].close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(min(plan.concurrency, max(total, 1)))))
+    await asyncio.gather(*(client() for _ in range(min(plan.concurrency, max(total, 1)))))
     result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+async def run_open_loop(plan: LoadPlan, bar: ProgressBar | None) -> PhaseResult:
+    """Refund ``i`` is due ``i / arrival_rate_per_s`` seconds after the start and goes out then
+    on the first free one of ``plan.concurrency`` connections."""
+    result = PhaseResult()
+    rng = random.Random(plan.seed)
+    free: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(plan.concurrency):
+        free.put_nowait(await asyncio.open_connection(plan.host, plan.port))
+
+    async def due(index: int, due_at: float) -> None:
+        status, connection = await send(plan, await free.get(), refund_request(plan, index, rng))
+        result.record(status, due_at)
+        free.put_nowait(connection)
+        if bar is not None:
+            bar.advance()
+
+    started = time.perf_counter()
+    sent = []
+    for index in range(plan.count):
+        due_at = started + index / plan.arrival_rate_per_s
+        await asyncio.sleep(max(due_at - time.perf_counter(), 0))
+        sent.append(asyncio.create_task(due(index, due_at)))
+    await asyncio.gather(*sent)
+    result.elapsed_s = time.perf_counter() - started
+    while not free.empty():
+        free.get_nowait()[1].close()
     return result
 
 
 async def run_plan(plan: LoadPlan, show_progress: bool) -> LoadResult:
     cpu_before = _cpu_s()
-    bar = ProgressBar(plan.label, plan.count) if show_progress else None
-    refunds = await run_phase(plan, plan.count, lambda i, rng: refund_request(plan, i, rng), bar)
+    bar = ProgressBar(plan.label, plan.count) if show_progress and plan.count else None
+    if plan.arrival_rate_per_s:
+        refunds = await run_open_loop(plan, bar)
+    else:
+        refunds = await run_phase(plan, plan.count, lambda i, rng: refund_request(plan, i, rng), bar)
     if bar is not None:
         bar.finish()
     bar = ProgressBar(f"{plan.label}: GET", plan.gets) if show_progress and plan.gets else None

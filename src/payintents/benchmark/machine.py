@@ -1,21 +1,22 @@
 """Where the machine's CPU went while refunds ran: PostgreSQL's own processes, and what was idle.
 
-Read from /proc like the workers' figures (server.py). The workers and the load generator share
-the machine with the database; these two figures say whether a run was bound by the workers'
-CPU, by the database's, or by neither (idle left over; time spent waiting for the disk counts as
-idle). PostgreSQL's figure counts every process named ``postgres`` on this machine (backends and
-background processes of the whole cluster), plus what the postmaster's ended children used, so a
-backend that exits during the run still counts. It is an upper bound if anything else uses that
-cluster meanwhile. SQLite runs inside the workers: it has no figure of its own.
+Read from /proc like the workers' figures (server.py, through ``payintents.testbed``). The
+workers and the load generator share the machine with the database; these two figures say
+whether a run was bound by the workers' CPU, by the database's, or by neither (idle left over;
+time spent waiting for the disk counts as idle). PostgreSQL's figure counts every process named
+``postgres`` on this machine (backends and background processes of the whole cluster), plus
+what the postmaster's ended children used, so a backend that exits during the run still counts.
+It is an upper bound if anything else uses that cluster meanwhile. SQLite runs
+inside the workers: it has no figure of its own.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+from payintents.testbed.processes import CLOCK_TICKS_PER_S, all_processes
+
 DATABASE_PROCESS_NAME = "postgres"
 
 
@@ -61,37 +62,3 @@ def _database_cpu_s() -> float:
     # its time moved into the postmaster's children's time, so the sum never goes backwards.
     reaped_s = sum(p.children_cpu_s for p in processes if p.parent_pid not in pids)
     return sum(p.cpu_s for p in processes) + reaped_s
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessStat:
-    pid: int
-    name: str
-    parent_pid: int
-    cpu_s: float
-    # CPU of its children that ended and were waited for.
-    children_cpu_s: float
-
-
-def process_stat(pid: int) -> ProcessStat:
-    """One process's /proc/PID/stat (OSError if it is gone)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    name, _, rest = stat.partition("(")[2].rpartition(")")
-    # After the parenthesised name, field N of stat is at index N - 3: ppid (4) at 1; utime,
-    # stime, cutime and cstime (14 to 17) at 11 to 14.
-    fields = rest.split()
-    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
-    return ProcessStat(
-        pid, name, int(fields[1]), (utime + stime) / CLOCK_TICKS_PER_S, (cutime + cstime) / CLOCK_TICKS_PER_S
-    )
-
-
-def all_processes() -> list[ProcessStat]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                found.append(process_stat(int(entry.name)))
-            except OSError:
-                continue  # the process ended while we looked
-    return found

@@ -1,4 +1,10 @@
-"""How a benchmark run is shown: a table for people, the same figures as JSON for machines."""
+"""How a benchmark run is shown: a table for people, the same figures as JSON for machines.
+
+Besides rates and latencies: the CPU one refund costs (the server's workers and the database's
+processes together, from /proc) beside what one read of an intent costs on the same server, and
+their ratio (what the write path adds over a request that writes nothing); and the latency of
+refunds sent open loop at half the measured rate.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,30 @@ def latency_summary(phase: PhaseResult) -> dict[str, float]:
 
 def rate_per_s(phase: PhaseResult) -> float:
     return len(phase.latencies_ms) / phase.elapsed_s if phase.elapsed_s else 0.0
+
+
+def cpu_ms_per_request(cpu_s: float | None, phase: PhaseResult) -> float | None:
+    if cpu_s is None or not phase.latencies_ms:
+        return None
+    return round(1000 * cpu_s / len(phase.latencies_ms), 3)
+
+
+def _cost_figures(run: HttpMeasurement) -> dict[str, Any]:
+    per_refund = cpu_ms_per_request(run.refund_cpu_s, run.refunds)
+    per_get = cpu_ms_per_request(run.get_cpu_s, run.gets)
+    ratio = round(per_refund / per_get, 2) if per_refund is not None and per_get else None
+    return {"cpuMsPerRefund": per_refund, "cpuMsPerGet": per_get, "refundToGetCpuRatio": ratio}
+
+
+def _open_loop_figures(run: HttpMeasurement) -> dict[str, Any] | None:
+    if run.open_loop is None:
+        return None
+    return {
+        "ratePerS": round(run.open_loop_rate_per_s, 1),
+        "refunds": len(run.open_loop.latencies_ms),
+        "latencyMs": {k: round(v, 2) for k, v in latency_summary(run.open_loop).items()},
+        "statuses": run.open_loop.statuses,
+    }
 
 
 def run_figures(run: HttpMeasurement, ceiling_per_s: float) -> dict[str, Any]:
@@ -45,6 +75,9 @@ def run_figures(run: HttpMeasurement, ceiling_per_s: float) -> dict[str, Any]:
         # PostgreSQL's processes, in per cent of one core (None on SQLite: it runs in the workers).
         "databaseCpuPercent": _database_percent(run, wall_s),
         "machineIdlePercent": None if run.machine is None else round(100 * run.machine.idle_share, 1),
+        **_cost_figures(run),
+        # Refunds due on a fixed schedule at half the rate above; latency counted from when due.
+        "openLoop": _open_loop_figures(run),
         "auditOk": run.audit_ok,
         # The audit's invariants with their violation counts and example ids.
         "audit": run.audit,
@@ -105,12 +138,37 @@ def _mode_json(mode: ModeReport) -> dict[str, Any]:
     }
 
 
+def _cost_columns(figures: dict[str, Any]) -> str:
+    per_refund, per_get = figures["cpuMsPerRefund"], figures["cpuMsPerGet"]
+    ratio = figures["refundToGetCpuRatio"]
+    return (
+        f"{'-' if per_refund is None else f'{per_refund:.2f}':>13} "
+        f"{'-' if per_get is None else f'{per_get:.2f}':>10} {'-' if ratio is None else f'{ratio:.1f}':>6}"
+    )
+
+
+def _open_loop_columns(open_loop: dict[str, Any] | None) -> str:
+    if open_loop is None:
+        return f"{'-':>7} {'-':>8} {'-':>8}"
+    ms = open_loop["latencyMs"]
+    return f"{open_loop['ratePerS']:>7,.0f} {ms['p50']:>8.1f} {ms['p99']:>8.1f}"
+
+
+def _statuses(figures: dict[str, Any]) -> str:
+    text = " ".join(f"{k}:{v}" for k, v in sorted(figures["refundStatuses"].items()))
+    if figures["openLoop"] is not None:
+        text += " open " + " ".join(f"{k}:{v}" for k, v in sorted(figures["openLoop"]["statuses"].items()))
+    return text
+
+
 def as_text(report: BenchReport) -> str:
     lines = [f"payintents bench: {report.backend}, concurrency {report.concurrency}", ""]
     header = (
         f"{'mode':<7} {'workers':>7} {'stored':>9} {'refunds/s':>10} {'ceiling/s':>10} {'ratio':>6} "
         f"{'p50':>6} {'p95':>6} {'p99':>6} {'max':>7} {'GET p50':>8} {'GET p99':>8} "
-        f"{'cpu %/worker':>14} {'db cpu %':>8} {'idle %':>6} {'rss MB/worker':>14}  statuses"
+        f"{'cpu %/worker':>14} {'db cpu %':>8} {'idle %':>6} {'rss MB/worker':>14} "
+        f"{'cpu ms/refund':>13} {'cpu ms/GET':>10} {'x GET':>6} {'open/s':>7} {'open p50':>8} {'open p99':>8}"
+        "  statuses"
     )
     lines.append(header)
     for mode in report.modes:
@@ -121,13 +179,12 @@ def as_text(report: BenchReport) -> str:
             rss = "/".join(f"{r:.0f}" for r in f["serverPeakRssMbPerWorker"])
             db_cpu = "-" if f["databaseCpuPercent"] is None else f"{f['databaseCpuPercent']:.0f}"
             idle = "-" if f["machineIdlePercent"] is None else f"{f['machineIdlePercent']:.0f}"
-            statuses = " ".join(f"{k}:{v}" for k, v in sorted(f["refundStatuses"].items()))
             lines.append(
                 f"{mode.mode:<7} {run.workers:>7} {run.stored_refunds_before:>9,} "
                 f"{f['refundsPerS']:>10,.0f} {f['ceilingPerS']:>10,.0f} {f['ratioToCeiling'] or 0:>6.2f} "
                 f"{ms['p50']:>6.1f} {ms['p95']:>6.1f} {ms['p99']:>6.1f} {ms['max']:>7.1f} "
-                f"{get_ms['p50']:>8.1f} {get_ms['p99']:>8.1f} {cpu:>14} {db_cpu:>8} {idle:>6} {rss:>14}  "
-                f"{statuses}"
+                f"{get_ms['p50']:>8.1f} {get_ms['p99']:>8.1f} {cpu:>14} {db_cpu:>8} {idle:>6} {rss:>14} "
+                f"{_cost_columns(f)} {_open_loop_columns(f['openLoop'])}  {_statuses(f)}"
             )
     lines.append("")
     lines += uneven_worker_notes(report)

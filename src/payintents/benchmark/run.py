@@ -1,8 +1,11 @@
 """One benchmark run: set up, warm up, measure refunds over HTTP and the bare ceiling, audit.
 
 For each mode (many intents, one hot intent) the ceiling is measured once, then the server is
-measured with each worker count. The growth mode repeats the many-intents measurement after
-loading a large history into the same database.
+measured with each worker count: refunds as fast as the clients can send them, reads of the
+intents (a request that writes nothing), each with the CPU the server's workers and the
+database used meanwhile, then refunds open loop at half the rate the first phase reached. The
+growth mode repeats the many-intents measurement after loading a large history into the same
+database.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -23,17 +26,21 @@ from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.benchmark import history
 from payintents.benchmark.ceiling import CeilingResult, prepare_database, run_ceiling
 from payintents.benchmark.config import HOT, MANY, BenchConfig
-from payintents.benchmark.databases import scratch_database
 from payintents.benchmark.load import LoadPlan, LoadResult, PhaseResult
-from payintents.benchmark.machine import MachineUsage, sample_machine, usage_between
-from payintents.benchmark.server import BenchServer, WorkerSample, running_server
+from payintents.benchmark.machine import MachineSample, MachineUsage, sample_machine, usage_between
+from payintents.benchmark.server import WorkerSample, sample_workers
 from payintents.bootstrap import Settings, audit_database, build_dependencies, migrate
 from payintents.service.accounts import create_account
+from payintents.testbed.databases import scratch_database
+from payintents.testbed.processes import ServerProcess, running_server
 
 SETUP_THREADS = 8
 HOT_INTENT_AMOUNT = 2**40
 WARM_UP_REFUNDS = 300
 BULK_STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
+# The open-loop phase runs at this share of the closed loop's rate, for at most this long.
+OPEN_LOOP_SHARE = 0.5
+OPEN_LOOP_MAX_S = 20.0
 
 
 @dataclass
@@ -50,10 +57,37 @@ class HttpMeasurement:
     audit: dict[str, object] = field(default_factory=dict)
     # PostgreSQL's CPU and the machine's idle share while the refunds and GETs ran (machine.py).
     machine: MachineUsage | None = None
+    # CPU seconds of the server's workers and the database's processes during each phase.
+    refund_cpu_s: float | None = None
+    get_cpu_s: float | None = None
+    # Refunds sent open loop at ``open_loop_rate_per_s`` (None if the closed loop had no rate).
+    open_loop: PhaseResult | None = None
+    open_loop_rate_per_s: float = 0.0
 
     @property
     def answered_ok(self) -> bool:
-        return set(self.refunds.statuses) <= {"200"} and set(self.gets.statuses) <= {"200"}
+        phases = [self.refunds, self.gets] + ([self.open_loop] if self.open_loop else [])
+        return all(set(phase.statuses) <= {"200"} for phase in phases)
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseCost:
+    """One load phase, and the CPU counters of the workers and the machine around it."""
+
+    load: LoadResult
+    workers_before: list[WorkerSample]
+    workers_after: list[WorkerSample]
+    machine_before: MachineSample
+    machine_after: MachineSample
+
+    @property
+    def cpu_s(self) -> float:
+        """The workers' CPU plus the database's (SQLite's is inside the workers already)."""
+        workers_s = sum(
+            a.cpu_s - b.cpu_s for a, b in zip(self.workers_after, self.workers_before, strict=True)
+        )
+        database_s = usage_between(self.machine_before, self.machine_after).database_cpu_s
+        return workers_s + (database_s or 0.0)
 
 
 @dataclass
@@ -96,7 +130,7 @@ def _say(config: BenchConfig, message: str) -> None:
 
 def measure_ceiling(config: BenchConfig, mode: str, folder: Path) -> CeilingResult:
     _say(config, f"ceiling ({mode}): bare SQL refunds at concurrency {config.concurrency}")
-    with scratch_database(config.postgres_url, folder, f"ceiling_{mode}") as url:
+    with scratch_database(config.postgres_url, folder, f"bench_ceiling_{mode}") as url:
         intents, capacity = _intent_shape(config, mode)
         ids = prepare_database(url, intents, capacity)
         warm_up = range(WARM_UP_REFUNDS)
@@ -109,7 +143,7 @@ def _intent_shape(config: BenchConfig, mode: str) -> tuple[int, int]:
     """How many intents the refunds spread over, and how much each can refund."""
     if mode == HOT:
         return 1, HOT_INTENT_AMOUNT
-    per_intent = -(-(config.refunds + WARM_UP_REFUNDS) // config.intents)
+    per_intent = -(-(config.refunds + WARM_UP_REFUNDS + config.open_loop_refunds) // config.intents)
     return config.intents, 2 * per_intent * config.max_amount
 
 
@@ -118,7 +152,7 @@ def measure_http(
 ) -> HttpMeasurement:
     """One server on a fresh scratch database: ``payintents serve``, or a harness's variant of it
     (``app_module``, see ``running_server``)."""
-    with scratch_database(config.postgres_url, folder, f"http_{mode}_{workers}") as url:
+    with scratch_database(config.postgres_url, folder, f"bench_http_{mode}_{workers}") as url:
         key = new_account(url)
         log_path = folder / f"server-{mode}-{workers}.log"
         with running_server(url, workers, log_path, app_module=app_module) as server:
@@ -136,31 +170,54 @@ def new_account(url: str) -> str:
 
 
 def _measure_on(
-    config: BenchConfig, mode: str, server: BenchServer, key: str, url: str, stored_before: int
+    config: BenchConfig, mode: str, server: ServerProcess, key: str, url: str, stored_before: int
 ) -> HttpMeasurement:
     label = f"{mode}, {server.workers} worker{'s' if server.workers > 1 else ''}"
     _say(config, f"setting up {label}: paid, captured intents through the API")
     intents, capacity = _intent_shape(config, mode)
     ids = captured_intents(server.base_url, key, intents, capacity)
     plan = LoadPlan("127.0.0.1", server.port, key, ids, config.refunds, config.concurrency,
-                    config.max_amount, gets=config.gets, label=label)  # fmt: skip
-    drive_load(LoadPlan(**{**asdict(plan), "count": WARM_UP_REFUNDS, "gets": 0, "label": "warm-up"}), False)
+                    config.max_amount, label=label)  # fmt: skip
+    drive_load(replace(plan, count=WARM_UP_REFUNDS, label="warm-up"), False)
     postgres = config.postgres_url is not None
-    before, machine_before = server.sample_workers(), sample_machine(postgres=postgres)
-    result = drive_load(plan, config.progress)
-    after, machine_after = server.sample_workers(), sample_machine(postgres=postgres)
+    refunds = _costed(config, server, plan, postgres=postgres)
+    gets = _costed(config, server, replace(plan, count=0, gets=config.gets), postgres=postgres)
+    closed = refunds.load.refunds
+    rate = OPEN_LOOP_SHARE * len(closed.latencies_ms) / closed.elapsed_s if closed.elapsed_s else 0.0
+    open_loop = _open_loop(config, replace(plan, label=f"{label}, open loop"), rate)
     report = audit_database(Settings(database_url=url))
+    before, after = refunds.workers_before, gets.workers_after
     return HttpMeasurement(
-        mode, server.workers, stored_before, result.refunds, result.gets, result.client_cpu_s, after,
+        mode, server.workers, stored_before, closed, gets.load.gets,
+        refunds.load.client_cpu_s + gets.load.client_cpu_s, after,
         [a.cpu_s - b.cpu_s for a, b in zip(after, before, strict=True)], report.ok, report.as_dict(),
-        usage_between(machine_before, machine_after),
+        usage_between(refunds.machine_before, gets.machine_after), refunds.cpu_s, gets.cpu_s,
+        open_loop, rate,
     )  # fmt: skip
+
+
+def _costed(config: BenchConfig, server: ServerProcess, plan: LoadPlan, *, postgres: bool) -> PhaseCost:
+    workers_before, machine_before = sample_workers(server), sample_machine(postgres=postgres)
+    load = drive_load(plan, config.progress)
+    workers_after, machine_after = sample_workers(server), sample_machine(postgres=postgres)
+    return PhaseCost(load, workers_before, workers_after, machine_before, machine_after)
+
+
+def _open_loop(config: BenchConfig, plan: LoadPlan, rate_per_s: float) -> PhaseResult | None:
+    """Refunds due at ``rate_per_s``: ``config.open_loop_refunds`` of them, or fewer so that
+    the schedule lasts at most ``OPEN_LOOP_MAX_S``."""
+    count = min(config.open_loop_refunds, int(rate_per_s * OPEN_LOOP_MAX_S))
+    if count < 1:
+        return None
+    # Idempotency keys carry the label and number, so these never repeat the closed loop's.
+    open_plan = replace(plan, count=count, arrival_rate_per_s=rate_per_s)
+    return drive_load(open_plan, config.progress).refunds
 
 
 def measure_growth(config: BenchConfig, folder: Path, report: BenchReport) -> ModeReport:
     """The many-intents run on an empty store, then again after loading a large history."""
     workers = max(config.workers)
-    with scratch_database(config.postgres_url, folder, "growth") as url:
+    with scratch_database(config.postgres_url, folder, "bench_growth") as url:
         key = new_account(url)
         with running_server(url, workers, folder / "server-growth-empty.log") as server:
             template = template_intent(server.base_url, key, config.history_refunds_per_intent)
