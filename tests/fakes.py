@@ -418,9 +418,6 @@ class FakeClock:
     def now(self) -> datetime:
         return self.current
 
-    def real_now(self) -> datetime:
-        return self.current
-
     def advance(self, **kwargs: Any) -> None:
         self.current += timedelta(**kwargs)
 

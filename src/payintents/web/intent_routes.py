@@ -37,7 +37,7 @@ def _render(call: ApiCall) -> Any:
     return lambda intent: stored_json(present_intent(intent, call.base_url))
 
 
-def create(call: ApiCall) -> Response:
+async def create(call: ApiCall) -> Response:
     body = call.body
     spec = IntentSpec(
         amount=required_money(body["amount"]),
@@ -59,24 +59,27 @@ def create(call: ApiCall) -> Response:
         else None,
         document=body,
     )
-    answer = intents.create_intent(call.deps, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call))
+    answer = await intents.create_intent(
+        call.deps, call.context, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call)
+    )
     return answer_response(answer)
 
 
-def get(call: ApiCall) -> Response:
+async def get(call: ApiCall) -> Response:
     raw = call.request.query_params.get("returnCanceled", "false").lower()
     if raw not in ("true", "false"):
         raise ValidationError({"returnCanceled": ["The returnCanceled value must be true or false."]})
-    intent = intents.get_intent(
+    intent = await intents.get_intent(
         call.deps, call.scope, call.path_param("paymentIntentId"), return_canceled=raw == "true"
     )
     return json_response(present_intent(intent, call.base_url))
 
 
-def _change(call: ApiCall, change: intents.Change, render: Any = None) -> Response:
+async def _change(call: ApiCall, change: intents.Change, render: Any = None) -> Response:
     intent_id = call.path_param("paymentIntentId")
-    answer = intents.change_intent(
+    answer = await intents.change_intent(
         call.deps,
+        call.context,
         call.scope,
         intent_id,
         change,
@@ -86,11 +89,11 @@ def _change(call: ApiCall, change: intents.Change, render: Any = None) -> Respon
     return answer_response(answer)
 
 
-def cancel(call: ApiCall) -> Response:
-    return _change(call, lifecycle.cancel)
+async def cancel(call: ApiCall) -> Response:
+    return await _change(call, lifecycle.cancel)
 
 
-def capture(call: ApiCall) -> Response:
+async def capture(call: ApiCall) -> Response:
     intent_id = call.path_param("paymentIntentId")
     amounts = (call.body["amount"], call.body.get("tipsAmount"))
 
@@ -98,34 +101,34 @@ def capture(call: ApiCall) -> Response:
         message = f"collect payment for {intent.reference}"
         return stored_json({"message": message, "captureId": intent.captures[-1].id})
 
-    answer = intents.capture_intent(
-        call.deps, call.scope, intent_id, amounts, call.idempotent(intent_id), render
+    answer = await intents.capture_intent(
+        call.deps, call.context, call.scope, intent_id, amounts, call.idempotent(intent_id), render
     )
     return answer_response(answer)
 
 
-def reverse(call: ApiCall) -> Response:
+async def reverse(call: ApiCall) -> Response:
     def render(intent: PaymentIntent) -> Any:
         message = f"reverse for {intent.reference}"
         return stored_json({"message": message, "reversalId": intent.reversal_id})
 
-    return _change(call, intents.reverse_change(call.deps), render)
+    return await _change(call, intents.reverse_change(call.deps), render)
 
 
-def change_amount(call: ApiCall) -> Response:
+async def change_amount(call: ApiCall) -> Response:
     lines = {name: call.body[name] for name in ("itemLines", "taxLines") if call.body.get(name) is not None}
-    return _change(call, intents.amount_change(required_money(call.body["amount"]), lines))
+    return await _change(call, intents.amount_change(required_money(call.body["amount"]), lines))
 
 
-def change_tips(call: ApiCall) -> Response:
-    return _change(call, intents.tips_change(required_money(call.body["tipsAmount"])))
+async def change_tips(call: ApiCall) -> Response:
+    return await _change(call, intents.tips_change(required_money(call.body["tipsAmount"])))
 
 
-def refresh_secret(call: ApiCall) -> Response:
-    return _change(call, intents.refresh_secret_change(call.deps))
+async def refresh_secret(call: ApiCall) -> Response:
+    return await _change(call, intents.refresh_secret_change(call.deps))
 
 
-def search(call: ApiCall) -> Response:
+async def search(call: ApiCall) -> Response:
     body = call.body
     cursor = body.get("cursor") or {}
     if cursor.get("before") and cursor.get("after"):
@@ -138,7 +141,7 @@ def search(call: ApiCall) -> Response:
         after=_position(cursor, "after"),
         before=_position(cursor, "before"),
     )
-    page = intents.search_intents(call.deps, call.scope, query)
+    page = await intents.search_intents(call.deps, call.scope, query)
     return json_response(_present_page(call, query, page))
 
 
@@ -173,7 +176,6 @@ ROUTES: list[Route] = [
             schemas.CREATE_PAYMENT_INTENT,
             body_required=True,
             idempotent=True,
-            on_event_loop=True,
             summary="Create a payment intent",
             success=(200, PI),
             errors=(409, 413, 415),
@@ -185,8 +187,6 @@ ROUTES: list[Route] = [
             search,
             schemas.SEARCH,
             body_required=True,
-            on_event_loop=True,
-            reads_only=True,
             summary="Search payment intents, newest first, with cursors",
             success=(200, "PagedPaymentIntent"),
             errors=(413, 415),
@@ -196,7 +196,6 @@ ROUTES: list[Route] = [
         "/payment-intents/{paymentIntentId}",
         GET=Operation(
             get,
-            on_event_loop=True,
             summary="Retrieve a payment intent",
             success=(200, PI),
             errors=(404,),
@@ -204,7 +203,6 @@ ROUTES: list[Route] = [
         ),
         DELETE=Operation(
             cancel,
-            on_event_loop=True,
             summary="Cancel a payment intent (Created only)",
             success=(200, PI),
             errors=(404, 409),
@@ -218,7 +216,6 @@ ROUTES: list[Route] = [
             schemas.CREATE_CAPTURE,
             body_required=True,
             idempotent=True,
-            on_event_loop=True,
             summary="Capture all or part of a Manual authorization",
             success=(200, "Capture"),
             # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was captured.
@@ -229,7 +226,6 @@ ROUTES: list[Route] = [
         "/payment-intents/{paymentIntentId}/reversal",
         POST=Operation(
             reverse,
-            on_event_loop=True,
             summary="Reverse a payment in full",
             success=(200, "Reversal"),
             errors=(404, 409),
@@ -243,7 +239,6 @@ ROUTES: list[Route] = [
             schemas.SET_AMOUNT,
             body_required=True,
             idempotent=True,
-            on_event_loop=True,
             summary="Change the amount (config.payment.customAmountAllowed)",
             success=(200, PI),
             errors=(404, 405, 409, 413, 415),
@@ -256,7 +251,6 @@ ROUTES: list[Route] = [
             schemas.SET_TIPS,
             body_required=True,
             idempotent=True,
-            on_event_loop=True,
             summary="Change the tips (config.payment.tipsAllowed)",
             success=(200, PI),
             errors=(404, 405, 409, 413, 415),
@@ -266,7 +260,6 @@ ROUTES: list[Route] = [
         "/payment-intents/{paymentIntentId}/refresh-client-session-secret",
         POST=Operation(
             refresh_secret,
-            on_event_loop=True,
             summary="Issue a new client session secret",
             success=(200, PI),
             errors=(404, 409),
