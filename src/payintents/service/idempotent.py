@@ -39,6 +39,14 @@ class Answer:
     replayed: bool
 
 
+class _ReplayError(Exception):
+    """The key was used before: the stored answer, and nothing to commit (its unit rolls back)."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("replayed")
+        self.answer = answer
+
+
 Action = Callable[[UnitOfWork, datetime], T]
 Render = Callable[[T], StoredResponse]
 
@@ -58,7 +66,7 @@ async def execute_once(
         if request.key is not None:
             record = uow.idempotency.claim(scope, request.target, request.key, request.fingerprint, now)
             if record is not None:
-                return Answer(replay(record, request.fingerprint), replayed=True)
+                raise _ReplayError(Answer(replay(record, request.fingerprint), replayed=True))
         response = render(action(uow, now))
         if request.key is not None:
             uow.idempotency.complete(scope, request.target, request.key, response)
@@ -67,6 +75,8 @@ async def execute_once(
     for _ in range(MAX_ATTEMPTS):
         try:
             return await deps.runner().write(unit)
+        except _ReplayError as replayed:
+            return replayed.answer
         except ConcurrentUpdateError:
             continue
     raise StoreBusyError("the object kept changing under this request")
