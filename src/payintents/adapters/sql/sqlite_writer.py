@@ -35,6 +35,8 @@ log = logging.getLogger("payintents.store")
 
 # Units in one transaction at most: bounds how long one batch holds the database.
 MAX_BATCH = 64
+# A writer thread with nothing to write for this long ends; the next write starts another.
+IDLE_S = 5.0
 
 
 @dataclass(slots=True)
@@ -94,8 +96,10 @@ class SqliteTransactions:
     def _write_batches(self) -> None:
         while True:
             with self._wake:
-                self._wake.wait_for(lambda: bool(self._queue) or self._closing)
+                self._wake.wait_for(lambda: bool(self._queue) or self._closing, IDLE_S)
                 if not self._queue:
+                    if not self._closing:
+                        self._writer = None  # idle: under the lock, so a new write starts another
                     return
                 batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
             self._write(batch)
