@@ -6,7 +6,6 @@ import gc
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
@@ -224,8 +223,7 @@ def transaction_runner(
     if gate is not None:
         return SqliteTransactions(engine, gate, reader)
     if engine.dialect.name == "postgresql":
-        threads = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="store")
-        return ThreadedTransactions(writer, reader, threads)
+        return ThreadedTransactions(writer, reader, threads=connections)
     return ThreadedTransactions(writer, reader)
 
 

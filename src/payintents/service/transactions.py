@@ -20,12 +20,13 @@ T = TypeVar("T")
 
 class ThreadedTransactions:
     def __init__(
-        self, writer: UnitOfWorkFactory, reader: UnitOfWorkFactory, threads: ThreadPoolExecutor | None = None
+        self, writer: UnitOfWorkFactory, reader: UnitOfWorkFactory, threads: int | None = None
     ) -> None:
         self._writer = writer
         self._reader = reader
-        # None: the event loop's default executor.
-        self._threads = threads
+        # How many threads of its own; None: the event loop's default executor.
+        self._thread_count = threads
+        self._threads: ThreadPoolExecutor | None = None
 
     async def write(self, work: Callable[[UnitOfWork], T]) -> T:
         return await self._on_thread(self._write_now, work)
