@@ -2,8 +2,9 @@
 
 SQLite (adapters/sql/sqlite_writer.py): units waiting together share one transaction and one
 commit, a unit that raises is rolled back alone, a batch whose commit fails fails every unit of it,
-and the writer takes turns with the process's other writers (threads through ``deps.uow``) and with
-other processes (the write gate's lock file) while the event loop keeps answering. PostgreSQL
+and batches take turns with the process's other writers (threads through ``deps.uow``) and with
+other processes (the write gate's lock file) while the event loop keeps answering, up to the lock
+timeout. PostgreSQL
 (ThreadedTransactions on a pool-sized executor): a unit that raises rolls back, and a unit waiting
 for a row lock holds up neither the loop nor other units.
 """
@@ -22,7 +23,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 
 from payintents.adapters.sql import sqlite_writer
-from payintents.adapters.sql.engine import make_engine, make_write_gate
+from payintents.adapters.sql.engine import Timeouts, make_engine, make_write_gate
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.sqlite_writer import SqliteTransactions
 from payintents.adapters.sql.store import SqlUnitOfWork
@@ -203,6 +204,29 @@ def test_sqlite_the_writer_takes_turns_with_another_process(
     other_process.join(10)
     assert time.monotonic() >= released_at and accounts_of(deps) == {"a0"}
     other.dispose()
+
+
+def test_sqlite_a_write_kept_out_for_the_lock_timeout_answers_busy(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    deps = build_dependencies(
+        Settings(database_url=sqlite_url, timeouts=Timeouts(lock_ms=300)), engine=engine
+    )
+    release = threading.Event()
+    holder = held_by_a_thread(deps, release)
+
+    async def write() -> float:
+        started = time.monotonic()
+        with pytest.raises(StoreBusyError):
+            await deps.runner().write(add_account("a0"))
+        return time.monotonic() - started
+
+    try:
+        assert 0.25 <= asyncio.run(write()) < 2
+    finally:
+        release.set()
+        holder.join(10)
+    assert accounts_of(deps) == set()
+    engine.dispose()
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_a_waiting_writer_goes_in_as_soon_as_the_gate_opens(database: str) -> No
 
 
 def test_threads_of_one_process_take_the_gate_in_order_of_arrival(database: str) -> None:
-    # The SQLite writer thread writes batch after batch; a thread that queued meanwhile goes next.
+    # The event loop writes batch after batch; a thread that queued meanwhile goes next.
     _, gate = gated(database)
     order: list[str] = []
     with gate.held():

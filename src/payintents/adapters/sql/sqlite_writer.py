@@ -1,24 +1,28 @@
-"""The SQLite transaction runner: one writer thread that commits the waiting units of work together.
+"""The SQLite transaction runner: the units of work waiting at one moment share one commit.
 
-SQLite has a single writer, and each commit with ``synchronous=FULL`` waits for the disk. So the
-writer thread takes every unit of work waiting at that moment (up to ``MAX_BATCH``) into one
-transaction, each unit in a savepoint of its own (a unit that raises is rolled back to its
-savepoint, alone), and commits them with one commit and one fsync (ADR 0012). A unit's ``write``
-returns only once that commit is durable; if the commit fails, every unit of the batch fails with
-StoreBusyError and nothing of any of them was applied. While one batch commits, the next gathers.
+SQLite has a single writer, and each commit with ``synchronous=FULL`` waits for the disk. So a
+batch takes every unit of work waiting at that moment (up to ``MAX_BATCH``) into one transaction,
+each unit in a savepoint of its own (a unit that raises is rolled back to its savepoint, alone),
+and commits them with one commit and one fsync (ADR 0012). A unit's ``write`` returns only once
+that commit is durable; if the commit fails, every unit of the batch fails with StoreBusyError and
+nothing of any of them was applied. While one batch commits, the next one gathers.
 
-The writer takes the write gate (write_gate.py) for each batch, so it takes turns with the other
-threads of its process that write through ``Dependencies.uow`` (request log, workers, dashboard,
-CLI) and with other worker processes. All that waiting happens on the writer thread: the event
-loop only queues units and awaits their futures. Reads are a read-only unit (a WAL snapshot, no
-lock) run straight on the event loop: a few hundred microseconds, cheaper than a thread hop.
+Where each part runs (measured, docs/performance.md "The explicit write path"): the units run on
+the event loop, a few hundred microseconds of statements on a local file, which saves a thread
+hop and the fight for the GIL a writer thread had; the commit, which waits for the disk, runs on
+a worker thread. The batch first takes the write gate (write_gate.py), so it takes turns with the
+other threads of its process that write through ``Dependencies.uow`` (request log, workers,
+dashboard, CLI) and with other worker processes; it asks without waiting and, while the gate is
+held elsewhere, tries again after an asynchronous pause, so the loop never waits for another
+writer. Threads queued for the gate go first. Reads are a read-only unit (a WAL snapshot, no lock)
+run straight on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,43 +39,39 @@ log = logging.getLogger("payintents.store")
 
 # Units in one transaction at most: bounds how long one batch holds the database.
 MAX_BATCH = 64
-# A writer thread with nothing to write for this long ends; the next write starts another.
-IDLE_S = 5.0
+# While another writer holds the gate, the batch asks again after a pause doubling from the first
+# to the longest (a write transaction takes about a millisecond).
+FIRST_PAUSE_S = 0.0002
+LONGEST_PAUSE_S = 0.002
 
 
 @dataclass(slots=True)
 class _Unit:
     work: Callable[[UnitOfWork], Any]
     done: asyncio.Future[Any]
-    # What the unit returned, or what it raised; set by the writer thread.
+    # What the unit returned, or what it raised.
     result: Any = None
     failure: BaseException | None = None
 
 
 class SqliteTransactions:
-    """Writes through one writer thread in batches; reads on the caller's event loop."""
+    """Writes in batches, each one transaction and one commit; reads on the event loop."""
 
     def __init__(self, engine: Engine, gate: WriteGate, reader: UnitOfWorkFactory) -> None:
         self._engine = engine
         self._gate = gate
         self._reader = reader
-        self._queue: deque[_Unit] = deque()
-        self._wake = threading.Condition()
-        self._writer: threading.Thread | None = None
-        self._closing = False
+        # Per event loop (tests run several): its waiting units, and the task writing them.
+        self._waiting: dict[asyncio.AbstractEventLoop, deque[_Unit]] = {}
+        self._writing: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
     async def write(self, work: Callable[[UnitOfWork], T]) -> T:
-        unit = _Unit(work, asyncio.get_running_loop().create_future())
-        with self._wake:
-            if self._closing:
-                raise StoreBusyError("the server is shutting down")
-            self._queue.append(unit)
-            if self._writer is None:
-                # Started by the first write, so each server worker process has its own.
-                self._writer = threading.Thread(target=self._write_batches, name="sqlite-writer", daemon=True)
-                self._writer.start()
-            self._wake.notify()
-        # Shielded: a cancelled request must not cancel a unit the writer may be committing.
+        loop = asyncio.get_running_loop()
+        unit = _Unit(work, loop.create_future())
+        self._waiting.setdefault(loop, deque()).append(unit)
+        if loop not in self._writing:
+            self._writing[loop] = loop.create_task(self._write_batches(loop))
+        # Shielded: a cancelled request must not cancel a unit its batch may be committing.
         result: T = await asyncio.shield(unit.done)
         return result
 
@@ -83,35 +83,45 @@ class SqliteTransactions:
         return work()
 
     def close(self) -> None:
-        """Write what is queued, then stop the writer thread (a later write starts a new one)."""
-        with self._wake:
-            self._closing = True
-            writer = self._writer
-            self._wake.notify()
-        if writer is not None:
-            writer.join()
-        with self._wake:
-            self._closing, self._writer = False, None
+        """Nothing to stop: a batch runs only while units wait, and answers them all."""
 
-    def _write_batches(self) -> None:
-        while True:
-            with self._wake:
-                self._wake.wait_for(lambda: bool(self._queue) or self._closing, IDLE_S)
-                if not self._queue:
-                    if not self._closing:
-                        self._writer = None  # idle: under the lock, so a new write starts another
-                    return
-                batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
-            self._write(batch)
-            _settle(batch)
-
-    def _write(self, batch: list[_Unit]) -> None:
+    async def _write_batches(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting = self._waiting[loop]
         try:
-            with SqlUnitOfWork(self._engine, gate=self._gate) as transaction:
+            while waiting:
+                await self._hold_gate()
+                try:
+                    batch = [waiting.popleft() for _ in range(min(MAX_BATCH, len(waiting)))]
+                    await self._write(batch)
+                finally:
+                    self._gate.release()
+                _answer(batch)
+        except StoreBusyError as busy:  # the gate stayed closed for the lock timeout
+            for unit in waiting:
+                unit.failure = busy
+            _answer(list(waiting))
+            waiting.clear()
+        finally:
+            del self._writing[loop], self._waiting[loop]
+
+    async def _hold_gate(self) -> None:
+        busy_at = time.monotonic() + self._gate.timeout_s
+        pause_s = FIRST_PAUSE_S
+        while not self._gate.try_hold():
+            if time.monotonic() >= busy_at:
+                raise StoreBusyError("another writer held the database for too long")
+            await asyncio.sleep(pause_s)
+            pause_s = min(2 * pause_s, LONGEST_PAUSE_S)
+
+    async def _write(self, batch: list[_Unit]) -> None:
+        try:
+            # The gate is held: BEGIN IMMEDIATE finds the write lock free.
+            with SqlUnitOfWork(self._engine) as transaction:
                 savepoint = Savepoint(transaction.connection)
                 for unit in batch:
                     _run(unit, savepoint)
-                transaction.commit()
+                # The commit waits for the disk: on a thread, while the loop serves others.
+                await asyncio.to_thread(transaction.commit)
         except Exception as exc:
             log.warning("a batch of %d writes failed to commit; each answers busy: %s", len(batch), exc)
             busy = exc if isinstance(exc, StoreBusyError) else StoreBusyError("the database could not commit")
@@ -133,19 +143,7 @@ def _run(unit: _Unit, savepoint: Savepoint) -> None:
         raise StoreBusyError("a write of this batch failed and took the transaction with it")
 
 
-def _settle(batch: list[_Unit]) -> None:
-    """Hand each unit's outcome to the event loop that waits for it."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Unit]] = {}
-    for unit in batch:
-        by_loop.setdefault(unit.done.get_loop(), []).append(unit)
-    for loop, units in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_resolve, units)
-        except RuntimeError:
-            log.warning("%d writes finished after their event loop closed", len(units))
-
-
-def _resolve(units: list[_Unit]) -> None:
+def _answer(units: list[_Unit]) -> None:
     for unit in units:
         if unit.done.done():
             continue

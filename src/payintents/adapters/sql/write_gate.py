@@ -38,8 +38,7 @@ class WriteGate:
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """Hold the gate; a thread of this process (the SQLite writer's included) waits here, never
-        the event loop."""
+        """Hold the gate; a thread of this process waits here (the event loop uses ``try_hold``)."""
         deadline = time.monotonic() + self._timeout_s
         if not self._thread_lock.acquire(timeout=self._timeout_s):
             raise WriteGateTimeoutError("another write transaction held the database for too long")
@@ -52,6 +51,29 @@ class WriteGate:
                     fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
+
+    @property
+    def timeout_s(self) -> float:
+        """How long a writer waits for the gate before the store reports itself busy."""
+        return self._timeout_s
+
+    def try_hold(self) -> bool:
+        """Take the gate if it is free now (threads queued for it go first); give it back with
+        ``release``. For the event loop, which must not wait (sqlite_writer.py)."""
+        if not self._thread_lock.acquire(timeout=0):
+            return False
+        try:
+            self._file_lock(time.monotonic())
+        except BaseException:
+            self._thread_lock.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give back a gate taken with ``try_hold``."""
+        if self._fd is not None and self._lock_path is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
 
     def close(self) -> None:
         """Let go of the lock file (the engine is gone)."""
@@ -76,9 +98,10 @@ class WriteGate:
 
 
 class _TakingTurns:
-    """A lock handed to its waiters in order of arrival. A plain lock lets the thread that just
-    released it take it again first: the SQLite writer, writing batch after batch under load,
-    would starve the other threads of its process (the request log, the CLI)."""
+    """A lock handed to its waiters in order of arrival, and never to an asker that does not wait
+    while anyone does. A plain lock lets whoever just released it take it again first: the event
+    loop's batches, written one after another under load, would starve the other threads of the
+    process (the request log, the CLI)."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
@@ -90,6 +113,8 @@ class _TakingTurns:
             if not self._held:
                 self._held = True
                 return True
+            if timeout <= 0:
+                return False
             turn = threading.Event()
             self._waiters.append(turn)
         if turn.wait(timeout):
