@@ -418,9 +418,6 @@ class FakeClock:
     def now(self) -> datetime:
         return self.current
 
-    def real_now(self) -> datetime:
-        return self.current
-
     def advance(self, **kwargs: Any) -> None:
         self.current += timedelta(**kwargs)
 
@@ -458,7 +455,7 @@ class ApprovingProcessor:
 
     sandbox_cards = ()
 
-    def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
+    async def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = {"cardNumber": mask_card_number(card_number), "expiryDate": expiry}
         if card_number.endswith("1005"):
             return CardResult("approved", card)
@@ -466,7 +463,7 @@ class ApprovingProcessor:
             return CardResult("challenge", card)
         return CardResult("declined", card)
 
-    def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult:
+    async def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult:
         return CardResult("approved" if passed else "declined", {})
 
     def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:

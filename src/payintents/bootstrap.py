@@ -25,17 +25,19 @@ from payintents.adapters.sql.engine import (
     STATEMENT_TIMEOUT_MS,
     Timeouts,
     make_engine,
-    write_gate,
+    make_write_gate,
 )
 from payintents.adapters.sql.migrate import upgrade
+from payintents.adapters.sql.sqlite_writer import SqliteTransactions
 from payintents.adapters.sql.store import SqlUnitOfWork
-from payintents.adapters.sql.suspending import SuspendingRunner, engine_here, runner_for
+from payintents.adapters.sql.write_gate import WriteGate
 from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.domain.webhook_urls import SANDBOX_LOCAL_HOSTS, parse_sandbox_hosts
 from payintents.service.dependencies import Dependencies
 from payintents.service.key_usage import KeyUsageRecorder
-from payintents.service.ports import Clock, WebhookSender
+from payintents.service.ports import Clock, TransactionRunner, UnitOfWorkFactory, WebhookSender
 from payintents.service.request_log import RequestLogBuffer
+from payintents.service.transactions import ThreadedTransactions
 from payintents.web.app import build_app
 from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits
 from payintents.web.http_protocol import HttpLimits
@@ -176,20 +178,25 @@ def build_dependencies(
     engine = engine or make_engine(
         settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts
     )
-    runner = runner_for(engine)
+    # SQLite: every writer of this process takes turns at this one gate (write_gate.py).
+    gate = make_write_gate(engine, settings.timeouts)
 
     def writer() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine_here(engine, runner))
+        return SqlUnitOfWork(engine, gate=gate)
+
+    def reader() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, read_only=True)
 
     clock = clock or SystemClock()
     return Dependencies(
         uow=writer,
         key_usage=KeyUsageRecorder(writer, clock),
         dashboard_idle_timeout=settings.dashboard_idle_timeout,
-        request_log=RequestLogBuffer(writer, joins_commit_groups=write_gate(engine) is not None),
-        reader=lambda: SqlUnitOfWork(engine_here(engine, runner), read_only=True),
-        key_lookup=lambda key_hash: find_api_key(engine_here(engine, runner), key_hash),
-        event_loop_runner=runner,
+        request_log=RequestLogBuffer(writer),
+        reader=reader,
+        key_lookup=lambda key_hash: find_api_key(engine, key_hash),
+        # PostgreSQL engines keep pool_size connections and open as many more (engine.py).
+        transactions=transaction_runner(engine, gate, writer, reader, connections=2 * settings.pool_size),
         clock=clock,
         ids=RandomIds(),
         processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s),
@@ -197,10 +204,27 @@ def build_dependencies(
         webhook_retry_scale=settings.webhook_retry_scale,
         webhook_timeout_s=settings.webhook_timeout_s,
         sandbox_webhook_hosts=settings.sandbox_webhook_hosts,
-        lock_wait_s=settings.timeouts.lock_ms / 1000,
         request_log_retention=settings.request_log_retention,
         production_checkout=settings.production_checkout,
     )
+
+
+def transaction_runner(
+    engine: Engine,
+    gate: WriteGate | None,
+    writer: UnitOfWorkFactory,
+    reader: UnitOfWorkFactory,
+    *,
+    connections: int,
+) -> TransactionRunner:
+    """The strategy for the store's units of work: SQLite's one batching writer; PostgreSQL's
+    pooled connections, each used by one worker thread at a time (as many threads as the pool
+    has connections, so none waits for one); threads for anything else."""
+    if gate is not None:
+        return SqliteTransactions(engine, gate, reader)
+    if engine.dialect.name == "postgresql":
+        return ThreadedTransactions(writer, reader, threads=connections)
+    return ThreadedTransactions(writer, reader)
 
 
 def build_sender(settings: Settings) -> WebhookSender:
@@ -235,7 +259,7 @@ def app_from_environment() -> Starlette:
     deps = build_dependencies(settings, engine=engine)
     app = build_app(
         deps,
-        pool_in_use=_pool_gauge(engine, deps),
+        pool_in_use=_pool_gauge(engine),
         rate_limiter=limiter,
         sign_in_guard=SignInGuard(settings.sign_in_limits),
         public_url=settings.public_url,
@@ -257,10 +281,9 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _pool_gauge(engine: Engine, deps: Dependencies) -> Callable[[], int]:
-    """Connections checked out of the threads' pool and, on PostgreSQL, the event loop's."""
-    engines = [engine]
-    if isinstance(deps.event_loop_runner, SuspendingRunner):
-        engines.append(deps.event_loop_runner.engine)
-    pools = [e.pool for e in engines if isinstance(e.pool, QueuePool)]
-    return lambda: sum(int(pool.checkedout()) for pool in pools)
+def _pool_gauge(engine: Engine) -> Callable[[], int]:
+    """Connections checked out of the engine's pool."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return lambda: 0
+    return lambda: int(pool.checkedout())

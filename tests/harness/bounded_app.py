@@ -19,9 +19,11 @@ Used by ``tests.harness.refund_bounds``; never imported by the real server.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import os
 import sys
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -32,6 +34,7 @@ from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
+from payintents.service.ports import RequestContext
 from tests.harness.variant_server import serve_variant
 
 WRITE_ENV = "PAYINTENTS_BOUNDED_WRITE"
@@ -40,15 +43,16 @@ WRITES = ("none", "one-statement")
 _NUMBERS = itertools.count(os.getpid() * 10**7)
 
 
-def bounded_create_refund(
+async def bounded_create_refund(
     deps: Dependencies,
+    ctx: RequestContext,
     scope: Scope,
     intent_id: str,
     refund_request: RefundRequest,
     request: IdempotentRequest,
     render: Render[RefundOutcome],
 ) -> Answer:
-    now = deps.clock.now()
+    now = ctx.now(deps.clock)
     refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
     outcome = RefundOutcome(refund, refund_request.amount, 10**9, fully_refunded=False, reference="bound")
     answer = render(outcome)
@@ -62,12 +66,15 @@ def bounded_create_refund(
             event=deps.ids.new_id("evt", scope.environment),
             answer=answer.body,
         )
-        # The unit of work's engine is the one for where this request runs (the event loop's).
         engine = deps.uow()._engine  # type: ignore[attr-defined]
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if conn.exec_driver_sql(POSTGRES_REFUND, params).fetchone() is None:
-                raise RuntimeError(f"the one statement refunded nothing on {intent_id}")
+        await asyncio.to_thread(_run_one_statement, engine, params, intent_id)
     return Answer(answer, replayed=False)
+
+
+def _run_one_statement(engine: Any, params: dict[str, Any], intent_id: str) -> None:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if conn.exec_driver_sql(POSTGRES_REFUND, params).fetchone() is None:
+            raise RuntimeError(f"the one statement refunded nothing on {intent_id}")
 
 
 def bounded_app() -> Starlette:

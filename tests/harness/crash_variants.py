@@ -73,13 +73,23 @@ class DeferredCommitUnitOfWork:
 
 def _patch_ack_before_commit() -> None:
     from payintents.service import idempotent, refunds
+    from payintents.service.transactions import ThreadedTransactions
 
     original = idempotent.execute_once
 
-    def execute_once_ack_first(deps: Any, scope: Any, request: Any, action: Any, render: Any) -> Any:
+    async def execute_once_ack_first(
+        deps: Any, ctx: Any, scope: Any, request: Any, action: Any, render: Any
+    ) -> Any:
         real_uow = deps.uow
-        deferred = dataclasses.replace(deps, uow=lambda: DeferredCommitUnitOfWork(real_uow()))
-        return original(deferred, scope, request, action, render)
+
+        def deferred_writer() -> Any:
+            return DeferredCommitUnitOfWork(real_uow())
+
+        # Each refund in a transaction of its own on a thread, not in the SQLite writer's batch,
+        # whose commit would come before the answer whatever the unit of work does.
+        threaded = ThreadedTransactions(deferred_writer, deps.read)
+        deferred = dataclasses.replace(deps, uow=deferred_writer, transactions=threaded)
+        return await original(deferred, ctx, scope, request, action, render)
 
     # Only the refund path is broken: creates, payments and captures stay honest.
     setattr(refunds, "execute_once", execute_once_ack_first)  # noqa: B010 (a deliberate monkeypatch)
@@ -90,18 +100,6 @@ def _patch_ack_before_commit() -> None:
     setattr(endpoint, "log_sandbox_request", lambda *args, **kwargs: None)  # noqa: B010
 
 
-def _on_threads_only(app: Starlette) -> None:
-    """Run every API operation on a worker thread. On the event loop a SQLite refund is a member
-    of the loop turn's commit group (ADR 0012), which commits it before the answer whatever its
-    own unit of work does, so the deferred commit above would lose nothing there."""
-    from payintents.web.endpoint import ApiRoute
-
-    for route in app.routes:
-        if isinstance(route, ApiRoute):
-            for method, operation in route.operations.items():
-                route.operations[method] = dataclasses.replace(operation, on_event_loop=False)
-
-
 def app_factory() -> Starlette:
     """``uvicorn --factory`` entry point: runs in each worker, patches, then builds the real app."""
     from payintents.bootstrap import app_from_environment
@@ -110,9 +108,7 @@ def app_factory() -> Starlette:
     if variant != "ack-before-commit":
         raise RuntimeError(f"unknown crash variant {variant!r}")
     _patch_ack_before_commit()
-    app = app_from_environment()
-    _on_threads_only(app)
-    return app
+    return app_from_environment()
 
 
 def main() -> int:

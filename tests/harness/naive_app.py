@@ -24,9 +24,9 @@ Nothing under ``src/`` is changed; this module is never imported by the real ser
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
-import time
 from typing import Any, cast
 
 from sqlalchemy import Connection, case, event, select, text, update
@@ -43,7 +43,7 @@ from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
-from payintents.service.waiting import wait
+from payintents.service.ports import RequestContext
 from payintents.web.app import build_app
 from tests.harness.variant_server import serve_variant
 
@@ -56,8 +56,9 @@ def _window_s() -> float:
     return float(os.environ.get(WINDOW_ENV, "20")) / 1000
 
 
-def naive_create_refund(
+async def naive_create_refund(
     deps: Dependencies,
+    ctx: RequestContext,
     scope: Scope,
     intent_id: str,
     refund_request: RefundRequest,
@@ -65,7 +66,17 @@ def naive_create_refund(
     render: Render[RefundOutcome],
 ) -> Answer:
     """Check in one transaction, write in another: what the real write path must never do."""
-    amount = refund_request.amount
+    checked = await asyncio.to_thread(_check, deps, scope, intent_id, refund_request.amount, request)
+    if checked is not None:
+        return checked
+    # Awaited: naive requests of one worker interleave as any concurrent server's would.
+    await asyncio.sleep(_window_s())
+    return await asyncio.to_thread(_write, deps, ctx, scope, intent_id, refund_request, request, render)
+
+
+def _check(
+    deps: Dependencies, scope: Scope, intent_id: str, amount: int, request: IdempotentRequest
+) -> Answer | None:
     with cast(SqlUnitOfWork, deps.uow()) as uow:
         if request.key is not None:
             record = _find_key(uow._conn, scope, request)
@@ -74,11 +85,21 @@ def naive_create_refund(
         intent = uow.intents.get(scope, intent_id)
         if intent is None or intent.status is not Status.CAPTURED or amount > intent.remaining_refundable:
             raise lifecycle.refund_refusal(intent, amount)
-    # Through ``wait``: on the event loop this gives way and the request reruns on a thread
-    # (ADR 0011), so naive requests of one worker interleave as any concurrent server's would.
-    wait(_window_s(), time.sleep)
+    return None
+
+
+def _write(
+    deps: Dependencies,
+    ctx: RequestContext,
+    scope: Scope,
+    intent_id: str,
+    refund_request: RefundRequest,
+    request: IdempotentRequest,
+    render: Render[RefundOutcome],
+) -> Answer:
+    amount = refund_request.amount
     with cast(SqlUnitOfWork, deps.uow()) as uow:
-        now = deps.clock.now()
+        now = ctx.now(deps.clock)
         refunded, refundable, reference = _add_unconditionally(uow._conn, scope, intent_id, amount, now)
         refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
         uow.refunds.add(refund)

@@ -1,5 +1,5 @@
 """What PostgreSQL's refund write path costs the client, without HTTP: refunds through the service
-on the event loop's runner (ADR 0014), ``--concurrency`` at a time, in one process.
+and its transaction runner, ``--concurrency`` at a time, in one process.
 
     python -m tests.harness.write_path [--refunds 2000] [--rounds 4] [--concurrency 8] \\
         [--alternate-pre-ping] [--postgres-url URL]
@@ -7,7 +7,7 @@ on the event loop's runner (ADR 0014), ``--concurrency`` at a time, in one proce
 The intents are made through a real ``payintents serve`` (then stopped); the refunds call
 ``create_refund`` directly, with authentication done once. Each round prints the process's CPU per
 refund and refunds per second. ``--alternate-pre-ping`` runs every round twice, with SQLAlchemy's
-pool pre-ping switched on and then off on the runner's pool (ADR 0016's figures). To compare two
+pool pre-ping switched on and then off on the engine's pool (ADR 0016's figures). To compare two
 trees, run it with ``PYTHONPATH=<tree>/src`` for each, in alternation: the whole bench over HTTP
 varies too much on a 2-core machine to show a change of 10-20 %.
 """
@@ -23,6 +23,7 @@ from pathlib import Path
 import uvloop
 from sqlalchemy.pool import Pool
 
+from payintents.adapters.sql.engine import make_engine
 from payintents.benchmark.run import captured_intents, new_account
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.domain.idempotency import StoredResponse
@@ -31,6 +32,7 @@ from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service.accounts import hash_key
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import IdempotentRequest
+from payintents.service.ports import RequestContext
 from payintents.service.refunds import create_refund
 from payintents.testbed.databases import scratch_database
 from payintents.testbed.processes import running_server
@@ -43,25 +45,22 @@ def render(outcome: RefundOutcome) -> StoredResponse:
 async def refund_many(
     deps: Dependencies, scope: Scope, ids: list[str], count: int, concurrency: int, tag: str
 ) -> None:
-    runner = deps.event_loop_runner
-    assert runner is not None, "PostgreSQL engines have an event-loop runner"
     admitted = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:
         intent_id = ids[i % len(ids)]
         request = IdempotentRequest(f"{tag}-{i}", f"refund:{intent_id}", "fingerprint")
         async with admitted:
-            await runner.run(
-                create_refund, deps, scope, intent_id, RefundRequest(amount=1 + i % 50), request, render
+            await create_refund(
+                deps, RequestContext(), scope, intent_id, RefundRequest(amount=1 + i % 50), request, render
             )
 
     await asyncio.gather(*(one(i) for i in range(count)))
 
 
-async def rounds(deps: Dependencies, scope: Scope, ids: list[str], args: argparse.Namespace) -> None:
-    runner = deps.event_loop_runner
-    assert runner is not None
-    pool: Pool = runner.engine.pool
+async def rounds(
+    deps: Dependencies, pool: Pool, scope: Scope, ids: list[str], args: argparse.Namespace
+) -> None:
     await refund_many(deps, scope, ids, args.refunds, args.concurrency, "warm-up")
     variants = (True, False) if args.alternate_pre_ping else (None,)
     for round_number in range(args.rounds):
@@ -75,7 +74,7 @@ async def rounds(deps: Dependencies, scope: Scope, ids: list[str], args: argpars
             rate = args.refunds / (time.perf_counter() - wall_s)
             label = "" if pre_ping is None else f" pre-ping {'on ' if pre_ping else 'off'}"
             print(f"round {round_number}{label}: {cpu_us:6.0f} µs of CPU per refund, {rate:5.0f} refunds/s")
-    await runner.close()
+    deps.runner().close()
 
 
 def main() -> None:
@@ -93,10 +92,11 @@ def main() -> None:
         key = new_account(url)
         with running_server(url, 1, Path(folder) / "server.log") as server:
             ids = captured_intents(server.base_url, key, 200, 10**9)
-        deps = build_dependencies(Settings(database_url=url))
+        engine = make_engine(url)
+        deps = build_dependencies(Settings(database_url=url), engine=engine)
         record = deps.key_lookup(hash_key(key))
         assert record is not None
-        uvloop.run(rounds(deps, Scope(record.account_id, record.environment), ids, args))
+        uvloop.run(rounds(deps, engine.pool, Scope(record.account_id, record.environment), ids, args))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import make_engine
-from payintents.adapters.sql.suspending import SuspendingRunner
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import NewAccount, create_account
 from payintents.service.dependencies import Dependencies
@@ -26,8 +25,7 @@ from payintents.web.rate_limit import RateLimit, RateLimiter
 from tests.fakes import FakeMonotonic
 from tests.support import Api
 
-# On PostgreSQL a transaction's result-less writes go as one WITH statement (held_writes.py).
-WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "WITH HELD_")
+WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
 
 
 @dataclass
@@ -58,10 +56,7 @@ def serve(database_url: str) -> Iterator[Serve]:
                 writes.append(statement)
 
         deps = build_dependencies(Settings(database_url=database_url), engine=engine)
-        # Threads' engine, and on PostgreSQL the event loop's (ADR 0014): both write.
-        runner = deps.event_loop_runner
-        for writer in [engine] + ([runner.engine] if isinstance(runner, SuspendingRunner) else []):
-            event.listen(writer, "before_cursor_execute", record)
+        event.listen(engine, "before_cursor_execute", record)
 
         def start(production: RateLimit | None = None, sandbox: RateLimit | None = None) -> LimitedServer:
             clock = FakeMonotonic()

@@ -340,7 +340,7 @@ def lookups() -> Iterator[list[str]]:
 def test_a_refund_looks_for_an_armed_failure_only_when_its_account_has_one(
     api: Api, other_api: Api, lookups: list[str]
 ) -> None:
-    """Authentication reads, with the key, whether anything is armed (failures.FAILURES_ARMED)."""
+    """Authentication reads, with the key, whether anything is armed (RequestContext.failures_armed)."""
     refunded, armed = api.captured_intent(), api.captured_intent()
     fail_next(other_api, other_api.captured_intent(), "refund", "declined")  # another account's
     assert api.refund(refunded, 100).status_code == 200

@@ -97,9 +97,6 @@ class ClockAhead:
     def now(self) -> datetime:
         return self.inner.now() + self.ahead  # type: ignore[attr-defined,no-any-return]
 
-    def real_now(self) -> datetime:
-        return self.inner.real_now() + self.ahead  # type: ignore[attr-defined,no-any-return]
-
 
 def test_housekeeping_removes_only_listeners_nobody_renewed_in_time(deps: Dependencies) -> None:
     account = create_account(deps, "housekeeping")

@@ -400,8 +400,8 @@ def test_concurrent_changes_to_one_subscription_are_never_lost(deps: Dependencie
 def test_a_poll_with_nothing_due_writes_nothing(
     deps: Dependencies, engine: Engine, scope: Scope, clock: FakeClock
 ) -> None:
-    # On SQLite a write would take the single writer's lock (and the event loop's requests would
-    # give way to it) twice a second per worker, for nothing.
+    # On SQLite a write would take the single writer's lock (and the API's writer would wait
+    # for it) twice a second per worker, for nothing.
     webhooks.subscribe(deps, scope, [CREATED], URL, None)
     emit(deps, scope)
     assert len(dispatch.claim(deps, "a", 10)) == 1  # due: claimed, by a write

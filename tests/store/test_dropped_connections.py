@@ -1,5 +1,5 @@
 """A pooled PostgreSQL connection the database closed is replaced at checkout (liveness.py,
-ADR 0016), on the engine for threads and on the event loop's.
+ADR 0016).
 
 Against a real PostgreSQL: the backend of an idle pooled connection is ended with
 ``pg_terminate_backend`` (as a restart or an administrator would), and the next checkout still
@@ -11,7 +11,6 @@ connection, and so does the check without its ping when the socket is silent.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,6 @@ from sqlalchemy.exc import OperationalError
 
 from payintents.adapters.sql import liveness
 from payintents.adapters.sql.engine import make_engine, normalise_url
-from payintents.adapters.sql.suspending import SuspendingRunner, runner_for
 from tests.support import backend_database_url
 
 pytestmark = pytest.mark.postgres
@@ -76,25 +74,6 @@ def _pids_around_termination(engine: Engine, postgres_url: str) -> tuple[int, in
 def test_a_connection_the_database_closed_is_replaced_at_checkout(postgres_url: str) -> None:
     first, second = _pids_around_termination(make_engine(postgres_url, pool_size=1), postgres_url)
     assert second != first  # answered, on a new connection
-
-
-def test_the_event_loop_engine_replaces_a_closed_connection_too(postgres_url: str) -> None:
-    admin = make_engine(postgres_url, pool_size=1)
-    runner = runner_for(admin)
-    assert isinstance(runner, SuspendingRunner)
-
-    async def two_checkouts() -> tuple[int, int]:
-        first = await runner.run(_backend_pid, runner.engine)
-        await asyncio.to_thread(_terminate, admin, first)
-        second = await runner.run(_backend_pid, runner.engine)
-        await runner.close()
-        return first, second
-
-    try:
-        first, second = asyncio.run(two_checkouts())
-        assert second != first
-    finally:
-        admin.dispose()
 
 
 def test_negative_control_without_the_check_the_checkout_hands_out_a_dead_connection(

@@ -3,21 +3,42 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError
 
-from payintents.adapters.sql.engine import Timeouts, make_engine, write_gate
+from payintents.adapters.sql.engine import Timeouts, make_engine, make_write_gate
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.write_gate import WriteGate
 from payintents.service.ports import StoreBusyError
-from payintents.service.waiting import WouldWaitError, without_waiting
 
 QUICK = Timeouts(lock_ms=300)
+
+
+def gated(url: str, timeouts: Timeouts | None = None) -> tuple[Engine, WriteGate]:
+    """An engine and its gate, as one worker process has them."""
+    engine = make_engine(url, timeouts=timeouts)
+    gate = make_write_gate(engine, timeouts)
+    assert gate is not None
+    return engine, gate
+
+
+def opens_at_once(gate: WriteGate) -> bool:
+    held = threading.Event()
+
+    def take() -> None:
+        with gate.held():
+            held.set()
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join(1)
+    return held.is_set()
 
 
 @pytest.fixture
@@ -31,26 +52,26 @@ def database(tmp_path: Path) -> str:
 
 def test_a_writer_of_another_engine_waits_then_is_told_busy(database: str) -> None:
     # Two engines on one file have two gates but one lock file: as two worker processes would.
-    holder, waiter = make_engine(database, timeouts=QUICK), make_engine(database, timeouts=QUICK)
-    with SqlUnitOfWork(holder):
+    (holder, holder_gate), (waiter, waiter_gate) = gated(database, QUICK), gated(database, QUICK)
+    with SqlUnitOfWork(holder, gate=holder_gate):
         started = time.monotonic()
-        with pytest.raises(StoreBusyError), SqlUnitOfWork(waiter):
+        with pytest.raises(StoreBusyError), SqlUnitOfWork(waiter, gate=waiter_gate):
             pass
         assert time.monotonic() - started >= 0.25
-    with SqlUnitOfWork(waiter) as uow:  # released: the next writer goes straight in
+    with SqlUnitOfWork(waiter, gate=waiter_gate) as uow:  # released: the next writer goes straight in
         uow.commit()
 
 
 def test_a_waiting_writer_goes_in_as_soon_as_the_gate_opens(database: str) -> None:
-    holder, waiter = make_engine(database), make_engine(database)
+    (holder, holder_gate), (waiter, waiter_gate) = gated(database), gated(database)
     entered = threading.Event()
 
     def write_later() -> None:
-        with SqlUnitOfWork(waiter) as uow:
+        with SqlUnitOfWork(waiter, gate=waiter_gate) as uow:
             uow.commit()
         entered.set()
 
-    with SqlUnitOfWork(holder):
+    with SqlUnitOfWork(holder, gate=holder_gate):
         thread = threading.Thread(target=write_later)
         thread.start()
         assert not entered.wait(0.3)  # held out while the first writer is inside
@@ -58,50 +79,48 @@ def test_a_waiting_writer_goes_in_as_soon_as_the_gate_opens(database: str) -> No
     assert entered.is_set()
 
 
-def test_work_on_the_event_loop_gives_way_at_once_instead_of_waiting(database: str) -> None:
-    # ADR 0011: an event-loop request does not queue behind another writer; it reruns on a thread.
-    holder, waiter = make_engine(database), make_engine(database)
+def test_threads_of_one_process_take_the_gate_in_order_of_arrival(database: str) -> None:
+    # The event loop writes batch after batch; a thread that queued meanwhile goes next.
+    _, gate = gated(database)
+    order: list[str] = []
+    with gate.held():
+        waiter = threading.Thread(target=lambda: gate_then(gate, order, "queued thread"))
+        waiter.start()
+        time.sleep(0.1)  # it waits for the gate now
+    gate_then(gate, order, "releaser again")
+    waiter.join(5)
+    assert order == ["queued thread", "releaser again"]
 
-    async def on_the_loop() -> None:
-        with SqlUnitOfWork(holder):
-            started = time.monotonic()
-            with pytest.raises(WouldWaitError), without_waiting(), SqlUnitOfWork(waiter):
-                pass
-            assert time.monotonic() - started < 1.0  # not the 5 s lock timeout
-            gate = write_gate(waiter)
-            assert gate is not None and not gate._thread_lock.locked()
-        with without_waiting() as work, SqlUnitOfWork(waiter) as uow:  # free: straight in
-            uow.commit()
-        await work.durable()
 
-    asyncio.run(on_the_loop())
+def gate_then(gate: WriteGate, order: list[str], name: str) -> None:
+    with gate.held():
+        order.append(name)
 
 
 def test_readers_do_not_wait_for_the_gate(database: str) -> None:
-    holder, reader = make_engine(database, timeouts=QUICK), make_engine(database, timeouts=QUICK)
-    with SqlUnitOfWork(holder), SqlUnitOfWork(reader, read_only=True) as uow:
+    (holder, gate), reader = gated(database, QUICK), make_engine(database, timeouts=QUICK)
+    with SqlUnitOfWork(holder, gate=gate), SqlUnitOfWork(reader, read_only=True) as uow:
         assert uow.accounts.count() == 0
 
 
 def test_a_failure_while_opening_never_leaves_the_gate_closed(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = make_engine(database, timeouts=QUICK)
+    engine, gate = gated(database, QUICK)
     real_connect = engine.connect
 
     def broken() -> object:
         raise DatabaseError("connect", {}, Exception("file is not a database"))
 
     monkeypatch.setattr(engine, "connect", broken)
-    with pytest.raises(DatabaseError), SqlUnitOfWork(engine):
+    with pytest.raises(DatabaseError), SqlUnitOfWork(engine, gate=gate):
         pass
-    gate = write_gate(engine)
-    assert gate is not None and not gate._thread_lock.locked()  # nobody holds it any more
+    assert opens_at_once(gate)  # nobody holds it any more
     monkeypatch.setattr(engine, "connect", real_connect)
-    with SqlUnitOfWork(engine) as uow:
+    with SqlUnitOfWork(engine, gate=gate) as uow:
         uow.commit()
 
 
 def test_postgres_engines_have_no_gate() -> None:
     engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
-    assert write_gate(engine) is None
+    assert make_write_gate(engine) is None

@@ -22,6 +22,7 @@ from payintents.service.expiry import run_expiry_pass
 from payintents.service.idempotent import MAX_ATTEMPTS, IdempotentRequest
 from payintents.service.ports import ConcurrentUpdateError, StoreBusyError
 from tests.fakes import ApprovingProcessor, FakeWorld, MemoryStore, MemoryUnitOfWork
+from tests.unit import sync_use_cases as sync
 
 SCOPE = Scope("acc_1", Environment.SANDBOX)
 SUCCESS = checkout.CardDetails("5200000000001005", "12/29", "020", None)
@@ -41,7 +42,7 @@ def spec(amount: int = 1000, mode: CaptureMode = CaptureMode.AUTO) -> IntentSpec
 
 
 def create(world: FakeWorld, amount: int = 1000, mode: CaptureMode = CaptureMode.AUTO) -> str:
-    answer = intents.create_intent(world.deps, SCOPE, spec(amount, mode), no_key(), render)
+    answer = sync.create_intent(world.deps, SCOPE, spec(amount, mode), no_key(), render)
     return str(json.loads(answer.response.body)["id"])
 
 
@@ -61,8 +62,8 @@ def test_create_intent_stores_it_and_writes_one_created_event(world: FakeWorld) 
 
 def test_create_intent_with_a_key_replays_without_a_second_intent(world: FakeWorld) -> None:
     request = IdempotentRequest("k1", "create", fingerprint("POST /payment-intents", {"a": 1}))
-    first = intents.create_intent(world.deps, SCOPE, spec(), request, render)
-    again = intents.create_intent(world.deps, SCOPE, spec(), request, render)
+    first = sync.create_intent(world.deps, SCOPE, spec(), request, render)
+    again = sync.create_intent(world.deps, SCOPE, spec(), request, render)
     assert (first.replayed, again.replayed) == (False, True)
     assert again.response == first.response
     assert len(world.store.state.intents) == 1 and world.store.commits == 1
@@ -70,16 +71,16 @@ def test_create_intent_with_a_key_replays_without_a_second_intent(world: FakeWor
 
 def test_status_updated_only_when_the_status_changes(world: FakeWorld) -> None:
     intent_id = create(world, 1000, CaptureMode.MANUAL)
-    checkout.pay(world.deps, intent_id, SUCCESS)
+    sync.pay(world.deps, intent_id, SUCCESS)
     assert event_names(world)[-1] is EventName.PAYMENT_INTENT_STATUS_UPDATED
     count = len(world.store.state.outbox)
-    intents.capture_intent(world.deps, SCOPE, intent_id, (400, None), no_key(intent_id), render)
+    sync.capture_intent(world.deps, SCOPE, intent_id, (400, None), no_key(intent_id), render)
     assert len(world.store.state.outbox) == count + 1
     assert world.store.state.outbox[-1].data["paymentStatus"] == "Captured"
-    intents.capture_intent(world.deps, SCOPE, intent_id, (400, None), no_key(intent_id), render)
+    sync.capture_intent(world.deps, SCOPE, intent_id, (400, None), no_key(intent_id), render)
     secret = intents.refresh_secret_change(world.deps)
     with pytest.raises(RuleBrokenError):  # a secret is only issued while Created
-        intents.change_intent(world.deps, SCOPE, intent_id, secret, no_key(intent_id), render)
+        sync.change_intent(world.deps, SCOPE, intent_id, secret, no_key(intent_id), render)
     assert len(world.store.state.outbox) == count + 1
     assert world.store.state.intents[intent_id].captured_amount == 800
 
@@ -87,7 +88,7 @@ def test_status_updated_only_when_the_status_changes(world: FakeWorld) -> None:
 def test_refresh_secret_on_a_created_intent_writes_no_event(world: FakeWorld) -> None:
     intent_id = create(world)
     secret = intents.refresh_secret_change(world.deps)
-    intents.change_intent(world.deps, SCOPE, intent_id, secret, no_key(intent_id), render)
+    sync.change_intent(world.deps, SCOPE, intent_id, secret, no_key(intent_id), render)
     assert event_names(world) == [EventName.PAYMENT_INTENT_CREATED]
     assert world.store.state.intents[intent_id].client_session_secret is not None
 
@@ -99,18 +100,18 @@ def test_change_of_another_scope_or_a_canceled_intent_is_not_found(world: FakeWo
     cancel = lifecycle.cancel
     for scope in (other, prod):
         with pytest.raises(NotFoundError):
-            intents.change_intent(world.deps, scope, intent_id, cancel, no_key(intent_id), render)
-    intents.change_intent(world.deps, SCOPE, intent_id, cancel, no_key(intent_id), render)
+            sync.change_intent(world.deps, scope, intent_id, cancel, no_key(intent_id), render)
+    sync.change_intent(world.deps, SCOPE, intent_id, cancel, no_key(intent_id), render)
     with pytest.raises(NotFoundError):
-        intents.get_intent(world.deps, SCOPE, intent_id)
-    assert intents.get_intent(world.deps, SCOPE, intent_id, return_canceled=True).status is Status.CANCELED
+        sync.get_intent(world.deps, SCOPE, intent_id)
+    assert sync.get_intent(world.deps, SCOPE, intent_id, return_canceled=True).status is Status.CANCELED
 
 
 def test_a_refused_change_commits_nothing(world: FakeWorld) -> None:
     intent_id = create(world)
     before = world.store.commits
     with pytest.raises(StateConflictError):
-        intents.change_intent(
+        sync.change_intent(
             world.deps, SCOPE, intent_id, intents.reverse_change(world.deps), no_key(intent_id), render
         )
     assert world.store.commits == before
@@ -148,12 +149,12 @@ def flaky(world: FakeWorld, failures: int) -> tuple[FakeWorld, list[int]]:
 
 def _capture_with_key(world: FakeWorld, intent_id: str) -> bytes:
     request = IdempotentRequest("cap-1", intent_id, fingerprint("capture", {"amount": 300}))
-    return intents.capture_intent(world.deps, SCOPE, intent_id, (300, None), request, render).response.body
+    return sync.capture_intent(world.deps, SCOPE, intent_id, (300, None), request, render).response.body
 
 
 def test_execute_once_retries_a_lost_version_race(world: FakeWorld) -> None:
     intent_id = create(world, 1000, CaptureMode.MANUAL)
-    checkout.pay(world.deps, intent_id, SUCCESS)
+    sync.pay(world.deps, intent_id, SUCCESS)
     commits = world.store.commits
     racing, budget = flaky(world, MAX_ATTEMPTS - 1)
     body = _capture_with_key(racing, intent_id)
@@ -167,7 +168,7 @@ def test_execute_once_retries_a_lost_version_race(world: FakeWorld) -> None:
 
 def test_execute_once_gives_up_as_busy_after_max_attempts(world: FakeWorld) -> None:
     intent_id = create(world, 1000, CaptureMode.MANUAL)
-    checkout.pay(world.deps, intent_id, SUCCESS)
+    sync.pay(world.deps, intent_id, SUCCESS)
     commits, outbox = world.store.commits, len(world.store.state.outbox)
     racing, budget = flaky(world, MAX_ATTEMPTS)
     with pytest.raises(StoreBusyError):
@@ -186,9 +187,9 @@ def test_execute_once_gives_up_as_busy_after_max_attempts(world: FakeWorld) -> N
 def test_expiry_pass_cancels_due_created_and_releases_due_authorized(world: FakeWorld) -> None:
     stale = create(world)
     authorized = create(world, 500, CaptureMode.MANUAL)
-    checkout.pay(world.deps, authorized, SUCCESS)
+    sync.pay(world.deps, authorized, SUCCESS)
     captured = create(world)
-    checkout.pay(world.deps, captured, SUCCESS)
+    sync.pay(world.deps, captured, SUCCESS)
     world.clock.advance(days=7)
     fresh = create(world)
     assert run_expiry_pass(world.deps).intents_expired == 1
@@ -209,10 +210,10 @@ def test_expiry_pass_cancels_due_created_and_releases_due_authorized(world: Fake
 def test_expiry_pass_reaps_only_keys_older_than_retention(world: FakeWorld) -> None:
     assert world.deps.idempotency_retention == timedelta(hours=72)
     old = IdempotentRequest("old", "create", fingerprint("op", {}))
-    intents.create_intent(world.deps, SCOPE, spec(), old, render)
+    sync.create_intent(world.deps, SCOPE, spec(), old, render)
     world.clock.advance(hours=72)
     young = IdempotentRequest("young", "create", fingerprint("op", {}))
-    intents.create_intent(world.deps, SCOPE, spec(), young, render)
+    sync.create_intent(world.deps, SCOPE, spec(), young, render)
     assert run_expiry_pass(world.deps).keys_reaped == 0  # exactly at retention: kept
     world.clock.advance(seconds=1)
     assert run_expiry_pass(world.deps).keys_reaped == 1
@@ -283,7 +284,7 @@ class CountingProcessor(ApprovingProcessor):
 
 def test_a_lost_version_race_never_asks_the_processor_twice(world: FakeWorld) -> None:
     intent_id = create(world, 1000, CaptureMode.MANUAL)
-    checkout.pay(world.deps, intent_id, SUCCESS)
+    sync.pay(world.deps, intent_id, SUCCESS)
     counting = CountingProcessor()
     racing, budget = flaky(
         dataclasses.replace(world, deps=dataclasses.replace(world.deps, processor=counting)), 2
@@ -295,10 +296,10 @@ def test_a_lost_version_race_never_asks_the_processor_twice(world: FakeWorld) ->
 
 def test_negative_control_the_counter_sees_every_capture(world: FakeWorld) -> None:
     intent_id = create(world, 1000, CaptureMode.MANUAL)
-    checkout.pay(world.deps, intent_id, SUCCESS)
+    sync.pay(world.deps, intent_id, SUCCESS)
     counting = CountingProcessor()
     deps = dataclasses.replace(world.deps, processor=counting)
     for amount in (300, 200):
         request = IdempotentRequest(None, intent_id, fingerprint("capture", {"amount": amount}))
-        intents.capture_intent(deps, SCOPE, intent_id, (amount, None), request, render)
+        sync.capture_intent(deps, SCOPE, intent_id, (amount, None), request, render)
     assert counting.captured == [300, 200]

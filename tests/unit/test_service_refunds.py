@@ -15,9 +15,10 @@ from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Sc
 from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Currency, Money
 from payintents.domain.refund import RefundOutcome, RefundRequest
-from payintents.service import checkout, intents, refunds
+from payintents.service import checkout
 from payintents.service.idempotent import Answer, IdempotentRequest
 from tests.fakes import FakeWorld
+from tests.unit import sync_use_cases as sync
 
 SCOPE = Scope("acc_1", Environment.SANDBOX)
 SUCCESS = checkout.CardDetails("5200000000001005", "12/29", "020", None)
@@ -43,10 +44,10 @@ def new_intent(world: FakeWorld, amount: int = 1000, *, pay: bool = True) -> str
         Money(amount, Currency.GBP), "Order 234", CaptureMode.AUTO, None, (), None, None, None, {}
     )
     request = IdempotentRequest(None, "create", fingerprint("create", {}))
-    answer = intents.create_intent(world.deps, SCOPE, spec, request, render_intent)
+    answer = sync.create_intent(world.deps, SCOPE, spec, request, render_intent)
     intent_id = str(json.loads(answer.response.body)["id"])
     if pay:
-        checkout.pay(world.deps, intent_id, SUCCESS)
+        sync.pay(world.deps, intent_id, SUCCESS)
     return intent_id
 
 
@@ -62,7 +63,7 @@ def refund(
     request = IdempotentRequest(
         key, intent_id, fingerprint(f"POST /payment-intents/{intent_id}/refunds", body)
     )
-    return refunds.create_refund(
+    return sync.create_refund(
         world.deps, scope, intent_id, RefundRequest(amount, "Demo refund", notes), request, render
     )
 
@@ -128,7 +129,7 @@ def test_a_rejected_refund_changes_nothing_and_spends_no_key(
     if setup == "refunded":
         refund(world, intent_id, 1000, key="full")
     if setup == "canceled":
-        intents.change_intent(
+        sync.change_intent(
             world.deps,
             SCOPE,
             intent_id,
@@ -196,10 +197,10 @@ def test_refunds_are_read_back_by_id_and_listed_per_intent(world: FakeWorld) -> 
     first = json.loads(refund(world, intent_id, 100, key="a").response.body)["refundId"]
     world.clock.advance(minutes=1)
     second = json.loads(refund(world, intent_id, 200, key="b").response.body)["refundId"]
-    assert refunds.get_refund(world.deps, SCOPE, first).amount == 100
-    listed = refunds.list_refunds(world.deps, SCOPE, intent_id)
+    assert sync.get_refund(world.deps, SCOPE, first).amount == 100
+    listed = sync.list_refunds(world.deps, SCOPE, intent_id)
     assert [(r.id, r.amount) for r in listed] == [(first, 100), (second, 200)]
     with pytest.raises(NotFoundError, match="refund does not exist"):
-        refunds.get_refund(world.deps, Scope("acc_2", Environment.SANDBOX), first)
+        sync.get_refund(world.deps, Scope("acc_2", Environment.SANDBOX), first)
     with pytest.raises(NotFoundError):
-        refunds.list_refunds(world.deps, SCOPE, "pi_unknown")
+        sync.list_refunds(world.deps, SCOPE, "pi_unknown")

@@ -1,19 +1,14 @@
-"""The real clock: timezone-aware UTC from the operating system, plus the sandbox account's offset.
+"""The real clock: timezone-aware UTC from the operating system.
 
-The offset is zero except while serving a request of a sandbox account whose clock was moved
-forward with ``POST /sandbox/clock/advance`` (see ``service.sandbox.CLOCK_OFFSET``).
+A sandbox account's moved clock is not the clock's business: a request carries its offset in its
+``RequestContext`` and its use case asks ``ctx.now(deps.clock)``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from payintents.service.sandbox import CLOCK_OFFSET
-
 
 class SystemClock:
     def now(self) -> datetime:
-        return self.real_now() + CLOCK_OFFSET.get()
-
-    def real_now(self) -> datetime:
         return datetime.now(UTC)

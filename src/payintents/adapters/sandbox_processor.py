@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 from payintents.domain.card import mask_card_number, shown_last_digits
 from payintents.domain.intent import PaymentIntent, Scope
 from payintents.domain.sandbox import FailOutcome, InjectedFailure
@@ -12,7 +15,6 @@ from payintents.service.ports import (
     ProcessorUnavailableError,
     SandboxCard,
 )
-from payintents.service.waiting import sleep_first
 
 SUCCESS_CARD = "5200000000001005"
 CHALLENGE_CARD = "5200000000001096"
@@ -56,10 +58,13 @@ class SandboxProcessor:
 
     sandbox_cards = SANDBOX_CARDS
 
-    def __init__(self, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, timeout_s: float = 5.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
         self._timeout_s = timeout_s
+        self._sleep = sleep
 
-    def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
+    async def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = card_summary(card_number, expiry)
         if card_number == SUCCESS_CARD:
             return CardResult("approved", card)
@@ -68,13 +73,13 @@ class SandboxProcessor:
         if card_number == PROCESSOR_ERROR_CARD:
             raise ProcessorUnavailableError("The card processor failed (sandbox test card); nothing changed.")
         if card_number == TIMEOUT_CARD:
-            # A pause, not a wait on a thread: in the server the request's runner awaits it.
-            sleep_first(TIMEOUT_CARD, self._timeout_s)
+            # A pause on the event loop: a shopper waiting here holds no thread.
+            await self._sleep(self._timeout_s)
             raise ProcessorTimeoutError("The card processor did not answer in time (sandbox test card).")
         # Any other number is declined, with the reason of our test cards where there is one.
         return CardResult("declined", {**card, "message": DECLINE_REASONS.get(card_number, "DECLINED")})
 
-    def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult:
+    async def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult:
         # The card is the one that was challenged, remembered on the AuthChallenged event.
         challenged = [e.card for e in intent.events if e.event_type == "AuthChallenged" and e.card]
         card = dict(challenged[-1]) if challenged else {}

@@ -78,7 +78,7 @@ def authenticate(deps: Dependencies, raw_key: str) -> Scope | None:
 @dataclass(frozen=True, slots=True)
 class OpenedKey:
     """What an API key opens: its scope, that account's clock (sandbox time travel), and whether
-    any sandbox failure was armed for it (``failures.FAILURES_ARMED``), all read in one query."""
+    any sandbox failure was armed for it (``RequestContext.failures_armed``), all read in one query."""
 
     scope: Scope
     clock_offset: timedelta

@@ -7,15 +7,17 @@ the intent up by id alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from payintents.domain import lifecycle
 from payintents.domain.errors import NotFoundError, StateConflictError
 from payintents.domain.intent import Environment, PaymentIntent, Status
 from payintents.service.dependencies import Dependencies
 from payintents.service.intents import save_with_events
-from payintents.service.ports import CardResult, UnitOfWork
-from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
+from payintents.service.ports import CardResult, RequestContext, UnitOfWork
+from payintents.service.sandbox import load_clock_offset
+
+NO_CHALLENGE = "There is no 3-D Secure challenge waiting on this payment."
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,44 +28,56 @@ class CardDetails:
     name: str | None
 
 
-def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentIntent:
+async def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentIntent:
     """One card attempt. Ask the processor with no transaction open (it may be slow), then settle
     on fresh state. An intent out of attempts refuses before the processor is asked."""
-    payable = find_payable(deps, intent_id)
+    payable, ctx = await deps.runner().read(lambda uow: _payable_on_its_clock(deps, uow, intent_id))
     lifecycle.ensure_attempts_left(payable)
-    _use_account_clock(deps, payable)
-    result = deps.processor.authorize(payable, card.number, card.expiry, card.cvv)
+    result = await deps.processor.authorize(payable, card.number, card.expiry, card.cvv)
     if card.name:
         result.card["cardName"] = card.name
-    with deps.uow() as uow:
+
+    def settle(uow: UnitOfWork) -> PaymentIntent:
         intent = _payable(uow, intent_id, deps.production_checkout)
         if result.outcome != "approved":
             # Concurrent attempts each passed the first check: the bound holds at the write.
             lifecycle.ensure_attempts_left(intent)
-        return _settle(deps, uow, intent, result)
+        return _settle(deps, uow, intent, result, ctx)
+
+    return await deps.runner().write(settle)
 
 
-def complete_challenge(deps: Dependencies, intent_id: str, passed: bool) -> PaymentIntent:
-    _use_account_clock(deps, find_payable(deps, intent_id))
-    with deps.uow() as uow:
+async def complete_challenge(deps: Dependencies, intent_id: str, passed: bool) -> PaymentIntent:
+    challenged, ctx = await deps.runner().read(lambda uow: _payable_on_its_clock(deps, uow, intent_id))
+    if not challenged.pending_challenge:
+        raise StateConflictError(NO_CHALLENGE)
+    result = await deps.processor.complete_challenge(challenged, passed)
+
+    def settle(uow: UnitOfWork) -> PaymentIntent:
         intent = _payable(uow, intent_id, deps.production_checkout)
         if not intent.pending_challenge:
-            raise StateConflictError("There is no 3-D Secure challenge waiting on this payment.")
-        result = deps.processor.complete_challenge(intent, passed)
-        return _settle(deps, uow, intent, result)
+            raise StateConflictError(NO_CHALLENGE)
+        return _settle(deps, uow, intent, result, ctx)
+
+    return await deps.runner().write(settle)
 
 
-def _use_account_clock(deps: Dependencies, intent: PaymentIntent) -> None:
+def _payable_on_its_clock(
+    deps: Dependencies, uow: UnitOfWork, intent_id: str
+) -> tuple[PaymentIntent, RequestContext]:
     """The payer has no API key, so the intent's owner decides the time (sandbox time travel)."""
-    CLOCK_OFFSET.set(load_clock_offset(deps, intent.scope))
+    intent = _payable(uow, intent_id, deps.production_checkout)
+    sandbox = intent.scope.environment is Environment.SANDBOX
+    offset = uow.sandbox.clock_offset(intent.scope.account_id) if sandbox else timedelta(0)
+    return intent, RequestContext(clock_offset=offset)
 
 
 def find_for_shopper(deps: Dependencies, intent_id: str) -> PaymentIntent:
     """The intent as its checkout page shows it: one past ``expireAt`` while still unpaid is gone
     for the shopper (the housekeeping pass will cancel it), like a canceled or unknown one."""
     intent = find_payable(deps, intent_id)
-    _use_account_clock(deps, intent)
-    if intent.status is Status.CREATED and deps.clock.now() >= intent.expire_at:
+    now = deps.clock.now() + load_clock_offset(deps, intent.scope)
+    if intent.status is Status.CREATED and now >= intent.expire_at:
         raise NotFoundError(lifecycle.NOT_FOUND_DETAIL)
     return intent
 
@@ -85,8 +99,10 @@ def _payable(uow: UnitOfWork, intent_id: str, production_checkout: bool) -> Paym
     return intent
 
 
-def _settle(deps: Dependencies, uow: UnitOfWork, intent: PaymentIntent, result: CardResult) -> PaymentIntent:
-    now: datetime = deps.clock.now()
+def _settle(
+    deps: Dependencies, uow: UnitOfWork, intent: PaymentIntent, result: CardResult, ctx: RequestContext
+) -> PaymentIntent:
+    now: datetime = ctx.now(deps.clock)
     before = intent.status
     env = intent.scope.environment
     if result.outcome == "challenge":
@@ -102,5 +118,4 @@ def _settle(deps: Dependencies, uow: UnitOfWork, intent: PaymentIntent, result: 
             now=now,
         )
     save_with_events(deps, uow, intent, before, now)
-    uow.commit()
     return intent

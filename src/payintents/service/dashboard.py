@@ -32,7 +32,7 @@ from payintents.service.dashboard_ports import (
     PaymentSummaryPage,
 )
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import UnitOfWork
+from payintents.service.ports import RequestContext, UnitOfWork
 
 SESSION_LIFETIME = timedelta(hours=8)
 SEEN_PRECISION = timedelta(minutes=1)
@@ -200,14 +200,16 @@ def check_refund(deps: Dependencies, scope: Scope, intent_id: str, amount: int) 
     return intent
 
 
-def record_refund_actor(deps: Dependencies, session: DashboardSession, refund_id: str) -> None:
+def record_refund_actor(
+    deps: Dependencies, ctx: RequestContext, session: DashboardSession, refund_id: str
+) -> None:
     """Remember that this session asked for ``refund_id``; a replay keeps the first record.
 
     Runs after the refund's own transaction committed (the refund write path stays untouched), so a
     crash in between leaves a refund shown as made through the API.
     """
     with deps.uow() as uow:
-        uow.dashboard.add_refund_actor(scope_of(session), refund_id, actor_of(session), deps.clock.now())
+        uow.dashboard.add_refund_actor(scope_of(session), refund_id, actor_of(session), ctx.now(deps.clock))
         uow.commit()
 
 

@@ -12,7 +12,6 @@ from payintents.service.key_usage import KeyUsageRecorder
 from payintents.service.ports import (
     ApiKeyRecord,
     Clock,
-    EventLoopRunner,
     IdGenerator,
     KeyLookup,
     Processor,
@@ -37,15 +36,12 @@ class Dependencies:
     webhook_timeout_s: float = 15.0
     # Hosts sandbox subscriptions may use besides public ones (PAYINTENTS_SANDBOX_WEBHOOK_HOSTS).
     sandbox_webhook_hosts: frozenset[str] = SANDBOX_LOCAL_HOSTS
-    # How long a request on the event loop waits out another writer before it answers 503: the
-    # store's lock timeout (PAYINTENTS_DB_LOCK_TIMEOUT_MS), as a request on a thread would wait.
-    lock_wait_s: float = 5.0
     request_log_retention: timedelta = timedelta(hours=24)
     # Whether the test-card checkout may pay production intents (only for tests of production
     # behaviour: the built-in processor moves no real money).
     production_checkout: bool = False
-    # How a request's runner awaits a sandbox pause (fail-next "slow", the timeout test card) on
-    # the event loop, holding no thread (service/waiting.py); tests replace it.
+    # How async use cases await a sandbox pause (fail-next "slow", the timeout test card) on the
+    # event loop, holding no thread; tests replace it.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Units of work that only read (on SQLite they take no write lock); ``uow`` when not given.
     reader: UnitOfWorkFactory | None = None
@@ -53,8 +49,6 @@ class Dependencies:
     key_lookup: KeyLookup | None = None
     # Where sandbox request-log entries wait to be written in batches; None writes each at once.
     request_log: RequestLogBuffer | None = None
-    # How event-loop operations run (ADR 0014); None runs them directly, the loop waiting with them.
-    event_loop_runner: EventLoopRunner | None = None
     # Where authentication notes each key's use (written a minute apart at most); None records none.
     key_usage: KeyUsageRecorder | None = None
     # A dashboard session unused this long is over (PAYINTENTS_DASHBOARD_IDLE_TIMEOUT_MIN).

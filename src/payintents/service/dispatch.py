@@ -50,7 +50,7 @@ def claim(
 ) -> list[DeliveryJob]:
     """Lease up to ``limit`` due deliveries, no more of one subscription than ``room`` allows."""
     # Most polls find nothing due: a read says so without the write lock (on SQLite a write would
-    # make the event loop's requests give way to this poll, twice a second per dispatcher).
+    # make the API's writer wait for this poll, twice a second per dispatcher).
     with deps.read() as reading:
         if not reading.deliveries.any_due(deps.clock.now(), room.full() if room else ()):
             return []

@@ -8,7 +8,10 @@ from payintents.domain import lifecycle
 from payintents.domain.intent import Scope
 from payintents.service.dependencies import Dependencies
 from payintents.service.intents import save_with_events
-from payintents.service.ports import ConcurrentUpdateError
+from payintents.service.ports import ConcurrentUpdateError, RequestContext
+
+# Background passes run on real time; a sandbox account's own pass on its moved clock.
+REAL_TIME = RequestContext()
 
 BATCH_SIZE = 500
 
@@ -19,25 +22,28 @@ class ExpiryReport:
     keys_reaped: int
 
 
-def run_expiry_pass(deps: Dependencies, only: Scope | None = None) -> ExpiryReport:
+def run_expiry_pass(
+    deps: Dependencies, only: Scope | None = None, ctx: RequestContext = REAL_TIME
+) -> ExpiryReport:
     """One pass: expire what is due (one transaction per intent) and reap old idempotency keys.
 
-    ``only`` limits the pass to one sandbox account, whose clock may run ahead of real time.
+    ``only`` limits the pass to one sandbox account, whose clock (``ctx``) may run ahead of real
+    time.
     """
     with deps.read() as uow:
-        due = uow.intents.due_for_expiry(deps.clock.now(), BATCH_SIZE, only)
-    expired = sum(1 for scope, intent_id in due if _expire_one(deps, scope, intent_id))
+        due = uow.intents.due_for_expiry(ctx.now(deps.clock), BATCH_SIZE, only)
+    expired = sum(1 for scope, intent_id in due if _expire_one(deps, ctx, scope, intent_id))
     with deps.uow() as uow:
-        reaped = uow.idempotency.reap(deps.clock.now() - deps.idempotency_retention, only)
+        reaped = uow.idempotency.reap(ctx.now(deps.clock) - deps.idempotency_retention, only)
         uow.commit()
     return ExpiryReport(expired, reaped)
 
 
-def _expire_one(deps: Dependencies, scope: Scope, intent_id: str) -> bool:
+def _expire_one(deps: Dependencies, ctx: RequestContext, scope: Scope, intent_id: str) -> bool:
     try:
         with deps.uow() as uow:
             intent = uow.intents.get(scope, intent_id)
-            now = deps.clock.now()
+            now = ctx.now(deps.clock)
             if intent is None:
                 return False
             before, captured = intent.status, intent.captured_amount
@@ -46,9 +52,7 @@ def _expire_one(deps: Dependencies, scope: Scope, intent_id: str) -> bool:
             save_with_events(deps, uow, intent, before, now)
             if intent.captured_amount > captured:
                 # autoExpireAction Capture moves money through the processor like any capture,
-                # after the save won its version check so a lost race never captures twice,
-                # and once its writes are accepted.
-                uow.flush()
+                # after the save won its version check so a lost race never captures twice.
                 deps.processor.capture(intent, intent.captured_amount - captured)
             uow.commit()
             return True

@@ -8,20 +8,18 @@ failure that was applied is used up by the same commit as the operation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer
-from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError, UnitOfWork
-from payintents.service.waiting import sleep_first
-
-# Whether the current request's account may have a failure armed, as authentication read it with
-# the key (web layer sets it per request). False saves the lookup inside the transaction: a
-# failure armed after the key was read is armed during the request, which promised no order.
-FAILURES_ARMED: ContextVar[bool] = ContextVar("payintents_failures_armed", default=True)
+from payintents.service.ports import (
+    ProcessorDeclinedError,
+    ProcessorUnavailableError,
+    RequestContext,
+    UnitOfWork,
+)
 
 
 class _WaitFirstError(Exception):
@@ -35,7 +33,11 @@ class _WaitFirstError(Exception):
 class ArmedFailure:
     """The failure armed for one operation on one intent, as the operation finds it."""
 
-    def __init__(self, scope: Scope, intent_id: str, operation: FailOperation) -> None:
+    def __init__(self, ctx: RequestContext, scope: Scope, intent_id: str, operation: FailOperation) -> None:
+        # False when authentication read, with the key, that nothing was armed for the account:
+        # saves the lookup. A failure armed after that is armed during the request, which
+        # promised no order.
+        self._may_be_armed = ctx.failures_armed
         self._scope = scope
         self._intent_id = intent_id
         self._operation = operation
@@ -44,7 +46,7 @@ class ArmedFailure:
     def take(self, uow: UnitOfWork) -> InjectedFailure | None:
         """Inside the operation's transaction, once it is about to call the processor: the armed
         failure, deleted in the same transaction (a rollback re-arms it)."""
-        if self._scope.environment is not Environment.SANDBOX or not FAILURES_ARMED.get():
+        if self._scope.environment is not Environment.SANDBOX or not self._may_be_armed:
             return None
         failure = uow.sandbox.find_failure(self._scope, self._intent_id, self._operation)
         if failure is None:
@@ -55,35 +57,28 @@ class ArmedFailure:
         return failure
 
 
-def with_injected_failure(
+async def with_injected_failure(
     deps: Dependencies,
+    ctx: RequestContext,
     scope: Scope,
     intent_id: str,
     operation: FailOperation,
-    attempt: Callable[[ArmedFailure], Answer],
+    attempt: Callable[[ArmedFailure], Awaitable[Answer]],
 ) -> Answer:
     """Run a capture or refund with the failure a test asked for, if any, and use it up.
 
     A failure is used up only when the operation reached the processor: a rule break (400) or a
-    replay leaves it for the next real attempt. "slow" pauses before the operation runs again, so
-    the delay holds no database lock, and, in the server, no thread either (``sleep_first``).
+    replay leaves it for the next real attempt. "slow" pauses (``deps.sleep``, holding no thread
+    and no transaction) before the operation runs again, when it counts as waited for.
     """
-    armed = ArmedFailure(scope, intent_id, operation)
+    armed = ArmedFailure(ctx, scope, intent_id, operation)
     while True:
         try:
-            return attempt(armed)
+            return await attempt(armed)
         except _WaitFirstError as slow:
-            # In the server this gives way (SleepFirstError): the request's runner awaits the
-            # pause and runs the request again, when the same failure counts as waited for.
-            sleep_first(slow.failure, slow.failure.delay_ms / 1000)
+            await deps.sleep(slow.failure.delay_ms / 1000)
             armed.waited_for = slow.failure
         except (ProcessorDeclinedError, ProcessorUnavailableError):
             # The transaction that took the failure rolled back with the error: use it up here.
-            _use_up(deps, scope, intent_id, operation)
+            await deps.runner().write(lambda uow: uow.sandbox.delete_failure(scope, intent_id, operation))
             raise
-
-
-def _use_up(deps: Dependencies, scope: Scope, intent_id: str, operation: FailOperation) -> None:
-    with deps.uow() as uow:
-        uow.sandbox.delete_failure(scope, intent_id, operation)
-        uow.commit()

@@ -1,7 +1,8 @@
 """Running a write exactly once: claim the idempotency key, act, store the answer, commit.
 
-All four steps share one transaction, so a crash leaves either everything or nothing, and a
-rejected request (any DomainError) rolls back its key as well: it may be retried with the same key.
+All four steps are one unit of work, run by the transaction runner (``Dependencies.runner``) in one
+transaction, so a crash leaves either everything or nothing, and a rejected request (any
+DomainError) rolls back its key as well: it may be retried with the same key.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TypeVar
 from payintents.domain.idempotency import StoredResponse, replay
 from payintents.domain.intent import Scope
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import ConcurrentUpdateError, StoreBusyError, UnitOfWork
+from payintents.service.ports import ConcurrentUpdateError, RequestContext, StoreBusyError, UnitOfWork
 
 T = TypeVar("T")
 
@@ -38,41 +39,44 @@ class Answer:
     replayed: bool
 
 
+class _ReplayError(Exception):
+    """The key was used before: the stored answer, and nothing to commit (its unit rolls back)."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("replayed")
+        self.answer = answer
+
+
 Action = Callable[[UnitOfWork, datetime], T]
 Render = Callable[[T], StoredResponse]
 
 
-def execute_once(
+async def execute_once(
     deps: Dependencies,
+    ctx: RequestContext,
     scope: Scope,
     request: IdempotentRequest,
     action: Action[T],
     render: Render[T],
 ) -> Answer:
-    """Run ``action`` in one transaction, at most once per idempotency key."""
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            return _attempt(deps, scope, request, action, render)
-        except ConcurrentUpdateError:
-            continue
-    raise StoreBusyError("the object kept changing under this request")
+    """Run ``action`` in one transaction, at the request's time, at most once per idempotency key."""
 
-
-def _attempt(
-    deps: Dependencies,
-    scope: Scope,
-    request: IdempotentRequest,
-    action: Action[T],
-    render: Render[T],
-) -> Answer:
-    with deps.uow() as uow:
-        now = deps.clock.now()
+    def unit(uow: UnitOfWork) -> Answer:
+        now = ctx.now(deps.clock)
         if request.key is not None:
             record = uow.idempotency.claim(scope, request.target, request.key, request.fingerprint, now)
             if record is not None:
-                return Answer(replay(record, request.fingerprint), replayed=True)
+                raise _ReplayError(Answer(replay(record, request.fingerprint), replayed=True))
         response = render(action(uow, now))
         if request.key is not None:
             uow.idempotency.complete(scope, request.target, request.key, response)
-        uow.commit()
         return Answer(response, replayed=False)
+
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return await deps.runner().write(unit)
+        except _ReplayError as replayed:
+            return replayed.answer
+        except ConcurrentUpdateError:
+            continue
+    raise StoreBusyError("the object kept changing under this request")

@@ -15,13 +15,14 @@ from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
 from payintents.service.failures import ArmedFailure, with_injected_failure
 from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once
-from payintents.service.ports import IntentPage, IntentQuery, UnitOfWork
+from payintents.service.ports import IntentPage, IntentQuery, RequestContext, UnitOfWork
 
 Change = Callable[[PaymentIntent, datetime], None]
 
 
-def create_intent(
+async def create_intent(
     deps: Dependencies,
+    ctx: RequestContext,
     scope: Scope,
     spec: IntentSpec,
     request: IdempotentRequest,
@@ -34,27 +35,29 @@ def create_intent(
         uow.intents.add(intent)
         event_id = deps.ids.new_id("evt", scope.environment)
         uow.outbox.add(
-            intent_event(event_id, EventName.PAYMENT_INTENT_CREATED, intent, now), deps.clock.real_now()
+            intent_event(event_id, EventName.PAYMENT_INTENT_CREATED, intent, now), deps.clock.now()
         )
         return intent
 
-    return execute_once(deps, scope, request, action, render)
+    return await execute_once(deps, ctx, scope, request, action, render)
 
 
-def get_intent(
+async def get_intent(
     deps: Dependencies, scope: Scope, intent_id: str, *, return_canceled: bool = False
 ) -> PaymentIntent:
-    with deps.read() as uow:
+    def unit(uow: UnitOfWork) -> PaymentIntent:
         return lifecycle.ensure_visible(uow.intents.get(scope, intent_id), return_canceled=return_canceled)
 
-
-def search_intents(deps: Dependencies, scope: Scope, query: IntentQuery) -> IntentPage:
-    with deps.read() as uow:
-        return uow.intents.search(scope, query)
+    return await deps.runner().read(unit)
 
 
-def change_intent(
+async def search_intents(deps: Dependencies, scope: Scope, query: IntentQuery) -> IntentPage:
+    return await deps.runner().read(lambda uow: uow.intents.search(scope, query))
+
+
+async def change_intent(
     deps: Dependencies,
+    ctx: RequestContext,
     scope: Scope,
     intent_id: str,
     change: Change,
@@ -64,9 +67,8 @@ def change_intent(
 ) -> Answer:
     """Apply one lifecycle transition to a visible intent and record what it caused.
 
-    ``then`` runs after the save won its version check, still inside the transaction, once its
-    writes have reached the store: the place for the processor, so a lost race never calls it
-    twice, a refused write never follows a moved payment, and its failure rolls everything back.
+    ``then`` runs after the save won its version check, still inside the transaction: the place
+    for the processor, so a lost race never calls it twice, and its failure rolls everything back.
     """
 
     def action(uow: UnitOfWork, now: datetime) -> PaymentIntent:
@@ -75,11 +77,10 @@ def change_intent(
         change(intent, now)
         save_with_events(deps, uow, intent, before, now)
         if then is not None:
-            uow.flush()  # what the transaction wrote is accepted before the processor moves money
             then(uow, intent)
         return intent
 
-    return execute_once(deps, scope, request, action, render)
+    return await execute_once(deps, ctx, scope, request, action, render)
 
 
 def save_with_events(
@@ -91,12 +92,13 @@ def save_with_events(
         event_id = deps.ids.new_id("evt", intent.scope.environment)
         uow.outbox.add(
             intent_event(event_id, EventName.PAYMENT_INTENT_STATUS_UPDATED, intent, now),
-            deps.clock.real_now(),
+            deps.clock.now(),
         )
 
 
-def capture_intent(
+async def capture_intent(
     deps: Dependencies,
+    ctx: RequestContext,
     scope: Scope,
     intent_id: str,
     amounts: tuple[int, int | None],
@@ -111,13 +113,13 @@ def capture_intent(
         capture_id = deps.ids.new_id("cp", intent.scope.environment)
         lifecycle.capture(intent, capture_id, amount, tips_amount, now)
 
-    def attempt(armed: ArmedFailure) -> Answer:
+    async def attempt(armed: ArmedFailure) -> Answer:
         def collect(uow: UnitOfWork, intent: PaymentIntent) -> None:
             deps.processor.capture(intent, amount, armed.take(uow))
 
-        return change_intent(deps, scope, intent_id, change, request, render, then=collect)
+        return await change_intent(deps, ctx, scope, intent_id, change, request, render, then=collect)
 
-    return with_injected_failure(deps, scope, intent_id, FailOperation.CAPTURE, attempt)
+    return await with_injected_failure(deps, ctx, scope, intent_id, FailOperation.CAPTURE, attempt)
 
 
 def refresh_secret_change(deps: Dependencies) -> Change:

@@ -53,7 +53,7 @@ class KeyUsageRecorder:
             return
         with self._lock:
             self._noted_s[key_hash] = now_s
-            self._pending[key_hash] = self._clock.real_now()
+            self._pending[key_hash] = self._clock.now()
             if self._writer is None:
                 # Started by the first note, so each server worker process runs its own writer.
                 self._writer = threading.Thread(target=self._write_until, name="key-usage", daemon=True)

@@ -32,7 +32,7 @@ def create_key(deps: Dependencies, account_id: str, environment: Environment) ->
     issued = issue_key(deps, account_id, environment)
     with deps.uow() as uow:
         ensure_account_exists(uow, account_id)
-        uow.accounts.add_key(issued.record, deps.clock.real_now())
+        uow.accounts.add_key(issued.record, deps.clock.now())
         uow.commit()
     return issued
 
@@ -55,7 +55,7 @@ def revoke_key(deps: Dependencies, key_or_id: str) -> Revocation:
         if key is None:
             # Never echo a raw key back: it may be a real one mistyped by a character.
             raise NotFoundError(NO_SUCH_KEY.format("that key" if is_raw_key else key_or_id))
-        revoked_now = uow.accounts.revoke_key(key.key_id, deps.clock.real_now())
+        revoked_now = uow.accounts.revoke_key(key.key_id, deps.clock.now())
         ended = uow.dashboard.end_key_sessions(key.key_id)
         uow.commit()
     return Revocation(key, revoked_now, ended)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Protocol, Self, TypeVar
 
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
@@ -277,11 +276,6 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-    def flush(self) -> None:
-        """Make the writes so far reach the store now (a store may hold writes back until the
-        commit, ADR 0017), so that any refusal of theirs comes before what follows: call it
-        before asking the processor to move money (ADR 0003)."""
-
     def commit(self) -> None: ...
 
 
@@ -302,7 +296,7 @@ class RequestContext:
 
     def now(self, clock: Clock) -> datetime:
         """The request's time: the real time plus its account's offset."""
-        return clock.real_now() + self.clock_offset
+        return clock.now() + self.clock_offset
 
 
 class TransactionRunner(Protocol):
@@ -312,28 +306,20 @@ class TransactionRunner(Protocol):
     that unit alone and propagates. When ``write`` returns, the unit's commit is durable."""
 
     async def write(self, work: Callable[[UnitOfWork], _T]) -> _T: ...
-    async def read(self, work: Callable[[UnitOfWork], _T]) -> _T: ...
+    async def read(self, work: Callable[[UnitOfWork], _T]) -> _T:
+        """``work`` in a unit of work that only reads (it must not write)."""
 
+    async def look_up(self, work: Callable[[], _T]) -> _T:
+        """Blocking work that only reads the store outside any unit of work (authentication's
+        key lookup), run where this strategy runs its reads."""
 
-class EventLoopRunner(Protocol):
-    """Runs a request's synchronous work on the event loop so that its waits for the store
-    suspend only that request (PostgreSQL, ADR 0014); without one the work runs directly."""
-
-    async def run(self, work: Callable[..., _T], *args: Any, writes: bool = True) -> _T:
-        """``work(*args)``; ``writes=False`` for work that only reads (authentication, a GET)."""
-
-    def in_turn(self, key: str) -> AbstractAsyncContextManager[None]:
-        """Hold ``key``'s turn: others asking for the same key meanwhile wait, in order."""
-
-    async def close(self) -> None: ...
+    def close(self) -> None:
+        """Finish what was queued and stop (the app's shutdown calls this)."""
 
 
 class Clock(Protocol):
     def now(self) -> datetime:
-        """The current time, timezone-aware UTC (a sandbox account's moved clock, if any)."""
-
-    def real_now(self) -> datetime:
-        """The operating system's time, without any sandbox offset: what dispatchers run on."""
+        """The real time, timezone-aware UTC; a request's own time is ``RequestContext.now``."""
 
 
 class IdGenerator(Protocol):
@@ -445,8 +431,10 @@ class Processor(Protocol):
     def sandbox_cards(self) -> Sequence[SandboxCard]:
         """The cards a shopper may try on the checkout page (none for a real acquirer)."""
 
-    def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult: ...
-    def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult: ...
+    async def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
+        """The card's answer; may pause (the sandbox's timeout card), holding no thread."""
+
+    async def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult: ...
     def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
         """Collect ``amount``; raise ProcessorDeclinedError or ProcessorUnavailableError on failure.
 

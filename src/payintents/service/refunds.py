@@ -19,24 +19,25 @@ from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
 from payintents.service.failures import ArmedFailure, with_injected_failure
 from payintents.service.idempotent import Action, Answer, IdempotentRequest, Render, execute_once
-from payintents.service.ports import ConcurrentUpdateError, RefundApplied, UnitOfWork
+from payintents.service.ports import ConcurrentUpdateError, RefundApplied, RequestContext, UnitOfWork
 
 REFUND_NOT_FOUND_DETAIL = "The refund does not exist."
 
 
-def create_refund(
+async def create_refund(
     deps: Dependencies,
+    ctx: RequestContext,
     scope: Scope,
     intent_id: str,
     refund_request: RefundRequest,
     request: IdempotentRequest,
     render: Render[RefundOutcome],
 ) -> Answer:
-    def attempt(armed: ArmedFailure) -> Answer:
+    async def attempt(armed: ArmedFailure) -> Answer:
         action = _refund_action(deps, scope, intent_id, refund_request, armed)
-        return execute_once(deps, scope, request, action, render)
+        return await execute_once(deps, ctx, scope, request, action, render)
 
-    return with_injected_failure(deps, scope, intent_id, FailOperation.REFUND, attempt)
+    return await with_injected_failure(deps, ctx, scope, intent_id, FailOperation.REFUND, attempt)
 
 
 def _refund_action(
@@ -59,7 +60,6 @@ def _refund_action(
         # Inside the transaction, after the guarded UPDATE reserved the amount: a processor
         # failure rolls everything back, the idempotency key included (ADR 0003).
         failure = armed.take(uow)
-        uow.flush()
         deps.processor.refund(scope, intent_id, amount, failure)
         refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
         uow.refunds.add(refund)
@@ -93,7 +93,7 @@ def _record_events(
                 "refundedAmount": applied.refunded_amount,
             },
         ),
-        deps.clock.real_now(),
+        deps.clock.now(),
     )
     if applied.status is Status.REFUNDED:
         uow.outbox.add(
@@ -106,19 +106,20 @@ def _record_events(
                 applied.capture_mode,
                 now,
             ),
-            deps.clock.real_now(),
+            deps.clock.now(),
         )
 
 
-def get_refund(deps: Dependencies, scope: Scope, refund_id: str) -> Refund:
-    with deps.read() as uow:
-        refund = uow.refunds.get(scope, refund_id)
+async def get_refund(deps: Dependencies, scope: Scope, refund_id: str) -> Refund:
+    refund = await deps.runner().read(lambda uow: uow.refunds.get(scope, refund_id))
     if refund is None:
         raise NotFoundError(REFUND_NOT_FOUND_DETAIL)
     return refund
 
 
-def list_refunds(deps: Dependencies, scope: Scope, intent_id: str) -> list[Refund]:
-    with deps.read() as uow:
+async def list_refunds(deps: Dependencies, scope: Scope, intent_id: str) -> list[Refund]:
+    def unit(uow: UnitOfWork) -> list[Refund]:
         lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
         return uow.refunds.list_for_intent(scope, intent_id)
+
+    return await deps.runner().read(unit)

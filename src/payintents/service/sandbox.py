@@ -6,7 +6,6 @@ cannot even tell the endpoints exist.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,11 +15,8 @@ from payintents.domain.intent import Environment, Scope
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure, advanced_offset
 from payintents.service.dependencies import Dependencies
 from payintents.service.expiry import run_expiry_pass
-from payintents.service.ports import RequestLogEntry, RequestQuery
+from payintents.service.ports import RequestContext, RequestLogEntry, RequestQuery
 
-# How far the current request's account clock runs ahead of real time. The web layer sets it per
-# request; the system clock adapter adds it; background work runs with the default, real time.
-CLOCK_OFFSET: ContextVar[timedelta] = ContextVar("payintents_clock_offset", default=timedelta(0))
 NO_SUCH_ENDPOINT = "No such endpoint for this key."
 
 
@@ -44,16 +40,17 @@ def require_sandbox(scope: Scope) -> None:
 
 
 def load_clock_offset(deps: Dependencies, scope: Scope) -> timedelta:
-    """The account's clock offset (always zero in production); the caller sets CLOCK_OFFSET."""
+    """The account's clock offset (always zero in production), for a request that has no API key
+    to bring it (the checkout, the dashboard)."""
     if scope.environment is not Environment.SANDBOX:
         return timedelta(0)
     with deps.read() as uow:
         return uow.sandbox.clock_offset(scope.account_id)
 
 
-def show_clock(deps: Dependencies, scope: Scope) -> ClockView:
+def show_clock(deps: Dependencies, ctx: RequestContext, scope: Scope) -> ClockView:
     require_sandbox(scope)
-    return ClockView(deps.clock.now(), CLOCK_OFFSET.get())
+    return ClockView(ctx.now(deps.clock), ctx.clock_offset)
 
 
 def advance_clock(
@@ -63,14 +60,15 @@ def advance_clock(
     require_sandbox(scope)
     with deps.uow() as uow:
         old = uow.sandbox.clock_offset(scope.account_id)
-        real_now = deps.clock.now() - CLOCK_OFFSET.get()
-        new = advanced_offset(old, real_now, seconds, to)
+        new = advanced_offset(old, deps.clock.now(), seconds, to)
         uow.sandbox.set_clock_offset(scope.account_id, new)
         moved = uow.sandbox.shift_deliveries(scope, new - old)
         uow.commit()
-    CLOCK_OFFSET.set(new)
-    report = run_expiry_pass(deps, only=scope)
-    return AdvanceReport(ClockView(deps.clock.now(), new), report.intents_expired, report.keys_reaped, moved)
+    moved_on = RequestContext(clock_offset=new)
+    report = run_expiry_pass(deps, only=scope, ctx=moved_on)
+    return AdvanceReport(
+        ClockView(moved_on.now(deps.clock), new), report.intents_expired, report.keys_reaped, moved
+    )
 
 
 def reset(deps: Dependencies, scope: Scope) -> int:
@@ -82,7 +80,6 @@ def reset(deps: Dependencies, scope: Scope) -> int:
     with deps.uow() as uow:
         removed = uow.sandbox.delete_everything(scope)
         uow.commit()
-    CLOCK_OFFSET.set(timedelta(0))
     return removed
 
 

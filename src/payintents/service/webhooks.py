@@ -139,7 +139,7 @@ def retry_event(deps: Dependencies, scope: Scope, event_id: str) -> int:
     """Send an event again now to every enabled subscription that had it."""
     with deps.uow() as uow:
         # Due now in real time, the dispatchers' time, whatever a sandbox account's clock says.
-        rescheduled = uow.deliveries.retry_event(scope, event_id, deps.clock.real_now())
+        rescheduled = uow.deliveries.retry_event(scope, event_id, deps.clock.now())
         if rescheduled == 0:
             raise NotFoundError(EVENT_NOT_FOUND_DETAIL)
         uow.commit()
@@ -150,14 +150,14 @@ def remove_expired_listeners(deps: Dependencies) -> int:
     """Housekeeping: delete the listeners nobody renewed in time (a ``webhooks listen`` killed
     before it could delete its own); their pending deliveries stop."""
     with deps.uow() as uow:
-        removed = uow.webhooks.delete_expired_listeners(deps.clock.real_now())
+        removed = uow.webhooks.delete_expired_listeners(deps.clock.now())
         uow.commit()
     return removed
 
 
 def _listener_expiry(deps: Dependencies) -> datetime:
     # Real time, not a sandbox account's moved clock: housekeeping, which removes it, runs on it.
-    return deps.clock.real_now() + webhooks.LISTENER_TTL
+    return deps.clock.now() + webhooks.LISTENER_TTL
 
 
 def _change(

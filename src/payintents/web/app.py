@@ -78,8 +78,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         if deps.key_usage is not None:
             await run_in_threadpool(deps.key_usage.close)
     finally:
-        if deps.event_loop_runner is not None:
-            await deps.event_loop_runner.close()
+        # Writes already queued are committed (and answered) before the runner stops.
+        await run_in_threadpool(deps.runner().close)
 
 
 def build_app(

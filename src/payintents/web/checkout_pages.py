@@ -18,7 +18,7 @@ can do nothing its author could not do by posting directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,7 +37,6 @@ from payintents.domain.intent import PaymentIntent, Status
 from payintents.service import checkout
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import ProcessorTimeoutError, ProcessorUnavailableError, SandboxCard
-from payintents.service.waiting import run_awaiting_sleeps
 from payintents.web import request_schemas as schemas
 from payintents.web.http_input import parse_form, read_body, refuse_impossible_input
 from payintents.web.problems import RequestRefusedError, expected_status
@@ -66,13 +65,14 @@ MESSAGE_TITLES = {
 }
 NOT_FOUND = "There is no payment to make here: the link is wrong, or the payment was canceled or has expired."
 
-Handler = Callable[[Dependencies, str, dict[str, str]], Response]
+# Handlers run on the event loop (the processor may pause: the timeout card, holding no thread);
+# they read the store on a worker thread.
+Handler = Callable[[Dependencies, str, dict[str, str]], Awaitable[Response]]
 
 
 def page_route(path: str, **handlers: Handler) -> Route:
     """One route per path (a wrong method answers 405 naming every allowed one) running the
-    method's handler: the form read (POST), the handler on a worker thread with sandbox pauses
-    awaited on the loop, and every failure shown as an HTML page."""
+    method's handler: the form read (POST), the handler, and every failure shown as an HTML page."""
 
     async def endpoint(request: Request) -> Response:
         deps: Dependencies = request.app.state.deps
@@ -81,9 +81,7 @@ def page_route(path: str, **handlers: Handler) -> Route:
             refuse_impossible_input(request)
             form = parse_form(request, await read_body(request)) if request.method == "POST" else {}
             intent_id = str(request.path_params["paymentIntentId"])
-            return await run_awaiting_sleeps(
-                lambda: run_in_threadpool(handler, deps, intent_id, form), deps.sleep
-            )
+            return await handler(deps, intent_id, form)
         except RequestRefusedError as refused:
             return _message(refused.status, NOT_FOUND if refused.status == 404 else refused.detail or "")
         except Exception as exc:
@@ -104,20 +102,20 @@ def _failure_page(exc: Exception) -> Response:
     return _message(status, detail)
 
 
-def show(deps: Dependencies, intent_id: str, _form: dict[str, str]) -> Response:
-    intent = checkout.find_for_shopper(deps, intent_id)
+async def show(deps: Dependencies, intent_id: str, _form: dict[str, str]) -> Response:
+    intent = await run_in_threadpool(checkout.find_for_shopper, deps, intent_id)
     if intent.status is not Status.CREATED:
         return _paid_page(intent)
     return _card_form(deps, intent)
 
 
-def pay(deps: Dependencies, intent_id: str, form: dict[str, str]) -> Response:
-    intent = checkout.find_for_shopper(deps, intent_id)
+async def pay(deps: Dependencies, intent_id: str, form: dict[str, str]) -> Response:
+    intent = await run_in_threadpool(checkout.find_for_shopper, deps, intent_id)
     if intent.status is not Status.CREATED:
         return _paid(intent)  # a second press of Pay, or a resent form
     try:
         card = _card_from(form)
-        intent = checkout.pay(deps, intent_id, card)
+        intent = await checkout.pay(deps, intent_id, card)
     except ValidationError as invalid:
         return _card_form(deps, intent, 400, "Check the card details.", _field_errors(invalid))
     except (ProcessorUnavailableError, ProcessorTimeoutError) as failed:
@@ -125,12 +123,13 @@ def pay(deps: Dependencies, intent_id: str, form: dict[str, str]) -> Response:
     except AttemptsExhaustedError as exhausted:
         return _message(409, exhausted.detail, intent)
     except StateConflictError:
-        return show(deps, intent_id, form)  # paid or expired meanwhile: show what it is now
+        # Paid or expired meanwhile: show what it is now.
+        return await show(deps, intent_id, form)
     return _after_attempt(deps, intent)
 
 
-def show_challenge(deps: Dependencies, intent_id: str, _form: dict[str, str]) -> Response:
-    intent = checkout.find_for_shopper(deps, intent_id)
+async def show_challenge(deps: Dependencies, intent_id: str, _form: dict[str, str]) -> Response:
+    intent = await run_in_threadpool(checkout.find_for_shopper, deps, intent_id)
     if not intent.pending_challenge:
         return _see_other(f"/checkout/{intent.id}")
     challenged = [e.card for e in intent.events if e.event_type == "AuthChallenged" and e.card]
@@ -138,17 +137,18 @@ def show_challenge(deps: Dependencies, intent_id: str, _form: dict[str, str]) ->
     return _render("challenge.html", 200, intent, last4=last4)
 
 
-def answer_challenge(deps: Dependencies, intent_id: str, form: dict[str, str]) -> Response:
-    intent = checkout.find_for_shopper(deps, intent_id)
+async def answer_challenge(deps: Dependencies, intent_id: str, form: dict[str, str]) -> Response:
+    intent = await run_in_threadpool(checkout.find_for_shopper, deps, intent_id)
     if intent.status is not Status.CREATED:
         return _paid(intent)
     try:
         passed = schemas.CHALLENGE.read(form).passed
-        intent = checkout.complete_challenge(deps, intent_id, passed)
+        intent = await checkout.complete_challenge(deps, intent_id, passed)
     except ValidationError:
         return _render("challenge.html", 400, intent, message="Choose Authenticate or Fail.")
     except StateConflictError:
-        return show(deps, intent_id, form)  # no challenge waits any more: the page as it is now
+        # No challenge waits any more: the page as it is now.
+        return await show(deps, intent_id, form)
     return _after_attempt(deps, intent)
 
 

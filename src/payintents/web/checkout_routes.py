@@ -3,14 +3,13 @@ the JSON twin for API callers, ``POST /checkout/{id}/pay`` and ``POST /checkout/
 
 Like Dojo's payment link, none of these needs an API key: the intent id is the capability. So the
 twin answers only what a payment page needs (``present_to_payer``), and fails with Dojo's error
-body. A sandbox pause (the timeout test card) is awaited on the event loop, holding no thread.
+body. They run on the event loop: a sandbox pause (the timeout test card) holds no thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -19,7 +18,6 @@ from starlette.staticfiles import StaticFiles
 from payintents.domain.intent import PaymentIntent
 from payintents.service import checkout
 from payintents.service.dependencies import Dependencies
-from payintents.service.waiting import run_awaiting_sleeps
 from payintents.web import checkout_pages, public_url
 from payintents.web import request_schemas as schemas
 from payintents.web.checkout_pages import page_route
@@ -40,18 +38,18 @@ async def challenge(request: Request) -> Response:
     return await _post(request, schemas.CHALLENGE, _challenge)
 
 
-def _pay(deps: Dependencies, intent_id: str, body: PayBody) -> PaymentIntent:
+async def _pay(deps: Dependencies, intent_id: str, body: PayBody) -> PaymentIntent:
     card = checkout.CardDetails(
         number=body.card_number.replace(" ", ""),
         expiry=body.expiry_date,
         cvv=body.cvv,
         name=body.card_name,
     )
-    return checkout.pay(deps, intent_id, card)
+    return await checkout.pay(deps, intent_id, card)
 
 
-def _challenge(deps: Dependencies, intent_id: str, body: ChallengeBody) -> PaymentIntent:
-    return checkout.complete_challenge(deps, intent_id, body.passed)
+async def _challenge(deps: Dependencies, intent_id: str, body: ChallengeBody) -> PaymentIntent:
+    return await checkout.complete_challenge(deps, intent_id, body.passed)
 
 
 async def _post(
@@ -64,9 +62,7 @@ async def _post(
         body = schema.read(parse_json(request, raw, body_required=True))
         deps: Dependencies = request.app.state.deps
         intent_id = str(request.path_params["paymentIntentId"])
-        intent = await run_awaiting_sleeps(
-            lambda: run_in_threadpool(action, deps, intent_id, body), deps.sleep
-        )
+        intent = await action(deps, intent_id, body)
         return json_response(present_to_payer(intent, public_url.base_url(request)))
     except Exception as exc:
         return response_for_exception(exc, trace_id)

@@ -5,24 +5,18 @@ API key (401), the key's rate limit (429), version header (400), media type (415
 (400), then the schema and a required idempotency key together (one 400 listing every field), then
 the handler runs. Any failure becomes Dojo's error body.
 
-Where the handler runs: the store is synchronous. Operations marked ``on_event_loop`` (the
-payment-intent and refund API: a few milliseconds of database work) run straight on the event
-loop, which saves the hop to a worker thread and the fight for the GIL there (ADR 0011). If such a
-request would have to wait, it gives way before committing anything (WouldWaitError): one that
-must pause (a sandbox "slow" failure) awaits the pause on the loop, holding no thread, and runs
-again; one with another writer in its way (SQLite's write gate) tries again on the loop after a
-short pause. On PostgreSQL the work
-runs through the store's runner, in a greenlet whose database waits suspend only that request
-(ADR 0014). Every other operation runs on a worker thread.
+Where the handler runs: an ``async def`` handler (the payment-intent and refund API) runs on the
+event loop and awaits its use case, which runs its units of work through the transaction runner
+(``Dependencies.runner``): the runner decides where the database work happens, and a sandbox pause
+is a plain ``await``. A plain handler (webhooks, sandbox controls) runs on a worker thread. Either
+gets the request's clock offset and armed-failure flag explicitly, in ``ApiCall.context``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Generic
@@ -33,22 +27,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from typing_extensions import TypeVar
 
-from payintents.domain.errors import InvariantViolationError, ValidationError
+from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import check_key, fingerprint
 from payintents.domain.intent import Environment, Scope
 from payintents.service.accounts import OpenedKey, open_session
 from payintents.service.dependencies import Dependencies
-from payintents.service.failures import FAILURES_ARMED
 from payintents.service.idempotent import Answer, IdempotentRequest
-from payintents.service.ports import RequestContext, StoreBusyError
-from payintents.service.sandbox import CLOCK_OFFSET
-from payintents.service.waiting import (
-    EventLoopWork,
-    SleepFirstError,
-    WouldWaitError,
-    run_awaiting_sleeps,
-    without_waiting,
-)
+from payintents.service.ports import RequestContext
 from payintents.web import public_url
 from payintents.web.http_input import (
     check_fields_exist_in,
@@ -62,15 +47,6 @@ from payintents.web.problems import RequestRefusedError, response_for_exception,
 from payintents.web.request_log import log_sandbox_request
 from payintents.web.wire import B, Body, Obj, validate
 
-# A request on the event loop that found another writer in its way (the SQLite gate held by
-# another worker or a thread) tries again on the loop after a pause, doubling from the first to
-# the longest, and answers 503 once the store's lock timeout (``Dependencies.lock_wait_s``) has
-# passed (ADR 0011). It never moves to a thread for this: a thread would queue for the same
-# writer, and it did, measured, tip a loaded worker into serving everything from its thread pool
-# at half the speed.
-EVENT_LOOP_FIRST_PAUSE_S = 0.001
-EVENT_LOOP_LONGEST_PAUSE_S = 0.004
-T = TypeVar("T")
 # A call's typed body; covariant, so helpers that read no body take ``ApiCall[object]``.
 BodyT_co = TypeVar("BodyT_co", covariant=True, default=None)
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
@@ -135,10 +111,6 @@ class Operation(Generic[B]):
     errors: tuple[int, ...] = ()
     # True for what Dojo's own API does not have; marked x-payintents-extension in the document.
     extension: bool = False
-    # Quick database work only: run on the event loop (a sandbox pause is awaited there, threadless).
-    on_event_loop: bool = False
-    # A POST that writes nothing (a search): admitted among reads on PostgreSQL (ADR 0014).
-    reads_only: bool = False
 
 
 class ApiRoute(Route):
@@ -162,8 +134,6 @@ def api_route(path: str, **operations: Operation[Any]) -> ApiRoute:
             raw = await read_body(request)
             if inspect.iscoroutinefunction(operation.handler):
                 return await _handle_async(request, operation, raw, trace_id)
-            if operation.on_event_loop:
-                return await _handle_on_event_loop(request, operation, raw, trace_id)
             return await run_in_threadpool(_handle, request, operation, raw, trace_id)
         except Exception as exc:
             return response_for_exception(exc, trace_id)
@@ -183,107 +153,18 @@ class _Session:
         """The (account, environment) the key opened."""
         return self.key.scope
 
-
-async def _handle_on_event_loop(
-    request: Request, operation: Operation, raw: bytes, trace_id: str
-) -> Response:
-    started = time.perf_counter()
-    try:
-        # Authentication only reads (no write lock, no row lock): it never waits for a writer.
-        session = await _on_event_loop(request, _open, request, started, writes=False)
-    except Exception as exc:
-        return response_for_exception(exc, trace_id)
-
-    async def attempt() -> tuple[Response, EventLoopWork] | None:
-        async with _turn_of(request, operation, session.scope):
-            return await _respond_on_event_loop(request, operation, raw, trace_id, session)
-
-    try:
-        # A sandbox pause is awaited here, outside the intent's turn, and the request runs again.
-        done = await run_awaiting_sleeps(attempt, request.app.state.deps.sleep)
-    except StoreBusyError as busy:  # not admitted within the lock timeout (ADR 0014)
-        done = response_for_exception(busy, trace_id), EventLoopWork()
-    if done is None:
-        # It would have slept: the same request again on a thread, where it may wait.
-        return await run_in_threadpool(_serve, request, operation, raw, trace_id, session)
-    response, work = done
-    try:
-        # SQLite: the answer goes out once the loop turn's shared commit is durable (ADR 0012).
-        await work.durable()
-    except Exception as exc:
-        response = response_for_exception(exc, trace_id)
-    _log(request, raw, response, trace_id, session)
-    return response
-
-
-async def _respond_on_event_loop(
-    request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session
-) -> tuple[Response, EventLoopWork] | None:
-    """The answer and the commits it waits for; None if the request must run on a thread."""
-    deps: Dependencies = request.app.state.deps
-    busy_at = time.monotonic() + deps.lock_wait_s
-    pause_s = EVENT_LOOP_FIRST_PAUSE_S
-    while True:
-        try:
-            with without_waiting() as work:
-                response = await _on_event_loop(
-                    request,
-                    _respond,
-                    request,
-                    operation,
-                    raw,
-                    trace_id,
-                    session,
-                    writes=_writes(request, operation),
-                )
-                return response, work
-        except WouldWaitError as would:
-            if work.committed:
-                # Every handler gives way before its commit; rerunning now could apply it twice.
-                raise InvariantViolationError("a request gave way after it had committed") from would
-            # Nothing was committed and nothing logged. A sandbox pause: the caller awaits it. A
-            # sleep: rerun on a thread. Another writer in the way (it ends within milliseconds):
-            # try again after a pause in which the loop serves other requests.
-            if isinstance(would, SleepFirstError):
-                raise
-            if not would.briefly:
-                return None
-            if time.monotonic() >= busy_at:
-                busy = StoreBusyError("another writer held the database for too long")
-                return response_for_exception(busy, trace_id), work
-            await asyncio.sleep(pause_s)
-            pause_s = min(2 * pause_s, EVENT_LOOP_LONGEST_PAUSE_S)
-
-
-async def _on_event_loop(request: Request, work: Callable[..., T], *args: Any, writes: bool) -> T:
-    """Run ``work`` on the loop: through the store's runner if it has one (PostgreSQL: its waits
-    for the database suspend only this request, ADR 0014), else directly."""
-    deps: Dependencies = request.app.state.deps
-    runner = deps.event_loop_runner
-    if runner is None:
-        return work(*args)
-    return await runner.run(work, *args, writes=writes)
-
-
-def _writes(request: Request, operation: Operation) -> bool:
-    return request.method not in ("GET", "HEAD") and not operation.reads_only
-
-
-def _turn_of(request: Request, operation: Operation, scope: Scope) -> AbstractAsyncContextManager[None]:
-    """With a runner, writes to one payment intent take turns in the worker: a second one waits
-    here, not in PostgreSQL's lock queue holding a connection (ADR 0014). Keyed by the caller's
-    scope too, so another account naming the intent cannot hold up its owner. Authentication does
-    not take the turn: measured, serialising it too cost a third of a hot intent's throughput."""
-    deps: Dependencies = request.app.state.deps
-    intent_id = request.path_params.get("paymentIntentId")
-    if deps.event_loop_runner is None or intent_id is None or not _writes(request, operation):
-        return nullcontext()
-    return deps.event_loop_runner.in_turn(f"{scope.account_id}/{scope.environment.value}/{intent_id}")
+    @property
+    def context(self) -> RequestContext:
+        """The key's account clock and whether a sandbox failure may be armed for it."""
+        return RequestContext(self.key.clock_offset, self.key.failures_armed)
 
 
 async def _handle_async(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
+    deps: Dependencies = request.app.state.deps
+    started = time.perf_counter()
     try:
-        session = await run_in_threadpool(_open, request, time.perf_counter())
+        # Authentication only reads: where the runner runs reads (SQLite: right here).
+        session = await deps.runner().look_up(lambda: _open(request, started))
     except Exception as exc:
         return response_for_exception(exc, trace_id)
     try:
@@ -292,7 +173,10 @@ async def _handle_async(request: Request, operation: Operation, raw: bytes, trac
         response = await answered if inspect.isawaitable(answered) else answered
     except Exception as exc:
         response = response_for_exception(exc, trace_id)
-    await run_in_threadpool(_log, request, raw, response, trace_id, session)
+    if deps.request_log is None:  # each entry written at once: not on the loop
+        await run_in_threadpool(_log, request, raw, response, trace_id, session)
+    else:
+        _log(request, raw, response, trace_id, session)  # queued for the request log's writer
     return response
 
 
@@ -303,8 +187,7 @@ def _call(request: Request, operation: Operation, raw: bytes, trace_id: str, ses
     document, body = _validate_request(request, operation, parsed)
     check_fields_exist_in(version, document)
     deps: Dependencies = request.app.state.deps
-    context = RequestContext(session.key.clock_offset, session.key.failures_armed)
-    return ApiCall(request, deps, session.scope, version, body, document, trace_id, context)
+    return ApiCall(request, deps, session.scope, version, body, document, trace_id, session.context)
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
@@ -331,16 +214,11 @@ def _serve(request: Request, operation: Operation, raw: bytes, trace_id: str, se
 def _respond(
     request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session
 ) -> Response:
-    # The account's own clock (sandbox time travel) for everything this request does.
-    CLOCK_OFFSET.set(session.key.clock_offset)
-    FAILURES_ARMED.set(session.key.failures_armed)
     try:
         response = operation.handler(_call(request, operation, raw, trace_id, session))
         if not isinstance(response, Response):  # async handlers never come here
             raise TypeError(f"{operation.handler.__name__} is async: it runs on the event loop")
         return response
-    except WouldWaitError:
-        raise
     except Exception as exc:
         return response_for_exception(exc, trace_id)
 
@@ -348,7 +226,9 @@ def _respond(
 def _log(request: Request, raw: bytes, response: Response, trace_id: str, session: _Session) -> None:
     if session.scope.environment is Environment.SANDBOX:
         deps: Dependencies = request.app.state.deps
-        log_sandbox_request(deps, session.scope, request, raw, response, trace_id, session.started)
+        log_sandbox_request(
+            deps, session.context, session.scope, request, raw, response, trace_id, session.started
+        )
 
 
 def _validate_request(

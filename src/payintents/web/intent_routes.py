@@ -34,7 +34,7 @@ def _render(call: ApiCall[object]) -> Any:
     return lambda intent: stored_json(present_intent(intent, call.base_url))
 
 
-def create(call: ApiCall[CreatePaymentIntentBody]) -> Response:
+async def create(call: ApiCall[CreatePaymentIntentBody]) -> Response:
     body = call.body
     extra_amounts = (body.cashback_amount, body.service_charge_amount)
     spec = IntentSpec(
@@ -49,24 +49,27 @@ def create(call: ApiCall[CreatePaymentIntentBody]) -> Response:
         # The domain keeps the body as sent (canonical names) and reads its other objects there.
         document=call.document,
     )
-    answer = intents.create_intent(call.deps, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call))
+    answer = await intents.create_intent(
+        call.deps, call.context, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call)
+    )
     return answer_response(answer)
 
 
-def get(call: ApiCall) -> Response:
+async def get(call: ApiCall) -> Response:
     raw = call.request.query_params.get("returnCanceled", "false").lower()
     if raw not in ("true", "false"):
         raise ValidationError({"returnCanceled": ["The returnCanceled value must be true or false."]})
-    intent = intents.get_intent(
+    intent = await intents.get_intent(
         call.deps, call.scope, call.path_param("paymentIntentId"), return_canceled=raw == "true"
     )
     return json_response(present_intent(intent, call.base_url))
 
 
-def _change(call: ApiCall[object], change: intents.Change, render: Any = None) -> Response:
+async def _change(call: ApiCall[object], change: intents.Change, render: Any = None) -> Response:
     intent_id = call.path_param("paymentIntentId")
-    answer = intents.change_intent(
+    answer = await intents.change_intent(
         call.deps,
+        call.context,
         call.scope,
         intent_id,
         change,
@@ -76,11 +79,11 @@ def _change(call: ApiCall[object], change: intents.Change, render: Any = None) -
     return answer_response(answer)
 
 
-def cancel(call: ApiCall) -> Response:
-    return _change(call, lifecycle.cancel)
+async def cancel(call: ApiCall) -> Response:
+    return await _change(call, lifecycle.cancel)
 
 
-def capture(call: ApiCall[CreateCaptureBody]) -> Response:
+async def capture(call: ApiCall[CreateCaptureBody]) -> Response:
     intent_id = call.path_param("paymentIntentId")
     amounts = (call.body.amount, call.body.tips_amount)
 
@@ -88,35 +91,35 @@ def capture(call: ApiCall[CreateCaptureBody]) -> Response:
         message = f"collect payment for {intent.reference}"
         return stored_json({"message": message, "captureId": intent.captures[-1].id})
 
-    answer = intents.capture_intent(
-        call.deps, call.scope, intent_id, amounts, call.idempotent(intent_id), render
+    answer = await intents.capture_intent(
+        call.deps, call.context, call.scope, intent_id, amounts, call.idempotent(intent_id), render
     )
     return answer_response(answer)
 
 
-def reverse(call: ApiCall) -> Response:
+async def reverse(call: ApiCall) -> Response:
     def render(intent: PaymentIntent) -> Any:
         message = f"reverse for {intent.reference}"
         return stored_json({"message": message, "reversalId": intent.reversal_id})
 
-    return _change(call, intents.reverse_change(call.deps), render)
+    return await _change(call, intents.reverse_change(call.deps), render)
 
 
-def change_amount(call: ApiCall[SetAmountBody]) -> Response:
+async def change_amount(call: ApiCall[SetAmountBody]) -> Response:
     given = {"itemLines": call.body.item_lines, "taxLines": call.body.tax_lines}
     lines = {name: list(value) for name, value in given.items() if value is not None}
-    return _change(call, intents.amount_change(call.body.amount.as_money(), lines))
+    return await _change(call, intents.amount_change(call.body.amount.as_money(), lines))
 
 
-def change_tips(call: ApiCall[SetTipsBody]) -> Response:
-    return _change(call, intents.tips_change(call.body.tips_amount.as_money()))
+async def change_tips(call: ApiCall[SetTipsBody]) -> Response:
+    return await _change(call, intents.tips_change(call.body.tips_amount.as_money()))
 
 
-def refresh_secret(call: ApiCall) -> Response:
-    return _change(call, intents.refresh_secret_change(call.deps))
+async def refresh_secret(call: ApiCall) -> Response:
+    return await _change(call, intents.refresh_secret_change(call.deps))
 
 
-def search(call: ApiCall[SearchBody]) -> Response:
+async def search(call: ApiCall[SearchBody]) -> Response:
     body = call.body
     cursor = body.cursor or SearchCursorBody(limit=None, before=None, after=None)
     if cursor.before and cursor.after:
@@ -129,7 +132,7 @@ def search(call: ApiCall[SearchBody]) -> Response:
         after=_position(cursor.after, "after"),
         before=_position(cursor.before, "before"),
     )
-    page = intents.search_intents(call.deps, call.scope, query)
+    page = await intents.search_intents(call.deps, call.scope, query)
     return json_response(_present_page(call, query, page))
 
 
@@ -164,7 +167,6 @@ ROUTES: list[Route] = [
             schemas.CREATE_PAYMENT_INTENT,
             body_required=True,
             idempotent=True,
-            on_event_loop=True,
             summary="Create a payment intent",
             success=(200, PI),
             errors=(409, 413, 415),
@@ -176,8 +178,6 @@ ROUTES: list[Route] = [
             search,
             schemas.SEARCH,
             body_required=True,
-            on_event_loop=True,
-            reads_only=True,
             summary="Search payment intents, newest first, with cursors",
             success=(200, "PagedPaymentIntent"),
             errors=(413, 415),
@@ -187,7 +187,6 @@ ROUTES: list[Route] = [
         "/payment-intents/{paymentIntentId}",
         GET=Operation(
             get,
-            on_event_loop=True,
             summary="Retrieve a payment intent",
             success=(200, PI),
             errors=(404,),
@@ -195,7 +194,6 @@ ROUTES: list[Route] = [
         ),
         DELETE=Operation(
             cancel,
-            on_event_loop=True,
             summary="Cancel a payment intent (Created only)",
             success=(200, PI),
             errors=(404, 409),
@@ -209,7 +207,6 @@ ROUTES: list[Route] = [
             schemas.CREATE_CAPTURE,
             body_required=True,
             idempotent=True,
-            on_event_loop=True,
             summary="Capture all or part of a Manual authorization",
             success=(200, "Capture"),
             # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was captured.
@@ -220,7 +217,6 @@ ROUTES: list[Route] = [
         "/payment-intents/{paymentIntentId}/reversal",
         POST=Operation(
             reverse,
-            on_event_loop=True,
             summary="Reverse a payment in full",
             success=(200, "Reversal"),
             errors=(404, 409),
@@ -234,7 +230,6 @@ ROUTES: list[Route] = [
             schemas.SET_AMOUNT,
             body_required=True,
             idempotent=True,
-            on_event_loop=True,
             summary="Change the amount (config.payment.customAmountAllowed)",
             success=(200, PI),
             errors=(404, 405, 409, 413, 415),
@@ -247,7 +242,6 @@ ROUTES: list[Route] = [
             schemas.SET_TIPS,
             body_required=True,
             idempotent=True,
-            on_event_loop=True,
             summary="Change the tips (config.payment.tipsAllowed)",
             success=(200, PI),
             errors=(404, 405, 409, 413, 415),
@@ -257,7 +251,6 @@ ROUTES: list[Route] = [
         "/payment-intents/{paymentIntentId}/refresh-client-session-secret",
         POST=Operation(
             refresh_secret,
-            on_event_loop=True,
             summary="Issue a new client session secret",
             success=(200, PI),
             errors=(404, 409),

@@ -25,7 +25,7 @@ from payintents.web.request_bodies import CreateRefundBody
 MAX_REFUND_ID_LENGTH = 50
 
 
-def create(call: ApiCall[CreateRefundBody]) -> Response:
+async def create(call: ApiCall[CreateRefundBody]) -> Response:
     intent_id = call.path_param("paymentIntentId")
     # The endpoint already refused a missing or malformed key, together with any body errors.
     idempotent = call.idempotent(intent_id, required=True)
@@ -40,31 +40,31 @@ def create(call: ApiCall[CreateRefundBody]) -> Response:
     def render(outcome: RefundOutcome) -> StoredResponse:
         return stored_json(present_refund_created(outcome))
 
-    answer = refunds.create_refund(call.deps, call.scope, intent_id, refund_request, idempotent, render)
+    answer = await refunds.create_refund(
+        call.deps, call.context, call.scope, intent_id, refund_request, idempotent, render
+    )
     return answer_response(answer)
 
 
-def list_for_intent(call: ApiCall) -> Response:
-    found = refunds.list_refunds(call.deps, call.scope, call.path_param("paymentIntentId"))
+async def list_for_intent(call: ApiCall) -> Response:
+    found = await refunds.list_refunds(call.deps, call.scope, call.path_param("paymentIntentId"))
     return json_response({"data": [present_refund_listed(r) for r in found]})
 
 
-def get(call: ApiCall) -> Response:
+async def get(call: ApiCall) -> Response:
     refund_id = call.path_param("refundId")
     if len(refund_id) > MAX_REFUND_ID_LENGTH:
         raise ValidationError(
             {"refundId": [f"The refundId must be at most {MAX_REFUND_ID_LENGTH} characters."]}
         )
-    return json_response(present_refund(refunds.get_refund(call.deps, call.scope, refund_id)))
+    return json_response(present_refund(await refunds.get_refund(call.deps, call.scope, refund_id)))
 
 
 # Literal segments first: /payment-intents/refunds/{refundId} must win over /{paymentIntentId}.
 ROUTES: list[Route] = [
     api_route(
         "/payment-intents/refunds/{refundId}",
-        GET=Operation(
-            get, on_event_loop=True, summary="Retrieve a refund", success=(200, "Refund"), errors=(404,)
-        ),
+        GET=Operation(get, summary="Retrieve a refund", success=(200, "Refund"), errors=(404,)),
     ),
     api_route(
         "/payment-intents/{paymentIntentId}/refunds",
@@ -73,7 +73,6 @@ ROUTES: list[Route] = [
             schemas.CREATE_REFUND,
             body_required=True,
             key_required=True,
-            on_event_loop=True,
             summary="Refund all or part of a captured payment",
             success=(200, "RefundCreated"),
             # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was refunded.
@@ -81,7 +80,6 @@ ROUTES: list[Route] = [
         ),
         GET=Operation(
             list_for_intent,
-            on_event_loop=True,
             summary="List a payment intent's refunds with amounts",
             success=(200, "RefundList"),
             errors=(404,),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +18,7 @@ from starlette.responses import Response
 from payintents.domain.card import mask_card_numbers
 from payintents.domain.intent import Scope
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import RequestLogEntry, StoreBusyError
+from payintents.service.ports import RequestContext, RequestLogEntry, StoreBusyError
 from payintents.service.sandbox import record_request
 from payintents.web.card_masking import mask_body, mask_query
 
@@ -33,6 +34,7 @@ UNLOGGED_PATHS = ("/sandbox/requests",)
 
 def log_sandbox_request(
     deps: Dependencies,
+    ctx: RequestContext,
     scope: Scope,
     request: Request,
     raw_body: bytes,
@@ -43,7 +45,9 @@ def log_sandbox_request(
     if request.url.path in UNLOGGED_PATHS:
         return
     try:
-        record_request(deps, scope, _entry(request, raw_body, response, trace_id, started, deps))
+        record_request(
+            deps, scope, _entry(request, raw_body, response, trace_id, started, ctx.now(deps.clock))
+        )
     except StoreBusyError:
         # Expected while the database is down or saturated; the answer itself went out fine.
         log.warning("sandbox request log skipped: the store is busy (traceId %s)", trace_id)
@@ -52,7 +56,7 @@ def log_sandbox_request(
 
 
 def _entry(
-    request: Request, raw_body: bytes, response: Response, trace_id: str, started: float, deps: Dependencies
+    request: Request, raw_body: bytes, response: Response, trace_id: str, started: float, at: datetime
 ) -> RequestLogEntry:
     response_text = _text(bytes(response.body), response.headers.get("content-type", ""))
     query = request.url.query
@@ -60,7 +64,7 @@ def _entry(
     key = request.headers.get("idempotencykey")
     return RequestLogEntry(
         trace_id=trace_id,
-        at=deps.clock.now(),
+        at=at,
         method=request.method,
         path=path[:MAX_PATH_CHARS],
         status=response.status_code,

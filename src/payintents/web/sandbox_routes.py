@@ -46,7 +46,7 @@ def fail_next(call: ApiCall[FailNextBody]) -> Response:
 
 
 def show_clock(call: ApiCall) -> Response:
-    return json_response(_clock(sandbox.show_clock(call.deps, call.scope)))
+    return json_response(_clock(sandbox.show_clock(call.deps, call.context, call.scope)))
 
 
 def advance_clock(call: ApiCall[AdvanceClockBody]) -> Response:

@@ -2,7 +2,7 @@
 
 In WAL mode SQLite copies the log back into the database file (a checkpoint) whenever a commit
 leaves the log longer than ``wal_autocheckpoint`` pages, inside that commit. On a serving worker
-the committing connection is the event loop's group commit (ADR 0012), so every few hundred
+the committing connection is the SQLite writer's batch commit (ADR 0012), so every few hundred
 refunds one group's answer waited for a checkpoint: measured, the refunds' p95 26 → 22–24 ms and
 p99 28 → 23–26 ms once checkpoints left the commits. A serving process therefore checkpoints from
 a background thread with its own connection (``PASSIVE``: it never waits for, nor blocks, a reader

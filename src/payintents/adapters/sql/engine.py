@@ -20,7 +20,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from payintents.adapters.sql.checkpoint import FALLBACK_AUTOCHECKPOINT_PAGES, start_checkpointer
-from payintents.adapters.sql.held_writes import send_held_writes_first
 from payintents.adapters.sql.liveness import KEEPALIVES, replace_dropped_connections
 from payintents.adapters.sql.write_gate import WriteGate
 
@@ -30,12 +29,6 @@ READ_ONLY_OPTION = "payintents_read_only"
 BUSY_TIMEOUT_MS = 5_000
 STATEMENT_TIMEOUT_MS = 15_000
 SQLITE_POOL_SIZE = 40
-# The write gate of each SQLite engine (see write_gate.py); PostgreSQL engines have none.
-_WRITE_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
-# What each PostgreSQL engine was made from, so that a twin with the same settings can be made.
-_POSTGRES_MADE_WITH: weakref.WeakKeyDictionary[Engine, tuple[str, int, Timeouts]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +62,21 @@ def make_engine(
     raise ValueError(f"unsupported database URL scheme: {parsed.get_backend_name()}")
 
 
-def write_gate(engine: Engine) -> WriteGate | None:
-    return _WRITE_GATES.get(engine)
+def make_write_gate(engine: Engine, timeouts: Timeouts | None = None) -> WriteGate | None:
+    """A new write gate for a SQLite engine (None for PostgreSQL, which has row locks). Everyone
+    in a process who writes through ``engine`` must share the one gate: make it once (bootstrap)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    lock_path = Path(f"{database}-writer.lock") if _on_disk(database) else None
+    gate = WriteGate(lock_path, (timeouts or Timeouts()).lock_ms / 1000)
+    # The gate's lock-file descriptor lives as long as the engine (tests make many engines).
+    weakref.finalize(engine, gate.close)
+    return gate
+
+
+def _on_disk(database: str | None) -> bool:
+    return bool(database) and database != ":memory:" and not str(database).startswith("file:")
 
 
 def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
@@ -84,24 +90,20 @@ def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
         max_overflow=10,
     )
     database = make_url(url).database
-    on_disk = bool(database) and database != ":memory:" and not str(database).startswith("file:")
+    on_disk = _on_disk(database)
     if on_disk:
         _create_private(Path(str(database)))
-    lock_path = Path(f"{database}-writer.lock") if on_disk else None
-    gate = WriteGate(lock_path, timeouts.lock_ms / 1000)
-    _WRITE_GATES[engine] = gate
-    # The gate's lock-file descriptor lives as long as the engine (tests make many engines).
-    weakref.finalize(engine, gate.close)
     pragmas = [
         "journal_mode=WAL",
         "foreign_keys=ON",
         "synchronous=FULL",
         f"busy_timeout={timeouts.lock_ms}",
-        # Savepoints (one per request in a commit group, ADR 0012) keep their journals in memory,
-        # not in temporary files: with a large history those files cost half the throughput.
+        # Savepoints (one per unit of work in the writer's batch, sqlite_writer.py) keep their
+        # journals in memory, not in temporary files: with a large history those files cost half
+        # the throughput.
         "temp_store=MEMORY",
     ]
-    if serving and lock_path is not None:
+    if serving and on_disk:
         # Checkpoints on a thread of their own, not inside the event loop's commits (checkpoint.py).
         pragmas.append(f"wal_autocheckpoint={FALLBACK_AUTOCHECKPOINT_PAGES}")
         stop_checkpoints = start_checkpointer(Path(str(database)), timeouts.lock_ms / 1000)
@@ -137,18 +139,13 @@ def _create_private(path: Path) -> None:
 def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
     parsed, options = postgres_engine_options(url, pool_size, timeouts)
     engine = create_engine(parsed, **options)
-    equip_postgres_engine(engine)
-    _POSTGRES_MADE_WITH[engine] = (url, pool_size, timeouts)
+    # A pooled connection the database closed is replaced at checkout (ADR 0016).
+    replace_dropped_connections(engine)
     return engine
 
 
-def postgres_made_with(engine: Engine) -> tuple[str, int, Timeouts] | None:
-    """The URL, pool size and timeouts ``make_engine`` built a PostgreSQL engine from."""
-    return _POSTGRES_MADE_WITH.get(engine)
-
-
 def postgres_engine_options(url: str, pool_size: int, timeouts: Timeouts) -> tuple[URL, dict[str, Any]]:
-    """The URL and engine settings of every PostgreSQL engine, synchronous or not."""
+    """The URL and engine settings of a PostgreSQL engine."""
     parsed = make_url(normalise_url(url))
     # Keep any libpq options the caller put in the URL (e.g. a search_path) beside our timeouts.
     caller_options = parsed.query.get("options", "")
@@ -169,14 +166,6 @@ def postgres_engine_options(url: str, pool_size: int, timeouts: Timeouts) -> tup
             "options": f"{options} {caller_options}".strip(),
         },
     }
-
-
-def equip_postgres_engine(engine: Engine) -> None:
-    """What every PostgreSQL engine gets, the threads' and the event loop's: a pooled connection
-    the database closed is replaced at checkout (ADR 0016), and held writes are sent before
-    SQLAlchemy's own statements (ADR 0017)."""
-    replace_dropped_connections(engine)
-    send_held_writes_first(engine)
 
 
 def read_only_options(conn: Connection) -> dict[str, object]:

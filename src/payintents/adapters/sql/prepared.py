@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -65,54 +65,21 @@ class CompiledForm:
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
 
-# Where a transaction's held writes live (held_writes.py): the connection's info, which every
-# Connection over the same driver connection shares, so statement listeners find them too.
-HELD_WRITES = "payintents_held_writes"
-
-
-class WriteHolder(Protocol):
-    """A transaction's held writes, as a prepared statement finds them (held_writes.py)."""
-
-    def hold(self, conn: Connection, statement: PreparedStatement, params: Mapping[str, Any]) -> bool: ...
-
-    def send(self, conn: Connection) -> None: ...
-
-
 class PreparedStatement:
-    """One statement, compiled on first use per dialect, run on the raw driver connection.
+    """One statement, compiled on first use per dialect, run on the raw driver connection."""
 
-    ``may_be_held``: a write that returns nothing may wait, inside a PostgreSQL write transaction,
-    to go to the database with the transaction's other held writes (held_writes.py). Only for
-    statements whose effect nothing in the same transaction reads before it commits, other than
-    through a statement of ours, which sends what is held first.
-    """
-
-    def __init__(self, statement: Statement, *, may_be_held: bool = False) -> None:
-        if may_be_held and statement.exported_columns:
-            raise UnpreparableStatementError("only a statement that returns nothing can be held")
+    def __init__(self, statement: Statement) -> None:
         self.statement = statement
-        self.may_be_held = may_be_held
         self._forms: dict[tuple[str, str, tuple[str, ...]], CompiledForm] = {}
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
         """Execute with ``params`` (by bind name); the rows it returned, if it returns any."""
-        holder: WriteHolder | None = conn.info.get(HELD_WRITES)
-        if holder is not None:
-            if self.may_be_held and holder.hold(conn, self, params):
-                return Rows([])
-            # Anything this statement reads or changes must see the writes held before it.
-            holder.send(conn)
-        return self.run_now(conn, params)
-
-    def run_now(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
-        """Execute at once, whatever is held."""
         form = self._form(conn.dialect, params)
         return execute_on_driver(conn, form.sql, form.arguments(params), many=False, fetch=form.returns_rows)
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per row in one driver call (``executemany``); rows share their names."""
         if rows:
-            send_held_writes(conn)
             form = self._form(conn.dialect, rows[0])
             execute_on_driver(conn, form.sql, [form.arguments(row) for row in rows], many=True, fetch=False)
 
@@ -124,13 +91,6 @@ class PreparedStatement:
         if form is None:
             form = self._forms[key] = compile_form(self.statement, dialect, names)
         return form
-
-
-def send_held_writes(conn: Connection) -> None:
-    """Run what ``conn``'s transaction holds, if anything (held_writes.py)."""
-    holder: WriteHolder | None = conn.info.get(HELD_WRITES)
-    if holder is not None:
-        holder.send(conn)
 
 
 def compile_form(statement: Statement, dialect: Dialect, names: tuple[str, ...]) -> CompiledForm:
@@ -180,7 +140,6 @@ class Rows:
 
 def run_driver_sql(conn: Connection, sql: str) -> None:
     """A statement without parameters or results (a savepoint, say), on the driver."""
-    send_held_writes(conn)
     execute_on_driver(conn, sql, None, many=False, fetch=False)
 
 
@@ -189,9 +148,7 @@ def execute_on_driver(conn: Connection, sql: str, arguments: Any, *, many: bool,
     cursor: callers get plain rows and SQLAlchemy's exceptions, never a driver's."""
     cursor: Any = None
     try:
-        # Inside: a connection the database dropped fails already here. The DBAPI connection, not
-        # the driver's own: on the suspending engine (suspending.py) that is SQLAlchemy's adapter,
-        # whose waits suspend the request's greenlet.
+        # Inside: a connection the database dropped fails already here.
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         # Statement listeners (tests that watch what is written, statement logging) see every
         # statement. Only before execution, and with no execution context: a listener that

@@ -199,7 +199,6 @@ _FAN_OUT = PreparedStatement(
             subs.c.disabled_at.is_(None),
         ),
     ),
-    may_be_held=True,
 )
 
 

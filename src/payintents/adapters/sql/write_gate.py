@@ -15,21 +15,14 @@ import fcntl
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from payintents.service.waiting import WouldWaitError, may_wait
-
 # How often a process re-tries the file lock while another process writes. Far finer than the
 # busy handler's back-off; a write transaction takes about a millisecond.
 FILE_LOCK_POLL_S = 0.0002
-# Guards the queued-thread counters of every gate (held for an increment, never while waiting).
-_QUEUE_COUNT = threading.Lock()
-# A request running on the event loop never queues here (ADR 0011): if a thread of this process
-# holds the gate or is waiting for it, or another worker process holds the file lock, it gives way
-# "briefly" and the endpoint retries it on the loop after an asynchronous pause. Queued threads go
-# first, so the loop (which would otherwise retake the lock every turn) cannot starve them.
 
 
 class WriteGateTimeoutError(TimeoutError):
@@ -38,20 +31,17 @@ class WriteGateTimeoutError(TimeoutError):
 
 class WriteGate:
     def __init__(self, lock_path: Path | None, timeout_s: float) -> None:
-        self._thread_lock = threading.Lock()
-        # Threads queued for the thread lock right now (read by the event loop to let them first).
-        self._queued_threads = 0
+        self._thread_lock = _TakingTurns()
         self._lock_path = lock_path
         self._fd: int | None = None
         self._timeout_s = timeout_s
 
     @contextmanager
     def held(self) -> Iterator[None]:
+        """Hold the gate; a thread of this process waits here (the event loop uses ``try_hold``)."""
         deadline = time.monotonic() + self._timeout_s
-        if may_wait():
-            self._queue_for_thread_lock()
-        elif self._queued_threads or not self._thread_lock.acquire(blocking=False):
-            raise WouldWaitError("a thread of this process is writing or waiting to", briefly=True)
+        if not self._thread_lock.acquire(timeout=self._timeout_s):
+            raise WriteGateTimeoutError("another write transaction held the database for too long")
         try:
             fd = self._file_lock(deadline)
             try:
@@ -62,16 +52,28 @@ class WriteGate:
         finally:
             self._thread_lock.release()
 
-    def _queue_for_thread_lock(self) -> None:
-        with _QUEUE_COUNT:
-            self._queued_threads += 1
+    @property
+    def timeout_s(self) -> float:
+        """How long a writer waits for the gate before the store reports itself busy."""
+        return self._timeout_s
+
+    def try_hold(self) -> bool:
+        """Take the gate if it is free now (threads queued for it go first); give it back with
+        ``release``. For the event loop, which must not wait (sqlite_writer.py)."""
+        if not self._thread_lock.acquire(timeout=0):
+            return False
         try:
-            acquired = self._thread_lock.acquire(timeout=self._timeout_s)
-        finally:
-            with _QUEUE_COUNT:
-                self._queued_threads -= 1
-        if not acquired:
-            raise WriteGateTimeoutError("another write transaction held the database for too long")
+            self._file_lock(time.monotonic())
+        except BaseException:
+            self._thread_lock.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give back a gate taken with ``try_hold``."""
+        if self._fd is not None and self._lock_path is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
 
     def close(self) -> None:
         """Let go of the lock file (the engine is gone)."""
@@ -90,8 +92,42 @@ class WriteGate:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return self._fd
             except BlockingIOError:
-                if not may_wait():
-                    raise WouldWaitError("another worker process is writing", briefly=True) from None
                 if time.monotonic() >= deadline:
                     raise WriteGateTimeoutError("another process held the database for too long") from None
                 time.sleep(FILE_LOCK_POLL_S)
+
+
+class _TakingTurns:
+    """A lock handed to its waiters in order of arrival, and never to an asker that does not wait
+    while anyone does. A plain lock lets whoever just released it take it again first: the event
+    loop's batches, written one after another under load, would starve the other threads of the
+    process (the request log, the CLI)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return True
+            if timeout <= 0:
+                return False
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._guard:
+            if turn.is_set():  # handed over as the wait ran out
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().set()  # still held: now by the next in line
+            else:
+                self._held = False

@@ -79,7 +79,7 @@ def controls(visit: Visit) -> Response:
         for name in ("expired", "moved", "deleted")
         if (value := whole_number(visit.request.query_params.get(name, ""), 0, 10**9 - 1)) is not None
     }
-    clock = sandbox.show_clock(visit.deps, visit.scope)
+    clock = sandbox.show_clock(visit.deps, visit.context, visit.scope)
     return visit.render(
         "sandbox.html",
         nav="sandbox",

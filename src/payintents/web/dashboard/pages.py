@@ -28,8 +28,8 @@ from payintents.domain.intent import Scope
 from payintents.service import dashboard
 from payintents.service.dashboard_ports import DashboardSession
 from payintents.service.dependencies import Dependencies
-from payintents.service.ports import StoreBusyError
-from payintents.service.sandbox import CLOCK_OFFSET, load_clock_offset
+from payintents.service.ports import RequestContext, StoreBusyError
+from payintents.service.sandbox import load_clock_offset
 from payintents.web.http_input import is_plausible_id, parse_form, read_body
 from payintents.web.problems import RequestRefusedError, client_closed_response
 from payintents.web.public_url import served_over_https
@@ -131,6 +131,9 @@ class Visit:
     deps: Dependencies
     session: DashboardSession
     form: Mapping[str, str]
+    # The account's clock: a sandbox account may have moved it, and the dashboard sees the time
+    # its API sees.
+    context: RequestContext
 
     @property
     def scope(self) -> Scope:
@@ -182,9 +185,8 @@ def _visit(request: Request, form: dict[str, str], handler: Handler) -> Response
             return _to_sign_in(request)
         if request.method == "POST" and not same_token(form.get("csrf_token"), session.csrf_token):
             return error_page(request, 403, FORM_EXPIRED, session)
-        # A sandbox account may have moved its clock: the dashboard sees the time its API sees.
-        CLOCK_OFFSET.set(load_clock_offset(deps, dashboard.scope_of(session)))
-        return handler(Visit(request, deps, session, form))
+        context = RequestContext(load_clock_offset(deps, dashboard.scope_of(session)))
+        return handler(Visit(request, deps, session, form, context))
     except Exception as exc:
         return exception_page(request, exc, session)
 

@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from anyio import from_thread
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -155,8 +156,16 @@ def refund_confirm(visit: Visit) -> Response:
         intent = dashboard.refundable_intent(visit.deps, visit.scope, intent_id)
         return _form(visit, intent, fields, 400, errors)
     try:
-        answer = refunds.create_refund(
-            visit.deps, visit.scope, intent_id, wanted, _idempotent(intent_id, wanted, fields.key), _render
+        # The page runs on a worker thread; the refund, as the API's, on the event loop.
+        answer = from_thread.run(
+            refunds.create_refund,
+            visit.deps,
+            visit.context,
+            visit.scope,
+            intent_id,
+            wanted,
+            _idempotent(intent_id, wanted, fields.key),
+            _render,
         )
     except RuleBrokenError as refused:
         intent = dashboard.refundable_intent(visit.deps, visit.scope, intent_id)
@@ -172,7 +181,7 @@ def refund_confirm(visit: Visit) -> Response:
         return _form(visit, intent, fresh, 409, problem=KEY_REUSED)
     refund_id = str(json.loads(answer.response.body)["refundId"])
     try:
-        dashboard.record_refund_actor(visit.deps, visit.session, refund_id)
+        dashboard.record_refund_actor(visit.deps, visit.context, visit.session, refund_id)
     except Exception:
         # The refund is committed: show it. Only the "by whom" note is missing (it reads "API").
         log.exception("could not record who made refund %s", refund_id)
