@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from payintents.adapters.clock import SystemClock
 from payintents.adapters.ids import RandomIds
-from payintents.adapters.sandbox_processor import SandboxProcessor
+from payintents.adapters.sandbox_processor import SandboxProcessor, StoredLedger
 from payintents.adapters.sql.account_store import find_api_key
 from payintents.adapters.sql.audit import AuditReport, audit
 from payintents.adapters.sql.engine import (
@@ -36,6 +36,7 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.key_usage import KeyUsageRecorder
 from payintents.service.ports import Clock, WebhookSender
 from payintents.service.request_log import RequestLogBuffer
+from payintents.service.transactions import ThreadedTransactions
 from payintents.web.app import build_app
 from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits
 from payintents.web.http_protocol import HttpLimits
@@ -68,6 +69,8 @@ class Settings:
     request_log_retention: timedelta = timedelta(hours=24)
     # How long the sandbox's timeout test card makes the processor wait.
     sandbox_timeout_s: float = 5.0
+    # How long a refund, capture or reversal waits for the processor before answering 504.
+    processor_timeout_s: float = 40.0
     # The test-card checkout pays production intents too (tests of production behaviour only).
     production_checkout: bool = field(
         default_factory=lambda: os.environ.get("PAYINTENTS_PRODUCTION_CHECKOUT", "off").lower() == "on"
@@ -106,6 +109,7 @@ class Settings:
                 "PAYINTENTS_SANDBOX_WEBHOOK_HOSTS", parse_sandbox_hosts, ",".join(sorted(SANDBOX_LOCAL_HOSTS))
             ),
             sandbox_timeout_s=float(os.environ.get("PAYINTENTS_SANDBOX_TIMEOUT_S", "5")),
+            processor_timeout_s=_parsed_setting("PAYINTENTS_PROCESSOR_TIMEOUT_S", _positive_seconds, "40"),
             request_log_retention=timedelta(
                 hours=float(os.environ.get("PAYINTENTS_REQUEST_LOG_RETENTION_HOURS", "24"))
             ),
@@ -162,6 +166,13 @@ def _parsed_setting(name: str, parse: Callable[[str], T], default: str) -> T:
         raise ConfigurationError(f"{name} {malformed}") from None
 
 
+def _positive_seconds(text: str) -> float:
+    seconds = float(text)
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{text} is not a number of seconds above 0")
+    return seconds
+
+
 def _count_setting(name: str, default: int) -> int:
     """A whole number of at least 1 from the environment."""
     text = os.environ.get(name, str(default)).strip()
@@ -181,18 +192,24 @@ def build_dependencies(
     def writer() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine_here(engine, runner))
 
+    def reader() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine_here(engine, runner), read_only=True)
+
     clock = clock or SystemClock()
+    transactions = ThreadedTransactions(writer, reader)
     return Dependencies(
         uow=writer,
         key_usage=KeyUsageRecorder(writer, clock),
         dashboard_idle_timeout=settings.dashboard_idle_timeout,
         request_log=RequestLogBuffer(writer, joins_commit_groups=write_gate(engine) is not None),
-        reader=lambda: SqlUnitOfWork(engine_here(engine, runner), read_only=True),
+        reader=reader,
+        transactions=transactions,
         key_lookup=lambda key_hash: find_api_key(engine_here(engine, runner), key_hash),
         event_loop_runner=runner,
         clock=clock,
         ids=RandomIds(),
-        processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s),
+        processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s, ledger=StoredLedger(transactions)),
+        processor_timeout_s=settings.processor_timeout_s,
         idempotency_retention=settings.idempotency_retention,
         webhook_retry_scale=settings.webhook_retry_scale,
         webhook_timeout_s=settings.webhook_timeout_s,

@@ -1,9 +1,15 @@
-"""The built-in sandbox processor: Dojo's published test cards, and approval of captures and refunds."""
+"""The built-in sandbox processor: Dojo's published test cards, and captures, refunds and reversals
+kept in a ledger of its own, so that it answers a repeated call or a lookup by key as a real
+acquirer would (ADR 0025)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Protocol
+
 from payintents.domain.card import mask_card_number, shown_last_digits
-from payintents.domain.intent import PaymentIntent, Scope
+from payintents.domain.intent import PaymentIntent
+from payintents.domain.money_operation import MoneyOperation, OperationKind, ProcessorOutcome
 from payintents.domain.sandbox import FailOutcome, InjectedFailure
 from payintents.service.ports import (
     CardResult,
@@ -11,6 +17,7 @@ from payintents.service.ports import (
     ProcessorTimeoutError,
     ProcessorUnavailableError,
     SandboxCard,
+    TransactionRunner,
 )
 from payintents.service.waiting import sleep_first
 
@@ -56,8 +63,9 @@ class SandboxProcessor:
 
     sandbox_cards = SANDBOX_CARDS
 
-    def __init__(self, timeout_s: float = 5.0) -> None:
+    def __init__(self, timeout_s: float = 5.0, ledger: Ledger | None = None) -> None:
         self._timeout_s = timeout_s
+        self._ledger = ledger or MemoryLedger()
 
     def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = card_summary(card_number, expiry)
@@ -82,22 +90,73 @@ class SandboxProcessor:
             return CardResult("declined", {**card, "message": CHALLENGE_FAILED})
         return CardResult("approved", card)
 
-    def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
-        _obey(injected, "capture")
+    async def perform(self, operation: MoneyOperation) -> None:
+        # Applied first, answered after: a "slow" answer is late, not the work (service/failures.py).
+        asked = _outcome_asked(operation.injected)
+        stands = await self._ledger.record(operation.processor_key, operation, asked)
+        _answer(stands, operation.kind)
 
-    def refund(
-        self, scope: Scope, intent_id: str, amount: int, injected: InjectedFailure | None = None
-    ) -> None:
-        _obey(injected, "refund")
+    async def lookup(self, key: str) -> ProcessorOutcome | None:
+        return await self._ledger.find(key)
 
 
-def _obey(injected: InjectedFailure | None, what: str) -> None:
-    """Fail the way the test asked ("slow" was already waited out by the service)."""
+class Ledger(Protocol):
+    """Where the sandbox processor remembers what it did under each key."""
+
+    async def record(
+        self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome
+    ) -> ProcessorOutcome:
+        """Write ``outcome`` unless ``key`` is known; the outcome that stands."""
+
+    async def find(self, key: str) -> ProcessorOutcome | None: ...
+
+
+class MemoryLedger:
+    """A ledger that lasts as long as the process: for a processor built without a database."""
+
+    def __init__(self) -> None:
+        self._outcomes: dict[str, ProcessorOutcome] = {}
+
+    async def record(
+        self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome
+    ) -> ProcessorOutcome:
+        return self._outcomes.setdefault(key, outcome)
+
+    async def find(self, key: str) -> ProcessorOutcome | None:
+        return self._outcomes.get(key)
+
+
+class StoredLedger:
+    """The ledger in its own table, each entry written in a short transaction of its own, as an
+    external processor's would be: it survives a crash of the server that called it."""
+
+    def __init__(self, runner: TransactionRunner) -> None:
+        self._runner = runner
+
+    async def record(
+        self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome
+    ) -> ProcessorOutcome:
+        now = datetime.now(UTC)
+        return await self._runner.write(lambda uow: uow.processor_ledger.record(key, operation, outcome, now))
+
+    async def find(self, key: str) -> ProcessorOutcome | None:
+        return await self._runner.read(lambda uow: uow.processor_ledger.find(key))
+
+
+def _outcome_asked(injected: InjectedFailure | None) -> ProcessorOutcome:
     if injected is None or injected.outcome is FailOutcome.SLOW:
-        return
+        return ProcessorOutcome.SUCCEEDED
     if injected.outcome is FailOutcome.DECLINED:
-        raise ProcessorDeclinedError(f"The card processor declined the {what} (sandbox: fail-next declined).")
-    raise ProcessorUnavailableError(
-        f"The card processor failed to process the {what} (sandbox: fail-next processor_error); "
-        "nothing was changed, retry with the same idempotency key."
-    )
+        return ProcessorOutcome.DECLINED
+    return ProcessorOutcome.FAILED
+
+
+def _answer(outcome: ProcessorOutcome, kind: OperationKind) -> None:
+    """Fail the way the test asked, or return: the operation succeeded."""
+    if outcome is ProcessorOutcome.DECLINED:
+        raise ProcessorDeclinedError(f"The card processor declined the {kind} (sandbox: fail-next declined).")
+    if outcome is ProcessorOutcome.FAILED:
+        raise ProcessorUnavailableError(
+            f"The card processor failed to process the {kind} (sandbox: fail-next processor_error); "
+            "nothing was changed, retry with the same idempotency key."
+        )

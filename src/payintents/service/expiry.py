@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from payintents.domain import lifecycle
 from payintents.domain.intent import Scope
 from payintents.service.dependencies import Dependencies
-from payintents.service.intents import save_with_events
+from payintents.service.intent_saves import save_with_events
 from payintents.service.ports import ConcurrentUpdateError
 
 BATCH_SIZE = 500
@@ -40,16 +40,12 @@ def _expire_one(deps: Dependencies, scope: Scope, intent_id: str) -> bool:
             now = deps.clock.now()
             if intent is None:
                 return False
-            before, captured = intent.status, intent.captured_amount
+            before = intent.status
             if not lifecycle.expire_if_due(intent, deps.ids.new_id("cp", scope.environment), now):
                 return False
+            # An intent with a capture or reversal in flight is not saved (ConcurrentUpdateError):
+            # the next pass looks again.
             save_with_events(deps, uow, intent, before, now)
-            if intent.captured_amount > captured:
-                # autoExpireAction Capture moves money through the processor like any capture,
-                # after the save won its version check so a lost race never captures twice,
-                # and once its writes are accepted.
-                uow.flush()
-                deps.processor.capture(intent, intent.captured_amount - captured)
             uow.commit()
             return True
     except ConcurrentUpdateError:

@@ -90,7 +90,7 @@ def cancel(call: ApiCall) -> Response:
     return _change(call, lifecycle.cancel)
 
 
-def capture(call: ApiCall) -> Response:
+async def capture(call: ApiCall) -> Response:
     intent_id = call.path_param("paymentIntentId")
     amounts = (call.body["amount"], call.body.get("tipsAmount"))
 
@@ -98,18 +98,23 @@ def capture(call: ApiCall) -> Response:
         message = f"collect payment for {intent.reference}"
         return stored_json({"message": message, "captureId": intent.captures[-1].id})
 
-    answer = intents.capture_intent(
-        call.deps, call.scope, intent_id, amounts, call.idempotent(intent_id), render
+    answer = await intents.capture_intent(
+        call.deps, call.context, call.scope, intent_id, amounts, call.idempotent(intent_id), render
     )
     return answer_response(answer)
 
 
-def reverse(call: ApiCall) -> Response:
-    def render(intent: PaymentIntent) -> Any:
+async def reverse(call: ApiCall) -> Response:
+    intent_id = call.path_param("paymentIntentId")
+
+    def render(intent: PaymentIntent) -> StoredResponse:
         message = f"reverse for {intent.reference}"
         return stored_json({"message": message, "reversalId": intent.reversal_id})
 
-    return _change(call, intents.reverse_change(call.deps), render)
+    answer = await intents.reverse_intent(
+        call.deps, call.context, call.scope, intent_id, call.idempotent(intent_id), render
+    )
+    return answer_response(answer)
 
 
 def change_amount(call: ApiCall) -> Response:
@@ -222,7 +227,8 @@ ROUTES: list[Route] = [
             summary="Capture all or part of a Manual authorization",
             success=(200, "Capture"),
             # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was captured.
-            errors=(404, 409, 413, 415, 502),
+            # 504: it did not answer in time; the outcome is settled later, a retry answers it.
+            errors=(404, 409, 413, 415, 502, 504),
         ),
     ),
     api_route(
@@ -232,7 +238,7 @@ ROUTES: list[Route] = [
             on_event_loop=True,
             summary="Reverse a payment in full",
             success=(200, "Reversal"),
-            errors=(404, 409),
+            errors=(404, 409, 504),
             idempotent=True,
         ),
     ),

@@ -24,7 +24,7 @@ from payintents.web.presenters import (
 MAX_REFUND_ID_LENGTH = 50
 
 
-def create(call: ApiCall) -> Response:
+async def create(call: ApiCall) -> Response:
     intent_id = call.path_param("paymentIntentId")
     # The endpoint already refused a missing or malformed key, together with any body errors.
     idempotent = call.idempotent(intent_id, required=True)
@@ -39,7 +39,9 @@ def create(call: ApiCall) -> Response:
     def render(outcome: RefundOutcome) -> StoredResponse:
         return stored_json(present_refund_created(outcome))
 
-    answer = refunds.create_refund(call.deps, call.scope, intent_id, refund_request, idempotent, render)
+    answer = await refunds.create_refund(
+        call.deps, call.context, call.scope, intent_id, refund_request, idempotent, render
+    )
     return answer_response(answer)
 
 
@@ -76,7 +78,8 @@ ROUTES: list[Route] = [
             summary="Refund all or part of a captured payment",
             success=(200, "RefundCreated"),
             # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was refunded.
-            errors=(404, 409, 413, 415, 502),
+            # 504: it did not answer in time; the outcome is settled later, a retry answers it.
+            errors=(404, 409, 413, 415, 502, 504),
         ),
         GET=Operation(
             list_for_intent,

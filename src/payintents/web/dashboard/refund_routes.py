@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.from_thread
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -30,8 +31,9 @@ from payintents.domain.intent import PaymentIntent
 from payintents.domain.lifecycle import refund_refusal
 from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import dashboard, refunds
-from payintents.service.idempotent import IdempotentRequest
-from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError
+from payintents.service.idempotent import Answer, IdempotentRequest
+from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError, RequestContext
+from payintents.service.sandbox import load_clock_offset
 from payintents.web.amounts import AmountInputError, decimal_text, format_money, parse_amount
 from payintents.web.dashboard.pages import BASE, FORM_EXPIRED, Visit, page, redirect
 from payintents.web.dashboard.payment_routes import can_refund
@@ -155,9 +157,7 @@ def refund_confirm(visit: Visit) -> Response:
         intent = dashboard.refundable_intent(visit.deps, visit.scope, intent_id)
         return _form(visit, intent, fields, 400, errors)
     try:
-        answer = refunds.create_refund(
-            visit.deps, visit.scope, intent_id, wanted, _idempotent(intent_id, wanted, fields.key), _render
-        )
+        answer = _create_refund(visit, wanted, fields.key)
     except RuleBrokenError as refused:
         intent = dashboard.refundable_intent(visit.deps, visit.scope, intent_id)
         return _form(visit, intent, fields, 400, problem=_in_money(refused, intent))
@@ -177,6 +177,16 @@ def refund_confirm(visit: Visit) -> Response:
         # The refund is committed: show it. Only the "by whom" note is missing (it reads "API").
         log.exception("could not record who made refund %s", refund_id)
     return redirect(f"{BASE}/payments/{intent_id}?refund={refund_id}")
+
+
+def _create_refund(visit: Visit, wanted: RefundRequest, key: str) -> Answer:
+    """The API's own refund path, awaited from the page's worker thread on the event loop."""
+    context = RequestContext(load_clock_offset(visit.deps, visit.scope))
+    idempotent = _idempotent(visit.intent_id, wanted, key)
+    create = refunds.create_refund
+    return anyio.from_thread.run(
+        create, visit.deps, context, visit.scope, visit.intent_id, wanted, idempotent, _render
+    )
 
 
 def _in_money(refused: RuleBrokenError, intent: PaymentIntent) -> str:
