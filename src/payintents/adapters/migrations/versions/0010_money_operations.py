@@ -17,17 +17,24 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_RESERVE_CAP = "pending_refund_amount >= 0 AND refunded_amount + pending_refund_amount <= refundable_amount"
+
+
 def upgrade() -> None:
-    # Batch mode: SQLite rebuilds the table to add the CHECK constraint.
-    with op.batch_alter_table("payment_intents") as batch:
-        batch.add_column(
-            sa.Column("pending_refund_amount", sa.BigInteger(), nullable=False, server_default=sa.text("0"))
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite cannot add a table constraint without rebuilding the table, which the foreign
+        # keys onto payment_intents forbid; a column's CHECK may name other columns there.
+        op.execute(
+            "ALTER TABLE payment_intents ADD COLUMN pending_refund_amount BIGINT DEFAULT 0 NOT NULL"
+            f" CONSTRAINT ck_refund_reserve_cap CHECK ({_RESERVE_CAP})"
         )
-        batch.add_column(sa.Column("pending_operation_id", sa.String(length=64), nullable=True))
-        batch.create_check_constraint(
-            "ck_refund_reserve_cap",
-            "pending_refund_amount >= 0 AND refunded_amount + pending_refund_amount <= refundable_amount",
+    else:
+        op.add_column(
+            "payment_intents",
+            sa.Column("pending_refund_amount", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
         )
+        op.create_check_constraint("ck_refund_reserve_cap", "payment_intents", _RESERVE_CAP)
+    op.add_column("payment_intents", sa.Column("pending_operation_id", sa.String(length=64), nullable=True))
     _create_money_operations()
     op.create_table(
         "sandbox_processor_ledger",
@@ -83,7 +90,8 @@ def _create_money_operations() -> None:
 def downgrade() -> None:
     op.drop_table("sandbox_processor_ledger")
     op.drop_table("money_operations")
-    with op.batch_alter_table("payment_intents") as batch:
-        batch.drop_constraint("ck_refund_reserve_cap", type_="check")
-        batch.drop_column("pending_operation_id")
-        batch.drop_column("pending_refund_amount")
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint("ck_refund_reserve_cap", "payment_intents", type_="check")
+    # SQLite drops the column's own CHECK with it.
+    op.drop_column("payment_intents", "pending_operation_id")
+    op.drop_column("payment_intents", "pending_refund_amount")
