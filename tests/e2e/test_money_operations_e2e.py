@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ def serving(
         "PAYINTENTS_DISPATCHER": "off",
     }
     with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             serve_command(port, 1), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
     try:
@@ -110,10 +110,8 @@ def send_in_background(call: Any) -> threading.Thread:
     """Send a request the server will never answer (it is killed meanwhile)."""
 
     def send() -> None:
-        try:
+        with suppress(httpx.TransportError):
             call()
-        except httpx.TransportError:
-            pass
 
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
@@ -122,14 +120,16 @@ def send_in_background(call: Any) -> threading.Thread:
 
 def reconcile_after_deadline(database_url: str) -> dict[str, int]:
     """``payintents reconcile`` as a person types it, once the pending operation's deadline passed."""
-    (deadline_at,) = rows(database_url, "SELECT max(deadline_at) FROM money_operations WHERE status = 'pending'")[0]
+    (deadline_at,) = rows(
+        database_url, "SELECT max(deadline_at) FROM money_operations WHERE status = 'pending'"
+    )[0]
     deadline = datetime.fromisoformat(str(deadline_at)).replace(tzinfo=UTC)
     time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.2)
     return dict(json.loads(cli(database_url, "reconcile")))
 
 
 def audit_is_clean(database_url: str) -> None:
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-m", "payintents.cli", "audit", "--database", database_url],
         capture_output=True,
         text=True,
