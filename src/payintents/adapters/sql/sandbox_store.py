@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select,
 from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.schema import (
     captures,
+    money_operations,
     idempotency_keys,
     outbox_events,
     payment_events,
@@ -17,6 +18,7 @@ from payintents.adapters.sql.schema import (
     refunds,
     sandbox_clocks,
     sandbox_failures,
+    sandbox_processor_ledger,
     sandbox_requests,
     webhook_attempts,
     webhook_deliveries,
@@ -153,6 +155,9 @@ class SqlSandboxRepository:
             delete(webhook_subscriptions).where(in_scope(webhook_subscriptions, scope)),
             delete(outbox_events).where(in_scope(outbox_events, scope)),
             delete(refunds).where(in_scope(refunds, scope)),
+            # An operation in flight meanwhile finds its row gone and records nothing.
+            delete(money_operations).where(in_scope(money_operations, scope)),
+            delete(sandbox_processor_ledger).where(sandbox_processor_ledger.c.payment_intent_id.in_(intents)),
             delete(captures).where(captures.c.payment_intent_id.in_(intents)),
             delete(payment_events).where(payment_events.c.payment_intent_id.in_(intents)),
             delete(idempotency_keys).where(in_scope(idempotency_keys, scope)),
