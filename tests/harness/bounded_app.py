@@ -32,6 +32,7 @@ from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
+from payintents.service.ports import RequestContext
 from tests.harness.variant_server import serve_variant
 
 WRITE_ENV = "PAYINTENTS_BOUNDED_WRITE"
@@ -40,8 +41,9 @@ WRITES = ("none", "one-statement")
 _NUMBERS = itertools.count(os.getpid() * 10**7)
 
 
-def bounded_create_refund(
+async def bounded_create_refund(
     deps: Dependencies,
+    context: RequestContext,
     scope: Scope,
     intent_id: str,
     refund_request: RefundRequest,
@@ -50,7 +52,7 @@ def bounded_create_refund(
 ) -> Answer:
     now = deps.clock.now()
     refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
-    outcome = RefundOutcome(refund, refund_request.amount, 10**9, fully_refunded=False, reference="bound")
+    outcome = RefundOutcome(refund, reference="bound")
     answer = render(outcome)
     if os.environ.get(WRITE_ENV) == "one-statement":
         params = ceiling_params(next(_NUMBERS), intent_id, refund_request.amount, now)

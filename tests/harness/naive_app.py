@@ -24,6 +24,7 @@ Nothing under ``src/`` is changed; this module is never imported by the real ser
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
@@ -43,7 +44,7 @@ from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
-from payintents.service.waiting import wait
+from payintents.service.ports import RequestContext
 from payintents.web.app import build_app
 from tests.harness.variant_server import serve_variant
 
@@ -56,7 +57,20 @@ def _window_s() -> float:
     return float(os.environ.get(WINDOW_ENV, "20")) / 1000
 
 
-def naive_create_refund(
+async def naive_create_refund(
+    deps: Dependencies,
+    context: RequestContext,
+    scope: Scope,
+    intent_id: str,
+    refund_request: RefundRequest,
+    request: IdempotentRequest,
+    render: Render[RefundOutcome],
+) -> Answer:
+    """The route's refund, run naively on a thread (so naive requests interleave)."""
+    return await asyncio.to_thread(_naive_refund, deps, scope, intent_id, refund_request, request, render)
+
+
+def _naive_refund(
     deps: Dependencies,
     scope: Scope,
     intent_id: str,
@@ -74,15 +88,15 @@ def naive_create_refund(
         intent = uow.intents.get(scope, intent_id)
         if intent is None or intent.status is not Status.CAPTURED or amount > intent.remaining_refundable:
             raise lifecycle.refund_refusal(intent, amount)
-    # Through ``wait``: on the event loop this gives way and the request reruns on a thread
-    # (ADR 0011), so naive requests of one worker interleave as any concurrent server's would.
-    wait(_window_s(), time.sleep)
+    # The window between check and write, in which the naive requests of one worker interleave
+    # as any concurrent server's would.
+    time.sleep(_window_s())
     with cast(SqlUnitOfWork, deps.uow()) as uow:
         now = deps.clock.now()
-        refunded, refundable, reference = _add_unconditionally(uow._conn, scope, intent_id, amount, now)
+        reference = _add_unconditionally(uow._conn, scope, intent_id, amount, now)
         refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
         uow.refunds.add(refund)
-        response = render(RefundOutcome(refund, refunded, refundable, refunded >= refundable, reference))
+        response = render(RefundOutcome(refund, reference or ""))
         if request.key is not None:
             _store_key(uow._conn, scope, request, response, now)
         uow.commit()
@@ -110,7 +124,8 @@ def _key(scope: Scope, request: IdempotentRequest) -> tuple[Any, ...]:
 
 def _add_unconditionally(
     conn: Connection, scope: Scope, intent_id: str, amount: int, now: Any
-) -> tuple[int, int, str | None]:
+) -> str | None:
+    """Add ``amount`` whatever the cap says; the intent's reference."""
     new_total = pi.c.refunded_amount + amount
     row = conn.execute(
         update(pi)
@@ -122,9 +137,9 @@ def _add_unconditionally(
             updated_at=now,
             version=pi.c.version + 1,
         )
-        .returning(pi.c.refunded_amount, pi.c.refundable_amount, pi.c.reference)
+        .returning(pi.c.reference)
     ).one()
-    return int(row[0]), int(row[1]), row[2]
+    return None if row[0] is None else str(row[0])
 
 
 def _store_key(

@@ -33,6 +33,7 @@ from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service.accounts import hash_key
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import IdempotentRequest
+from payintents.service.ports import RequestContext
 from payintents.service.refunds import create_refund
 
 
@@ -43,17 +44,14 @@ def render(outcome: RefundOutcome) -> StoredResponse:
 async def refund_many(
     deps: Dependencies, scope: Scope, ids: list[str], count: int, concurrency: int, tag: str
 ) -> None:
-    runner = deps.event_loop_runner
-    assert runner is not None, "PostgreSQL engines have an event-loop runner"
     admitted = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:
         intent_id = ids[i % len(ids)]
         request = IdempotentRequest(f"{tag}-{i}", f"refund:{intent_id}", "fingerprint")
+        wanted = RefundRequest(amount=1 + i % 50)
         async with admitted:
-            await runner.run(
-                create_refund, deps, scope, intent_id, RefundRequest(amount=1 + i % 50), request, render
-            )
+            await create_refund(deps, RequestContext(), scope, intent_id, wanted, request, render)
 
     await asyncio.gather(*(one(i) for i in range(count)))
 
