@@ -10,8 +10,9 @@
 
 A timeout answers 504 and leaves the operation pending; ``reconcile`` settles it from what the
 processor says it did. The guarded ``finish`` makes recording happen once, whoever gets there
-first. A retry with the same key while the operation is pending waits for it, reconciles it once
-its deadline has passed, and answers the stored result: never a second processor call.
+first. A retry with the same key while the operation is pending waits for it (recording it from
+the processor's lookup once the processor has an answer, releasing it past its deadline if the
+processor never got the call) and answers the stored result: never a second processor call.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ DEADLINE_MARGIN = timedelta(seconds=2)
 # Polling a pending operation or a busy intent: from the first pause, doubling to the longest.
 FIRST_POLL_S = 0.005
 LONGEST_POLL_S = 0.1
+# How often a waiting request asks the processor about a pending operation.
+LOOKUP_EVERY_S = 1.0
 
 
 class OperationTimeoutError(ProcessorTimeoutError):
@@ -214,25 +217,35 @@ async def reconcile(deps: Dependencies, operation: MoneyOperation) -> OperationS
     """Settle a pending operation past its deadline from what the processor says it did: done →
     recorded, declined, failed or never received → released. Its final status."""
     outcome = await deps.processor.lookup(operation.processor_key)
-    if outcome is ProcessorOutcome.SUCCEEDED:
-        await deps.runner().write(lambda uow: record_success(deps, uow, operation))
-    else:
-        await deps.runner().write(lambda uow: record_failure(deps, uow, operation))
+    await _record(deps, operation, outcome is ProcessorOutcome.SUCCEEDED)
     return (await _current(deps, operation)).status
 
 
 async def settle(deps: Dependencies, operation: MoneyOperation) -> MoneyOperation:
-    """Wait for a pending operation to be recorded, reconciling it once past its deadline."""
-    pause_s = FIRST_POLL_S
+    """Wait for a pending operation to be recorded, and record it from the processor's own word
+    as soon as the processor has one (asked once a second at most): a request that died after
+    the call is then settled without waiting for the deadline. Past the deadline, a call the
+    processor never received is released."""
+    pause_s, asked_at = FIRST_POLL_S, time.monotonic()
     current = operation
     while current.status is OperationStatus.PENDING:
         if deps.clock.real_now() >= current.deadline_at:
             await reconcile(deps, current)
+        elif time.monotonic() - asked_at >= LOOKUP_EVERY_S:
+            asked_at = time.monotonic()
+            outcome = await deps.processor.lookup(current.processor_key)
+            if outcome is not None:
+                await _record(deps, current, outcome is ProcessorOutcome.SUCCEEDED)
         else:
             await asyncio.sleep(pause_s)
             pause_s = min(2 * pause_s, LONGEST_POLL_S)
         current = await _current(deps, current)
     return current
+
+
+async def _record(deps: Dependencies, operation: MoneyOperation, succeeded: bool) -> None:
+    record = record_success if succeeded else record_failure
+    await deps.runner().write(lambda uow: record(deps, uow, operation))
 
 
 async def _current(deps: Dependencies, operation: MoneyOperation) -> MoneyOperation:
