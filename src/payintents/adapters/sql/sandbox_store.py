@@ -10,8 +10,8 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select,
 from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.schema import (
     captures,
-    money_operations,
     idempotency_keys,
+    money_operations,
     outbox_events,
     payment_events,
     payment_intents,
