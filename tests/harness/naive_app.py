@@ -122,9 +122,7 @@ def _key(scope: Scope, request: IdempotentRequest) -> tuple[Any, ...]:
     )
 
 
-def _add_unconditionally(
-    conn: Connection, scope: Scope, intent_id: str, amount: int, now: Any
-) -> str | None:
+def _add_unconditionally(conn: Connection, scope: Scope, intent_id: str, amount: int, now: Any) -> str | None:
     """Add ``amount`` whatever the cap says; the intent's reference."""
     new_total = pi.c.refunded_amount + amount
     row = conn.execute(
