@@ -18,6 +18,7 @@ from payintents.service.ports import (
     ProcessorUnavailableError,
     SandboxCard,
     TransactionRunner,
+    UnitOfWork,
 )
 from payintents.service.waiting import sleep_first
 
@@ -136,8 +137,15 @@ class StoredLedger:
     async def record(
         self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome
     ) -> ProcessorOutcome:
-        now = datetime.now(UTC)
-        return await self._runner.write(lambda uow: uow.processor_ledger.record(key, operation, outcome, now))
+        def write(uow: UnitOfWork) -> ProcessorOutcome:
+            now = datetime.now(UTC)
+            # A new call that reaches the ledger at or after its deadline (its caller gave up, and
+            # the reconciler may already have asked) is refused, never applied.
+            if now >= operation.deadline_at and uow.processor_ledger.find(key) is None:
+                raise ProcessorTimeoutError("The card processor received the operation after its deadline.")
+            return uow.processor_ledger.record(key, operation, outcome, now)
+
+        return await self._runner.write(write)
 
     async def find(self, key: str) -> ProcessorOutcome | None:
         return await self._runner.read(lambda uow: uow.processor_ledger.find(key))
