@@ -7,6 +7,7 @@ just as it would against a database; a unit of work that does not commit changes
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Sequence
@@ -17,10 +18,11 @@ from typing import Any, Self
 
 from payintents.domain import lifecycle
 from payintents.domain.card import mask_card_number
-from payintents.domain.errors import RuleBrokenError, StateConflictError
+from payintents.domain.errors import StateConflictError
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
+from payintents.domain.money_operation import CallerKey, MoneyOperation, OperationStatus, ProcessorOutcome
 from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
 from payintents.domain.webhooks import Subscription
@@ -55,6 +57,10 @@ class MemoryState:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     deliveries: dict[tuple[str, str], MemoryDelivery] = field(default_factory=dict)
     failures: dict[tuple[str, str], InjectedFailure] = field(default_factory=dict)
+    # What the SQL store keeps in payment_intents' pending columns: refunds reserved, operation held.
+    reserved_refunds: Counter[str] = field(default_factory=Counter)
+    held_by: dict[str, str] = field(default_factory=dict)
+    operations: dict[str, MoneyOperation] = field(default_factory=dict)
 
 
 class MemoryIntents:
@@ -72,11 +78,12 @@ class MemoryIntents:
     def find(self, intent_id: str) -> PaymentIntent | None:
         return copy.deepcopy(self._s.intents.get(intent_id))
 
-    def save(self, intent: PaymentIntent) -> None:
+    def save(self, intent: PaymentIntent, finishing: str | None = None) -> None:
         lifecycle.check_invariants(intent)
         stored = self._s.intents[intent.id]
-        if stored.version != intent.version:
+        if stored.version != intent.version or self._s.held_by.get(intent.id) != finishing:
             raise ConcurrentUpdateError(intent.id)
+        self._s.held_by.pop(intent.id, None)
         intent.version += 1
         self._s.intents[intent.id] = copy.deepcopy(intent)
 
@@ -91,14 +98,20 @@ class MemoryIntents:
             found = [i for i in found if (i.created_at, i.id) < query.after]
         return IntentPage([copy.deepcopy(i) for i in found[: query.limit]], len(found) > query.limit)
 
-    def apply_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied | None:
+    def reserve_refund(self, scope: Scope, intent_id: str, amount: int) -> str | None:
         intent = self.get(scope, intent_id)
-        if intent is None:
+        if intent is None or intent.status is not Status.CAPTURED or intent_id in self._s.held_by:
             return None
-        try:
-            lifecycle.apply_refund(intent, amount, now)
-        except RuleBrokenError:
+        if intent.refunded_amount + self._s.reserved_refunds[intent_id] + amount > intent.refundable_amount:
             return None
+        self._s.reserved_refunds[intent_id] += amount
+        return intent.reference
+
+    def confirm_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied:
+        intent = self.get(scope, intent_id)
+        assert intent is not None and self._s.reserved_refunds[intent_id] >= amount
+        self._s.reserved_refunds[intent_id] -= amount
+        lifecycle.apply_refund(intent, amount, now)
         self.save(intent)
         return RefundApplied(
             intent.refunded_amount,
@@ -107,6 +120,22 @@ class MemoryIntents:
             intent.capture_mode,
             intent.reference,
         )
+
+    def release_refund(self, scope: Scope, intent_id: str, amount: int) -> None:
+        assert self._s.reserved_refunds[intent_id] >= amount
+        self._s.reserved_refunds[intent_id] -= amount
+
+    def reserve_operation(self, intent: PaymentIntent, operation_id: str) -> bool:
+        stored = self._s.intents[intent.id]
+        if stored.version != intent.version or intent.id in self._s.held_by:
+            return False
+        if self._s.reserved_refunds[intent.id]:
+            return False
+        self._s.held_by[intent.id] = operation_id
+        return True
+
+    def release_operation(self, scope: Scope, intent_id: str, operation_id: str) -> None:
+        assert self._s.held_by.pop(intent_id) == operation_id
 
     def due_for_expiry(
         self, now: datetime, limit: int, scope: Scope | None = None
@@ -156,6 +185,9 @@ class MemoryIdempotency:
         full_key = (scope.account_id, scope.environment.value, target, key)
         fingerprint, _, created_at = self._s.keys[full_key]
         self._s.keys[full_key] = (fingerprint, response, created_at)
+
+    def release(self, scope: Scope, target: str, key: str) -> None:
+        del self._s.keys[(scope.account_id, scope.environment.value, target, key)]
 
     def reap(self, older_than: datetime, scope: Scope | None = None) -> int:
         old = [
@@ -368,6 +400,63 @@ class MemorySandbox:
         self._s.failures.pop((intent_id, operation.value), None)
 
 
+class MemoryOperations:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    def add(self, operation: MoneyOperation) -> None:
+        self._s.operations[operation.id] = operation
+
+    def get(self, operation_id: str) -> MoneyOperation | None:
+        return self._s.operations.get(operation_id)
+
+    def for_key(self, scope: Scope, target: str, key: str) -> MoneyOperation | None:
+        wanted = CallerKey(target, key)
+        found = [
+            o
+            for o in self._s.operations.values()
+            if o.scope == scope and o.caller_key == wanted and o.status is not OperationStatus.FAILED
+        ]
+        return found[0] if found else None
+
+    def finish(self, operation_id: str, status: OperationStatus, now: datetime) -> bool:
+        operation = self._s.operations[operation_id]
+        if operation.status is not OperationStatus.PENDING:
+            return False
+        self._s.operations[operation_id] = dataclasses.replace(operation, status=status)
+        return True
+
+    def overdue(self, now: datetime, limit: int) -> list[MoneyOperation]:
+        due = [
+            o
+            for o in self._s.operations.values()
+            if o.status is OperationStatus.PENDING and o.deadline_at <= now
+        ]
+        return sorted(due, key=lambda o: o.deadline_at)[:limit]
+
+    def pending_on(self, scope: Scope, intent_id: str) -> list[MoneyOperation]:
+        return [
+            o
+            for o in self._s.operations.values()
+            if o.scope == scope and o.intent_id == intent_id and o.status is OperationStatus.PENDING
+        ]
+
+
+class MemoryLedger:
+    """The sandbox processor's ledger table, for a processor that would keep it in this store."""
+
+    def __init__(self) -> None:
+        self._outcomes: dict[str, ProcessorOutcome] = {}
+
+    def record(
+        self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome, now: datetime
+    ) -> ProcessorOutcome:
+        return self._outcomes.setdefault(key, outcome)
+
+    def find(self, key: str) -> ProcessorOutcome | None:
+        return self._outcomes.get(key)
+
+
 class MemoryUnitOfWork:
     """A transaction over a working copy of the state, swapped in on commit."""
 
@@ -379,6 +468,8 @@ class MemoryUnitOfWork:
         self.intents = MemoryIntents(self._work)
         self.refunds = MemoryRefunds(self._work)
         self.idempotency = MemoryIdempotency(self._work)
+        self.operations = MemoryOperations(self._work)
+        self.processor_ledger = MemoryLedger()
         self.outbox = MemoryOutbox(self._work)
         self.accounts = MemoryAccounts(self._work)
         self.webhooks = MemoryWebhooks(self._work)
@@ -466,13 +557,17 @@ class ApprovingProcessor:
     async def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult:
         return CardResult("approved" if passed else "declined", {})
 
-    def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
-        self._obey(injected)
+    def __init__(self) -> None:
+        # What it did under each processor key, as the sandbox processor's ledger keeps it.
+        self.ledger: dict[str, ProcessorOutcome] = {}
 
-    def refund(
-        self, scope: Scope, intent_id: str, amount: int, injected: InjectedFailure | None = None
-    ) -> None:
-        self._obey(injected)
+    async def perform(self, operation: MoneyOperation) -> None:
+        if operation.processor_key not in self.ledger:
+            self.ledger[operation.processor_key] = ProcessorOutcome.SUCCEEDED
+        self._obey(operation.injected)
+
+    async def lookup(self, key: str) -> ProcessorOutcome | None:
+        return self.ledger.get(key)
 
     @staticmethod
     def _obey(injected: InjectedFailure | None) -> None:

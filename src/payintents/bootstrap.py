@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from payintents.adapters.clock import SystemClock
 from payintents.adapters.ids import RandomIds
-from payintents.adapters.sandbox_processor import SandboxProcessor
+from payintents.adapters.sandbox_processor import SandboxProcessor, StoredLedger
 from payintents.adapters.sql.account_store import find_api_key
 from payintents.adapters.sql.audit import AuditReport, audit
 from payintents.adapters.sql.engine import (
@@ -70,6 +70,8 @@ class Settings:
     request_log_retention: timedelta = timedelta(hours=24)
     # How long the sandbox's timeout test card makes the processor wait.
     sandbox_timeout_s: float = 5.0
+    # How long a refund, capture or reversal waits for the processor before answering 504.
+    processor_timeout_s: float = 40.0
     # The test-card checkout pays production intents too (tests of production behaviour only).
     production_checkout: bool = field(
         default_factory=lambda: os.environ.get("PAYINTENTS_PRODUCTION_CHECKOUT", "off").lower() == "on"
@@ -108,6 +110,7 @@ class Settings:
                 "PAYINTENTS_SANDBOX_WEBHOOK_HOSTS", parse_sandbox_hosts, ",".join(sorted(SANDBOX_LOCAL_HOSTS))
             ),
             sandbox_timeout_s=float(os.environ.get("PAYINTENTS_SANDBOX_TIMEOUT_S", "5")),
+            processor_timeout_s=_parsed_setting("PAYINTENTS_PROCESSOR_TIMEOUT_S", _positive_seconds, "40"),
             request_log_retention=timedelta(
                 hours=float(os.environ.get("PAYINTENTS_REQUEST_LOG_RETENTION_HOURS", "24"))
             ),
@@ -164,6 +167,13 @@ def _parsed_setting(name: str, parse: Callable[[str], T], default: str) -> T:
         raise ConfigurationError(f"{name} {malformed}") from None
 
 
+def _positive_seconds(text: str) -> float:
+    seconds = float(text)
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{text} is not a number of seconds above 0")
+    return seconds
+
+
 def _count_setting(name: str, default: int) -> int:
     """A whole number of at least 1 from the environment."""
     text = os.environ.get(name, str(default)).strip()
@@ -188,6 +198,8 @@ def build_dependencies(
         return SqlUnitOfWork(engine, read_only=True)
 
     clock = clock or SystemClock()
+    # PostgreSQL engines keep pool_size connections and open as many more (engine.py).
+    transactions = transaction_runner(engine, gate, writer, reader, connections=2 * settings.pool_size)
     return Dependencies(
         uow=writer,
         key_usage=KeyUsageRecorder(writer, clock),
@@ -195,11 +207,11 @@ def build_dependencies(
         request_log=RequestLogBuffer(writer),
         reader=reader,
         key_lookup=lambda key_hash: find_api_key(engine, key_hash),
-        # PostgreSQL engines keep pool_size connections and open as many more (engine.py).
-        transactions=transaction_runner(engine, gate, writer, reader, connections=2 * settings.pool_size),
+        transactions=transactions,
         clock=clock,
         ids=RandomIds(),
-        processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s),
+        processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s, ledger=StoredLedger(transactions)),
+        processor_timeout_s=settings.processor_timeout_s,
         idempotency_retention=settings.idempotency_retention,
         webhook_retry_scale=settings.webhook_retry_scale,
         webhook_timeout_s=settings.webhook_timeout_s,

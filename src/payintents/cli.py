@@ -79,6 +79,22 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from payintents.bootstrap import build_dependencies, migrate
+    from payintents.service.reconciler import reconcile_overdue
+
+    settings = _settings(args)
+    migrate(settings)
+    report = asyncio.run(reconcile_overdue(build_dependencies(settings)))
+    print(
+        json.dumps({"recorded": report.succeeded, "released": report.released, "unsettled": report.unsettled})
+    )
+    return 0 if report.unsettled == 0 else 1
+
+
 def cmd_dispatch(args: argparse.Namespace) -> int:
     """Deliver webhooks in the foreground until SIGINT or SIGTERM."""
     import logging.config
@@ -262,6 +278,12 @@ def _add_maintenance_parsers(commands: argparse._SubParsersAction[argparse.Argum
     _with_database(migrate).set_defaults(handler=cmd_migrate)
     expire = commands.add_parser("expire", help="one housekeeping pass: expire due intents, reap old keys")
     _with_database(expire).set_defaults(handler=cmd_expire)
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="settle refunds, captures and reversals left pending past their deadline (after a "
+        "crash or a processor timeout) from what the processor did; exit 1 if one stays unsettled",
+    )
+    _with_database(reconcile).set_defaults(handler=cmd_reconcile)
     audit = commands.add_parser(
         "audit", help="re-check the money invariants on every stored row; exit 1 if one is broken"
     )

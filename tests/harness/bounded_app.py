@@ -45,7 +45,7 @@ _NUMBERS = itertools.count(os.getpid() * 10**7)
 
 async def bounded_create_refund(
     deps: Dependencies,
-    ctx: RequestContext,
+    context: RequestContext,
     scope: Scope,
     intent_id: str,
     refund_request: RefundRequest,
@@ -54,7 +54,7 @@ async def bounded_create_refund(
 ) -> Answer:
     now = ctx.now(deps.clock)
     refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
-    outcome = RefundOutcome(refund, refund_request.amount, 10**9, fully_refunded=False, reference="bound")
+    outcome = RefundOutcome(refund, reference="bound")
     answer = render(outcome)
     if os.environ.get(WRITE_ENV) == "one-statement":
         params = ceiling_params(next(_NUMBERS), intent_id, refund_request.amount, now)

@@ -90,7 +90,7 @@ def _check(
 
 def _write(
     deps: Dependencies,
-    ctx: RequestContext,
+    context: RequestContext,
     scope: Scope,
     intent_id: str,
     refund_request: RefundRequest,
@@ -99,11 +99,11 @@ def _write(
 ) -> Answer:
     amount = refund_request.amount
     with cast(SqlUnitOfWork, deps.uow()) as uow:
-        now = ctx.now(deps.clock)
-        refunded, refundable, reference = _add_unconditionally(uow._conn, scope, intent_id, amount, now)
+        now = context.now(deps.clock)
+        reference = _add_unconditionally(uow._conn, scope, intent_id, amount, now)
         refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
         uow.refunds.add(refund)
-        response = render(RefundOutcome(refund, refunded, refundable, refunded >= refundable, reference))
+        response = render(RefundOutcome(refund, reference or ""))
         if request.key is not None:
             _store_key(uow._conn, scope, request, response, now)
         uow.commit()
@@ -129,9 +129,8 @@ def _key(scope: Scope, request: IdempotentRequest) -> tuple[Any, ...]:
     )
 
 
-def _add_unconditionally(
-    conn: Connection, scope: Scope, intent_id: str, amount: int, now: Any
-) -> tuple[int, int, str | None]:
+def _add_unconditionally(conn: Connection, scope: Scope, intent_id: str, amount: int, now: Any) -> str | None:
+    """Add ``amount`` whatever the cap says; the intent's reference."""
     new_total = pi.c.refunded_amount + amount
     row = conn.execute(
         update(pi)
@@ -143,9 +142,9 @@ def _add_unconditionally(
             updated_at=now,
             version=pi.c.version + 1,
         )
-        .returning(pi.c.refunded_amount, pi.c.refundable_amount, pi.c.reference)
+        .returning(pi.c.reference)
     ).one()
-    return int(row[0]), int(row[1]), row[2]
+    return None if row[0] is None else str(row[0])
 
 
 def _store_key(

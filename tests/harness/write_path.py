@@ -50,10 +50,9 @@ async def refund_many(
     async def one(i: int) -> None:
         intent_id = ids[i % len(ids)]
         request = IdempotentRequest(f"{tag}-{i}", f"refund:{intent_id}", "fingerprint")
+        wanted = RefundRequest(amount=1 + i % 50)
         async with admitted:
-            await create_refund(
-                deps, RequestContext(), scope, intent_id, RefundRequest(amount=1 + i % 50), request, render
-            )
+            await create_refund(deps, RequestContext(), scope, intent_id, wanted, request, render)
 
     await asyncio.gather(*(one(i) for i in range(count)))
 

@@ -66,10 +66,20 @@ def load(engine: Engine, intent_id: str, scope: Scope = SCOPE) -> PaymentIntent 
 
 
 def refund(engine: Engine, intent_id: str, amount: int, scope: Scope = SCOPE) -> RefundApplied | None:
+    """Reserve, then confirm (the processor said yes), in one unit of work."""
     with SqlUnitOfWork(engine) as uow:
-        applied = uow.intents.apply_refund(scope, intent_id, amount, NOW + timedelta(hours=1))
+        if uow.intents.reserve_refund(scope, intent_id, amount) is None:
+            return None
+        applied = uow.intents.confirm_refund(scope, intent_id, amount, NOW + timedelta(hours=1))
         uow.commit()
         return applied
+
+
+def reserve(engine: Engine, intent_id: str, amount: int) -> str | None:
+    with SqlUnitOfWork(engine) as uow:
+        reference = uow.intents.reserve_refund(SCOPE, intent_id, amount)
+        uow.commit()
+        return reference
 
 
 def full_intent() -> PaymentIntent:
@@ -204,6 +214,38 @@ def test_apply_refund_refuses_wrong_status_over_cap_and_other_scopes(engine: Eng
     assert refund(engine, "pi_missing", 1) is None
     loaded = load(engine, "pi_cap")
     assert loaded is not None and (loaded.refunded_amount, loaded.version) == (0, 0)
+
+
+def test_pending_refunds_count_against_the_cap_until_released(engine: Engine) -> None:
+    store(engine, make_intent("pi_1", 1000))
+    assert reserve(engine, "pi_1", 700) == "Order 234"
+    assert reserve(engine, "pi_1", 301) is None  # 700 pending + 301 > 1000
+    with SqlUnitOfWork(engine) as uow:
+        uow.intents.release_refund(SCOPE, "pi_1", 700)
+        uow.commit()
+    assert refund(engine, "pi_1", 1000) is not None
+    loaded = load(engine, "pi_1")
+    assert loaded is not None and (loaded.status, loaded.refunded_amount) == (Status.REFUNDED, 1000)
+
+
+def test_a_capture_in_flight_holds_the_intent(engine: Engine) -> None:
+    store(engine, make_intent("pi_m", mode=CaptureMode.MANUAL))
+    intent = load(engine, "pi_m")
+    assert intent is not None
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.intents.reserve_operation(intent, "op_1")
+        assert not uow.intents.reserve_operation(intent, "op_2")
+        uow.commit()
+    with pytest.raises(ConcurrentUpdateError), SqlUnitOfWork(engine) as uow:
+        held = uow.intents.get(SCOPE, "pi_m")
+        assert held is not None
+        uow.intents.save(held)  # anyone but the operation's own record is refused
+    with SqlUnitOfWork(engine) as uow:
+        held = uow.intents.get(SCOPE, "pi_m")
+        assert held is not None
+        uow.intents.save(held, finishing="op_1")
+        assert uow.intents.reserve_operation(held, "op_3")  # no longer held
+        uow.commit()
 
 
 def test_the_check_constraint_refuses_over_refund_even_from_raw_sql(engine: Engine) -> None:

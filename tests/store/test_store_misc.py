@@ -128,7 +128,7 @@ def _write_everything(uow: SqlUnitOfWork) -> None:
     uow.refunds.add(Refund("rfnd_1", SCOPE, "pi_1", 1, None, None, None, NOW))
     uow.outbox.add(OutboxEvent("evt_1", SCOPE, EventName.REFUND_CREATED, "pi_1", NOW, {"a": 1}))
     uow.idempotency.claim(SCOPE, "pi_1", "k", "fp", NOW)
-    assert uow.intents.apply_refund(SCOPE, "pi_1", 10, NOW) is not None
+    assert uow.intents.reserve_refund(SCOPE, "pi_1", 10) is not None
 
 
 def _totals(engine: Engine) -> list[int]:

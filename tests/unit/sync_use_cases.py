@@ -46,3 +46,7 @@ def list_refunds(deps: Dependencies, *args: Any) -> list[Refund]:
 
 def pay(deps: Dependencies, *args: Any) -> PaymentIntent:
     return asyncio.run(checkout.pay(deps, *args))
+
+
+def reverse_intent(deps: Dependencies, *args: Any) -> Answer:
+    return asyncio.run(intents.reverse_intent(deps, REQUEST, *args))

@@ -3,6 +3,7 @@ events, optimistic-concurrency retries, the expiry pass, and API keys (shown onc
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from datetime import timedelta
@@ -16,11 +17,11 @@ from payintents.domain.idempotency import StoredResponse, fingerprint
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
 from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Currency, Money
-from payintents.domain.sandbox import InjectedFailure
+from payintents.domain.money_operation import MoneyOperation
 from payintents.service import accounts, checkout, intents
 from payintents.service.expiry import run_expiry_pass
 from payintents.service.idempotent import MAX_ATTEMPTS, IdempotentRequest
-from payintents.service.ports import ConcurrentUpdateError, StoreBusyError
+from payintents.service.ports import ConcurrentUpdateError, RequestContext, StoreBusyError
 from tests.fakes import ApprovingProcessor, FakeWorld, MemoryStore, MemoryUnitOfWork
 from tests.unit import sync_use_cases as sync
 
@@ -74,10 +75,10 @@ def test_status_updated_only_when_the_status_changes(world: FakeWorld) -> None:
     sync.pay(world.deps, intent_id, SUCCESS)
     assert event_names(world)[-1] is EventName.PAYMENT_INTENT_STATUS_UPDATED
     count = len(world.store.state.outbox)
-    sync.capture_intent(world.deps, SCOPE, intent_id, (400, None), no_key(intent_id), render)
+    capture(world, intent_id, 400)
     assert len(world.store.state.outbox) == count + 1
     assert world.store.state.outbox[-1].data["paymentStatus"] == "Captured"
-    sync.capture_intent(world.deps, SCOPE, intent_id, (400, None), no_key(intent_id), render)
+    capture(world, intent_id, 400)
     secret = intents.refresh_secret_change(world.deps)
     with pytest.raises(RuleBrokenError):  # a secret is only issued while Created
         sync.change_intent(world.deps, SCOPE, intent_id, secret, no_key(intent_id), render)
@@ -111,8 +112,8 @@ def test_a_refused_change_commits_nothing(world: FakeWorld) -> None:
     intent_id = create(world)
     before = world.store.commits
     with pytest.raises(StateConflictError):
-        sync.change_intent(
-            world.deps, SCOPE, intent_id, intents.reverse_change(world.deps), no_key(intent_id), render
+        asyncio.run(
+            intents.reverse_intent(world.deps, RequestContext(), SCOPE, intent_id, no_key(intent_id), render)
         )
     assert world.store.commits == before
 
@@ -131,11 +132,11 @@ class FlakyUnitOfWork(MemoryUnitOfWork):
         super().__enter__()
         real_save = self.intents.save
 
-        def save(intent: PaymentIntent) -> None:
+        def save(intent: PaymentIntent, finishing: str | None = None) -> None:
             if self._failures[0] > 0:
                 self._failures[0] -= 1
                 raise ConcurrentUpdateError(intent.id)
-            real_save(intent)
+            real_save(intent, finishing)
 
         self.intents.save = save  # type: ignore[method-assign]
         return self
@@ -147,38 +148,45 @@ def flaky(world: FakeWorld, failures: int) -> tuple[FakeWorld, list[int]]:
     return dataclasses.replace(world, deps=deps), budget
 
 
-def _capture_with_key(world: FakeWorld, intent_id: str) -> bytes:
-    request = IdempotentRequest("cap-1", intent_id, fingerprint("capture", {"amount": 300}))
-    return sync.capture_intent(world.deps, SCOPE, intent_id, (300, None), request, render).response.body
+def capture(world: FakeWorld, intent_id: str, amount: int, key: str | None = None) -> bytes:
+    request = IdempotentRequest(key, intent_id, fingerprint("capture", {"amount": amount}))
+    captured = intents.capture_intent(
+        world.deps, RequestContext(), SCOPE, intent_id, (amount, None), request, render
+    )
+    return asyncio.run(captured).response.body
+
+
+def _cancel_with_key(world: FakeWorld, intent_id: str) -> bytes:
+    request = IdempotentRequest("cancel-1", intent_id, fingerprint("cancel", {}))
+    return intents.change_intent(
+        world.deps, SCOPE, intent_id, lifecycle.cancel, request, render
+    ).response.body
 
 
 def test_execute_once_retries_a_lost_version_race(world: FakeWorld) -> None:
-    intent_id = create(world, 1000, CaptureMode.MANUAL)
-    sync.pay(world.deps, intent_id, SUCCESS)
+    intent_id = create(world)
     commits = world.store.commits
     racing, budget = flaky(world, MAX_ATTEMPTS - 1)
-    body = _capture_with_key(racing, intent_id)
+    body = _cancel_with_key(racing, intent_id)
     assert budget == [0]
     assert world.store.commits == commits + 1
-    stored = world.store.state.intents[intent_id]
-    assert [c.amount for c in stored.captures] == [300]
-    assert json.loads(body)["status"] == "Captured"
+    assert world.store.state.intents[intent_id].status is Status.CANCELED
+    assert json.loads(body)["status"] == "Canceled"
     assert len(world.store.state.keys) == 1
 
 
 def test_execute_once_gives_up_as_busy_after_max_attempts(world: FakeWorld) -> None:
-    intent_id = create(world, 1000, CaptureMode.MANUAL)
-    sync.pay(world.deps, intent_id, SUCCESS)
+    intent_id = create(world)
     commits, outbox = world.store.commits, len(world.store.state.outbox)
     racing, budget = flaky(world, MAX_ATTEMPTS)
     with pytest.raises(StoreBusyError):
-        _capture_with_key(racing, intent_id)
+        _cancel_with_key(racing, intent_id)
     assert budget == [0]
     assert world.store.commits == commits and len(world.store.state.outbox) == outbox
-    assert world.store.state.intents[intent_id].captures == []
+    assert world.store.state.intents[intent_id].status is Status.CREATED
     assert world.store.state.keys == {}
-    _capture_with_key(world, intent_id)  # the key was never spent
-    assert world.store.state.intents[intent_id].captured_amount == 300
+    _cancel_with_key(world, intent_id)  # the key was never spent
+    assert world.store.state.intents[intent_id].status is Status.CANCELED
 
 
 # --- expiry --------------------------------------------------------------------------------------
@@ -276,30 +284,53 @@ def test_no_demo_account_when_one_already_exists(world: FakeWorld) -> None:
 
 class CountingProcessor(ApprovingProcessor):
     def __init__(self) -> None:
+        super().__init__()
         self.captured: list[int] = []
 
-    def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
-        self.captured.append(amount)
+    async def perform(self, operation: MoneyOperation) -> None:
+        self.captured.append(operation.amount)
+        await super().perform(operation)
 
 
-def test_a_lost_version_race_never_asks_the_processor_twice(world: FakeWorld) -> None:
+class RacingUnitOfWork(MemoryUnitOfWork):
+    """A memory unit of work whose capture reservation finds the intent changed while budget remains."""
+
+    def __init__(self, store: MemoryStore, budget: list[int]) -> None:
+        super().__init__(store)
+        self._budget = budget
+
+    def __enter__(self) -> RacingUnitOfWork:
+        super().__enter__()
+        real_reserve = self.intents.reserve_operation
+
+        def reserve_operation(intent: PaymentIntent, operation_id: str) -> bool:
+            if self._budget[0] > 0:
+                self._budget[0] -= 1
+                return False
+            return real_reserve(intent, operation_id)
+
+        self.intents.reserve_operation = reserve_operation  # type: ignore[method-assign]
+        return self
+
+
+def test_a_lost_reservation_race_never_asks_the_processor_twice(world: FakeWorld) -> None:
     intent_id = create(world, 1000, CaptureMode.MANUAL)
-    sync.pay(world.deps, intent_id, SUCCESS)
-    counting = CountingProcessor()
-    racing, budget = flaky(
-        dataclasses.replace(world, deps=dataclasses.replace(world.deps, processor=counting)), 2
+    checkout.pay(world.deps, intent_id, SUCCESS)
+    counting, budget = CountingProcessor(), [2]
+    racing = dataclasses.replace(
+        world.deps, processor=counting, uow=lambda: RacingUnitOfWork(world.store, budget), transactions=None
     )
-    _capture_with_key(racing, intent_id)
-    assert budget == [0]  # two saves lost their race and were retried
+    capture(dataclasses.replace(world, deps=racing), intent_id, 300, key="cap-1")
+    assert budget == [0]  # two reservations lost their race and were tried again
     assert counting.captured == [300]  # yet the processor captured exactly once
+    assert [c.amount for c in world.store.state.intents[intent_id].captures] == [300]
 
 
 def test_negative_control_the_counter_sees_every_capture(world: FakeWorld) -> None:
     intent_id = create(world, 1000, CaptureMode.MANUAL)
     sync.pay(world.deps, intent_id, SUCCESS)
     counting = CountingProcessor()
-    deps = dataclasses.replace(world.deps, processor=counting)
+    counted = dataclasses.replace(world, deps=dataclasses.replace(world.deps, processor=counting))
     for amount in (300, 200):
-        request = IdempotentRequest(None, intent_id, fingerprint("capture", {"amount": amount}))
-        sync.capture_intent(deps, SCOPE, intent_id, (amount, None), request, render)
+        capture(counted, intent_id, amount)
     assert counting.captured == [300, 200]

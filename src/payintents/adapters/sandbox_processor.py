@@ -1,12 +1,17 @@
-"""The built-in sandbox processor: Dojo's published test cards, and approval of captures and refunds."""
+"""The built-in sandbox processor: Dojo's published test cards, and captures, refunds and reversals
+kept in a ledger of its own, so that it answers a repeated call or a lookup by key as a real
+acquirer would (ADR 0026)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Protocol
 
 from payintents.domain.card import mask_card_number, shown_last_digits
-from payintents.domain.intent import PaymentIntent, Scope
+from payintents.domain.intent import PaymentIntent
+from payintents.domain.money_operation import MoneyOperation, OperationKind, ProcessorOutcome
 from payintents.domain.sandbox import FailOutcome, InjectedFailure
 from payintents.service.ports import (
     CardResult,
@@ -14,6 +19,8 @@ from payintents.service.ports import (
     ProcessorTimeoutError,
     ProcessorUnavailableError,
     SandboxCard,
+    TransactionRunner,
+    UnitOfWork,
 )
 
 SUCCESS_CARD = "5200000000001005"
@@ -59,9 +66,13 @@ class SandboxProcessor:
     sandbox_cards = SANDBOX_CARDS
 
     def __init__(
-        self, timeout_s: float = 5.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self,
+        timeout_s: float = 5.0,
+        ledger: Ledger | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._timeout_s = timeout_s
+        self._ledger = ledger or MemoryLedger()
         self._sleep = sleep
 
     async def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
@@ -87,22 +98,80 @@ class SandboxProcessor:
             return CardResult("declined", {**card, "message": CHALLENGE_FAILED})
         return CardResult("approved", card)
 
-    def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
-        _obey(injected, "capture")
+    async def perform(self, operation: MoneyOperation) -> None:
+        # Applied first, answered after: a "slow" answer is late, not the work (service/failures.py).
+        asked = _outcome_asked(operation.injected)
+        stands = await self._ledger.record(operation.processor_key, operation, asked)
+        _answer(stands, operation.kind)
 
-    def refund(
-        self, scope: Scope, intent_id: str, amount: int, injected: InjectedFailure | None = None
-    ) -> None:
-        _obey(injected, "refund")
+    async def lookup(self, key: str) -> ProcessorOutcome | None:
+        return await self._ledger.find(key)
 
 
-def _obey(injected: InjectedFailure | None, what: str) -> None:
-    """Fail the way the test asked ("slow" was already waited out by the service)."""
+class Ledger(Protocol):
+    """Where the sandbox processor remembers what it did under each key."""
+
+    async def record(
+        self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome
+    ) -> ProcessorOutcome:
+        """Write ``outcome`` unless ``key`` is known; the outcome that stands."""
+
+    async def find(self, key: str) -> ProcessorOutcome | None: ...
+
+
+class MemoryLedger:
+    """A ledger that lasts as long as the process: for a processor built without a database."""
+
+    def __init__(self) -> None:
+        self._outcomes: dict[str, ProcessorOutcome] = {}
+
+    async def record(
+        self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome
+    ) -> ProcessorOutcome:
+        return self._outcomes.setdefault(key, outcome)
+
+    async def find(self, key: str) -> ProcessorOutcome | None:
+        return self._outcomes.get(key)
+
+
+class StoredLedger:
+    """The ledger in its own table, each entry written in a short transaction of its own, as an
+    external processor's would be: it survives a crash of the server that called it."""
+
+    def __init__(self, runner: TransactionRunner) -> None:
+        self._runner = runner
+
+    async def record(
+        self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome
+    ) -> ProcessorOutcome:
+        def write(uow: UnitOfWork) -> ProcessorOutcome:
+            now = datetime.now(UTC)
+            # A new call that reaches the ledger at or after its deadline (its caller gave up, and
+            # the reconciler may already have asked) is refused, never applied.
+            if now >= operation.deadline_at and uow.processor_ledger.find(key) is None:
+                raise ProcessorTimeoutError("The card processor received the operation after its deadline.")
+            return uow.processor_ledger.record(key, operation, outcome, now)
+
+        return await self._runner.write(write)
+
+    async def find(self, key: str) -> ProcessorOutcome | None:
+        return await self._runner.read(lambda uow: uow.processor_ledger.find(key))
+
+
+def _outcome_asked(injected: InjectedFailure | None) -> ProcessorOutcome:
     if injected is None or injected.outcome is FailOutcome.SLOW:
-        return
+        return ProcessorOutcome.SUCCEEDED
     if injected.outcome is FailOutcome.DECLINED:
-        raise ProcessorDeclinedError(f"The card processor declined the {what} (sandbox: fail-next declined).")
-    raise ProcessorUnavailableError(
-        f"The card processor failed to process the {what} (sandbox: fail-next processor_error); "
-        "nothing was changed, retry with the same idempotency key."
-    )
+        return ProcessorOutcome.DECLINED
+    return ProcessorOutcome.FAILED
+
+
+def _answer(outcome: ProcessorOutcome, kind: OperationKind) -> None:
+    """Fail the way the test asked, or return: the operation succeeded."""
+    if outcome is ProcessorOutcome.DECLINED:
+        raise ProcessorDeclinedError(f"The card processor declined the {kind} (sandbox: fail-next declined).")
+    if outcome is ProcessorOutcome.FAILED:
+        raise ProcessorUnavailableError(
+            f"The card processor failed to process the {kind} (sandbox: fail-next processor_error); "
+            "nothing was changed, retry with the same idempotency key."
+        )

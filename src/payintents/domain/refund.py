@@ -47,10 +47,7 @@ class Refund:
 
 @dataclass(frozen=True, slots=True)
 class RefundOutcome:
-    """The state of the intent right after a refund was applied."""
+    """What the answer to an accepted refund shows: the refund, and the intent's reference."""
 
     refund: Refund
-    refunded_amount: int
-    refundable_amount: int
-    fully_refunded: bool
     reference: str

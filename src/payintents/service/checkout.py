@@ -13,7 +13,7 @@ from payintents.domain import lifecycle
 from payintents.domain.errors import NotFoundError, StateConflictError
 from payintents.domain.intent import Environment, PaymentIntent, Status
 from payintents.service.dependencies import Dependencies
-from payintents.service.intents import save_with_events
+from payintents.service.intent_saves import save_with_events
 from payintents.service.ports import CardResult, RequestContext, UnitOfWork
 from payintents.service.sandbox import load_clock_offset
 

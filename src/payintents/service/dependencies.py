@@ -53,6 +53,9 @@ class Dependencies:
     key_usage: KeyUsageRecorder | None = None
     # A dashboard session unused this long is over (PAYINTENTS_DASHBOARD_IDLE_TIMEOUT_MIN).
     dashboard_idle_timeout: timedelta = timedelta(minutes=30)
+    # How long a money operation waits for the processor's answer (PAYINTENTS_PROCESSOR_TIMEOUT_S);
+    # above the sandbox's longest "slow" delay (30 s), so no sandbox answer times out by default.
+    processor_timeout_s: float = 40.0
     # Where async use cases run their units of work; None runs each on a thread (transactions.py).
     transactions: TransactionRunner | None = None
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from payintents.domain import lifecycle
 from payintents.domain.intent import Scope
 from payintents.service.dependencies import Dependencies
-from payintents.service.intents import save_with_events
+from payintents.service.intent_saves import save_with_events
 from payintents.service.ports import ConcurrentUpdateError, RequestContext
 
 # Background passes run on real time; a sandbox account's own pass on its moved clock.
@@ -46,14 +46,12 @@ def _expire_one(deps: Dependencies, ctx: RequestContext, scope: Scope, intent_id
             now = ctx.now(deps.clock)
             if intent is None:
                 return False
-            before, captured = intent.status, intent.captured_amount
+            before = intent.status
             if not lifecycle.expire_if_due(intent, deps.ids.new_id("cp", scope.environment), now):
                 return False
+            # An intent with a capture or reversal in flight is not saved (ConcurrentUpdateError):
+            # the next pass looks again.
             save_with_events(deps, uow, intent, before, now)
-            if intent.captured_amount > captured:
-                # autoExpireAction Capture moves money through the processor like any capture,
-                # after the save won its version check so a lost race never captures twice.
-                deps.processor.capture(intent, intent.captured_amount - captured)
             uow.commit()
             return True
     except ConcurrentUpdateError:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from payintents.domain import lifecycle
 from payintents.domain.events import EventName, intent_event
-from payintents.domain.intent import PaymentIntent, Scope, Status
+from payintents.domain.intent import PaymentIntent, Scope
 from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Money
+from payintents.domain.money_operation import OperationKind
 from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
-from payintents.service.failures import ArmedFailure, with_injected_failure
+from payintents.service.failures import take_failure
 from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once
+from payintents.service.intent_saves import save_with_events
+from payintents.service.money_operations import Draft, IntentBusyError, Reserve, run_operation
 from payintents.service.ports import IntentPage, IntentQuery, RequestContext, UnitOfWork
 
 Change = Callable[[PaymentIntent, datetime], None]
@@ -63,42 +67,22 @@ async def change_intent(
     change: Change,
     request: IdempotentRequest,
     render: Render[PaymentIntent],
-    then: Callable[[UnitOfWork, PaymentIntent], None] | None = None,
 ) -> Answer:
-    """Apply one lifecycle transition to a visible intent and record what it caused.
-
-    ``then`` runs after the save won its version check, still inside the transaction: the place
-    for the processor, so a lost race never calls it twice, and its failure rolls everything back.
-    """
+    """Apply one lifecycle transition that moves no money to a visible intent, with its event."""
 
     def action(uow: UnitOfWork, now: datetime) -> PaymentIntent:
         intent = lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
         before = intent.status
         change(intent, now)
         save_with_events(deps, uow, intent, before, now)
-        if then is not None:
-            then(uow, intent)
         return intent
 
     return await execute_once(deps, ctx, scope, request, action, render)
 
 
-def save_with_events(
-    deps: Dependencies, uow: UnitOfWork, intent: PaymentIntent, before: Status, now: datetime
-) -> None:
-    """Persist a changed intent; a status change also writes its outbox event."""
-    uow.intents.save(intent)
-    if intent.status is not before:
-        event_id = deps.ids.new_id("evt", intent.scope.environment)
-        uow.outbox.add(
-            intent_event(event_id, EventName.PAYMENT_INTENT_STATUS_UPDATED, intent, now),
-            deps.clock.now(),
-        )
-
-
 async def capture_intent(
     deps: Dependencies,
-    ctx: RequestContext,
+    context: RequestContext,
     scope: Scope,
     intent_id: str,
     amounts: tuple[int, int | None],
@@ -106,32 +90,76 @@ async def capture_intent(
     render: Render[PaymentIntent],
 ) -> Answer:
     """Capture ``amounts`` (amount, tipsAmount) through the processor, once per idempotency key."""
-
     amount, tips_amount = amounts
 
-    def change(intent: PaymentIntent, now: datetime) -> None:
-        capture_id = deps.ids.new_id("cp", intent.scope.environment)
+    def change(intent: PaymentIntent, capture_id: str, now: datetime) -> None:
         lifecycle.capture(intent, capture_id, amount, tips_amount, now)
 
-    async def attempt(armed: ArmedFailure) -> Answer:
-        def collect(uow: UnitOfWork, intent: PaymentIntent) -> None:
-            deps.processor.capture(intent, amount, armed.take(uow))
+    moves = _Moves(OperationKind.CAPTURE, "cp", change, FailOperation.CAPTURE)
+    reserve = _reserve_change(deps, context, scope, intent_id, moves, render)
+    return await run_operation(deps, context, scope, intent_id, request, reserve)
 
-        return await change_intent(deps, ctx, scope, intent_id, change, request, render, then=collect)
 
-    return await with_injected_failure(deps, ctx, scope, intent_id, FailOperation.CAPTURE, attempt)
+async def reverse_intent(
+    deps: Dependencies,
+    context: RequestContext,
+    scope: Scope,
+    intent_id: str,
+    request: IdempotentRequest,
+    render: Render[PaymentIntent],
+) -> Answer:
+    """Reverse the authorization (or the same-day Auto capture) in full through the processor."""
+    moves = _Moves(OperationKind.REVERSAL, "rvs", lifecycle.reverse)
+    reserve = _reserve_change(deps, context, scope, intent_id, moves, render)
+    return await run_operation(deps, context, scope, intent_id, request, reserve)
+
+
+@dataclass(frozen=True, slots=True)
+class _Moves:
+    """A lifecycle change that moves money: its operation kind, the id prefix of what it creates,
+    the change itself (given that id), and the sandbox failure it obeys, if any."""
+
+    kind: OperationKind
+    id_prefix: str
+    change: Callable[[PaymentIntent, str, datetime], None]
+    failure: FailOperation | None = None
+
+
+def _reserve_change(
+    deps: Dependencies,
+    context: RequestContext,
+    scope: Scope,
+    intent_id: str,
+    moves: _Moves,
+    render: Render[PaymentIntent],
+) -> Reserve:
+    """Check the change on the intent as loaded, then hold the intent for it with one guarded
+    UPDATE (same version, nothing in flight); the change itself is saved once it succeeded."""
+
+    def reserve(uow: UnitOfWork, now: datetime, operation_id: str) -> Draft:
+        intent = lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
+        object_id = deps.ids.new_id(moves.id_prefix, scope.environment)
+        moves.change(intent, object_id, now)
+        if not uow.intents.reserve_operation(intent, operation_id):
+            raise IntentBusyError(intent_id)
+        failure = moves.failure
+        captured = intent.captures[-1] if moves.kind is OperationKind.CAPTURE else None
+        return Draft(
+            kind=moves.kind,
+            intent_id=intent_id,
+            amount=captured.amount if captured else 0,
+            object_id=object_id,
+            answer=render(intent),
+            injected=None if failure is None else take_failure(uow, context, scope, intent_id, failure),
+            tips_amount=captured.tips_amount if captured else None,
+        )
+
+    return reserve
 
 
 def refresh_secret_change(deps: Dependencies) -> Change:
     def change(intent: PaymentIntent, now: datetime) -> None:
         lifecycle.refresh_client_secret(intent, deps.ids.new_secret(), now)
-
-    return change
-
-
-def reverse_change(deps: Dependencies) -> Change:
-    def change(intent: PaymentIntent, now: datetime) -> None:
-        lifecycle.reverse(intent, deps.ids.new_id("rvs", intent.scope.environment), now)
 
     return change
 

@@ -11,6 +11,7 @@ from typing import Protocol, Self, TypeVar
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
+from payintents.domain.money_operation import MoneyOperation, OperationStatus, ProcessorOutcome
 from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.domain.webhooks import Subscription
@@ -59,12 +60,28 @@ class IntentRepository(Protocol):
     def find(self, intent_id: str) -> PaymentIntent | None:
         """Look up by id alone: only for the customer-facing checkout, where the id is the capability."""
 
-    def save(self, intent: PaymentIntent) -> None:
-        """Write changes; raise ConcurrentUpdateError if the stored version moved on."""
+    def save(self, intent: PaymentIntent, finishing: str | None = None) -> None:
+        """Write changes; raise ConcurrentUpdateError if the stored version moved on or an
+        operation is in flight, unless it is ``finishing``, the one whose outcome this records."""
 
     def search(self, scope: Scope, query: IntentQuery) -> IntentPage: ...
-    def apply_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied | None:
-        """Add ``amount`` to refundedAmount if the intent is Captured and the cap allows; else None."""
+    def reserve_refund(self, scope: Scope, intent_id: str, amount: int) -> str | None:
+        """Hold ``amount`` as pending if the intent is Captured, no capture or reversal is in flight
+        and refunded + pending + amount stays within the captured total: the intent's reference;
+        else None and nothing changed."""
+
+    def confirm_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied:
+        """Move a reserved ``amount`` from pending to refunded (Refunded once it reaches the cap)."""
+
+    def release_refund(self, scope: Scope, intent_id: str, amount: int) -> None:
+        """Give a reserved ``amount`` back: the refund failed."""
+
+    def reserve_operation(self, intent: PaymentIntent, operation_id: str) -> bool:
+        """Mark a capture or reversal of ``intent`` in flight if the stored intent is still the
+        loaded version and nothing else is in flight (no refund reserved either); else False."""
+
+    def release_operation(self, scope: Scope, intent_id: str, operation_id: str) -> None:
+        """The capture or reversal ``operation_id`` failed: nothing is in flight any more."""
 
     def due_for_expiry(
         self, now: datetime, limit: int, scope: Scope | None = None
@@ -85,7 +102,36 @@ class IdempotencyRepository(Protocol):
         """Insert the key; return None if it was new, else the record stored earlier."""
 
     def complete(self, scope: Scope, target: str, key: str, response: StoredResponse) -> None: ...
+    def release(self, scope: Scope, target: str, key: str) -> None:
+        """Forget the claim: a rejected request leaves its key unspent."""
+
     def reap(self, older_than: datetime, scope: Scope | None = None) -> int: ...
+
+
+class MoneyOperationRepository(Protocol):
+    def add(self, operation: MoneyOperation) -> None: ...
+    def get(self, operation_id: str) -> MoneyOperation | None: ...
+    def for_key(self, scope: Scope, target: str, key: str) -> MoneyOperation | None:
+        """The pending or succeeded operation a caller's idempotency key started, if any."""
+
+    def finish(self, operation_id: str, status: OperationStatus, now: datetime) -> bool:
+        """Set a pending operation's final status; False if it was not pending any more."""
+
+    def overdue(self, now: datetime, limit: int) -> list[MoneyOperation]:
+        """Pending operations whose deadline has passed, oldest first."""
+
+    def pending_on(self, scope: Scope, intent_id: str) -> list[MoneyOperation]: ...
+
+
+class ProcessorLedgerRepository(Protocol):
+    """The sandbox processor's own record of what it did, by the caller's processor key."""
+
+    def record(
+        self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome, now: datetime
+    ) -> ProcessorOutcome:
+        """Write ``outcome`` for ``key`` unless the key is known: the outcome that stands."""
+
+    def find(self, key: str) -> ProcessorOutcome | None: ...
 
 
 class OutboxRepository(Protocol):
@@ -256,6 +302,10 @@ class UnitOfWork(Protocol):
     def refunds(self) -> RefundRepository: ...
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def operations(self) -> MoneyOperationRepository: ...
+    @property
+    def processor_ledger(self) -> ProcessorLedgerRepository: ...
     @property
     def outbox(self) -> OutboxRepository: ...
     @property
@@ -435,13 +485,11 @@ class Processor(Protocol):
         """The card's answer; may pause (the sandbox's timeout card), holding no thread."""
 
     async def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult: ...
-    def capture(self, intent: PaymentIntent, amount: int, injected: InjectedFailure | None = None) -> None:
-        """Collect ``amount``; raise ProcessorDeclinedError or ProcessorUnavailableError on failure.
+    async def perform(self, operation: MoneyOperation) -> None:
+        """Carry out a refund, capture or reversal under ``operation.processor_key``: a repeated
+        call with the same key applies nothing twice. Raise ProcessorDeclinedError or
+        ProcessorUnavailableError when it did not succeed. ``operation.injected`` is a failure a
+        sandbox test asked for; a real acquirer connector ignores it."""
 
-        ``injected`` is a failure a sandbox test asked for; a real acquirer connector ignores it.
-        """
-
-    def refund(
-        self, scope: Scope, intent_id: str, amount: int, injected: InjectedFailure | None = None
-    ) -> None:
-        """Return ``amount`` to the card; raises as ``capture`` does."""
+    async def lookup(self, key: str) -> ProcessorOutcome | None:
+        """What became of the operation sent with ``key``; None if it never arrived."""

@@ -1,9 +1,10 @@
 """Refund use cases: the write path that keeps money safe, and reading refunds back.
 
-The write path (design, "The refund write path"): in one transaction, claim the idempotency key,
-add the amount with one guarded UPDATE (status Captured and refunded + amount <= refundable), record
-the refund and its outbox events, store the answer, commit. The guarded UPDATE is what makes
-concurrent refunds safe on every store; reading first and checking in Python would not be.
+A refund is a money operation in two phases (service/money_operations.py, ADR 0026). Its reserve
+step is one guarded UPDATE: status Captured, no capture or reversal in flight, and refunded +
+pending + amount <= refundable, checked against committed rows. That statement is what makes
+concurrent refunds safe on every store; reading first and checking in Python would not be. The
+refund row, refundedAmount and the events appear only once the processor has said yes.
 """
 
 from __future__ import annotations
@@ -12,102 +13,66 @@ from datetime import datetime
 
 from payintents.domain import lifecycle
 from payintents.domain.errors import InvariantViolationError, NotFoundError
-from payintents.domain.events import EventName, OutboxEvent, status_event
-from payintents.domain.intent import Scope, Status
+from payintents.domain.intent import Scope
+from payintents.domain.money_operation import OperationKind
 from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
 from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
-from payintents.service.failures import ArmedFailure, with_injected_failure
-from payintents.service.idempotent import Action, Answer, IdempotentRequest, Render, execute_once
-from payintents.service.ports import ConcurrentUpdateError, RefundApplied, RequestContext, UnitOfWork
+from payintents.service.failures import take_failure
+from payintents.service.idempotent import Answer, IdempotentRequest, Render
+from payintents.service.money_operations import Draft, IntentBusyError, Reserve, run_operation
+from payintents.service.ports import RequestContext, UnitOfWork
 
 REFUND_NOT_FOUND_DETAIL = "The refund does not exist."
 
 
 async def create_refund(
     deps: Dependencies,
-    ctx: RequestContext,
+    context: RequestContext,
     scope: Scope,
     intent_id: str,
     refund_request: RefundRequest,
     request: IdempotentRequest,
     render: Render[RefundOutcome],
 ) -> Answer:
-    async def attempt(armed: ArmedFailure) -> Answer:
-        action = _refund_action(deps, scope, intent_id, refund_request, armed)
-        return await execute_once(deps, ctx, scope, request, action, render)
-
-    return await with_injected_failure(deps, ctx, scope, intent_id, FailOperation.REFUND, attempt)
+    reserve = _reserve_refund(deps, context, scope, intent_id, refund_request, render)
+    return await run_operation(deps, context, scope, intent_id, request, reserve)
 
 
-def _refund_action(
+def _reserve_refund(
     deps: Dependencies,
+    context: RequestContext,
     scope: Scope,
     intent_id: str,
     refund_request: RefundRequest,
-    armed: ArmedFailure,
-) -> Action[RefundOutcome]:
-    def action(uow: UnitOfWork, now: datetime) -> RefundOutcome:
+    render: Render[RefundOutcome],
+) -> Reserve:
+    def reserve(uow: UnitOfWork, now: datetime, _operation_id: str) -> Draft:
         amount = refund_request.amount
-        applied = uow.intents.apply_refund(scope, intent_id, amount, now)
-        if applied is None:
+        reference = uow.intents.reserve_refund(scope, intent_id, amount)
+        if reference is None:
             refusal = lifecycle.refund_refusal(uow.intents.get(scope, intent_id), amount)
             if isinstance(refusal, InvariantViolationError):
-                # On PostgreSQL a capture may commit between the guarded UPDATE and this read, so
-                # the refund may fit now. Nothing was written: run the whole request again.
-                raise ConcurrentUpdateError(intent_id)
+                # It fits what is refunded: refunds or a capture in flight are in the way (or,
+                # on PostgreSQL, a capture committed after the UPDATE). Wait, then try again.
+                raise IntentBusyError(intent_id)
             raise refusal
-        # Inside the transaction, after the guarded UPDATE reserved the amount: a processor
-        # failure rolls everything back, the idempotency key included (ADR 0003).
-        failure = armed.take(uow)
-        deps.processor.refund(scope, intent_id, amount, failure)
         refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
-        uow.refunds.add(refund)
-        _record_events(deps, uow, refund, applied, now)
-        return RefundOutcome(
-            refund=refund,
-            refunded_amount=applied.refunded_amount,
-            refundable_amount=applied.refundable_amount,
-            fully_refunded=applied.status is Status.REFUNDED,
-            reference=applied.reference,
-        )
-
-    return action
-
-
-def _record_events(
-    deps: Dependencies, uow: UnitOfWork, refund: Refund, applied: RefundApplied, now: datetime
-) -> None:
-    env = refund.scope.environment
-    uow.outbox.add(
-        OutboxEvent(
-            deps.ids.new_id("evt", env),
-            refund.scope,
-            EventName.REFUND_CREATED,
-            refund.payment_intent_id,
-            now,
-            {
-                "paymentIntentId": refund.payment_intent_id,
-                "refundId": refund.id,
-                "amount": refund.amount,
-                "refundedAmount": applied.refunded_amount,
+        return Draft(
+            kind=OperationKind.REFUND,
+            intent_id=intent_id,
+            amount=amount,
+            object_id=refund.id,
+            answer=render(RefundOutcome(refund, reference)),
+            injected=take_failure(uow, context, scope, intent_id, FailOperation.REFUND),
+            details={
+                "refundReason": refund.refund_reason,
+                "notes": refund.notes,
+                "previousTransactionId": refund.previous_transaction_id,
             },
-        ),
-        deps.clock.now(),
-    )
-    if applied.status is Status.REFUNDED:
-        uow.outbox.add(
-            status_event(
-                deps.ids.new_id("evt", env),
-                EventName.PAYMENT_INTENT_STATUS_UPDATED,
-                refund.scope,
-                refund.payment_intent_id,
-                applied.status,
-                applied.capture_mode,
-                now,
-            ),
-            deps.clock.now(),
         )
+
+    return reserve
 
 
 async def get_refund(deps: Dependencies, scope: Scope, refund_id: str) -> Refund:

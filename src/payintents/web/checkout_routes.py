@@ -8,7 +8,7 @@ body. They run on the event loop: a sandbox pause (the timeout test card) holds 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -53,7 +53,7 @@ async def _challenge(deps: Dependencies, intent_id: str, body: ChallengeBody) ->
 
 
 async def _post(
-    request: Request, schema: Body[B], action: Callable[[Dependencies, str, B], PaymentIntent]
+    request: Request, schema: Body[B], action: Callable[[Dependencies, str, B], Awaitable[PaymentIntent]]
 ) -> Response:
     trace_id = trace_id_of(request)
     try:

@@ -98,11 +98,16 @@ async def capture(call: ApiCall[CreateCaptureBody]) -> Response:
 
 
 async def reverse(call: ApiCall) -> Response:
-    def render(intent: PaymentIntent) -> Any:
+    intent_id = call.path_param("paymentIntentId")
+
+    def render(intent: PaymentIntent) -> StoredResponse:
         message = f"reverse for {intent.reference}"
         return stored_json({"message": message, "reversalId": intent.reversal_id})
 
-    return await _change(call, intents.reverse_change(call.deps), render)
+    answer = await intents.reverse_intent(
+        call.deps, call.context, call.scope, intent_id, call.idempotent(intent_id), render
+    )
+    return answer_response(answer)
 
 
 async def change_amount(call: ApiCall[SetAmountBody]) -> Response:
@@ -210,7 +215,8 @@ ROUTES: list[Route] = [
             summary="Capture all or part of a Manual authorization",
             success=(200, "Capture"),
             # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was captured.
-            errors=(404, 409, 413, 415, 502),
+            # 504: it did not answer in time; the outcome is settled later, a retry answers it.
+            errors=(404, 409, 413, 415, 502, 504),
         ),
     ),
     api_route(
@@ -219,7 +225,7 @@ ROUTES: list[Route] = [
             reverse,
             summary="Reverse a payment in full",
             success=(200, "Reversal"),
-            errors=(404, 409),
+            errors=(404, 409, 504),
             idempotent=True,
         ),
     ),

@@ -76,7 +76,8 @@ ROUTES: list[Route] = [
             summary="Refund all or part of a captured payment",
             success=(200, "RefundCreated"),
             # 502: the processor failed (sandbox: fail-next "processor_error"); nothing was refunded.
-            errors=(404, 409, 413, 415, 502),
+            # 504: it did not answer in time; the outcome is settled later, a retry answers it.
+            errors=(404, 409, 413, 415, 502, 504),
         ),
         GET=Operation(
             list_for_intent,

@@ -1,15 +1,17 @@
 """The periodic housekeeping loop run by ``payintents serve`` (one pass: ``payintents expire``):
 expiry, idempotency-key reaping, the sandbox request log's retention and unrenewed webhook
-listeners."""
+listeners; and money operations left pending past their deadline (``payintents reconcile``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
 from payintents.service.dependencies import Dependencies
 from payintents.service.expiry import run_expiry_pass
 from payintents.service.ports import StoreBusyError
+from payintents.service.reconciler import reconcile_overdue
 from payintents.service.sandbox import reap_request_log
 from payintents.service.webhooks import remove_expired_listeners
 
@@ -26,6 +28,7 @@ def start_housekeeping(deps: Dependencies, interval_s: float) -> threading.Event
                 report = run_expiry_pass(deps)
                 log_entries = reap_request_log(deps)
                 listeners = remove_expired_listeners(deps)
+                settled = asyncio.run(reconcile_overdue(deps))
             except StoreBusyError:
                 log.warning("housekeeping skipped a pass: the store was busy")
                 continue
@@ -40,6 +43,13 @@ def start_housekeeping(deps: Dependencies, interval_s: float) -> threading.Event
                     report.keys_reaped,
                     log_entries,
                     listeners,
+                )
+            if settled.succeeded or settled.released or settled.unsettled:
+                log.info(
+                    "money operations past their deadline: %d recorded, %d released, %d unsettled",
+                    settled.succeeded,
+                    settled.released,
+                    settled.unsettled,
                 )
 
     threading.Thread(target=loop, name="payintents-housekeeping", daemon=True).start()

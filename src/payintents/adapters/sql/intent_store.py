@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     RowMapping,
     Table,
@@ -26,7 +27,6 @@ from payintents.adapters.sql.intent_rows import (
     intent_from_rows,
     intent_values,
 )
-from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.schema import captures, payment_events, payment_intents
 from payintents.adapters.sql.statements import in_bound_scope, in_scope, intent_position, scope_params
 from payintents.domain.errors import InvariantViolationError
@@ -37,23 +37,55 @@ from payintents.service.ports import ConcurrentUpdateError, IntentPage, IntentQu
 pi = payment_intents
 
 # The whole refund rule in one statement: the row lock it takes serialises racing refunds, and
-# the WHERE clause re-checks the cap against the committed total.
-_NEW_TOTAL = pi.c.refunded_amount + bindparam("refund_amount", type_=pi.c.refunded_amount.type)
-APPLY_REFUND = PreparedStatement(
+# the WHERE clause re-checks the cap, counting the refunds still pending, against committed rows.
+_AMOUNT = bindparam("refund_amount", type_=pi.c.refunded_amount.type)
+_AT = bindparam("refunded_at", type_=pi.c.updated_at.type)
+_THIS_INTENT = and_(in_bound_scope(pi), pi.c.id == bindparam("intent_id"))
+RESERVE_REFUND = (
     update(pi)
     .where(
-        in_bound_scope(pi),
-        pi.c.id == bindparam("intent_id"),
+        _THIS_INTENT,
         pi.c.status == Status.CAPTURED.value,
-        pi.c.refundable_amount >= _NEW_TOTAL,
+        pi.c.pending_operation_id.is_(None),
+        pi.c.refundable_amount >= pi.c.refunded_amount + pi.c.pending_refund_amount + _AMOUNT,
     )
+    .values(pending_refund_amount=pi.c.pending_refund_amount + _AMOUNT)
+    .returning(pi.c.reference)
+)
+_NEW_TOTAL = pi.c.refunded_amount + _AMOUNT
+CONFIRM_REFUND = (
+    update(pi)
+    .where(_THIS_INTENT, pi.c.pending_refund_amount >= _AMOUNT)
     .values(
         refunded_amount=_NEW_TOTAL,
+        pending_refund_amount=pi.c.pending_refund_amount - _AMOUNT,
         status=case((pi.c.refundable_amount == _NEW_TOTAL, Status.REFUNDED.value), else_=pi.c.status),
-        updated_at=bindparam("refunded_at", type_=pi.c.updated_at.type),
+        updated_at=_AT,
         version=pi.c.version + 1,
     )
     .returning(pi.c.refunded_amount, pi.c.refundable_amount, pi.c.status, pi.c.capture_mode, pi.c.reference)
+)
+RELEASE_REFUND = (
+    update(pi)
+    .where(_THIS_INTENT, pi.c.pending_refund_amount >= _AMOUNT)
+    .values(pending_refund_amount=pi.c.pending_refund_amount - _AMOUNT)
+)
+# A capture or reversal holds the intent alone: no refund reserved, nothing else in flight, and
+# the intent as it was loaded (the domain checked the transition against that version).
+RESERVE_OPERATION = (
+    update(pi)
+    .where(
+        _THIS_INTENT,
+        pi.c.version == bindparam("loaded_version"),
+        pi.c.pending_operation_id.is_(None),
+        pi.c.pending_refund_amount == 0,
+    )
+    .values(pending_operation_id=bindparam("operation_id"))
+)
+RELEASE_OPERATION = (
+    update(pi)
+    .where(_THIS_INTENT, pi.c.pending_operation_id == bindparam("operation_id"))
+    .values(pending_operation_id=None)
 )
 
 _FIND = select(pi).where(pi.c.id == bindparam("intent_id"))
@@ -87,23 +119,33 @@ class SqlIntentRepository:
         row = self._conn.execute(_FIND, {"intent_id": intent_id}).mappings().first()
         return None if row is None else self._load(row)
 
-    def save(self, intent: PaymentIntent) -> None:
+    def save(self, intent: PaymentIntent, finishing: str | None = None) -> None:
         check_invariants(intent)
         values = intent_values(intent)
         values["version"] = intent.version + 1
+        in_flight = pi.c.pending_operation_id
+        unheld: ColumnElement[bool]
+        if finishing is None:
+            unheld = in_flight.is_(None)
+        else:
+            unheld, values["pending_operation_id"] = in_flight == finishing, None
         result = self._conn.execute(
-            update(pi).where(pi.c.id == intent.id, pi.c.version == intent.version).values(values)
+            update(pi).where(pi.c.id == intent.id, pi.c.version == intent.version, unheld).values(values)
         )
         if result.rowcount != 1:
             raise ConcurrentUpdateError(intent.id)
         intent.version += 1
         self._insert_children(intent)
 
-    def apply_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied | None:
-        params = {**scope_params(scope), "intent_id": intent_id, "refund_amount": amount, "refunded_at": now}
-        row = APPLY_REFUND.run(self._conn, params).fetchone()
+    def reserve_refund(self, scope: Scope, intent_id: str, amount: int) -> str | None:
+        row = self._conn.execute(RESERVE_REFUND, self._refund_params(scope, intent_id, amount)).fetchone()
+        return None if row is None else str(row[0])
+
+    def confirm_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied:
+        params = {**self._refund_params(scope, intent_id, amount), "refunded_at": now}
+        row = self._conn.execute(CONFIRM_REFUND, params).fetchone()
         if row is None:
-            return None
+            raise InvariantViolationError(f"no refund of {amount} reserved on {intent_id}")
         refunded, refundable, status, mode, reference = row
         if not 0 < refunded <= refundable:
             raise InvariantViolationError(f"REFUND_CAP broken on {intent_id}")
@@ -111,6 +153,29 @@ class SqlIntentRepository:
         if applied.status is Status.REFUNDED:
             self._append_event(intent_id, Status.REFUNDED.value, now)
         return applied
+
+    def release_refund(self, scope: Scope, intent_id: str, amount: int) -> None:
+        released = self._conn.execute(RELEASE_REFUND, self._refund_params(scope, intent_id, amount))
+        if released.rowcount != 1:
+            raise InvariantViolationError(f"no refund of {amount} reserved on {intent_id}")
+
+    def reserve_operation(self, intent: PaymentIntent, operation_id: str) -> bool:
+        params = {
+            **scope_params(intent.scope),
+            "intent_id": intent.id,
+            "loaded_version": intent.version,
+            "operation_id": operation_id,
+        }
+        return bool(self._conn.execute(RESERVE_OPERATION, params).rowcount == 1)
+
+    def release_operation(self, scope: Scope, intent_id: str, operation_id: str) -> None:
+        params = {**scope_params(scope), "intent_id": intent_id, "operation_id": operation_id}
+        if self._conn.execute(RELEASE_OPERATION, params).rowcount != 1:
+            raise InvariantViolationError(f"operation {operation_id} was not in flight on {intent_id}")
+
+    @staticmethod
+    def _refund_params(scope: Scope, intent_id: str, amount: int) -> dict[str, Any]:
+        return {**scope_params(scope), "intent_id": intent_id, "refund_amount": amount}
 
     def search(self, scope: Scope, query: IntentQuery) -> IntentPage:
         position = tuple_(pi.c.created_at, pi.c.id)

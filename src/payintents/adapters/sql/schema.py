@@ -113,8 +113,16 @@ payment_intents = Table(
     Column("payment_details", Text),
     Column("document", Text, nullable=False),
     Column("version", Integer, nullable=False),
+    # Refunds reserved and not yet confirmed by the processor (money_operations, ADR 0026).
+    Column("pending_refund_amount", BigInteger, nullable=False, server_default=text("0")),
+    # The capture or reversal in flight, if any: nothing else may change the intent meanwhile.
+    Column("pending_operation_id", String(64)),
     # REFUND_CAP, enforced by the store itself as the backstop behind the guarded UPDATE.
     CheckConstraint("refunded_amount >= 0 AND refunded_amount <= refundable_amount", name="ck_refund_cap"),
+    CheckConstraint(
+        "pending_refund_amount >= 0 AND refunded_amount + pending_refund_amount <= refundable_amount",
+        name="ck_refund_reserve_cap",
+    ),
     CheckConstraint("amount > 0 AND total_amount >= amount", name="ck_amounts_positive"),
     CheckConstraint("refundable_amount <= total_amount", name="ck_capture_cap"),
     Index("ix_intents_account_created", "account_id", "environment", "created_at", "id"),
@@ -164,6 +172,43 @@ refunds = Table(
     CheckConstraint("amount > 0", name="ck_refund_positive"),
     Index("ix_refunds_intent", "account_id", "environment", "payment_intent_id", "created_at"),
     Index("ux_refunds_intent_position", "payment_intent_id", "position", unique=True),
+)
+
+# A refund, capture or reversal from its reservation to its outcome (ADR 0026).
+money_operations = Table(
+    "money_operations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("payment_intent_id", String(64), ForeignKey("payment_intents.id"), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("tips_amount", BigInteger),
+    Column("status", String(10), nullable=False),
+    # The caller's idempotency key, whose claim the outcome spends (success) or releases.
+    Column("key_target", String(64)),
+    Column("idempotency_key", String(100)),
+    # What the processor is told: derived from the id, so a repeated call is harmless.
+    Column("processor_key", String(100), nullable=False),
+    # A sandbox failure taken with the reservation, for the processor to obey.
+    Column("failure_outcome", String(20)),
+    Column("failure_delay_ms", Integer),
+    # The refund, capture or reversal id a success creates, and the answer it gives.
+    Column("object_id", String(64), nullable=False),
+    Column("details", Text),
+    Column("answer_status", Integer, nullable=False),
+    Column("answer_body", LargeBinary, nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("deadline_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="ck_operation_status"),
+    CheckConstraint("amount >= 0", name="ck_operation_amount"),
+    Index("ux_money_operations_processor_key", "processor_key", unique=True),
+    Index("ix_money_operations_due", "status", "deadline_at"),
+    Index("ix_money_operations_intent", "payment_intent_id", "status"),
+    Index("ix_money_operations_key", "account_id", "environment", "key_target", "idempotency_key"),
 )
 
 idempotency_keys = Table(
@@ -313,6 +358,20 @@ sandbox_failures = Table(
     Column("delay_ms", Integer, nullable=False),
     # Authentication asks whether an account has any failure armed (service/failures.py).
     Index("ix_sandbox_failures_account", "account_id", "environment"),
+)
+
+# The sandbox processor's own ledger: what it did under each processor key. Conceptually in
+# another system; it shares the database only because the sandbox runs in this server.
+sandbox_processor_ledger = Table(
+    "sandbox_processor_ledger",
+    metadata,
+    Column("processor_key", String(100), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("payment_intent_id", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("outcome", String(10), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_sandbox_processor_ledger_intent", "payment_intent_id"),
 )
 
 sandbox_requests = Table(

@@ -33,6 +33,7 @@ from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import read_only_options
 from payintents.adapters.sql.intent_store import SqlIntentRepository
+from payintents.adapters.sql.operation_store import SqlMoneyOperationRepository, SqlProcessorLedgerRepository
 from payintents.adapters.sql.prepared import PreparedStatement, run_driver_sql
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.schema import (
@@ -155,6 +156,9 @@ class SqlIdempotencyRepository:
             self._conn, {**params, "answer_status": response.status_code, "answer_body": response.body}
         )
 
+    def release(self, scope: Scope, target: str, key: str) -> None:
+        self._conn.execute(delete(ik).where(_KEY_ROW), _key_params(scope, target, key))
+
     def reap(self, older_than: datetime, scope: Scope | None = None) -> int:
         stmt = delete(ik).where(ik.c.created_at < older_than)
         if scope is not None:
@@ -216,6 +220,8 @@ class SqlUnitOfWork:
     intents: SqlIntentRepository
     refunds: SqlRefundRepository
     idempotency: SqlIdempotencyRepository
+    operations: SqlMoneyOperationRepository
+    processor_ledger: SqlProcessorLedgerRepository
     outbox: SqlOutboxRepository
     accounts: SqlAccountRepository
     webhooks: SqlWebhookRepository
@@ -251,6 +257,8 @@ class SqlUnitOfWork:
         self.intents = SqlIntentRepository(self._conn)
         self.refunds = SqlRefundRepository(self._conn)
         self.idempotency = SqlIdempotencyRepository(self._conn)
+        self.operations = SqlMoneyOperationRepository(self._conn)
+        self.processor_ledger = SqlProcessorLedgerRepository(self._conn)
         self.outbox = SqlOutboxRepository(self._conn)
         self.accounts = SqlAccountRepository(self._conn)
         self.webhooks = SqlWebhookRepository(self._conn)
