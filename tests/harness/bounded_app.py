@@ -52,7 +52,7 @@ async def bounded_create_refund(
     request: IdempotentRequest,
     render: Render[RefundOutcome],
 ) -> Answer:
-    now = ctx.now(deps.clock)
+    now = context.now(deps.clock)
     refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
     outcome = RefundOutcome(refund, reference="bound")
     answer = render(outcome)

@@ -112,9 +112,7 @@ def test_a_refused_change_commits_nothing(world: FakeWorld) -> None:
     intent_id = create(world)
     before = world.store.commits
     with pytest.raises(StateConflictError):
-        asyncio.run(
-            intents.reverse_intent(world.deps, RequestContext(), SCOPE, intent_id, no_key(intent_id), render)
-        )
+        sync.reverse_intent(world.deps, SCOPE, intent_id, no_key(intent_id), render)
     assert world.store.commits == before
 
 
@@ -158,9 +156,7 @@ def capture(world: FakeWorld, intent_id: str, amount: int, key: str | None = Non
 
 def _cancel_with_key(world: FakeWorld, intent_id: str) -> bytes:
     request = IdempotentRequest("cancel-1", intent_id, fingerprint("cancel", {}))
-    return intents.change_intent(
-        world.deps, SCOPE, intent_id, lifecycle.cancel, request, render
-    ).response.body
+    return sync.change_intent(world.deps, SCOPE, intent_id, lifecycle.cancel, request, render).response.body
 
 
 def test_execute_once_retries_a_lost_version_race(world: FakeWorld) -> None:
@@ -315,7 +311,7 @@ class RacingUnitOfWork(MemoryUnitOfWork):
 
 def test_a_lost_reservation_race_never_asks_the_processor_twice(world: FakeWorld) -> None:
     intent_id = create(world, 1000, CaptureMode.MANUAL)
-    checkout.pay(world.deps, intent_id, SUCCESS)
+    sync.pay(world.deps, intent_id, SUCCESS)
     counting, budget = CountingProcessor(), [2]
     racing = dataclasses.replace(
         world.deps, processor=counting, uow=lambda: RacingUnitOfWork(world.store, budget), transactions=None

@@ -3,7 +3,6 @@ writes nothing (so its key stays unspent), replays, key conflicts, scoping, and 
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -18,7 +17,6 @@ from payintents.domain.money import Currency, Money
 from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import checkout
 from payintents.service.idempotent import Answer, IdempotentRequest
-from payintents.service.ports import RequestContext
 from tests.fakes import FakeWorld
 from tests.unit import sync_use_cases as sync
 
@@ -64,9 +62,7 @@ def refund(
         key, intent_id, fingerprint(f"POST /payment-intents/{intent_id}/refunds", body)
     )
     wanted = RefundRequest(amount, "Demo refund", notes)
-    return asyncio.run(
-        refunds.create_refund(world.deps, RequestContext(), scope, intent_id, wanted, request, render)
-    )
+    return sync.create_refund(world.deps, scope, intent_id, wanted, request, render)
 
 
 def snapshot(world: FakeWorld) -> tuple[int, str]:

@@ -25,5 +25,5 @@ def save_with_events(
         event_id = deps.ids.new_id("evt", intent.scope.environment)
         uow.outbox.add(
             intent_event(event_id, EventName.PAYMENT_INTENT_STATUS_UPDATED, intent, now),
-            deps.clock.real_now(),
+            deps.clock.now(),
         )

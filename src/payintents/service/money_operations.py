@@ -141,7 +141,7 @@ def _reserve(
             return Answer(replay(record, request.fingerprint), replayed=True)
     operation_id = deps.ids.new_id("op", scope.environment)
     draft = reserve(uow, now, operation_id)
-    created_at = deps.clock.real_now()
+    created_at = deps.clock.now()
     operation = MoneyOperation(
         id=operation_id,
         scope=scope,
@@ -194,7 +194,7 @@ async def _recorded_answer(deps: Dependencies, operation: MoneyOperation) -> Ans
 
 def record_success(deps: Dependencies, uow: UnitOfWork, operation: MoneyOperation) -> bool:
     """The processor did it: write its result and spend the key. False if already recorded."""
-    if not uow.operations.finish(operation.id, OperationStatus.SUCCEEDED, deps.clock.real_now()):
+    if not uow.operations.finish(operation.id, OperationStatus.SUCCEEDED, deps.clock.now()):
         return False
     RULES[operation.kind].succeed(deps, uow, operation)
     if operation.caller_key is not None:
@@ -205,7 +205,7 @@ def record_success(deps: Dependencies, uow: UnitOfWork, operation: MoneyOperatio
 
 def record_failure(deps: Dependencies, uow: UnitOfWork, operation: MoneyOperation) -> bool:
     """The processor did nothing: give back what was reserved and the key. False if recorded."""
-    if not uow.operations.finish(operation.id, OperationStatus.FAILED, deps.clock.real_now()):
+    if not uow.operations.finish(operation.id, OperationStatus.FAILED, deps.clock.now()):
         return False
     RULES[operation.kind].release(deps, uow, operation)
     if operation.caller_key is not None:
@@ -229,7 +229,7 @@ async def settle(deps: Dependencies, operation: MoneyOperation) -> MoneyOperatio
     pause_s, asked_at = FIRST_POLL_S, time.monotonic()
     current = operation
     while current.status is OperationStatus.PENDING:
-        if deps.clock.real_now() >= current.deadline_at:
+        if deps.clock.now() >= current.deadline_at:
             await reconcile(deps, current)
         elif time.monotonic() - asked_at >= LOOKUP_EVERY_S:
             asked_at = time.monotonic()

@@ -67,7 +67,7 @@ def _refund_events(deps: Dependencies, uow: UnitOfWork, refund: Refund, applied:
         now,
         data,
     )
-    uow.outbox.add(created, deps.clock.real_now())
+    uow.outbox.add(created, deps.clock.now())
     if applied.status is Status.REFUNDED:
         uow.outbox.add(
             status_event(
@@ -79,7 +79,7 @@ def _refund_events(deps: Dependencies, uow: UnitOfWork, refund: Refund, applied:
                 applied.capture_mode,
                 now,
             ),
-            deps.clock.real_now(),
+            deps.clock.now(),
         )
 
 

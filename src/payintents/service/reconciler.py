@@ -28,7 +28,7 @@ class ReconcileReport:
 
 async def reconcile_overdue(deps: Dependencies) -> ReconcileReport:
     """One pass over the operations pending past their deadline (up to ``BATCH_SIZE``)."""
-    now = deps.clock.real_now()
+    now = deps.clock.now()
     overdue = await deps.runner().read(lambda uow: uow.operations.overdue(now, BATCH_SIZE))
     settled: dict[OperationStatus, int] = dict.fromkeys(OperationStatus, 0)
     for operation in overdue:

@@ -31,9 +31,8 @@ from payintents.domain.intent import PaymentIntent
 from payintents.domain.lifecycle import refund_refusal
 from payintents.domain.refund import RefundOutcome, RefundRequest
 from payintents.service import dashboard, refunds
-from payintents.service.idempotent import Answer, IdempotentRequest
-from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError, RequestContext
-from payintents.service.sandbox import load_clock_offset
+from payintents.service.idempotent import IdempotentRequest
+from payintents.service.ports import ProcessorDeclinedError, ProcessorUnavailableError
 from payintents.web.amounts import AmountInputError, decimal_text, format_money, parse_amount
 from payintents.web.dashboard.pages import BASE, FORM_EXPIRED, Visit, page, redirect
 from payintents.web.dashboard.payment_routes import can_refund
