@@ -210,7 +210,9 @@ def build_dependencies(
         transactions=transactions,
         clock=clock,
         ids=RandomIds(),
-        processor=SandboxProcessor(timeout_s=settings.sandbox_timeout_s, ledger=StoredLedger(transactions)),
+        processor=SandboxProcessor(
+            timeout_s=settings.sandbox_timeout_s, ledger=StoredLedger(transactions, clock)
+        ),
         processor_timeout_s=settings.processor_timeout_s,
         idempotency_retention=settings.idempotency_retention,
         webhook_retry_scale=settings.webhook_retry_scale,

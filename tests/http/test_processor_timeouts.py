@@ -41,8 +41,7 @@ class UnreachableProcessor(SandboxProcessor):
 
 
 def client_of(deps: Dependencies, **changes: Any) -> Iterator[Api]:
-    # Without the PostgreSQL event-loop runner: it serves one event loop, the ``api`` fixture's.
-    quick = dataclasses.replace(deps, processor_timeout_s=TIMEOUT_S, event_loop_runner=None, **changes)
+    quick = dataclasses.replace(deps, processor_timeout_s=TIMEOUT_S, **changes)
     app = build_app(quick)
     with TestClient(app, base_url="http://testserver") as client:
         yield Api(client, create_account(deps, "timeouts").sandbox_key)

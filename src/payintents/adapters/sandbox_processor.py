@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Protocol
 
 from payintents.domain.card import mask_card_number, shown_last_digits
@@ -15,6 +14,7 @@ from payintents.domain.money_operation import MoneyOperation, OperationKind, Pro
 from payintents.domain.sandbox import FailOutcome, InjectedFailure
 from payintents.service.ports import (
     CardResult,
+    Clock,
     ProcessorDeclinedError,
     ProcessorTimeoutError,
     ProcessorUnavailableError,
@@ -138,14 +138,16 @@ class StoredLedger:
     """The ledger in its own table, each entry written in a short transaction of its own, as an
     external processor's would be: it survives a crash of the server that called it."""
 
-    def __init__(self, runner: TransactionRunner) -> None:
+    def __init__(self, runner: TransactionRunner, clock: Clock) -> None:
         self._runner = runner
+        # The clock the operations' deadlines were set by.
+        self._clock = clock
 
     async def record(
         self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome
     ) -> ProcessorOutcome:
         def write(uow: UnitOfWork) -> ProcessorOutcome:
-            now = datetime.now(UTC)
+            now = self._clock.now()
             # A new call that reaches the ledger at or after its deadline (its caller gave up, and
             # the reconciler may already have asked) is refused, never applied.
             if now >= operation.deadline_at and uow.processor_ledger.find(key) is None:
