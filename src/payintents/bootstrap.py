@@ -29,14 +29,14 @@ from payintents.adapters.sql.engine import (
 )
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.sqlite_writer import SqliteTransactions
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.adapters.sql.write_gate import WriteGate
 from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.domain.webhook_urls import SANDBOX_LOCAL_HOSTS, parse_sandbox_hosts
 from payintents.service.dependencies import Dependencies
 from payintents.service.key_usage import KeyUsageRecorder
 from payintents.service.ports import Clock, TransactionRunner, UnitOfWorkFactory, WebhookSender
-from payintents.service.request_log import RequestLogBuffer
+from payintents.service.request_log_buffer import RequestLogBuffer
 from payintents.service.transactions import ThreadedTransactions
 from payintents.web.app import build_app
 from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits

@@ -34,7 +34,7 @@ from starlette.applications import Starlette
 
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.schema import idempotency_keys, payment_intents
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.bootstrap import Settings, build_dependencies, migrate
 from payintents.domain import lifecycle
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse, replay

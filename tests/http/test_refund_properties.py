@@ -36,8 +36,8 @@ from hypothesis.stateful import (
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.idempotency_store import SqlIdempotencyRepository
 from payintents.adapters.sql.migrate import upgrade
-from payintents.adapters.sql.store import SqlIdempotencyRepository
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import create_account
 from payintents.web.app import build_app

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.schema import payment_events, payment_intents
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.domain import lifecycle
 from payintents.domain.intent import PaymentIntent
 from tests.store.test_intent_store import NOW, SCOPE, make_intent

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from payintents.adapters.sql.checkpoint import CHECKPOINT_INTERVAL_S, FALLBACK_AUTOCHECKPOINT_PAGES
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.migrate import upgrade
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.schema import payment_intents
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.domain import lifecycle
 from payintents.domain.errors import InvariantViolationError
 from payintents.domain.intent import AutoExpireAction, CaptureMode, Environment, PaymentIntent, Scope, Status

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 
 from payintents.adapters.sql.migrate import upgrade
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.service.accounts import hash_key
 from tests.store.test_migrations import differences
 

@@ -31,7 +31,7 @@ from payintents.adapters.sql.migrate import (
     upgrade,
 )
 from payintents.adapters.sql.schema import metadata
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from tests.store.test_intent_store import NOW, SCOPE, make_intent
 from tests.support import backend_database_url
 

@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from payintents.domain.intent import Environment, Scope
-from payintents.service import request_log
+from payintents.service import request_log_buffer
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import (
@@ -25,7 +25,7 @@ from payintents.service.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from payintents.service.request_log import RequestLogBuffer
+from payintents.service.request_log_buffer import RequestLogBuffer
 from payintents.web.app import build_app
 
 NEVER_S = 3600.0
@@ -91,7 +91,7 @@ def test_a_full_buffer_wakes_the_writer_at_once_and_adding_never_writes(
 ) -> None:
     # Requests log on the event loop, where nothing may wait for the store: adding only adds,
     # and a full buffer has the background writer write now rather than at its next interval.
-    monkeypatch.setattr(request_log, "MAX_PENDING", 3)
+    monkeypatch.setattr(request_log_buffer, "MAX_PENDING", 3)
     buffer = buffers(deps.uow, NEVER_S)
     writers: list[int] = []
     real_write = buffer._write

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.schema import accounts, idempotency_keys, outbox_events, payment_intents, refunds
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.domain.events import EventName, OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse, replay
 from payintents.domain.intent import Environment, Scope

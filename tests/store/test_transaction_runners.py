@@ -26,7 +26,7 @@ from payintents.adapters.sql import sqlite_writer
 from payintents.adapters.sql.engine import Timeouts, make_engine, make_write_gate
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.sqlite_writer import SqliteTransactions
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.domain.errors import RuleBrokenError
 from payintents.service.dependencies import Dependencies

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DatabaseError
 
 from payintents.adapters.sql.engine import Timeouts, make_engine, make_write_gate
 from payintents.adapters.sql.migrate import upgrade
-from payintents.adapters.sql.store import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.adapters.sql.write_gate import WriteGate
 from payintents.service.ports import StoreBusyError
 

@@ -99,7 +99,7 @@ class SandboxProcessor:
         return CardResult("approved", card)
 
     async def perform(self, operation: MoneyOperation) -> None:
-        # Applied first, answered after: a "slow" answer is late, not the work (service/failures.py).
+        # Applied first, answered after: a "slow" answer is late, not the work (service/fault_injection.py).
         asked = _outcome_asked(operation.injected)
         stands = await self._ledger.record(operation.processor_key, operation, asked)
         _answer(stands, operation.kind)

@@ -19,7 +19,7 @@ from payintents.service.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from payintents.service.request_log import RequestLogBuffer
+from payintents.service.request_log_buffer import RequestLogBuffer
 from payintents.service.transactions import ThreadedTransactions
 
 

@@ -15,7 +15,7 @@ from payintents.domain.money import Money
 from payintents.domain.money_operation import OperationKind
 from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
-from payintents.service.failures import take_failure
+from payintents.service.fault_injection import take_failure
 from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once
 from payintents.service.intent_saves import save_with_events
 from payintents.service.money_operations import Draft, IntentBusyError, Reserve, run_operation

@@ -35,7 +35,7 @@ from payintents.domain.money_operation import (
 )
 from payintents.domain.sandbox import InjectedFailure
 from payintents.service.dependencies import Dependencies
-from payintents.service.failures import answer_late
+from payintents.service.fault_injection import answer_late
 from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.service.operation_rules import RULES
 from payintents.service.ports import (

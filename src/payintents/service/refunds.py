@@ -18,7 +18,7 @@ from payintents.domain.money_operation import OperationKind
 from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
 from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
-from payintents.service.failures import take_failure
+from payintents.service.fault_injection import take_failure
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
 from payintents.service.money_operations import Draft, IntentBusyError, Reserve, run_operation
 from payintents.service.ports import RequestContext, UnitOfWork

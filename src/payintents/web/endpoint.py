@@ -44,7 +44,7 @@ from payintents.web.http_input import (
 )
 from payintents.web.presenters import to_json_bytes
 from payintents.web.problems import RequestRefusedError, response_for_exception, trace_id_of
-from payintents.web.request_log import log_sandbox_request
+from payintents.web.request_log_entries import log_sandbox_request
 from payintents.web.wire import B, Body, Obj, validate
 
 # A call's typed body; covariant, so helpers that read no body take ``ApiCall[object]``.

@@ -1,7 +1,7 @@
 """Accounts and their API keys in SQL, and authentication's read of a key.
 
 The key's read also brings what every request of the account needs before it starts: the
-sandbox clock's offset, whether any ``fail-next`` failure is armed (service/failures.py), and the
+sandbox clock's offset, whether any ``fail-next`` failure is armed (service/fault_injection.py), and the
 key's public id. A revoked key is not found: every request reads the key, so a
 revocation holds from its commit on, in every worker process.
 """

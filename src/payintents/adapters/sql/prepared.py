@@ -29,7 +29,8 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import Select
 
 Statement = Insert | Update | Select[Any]
-Processor = Callable[[Any], Any] | None
+# SQLAlchemy's bind converter of one placeholder's type (e.g. datetime to text), or None.
+BindConverter = Callable[[Any], Any] | None
 
 
 class UnpreparableStatementError(TypeError):
@@ -43,7 +44,7 @@ class _Bound:
     key: str
     fixed: Any
     from_caller: bool
-    process: Processor
+    process: BindConverter
 
 
 @dataclass(frozen=True, slots=True)

@@ -356,7 +356,7 @@ sandbox_failures = Table(
     Column("environment", String(10), nullable=False),
     Column("outcome", String(20), nullable=False),
     Column("delay_ms", Integer, nullable=False),
-    # Authentication asks whether an account has any failure armed (service/failures.py).
+    # Authentication asks whether an account has any failure armed (service/fault_injection.py).
     Index("ix_sandbox_failures_account", "account_id", "environment"),
 )
 

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from payintents.adapters.sql.store import Savepoint, SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import Savepoint, SqlUnitOfWork
 from payintents.adapters.sql.write_gate import WriteGate
 from payintents.service.ports import StoreBusyError, UnitOfWork, UnitOfWorkFactory
 
