@@ -27,7 +27,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from payintents.benchmark.server import free_port, serve_command
+from payintents.testbed.processes import free_port, serve_command
 from tests.support import Api, cli
 
 pytestmark = [pytest.mark.e2e]

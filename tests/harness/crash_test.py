@@ -51,6 +51,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 RETRY_PHASE_S = 60.0
 RECOVERY_TIMEOUT_S = 30.0
+# How long the servers under test wait for the processor (PAYINTENTS_PROCESSOR_TIMEOUT_S).
+PROCESSOR_TIMEOUT_S = "5"
 # Crash recovery fsyncs the whole data directory first: slow when the test database holds many schemas.
 PG_READY_TIMEOUT_S = 300.0
 REPLAY_SAMPLE = 100
@@ -337,6 +339,9 @@ class Server:
         env = {
             **os.environ,
             "PAYINTENTS_DATABASE_URL": self.database_url,
+            # The sandbox processor answers at once: a short deadline lets a retry of a refund
+            # whose processor call a kill prevented be settled within the retry phase.
+            "PAYINTENTS_PROCESSOR_TIMEOUT_S": PROCESSOR_TIMEOUT_S,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         }
         self.starts += 1

@@ -1,8 +1,11 @@
 """Deliberately broken servers for the crash test's negative control.
 
-``ack-before-commit``: the refund use case answers 200 while its transaction is still open; the
-commit happens in a background thread a few hundred milliseconds later. A SIGKILL inside that
-window loses a refund the client was told about, which the crash test must catch.
+``ack-before-commit``: the refund use case answers 200 while its transactions (the reservation
+and the record) are still open; each commits in a background thread a few hundred milliseconds
+later, and its processor keeps what it did in memory only. A SIGKILL inside that window loses a
+refund the client was told about (nothing durable says it happened, so reconciliation releases
+it), which the crash test must catch. With the processor's own durable record, the two-phase
+write heals a lost record; this variant shows the harness sees a loss when nothing can.
 
 Run as ``python -m tests.harness.crash_variants --variant ack-before-commit --port P --workers N``
 (database from ``PAYINTENTS_DATABASE_URL``, already migrated). Every uvicorn worker builds its own
@@ -72,27 +75,30 @@ class DeferredCommitUnitOfWork:
 
 
 def _patch_ack_before_commit() -> None:
-    from payintents.service import idempotent, refunds
+    from payintents.adapters.sandbox_processor import MemoryLedger, SandboxProcessor
+    from payintents.service import money_operations, refunds
     from payintents.service.transactions import ThreadedTransactions
 
-    original = idempotent.execute_once
+    original = money_operations.run_operation
 
-    async def execute_once_ack_first(
-        deps: Any, ctx: Any, scope: Any, request: Any, action: Any, render: Any
+    async def run_operation_ack_first(
+        deps: Any, context: Any, scope: Any, intent_id: Any, request: Any, reserve: Any
     ) -> Any:
         real_uow = deps.uow
 
         def deferred_writer() -> Any:
             return DeferredCommitUnitOfWork(real_uow())
 
-        # Each refund in a transaction of its own on a thread, not in the SQLite writer's batch,
-        # whose commit would come before the answer whatever the unit of work does.
+        # The refund's units (reserve and record) each in a transaction of its own on a thread,
+        # not in the SQLite writer's batch, whose commit would come before the answer whatever
+        # the unit of work does.
         threaded = ThreadedTransactions(deferred_writer, deps.read)
-        deferred = dataclasses.replace(deps, uow=deferred_writer, transactions=threaded)
-        return await original(deferred, ctx, scope, request, action, render)
+        forgetful = SandboxProcessor(ledger=MemoryLedger())
+        deferred = dataclasses.replace(deps, uow=deferred_writer, transactions=threaded, processor=forgetful)
+        return await original(deferred, context, scope, intent_id, request, reserve)
 
     # Only the refund path is broken: creates, payments and captures stay honest.
-    setattr(refunds, "execute_once", execute_once_ack_first)  # noqa: B010 (a deliberate monkeypatch)
+    setattr(refunds, "run_operation", run_operation_ack_first)  # noqa: B010 (a deliberate monkeypatch)
     # The sandbox request log writes after the handler, and on SQLite that write would wait for the
     # deferred commit's lock before the answer leaves, quietly repairing the bug: switch it off.
     from payintents.web import endpoint

@@ -34,7 +34,7 @@ async def create_intent(
 ) -> Answer:
     def action(uow: UnitOfWork, now: datetime) -> PaymentIntent:
         intent = lifecycle.open_intent(spec, deps.ids.new_id("pi", scope.environment), scope, now)
-        # Contract §9 #12: a client session secret is issued on create as well as on refresh.
+        # As Dojo does, a client session secret is issued on create as well as on refresh.
         lifecycle.refresh_client_secret(intent, deps.ids.new_secret(), now)
         uow.intents.add(intent)
         event_id = deps.ids.new_id("evt", scope.environment)

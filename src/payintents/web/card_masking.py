@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode
 from payintents.domain.card import MAX_CARD_DIGITS, mask_card_number, mask_card_numbers
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
-# Field names compared without case, as the API binds them (design: case-insensitive properties).
+# Field names compared without case, as the API binds them (ADR 0002).
 _CARD_NUMBER_FIELDS = frozenset({"cardnumber"})
 _CVV_FIELDS = frozenset({"cvv", "cvc", "cv2", "securitycode"})
 _HIDDEN_CVV = "***"

@@ -1,4 +1,4 @@
-"""Domain objects rendered as Dojo's JSON (contract §2.4, §3), and stored-response rendering."""
+"""Domain objects rendered as Dojo's JSON, and stored-response rendering."""
 
 from __future__ import annotations
 

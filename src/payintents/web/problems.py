@@ -1,7 +1,7 @@
 """Dojo's error body and the one table that maps failures to HTTP statuses.
 
-Body: ``{type, title, status, detail?, errors?, traceId}`` as ``application/json`` (contract §1.5,
-design "errors"). Nothing from an exception except a domain error's own ``detail`` ever reaches it.
+Body: ``{type, title, status, detail?, errors?, traceId}`` as ``application/json`` (docs/api.md,
+"Errors"). Nothing from an exception except a domain error's own ``detail`` ever reaches it.
 """
 
 from __future__ import annotations

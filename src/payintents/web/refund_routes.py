@@ -1,4 +1,4 @@
-"""Routes for refunds: the seed's create endpoint, retrieval by id, and the list extension.
+"""Routes for refunds: Dojo's create endpoint, retrieval by id, and the list extension.
 
 There is no way to cancel or delete a refund: other methods on these paths answer 405 + Allow.
 """

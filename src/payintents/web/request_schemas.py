@@ -1,4 +1,4 @@
-"""Dojo's request bodies (contract §2.3, §3) in the ``wire`` schema language, limits included,
+"""Dojo's request bodies in the ``wire`` schema language, limits included,
 each paired with the dataclass its handler reads (request_bodies.py)."""
 
 from __future__ import annotations

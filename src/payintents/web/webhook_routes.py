@@ -1,4 +1,4 @@
-"""Routes for webhooks: Dojo's subscription and secret API (contract §5.1) and, as extensions,
+"""Routes for webhooks: Dojo's subscription and secret API and, as extensions,
 the delivery history of a subscription and a manual re-send of an event."""
 
 from __future__ import annotations

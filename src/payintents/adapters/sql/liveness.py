@@ -4,7 +4,7 @@ A connection the database closed while it sat in the pool (a restart, an adminis
 ``pg_terminate_backend``, ``idle_session_timeout``) is replaced at checkout, so the request that
 takes it never sees the error. SQLAlchemy's ``pool_pre_ping`` does that with a round trip per
 checkout, two per refund; on the event loop each ping cost a measured 1-22 % of a refund's CPU
-(docs/performance.md, step 21). Here instead:
+(ADR 0016). Here instead:
 
 - a connection used within ``PING_AFTER_IDLE_S`` is checked by its socket alone: a server that
   ends a session sends its last message and closes the socket, so an idle connection's socket that

@@ -257,7 +257,7 @@ webhook_subscriptions = Table(
 )
 
 # One row per (subscription, event). The unique index makes "one subscription per event and
-# environment" (contract §5.1) a rule of the store, safe against racing subscribe calls; a
+# environment" (Dojo refuses a second one) a rule of the store, safe against racing subscribe calls; a
 # listener's rows (extension) are outside it, and the fan-out finds every row by the lookup index.
 _NOT_LISTENER = text("NOT listener")
 webhook_subscription_events = Table(

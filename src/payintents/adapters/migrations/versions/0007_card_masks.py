@@ -1,5 +1,5 @@
 """Stored card masks re-masked: the old ``number[:8] + "****" + number[-4:]`` showed a 12-digit
-number whole and a 13-digit one but for a check digit (issue 20).
+number whole and a 13-digit one but for a check digit (ADR 0018).
 
 The old mask does not say how long the number was, so a stored one keeps only what is safe for the
 shortest number it can have come from: 6 digits hidden from that length, the last ones shown first
