@@ -164,7 +164,9 @@ def _reserve(
 
 async def _call_and_record(deps: Dependencies, operation: MoneyOperation) -> Answer:
     try:
-        await asyncio.wait_for(_call(deps, operation), deps.processor_timeout_s)
+        # A deadline on this task itself: no second task per call, as wait_for would make.
+        async with asyncio.timeout(deps.processor_timeout_s):
+            await _call(deps, operation)
     except TimeoutError:
         raise OperationTimeoutError(
             "The card processor did not answer in time; its outcome will be confirmed shortly: "

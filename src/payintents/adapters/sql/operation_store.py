@@ -157,7 +157,8 @@ class SqlProcessorLedgerRepository:
             "outcome": outcome.value,
             "created_at": now,
         }
-        _record_in_ledger(self._conn.dialect.name).run(self._conn, values)
+        if _record_in_ledger(self._conn.dialect.name).run(self._conn, values).fetchone() is not None:
+            return outcome
         stands = self.find(key)
         if stands is None:
             raise InvariantViolationError(f"the ledger lost {key}")
@@ -170,4 +171,5 @@ class SqlProcessorLedgerRepository:
 
 @cache
 def _record_in_ledger(dialect_name: str) -> PreparedStatement:
-    return PreparedStatement(prepared_insert_ignore(dialect_name, ledger))
+    # A row back means this call wrote the entry; none, that the key was already there.
+    return PreparedStatement(prepared_insert_ignore(dialect_name, ledger).returning(ledger.c.processor_key))
