@@ -7,7 +7,7 @@ and commits them with one commit and one fsync (ADR 0012). A unit's ``write`` re
 that commit is durable; if the commit fails, every unit of the batch fails with StoreBusyError and
 nothing of any of them was applied. While one batch commits, the next one gathers.
 
-Where each part runs (measured, docs/performance.md "The explicit write path"): the units run on
+Where each part runs (measured, docs/performance.md "The explicit write path's runners"): the units run on
 the event loop, a few hundred microseconds of statements on a local file, which saves a thread
 hop and the fight for the GIL a writer thread had; the commit, which waits for the disk, runs on
 a worker thread. The batch first takes the write gate (write_gate.py), so it takes turns with the
