@@ -477,10 +477,7 @@ class MemoryUnitOfWork:
         self.sandbox = MemorySandbox(self._work)
         return self
 
-    def flush(self) -> None:
-        """Nothing is held back in memory."""
-
-    def commit(self) -> None:
+    def commit(self, durable: bool = True) -> None:
         self._store.state = self._work
         self._store.commits += 1
 
@@ -545,6 +542,8 @@ class ApprovingProcessor:
     """Approves 5200 0000 0000 1005, challenges ...1096, declines anything else."""
 
     sandbox_cards = ()
+    # Its ledger is in memory, not in the store: reservations are flushed before it is called.
+    ledger_in_our_store = False
 
     async def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = {"cardNumber": mask_card_number(card_number), "expiryDate": expiry}

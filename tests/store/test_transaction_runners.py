@@ -124,10 +124,10 @@ def test_sqlite_a_batch_whose_commit_fails_fails_every_unit_of_it(
     deps, _ = sqlite
 
     class CommitFails(SqlUnitOfWork):
-        def commit(self) -> None:
+        def commit(self, durable: bool = True) -> None:
             if self._within is None:  # the batch's own transaction, not a unit's savepoint
                 raise StoreBusyError("disk full")
-            super().commit()
+            super().commit(durable)
 
     monkeypatch.setattr(sqlite_writer, "SqlUnitOfWork", CommitFails)
     release = threading.Event()
@@ -145,6 +145,52 @@ def test_sqlite_a_batch_whose_commit_fails_fails_every_unit_of_it(
     holder.join(10)
     assert all(isinstance(result, StoreBusyError) for result in results), results
     assert accounts_of(deps) == set()
+
+
+def statements_of(engine: Engine) -> list[str]:
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: seen.append(sql))
+    return seen
+
+
+def synchronous_setting(engine: Engine) -> list[int]:
+    """``PRAGMA synchronous`` on every pooled connection (2 is FULL)."""
+    settings = []
+    connections = [engine.connect() for _ in range(engine.pool.checkedin())]
+    for conn in connections:
+        settings.append(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+        conn.close()
+    return settings
+
+
+def test_sqlite_a_batch_of_non_durable_writes_skips_the_sync_and_a_durable_unit_keeps_it(
+    sqlite: tuple[Dependencies, Engine],
+) -> None:
+    """ADR 0030: the batch's commit syncs the log when any of its units asked for a durable write;
+    the relaxed setting never outlives its transaction on the pooled connection."""
+    deps, engine = sqlite
+    seen = statements_of(engine)
+    asyncio.run(deps.runner().write(add_account("a0"), durable=False))
+    assert seen.count("PRAGMA synchronous=NORMAL") == 1
+    assert seen[-1] == "PRAGMA synchronous=FULL"  # taken back once the batch committed
+    assert accounts_of(deps) == {"a0"}
+    release = threading.Event()
+    holder = held_by_a_thread(deps, release)
+
+    async def mixed_batch() -> list[Any]:
+        writes = asyncio.gather(
+            deps.runner().write(add_account("a1"), durable=False), deps.runner().write(add_account("a2"))
+        )
+        await asyncio.sleep(0.2)  # both queue behind the thread, into one batch
+        release.set()
+        return await writes
+
+    seen.clear()
+    assert asyncio.run(mixed_batch()) == ["a1", "a2"]
+    holder.join(10)
+    assert "PRAGMA synchronous=NORMAL" not in seen
+    assert accounts_of(deps) == {"a0", "a1", "a2"}
+    assert set(synchronous_setting(engine)) == {2}
 
 
 def test_sqlite_the_loop_keeps_answering_while_another_writer_holds_the_database(
@@ -238,6 +284,22 @@ def postgres(tmp_path: Path) -> Iterator[tuple[Dependencies, Engine]]:
         yield deps, engine
         deps.runner().close()
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_a_non_durable_write_turns_the_commit_flush_off_for_its_own_transaction(
+    postgres: tuple[Dependencies, Engine],
+) -> None:
+    deps, engine = postgres
+    seen = statements_of(engine)
+    asyncio.run(deps.runner().write(add_account("a0"), durable=False))
+    assert seen.count("SET LOCAL synchronous_commit TO OFF") == 1
+    asyncio.run(deps.runner().write(add_account("a1")))
+    assert seen.count("SET LOCAL synchronous_commit TO OFF") == 1
+    assert accounts_of(deps) == {"a0", "a1"}
+    for _ in range(2):  # SET LOCAL ends with its transaction, on every pooled connection
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
 
 
 @pytest.mark.postgres

@@ -107,9 +107,16 @@ class SandboxProcessor:
     async def lookup(self, key: str) -> ProcessorOutcome | None:
         return await self._ledger.find(key)
 
+    @property
+    def ledger_in_our_store(self) -> bool:
+        return self._ledger.in_our_store
+
 
 class Ledger(Protocol):
     """Where the sandbox processor remembers what it did under each key."""
+
+    # Whether it is written into the server's own database (Processor.ledger_in_our_store).
+    in_our_store: bool
 
     async def record(
         self, key: str, operation: MoneyOperation, outcome: ProcessorOutcome
@@ -121,6 +128,8 @@ class Ledger(Protocol):
 
 class MemoryLedger:
     """A ledger that lasts as long as the process: for a processor built without a database."""
+
+    in_our_store = False
 
     def __init__(self) -> None:
         self._outcomes: dict[str, ProcessorOutcome] = {}
@@ -136,7 +145,15 @@ class MemoryLedger:
 
 class StoredLedger:
     """The ledger in its own table, each entry written in a short transaction of its own, as an
-    external processor's would be: it survives a crash of the server that called it."""
+    external processor's would be: it survives a crash of the server that called it.
+
+    An entry needs no flush to disk of its own (ADR 0030): it is written after the operation's
+    reservation and before its record, and the record's durable commit carries it to disk. A
+    crash of the database that lost the entry lost the record with it, and the reconciler then
+    finds a call the processor never received, and releases it: the two agree.
+    """
+
+    in_our_store = True
 
     def __init__(self, runner: TransactionRunner, clock: Clock) -> None:
         self._runner = runner
@@ -154,7 +171,7 @@ class StoredLedger:
                 raise ProcessorTimeoutError("The card processor received the operation after its deadline.")
             return uow.processor_ledger.record(key, operation, outcome, now)
 
-        return await self._runner.write(write)
+        return await self._runner.write(write, durable=False)
 
     async def find(self, key: str) -> ProcessorOutcome | None:
         return await self._runner.read(lambda uow: uow.processor_ledger.find(key))

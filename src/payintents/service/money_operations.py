@@ -103,8 +103,11 @@ async def run_operation(
     waited_until = time.monotonic() + _longest_wait_s(deps)
     while True:
         try:
+            # A reservation must be on disk before a processor elsewhere may act on it; one the
+            # processor writes after, in our own database, carries it there (ADR 0030).
             reserved = await deps.runner().write(
-                lambda uow: _reserve(deps, context, scope, request, reserve, uow)
+                lambda uow: _reserve(deps, context, scope, request, reserve, uow),
+                durable=not deps.processor.ledger_in_our_store,
             )
         except IntentBusyError:
             await _wait_for_intent(deps, scope, intent_id, waited_until)

@@ -326,7 +326,8 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-    def commit(self) -> None: ...
+    def commit(self, durable: bool = True) -> None:
+        """Commit; ``durable=False`` asks for no flush to disk of its own (TransactionRunner.write)."""
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
@@ -353,9 +354,15 @@ class TransactionRunner(Protocol):
     """Where an async use case runs its units of work; one implementation per strategy, chosen in
     ``bootstrap``. A unit is a plain function of a unit of work: the runner opens the transaction,
     runs it, and commits when it returns (it must not commit itself); an exception rolls back
-    that unit alone and propagates. When ``write`` returns, the unit's commit is durable."""
+    that unit alone and propagates. When ``write`` returns, the unit's commit is durable.
 
-    async def write(self, work: Callable[[UnitOfWork], _T]) -> _T: ...
+    With ``durable=False`` the commit is visible to every later transaction when ``write``
+    returns but is not flushed to disk by itself: the database's log keeps its order, so it is on
+    disk once any later durable commit is. Only a crash of the database (or the machine) can
+    lose it, and then with everything written after it (ADR 0030). It suits a write whose loss
+    is harmless as long as nothing that depends on it survives either."""
+
+    async def write(self, work: Callable[[UnitOfWork], _T], *, durable: bool = True) -> _T: ...
     async def read(self, work: Callable[[UnitOfWork], _T]) -> _T:
         """``work`` in a unit of work that only reads (it must not write)."""
 
@@ -493,3 +500,10 @@ class Processor(Protocol):
 
     async def lookup(self, key: str) -> ProcessorOutcome | None:
         """What became of the operation sent with ``key``; None if it never arrived."""
+
+    @property
+    def ledger_in_our_store(self) -> bool:
+        """True when the processor writes what it did into our own database, after the operation's
+        reservation: the reservation then needs no flush of its own, because anything the
+        processor did is on disk only after it (ADR 0030). False for a processor elsewhere: a
+        reservation must be on disk before it is asked to move money."""

@@ -28,8 +28,9 @@ class ThreadedTransactions:
         self._thread_count = threads
         self._threads: ThreadPoolExecutor | None = None
 
-    async def write(self, work: Callable[[UnitOfWork], T]) -> T:
-        return await self._on_thread(self._write_now, work)
+    async def write(self, work: Callable[[UnitOfWork], T], *, durable: bool = True) -> T:
+        write_now = self._write_now if durable else self._write_now_not_flushed
+        return await self._on_thread(write_now, work)
 
     async def read(self, work: Callable[[UnitOfWork], T]) -> T:
         return await self._on_thread(self._read_now, work)
@@ -46,11 +47,14 @@ class ThreadedTransactions:
     ) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, run, work)
 
-    def _write_now(self, work: Callable[[UnitOfWork], T]) -> T:
+    def _write_now(self, work: Callable[[UnitOfWork], T], durable: bool = True) -> T:
         with self._writer() as uow:
             result = work(uow)
-            uow.commit()
+            uow.commit(durable)
             return result
+
+    def _write_now_not_flushed(self, work: Callable[[UnitOfWork], T]) -> T:
+        return self._write_now(work, durable=False)
 
     def _read_now(self, work: Callable[[UnitOfWork], T]) -> T:
         with self._reader() as uow:

@@ -29,6 +29,9 @@ READ_ONLY_OPTION = "payintents_read_only"
 BUSY_TIMEOUT_MS = 5_000
 STATEMENT_TIMEOUT_MS = 15_000
 SQLITE_POOL_SIZE = 40
+# Every commit syncs the write-ahead log (an acknowledged refund survives power loss); a
+# transaction asked to be non-durable relaxes it for itself only (unit_of_work.py).
+SQLITE_SYNCHRONOUS = "FULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,7 @@ def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
     pragmas = [
         "journal_mode=WAL",
         "foreign_keys=ON",
-        "synchronous=FULL",
+        f"synchronous={SQLITE_SYNCHRONOUS}",
         f"busy_timeout={timeouts.lock_ms}",
         # Savepoints (one per unit of work in the writer's batch, sqlite_writer.py) keep their
         # journals in memory, not in temporary files: with a large history those files cost half

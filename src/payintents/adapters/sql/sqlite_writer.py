@@ -3,7 +3,8 @@
 SQLite has a single writer, and each commit with ``synchronous=FULL`` waits for the disk. So a
 batch takes every unit of work waiting at that moment (up to ``MAX_BATCH``) into one transaction,
 each unit in a savepoint of its own (a unit that raises is rolled back to its savepoint, alone),
-and commits them with one commit and one fsync (ADR 0012). A unit's ``write`` returns only once
+and commits them with one commit and one fsync (ADR 0012); a batch of units that all asked for a
+non-durable write commits without the fsync (ADR 0030). A unit's ``write`` returns only once
 that commit is durable; if the commit fails, every unit of the batch fails with StoreBusyError and
 nothing of any of them was applied. While one batch commits, the next one gathers.
 
@@ -49,6 +50,7 @@ LONGEST_PAUSE_S = 0.002
 class _Unit:
     work: Callable[[UnitOfWork], Any]
     done: asyncio.Future[Any]
+    durable: bool
     # What the unit returned, or what it raised.
     result: Any = None
     failure: BaseException | None = None
@@ -65,9 +67,9 @@ class SqliteTransactions:
         self._waiting: dict[asyncio.AbstractEventLoop, deque[_Unit]] = {}
         self._writing: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
-    async def write(self, work: Callable[[UnitOfWork], T]) -> T:
+    async def write(self, work: Callable[[UnitOfWork], T], *, durable: bool = True) -> T:
         loop = asyncio.get_running_loop()
-        unit = _Unit(work, loop.create_future())
+        unit = _Unit(work, loop.create_future(), durable)
         self._waiting.setdefault(loop, deque()).append(unit)
         if loop not in self._writing:
             self._writing[loop] = loop.create_task(self._write_batches(loop))
@@ -115,8 +117,10 @@ class SqliteTransactions:
 
     async def _write(self, batch: list[_Unit]) -> None:
         try:
-            # The gate is held: BEGIN IMMEDIATE finds the write lock free.
-            with SqlUnitOfWork(self._engine) as transaction:
+            # The gate is held: BEGIN IMMEDIATE finds the write lock free. The batch's commit
+            # syncs the log if any of its units asked for a durable write.
+            durable = any(unit.durable for unit in batch)
+            with SqlUnitOfWork(self._engine, durable=durable) as transaction:
                 savepoint = Savepoint(transaction.connection)
                 for unit in batch:
                     _run(unit, savepoint)

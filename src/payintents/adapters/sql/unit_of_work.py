@@ -1,5 +1,10 @@
 """The SQL unit of work: one database transaction and the repositories that share it.
 
+A transaction that need not reach the disk by itself (``TransactionRunner.write(durable=False)``,
+ADR 0030) commits without its own flush: PostgreSQL with ``synchronous_commit`` off for that
+transaction, SQLite with ``synchronous=NORMAL`` for it (its write-ahead log is then synced at the
+next FULL commit or checkpoint). Both logs keep their order, so a later durable commit carries it.
+
 Database failures that mean "busy" become StoreBusyError; a CHECK constraint firing means an
 invariant broke and becomes InvariantViolationError. Neither ever reaches a client as SQL text.
 """
@@ -21,7 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from payintents.adapters.sql.account_store import SqlAccountRepository
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
-from payintents.adapters.sql.engine import read_only_options
+from payintents.adapters.sql.engine import SQLITE_SYNCHRONOUS, read_only_options
 from payintents.adapters.sql.idempotency_store import SqlIdempotencyRepository
 from payintents.adapters.sql.intent_store import SqlIntentRepository
 from payintents.adapters.sql.operation_store import SqlMoneyOperationRepository, SqlProcessorLedgerRepository
@@ -58,9 +63,12 @@ class SqlUnitOfWork:
         read_only: bool = False,
         gate: WriteGate | None = None,
         within: Savepoint | None = None,
+        durable: bool = True,
     ) -> None:
         self._engine = engine
         self._read_only = read_only
+        # SQLite decides a transaction's flush before it begins; PostgreSQL at commit.
+        self._durable = durable
         self._gate = gate
         self._held = ExitStack()
         self._within = within
@@ -98,6 +106,9 @@ class SqlUnitOfWork:
             # SQLite: wait for our turn to write before taking a pooled connection.
             self._held.enter_context(self._gate.held())
         self._conn = self._held.enter_context(self._engine.connect())
+        if not self._durable and self._conn.dialect.name == "sqlite":
+            run_driver_sql(self._conn, "PRAGMA synchronous=NORMAL")
+            self._held.callback(_restore_synchronous, self._conn)
         if self._read_only:
             self._conn = self._conn.execution_options(**read_only_options(self._conn))
         self._tx = self._conn.begin()
@@ -107,8 +118,10 @@ class SqlUnitOfWork:
         """The connection this unit's transaction (or savepoint) runs on."""
         return self._conn
 
-    def commit(self) -> None:
+    def commit(self, durable: bool = True) -> None:
         try:
+            if not durable and self._within is None and self._conn.dialect.name == "postgresql":
+                run_driver_sql(self._conn, "SET LOCAL synchronous_commit TO OFF")
             self._tx.commit()
         except OperationalError as exc:
             raise StoreBusyError("the database could not commit in time") from exc
@@ -141,6 +154,15 @@ class SqlUnitOfWork:
             raise StoreBusyError("the database connection was lost; retry shortly") from rollback_failure
 
 
+def _restore_synchronous(conn: Connection) -> None:
+    """Back to the engine's setting before the connection returns to the pool; a connection that
+    cannot take it back is dropped rather than pooled with commits that do not sync."""
+    try:
+        run_driver_sql(conn, f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+    except DBAPIError as exc:
+        conn.invalidate(exc)
+
+
 class Savepoint:
     """Savepoints in a transaction the caller holds on ``connection``, one per unit of work, sent
     to the driver directly: SQLAlchemy's ``begin_nested`` and its commit cost ~150 µs a unit,
@@ -159,7 +181,8 @@ class Savepoint:
         self.is_active = True
         return self
 
-    def commit(self) -> None:
+    def commit(self, durable: bool = True) -> None:
+        # The surrounding transaction's commit decides the flush.
         self.is_active = False
         run_driver_sql(self.connection, f"RELEASE {self._name}")
 
