@@ -27,6 +27,7 @@ from payintents.adapters.sql.intent_rows import (
     intent_from_rows,
     intent_values,
 )
+from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.schema import captures, payment_events, payment_intents
 from payintents.adapters.sql.statements import in_bound_scope, in_scope, intent_position, scope_params
 from payintents.domain.errors import InvariantViolationError
@@ -41,7 +42,7 @@ pi = payment_intents
 _AMOUNT = bindparam("refund_amount", type_=pi.c.refunded_amount.type)
 _AT = bindparam("refunded_at", type_=pi.c.updated_at.type)
 _THIS_INTENT = and_(in_bound_scope(pi), pi.c.id == bindparam("intent_id"))
-RESERVE_REFUND = (
+RESERVE_REFUND = PreparedStatement(
     update(pi)
     .where(
         _THIS_INTENT,
@@ -53,7 +54,7 @@ RESERVE_REFUND = (
     .returning(pi.c.reference)
 )
 _NEW_TOTAL = pi.c.refunded_amount + _AMOUNT
-CONFIRM_REFUND = (
+CONFIRM_REFUND = PreparedStatement(
     update(pi)
     .where(_THIS_INTENT, pi.c.pending_refund_amount >= _AMOUNT)
     .values(
@@ -138,12 +139,12 @@ class SqlIntentRepository:
         self._insert_children(intent)
 
     def reserve_refund(self, scope: Scope, intent_id: str, amount: int) -> str | None:
-        row = self._conn.execute(RESERVE_REFUND, self._refund_params(scope, intent_id, amount)).fetchone()
+        row = RESERVE_REFUND.run(self._conn, self._refund_params(scope, intent_id, amount)).fetchone()
         return None if row is None else str(row[0])
 
     def confirm_refund(self, scope: Scope, intent_id: str, amount: int, now: datetime) -> RefundApplied:
         params = {**self._refund_params(scope, intent_id, amount), "refunded_at": now}
-        row = self._conn.execute(CONFIRM_REFUND, params).fetchone()
+        row = CONFIRM_REFUND.run(self._conn, params).fetchone()
         if row is None:
             raise InvariantViolationError(f"no refund of {amount} reserved on {intent_id}")
         refunded, refundable, status, mode, reference = row

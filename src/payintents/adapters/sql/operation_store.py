@@ -33,10 +33,11 @@ _PENDING = OperationStatus.PENDING.value
 # The statements every refund, capture or reversal runs, built once (ADR 0013): building an
 # INSERT's values or an UPDATE per call cost more than running it.
 ADD_OPERATION = PreparedStatement(mo.insert())
-FINISH_OPERATION = (
+FINISH_OPERATION = PreparedStatement(
     update(mo)
     .where(mo.c.id == bindparam("operation_id"), mo.c.status == _PENDING)
     .values(status=bindparam("new_status"), finished_at=bindparam("finished"))
+    .returning(mo.c.id)
 )
 GET_OPERATION = select(mo).where(mo.c.id == bindparam("operation_id"))
 FIND_IN_LEDGER = select(ledger.c.outcome).where(ledger.c.processor_key == bindparam("ledger_key"))
@@ -65,8 +66,7 @@ class SqlMoneyOperationRepository:
     def finish(self, operation_id: str, status: OperationStatus, now: datetime) -> bool:
         # Guarded: of a request and the reconciler recording one operation, only one does.
         params = {"operation_id": operation_id, "new_status": status.value, "finished": now}
-        finished = self._conn.execute(FINISH_OPERATION, params)
-        return bool(finished.rowcount == 1)
+        return FINISH_OPERATION.run(self._conn, params).fetchone() is not None
 
     def overdue(self, now: datetime, limit: int) -> list[MoneyOperation]:
         query = (

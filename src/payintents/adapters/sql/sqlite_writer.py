@@ -4,9 +4,9 @@ SQLite has a single writer, and each commit with ``synchronous=FULL`` waits for 
 batch takes every unit of work waiting at that moment (up to ``MAX_BATCH``) into one transaction,
 each unit in a savepoint of its own (a unit that raises is rolled back to its savepoint, alone),
 and commits them with one commit and one fsync (ADR 0012); a batch of units that all asked for a
-non-durable write commits without the fsync (ADR 0030). A unit's ``write`` returns only once
-that commit is durable; if the commit fails, every unit of the batch fails with StoreBusyError and
-nothing of any of them was applied. While one batch commits, the next one gathers.
+non-durable write commits without the fsync, on the loop (ADR 0030). A unit's ``write`` returns
+only once that commit is done; if the commit fails, every unit of the batch fails with
+StoreBusyError and nothing of any of them was applied. While one batch commits, the next one gathers.
 
 Where each part runs (measured, docs/performance.md "The explicit write path's runners"): the units run on
 the event loop, a few hundred microseconds of statements on a local file, which saves a thread
@@ -124,8 +124,13 @@ class SqliteTransactions:
                 savepoint = Savepoint(transaction.connection)
                 for unit in batch:
                     _run(unit, savepoint)
-                # The commit waits for the disk: on a thread, while the loop serves others.
-                await asyncio.to_thread(transaction.commit)
+                if durable:
+                    # The commit waits for the disk: on a thread, while the loop serves others.
+                    await asyncio.to_thread(transaction.commit)
+                else:
+                    # Nothing to wait for (the log is written, not synced): a thread hop would
+                    # cost more than the commit.
+                    transaction.commit()
         except Exception as exc:
             log.warning("a batch of %d writes failed to commit; each answers busy: %s", len(batch), exc)
             busy = exc if isinstance(exc, StoreBusyError) else StoreBusyError("the database could not commit")
