@@ -67,6 +67,7 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
 
 
 def cmd_expire(args: argparse.Namespace) -> int:
+    import asyncio
     import json
 
     from payintents.bootstrap import build_dependencies, migrate
@@ -74,7 +75,7 @@ def cmd_expire(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     migrate(settings)
-    report = run_expiry_pass(build_dependencies(settings))
+    report = asyncio.run(run_expiry_pass(build_dependencies(settings)))
     print(json.dumps({"intentsExpired": report.intents_expired, "keysReaped": report.keys_reaped}))
     return 0
 

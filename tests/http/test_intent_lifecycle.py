@@ -10,17 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import make_engine
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
-from payintents.service.expiry import run_expiry_pass
 from payintents.web.app import build_app
 from tests.fakes import FakeClock
 from tests.support import CHALLENGE_CARD, DECLINED_CARD, Api
+from tests.unit.sync_use_cases import run_expiry_pass
 
 TRACE_ID = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
 ALLOWED = {"config": {"payment": {"customAmountAllowed": True, "tipsAllowed": True}}}
@@ -286,8 +286,8 @@ def test_amount_and_tips_change_the_total_and_keep_the_request(api: Api) -> None
 
 
 class Timed:
-    def __init__(self, api: Api, deps: Dependencies, clock: FakeClock) -> None:
-        self.api, self.deps, self.clock = api, deps, clock
+    def __init__(self, api: Api, deps: Dependencies, clock: FakeClock, engine: Engine) -> None:
+        self.api, self.deps, self.clock, self.engine = api, deps, clock, engine
 
 
 @pytest.fixture
@@ -296,7 +296,7 @@ def timed(database_url: str) -> Iterator[Timed]:
     engine: Engine = make_engine(database_url, pool_size=2)
     deps = build_dependencies(Settings(database_url=database_url), engine=engine, clock=clock)
     with TestClient(build_app(deps), base_url="http://testserver") as client:
-        yield Timed(Api(client, create_account(deps, "timed").sandbox_key), deps, clock)
+        yield Timed(Api(client, create_account(deps, "timed").sandbox_key), deps, clock, engine)
     engine.dispose()
 
 
@@ -337,6 +337,27 @@ def test_created_intents_expire_to_canceled(timed: Timed) -> None:
     run_expiry_pass(timed.deps)
     assert api.intent(default["id"])["status"] == "Canceled"
 
+
+
+def test_an_auto_capture_is_a_capture_through_the_processor_and_waits_out_its_refusal(timed: Timed) -> None:
+    """The processor is asked (its ledger has the capture); an armed decline leaves the intent
+    Authorized, and the next pass captures it."""
+    fields = {"autoExpireIn": "00:05:00", "autoExpireAction": "Capture"}
+    intent_id = authorized(timed.api, 1000, **fields)
+    armed = {"operation": "capture", "outcome": "declined"}
+    assert timed.api.post(f"/sandbox/payment-intents/{intent_id}/fail-next", armed).status_code == 200
+    timed.clock.advance(minutes=5)
+    assert run_expiry_pass(timed.deps).intents_expired == 0
+    assert timed.api.intent(intent_id)["status"] == "Authorized"
+    assert run_expiry_pass(timed.deps).intents_expired == 1
+    assert [c["amount"] for c in timed.api.intent(intent_id)["captures"]] == [1000]
+    query = text(
+        "SELECT o.status, l.outcome FROM money_operations o LEFT JOIN sandbox_processor_ledger l"
+        " ON l.processor_key = 'payintents-' || o.id WHERE o.payment_intent_id = :id ORDER BY o.created_at"
+    )
+    with timed.engine.connect() as conn:
+        rows = [tuple(row) for row in conn.execute(query, {"id": intent_id})]
+    assert rows == [("failed", "declined"), ("succeeded", "succeeded")]
 
 @pytest.mark.parametrize(
     ("fields", "lifetime", "status", "captured"),

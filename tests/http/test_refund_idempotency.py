@@ -17,10 +17,10 @@ from starlette.testclient import TestClient
 from payintents.adapters.sql.engine import make_engine
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import create_account
-from payintents.service.expiry import run_expiry_pass
 from payintents.web.app import build_app
 from tests.fakes import FakeClock
 from tests.support import Api
+from tests.unit.sync_use_cases import run_expiry_pass
 
 
 def post_refund(api: Api, intent_id: str, content: bytes, headers: dict[Any, Any]) -> httpx.Response:

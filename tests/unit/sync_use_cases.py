@@ -8,7 +8,7 @@ from typing import Any
 
 from payintents.domain.intent import PaymentIntent
 from payintents.domain.refund import Refund
-from payintents.service import checkout, intents, refunds
+from payintents.service import checkout, expiry, intents, refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer
 from payintents.service.ports import RequestContext
@@ -50,3 +50,7 @@ def pay(deps: Dependencies, *args: Any) -> PaymentIntent:
 
 def reverse_intent(deps: Dependencies, *args: Any) -> Answer:
     return asyncio.run(intents.reverse_intent(deps, REQUEST, *args))
+
+
+def run_expiry_pass(deps: Dependencies, *args: Any, **kwargs: Any) -> expiry.ExpiryReport:
+    return asyncio.run(expiry.run_expiry_pass(deps, *args, **kwargs))

@@ -249,31 +249,34 @@ def test_reverse_refused_after_a_refund_or_from_other_states() -> None:
 
 def test_expire_if_due_cancels_a_created_intent_at_expire_at() -> None:
     intent = opened()
-    assert not lifecycle.expire_if_due(intent, "cp", NOW + timedelta(days=30) - timedelta(seconds=1))
-    assert lifecycle.expire_if_due(intent, "cp", NOW + timedelta(days=30))
+    assert not lifecycle.expire_if_due(intent, NOW + timedelta(days=30) - timedelta(seconds=1))
+    assert lifecycle.expire_if_due(intent, NOW + timedelta(days=30))
     assert intent.status is Status.CANCELED
 
 
 def test_expire_if_due_releases_a_manual_authorization_by_default() -> None:
     intent = manual()
-    assert not lifecycle.expire_if_due(intent, "cp", NOW + timedelta(days=6))
-    assert lifecycle.expire_if_due(intent, "cp", NOW + timedelta(days=7))
+    assert not lifecycle.expire_if_due(intent, NOW + timedelta(days=6))
+    assert lifecycle.expire_if_due(intent, NOW + timedelta(days=7))
     assert intent.status is Status.REVERSED and intent.captures == []
 
 
-def test_expire_if_due_captures_the_rest_when_asked() -> None:
+def test_a_due_auto_capture_is_left_to_the_processor_and_names_the_rest_of_the_authorization() -> None:
     intent = manual(1000, auto_expire_in="01:00:00", action=AutoExpireAction.CAPTURE)
     lifecycle.capture(intent, "cp_a", 300, None, NOW)
     # Once partly captured the intent is Captured, so auto-expiry no longer applies.
-    assert not lifecycle.expire_if_due(intent, "cp_b", NOW + timedelta(hours=2))
+    assert lifecycle.auto_capture_due(intent, NOW + timedelta(hours=2)) is None
     whole = manual(1000, auto_expire_in="01:00:00", action=AutoExpireAction.CAPTURE)
-    assert lifecycle.expire_if_due(whole, "cp_b", NOW + timedelta(hours=1))
-    assert whole.status is Status.CAPTURED and whole.refundable_amount == 1000
-    lifecycle.check_invariants(whole)
+    assert lifecycle.auto_capture_due(whole, NOW + timedelta(minutes=59)) is None
+    assert lifecycle.auto_capture_due(whole, NOW + timedelta(hours=1)) == 1000
+    assert not lifecycle.expire_if_due(whole, NOW + timedelta(hours=1))  # not applied in place
+    assert whole.status is Status.AUTHORIZED
+    assert lifecycle.auto_capture_due(manual(), NOW + timedelta(days=7)) is None  # it releases
 
 
 def test_expire_if_due_leaves_final_states_alone() -> None:
-    assert not lifecycle.expire_if_due(paid(), "cp", NOW + timedelta(days=365))
+    assert not lifecycle.expire_if_due(paid(), NOW + timedelta(days=365))
+    assert lifecycle.auto_capture_due(paid(), NOW + timedelta(days=365)) is None
 
 
 # --- refunds -------------------------------------------------------------------------------------

@@ -19,11 +19,11 @@ from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Currency, Money
 from payintents.domain.money_operation import MoneyOperation
 from payintents.service import accounts, checkout, intents
-from payintents.service.expiry import run_expiry_pass
 from payintents.service.idempotent import MAX_ATTEMPTS, IdempotentRequest
 from payintents.service.ports import ConcurrentUpdateError, RequestContext, StoreBusyError
 from tests.fakes import ApprovingProcessor, FakeWorld, MemoryStore, MemoryUnitOfWork
 from tests.unit import sync_use_cases as sync
+from tests.unit.sync_use_cases import run_expiry_pass
 
 SCOPE = Scope("acc_1", Environment.SANDBOX)
 SUCCESS = checkout.CardDetails("5200000000001005", "12/29", "020", None)

@@ -262,19 +262,29 @@ def refresh_client_secret(intent: PaymentIntent, secret: str, now: datetime) -> 
     intent.touch(now)
 
 
-def expire_if_due(intent: PaymentIntent, capture_id: str, now: datetime) -> bool:
-    """Apply ``expireAt`` / ``autoExpireIn``; return whether anything changed."""
+def expire_if_due(intent: PaymentIntent, now: datetime) -> bool:
+    """Apply ``expireAt``, and ``autoExpireIn`` when it releases; return whether anything changed.
+    A due auto-capture moves money, so it is not applied here (``auto_capture_due``)."""
     if intent.status is Status.CREATED and now >= intent.expire_at:
         _set_status(intent, Status.CANCELED, now)
         return True
-    due = intent.auto_expire_at
-    if intent.status is Status.AUTHORIZED and due is not None and now >= due:
-        if intent.auto_expire_action is AutoExpireAction.CAPTURE:
-            _add_capture(intent, capture_id, intent.total_amount.value - intent.captured_amount, None, now)
-        else:
-            _release(intent, now)
+    if _auto_expiry_due(intent, now) and intent.auto_expire_action is not AutoExpireAction.CAPTURE:
+        _release(intent, now)
         return True
     return False
+
+
+def auto_capture_due(intent: PaymentIntent, now: datetime) -> int | None:
+    """What ``autoExpireIn`` with the Capture action captures now (the rest of the
+    authorization, through the processor like any capture), or None when nothing is due."""
+    if _auto_expiry_due(intent, now) and intent.auto_expire_action is AutoExpireAction.CAPTURE:
+        return intent.total_amount.value - intent.captured_amount
+    return None
+
+
+def _auto_expiry_due(intent: PaymentIntent, now: datetime) -> bool:
+    due = intent.auto_expire_at
+    return intent.status is Status.AUTHORIZED and due is not None and now >= due
 
 
 def refund_refusal(intent: PaymentIntent | None, amount: int) -> Exception:

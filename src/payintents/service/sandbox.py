@@ -15,7 +15,7 @@ from payintents.domain.intent import Environment, Scope
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure, advanced_offset
 from payintents.service.dependencies import Dependencies
 from payintents.service.expiry import run_expiry_pass
-from payintents.service.ports import RequestContext, RequestLogEntry, RequestQuery
+from payintents.service.ports import RequestContext, RequestLogEntry, RequestQuery, UnitOfWork
 
 NO_SUCH_ENDPOINT = "No such endpoint for this key."
 
@@ -53,19 +53,21 @@ def show_clock(deps: Dependencies, ctx: RequestContext, scope: Scope) -> ClockVi
     return ClockView(ctx.now(deps.clock), ctx.clock_offset)
 
 
-def advance_clock(
+async def advance_clock(
     deps: Dependencies, scope: Scope, seconds: float | None, to: datetime | None
 ) -> AdvanceReport:
     """Move the account's clock forward and run, for this account, everything that became due."""
     require_sandbox(scope)
-    with deps.uow() as uow:
+
+    def move(uow: UnitOfWork) -> tuple[timedelta, int]:
         old = uow.sandbox.clock_offset(scope.account_id)
         new = advanced_offset(old, deps.clock.now(), seconds, to)
         uow.sandbox.set_clock_offset(scope.account_id, new)
-        moved = uow.sandbox.shift_deliveries(scope, new - old)
-        uow.commit()
+        return new, uow.sandbox.shift_deliveries(scope, new - old)
+
+    new, moved = await deps.runner().write(move)
     moved_on = RequestContext(clock_offset=new)
-    report = run_expiry_pass(deps, only=scope, ctx=moved_on)
+    report = await run_expiry_pass(deps, only=scope, ctx=moved_on)
     return AdvanceReport(
         ClockView(moved_on.now(deps.clock), new), report.intents_expired, report.keys_reaped, moved
     )

@@ -49,8 +49,8 @@ def show_clock(call: ApiCall) -> Response:
     return json_response(_clock(sandbox.show_clock(call.deps, call.context, call.scope)))
 
 
-def advance_clock(call: ApiCall[AdvanceClockBody]) -> Response:
-    report = sandbox.advance_clock(call.deps, call.scope, call.body.seconds, call.body.to)
+async def advance_clock(call: ApiCall[AdvanceClockBody]) -> Response:
+    report = await sandbox.advance_clock(call.deps, call.scope, call.body.seconds, call.body.to)
     return json_response(
         {
             **_clock(report.clock),

@@ -25,7 +25,7 @@ def start_housekeeping(deps: Dependencies, interval_s: float) -> threading.Event
     def loop() -> None:
         while not stop.wait(interval_s):
             try:
-                report = run_expiry_pass(deps)
+                report = asyncio.run(run_expiry_pass(deps))
                 log_entries = reap_request_log(deps)
                 listeners = remove_expired_listeners(deps)
                 settled = asyncio.run(reconcile_overdue(deps))

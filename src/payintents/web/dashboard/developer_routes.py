@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from anyio import from_thread
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -97,7 +98,8 @@ def advance(visit: Visit) -> Response:
     unit = visit.form.get("unit", "")
     if steps is None or unit not in UNITS:
         return visit.error(400, "Move the clock by a whole number of minutes, hours or days.")
-    report = sandbox.advance_clock(visit.deps, visit.scope, steps * UNITS[unit], None)
+    # On the app's event loop, where its use cases run (this handler runs on a thread).
+    report = from_thread.run(sandbox.advance_clock, visit.deps, visit.scope, steps * UNITS[unit], None)
     moved = f"expired={report.intents_expired}&moved={report.webhook_retries_moved}"
     return redirect(f"{BASE}/developers/sandbox?{moved}")
 
