@@ -338,7 +338,6 @@ def test_created_intents_expire_to_canceled(timed: Timed) -> None:
     assert api.intent(default["id"])["status"] == "Canceled"
 
 
-
 def test_an_auto_capture_is_a_capture_through_the_processor_and_waits_out_its_refusal(timed: Timed) -> None:
     """The processor is asked (its ledger has the capture); an armed decline leaves the intent
     Authorized, and the next pass captures it."""
@@ -358,6 +357,7 @@ def test_an_auto_capture_is_a_capture_through_the_processor_and_waits_out_its_re
     with timed.engine.connect() as conn:
         rows = [tuple(row) for row in conn.execute(query, {"id": intent_id})]
     assert rows == [("failed", "declined"), ("succeeded", "succeeded")]
+
 
 @pytest.mark.parametrize(
     ("fields", "lifetime", "status", "captured"),
