@@ -45,6 +45,7 @@ class CreatePaymentIntentBody:
     billing_address: Document | None
     shipping_details: Document | None
     card_holder_not_present: bool | None
+    transaction_source: str | None
     config: Document | None
     request_security: Document | None
     item_lines: tuple[Document, ...] | None

@@ -88,6 +88,8 @@ ITEM_LINE = Obj(
         "id": _opt(string(60)),
         "quantity": _opt(integer(0, 2**31 - 1)),
         "name": _opt(string(100)),
+        # The 2022-04-07 name of ``name`` (Dojo's PHP SDK and samples send it on every version).
+        "caption": _opt(string(100)),
         "category": _opt(string(100)),
         "modifiers": _opt(array(MODIFIER, 100)),
         "amountTotal": _req(money(0)),
@@ -118,6 +120,8 @@ CREATE_PAYMENT_INTENT_SHAPE = Obj(
         "billingAddress": _opt(ADDRESS),
         "shippingDetails": _opt(SHIPPING),
         "cardHolderNotPresent": _opt(boolean),
+        # 2022-04-07 only (http_input.FIELDS_UNTIL); MOTO records the intent as cardholder not present.
+        "transactionSource": _opt(one_of("MOTO")),
         "config": _opt(CONFIG),
         "requestSecurity": _opt(
             Obj(
