@@ -168,6 +168,19 @@ DIFFERENCES: dict[str, str] = {
     "request Modifier additionalProperties": (
         "Unknown properties are refused everywhere (docs/api.md 'Request bodies')."
     ),
+    "request SendEmailReceiptRequest additionalProperties": (
+        "Unknown properties are refused everywhere (docs/api.md 'Request bodies')."
+    ),
+    # Receipt recipients (docs/api.md 'Receipts').
+    **dict.fromkeys(
+        [
+            "request SendEmailReceiptRequest.emails minItems",
+            "request SendEmailReceiptRequest.emails maxItems",
+            "request SendEmailReceiptRequest.emails[] format",
+            "request SendEmailReceiptRequest.emails[] maxLength",
+        ],
+        "A receipt goes to 1-10 email addresses of at most 254 characters (docs/api.md 'Receipts').",
+    ),
     # Webhook receiver URLs.
     "request SubscriptionRequest.url pattern": _SANDBOX_URL,
     "request SubscriptionUpdateRequest.url pattern": _SANDBOX_URL,

@@ -306,6 +306,26 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
         ["now", "offsetSeconds", "intentsExpired", "keysReaped", "webhookRetriesMoved"],
     ),
     "Reset": obj({"deleted": {"type": "integer"}}, ["deleted"]),
+    "ReceiptList": obj(
+        {
+            "data": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "id": STRING,
+                        "paymentIntentId": STRING,
+                        "recipients": {"type": "array", "items": STRING},
+                        "subject": STRING,
+                        "text": STRING,
+                        "html": STRING,
+                        "createdAt": DATE_TIME,
+                    },
+                    ["id", "paymentIntentId", "recipients", "subject", "text", "html", "createdAt"],
+                ),
+            }
+        },
+        ["data"],
+    ),
     "RequestLog": obj(
         {
             "data": {

@@ -112,6 +112,11 @@ class PayBody:
 
 
 @dataclass(frozen=True, slots=True)
+class SendReceiptBody:
+    emails: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ChallengeBody:
     outcome: str
 

@@ -250,6 +250,22 @@ _PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[
 RECEIVER_URL_SHAPE = rf"^(https://({_LABEL}\.)+[A-Za-z]{{2,63}}|https?://(127\.0\.0\.1|localhost|\[::1\]))(:{_PORT})?([/?#]\S*)?$"
 _RECEIVER_URL = _described(string(2048, 1), format="uri", pattern=RECEIVER_URL_SHAPE)
 
+# The domain checks each address and the count (domain/receipts.py), so one 400 names them all.
+SEND_RECEIPT = Body(
+    Obj(
+        {
+            "emails": _req(
+                _described(
+                    array(string(254), 10),
+                    minItems=1,
+                    items={"type": "string", "format": "email", "maxLength": 254},
+                )
+            )
+        }
+    ),
+    bodies.SendReceiptBody,
+)
+
 SUBSCRIBE = Body(
     Obj(
         {
