@@ -371,6 +371,7 @@ RECEIPT_ROWS = [
     receipt("receipt-unpaid-intent", 400, target="U", detail="never paid"),
     receipt("receipt-canceled-intent", 404, target="C", detail=NOT_FOUND),
     receipt("receipt-other-accounts-intent", 404, target="X", detail=NOT_FOUND),
+    receipt("receipt-sandbox-key-on-prod-intent", 404, target="P", detail=NOT_FOUND),
     receipt(
         "receipt-prod-key-without-smtp", 400, target="P", auth="Basic {prod}", detail="PAYINTENTS_SMTP_URL"
     ),
