@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import SUCCESS_CARD, RunningServer, running_server
+from tests.support import CHALLENGE_CARD, SUCCESS_CARD, RunningServer, running_server
 
 pytestmark = pytest.mark.e2e
 LEGACY = "2022-04-07"
@@ -118,6 +118,17 @@ def test_moto_transaction_source_on_2022_04_07_is_recorded_as_cardholder_not_pre
     assert sdk.get(created.json()["id"], CURRENT)["cardHolderNotPresent"] is True
     plain = sdk.create(_request())
     assert plain.json()["cardHolderNotPresent"] is False
+
+
+def test_a_moto_payment_is_not_challenged(sdk: PhpSdkCalls) -> None:
+    """MOTO: no cardholder to authenticate, so the 3-D Secure test card pays without a challenge."""
+    moto = sdk.create(_request(transactionSource="MOTO")).json()["id"]
+    paid = sdk.client.post(f"/checkout/{moto}/pay", json=CHALLENGE_CARD)
+    assert paid.status_code == 200 and paid.json()["status"] == "Captured", paid.text
+    # Control: the same card on an ordinary intent waits for its challenge.
+    plain = sdk.create(_request()).json()["id"]
+    challenged = sdk.client.post(f"/checkout/{plain}/pay", json=CHALLENGE_CARD)
+    assert challenged.json()["status"] == "Created" and "challengeUrl" in challenged.json()
 
 
 def test_transaction_source_is_refused_from_2024_02_05(sdk: PhpSdkCalls) -> None:
