@@ -1,6 +1,7 @@
 """Dojo's PHP SDK on its own API version, 2022-04-07, against a real ``payintents serve`` (SQLite,
-one server for the module): item lines named with ``caption``, ``transactionSource: MOTO``, and
-the flat ``paymentDetails`` the SDK reads (docs/api.md, "Version header"; ADR 0007).
+one server for the module): item lines named with ``caption``, ``transactionSource: MOTO``, the
+flat ``paymentDetails`` the SDK reads (docs/api.md, "Version header"; ADR 0007), and its receipt
+request, recorded in the sandbox's outbox (ADR 0029).
 
 Requests are written as the SDK's models serialise them (``ObjectSerializer``: camelCase names
 from each model's attribute map, unset properties left out, integers for amounts) with the headers
@@ -167,3 +168,16 @@ def test_legacy_callers_read_the_flat_payment_details(sdk: PhpSdkCalls) -> None:
     current = sdk.get(intent_id, CURRENT)["paymentDetails"]
     assert current["card"]["cardNumber"] == "520000******1005" and "cardNumber" not in current
     assert current["transactionId"]
+
+
+def test_the_sdks_receipt_request_is_recorded_in_the_outbox(sdk: PhpSdkCalls) -> None:
+    """SendEmailReceiptRequest.php serialises as {"emails": [...]}; the answer is a bare 204."""
+    intent_id = sdk.create(_request(itemLines=[PHP_ITEM_LINE])).json()["id"]
+    assert sdk.client.post(f"/checkout/{intent_id}/pay", json=SUCCESS_CARD).status_code == 200
+    content = json.dumps({"emails": ["ada@example.com"]}, separators=(",", ":"))
+    path = f"/payment-intents/{intent_id}/receipt"
+    sent = sdk.client.post(path, content=content, headers=sdk._headers(LEGACY))
+    assert (sent.status_code, sent.content) == (204, b"")
+    outbox = sdk.client.get(f"/sandbox/receipts?paymentIntentId={intent_id}", headers=sdk._headers(LEGACY))
+    [receipt] = outbox.json()["data"]
+    assert receipt["recipients"] == ["ada@example.com"] and "15.00 GBP" in receipt["text"]
