@@ -53,6 +53,15 @@ def test_a_sandbox_receipt_is_recorded_not_mailed(api: Api) -> None:
     assert [r["paymentIntentId"] for r in receipts(api)] == [other_id, intent_id, intent_id]
 
 
+def test_a_sandbox_reset_empties_the_outbox(api: Api, other_api: Api) -> None:
+    for key in (api, other_api):
+        paid = key.captured_intent(100)
+        assert key.post(f"/payment-intents/{paid}/receipt", EMAILS).status_code == 204
+    assert api.post("/sandbox/reset").status_code == 200
+    assert receipts(api) == []
+    assert len(receipts(other_api)) == 1  # another account's outbox is not touched
+
+
 def test_html_in_the_intent_is_escaped_in_the_receipt(api: Api) -> None:
     intent_id = api.captured_intent(100, description="<script>alert(1)</script>")
     assert api.post(f"/payment-intents/{intent_id}/receipt", EMAILS).status_code == 204
