@@ -116,6 +116,14 @@ def test_intents_create_get_list_capture_cancel_and_refunds(
     code, out, _ = run(server, capsys, "intents", "refunds", manual.id)
     assert code == 0 and "5.00 GBP" in out and "Damaged" in out
 
+    code, out, _ = run(server, capsys, "intents", "receipt", manual.id, "ada@example.com", "bob@example.org")
+    assert code == 0 and f"Receipt of {manual.id} sent to ada@example.com, bob@example.org" in out
+    code, out, _ = run(server, capsys, "intents", "receipts", manual.id)
+    assert code == 0 and out.splitlines()[0].split()[:2] == ["RECEIPT", "PAYMENT"]
+    assert "ada@example.com, bob@example.org" in out and "Your receipt for CLI 2" in out
+    code, out, _ = run(server, capsys, "intents", "receipts", manual.id, "--text")
+    assert code == 0 and "Refunded: 5.00 GBP" in out
+
 
 def test_missing_key_and_programme_name_for_delegation(
     server: ServerUnderTest, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

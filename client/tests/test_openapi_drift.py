@@ -47,6 +47,7 @@ RESPONSE_MODELS: dict[type, str] = {
     sandbox_models.ClockAdvanced: "#/components/schemas/ClockAdvanced",
     sandbox_models.SandboxReset: "#/components/schemas/Reset",
     sandbox_models.RequestLogEntry: "#/components/schemas/RequestLog/properties/data/items",
+    sandbox_models.SandboxReceipt: "#/components/schemas/ReceiptList/properties/data/items",
 }
 REQUEST_MODELS: dict[type, tuple[str, str, tuple[str, ...]]] = {
     rm.CreatePaymentIntentRequest: ("post", "/payment-intents", ()),

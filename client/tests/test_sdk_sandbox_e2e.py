@@ -126,3 +126,16 @@ def test_the_async_client_has_the_same_sandbox(server: ServerUnderTest) -> None:
     intent_id, challenged, paid, newest = asyncio.run(scenario())
     assert (challenged, paid) == ("AuthChallenged", "Captured")
     assert newest == f"/payment-intents/{intent_id}"  # the re-read; the checkout itself is never logged
+
+
+def test_a_receipt_is_recorded_in_the_sandbox_outbox(client: Client) -> None:
+    intent_id = client.sandbox.pay(new_intent(client, 1550)).id
+    assert client.payment_intents.send_receipt(intent_id, ["ada@example.com"]) is None
+    (receipt,) = client.sandbox.receipts(payment_intent_id=intent_id)
+    assert receipt.recipients == ("ada@example.com",) and receipt.payment_intent_id == intent_id
+    assert "15.50 GBP" in receipt.text and receipt.subject == "Your receipt for Sandbox SDK"
+    with pytest.raises(ValidationFailedError) as refused:
+        client.payment_intents.send_receipt(intent_id, ["not-an-address"])
+    assert "emails[0]" in refused.value.errors
+    with pytest.raises(TypeError):
+        client.payment_intents.send_receipt(intent_id, "ada@example.com")

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from payintents.adapters.clock import SystemClock
 from payintents.adapters.ids import RandomIds
 from payintents.adapters.sandbox_processor import SandboxProcessor, StoredLedger
+from payintents.adapters.smtp_mailer import SmtpReceiptMailer, SmtpSettings, parse_smtp_url
 from payintents.adapters.sql.account_store import find_api_key
 from payintents.adapters.sql.audit import AuditReport, audit
 from payintents.adapters.sql.engine import (
@@ -89,6 +90,8 @@ class Settings:
     metrics_address: tuple[str, int] | None = DEFAULT_METRICS_ADDRESS
     # Where clients reach the server (https://pay.example.com): links and redirects start with it.
     public_url: str | None = None
+    # The mail server production keys' receipts go through (PAYINTENTS_SMTP_URL); None: refused.
+    smtp: SmtpSettings | None = None
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -135,6 +138,7 @@ class Settings:
                 ":".join(map(str, DEFAULT_METRICS_ADDRESS)),
             ),
             public_url=_parsed_setting("PAYINTENTS_PUBLIC_URL", parse_public_url, ""),
+            smtp=_parsed_setting("PAYINTENTS_SMTP_URL", parse_smtp_url, "off"),
         )
 
 
@@ -220,6 +224,7 @@ def build_dependencies(
         sandbox_webhook_hosts=settings.sandbox_webhook_hosts,
         request_log_retention=settings.request_log_retention,
         production_checkout=settings.production_checkout,
+        receipt_mailer=SmtpReceiptMailer(settings.smtp) if settings.smtp is not None else None,
     )
 
 

@@ -19,6 +19,8 @@ CLIENT_COMMAND_SUMMARIES = (
     ("intents capture", "capture a Manual authorization"),
     ("intents cancel", "cancel a Created payment intent"),
     ("intents refunds", "list a payment intent's refunds"),
+    ("intents receipt", "send a payment's receipt (the sandbox records it: intents receipt ID EMAIL...)"),
+    ("intents receipts", "the sandbox's recorded receipts, newest first ([ID] [--text])"),
     ("intents pay", "pay a sandbox intent with a test card (intents pay ID [--card ...])"),
     ("intents challenge", "pass or fail a sandbox payment's waiting 3-D Secure challenge"),
     ("webhooks listen", "receive verified webhook events here, printing their signing secret"),

@@ -19,6 +19,7 @@ _AMOUNTS = "Amounts are 1 (0 for tips and line totals) … 2^53-1 minor units (d
 _ENUM = "Dojo's spec made this a free string; other values are refused (docs/dojo-differences.md)."
 _BOUNDED = "We bound every string, array and map (docs/api.md); Dojo's spec leaves this one unbounded."
 _REQUIRED_VALUE = "A required value must be present: empty or null is refused (docs/api.md 'Request bodies')."
+_LEGACY = "Dojo's legacy version 2022-04-07 names or shapes it so; its PHP SDK sends or reads it (ADR 0007)."
 _SANDBOX_URL = "Sandbox keys may also use http://127.0.0.1 or localhost receivers (docs/webhooks.md)."
 
 DIFFERENCES: dict[str, str] = {
@@ -167,8 +168,34 @@ DIFFERENCES: dict[str, str] = {
     "request Modifier additionalProperties": (
         "Unknown properties are refused everywhere (docs/api.md 'Request bodies')."
     ),
+    "request SendEmailReceiptRequest additionalProperties": (
+        "Unknown properties are refused everywhere (docs/api.md 'Request bodies')."
+    ),
+    # Receipt recipients (docs/api.md 'Receipts').
+    **dict.fromkeys(
+        [
+            "request SendEmailReceiptRequest.emails minItems",
+            "request SendEmailReceiptRequest.emails maxItems",
+            "request SendEmailReceiptRequest.emails[] format",
+            "request SendEmailReceiptRequest.emails[] maxLength",
+        ],
+        "A receipt goes to 1-10 email addresses of at most 254 characters (docs/api.md 'Receipts').",
+    ),
     # Webhook receiver URLs.
     "request SubscriptionRequest.url pattern": _SANDBOX_URL,
     "request SubscriptionUpdateRequest.url pattern": _SANDBOX_URL,
     "response Subscription.url pattern": _SANDBOX_URL,
+    # Dojo's legacy version 2022-04-07, which its PHP SDK sends.
+    **dict.fromkeys(
+        [
+            "request ItemLine.caption extra",
+            "response ItemLine.caption extra",
+            "request CreatePaymentIntentRequest.transactionSource extra",
+            *(
+                f"response PaymentDetails.{name} extra"
+                for name in ("cardNumber", "cardName", "expiryDate", "cardType")
+            ),
+        ],
+        _LEGACY,
+    ),
 }

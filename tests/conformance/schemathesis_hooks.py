@@ -27,7 +27,7 @@ from schemathesis import Case, GenerationMode, HookContext, Response
 from payintents.domain.money import MAX_AMOUNT
 from payintents.domain.sandbox import MAX_DELAY_MS
 from payintents.web.cursors import encode_cursor
-from payintents.web.http_input import FIELDS_SINCE, SUPPORTED_VERSIONS
+from payintents.web.http_input import FIELDS_SINCE, FIELDS_UNTIL, SUPPORTED_VERSIONS
 
 # Beyond the furthest the sandbox clock can be moved (10 years ahead of real time).
 FAR_FUTURE = "2100-01-01T00:00:00Z"
@@ -77,7 +77,10 @@ def _adjusted(case: Case) -> Case:
     if make_valid is not None:
         case.body = make_valid(dict(case.body))
     if any(case.body.get(name) is not None for name in FIELDS_SINCE):
+        case.body.pop("transactionSource", None)
         case.headers = {**(case.headers or {}), "version": SUPPORTED_VERSIONS[-1].isoformat()}
+    elif any(case.body.get(name) is not None for name in FIELDS_UNTIL):
+        case.headers = {**(case.headers or {}), "version": SUPPORTED_VERSIONS[0].isoformat()}
     return case
 
 
@@ -99,6 +102,9 @@ def _valid_new_intent(body: dict[str, Any]) -> dict[str, Any]:
         body["expireAt"] = FAR_FUTURE
     if isinstance(body.get("autoExpireIn"), str):
         body["autoExpireIn"] = "01:00:00"
+    if body.get("transactionSource") is not None and body.get("cardHolderNotPresent") is False:
+        body["cardHolderNotPresent"] = True  # MOTO means the cardholder is not present
+    body = _lines_named_once(body)
     amount = body.get("amount")
     if not isinstance(amount, dict):
         return body
@@ -109,6 +115,19 @@ def _valid_new_intent(body: dict[str, Any]) -> dict[str, Any]:
         for name in extras:
             body[name] = {**body[name], "value": _small(_value(body[name]), 1000, 0)}
         body["amount"] = {**amount, "value": min(_value(amount), MAX_AMOUNT - 1000 * len(extras))}
+    return body
+
+
+def _lines_named_once(body: dict[str, Any]) -> dict[str, Any]:
+    """An item line's caption is the older name of its name: both, and different, is a 400."""
+    lines = body.get("itemLines")
+    if isinstance(lines, list):
+        body["itemLines"] = [
+            {k: v for k, v in line.items() if k != "caption"}
+            if isinstance(line, dict) and line.get("name") is not None
+            else line
+            for line in lines
+        ]
     return body
 
 
@@ -158,7 +177,7 @@ def _in_intent_currency(body: dict[str, Any]) -> dict[str, Any]:
         money = body.get(name)
         if isinstance(money, dict):
             body[name] = {**money, "currencyCode": "GBP", "value": _small(money.get("value"), 10**6, 1)}
-    return body
+    return _lines_named_once(body)
 
 
 POSITIVE_ADJUSTMENTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conformance.dojo_comparison import ASPECTS, all_differences, differences
+from tests.conformance.dojo_comparison import ASPECTS, all_differences, differences, served_figures
 from tests.conformance.dojo_differences import DIFFERENCES
 from tests.conformance.openapi_spec import (
     REQUIRE_ENV,
@@ -93,7 +93,9 @@ def test_the_figures_in_conformance_md_are_current(dojo: Schema) -> None:
     found = all_differences(OURS, dojo)
     ids = {d.id for listed in found.values() for d in listed}
     text = (DOCS / "conformance.md").read_text(encoding="utf-8")
+    served, every, _ = served_figures(OURS, dojo)
     figures = {
+        "Dojo's operations served": f"{served} of {every}",
         "operations compared": len(OPERATIONS),
         "aspects checked (operation × aspect test cases)": len(found),
         "differences found": f"{len(ids)} distinct ids ({sum(map(len, found.values()))} occurrences",

@@ -52,6 +52,8 @@ STATE_RULE_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/refresh-client-session-secret",
     "POST /payment-intents/{paymentIntentId}/captures",
     "POST /payment-intents/{paymentIntentId}/refunds",
+    # A receipt needs a payment: an intent reached through a link may never have been paid.
+    "POST /payment-intents/{paymentIntentId}/receipt",
 )
 # 405 where the intent was not created to allow the change (docs/api.md, the amount sections).
 AMENDING_OPERATIONS = (
@@ -63,9 +65,9 @@ PROCESSOR_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/captures",
     "POST /payment-intents/{paymentIntentId}/refunds",
 )
-# Dojo's operations we implement (payment intents, captures, reversal, refunds, webhooks).
+# Dojo's operations we implement (payment intents, captures, reversal, refunds, receipts, webhooks).
 DOJO_PATHS = "^/(payment-intents|webhooks)"
-DOJO_EXCLUDED_PATHS = "/(charge|receipt)$"
+DOJO_EXCLUDED_PATHS = "/charge$"
 SERVER_ERROR_CODES = {ServerError.code, ContentTypeServerError.code}
 # The sandbox controls that wipe or age a whole account act on an account of their own.
 ACCOUNT_CONTROLS = ("POST /sandbox/reset", "POST /sandbox/clock/advance", "GET /sandbox/clock")
@@ -158,6 +160,7 @@ def _pinned_objects(world: PinnedWorld) -> list[str]:
     pins = {
         f"POST {intent}/refunds": world.captured_intent,
         f"GET {intent}/refunds": world.captured_intent,
+        f"POST {intent}/receipt": world.captured_intent,
         f"POST /sandbox{intent}/fail-next": world.captured_intent,
         f"POST {intent}/captures": world.authorized_intent,
         f"POST {intent}/amount": world.amendable_intent,

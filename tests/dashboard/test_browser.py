@@ -195,3 +195,17 @@ def test_keyboard_labels_and_phone_width_with_screenshots(page: Any, api: Api) -
         ):
             page.goto(path)
             assert_fits_and_is_labelled(page, viewport["width"])
+
+
+def test_a_payments_receipts_show_in_the_sandbox_outbox(page: Any, api: Api) -> None:
+    intent_id = api.captured_intent(1999, reference="Receipt order")
+    page.goto(f"/dashboard/payments/{intent_id}")
+    receipts = page.get_by_role("region", name="Receipts (sandbox outbox)")
+    assert "No receipts for this payment." in receipts.inner_text()
+    sent = api.post(f"/payment-intents/{intent_id}/receipt", {"emails": ["shopper@example.com"]})
+    assert sent.status_code == 204, sent.text
+    page.reload()
+    shown = receipts.inner_text()
+    assert "Your receipt for Receipt order" in shown
+    assert "To shopper@example.com" in shown
+    assert "Total: 19.99 GBP" in receipts.locator("pre").inner_text()

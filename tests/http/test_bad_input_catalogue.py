@@ -1,4 +1,4 @@
-"""The bad-input catalogue: malformed and hostile requests against refunds and captures.
+"""The bad-input catalogue: malformed and hostile requests against refunds, captures and receipts.
 
 Each row sends one request that must be refused, and asserts the specific 4xx, Dojo's error body,
 that nothing internal leaks, and that it changed nothing: every table reads the same afterwards
@@ -48,6 +48,12 @@ def cap(name: str, status: int, body: Any = None, **kw: Any) -> Row:
     """A row against M's captures (a valid capture of 100 there would succeed)."""
     raw = body if isinstance(body, bytes) else j({"amount": 100} if body is None else body)
     return Row(name, status, raw, op="captures", target="M", **kw)
+
+
+def receipt(name: str, status: int, body: Any = None, **kw: Any) -> Row:
+    """A row against A's receipt (a valid one to one address would be recorded in the outbox)."""
+    raw = body if isinstance(body, bytes) else j({"emails": ["ada@example.com"]} if body is None else body)
+    return Row(name, status, raw, op="receipt", **kw)
 
 
 def amount(name: str, value: Any, **kw: Any) -> Row:
@@ -342,6 +348,37 @@ INJECTION_AND_VERSION_ROWS = [
     version("version-crlf-injection", "2024-02-05\r\nX-Injected: 1"),
 ]
 
+RECEIPT_ROWS = [
+    receipt("receipt-no-emails", 400, {"emails": []}, errors="emails"),
+    receipt("receipt-emails-null", 400, {"emails": None}, errors="emails"),
+    receipt("receipt-emails-a-string", 400, {"emails": "ada@example.com"}, errors="emails"),
+    receipt("receipt-not-an-address", 400, {"emails": ["ada"]}, errors="emails[0]"),
+    receipt("receipt-second-not-an-address", 400, {"emails": ["ada@example.com", "a@b"]}, errors="emails[1]"),
+    receipt(
+        "receipt-eleven-addresses", 400, {"emails": [f"a{i}@example.com" for i in range(11)]}, errors="emails"
+    ),
+    receipt("receipt-address-over-254", 400, {"emails": ["a" * 250 + "@example.com"]}, errors="emails[0]"),
+    receipt(
+        "receipt-header-injection",
+        400,
+        {"emails": ["a@example.com\r\nBcc: b@example.com"]},
+        errors="emails[0]",
+    ),
+    receipt(
+        "receipt-unknown-field", 400, {"emails": ["ada@example.com"], "cc": ["b@example.com"]}, errors="cc"
+    ),
+    receipt("receipt-empty-body", 400, b""),
+    receipt("receipt-unpaid-intent", 400, target="U", detail="never paid"),
+    receipt("receipt-canceled-intent", 404, target="C", detail=NOT_FOUND),
+    receipt("receipt-other-accounts-intent", 404, target="X", detail=NOT_FOUND),
+    receipt("receipt-sandbox-key-on-prod-intent", 404, target="P", detail=NOT_FOUND),
+    receipt(
+        "receipt-prod-key-without-smtp", 400, target="P", auth="Basic {prod}", detail="PAYINTENTS_SMTP_URL"
+    ),
+    receipt("receipt-text-plain", 415, headers={"Content-Type": "text/plain"}),
+    receipt("receipt-get", 405, b"", method="GET", allow="POST"),
+]
+
 ROWS = [
     *AUTH_ROWS,
     *ID_ROWS,
@@ -352,6 +389,7 @@ ROWS = [
     *SIZE_ROWS,
     *MEDIA_AND_METHOD_ROWS,
     *INJECTION_AND_VERSION_ROWS,
+    *RECEIPT_ROWS,
 ]
 
 

@@ -37,6 +37,7 @@ EVERY_INTENT_PROPERTY: dict[str, Any] = {
     "billingAddress": {"countryCode": "GB"},
     "shippingDetails": {"name": "A"},
     "cardHolderNotPresent": False,
+    "transactionSource": "MOTO",
     "config": {"title": "Shop"},
     "requestSecurity": {"device": "phone"},
     "itemLines": [LINE],
@@ -70,6 +71,7 @@ def test_every_payment_intent_property_reaches_its_attribute_typed() -> None:
     )
     assert body.item_lines == (LINE,)
     assert body.payment_methods == ("Card", "Wallet")
+    assert body.transaction_source == "MOTO"
     assert body.customer == {"emailAddress": "a@example.com"}
     assert body.metadata == {"k": "v"}
     assert (body.reference, body.auto_expire_in, body.card_holder_not_present) == (

@@ -60,6 +60,7 @@ from payintents_client.sandbox_models import (
     RequestLogEntry,
     SandboxCard,
     SandboxClock,
+    SandboxReceipt,
     SandboxReset,
 )
 from payintents_client.webhook_signatures import (
@@ -109,6 +110,7 @@ __all__ = [
     "Sandbox",
     "SandboxCard",
     "SandboxClock",
+    "SandboxReceipt",
     "SandboxReset",
     "ServerError",
     "ServiceUnavailableError",

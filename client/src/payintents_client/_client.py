@@ -86,6 +86,7 @@ class PaymentIntents(_Resource):
     change_amount = _blocking(ops.change_amount)
     change_tips = _blocking(ops.change_tips)
     refresh_client_session_secret = _blocking(ops.refresh_client_session_secret)
+    send_receipt = _blocking(ops.send_receipt)
 
     def search(
         self,
@@ -119,6 +120,7 @@ class AsyncPaymentIntents(_AsyncResource):
     change_amount = _awaitable(ops.change_amount)
     change_tips = _awaitable(ops.change_tips)
     refresh_client_session_secret = _awaitable(ops.refresh_client_session_secret)
+    send_receipt = _awaitable(ops.send_receipt)
 
     async def search(
         self,
@@ -197,6 +199,7 @@ class Sandbox(_Resource):
     advance_clock = _blocking(sandbox_ops.advance_clock)
     reset = _blocking(sandbox_ops.reset)
     requests = _blocking(sandbox_ops.list_requests)
+    receipts = _blocking(sandbox_ops.list_receipts)
 
     def pay(
         self,
@@ -235,6 +238,7 @@ class AsyncSandbox(_AsyncResource):
     advance_clock = _awaitable(sandbox_ops.advance_clock)
     reset = _awaitable(sandbox_ops.reset)
     requests = _awaitable(sandbox_ops.list_requests)
+    receipts = _awaitable(sandbox_ops.list_receipts)
 
     async def pay(
         self,

@@ -308,6 +308,14 @@ def list_refunds(payment_intent_id: str) -> Call[tuple[RefundListItem, ...]]:
     )
 
 
+def send_receipt(payment_intent_id: str, emails: Sequence[str]) -> Call[None]:
+    """Email the payment's receipt to ``emails`` (1-10 addresses). payintents' sandbox records it
+    instead of mailing it: read it back with ``client.sandbox.receipts``."""
+    if isinstance(emails, str):
+        raise TypeError("emails is a list of addresses, not one string")
+    return Call("POST", _intent_path(payment_intent_id, "/receipt"), _nothing, body={"emails": list(emails)})
+
+
 # -- webhooks -----------------------------------------------------------------------------------
 
 

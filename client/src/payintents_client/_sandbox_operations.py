@@ -19,6 +19,7 @@ from payintents_client.sandbox_models import (
     FailNext,
     RequestLogEntry,
     SandboxClock,
+    SandboxReceipt,
     SandboxReset,
 )
 
@@ -102,6 +103,20 @@ def list_requests(
         "GET",
         "/sandbox/requests",
         data_list_of(RequestLogEntry.from_wire, "RequestLog"),
+        params={name: str(value) for name, value in params.items() if value is not None},
+        read_only=True,
+    )
+
+
+def list_receipts(
+    *, payment_intent_id: str | None = None, limit: int | None = None
+) -> Call[tuple[SandboxReceipt, ...]]:
+    """The receipts the sandbox recorded instead of mailing them, newest first."""
+    params = {"paymentIntentId": payment_intent_id, "limit": limit}
+    return Call(
+        "GET",
+        "/sandbox/receipts",
+        data_list_of(SandboxReceipt.from_wire, "ReceiptList"),
         params={name: str(value) for name, value in params.items() if value is not None},
         read_only=True,
     )

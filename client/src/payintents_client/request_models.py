@@ -80,6 +80,8 @@ class CreatePaymentIntentRequest(_Body):
     billing_address: Mapping[str, Any] | None = None
     shipping_details: Mapping[str, Any] | None = None
     card_holder_not_present: bool | None = None
+    # ``"MOTO"``, with API version 2022-04-07 only (the server refuses it on later versions).
+    transaction_source: str | None = None
     config: Mapping[str, Any] | None = None
     request_security: Mapping[str, Any] | None = None
     item_lines: Sequence[Mapping[str, Any]] | None = None

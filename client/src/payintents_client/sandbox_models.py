@@ -20,10 +20,19 @@ from payintents_client._parse import (
     req_datetime,
     req_int,
     req_str,
+    str_list,
 )
 from payintents_client.models import _raw
 
-__all__ = ["ClockAdvanced", "FailNext", "RequestLogEntry", "SandboxCard", "SandboxClock", "SandboxReset"]
+__all__ = [
+    "ClockAdvanced",
+    "FailNext",
+    "RequestLogEntry",
+    "SandboxCard",
+    "SandboxClock",
+    "SandboxReceipt",
+    "SandboxReset",
+]
 
 
 class SandboxCard(StrEnum):
@@ -145,5 +154,32 @@ class RequestLogEntry:
             payment_intent_id=opt_str(data, "paymentIntentId"),
             request_body=str(data.get("requestBody") or ""),
             response_body=str(data.get("responseBody") or ""),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxReceipt:
+    """A receipt the sandbox recorded instead of mailing it: to whom, and what they would read."""
+
+    id: str
+    payment_intent_id: str
+    recipients: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    created_at: datetime
+    raw: Mapping[str, Any] = _raw()
+
+    @classmethod
+    def from_wire(cls, data: JsonObject) -> SandboxReceipt:
+        return cls(
+            id=req_str(data, "id"),
+            payment_intent_id=req_str(data, "paymentIntentId"),
+            recipients=str_list(data, "recipients"),
+            subject=req_str(data, "subject"),
+            text=req_str(data, "text"),
+            html=req_str(data, "html"),
+            created_at=req_datetime(data, "createdAt"),
             raw=data,
         )

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from payintents.domain import lifecycle
 from payintents.domain.errors import NotAllowedError
 from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
+from payintents.domain.receipts import Receipt
 from payintents.domain.refund import Refund
 from payintents.service.accounts import open_session
 from payintents.service.dashboard_ports import (
@@ -38,6 +39,7 @@ SESSION_LIFETIME = timedelta(hours=8)
 SEEN_PRECISION = timedelta(minutes=1)
 PAGE_SIZE = 25
 DELIVERY_LIMIT = 100
+RECEIPT_LIMIT = 50
 MAX_TOKEN_LENGTH = 100
 # Who asked for a refund: refunds made through the API have no dashboard log row.
 API_ACTOR = "API"
@@ -70,6 +72,8 @@ class PaymentDetail:
     intent: PaymentIntent
     refunds: list[RefundLine]
     deliveries: list[DeliverySummary]
+    # The sandbox's receipt outbox for this payment, newest first (production records none).
+    receipts: list[Receipt]
 
 
 def scope_of(session: DashboardSession) -> Scope:
@@ -173,14 +177,15 @@ def list_payments(
 
 
 def payment_detail(deps: Dependencies, scope: Scope, intent_id: str) -> PaymentDetail:
-    """A payment with its refunds (and who asked for each) and its webhook deliveries."""
+    """A payment with its refunds (and who asked for each), its webhook deliveries and receipts."""
     with deps.read() as uow:
         intent = lifecycle.ensure_visible(uow.intents.get(scope, intent_id), return_canceled=True)
         actors = uow.dashboard.refund_actors(scope, intent_id)
         refunds = [
             RefundLine(r, actors.get(r.id, API_ACTOR)) for r in uow.refunds.list_for_intent(scope, intent_id)
         ]
-        return PaymentDetail(intent, refunds, uow.dashboard.deliveries(scope, intent_id, DELIVERY_LIMIT))
+        deliveries = uow.dashboard.deliveries(scope, intent_id, DELIVERY_LIMIT)
+        return PaymentDetail(intent, refunds, deliveries, uow.receipts.list(scope, intent_id, RECEIPT_LIMIT))
 
 
 def refundable_intent(deps: Dependencies, scope: Scope, intent_id: str) -> PaymentIntent:

@@ -15,6 +15,7 @@ from payintents.service.ports import (
     IdGenerator,
     KeyLookup,
     Processor,
+    ReceiptMailer,
     TransactionRunner,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -58,6 +59,9 @@ class Dependencies:
     processor_timeout_s: float = 40.0
     # Where async use cases run their units of work; None runs each on a thread (transactions.py).
     transactions: TransactionRunner | None = None
+    # How production keys' receipts are mailed (PAYINTENTS_SMTP_URL); None: receipts are refused
+    # for production keys. Sandbox receipts are never mailed (service/receipts.py).
+    receipt_mailer: ReceiptMailer | None = None
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         if self.key_lookup is not None:

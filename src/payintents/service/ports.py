@@ -12,6 +12,7 @@ from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
 from payintents.domain.money_operation import MoneyOperation, OperationStatus, ProcessorOutcome
+from payintents.domain.receipts import Receipt
 from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.domain.webhooks import Subscription
@@ -293,6 +294,25 @@ class AccountRepository(Protocol):
         """Set each key hash's last use, unless the stored one is less than ``precision`` older."""
 
 
+class ReceiptRepository(Protocol):
+    """The sandbox's receipt outbox: receipts recorded instead of mailed."""
+
+    def add(self, receipt: Receipt) -> None: ...
+    def list(self, scope: Scope, intent_id: str | None, limit: int) -> list[Receipt]:
+        """Newest first; only ``intent_id``'s when given."""
+
+
+class ReceiptMailer(Protocol):
+    """Sends a receipt by email (production keys; the sandbox records receipts instead)."""
+
+    def send(self, receipt: Receipt) -> None:
+        """Raises MailUnavailableError when the mail server refused or did not answer."""
+
+
+class MailUnavailableError(Exception):
+    """The mail server refused the receipt or did not answer; the request may be retried."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit`` rolls everything back."""
 
@@ -318,6 +338,8 @@ class UnitOfWork(Protocol):
     def sandbox(self) -> SandboxRepository: ...
     @property
     def dashboard(self) -> DashboardRepository: ...
+    @property
+    def receipts(self) -> ReceiptRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

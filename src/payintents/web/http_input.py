@@ -26,6 +26,8 @@ MAX_FORM_FIELDS = 30
 SUPPORTED_VERSIONS = (date(2022, 4, 7), date(2024, 2, 5), date(2025, 9, 10), date(2026, 2, 27))
 # Request fields that exist only from a given version on (ADR 0007).
 FIELDS_SINCE = {"previousTransactionId": date(2024, 2, 5), "isNotOnlineCheckout": date(2026, 2, 27)}
+# Request fields Dojo removed in a given version: accepted only before it (ADR 0007).
+FIELDS_UNTIL = {"transactionSource": date(2024, 2, 5)}
 _VERSION_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -93,7 +95,7 @@ def whole_number(raw: str, low: int, high: int) -> int | None:
 
 
 def check_fields_exist_in(version: date, body: dict[str, object]) -> None:
-    """Refuse top-level fields the caller's API version does not have yet.
+    """Refuse top-level fields the caller's API version does not have yet, or no longer has.
 
     A null counts as left out, as it does everywhere else (fingerprints included), so a client
     that writes every optional field as null still works on an older version.
@@ -103,6 +105,15 @@ def check_fields_exist_in(version: date, body: dict[str, object]) -> None:
         for name, since in FIELDS_SINCE.items()
         if body.get(name) is not None and version < since
     }
+    errors.update(
+        {
+            name: [
+                f"The {name} field was removed in version {until.isoformat()}; send it with an older version."
+            ]
+            for name, until in FIELDS_UNTIL.items()
+            if body.get(name) is not None and version >= until
+        }
+    )
     if errors:
         raise ValidationError(errors)
 

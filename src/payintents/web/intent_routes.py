@@ -17,6 +17,7 @@ from payintents.service.ports import IntentPage, IntentQuery
 from payintents.web import request_schemas as schemas
 from payintents.web.cursors import Position, decode_cursor, encode_cursor
 from payintents.web.endpoint import ApiCall, Operation, answer_response, api_route, json_response
+from payintents.web.legacy_shapes import moto_document, named_item_lines
 from payintents.web.presenters import present_intent, stored_json
 from payintents.web.request_bodies import (
     CreateCaptureBody,
@@ -31,7 +32,7 @@ CREATE_TARGET = "payment-intents"
 
 
 def _render(call: ApiCall[object]) -> Any:
-    return lambda intent: stored_json(present_intent(intent, call.base_url))
+    return lambda intent: stored_json(present_intent(intent, call.base_url, call.version))
 
 
 async def create(call: ApiCall[CreatePaymentIntentBody]) -> Response:
@@ -46,13 +47,21 @@ async def create(call: ApiCall[CreatePaymentIntentBody]) -> Response:
         expire_at=body.expire_at,
         auto_expire_in=body.auto_expire_in,
         auto_expire_action=body.auto_expire_action,
-        # The domain keeps the body as sent (canonical names) and reads its other objects there.
-        document=call.document,
+        # The domain keeps the body as sent (canonical names, item lines named as the current
+        # versions name them) and reads its other objects there.
+        document=_stored_document(call.document),
     )
     answer = await intents.create_intent(
         call.deps, call.context, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call)
     )
     return answer_response(answer)
+
+
+def _stored_document(document: dict[str, Any]) -> dict[str, Any]:
+    stored = moto_document(document)
+    if stored.get("itemLines") is not None:
+        stored["itemLines"] = named_item_lines(stored["itemLines"], "itemLines")
+    return stored
 
 
 async def get(call: ApiCall) -> Response:
@@ -62,7 +71,7 @@ async def get(call: ApiCall) -> Response:
     intent = await intents.get_intent(
         call.deps, call.scope, call.path_param("paymentIntentId"), return_canceled=raw == "true"
     )
-    return json_response(present_intent(intent, call.base_url))
+    return json_response(present_intent(intent, call.base_url, call.version))
 
 
 async def _change(call: ApiCall[object], change: intents.Change, render: Any = None) -> Response:
@@ -111,7 +120,11 @@ async def reverse(call: ApiCall) -> Response:
 
 
 async def change_amount(call: ApiCall[SetAmountBody]) -> Response:
-    given = {"itemLines": call.body.item_lines, "taxLines": call.body.tax_lines}
+    item_lines = call.body.item_lines
+    given = {
+        "itemLines": None if item_lines is None else named_item_lines(item_lines, "itemLines"),
+        "taxLines": call.body.tax_lines,
+    }
     lines = {name: list(value) for name, value in given.items() if value is not None}
     return await _change(call, intents.amount_change(call.body.amount.as_money(), lines))
 
@@ -156,7 +169,7 @@ def _present_page(call: ApiCall[object], query: IntentQuery, page: IntentPage) -
     older_exist = page.has_more if query.before is None else True
     newer_exist = query.after is not None or (query.before is not None and page.has_more)
     return {
-        "data": [present_intent(i, call.base_url) for i in items],
+        "data": [present_intent(i, call.base_url, call.version) for i in items],
         "before": encode_cursor(items[0].created_at, items[0].id) if items and newer_exist else None,
         "after": encode_cursor(items[-1].created_at, items[-1].id) if items and older_exist else None,
     }

@@ -1,8 +1,9 @@
 """OpenAPI links for /openapi.json: which answer supplies the ids the next operation needs.
 
-Creating an intent gives the id that retrieving, capturing, reversing, refunding or cancelling it
-takes; a refund gives the refund id; a subscription gives its id and its secrets' ids. Generated
-clients and stateful testers (schemathesis) follow these links to chain real calls.
+Creating an intent gives the id that retrieving, capturing, reversing, refunding, cancelling it or
+sending its receipt takes; a refund gives the refund id; a subscription gives its id and its
+secrets' ids. Generated clients and stateful testers (schemathesis) follow these links to chain
+real calls.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def _intent_links(id_expression: str) -> dict[str, Link]:
         "RefreshClientSessionSecret": (("post", f"{_INTENT}/refresh-client-session-secret"), ids),
         "RefundPaymentIntent": (("post", f"{_INTENT}/refunds"), ids),
         "ListRefunds": (("get", f"{_INTENT}/refunds"), ids),
+        "SendReceipt": (("post", f"{_INTENT}/receipt"), ids),
     }
 
 

@@ -148,23 +148,33 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
             "reference",
         ],
     ),
-    "PaymentDetails": obj(
-        {
-            "transactionId": STRING,
-            "transactionDateTime": DATE_TIME,
-            "message": STRING,
-            "card": obj(
-                {
-                    "cardNumber": STRING,
-                    "cardName": STRING,
-                    "expiryDate": STRING,
-                    "cardType": STRING,
-                    "last4PAN": STRING,
-                }
-            ),
-        },
-        ["transactionId", "transactionDateTime", "message", "card"],
-    ),
+    # Both shapes in one object: from 2024-02-05 on, transactionId and the nested card are always
+    # there; a 2022-04-07 caller gets the card's fields flat instead (web/legacy_shapes.py).
+    "PaymentDetails": {
+        **obj(
+            {
+                "transactionId": STRING,
+                "transactionDateTime": DATE_TIME,
+                "message": STRING,
+                "card": obj(
+                    {
+                        "cardNumber": STRING,
+                        "cardName": STRING,
+                        "expiryDate": STRING,
+                        "cardType": STRING,
+                        "last4PAN": STRING,
+                    }
+                ),
+                **{
+                    name: {**STRING, "description": "Version 2022-04-07 only: the card's field, flat."}
+                    for name in ("cardNumber", "cardName", "expiryDate", "cardType")
+                },
+            },
+            ["transactionDateTime", "message"],
+        ),
+        "description": "Version 2022-04-07 answers the flat legacy shape (cardNumber, cardName, "
+        "expiryDate, cardType beside the payment's fields); later versions transactionId and card.",
+    },
     "MerchantConfig": obj(
         {
             "supportedPaymentMethods": obj(
@@ -296,6 +306,26 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
         ["now", "offsetSeconds", "intentsExpired", "keysReaped", "webhookRetriesMoved"],
     ),
     "Reset": obj({"deleted": {"type": "integer"}}, ["deleted"]),
+    "ReceiptList": obj(
+        {
+            "data": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "id": STRING,
+                        "paymentIntentId": STRING,
+                        "recipients": {"type": "array", "items": STRING},
+                        "subject": STRING,
+                        "text": STRING,
+                        "html": STRING,
+                        "createdAt": DATE_TIME,
+                    },
+                    ["id", "paymentIntentId", "recipients", "subject", "text", "html", "createdAt"],
+                ),
+            }
+        },
+        ["data"],
+    ),
     "RequestLog": obj(
         {
             "data": {

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from payintents.domain.idempotency import StoredResponse, without_nulls
 from payintents.domain.intent import PaymentIntent
 from payintents.domain.money import Money
 from payintents.domain.refund import Refund, RefundOutcome
+from payintents.web.legacy_shapes import is_legacy, legacy_item_lines, legacy_payment_details
 
 # How .NET renders an unset date; Dojo's create examples show it for the client secret expiry.
 ZERO_DATE = "0001-01-01T00:00:00Z"
@@ -48,7 +49,18 @@ def stored_json(value: Any, status_code: int = 200) -> StoredResponse:
     return StoredResponse(status_code, to_json_bytes(value))
 
 
-def present_intent(intent: PaymentIntent, base_url: str) -> dict[str, Any]:
+def present_intent(intent: PaymentIntent, base_url: str, version: date) -> dict[str, Any]:
+    """The intent as Dojo answers it to a caller on ``version`` (legacy callers get the legacy
+    item line names and the flat ``paymentDetails``, legacy_shapes.py)."""
+    body = _present_current(intent, base_url)
+    if is_legacy(version):
+        body["itemLines"] = legacy_item_lines(body["itemLines"])
+        if "paymentDetails" in body:
+            body["paymentDetails"] = legacy_payment_details(body["paymentDetails"])
+    return body
+
+
+def _present_current(intent: PaymentIntent, base_url: str) -> dict[str, Any]:
     doc = intent.document
     body: dict[str, Any] = {
         "id": intent.id,

@@ -26,6 +26,7 @@ from payintents.domain.errors import (
 )
 from payintents.service.ports import (
     ConcurrentUpdateError,
+    MailUnavailableError,
     ProcessorDeclinedError,
     ProcessorTimeoutError,
     ProcessorUnavailableError,
@@ -68,6 +69,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (ProcessorDeclinedError, 400),
     (ProcessorTimeoutError, 504),
     (ProcessorUnavailableError, 502),
+    (MailUnavailableError, 502),
     (RateLimitedError, 429),
     (StoreBusyError, 503),
 )

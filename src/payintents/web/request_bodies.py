@@ -45,6 +45,7 @@ class CreatePaymentIntentBody:
     billing_address: Document | None
     shipping_details: Document | None
     card_holder_not_present: bool | None
+    transaction_source: str | None
     config: Document | None
     request_security: Document | None
     item_lines: tuple[Document, ...] | None
@@ -108,6 +109,11 @@ class PayBody:
     expiry_date: str
     cvv: str
     card_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceiptBody:
+    emails: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

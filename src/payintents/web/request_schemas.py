@@ -88,6 +88,8 @@ ITEM_LINE = Obj(
         "id": _opt(string(60)),
         "quantity": _opt(integer(0, 2**31 - 1)),
         "name": _opt(string(100)),
+        # The 2022-04-07 name of ``name`` (Dojo's PHP SDK and samples send it on every version).
+        "caption": _opt(string(100)),
         "category": _opt(string(100)),
         "modifiers": _opt(array(MODIFIER, 100)),
         "amountTotal": _req(money(0)),
@@ -118,6 +120,8 @@ CREATE_PAYMENT_INTENT_SHAPE = Obj(
         "billingAddress": _opt(ADDRESS),
         "shippingDetails": _opt(SHIPPING),
         "cardHolderNotPresent": _opt(boolean),
+        # 2022-04-07 only (http_input.FIELDS_UNTIL); MOTO records the intent as cardholder not present.
+        "transactionSource": _opt(one_of("MOTO")),
         "config": _opt(CONFIG),
         "requestSecurity": _opt(
             Obj(
@@ -245,6 +249,22 @@ _PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[
 # literals, and other sandbox hosts a server may name, are accepted too but left out here.
 RECEIVER_URL_SHAPE = rf"^(https://({_LABEL}\.)+[A-Za-z]{{2,63}}|https?://(127\.0\.0\.1|localhost|\[::1\]))(:{_PORT})?([/?#]\S*)?$"
 _RECEIVER_URL = _described(string(2048, 1), format="uri", pattern=RECEIVER_URL_SHAPE)
+
+# The domain checks each address and the count (domain/receipts.py), so one 400 names them all.
+SEND_RECEIPT = Body(
+    Obj(
+        {
+            "emails": _req(
+                _described(
+                    array(string(254), 10),
+                    minItems=1,
+                    items={"type": "string", "format": "email", "maxLength": 254},
+                )
+            )
+        }
+    ),
+    bodies.SendReceiptBody,
+)
 
 SUBSCRIBE = Body(
     Obj(

@@ -69,15 +69,15 @@ def list_requests(call: ApiCall) -> Response:
     params = call.request.query_params
     query = RequestQuery(
         path_prefix=params.get("path") or None,
-        status=_int_param(params.get("status"), "status", 100, 599),
+        status=int_param(params.get("status"), "status", 100, 599),
         payment_intent_id=params.get("intentId") or None,
-        limit=_int_param(params.get("limit"), "limit", 1, MAX_LOG_LIMIT) or 50,
+        limit=int_param(params.get("limit"), "limit", 1, MAX_LOG_LIMIT) or 50,
     )
     entries = sandbox.list_requests(call.deps, call.scope, query)
     return json_response({"data": [_entry(e) for e in entries]})
 
 
-def _int_param(raw: str | None, name: str, low: int, high: int) -> int | None:
+def int_param(raw: str | None, name: str, low: int, high: int) -> int | None:
     # Absent is "no filter"; present but empty (``?status=``) is not a number, so it is refused.
     if raw is None:
         return None

@@ -225,6 +225,44 @@ def cmd_intents_refunds(args: argparse.Namespace, client: Client, out: Output) -
     return 0
 
 
+def cmd_intents_receipt(args: argparse.Namespace, client: Client, out: Output) -> int:
+    """Ask for the payment's receipt; payintents' sandbox records it instead of mailing it."""
+    client.payment_intents.send_receipt(args.payment_intent_id, args.emails)
+    if out.as_json:
+        out.json({"paymentIntentId": args.payment_intent_id, "emails": args.emails})
+        return 0
+    out.line(f"Receipt of {args.payment_intent_id} sent to {', '.join(args.emails)}")
+    out.note(f"A sandbox key's receipt is not mailed: read it with {out.prog} intents receipts")
+    return 0
+
+
+def cmd_intents_receipts(args: argparse.Namespace, client: Client, out: Output) -> int:
+    """The sandbox's receipt outbox, newest first; ``--text`` prints what each customer would read."""
+    found = client.sandbox.receipts(payment_intent_id=args.payment_intent_id, limit=args.limit)
+    if out.as_json:
+        out.json([dict(r.raw) for r in found])
+        return 0
+    if args.text:
+        for receipt in found:
+            out.line(f"To: {', '.join(receipt.recipients)}  ({receipt.id})\n{receipt.text}")
+        return 0
+    out.table(
+        ["RECEIPT", "PAYMENT INTENT", "TO", "SUBJECT", "CREATED"],
+        [
+            [
+                r.id,
+                r.payment_intent_id,
+                ", ".join(r.recipients),
+                r.subject,
+                r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            ]
+            for r in found
+        ],
+        empty="No receipts recorded.",
+    )
+    return 0
+
+
 def _refund_row(refund: RefundListItem, currency: str) -> list[str]:
     return [
         refund.refund_id,
@@ -286,6 +324,21 @@ def add_intent_commands(
     refunds = sub.add_parser("refunds", parents=common, help="list a payment intent's refunds")
     refunds.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
     refunds.set_defaults(handler=cmd_intents_refunds)
+
+    receipt = sub.add_parser(
+        "receipt", parents=common, help="send a payment's receipt (the sandbox records it)"
+    )
+    receipt.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
+    receipt.add_argument("emails", metavar="EMAIL", nargs="+", help="1 to 10 recipients")
+    receipt.set_defaults(handler=cmd_intents_receipt)
+
+    receipts = sub.add_parser(
+        "receipts", parents=common, help="the sandbox's recorded receipts, newest first"
+    )
+    receipts.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID", nargs="?", default=None)
+    receipts.add_argument("--limit", type=int, default=None, help="at most this many (1-100; default 20)")
+    receipts.add_argument("--text", action="store_true", help="print each receipt's text")
+    receipts.set_defaults(handler=cmd_intents_receipts)
 
 
 def _add_payment_commands(

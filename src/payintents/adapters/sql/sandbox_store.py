@@ -15,6 +15,7 @@ from payintents.adapters.sql.schema import (
     outbox_events,
     payment_events,
     payment_intents,
+    receipts,
     refunds,
     sandbox_clocks,
     sandbox_failures,
@@ -155,6 +156,7 @@ class SqlSandboxRepository:
             delete(webhook_subscriptions).where(in_scope(webhook_subscriptions, scope)),
             delete(outbox_events).where(in_scope(outbox_events, scope)),
             delete(refunds).where(in_scope(refunds, scope)),
+            delete(receipts).where(in_scope(receipts, scope)),
             # An operation in flight meanwhile finds its row gone and records nothing.
             delete(money_operations).where(in_scope(money_operations, scope)),
             delete(sandbox_processor_ledger).where(sandbox_processor_ledger.c.payment_intent_id.in_(intents)),

@@ -174,6 +174,24 @@ refunds = Table(
     Index("ux_refunds_intent_position", "payment_intent_id", "position", unique=True),
 )
 
+# The sandbox's receipt outbox: receipts recorded instead of mailed (service/receipts.py).
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("payment_intent_id", String(64), ForeignKey("payment_intents.id"), nullable=False),
+    # JSON list of addresses, as the caller gave them (without repeats).
+    Column("recipients", Text, nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_receipts_scope", "account_id", "environment", "created_at"),
+    Index("ix_receipts_intent", "account_id", "environment", "payment_intent_id", "created_at"),
+)
+
 # A refund, capture or reversal from its reservation to its outcome (ADR 0026).
 money_operations = Table(
     "money_operations",

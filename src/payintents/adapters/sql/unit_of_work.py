@@ -32,6 +32,7 @@ from payintents.adapters.sql.intent_store import SqlIntentRepository
 from payintents.adapters.sql.operation_store import SqlMoneyOperationRepository, SqlProcessorLedgerRepository
 from payintents.adapters.sql.outbox_store import SqlOutboxRepository
 from payintents.adapters.sql.prepared import run_driver_sql
+from payintents.adapters.sql.receipt_store import SqlReceiptRepository
 from payintents.adapters.sql.refund_store import SqlRefundRepository
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository
@@ -95,6 +96,7 @@ class SqlUnitOfWork:
         self.deliveries = SqlDeliveryRepository(self._conn)
         self.dashboard = SqlDashboardRepository(self._conn)
         self.sandbox = SqlSandboxRepository(self._conn)
+        self.receipts = SqlReceiptRepository(self._conn)
         return self
 
     def _open(self) -> None:
