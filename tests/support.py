@@ -18,6 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from payintents.adapters.sql.engine import make_engine
+from payintents.bootstrap import Settings, build_dependencies
+from payintents.service.accounts import create_account
 from payintents.testbed import processes
 from payintents.testbed.databases import postgres_scratch_schema
 
@@ -132,7 +135,21 @@ class RunningServer:
     log_path: Path
 
     def new_account(self) -> dict[str, str]:
-        return dict(json.loads(cli(self.database_url, "accounts", "create", "test")))
+        """A fresh account in the server's database, made in this process as ``payintents accounts
+        create`` makes it (that command's own test is tests/e2e/test_cli.py): a subprocess would
+        spend about a second importing the server's stack for each account."""
+        engine = make_engine(self.database_url, pool_size=1)
+        try:
+            account = create_account(
+                build_dependencies(Settings(database_url=self.database_url), engine=engine), "test"
+            )
+        finally:
+            engine.dispose()
+        return {
+            "accountId": account.account_id,
+            "sandboxKey": account.sandbox_key,
+            "prodKey": account.prod_key,
+        }
 
     def log_problems(self) -> list[str]:
         """Lines of the server log that show a traceback or an unexpected failure."""
