@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from payintents.adapters.sql.engine import make_engine
+from payintents.adapters.sql.migrate import upgrade
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import create_account
 from payintents.testbed import processes
@@ -113,6 +114,16 @@ def backend_database_url(backend: str, folder: Path, name: str = "payintents") -
     skip_without_postgres()
     with postgres_schema_url() as url:
         yield url
+
+
+def migrate_database(database_url: str) -> None:
+    """Bring the database to the newest schema in this process, as ``payintents migrate`` does
+    (that command's own test is tests/e2e/test_cli.py), without a second of imports."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 def cli(database_url: str, *args: str) -> str:
