@@ -126,6 +126,18 @@ def migrate_database(database_url: str) -> None:
         engine.dispose()
 
 
+def new_account(database_url: str, name: str = "test") -> dict[str, str]:
+    """A fresh account in a migrated database, made in this process as ``payintents accounts
+    create`` makes it and with its keys (that command's own test is tests/e2e/test_cli.py): a
+    subprocess would spend about a second importing the server's stack for each account."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        account = create_account(build_dependencies(Settings(database_url=database_url), engine=engine), name)
+    finally:
+        engine.dispose()
+    return {"accountId": account.account_id, "sandboxKey": account.sandbox_key, "prodKey": account.prod_key}
+
+
 def cli(database_url: str, *args: str) -> str:
     """Run the ``payintents`` command and return its stdout."""
     done = subprocess.run(
@@ -146,21 +158,7 @@ class RunningServer:
     log_path: Path
 
     def new_account(self) -> dict[str, str]:
-        """A fresh account in the server's database, made in this process as ``payintents accounts
-        create`` makes it (that command's own test is tests/e2e/test_cli.py): a subprocess would
-        spend about a second importing the server's stack for each account."""
-        engine = make_engine(self.database_url, pool_size=1)
-        try:
-            account = create_account(
-                build_dependencies(Settings(database_url=self.database_url), engine=engine), "test"
-            )
-        finally:
-            engine.dispose()
-        return {
-            "accountId": account.account_id,
-            "sandboxKey": account.sandbox_key,
-            "prodKey": account.prod_key,
-        }
+        return new_account(self.database_url)
 
     def log_problems(self) -> list[str]:
         """Lines of the server log that show a traceback or an unexpected failure."""
