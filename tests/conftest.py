@@ -91,6 +91,18 @@ def other_api(client: TestClient, deps: Dependencies) -> Api:
     return Api(client, create_account(deps, "other").sandbox_key)
 
 
+# Test processes per core for ``-n auto`` (``make test``). Most end-to-end tests wait (for a
+# server or a browser to start, a receiver, a send timeout, a kill's recovery), and with one
+# process per core the cores sat half idle; PYTEST_XDIST_AUTO_NUM_WORKERS sets the number outright.
+WORKERS_PER_CORE = 2
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own hook reads it
+    return WORKERS_PER_CORE * len(os.sched_getaffinity(0))
+
+
 def _module_of(item: pytest.Item) -> str:
     return item.nodeid.split("::")[0]
 

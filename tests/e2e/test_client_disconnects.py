@@ -12,7 +12,7 @@ import pytest
 
 from payintents.testbed.processes import free_port
 from tests.e2e.raw_http import raw_connection
-from tests.support import Api, cli, running_server
+from tests.support import Api, migrate_database, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ def test_a_client_leaving_mid_body_is_no_server_error(
     metrics_port = free_port()
     monkeypatch.setenv("PAYINTENTS_METRICS_ADDRESS", f"127.0.0.1:{metrics_port}")
     url = f"sqlite:///{tmp_path / 'aborts.db'}"
-    cli(url, "migrate")
+    migrate_database(url)
     with running_server(url, tmp_path, workers=1) as server:
         key = server.new_account()["sandboxKey"]
         with httpx.Client(base_url=server.base_url, timeout=10) as client:

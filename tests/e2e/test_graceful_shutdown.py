@@ -15,7 +15,7 @@ from sqlalchemy import select
 from payintents.adapters.sql.audit import audit
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.schema import refunds
-from tests.support import Api, cli, running_server
+from tests.support import Api, migrate_database, running_server
 
 pytestmark = pytest.mark.e2e
 REFUNDS = 40
@@ -23,7 +23,7 @@ REFUNDS = 40
 
 def test_sigterm_loses_no_acknowledged_refund(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shutdown.db'}"
-    cli(url, "migrate")
+    migrate_database(url)
     with running_server(url, tmp_path, workers=2) as server:
         key = server.new_account()["sandboxKey"]
         with httpx.Client(base_url=server.base_url, timeout=10) as setup:

@@ -14,7 +14,7 @@ import pytest
 
 from payintents.web.http_protocol import MAX_HEAD_BYTES, MAX_HEADER_LINE_BYTES
 from tests.e2e.raw_http import parse_answer, raw_connection, read_until_closed, rss_bytes
-from tests.support import RunningServer, cli, running_server
+from tests.support import RunningServer, migrate_database, running_server
 
 pytestmark = pytest.mark.e2e
 MiB = 1024 * 1024
@@ -25,7 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One worker (so the server's memory is one process's), with read timeouts of a second."""
     folder = tmp_path_factory.mktemp("limits")
     url = f"sqlite:///{folder / 'limits.db'}"
-    cli(url, "migrate")
+    migrate_database(url)
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("PAYINTENTS_HEADER_TIMEOUT_S", "1")
         monkeypatch.setenv("PAYINTENTS_BODY_TIMEOUT_S", "1")
@@ -145,7 +145,7 @@ def test_over_the_connection_limit_a_request_gets_503_then_a_slot_frees(
 ) -> None:
     monkeypatch.setenv("PAYINTENTS_MAX_CONNECTIONS", "2")
     url = f"sqlite:///{tmp_path / 'connections.db'}"
-    cli(url, "migrate")
+    migrate_database(url)
     with running_server(url, tmp_path, workers=1) as server:
         with raw_connection(server.base_url) as first, raw_connection(server.base_url) as _second:
             first.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

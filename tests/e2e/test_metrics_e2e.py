@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from payintents.testbed.processes import free_port
-from tests.support import cli, running_server
+from tests.support import migrate_database, running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -31,7 +31,7 @@ def test_metrics_count_every_workers_requests_on_their_own_address(
     metrics_port = free_port()
     monkeypatch.setenv("PAYINTENTS_METRICS_ADDRESS", f"127.0.0.1:{metrics_port}")
     url = f"sqlite:///{tmp_path / 'metrics.db'}"
-    cli(url, "migrate")
+    migrate_database(url)
     with running_server(url, tmp_path, workers=workers) as server:
         with httpx.Client(base_url=server.base_url, timeout=10) as client:
             for _ in range(20):  # new connections, so that both workers answer some
@@ -52,7 +52,7 @@ def test_the_temporary_metrics_directory_is_removed_when_serve_stops(
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setenv("PAYINTENTS_METRICS_ADDRESS", "off")
     url = f"sqlite:///{tmp_path / 'stops.db'}"
-    cli(url, "migrate")
+    migrate_database(url)
     with running_server(url, tmp_path, workers=2) as server:
         assert [p.name for p in temporary.iterdir() if p.name.startswith("payintents-metrics-")]
     assert server.process.returncode == 0

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from payintents.testbed.processes import free_port, serve_command
-from tests.support import Api, cli
+from tests.support import Api, cli, new_account
 
 pytestmark = [pytest.mark.e2e]
 
@@ -59,7 +59,7 @@ def serving(
     try:
         base_url = f"http://127.0.0.1:{port}"
         _wait_healthy(base_url, process)
-        key = key or json.loads(cli(database_url, "accounts", "create", "crash"))["sandboxKey"]
+        key = key or new_account(database_url, "crash")["sandboxKey"]
         with httpx.Client(base_url=base_url, timeout=30) as client:
             yield process, Api(client, key)
     finally:

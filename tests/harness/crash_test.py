@@ -4,13 +4,16 @@ is stopped with ``-m immediate`` and started again). No acknowledged refund may 
 request applied twice, and every refund must have exactly one ``refund.created`` outbox event.
 
     python -m tests.harness.crash_test --backend sqlite|postgres --cycles 20 --workers 2 \
-        [--db-restarts] [--variant safe|ack-before-commit] [--seed N] [--log-dir DIR]
+        [--db-restarts] [--variant safe|ack-before-commit] [--kill-after-ack] [--seed N] \
+        [--log-dir DIR]
 
 Each cycle: several client threads drive traffic (Auto intents created and paid, Manual intents
 paid and partly captured, refunds of random amounts, some beyond what is left); after 0.3–1.5 s
-every server process is killed; the server is restarted and every request whose answer never
-arrived (connection error, timeout, 5xx) is retried with the same key and body until answered.
-Then the database is read directly and through the API, and one line of figures is printed.
+every server process is killed (with ``--kill-after-ack``, at the first refund acknowledged after
+that moment: where an answer that runs ahead of its commit is exposed); the server is restarted
+and every request whose answer never arrived (connection error, timeout, 5xx) is retried with the
+same key and body until answered. Then the database is read directly and through the API, and one
+line of figures is printed.
 
 Exit status: for ``safe``, 0 only if every safety figure is 0; for ``ack-before-commit`` (the
 negative control, which answers before its commit), 0 only if lost acknowledged refunds were caught.
@@ -58,6 +61,8 @@ PG_READY_TIMEOUT_S = 300.0
 REPLAY_SAMPLE = 100
 DB_RESTART_EVERY = 3
 JOIN_TIMEOUT_S = 15.0
+# --kill-after-ack: how long a cycle waits for a refund to be acknowledged before it kills anyway.
+ACK_WAIT_S = 30.0
 # Figures that must all be 0 for the safe server.
 SAFETY_FIGURES = (
     "lost_acknowledged",
@@ -125,6 +130,7 @@ class Figures:
     server_500s: int = 0
     log_tracebacks: int = 0
     kills: int = 0
+    kills_after_ack: int = 0
     db_restarts: int = 0
     not_recovered: int = 0
     max_recovery_s: float = 0.0
@@ -156,6 +162,9 @@ class Traffic:
         self.retries = 0
         self.problems: list[str] = []
         self.server_500s = 0
+        # Refunds the clients were told succeeded, counted as the answers arrive (--kill-after-ack).
+        self.refund_acks = 0
+        self.refund_acked = threading.Condition(self.lock)
 
     # -- sending -------------------------------------------------------------------------------
     def attempt(self, http: httpx.Client, call: Call) -> bool:
@@ -196,12 +205,21 @@ class Traffic:
             self.unanswered.append(call)
         return None
 
+    def wait_for_next_refund_ack(self, timeout_s: float) -> bool:
+        """Block until a refund is acknowledged after this call began; False after ``timeout_s``."""
+        with self.refund_acked:
+            seen = self.refund_acks
+            return self.refund_acked.wait_for(lambda: self.refund_acks > seen, timeout=timeout_s)
+
     def learn(self, call: Call) -> None:
         """Keep track of intents created and paid, so refunds have something to refund."""
         if call.status != 200 or not isinstance(call.answer, dict):
             return
         with self.lock:
-            if call.kind == "create":
+            if call.kind == "refund":
+                self.refund_acks += 1
+                self.refund_acked.notify_all()
+            elif call.kind == "create":
                 mode = call.body.get("captureMode", "Auto")
                 self.intents.setdefault(
                     call.answer["id"], Intent(call.answer["id"], mode, call.body["amount"]["value"])
@@ -430,6 +448,7 @@ class Config:
     clients: int = 8
     db_restarts: bool = False
     variant: str = "safe"
+    kill_after_ack: bool = False
     seed: int = 1
     log_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
@@ -542,6 +561,8 @@ def run_cycle(
         else:
             figures.max_recovery_s = max(figures.max_recovery_s, round(recovery, 2))
         time.sleep(rng.uniform(0.3, 1.0))  # traffic on the recovered server, then kill it
+    if config.kill_after_ack:
+        figures.kills_after_ack += traffic.wait_for_next_refund_ack(ACK_WAIT_S)
     stop.set()
     server.kill()
     figures.kills += 1
@@ -749,6 +770,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--db-restarts", action="store_true", help="PostgreSQL only: also crash the database")
     parser.add_argument("--variant", choices=["safe", "ack-before-commit"], default="safe")
+    parser.add_argument(
+        "--kill-after-ack",
+        action="store_true",
+        help="kill each cycle right after a refund is acknowledged (the negative control's timing)",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--log-dir", type=Path, default=None, help="keep the server logs here")
     args = parser.parse_args(argv)
@@ -762,6 +788,7 @@ def main(argv: list[str] | None = None) -> int:
         clients=args.clients,
         db_restarts=args.db_restarts,
         variant=args.variant,
+        kill_after_ack=args.kill_after_ack,
         seed=seed,
         log_dir=args.log_dir,
     )
