@@ -177,18 +177,25 @@ def test_only_a_database_at_the_newest_revision_counts_as_at_head(engine: Engine
     assert not is_at_head(engine, head)
 
 
-def test_a_database_at_head_is_checked_without_loading_alembic(engine: Engine) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_database_at_head_is_checked_without_loading_alembic(backend: str, tmp_path: Path) -> None:
     """Every start of serve on an existing database: the check is one query, no Alembic imports."""
-    probe = (
-        "import sys\n"
-        "from payintents.adapters.sql.engine import make_engine\n"
-        "from payintents.adapters.sql.migrate import upgrade\n"
-        f"upgrade(make_engine({engine.url.render_as_string(hide_password=False)!r}, pool_size=1))\n"
-        "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
+    # The URL itself, not the engine's: a PostgreSQL engine keeps the test schema's search path
+    # in its connect arguments, and a probe without it would migrate the shared public schema.
+    with backend_database_url(backend, tmp_path, "at_head") as url:
+        built = make_engine(url, pool_size=1)
+        run_alembic_chain(built)
+        built.dispose()
+        probe = (
+            "import sys\n"
+            "from payintents.adapters.sql.engine import make_engine\n"
+            "from payintents.adapters.sql.migrate import upgrade\n"
+            f"upgrade(make_engine({url!r}, pool_size=1))\n"
+            "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+        )
     assert done.stdout.strip() == "[]", done.stderr
 
 
