@@ -16,6 +16,7 @@ from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.domain.webhooks import Subscription
 from payintents.service.dashboard_ports import DashboardRepository
+from payintents.service.terminal_ports import TerminalRepository
 
 _T = TypeVar("_T")
 
@@ -318,6 +319,8 @@ class UnitOfWork(Protocol):
     def sandbox(self) -> SandboxRepository: ...
     @property
     def dashboard(self) -> DashboardRepository: ...
+    @property
+    def terminals(self) -> TerminalRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

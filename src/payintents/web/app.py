@@ -17,7 +17,14 @@ from starlette.routing import BaseRoute, Route
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import StoreBusyError
 from payintents.service.reporting import check_ready
-from payintents.web import checkout_routes, intent_routes, refund_routes, sandbox_routes, webhook_routes
+from payintents.web import (
+    checkout_routes,
+    intent_routes,
+    refund_routes,
+    sandbox_routes,
+    terminal_routes,
+    webhook_routes,
+)
 from payintents.web.dashboard import routes as dashboard_routes
 from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits
 from payintents.web.endpoint import json_response
@@ -103,6 +110,7 @@ def build_app(
         *checkout_routes.ROUTES,
         *webhook_routes.ROUTES,
         *sandbox_routes.ROUTES,
+        *terminal_routes.ROUTES,
         Route("/dashboard", to_dashboard, methods=["GET"]),
     ]
     app = Starlette(

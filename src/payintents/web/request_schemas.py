@@ -6,6 +6,7 @@ from __future__ import annotations
 from payintents.domain.intent import AutoExpireAction, CaptureMode, Status
 from payintents.domain.money import Currency
 from payintents.domain.sandbox import FailOperation, FailOutcome
+from payintents.domain.terminal import CardOutcome, SessionType
 from payintents.domain.webhooks import KNOWN_EVENTS
 from payintents.web import request_bodies as bodies
 from payintents.web.wire import (
@@ -277,4 +278,37 @@ FAIL_NEXT = Body(
 
 ADVANCE_CLOCK = Body(
     Obj({"seconds": _opt(integer(0, 10 * 365 * 86_400)), "to": _opt(date_time)}), bodies.AdvanceClockBody
+)
+
+_TERMINAL_SESSION_DETAILS = Obj(
+    {
+        "sessionType": _req(one_of_enum(SessionType)),
+        "sale": _opt(Obj({"paymentIntentId": _req(string(64, 1))})),
+        "matchedRefund": _opt(Obj({"paymentIntentId": _req(string(64, 1)), "amount": _opt(money())})),
+        "unlinkedRefund": _opt(Obj({"amount": _req(money()), "cardholderNotPresent": _opt(boolean)})),
+    }
+)
+
+CREATE_TERMINAL_SESSION = Body(
+    Obj({"terminalId": _req(string(64, 1)), "details": _req(_TERMINAL_SESSION_DETAILS)}),
+    bodies.CreateTerminalSessionBody,
+)
+
+SIGNATURE = Body(Obj({"accepted": _req(boolean)}), bodies.SignatureBody)
+
+# The sandbox's card driver; a test card number of 12 to 19 digits (shown masked).
+PRESENT_CARD = Body(
+    Obj({"outcome": _req(one_of_enum(CardOutcome)), "cardNumber": _opt(string(19, 12))}),
+    bodies.PresentCardBody,
+)
+
+CONFIGURE_TERMINAL = Body(
+    Obj(
+        {
+            "autoOutcome": _opt(one_of_enum(CardOutcome)),
+            "delayMs": _opt(integer(0, 600_000)),
+            "offline": _opt(boolean),
+        }
+    ),
+    bodies.ConfigureTerminalBody,
 )

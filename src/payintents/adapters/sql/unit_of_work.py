@@ -29,6 +29,7 @@ from payintents.adapters.sql.outbox_store import SqlOutboxRepository
 from payintents.adapters.sql.prepared import run_driver_sql
 from payintents.adapters.sql.refund_store import SqlRefundRepository
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
+from payintents.adapters.sql.terminal_store import SqlTerminalRepository
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository
 from payintents.adapters.sql.write_gate import WriteGate, WriteGateTimeoutError
 from payintents.domain.errors import InvariantViolationError
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
     deliveries: SqlDeliveryRepository
     dashboard: SqlDashboardRepository
     sandbox: SqlSandboxRepository
+    terminals: SqlTerminalRepository
 
     def __init__(
         self,
@@ -87,6 +89,7 @@ class SqlUnitOfWork:
         self.deliveries = SqlDeliveryRepository(self._conn)
         self.dashboard = SqlDashboardRepository(self._conn)
         self.sandbox = SqlSandboxRepository(self._conn)
+        self.terminals = SqlTerminalRepository(self._conn)
         return self
 
     def _open(self) -> None:
