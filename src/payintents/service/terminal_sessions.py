@@ -11,6 +11,7 @@ counts against the cap at once; the reservation is given back if the session end
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +19,13 @@ from datetime import datetime, timedelta
 
 from payintents.domain import lifecycle
 from payintents.domain import terminal as rules
-from payintents.domain.errors import CurrencyMismatchError, NotFoundError, RuleBrokenError, ValidationError
+from payintents.domain.errors import (
+    CurrencyMismatchError,
+    DomainError,
+    NotFoundError,
+    RuleBrokenError,
+    ValidationError,
+)
 from payintents.domain.intent import Scope, Status
 from payintents.domain.terminal import CardOutcome, SessionStatus, SessionType, Terminal, TerminalSession
 from payintents.service import terminal_cards as cards
@@ -28,6 +35,7 @@ from payintents.service.ports import ConcurrentUpdateError, RequestContext, Stor
 from payintents.service.refunds import refusal_of
 from payintents.service.terminals import TERMINAL_NOT_FOUND, sandbox_now
 
+log = logging.getLogger("payintents.terminals")
 SESSION_NOT_FOUND = "The terminal session does not exist."
 # A read applies at most this many due steps (each one moves the session on, so few are ever due).
 MAX_STEPS = 8
@@ -249,7 +257,11 @@ async def advance_open_sessions(deps: Dependencies) -> int:
     """Housekeeping: move every unfinished session on (expiry, signature, auto-pilot); how many."""
     open_now = await deps.runner().read(lambda uow: uow.terminals.open_sessions(HOUSEKEEPING_BATCH))
     for session in open_now:
-        await refresh(deps, session.scope, session.id)
+        try:
+            await refresh(deps, session.scope, session.id)
+        except DomainError as refused:
+            # E.g. a sale's intent paid online meanwhile: the session waits for its expiry.
+            log.info("terminal session %s not moved on: %s", session.id, refused.detail)
     return len(open_now)
 
 

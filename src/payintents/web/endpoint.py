@@ -111,6 +111,10 @@ class Operation(Generic[B]):
     errors: tuple[int, ...] = ()
     # True for what Dojo's own API does not have; marked x-payintents-extension in the document.
     extension: bool = False
+    # Headers the handler reads besides the common ones: (name, required), for the document.
+    headers: tuple[tuple[str, bool], ...] = ()
+    # The schema of its error bodies (the terminal API's have every member, some null).
+    problem_schema: str = "Problem"
 
 
 class ApiRoute(Route):

@@ -195,7 +195,15 @@ def complete_problem(response: Response) -> Response:
 
 
 def _op(handler: Any, summary: str, success: str, errors: tuple[int, ...], **extra: Any) -> Operation:
-    return Operation(handler, summary=summary, success=(200, success), errors=errors, **extra)
+    return Operation(
+        handler,
+        summary=summary,
+        success=(200, success),
+        errors=errors,
+        headers=((SOFTWARE_HOUSE_HEADER, True), (RESELLER_HEADER, False)),
+        problem_schema="ProblemDetailsTerminals",
+        **extra,
+    )
 
 
 def _sandbox_op(handler: Any, summary: str, success: str, **extra: Any) -> Operation:

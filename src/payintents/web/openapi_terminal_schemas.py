@@ -1,0 +1,92 @@
+"""JSON Schemas of the terminal API's answers (Dojo's Terminal, TerminalSession and
+ProblemDetailsTerminals) and of the sandbox's terminal settings, for /openapi.json."""
+
+from __future__ import annotations
+
+from payintents.domain.terminal import SessionStatus, SessionType, TerminalStatus
+from payintents.web.openapi_schemas import (
+    DATE_TIME,
+    FREE_OBJECT,
+    NULLABLE_STRING,
+    STRING,
+    JsonSchema,
+    obj,
+    ref,
+)
+from payintents.web.wire import enum_values
+
+_MONEY = ref("Money")
+
+TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
+    "ProblemDetailsTerminals": obj(
+        {
+            "type": NULLABLE_STRING,
+            "title": NULLABLE_STRING,
+            "status": {"type": "integer", "format": "int32", "nullable": True},
+            "detail": NULLABLE_STRING,
+            "traceId": NULLABLE_STRING,
+            "errors": {"type": "object", "nullable": True, "additionalProperties": {}},
+        },
+        ["type", "title", "status", "detail", "traceId", "errors"],
+    ),
+    "Terminal": obj(
+        {
+            "id": STRING,
+            "properties": obj({"tid": STRING}, ["tid"]),
+            "status": {"type": "string", "enum": list(enum_values(TerminalStatus))},
+            "updatedAt": DATE_TIME,
+        },
+        ["id", "properties", "status", "updatedAt"],
+    ),
+    "TerminalList": {"type": "array", "items": ref("Terminal")},
+    "TerminalSettings": {
+        "allOf": [ref("Terminal")],
+        "properties": {"autoOutcome": NULLABLE_STRING, "delayMs": {"type": "integer"}},
+    },
+    "TerminalSession": obj(
+        {
+            "id": STRING,
+            "terminalId": STRING,
+            "status": {"type": "string", "enum": list(enum_values(SessionStatus))},
+            "createdAt": DATE_TIME,
+            "updatedAt": DATE_TIME,
+            "expireAt": DATE_TIME,
+            "notificationEvents": {
+                "type": "array",
+                "items": obj(
+                    {"notificationType": STRING, "createdAt": DATE_TIME}, ["notificationType", "createdAt"]
+                ),
+            },
+            "statusEvents": {
+                "type": "array",
+                "items": obj(
+                    {"status": STRING, "createdAt": DATE_TIME, "debugMessage": STRING},
+                    ["status", "createdAt", "debugMessage"],
+                ),
+            },
+            "details": obj(
+                {
+                    "sessionType": {"type": "string", "enum": list(enum_values(SessionType))},
+                    "sale": obj({"paymentIntentId": STRING}, ["paymentIntentId"]),
+                    "matchedRefund": obj({"paymentIntentId": STRING, "amount": _MONEY}, ["paymentIntentId"]),
+                    "unlinkedRefund": obj(
+                        {"amount": _MONEY, "cardholderNotPresent": {"type": "boolean"}}, ["amount"]
+                    ),
+                },
+                ["sessionType"],
+            ),
+            "receipt": obj({"lines": {"type": "array", "items": FREE_OBJECT}}, ["lines"]),
+            "paymentDetails": {**FREE_OBJECT, "nullable": True},
+        },
+        [
+            "id",
+            "terminalId",
+            "status",
+            "createdAt",
+            "updatedAt",
+            "expireAt",
+            "notificationEvents",
+            "statusEvents",
+        ],
+    ),
+}
