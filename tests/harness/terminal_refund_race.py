@@ -17,8 +17,10 @@ It checks:
     python -m tests.harness.terminal_refund_race --trials 100 --workers 2 --concurrency 8 \\
         [--backend sqlite|postgres] [--naive]
 
-With ``--naive`` the API refunds take the check-then-write path of tests/harness/naive_app.py
-(the negative control: the exit status is zero only if the harness caught an over-refund).
+With ``--naive`` the API refunds take the check-then-write path of tests/harness/naive_app.py,
+with a window of 300 ms between check and write (longer than a terminal refund takes here, so
+terminal refunds confirmed meanwhile are missed by the check): the negative control, whose exit
+status is zero only if the harness caught an over-refund.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import secrets
 import sys
 import threading
@@ -35,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from tests.harness.naive_app import WINDOW_ENV
 from tests.harness.race_common import (
     REQUEST_TIMEOUT_S,
     Harness,
@@ -46,6 +50,7 @@ from tests.harness.race_common import (
 from tests.support import VERSION, Api, cli
 
 CAPTURED = 1000
+NAIVE_WINDOW_MS = "300"
 EPOS_HEADERS = {"software-house-id": "softwareHouse1", "reseller-id": "reseller1"}
 
 
@@ -188,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.harness.terminal_refund_race", description=__doc__)
     add_common_arguments(parser)
     args = parser.parse_args(argv)
+    if args.naive:
+        os.environ.setdefault(WINDOW_ENV, NAIVE_WINDOW_MS)
     figures = TerminalRaceFigures()
     prepared: list[Terminals] = []
 
@@ -201,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     variant = "naive" if args.naive else "payintents"
     header = (
         f"terminal_refund_race variant={variant} backend={args.backend} workers={args.workers} "
-        f"concurrency={args.concurrency} captured={CAPTURED} refund={math.ceil(2 * CAPTURED / args.concurrency)}"
+        f"concurrency={args.concurrency} captured={CAPTURED} "
+        f"refund={math.ceil(2 * CAPTURED / args.concurrency)}"
     )
     caught = figures.over_refunded > 0
     return report(header, figures, elapsed, problems, naive=args.naive, caught=caught, what="over-refunds")
