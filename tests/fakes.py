@@ -509,6 +509,12 @@ class MemoryTerminals:
         found = self._s.terminal_sessions.values()
         return [copy.deepcopy(s) for s in found if s.scope == scope and s.payment_intent_id == intent_id]
 
+    def latest_on(self, scope: Scope, terminal_id: str) -> TerminalSession | None:
+        found = [
+            s for s in self._s.terminal_sessions.values() if s.scope == scope and s.terminal_id == terminal_id
+        ]
+        return copy.deepcopy(max(found, key=lambda s: (s.created_at, s.id))) if found else None
+
     def held_on(self, scope: Scope, intent_id: str) -> int:
         return sum(s.held_amount for s in self.sessions_for_intent(scope, intent_id))
 

@@ -26,6 +26,9 @@ class TerminalRepository(Protocol):
         """Save over the version loaded, else raise ConcurrentUpdateError."""
 
     def sessions_for_intent(self, scope: Scope, intent_id: str) -> list[TerminalSession]: ...
+    def latest_on(self, scope: Scope, terminal_id: str) -> TerminalSession | None:
+        """The terminal's newest session (what its screen shows)."""
+
     def held_on(self, scope: Scope, intent_id: str) -> int:
         """What the intent's open matched-refund sessions hold of its refundable amount."""
 

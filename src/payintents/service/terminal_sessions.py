@@ -249,6 +249,16 @@ async def _answer_signature(
     )
 
 
+async def screen_of(deps: Dependencies, scope: Scope, terminal_id: str) -> TerminalSession | None:
+    """The terminal's newest session, moved on to now: what the virtual terminal's screen shows."""
+    latest = await deps.runner().read(lambda uow: uow.terminals.latest_on(scope, terminal_id))
+    return None if latest is None else await refresh(deps, scope, latest.id)
+
+
+async def unlinked_refunds(deps: Dependencies, scope: Scope, limit: int) -> list[TerminalSession]:
+    return await deps.runner().read(lambda uow: uow.terminals.unlinked_refunds(scope, limit))
+
+
 async def sessions_of_intent(deps: Dependencies, scope: Scope, intent_id: str) -> list[TerminalSession]:
     return await deps.runner().read(lambda uow: uow.terminals.sessions_for_intent(scope, intent_id))
 

@@ -130,6 +130,20 @@ class SqlTerminalRepository:
         ).mappings()
         return [_session(row) for row in rows]
 
+    def latest_on(self, scope: Scope, terminal_id: str) -> TerminalSession | None:
+        """The terminal's newest session (what its screen shows)."""
+        row = (
+            self._conn.execute(
+                select(terminal_sessions)
+                .where(in_scope(terminal_sessions, scope), terminal_sessions.c.terminal_id == terminal_id)
+                .order_by(terminal_sessions.c.created_at.desc(), terminal_sessions.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _session(row)
+
     def held_on(self, scope: Scope, intent_id: str) -> int:
         """What the intent's open matched-refund sessions hold of its refundable amount."""
         held = self._conn.execute(
