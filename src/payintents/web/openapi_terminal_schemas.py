@@ -6,7 +6,6 @@ from __future__ import annotations
 from payintents.domain.terminal import SessionStatus, SessionType, TerminalStatus
 from payintents.web.openapi_schemas import (
     DATE_TIME,
-    FREE_OBJECT,
     NULLABLE_STRING,
     STRING,
     JsonSchema,
@@ -16,6 +15,17 @@ from payintents.web.openapi_schemas import (
 from payintents.web.wire import enum_values
 
 _MONEY = ref("Money")
+_SESSION_STATUS: JsonSchema = {"type": "string", "enum": list(enum_values(SessionStatus))}
+_RECEIPT_TEXT = obj(
+    {
+        "value": STRING,
+        "size": {"type": "string", "enum": ["SizeHeader1", "SizeHeader2", "SizeBody"]},
+        "align": {"type": "string", "enum": ["AlignLeft", "AlignCenter", "AlignRight"]},
+        "emphasisBold": {"type": "boolean"},
+    },
+    ["value", "size", "align", "emphasisBold"],
+)
+_RECEIPT_LINE = obj({"lineType": {"type": "string", "enum": ["Text"]}, "text": _RECEIPT_TEXT}, ["lineType"])
 
 TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
     "ProblemDetailsTerminals": obj(
@@ -28,6 +38,22 @@ TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
             "errors": {"type": "object", "nullable": True, "additionalProperties": {}},
         },
         ["type", "title", "status", "detail", "traceId", "errors"],
+    ),
+    "TerminalPaymentDetails": obj(
+        {
+            "transactionDateTime": DATE_TIME,
+            "message": STRING,
+            "card": obj(
+                {
+                    "cardNumber": STRING,
+                    "expiryDate": STRING,
+                    "cardType": STRING,
+                    "last4PAN": STRING,
+                    "entryMode": STRING,
+                }
+            ),
+        },
+        ["transactionDateTime", "message", "card"],
     ),
     "Terminal": obj(
         {
@@ -47,7 +73,7 @@ TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
         {
             "id": STRING,
             "terminalId": STRING,
-            "status": {"type": "string", "enum": list(enum_values(SessionStatus))},
+            "status": _SESSION_STATUS,
             "createdAt": DATE_TIME,
             "updatedAt": DATE_TIME,
             "expireAt": DATE_TIME,
@@ -60,7 +86,7 @@ TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
             "statusEvents": {
                 "type": "array",
                 "items": obj(
-                    {"status": STRING, "createdAt": DATE_TIME, "debugMessage": STRING},
+                    {"status": _SESSION_STATUS, "createdAt": DATE_TIME, "debugMessage": STRING},
                     ["status", "createdAt", "debugMessage"],
                 ),
             },
@@ -75,8 +101,8 @@ TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
                 },
                 ["sessionType"],
             ),
-            "receipt": obj({"lines": {"type": "array", "items": FREE_OBJECT}}, ["lines"]),
-            "paymentDetails": {**FREE_OBJECT, "nullable": True},
+            "receipt": obj({"lines": {"type": "array", "items": _RECEIPT_LINE}}, ["lines"]),
+            "paymentDetails": {"nullable": True, "oneOf": [ref("TerminalPaymentDetails")]},
         },
         [
             "id",

@@ -43,9 +43,14 @@ def present_session(session: TerminalSession, tid: str = "") -> dict[str, Any]:
     }
     if session.is_final and session.card:
         lines = receipt_lines(session, tid)
-        receipt = {"lines": [{"lineType": "Text", "text": {"value": line}} for line in lines]}
+        receipt = {"lines": [_receipt_line(line) for line in lines]}
         body["receipt"] = receipt
     return body
+
+
+def _receipt_line(text: str) -> dict[str, Any]:
+    style = {"size": "SizeBody", "align": "AlignCenter", "emphasisBold": False}
+    return {"lineType": "Text", "text": {"value": text, **style}}
 
 
 def present_session_in_history(session: TerminalSession) -> dict[str, Any]:
