@@ -10,11 +10,15 @@ from payintents_client._client import (
     AsyncPaymentIntents,
     AsyncRefunds,
     AsyncSandbox,
+    AsyncTerminals,
+    AsyncTerminalSessions,
     AsyncWebhooks,
     Client,
     PaymentIntents,
     Refunds,
     Sandbox,
+    Terminals,
+    TerminalSessions,
     Webhooks,
 )
 from payintents_client._parse import ResponseFormatError
@@ -62,6 +66,7 @@ from payintents_client.sandbox_models import (
     SandboxClock,
     SandboxReset,
 )
+from payintents_client.terminal_models import Terminal, TerminalSession
 from payintents_client.webhook_signatures import (
     WebhookVerificationError,
     verify_dojo_signature,
@@ -77,6 +82,8 @@ __all__ = [
     "AsyncPaymentIntents",
     "AsyncRefunds",
     "AsyncSandbox",
+    "AsyncTerminalSessions",
+    "AsyncTerminals",
     "AsyncWebhooks",
     "AuthenticationError",
     "Capture",
@@ -115,6 +122,10 @@ __all__ = [
     "Subscription",
     "SubscriptionSecret",
     "SubscriptionSecrets",
+    "Terminal",
+    "TerminalSession",
+    "TerminalSessions",
+    "Terminals",
     "TransportError",
     "ValidationFailedError",
     "WebhookEventGroup",
