@@ -198,6 +198,7 @@ DIFFERENCES: dict[str, str] = {
     ),
     **dict.fromkeys(
         [
+            "parameter SoftwareHouseId minLength",
             "request CreateTerminalSessionRequest.terminalId minLength",
             "request TerminalSessionMatchedRefundDetails.paymentIntentId minLength",
             "request TerminalSessionSaleDetails.paymentIntentId minLength",

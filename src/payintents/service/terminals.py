@@ -4,6 +4,7 @@ sandbox's settings of one (offline, auto-pilot). New sandbox accounts start with
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from payintents.domain.errors import NotFoundError
@@ -13,6 +14,16 @@ from payintents.service.dependencies import Dependencies
 from payintents.service.ports import UnitOfWork
 
 STARTING_TERMINALS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AutoPilot:
+    """The card every new session on the terminal gets, ``delay_ms`` after it starts (None: off)."""
+
+    outcome: CardOutcome | None
+    delay_ms: int = 0
+
+
 TERMINAL_NOT_FOUND = "The terminal does not exist."
 TID_DIGITS = 8
 
@@ -70,12 +81,10 @@ async def configure_terminal(
     terminal_id: str,
     *,
     offline: bool | None,
-    auto_outcome: CardOutcome | None,
-    auto_delay_ms: int | None,
+    auto_pilot: AutoPilot | None,
     now: datetime,
 ) -> Terminal:
-    """The sandbox's settings: ``offline`` (None leaves it), the auto-pilot's outcome and delay
-    (an outcome of None switches the auto-pilot off)."""
+    """The sandbox's settings: ``offline`` and the auto-pilot (None leaves either as it is)."""
 
     def unit(uow: UnitOfWork) -> Terminal:
         terminal = uow.terminals.get_terminal(scope, terminal_id)
@@ -83,8 +92,8 @@ async def configure_terminal(
             raise NotFoundError(TERMINAL_NOT_FOUND)
         if offline is not None:
             terminal.offline = offline
-        terminal.auto_outcome = auto_outcome
-        terminal.auto_delay_ms = auto_delay_ms or 0
+        if auto_pilot is not None:
+            terminal.auto_outcome, terminal.auto_delay_ms = auto_pilot.outcome, auto_pilot.delay_ms
         terminal.updated_at = now
         uow.terminals.configure_terminal(terminal)
         return terminal

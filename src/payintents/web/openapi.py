@@ -125,7 +125,13 @@ def _parameters(path: str, op: Operation) -> list[JsonSchema]:
         {"name": name, "in": "query", "required": False, "schema": schema} for name, schema in op.query
     )
     params.extend(
-        {"name": name, "in": "header", "required": required, "schema": {"type": "string", "maxLength": 100}}
+        {
+            "name": name,
+            "in": "header",
+            "required": required,
+            # A required header must carry a value; an empty one is refused as a missing one is.
+            "schema": {"type": "string", "maxLength": 100, **({"minLength": 1} if required else {})},
+        }
         for name, required in op.headers
     )
     if op.key_required or op.idempotent:

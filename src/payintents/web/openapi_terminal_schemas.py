@@ -3,7 +3,7 @@ ProblemDetailsTerminals) and of the sandbox's terminal settings, for /openapi.js
 
 from __future__ import annotations
 
-from payintents.domain.terminal import SessionStatus, SessionType, TerminalStatus
+from payintents.domain.terminal import CardOutcome, SessionStatus, SessionType, TerminalStatus
 from payintents.web.openapi_schemas import (
     DATE_TIME,
     NULLABLE_STRING,
@@ -65,10 +65,17 @@ TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
         ["id", "properties", "status", "updatedAt"],
     ),
     "TerminalList": {"type": "array", "items": ref("Terminal")},
-    "TerminalSettings": {
-        "allOf": [ref("Terminal")],
-        "properties": {"autoOutcome": NULLABLE_STRING, "delayMs": {"type": "integer"}},
-    },
+    "TerminalSettings": obj(
+        {
+            "id": STRING,
+            "properties": obj({"tid": STRING}, ["tid"]),
+            "status": {"type": "string", "enum": list(enum_values(TerminalStatus))},
+            "updatedAt": DATE_TIME,
+            "autoOutcome": {"type": "string", "nullable": True, "enum": [*enum_values(CardOutcome), None]},
+            "delayMs": {"type": "integer"},
+        },
+        ["id", "properties", "status", "updatedAt", "autoOutcome", "delayMs"],
+    ),
     "TerminalSession": obj(
         {
             "id": STRING,

@@ -192,6 +192,6 @@ class PresentCardBody:
 
 @dataclass(frozen=True, slots=True)
 class ConfigureTerminalBody:
-    auto_outcome: CardOutcome | None
+    auto_outcome: str | None
     delay_ms: int | None
     offline: bool | None

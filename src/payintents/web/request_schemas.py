@@ -19,6 +19,7 @@ from payintents.web.wire import (
     array,
     boolean,
     date_time,
+    enum_values,
     integer,
     one_of,
     one_of_enum,
@@ -296,18 +297,26 @@ CREATE_TERMINAL_SESSION = Body(
 
 SIGNATURE = Body(Obj({"accepted": _req(boolean)}), bodies.SignatureBody)
 
+AUTO_PILOT_OFF = "Off"
+
 # The sandbox's card driver; a test card number of 12 to 19 digits (shown masked).
 PRESENT_CARD = Body(
-    Obj({"outcome": _req(one_of_enum(CardOutcome)), "cardNumber": _opt(string(19, 12))}),
+    Obj(
+        {
+            "outcome": _req(one_of_enum(CardOutcome)),
+            "cardNumber": Field(_described(string(19, 12), pattern="^[0-9]{12,19}$"), nullable=False),
+        }
+    ),
     bodies.PresentCardBody,
 )
 
 CONFIGURE_TERMINAL = Body(
     Obj(
         {
-            "autoOutcome": _opt(one_of_enum(CardOutcome)),
-            "delayMs": _opt(integer(0, 600_000)),
-            "offline": _opt(boolean),
+            # "Off" switches the auto-pilot off; a property left out leaves its setting as it is.
+            "autoOutcome": Field(one_of(*enum_values(CardOutcome), AUTO_PILOT_OFF), nullable=False),
+            "delayMs": Field(integer(0, 600_000), nullable=False),
+            "offline": Field(boolean, nullable=False),
         }
     ),
     bodies.ConfigureTerminalBody,

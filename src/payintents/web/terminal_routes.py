@@ -14,10 +14,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from payintents.domain.errors import ValidationError
-from payintents.domain.terminal import SessionType, TerminalSession, TerminalStatus
+from payintents.domain.terminal import CardOutcome, SessionType, TerminalSession, TerminalStatus
 from payintents.service import terminal_sessions, terminals
 from payintents.service.sandbox import require_sandbox
 from payintents.service.terminal_sessions import SessionRequest
+from payintents.service.terminals import AutoPilot
 from payintents.web import request_schemas as schemas
 from payintents.web.endpoint import ApiCall, Operation, api_route, json_response
 from payintents.web.request_bodies import (
@@ -26,6 +27,7 @@ from payintents.web.request_bodies import (
     PresentCardBody,
     SignatureBody,
 )
+from payintents.web.request_schemas import AUTO_PILOT_OFF
 from payintents.web.terminal_presenters import present_session, present_terminal
 
 SOFTWARE_HOUSE_HEADER = "software-house-id"
@@ -156,18 +158,21 @@ async def present_card(call: ApiCall[PresentCardBody]) -> Response:
 async def configure_terminal(call: ApiCall[ConfigureTerminalBody]) -> Response:
     require_sandbox(call.scope)
     body = call.body
-    now = call.context.now(call.deps.clock)
+    auto_pilot = None
+    if body.auto_outcome is not None:
+        outcome = None if body.auto_outcome == AUTO_PILOT_OFF else CardOutcome(body.auto_outcome)
+        auto_pilot = AutoPilot(outcome, body.delay_ms or 0)
     terminal = await terminals.configure_terminal(
         call.deps,
         call.scope,
         call.path_param("terminalId"),
         offline=body.offline,
-        auto_outcome=body.auto_outcome,
-        auto_delay_ms=body.delay_ms,
-        now=now,
+        auto_pilot=auto_pilot,
+        now=call.context.now(call.deps.clock),
     )
+    outcome_shown = None if terminal.auto_outcome is None else terminal.auto_outcome.value
     return json_response(
-        {**present_terminal(terminal), "autoOutcome": body.auto_outcome, "delayMs": terminal.auto_delay_ms}
+        {**present_terminal(terminal), "autoOutcome": outcome_shown, "delayMs": terminal.auto_delay_ms}
     )
 
 
