@@ -66,7 +66,7 @@ from payintents_client.sandbox_models import (
     SandboxClock,
     SandboxReset,
 )
-from payintents_client.terminal_models import Terminal, TerminalSession
+from payintents_client.terminal_models import Terminal, TerminalSession, TerminalSettings
 from payintents_client.webhook_signatures import (
     WebhookVerificationError,
     verify_dojo_signature,
@@ -125,6 +125,7 @@ __all__ = [
     "Terminal",
     "TerminalSession",
     "TerminalSessions",
+    "TerminalSettings",
     "Terminals",
     "TransportError",
     "ValidationFailedError",

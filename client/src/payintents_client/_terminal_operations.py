@@ -12,7 +12,7 @@ from typing import Any
 
 from payintents_client._operations import Call, parser, path_segment
 from payintents_client.money import Money
-from payintents_client.terminal_models import Terminal, TerminalSession, terminal_list
+from payintents_client.terminal_models import Terminal, TerminalSession, TerminalSettings, terminal_list
 
 _SESSIONS = "/terminal-sessions"
 
@@ -104,13 +104,13 @@ def configure_terminal(
     auto_outcome: str | None = None,
     delay_ms: int | None = None,
     offline: bool | None = None,
-) -> Call[Terminal]:
+) -> Call[TerminalSettings]:
     """Sandbox: put a virtual terminal on auto-pilot (every session gets ``auto_outcome`` after
-    ``delay_ms``), or set it ``offline``."""
+    ``delay_ms``; ``"Off"`` stops it), or set it ``offline``."""
     body: dict[str, Any] = {"autoOutcome": auto_outcome, "delayMs": delay_ms, "offline": offline}
     return Call(
         "POST",
         f"/sandbox/terminals/{path_segment(terminal_id)}",
-        parser(Terminal.from_wire, "Terminal"),
+        parser(TerminalSettings.from_wire, "TerminalSettings"),
         body={name: value for name, value in body.items() if value is not None},
     )

@@ -1,4 +1,5 @@
-"""What Dojo's terminal API answers (Pay at Counter): terminals and terminal sessions.
+"""What Dojo's terminal API answers (Pay at Counter): terminals and terminal sessions, and the
+sandbox's terminal settings.
 
 The models follow ``models``' rules: snake_case wire names, required fields without defaults,
 unknown members ignored and the whole answer kept in ``raw``.
@@ -15,6 +16,7 @@ from payintents_client._parse import (
     JsonObject,
     ResponseFormatError,
     as_object,
+    opt_int,
     opt_str,
     parsed_list,
     req_datetime,
@@ -23,7 +25,16 @@ from payintents_client._parse import (
 from payintents_client.models import _raw
 from payintents_client.money import Money
 
-__all__ = ["Terminal", "TerminalSession"]
+__all__ = ["Terminal", "TerminalSession", "TerminalSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalProperties:
+    tid: str
+
+    @classmethod
+    def from_wire(cls, data: JsonObject) -> TerminalProperties:
+        return cls(req_str(data, "tid"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +42,21 @@ class Terminal:
     """A card terminal: ``Available``, ``InUse`` while a session holds it, or ``Offline``."""
 
     id: str
-    tid: str
+    properties: TerminalProperties
     status: str
     updated_at: datetime
     raw: Mapping[str, Any] = _raw()
 
+    @property
+    def tid(self) -> str:
+        return self.properties.tid
+
     @classmethod
     def from_wire(cls, data: JsonObject) -> Terminal:
-        properties = as_object(data.get("properties"), "properties")
+        properties = TerminalProperties.from_wire(as_object(data.get("properties"), "properties"))
         return cls(
             req_str(data, "id"),
-            req_str(properties, "tid"),
+            properties,
             req_str(data, "status"),
             req_datetime(data, "updatedAt"),
             raw=data,
@@ -56,45 +71,112 @@ def terminal_list(data: Any) -> tuple[Terminal, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class TerminalSettings:
+    """A virtual terminal's sandbox settings: the auto-pilot's card (None: off) and its delay."""
+
+    id: str
+    properties: TerminalProperties
+    status: str
+    updated_at: datetime
+    auto_outcome: str | None
+    delay_ms: int | None
+    raw: Mapping[str, Any] = _raw()
+
+    @classmethod
+    def from_wire(cls, data: JsonObject) -> TerminalSettings:
+        terminal = Terminal.from_wire(data)
+        return cls(
+            terminal.id,
+            terminal.properties,
+            terminal.status,
+            terminal.updated_at,
+            opt_str(data, "autoOutcome"),
+            opt_int(data, "delayMs"),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationEvent:
+    """What the terminal's screen showed (``PresentCard``, ``Approved`` …), and when."""
+
+    notification_type: str
+    created_at: datetime
+
+    @classmethod
+    def from_wire(cls, data: JsonObject) -> NotificationEvent:
+        return cls(req_str(data, "notificationType"), req_datetime(data, "createdAt"))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatusEvent:
+    status: str
+    created_at: datetime
+    debug_message: str
+
+    @classmethod
+    def from_wire(cls, data: JsonObject) -> SessionStatusEvent:
+        return cls(req_str(data, "status"), req_datetime(data, "createdAt"), req_str(data, "debugMessage"))
+
+
+@dataclass(frozen=True, slots=True)
 class TerminalSession:
     """A sale or refund on a terminal; ``status`` ends at ``Captured`` when it succeeded.
-
-    ``notifications`` are what the terminal's screen showed, oldest first (``PresentCard``,
-    ``Approved`` …); ``statuses`` every status the session went through.
-    """
+    ``details`` is the session request's details as the server answers them."""
 
     id: str
     terminal_id: str
     status: str
-    session_type: str
-    payment_intent_id: str | None
-    amount: Money | None
     created_at: datetime
     updated_at: datetime
     expire_at: datetime
-    notifications: tuple[str, ...]
-    statuses: tuple[str, ...]
+    notification_events: tuple[NotificationEvent, ...]
+    status_events: tuple[SessionStatusEvent, ...]
+    details: Mapping[str, Any] | None = None
+    receipt: Mapping[str, Any] | None = None
+    payment_details: Mapping[str, Any] | None = None
     raw: Mapping[str, Any] = _raw()
+
+    @property
+    def session_type(self) -> str:
+        return str((self.details or {}).get("sessionType", ""))
+
+    def _detail(self) -> Mapping[str, Any]:
+        kind = self.session_type
+        found = (self.details or {}).get(kind[:1].lower() + kind[1:]) if kind else None
+        return found if isinstance(found, Mapping) else {}
+
+    @property
+    def payment_intent_id(self) -> str | None:
+        found = self._detail().get("paymentIntentId")
+        return None if found is None else str(found)
+
+    @property
+    def amount(self) -> Money | None:
+        found = self._detail().get("amount")
+        return None if found is None else Money.from_wire(found)
+
+    @property
+    def notifications(self) -> tuple[str, ...]:
+        return tuple(event.notification_type for event in self.notification_events)
 
     @classmethod
     def from_wire(cls, data: JsonObject) -> TerminalSession:
-        details = as_object(data.get("details"), "details")
-        kind = req_str(details, "sessionType")
-        detail = as_object(details.get(kind[:1].lower() + kind[1:]), kind)
-        amount = None if detail.get("amount") is None else Money.from_wire(detail["amount"])
         return cls(
             id=req_str(data, "id"),
             terminal_id=req_str(data, "terminalId"),
             status=req_str(data, "status"),
-            session_type=kind,
-            payment_intent_id=opt_str(detail, "paymentIntentId"),
-            amount=amount,
             created_at=req_datetime(data, "createdAt"),
             updated_at=req_datetime(data, "updatedAt"),
             expire_at=req_datetime(data, "expireAt"),
-            notifications=tuple(
-                str(e["notificationType"]) for e in parsed_list(data, "notificationEvents", dict)
-            ),
-            statuses=tuple(str(e["status"]) for e in parsed_list(data, "statusEvents", dict)),
+            notification_events=parsed_list(data, "notificationEvents", NotificationEvent.from_wire),
+            status_events=parsed_list(data, "statusEvents", SessionStatusEvent.from_wire),
+            details=_opt_object(data, "details"),
+            receipt=_opt_object(data, "receipt"),
+            payment_details=_opt_object(data, "paymentDetails"),
             raw=data,
         )
+
+
+def _opt_object(data: JsonObject, name: str) -> Mapping[str, Any] | None:
+    return None if data.get(name) is None else as_object(data[name], name)
