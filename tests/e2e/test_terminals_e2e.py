@@ -225,7 +225,10 @@ def test_signature_accepted_by_itself_after_80_seconds_of_sandbox_clock(epos: Ep
 def test_expiry_follows_the_sandbox_clock(epos: Epos) -> None:
     terminal = _terminal(epos)
     intent_id = epos.api.captured_intent(1000)
-    session = epos.start(terminal, _matched(intent_id, 1000)).json()
+    # Without an amount, a matched refund is for all that is left.
+    whole = {"sessionType": "MatchedRefund", "matchedRefund": {"paymentIntentId": intent_id}}
+    session = epos.start(terminal, whole).json()
+    assert session["details"]["matchedRefund"]["amount"] == {"value": 1000, "currencyCode": "GBP"}
     assert epos.api.post("/sandbox/clock/advance", {"seconds": 301}).status_code == 200
     expired = epos.poll(session["id"], "Expired")
     assert expired["notificationEvents"][-1]["notificationType"] == "Expired"

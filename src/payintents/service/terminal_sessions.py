@@ -24,7 +24,6 @@ from payintents.domain.errors import (
     DomainError,
     NotFoundError,
     RuleBrokenError,
-    ValidationError,
 )
 from payintents.domain.intent import Scope, Status
 from payintents.domain.terminal import CardOutcome, SessionStatus, SessionType, Terminal, TerminalSession
@@ -118,13 +117,16 @@ def _money_of(uow: UnitOfWork, scope: Scope, request: SessionRequest) -> tuple[i
         ):
             raise RuleBrokenError("The payment intent is already at a terminal.")
         return intent.total_amount.value, intent.total_amount.currency.value, 0
-    if request.amount is None:
-        raise ValidationError({"details.matchedRefund.amount": ["A matched refund needs an amount."]})
-    if request.currency != intent.amount.currency.value:
-        raise CurrencyMismatchError(intent.amount.currency.value, str(request.currency))
-    if uow.intents.reserve_refund(scope, intent_id, request.amount) is None:
-        raise refusal_of(uow, scope, intent_id, request.amount)
-    return request.amount, str(request.currency), request.amount
+    currency = intent.amount.currency.value
+    if request.currency is not None and request.currency != currency:
+        raise CurrencyMismatchError(currency, request.currency)
+    # No amount: the rest of what can be refunded, less what open sessions hold.
+    amount = request.amount or intent.remaining_refundable - uow.terminals.held_on(scope, intent_id)
+    if amount <= 0:
+        raise RuleBrokenError("The payment intent has nothing left to refund.")
+    if uow.intents.reserve_refund(scope, intent_id, amount) is None:
+        raise refusal_of(uow, scope, intent_id, amount)
+    return amount, currency, amount
 
 
 async def get_session(deps: Dependencies, scope: Scope, session_id: str) -> TerminalSession:

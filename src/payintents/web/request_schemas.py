@@ -13,6 +13,7 @@ from payintents.web.wire import (
     Body,
     Check,
     Field,
+    JsonSchema,
     Obj,
     Rule,
     amount,
@@ -281,7 +282,26 @@ ADVANCE_CLOCK = Body(
     Obj({"seconds": _opt(integer(0, 10 * 365 * 86_400)), "to": _opt(date_time)}), bodies.AdvanceClockBody
 )
 
-_TERMINAL_SESSION_DETAILS = Obj(
+
+class _OneDetailObject(Obj):
+    """Dojo's TerminalSessionDetails: besides ``sessionType``, exactly the detail object it names
+    (checked by the route; documented here so clients and fuzzers know)."""
+
+    @property
+    def json_schema(self) -> JsonSchema:
+        names = {"Sale": "sale", "MatchedRefund": "matchedRefund", "UnlinkedRefund": "unlinkedRefund"}
+        choices = [
+            {
+                "properties": {"sessionType": {"enum": [kind]}},
+                "required": [detail],
+                "not": {"anyOf": [{"required": [other]} for other in names.values() if other != detail]},
+            }
+            for kind, detail in names.items()
+        ]
+        return {**super().json_schema, "oneOf": choices}
+
+
+_TERMINAL_SESSION_DETAILS = _OneDetailObject(
     {
         "sessionType": _req(one_of_enum(SessionType)),
         "sale": _opt(Obj({"paymentIntentId": _req(string(64, 1))})),
