@@ -9,6 +9,7 @@ signature accepted and one rejected; a session expiring when the sandbox clock p
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKENDS
+from tests.e2e.webhook_receiver import WebhookReceiver, running_receiver, subscribe
 from tests.support import Api, RunningServer, backend_database_url, cli, running_server
 
 pytestmark = pytest.mark.e2e
@@ -249,3 +251,35 @@ def test_auto_pilot_and_offline(epos: Epos) -> None:
     refused = epos.start(terminal, _sale(str(epos.api.create_intent(300)["id"])))
     epos.ok("POST", f"/sandbox/terminals/{terminal}", {"offline": False})
     assert refused.status_code == 400, refused.text
+
+
+def test_a_terminal_sale_and_refund_send_the_intents_webhooks(epos: Epos) -> None:
+    with running_receiver() as receiver:
+        subscribe(epos.api, receiver.url, ["payment_intent.status_updated", "refund.created"])
+        terminal = _terminal(epos)
+        intent_id = str(epos.api.create_intent(600)["id"])
+        sale = epos.start(terminal, _sale(intent_id)).json()
+        epos.card(sale["id"], "Approved")
+        refund = epos.start(terminal, _matched(intent_id, 600)).json()
+        epos.card(refund["id"], "Approved")
+        deadline = time.monotonic() + POLL_S
+        while time.monotonic() < deadline and len(_events_of(receiver, intent_id)) < 3:
+            time.sleep(0.05)
+        # Delivery order is not guaranteed (docs/webhooks.md): compare as sets.
+        assert sorted(_events_of(receiver, intent_id), key=str) == sorted(
+            [
+                ("payment_intent.status_updated", "Captured"),
+                ("refund.created", None),
+                ("payment_intent.status_updated", "Refunded"),
+            ],
+            key=str,
+        )
+
+
+def _events_of(receiver: WebhookReceiver, intent_id: str) -> list[tuple[str, str | None]]:
+    bodies = [json.loads(received.body) for received in receiver.delivered()]
+    return [
+        (body["event"], body["data"].get("paymentStatus"))
+        for body in bodies
+        if body["data"].get("paymentIntentId") == intent_id
+    ]
