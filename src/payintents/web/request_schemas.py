@@ -292,6 +292,7 @@ class _OneDetailObject(Obj):
         names = {"Sale": "sale", "MatchedRefund": "matchedRefund", "UnlinkedRefund": "unlinkedRefund"}
         choices = [
             {
+                "type": "object",
                 "properties": {"sessionType": {"enum": [kind]}},
                 "required": [detail],
                 "not": {"anyOf": [{"required": [other]} for other in names.values() if other != detail]},
