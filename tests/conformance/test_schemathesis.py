@@ -58,6 +58,14 @@ AMENDING_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/amount",
     "POST /payment-intents/{paymentIntentId}/tips-amount",
 )
+# A terminal session in the wrong state for a card, a cancel or a signature answers 422, and a
+# busy terminal or a refund over what is left 400 (docs/terminals.md).
+TERMINAL_STATE_OPERATIONS = (
+    "POST /terminal-sessions",
+    "PUT /terminal-sessions/{terminalSessionId}/cancel",
+    "PUT /terminal-sessions/{terminalSessionId}/signature",
+    "POST /sandbox/terminal-sessions/{terminalSessionId}/present-card",
+)
 # A capture or refund after fail-next "processor_error" answers 502 (docs/sandbox.md).
 PROCESSOR_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/captures",
@@ -176,6 +184,10 @@ def _status_rules() -> list[str]:
     blocks = [operation_block(name, **{accepted: STATE_RULE_STATUSES}) for name in STATE_RULE_OPERATIONS]
     blocks += [
         operation_block(name, **{accepted: [*STATE_RULE_STATUSES, "405"]}) for name in AMENDING_OPERATIONS
+    ]
+    blocks += [
+        operation_block(name, **{accepted: [*STATE_RULE_STATUSES, "422"]})
+        for name in TERMINAL_STATE_OPERATIONS
     ]
     blocks += [
         operation_block(name, **{not_5xx: ["2xx", "3xx", "4xx", "502"]}) for name in PROCESSOR_OPERATIONS

@@ -137,7 +137,8 @@ def test_sale_then_matched_and_unlinked_refunds(epos: Epos) -> None:
     assert [n["notificationType"] for n in done["notificationEvents"]] == ["PresentCard", "Approved"]
     intent = epos.api.intent(intent_id)
     assert intent["status"] == "Captured"
-    assert [s["terminalSessionId"] for s in intent["terminalSessionHistory"]] == [session["id"]]
+    assert [s["terminalSession"]["id"] for s in intent["terminalSessionHistory"]] == [session["id"]]
+    assert intent["terminalSessionHistory"][0]["payment"]["cardNumber"].endswith("1005")
     assert epos.ok("GET", f"/terminals/{terminal}")["status"] == "Available"
 
     refund = epos.start(terminal, _matched(intent_id, 400)).json()
@@ -249,7 +250,9 @@ def test_auto_pilot_and_offline(epos: Epos) -> None:
     epos.ok("POST", f"/sandbox/terminals/{terminal}", {"offline": True})
     assert epos.ok("GET", f"/terminals/{terminal}")["status"] == "Offline"
     refused = epos.start(terminal, _sale(str(epos.api.create_intent(300)["id"])))
-    epos.ok("POST", f"/sandbox/terminals/{terminal}", {"offline": False})
+    # Back as the other tests of the module's account expect it: online, no auto-pilot.
+    settings = epos.ok("POST", f"/sandbox/terminals/{terminal}", {"offline": False, "autoOutcome": "Off"})
+    assert settings["autoOutcome"] is None and settings["status"] == "Available"
     assert refused.status_code == 400, refused.text
 
 

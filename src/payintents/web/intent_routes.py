@@ -65,9 +65,7 @@ async def get(call: ApiCall) -> Response:
     )
     body = present_intent(intent, call.base_url)
     sessions = await terminal_sessions.sessions_of_intent(call.deps, call.scope, intent.id)
-    if sessions:
-        # An extension, present only for an intent that went to a terminal.
-        body["terminalSessionHistory"] = [present_session_in_history(s) for s in sessions]
+    body["terminalSessionHistory"] = [present_session_in_history(s) for s in sessions]
     return json_response(body)
 
 

@@ -27,6 +27,27 @@ _RECEIPT_TEXT = obj(
 )
 _RECEIPT_LINE = obj({"lineType": {"type": "string", "enum": ["Text"]}, "text": _RECEIPT_TEXT}, ["lineType"])
 
+_NOTIFICATIONS: JsonSchema = {
+    "type": "array",
+    "items": obj({"notificationType": STRING, "createdAt": DATE_TIME}, ["notificationType", "createdAt"]),
+}
+_STATUS_EVENTS: JsonSchema = {
+    "type": "array",
+    "items": obj(
+        {"status": _SESSION_STATUS, "createdAt": DATE_TIME, "debugMessage": STRING},
+        ["status", "createdAt", "debugMessage"],
+    ),
+}
+_DETAILS: JsonSchema = obj(
+    {
+        "sessionType": {"type": "string", "enum": list(enum_values(SessionType))},
+        "sale": obj({"paymentIntentId": STRING}, ["paymentIntentId"]),
+        "matchedRefund": obj({"paymentIntentId": STRING, "amount": _MONEY}, ["paymentIntentId"]),
+        "unlinkedRefund": obj({"amount": _MONEY, "cardholderNotPresent": {"type": "boolean"}}, ["amount"]),
+    },
+    ["sessionType"],
+)
+
 TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
     "ProblemDetailsTerminals": obj(
         {
@@ -54,6 +75,36 @@ TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
             ),
         },
         ["transactionDateTime", "message", "card"],
+    ),
+    "TerminalSessionHistoryEntry": obj(
+        {
+            "terminalSession": obj(
+                {
+                    "terminalId": STRING,
+                    "id": STRING,
+                    "status": _SESSION_STATUS,
+                    "expireAt": DATE_TIME,
+                    "createdAt": DATE_TIME,
+                    "updatedAt": DATE_TIME,
+                    "notificationEvents": _NOTIFICATIONS,
+                    "statusEvents": _STATUS_EVENTS,
+                    "details": _DETAILS,
+                }
+            ),
+            "payment": {
+                **obj(
+                    {
+                        "transactionDateTime": STRING,
+                        "cardNumber": STRING,
+                        "expiryDate": NULLABLE_STRING,
+                        "cardType": STRING,
+                        "entryMode": STRING,
+                    }
+                ),
+                "nullable": True,
+            },
+        },
+        ["terminalSession", "payment"],
     ),
     "Terminal": obj(
         {
@@ -84,30 +135,9 @@ TERMINAL_SCHEMAS: dict[str, JsonSchema] = {
             "createdAt": DATE_TIME,
             "updatedAt": DATE_TIME,
             "expireAt": DATE_TIME,
-            "notificationEvents": {
-                "type": "array",
-                "items": obj(
-                    {"notificationType": STRING, "createdAt": DATE_TIME}, ["notificationType", "createdAt"]
-                ),
-            },
-            "statusEvents": {
-                "type": "array",
-                "items": obj(
-                    {"status": _SESSION_STATUS, "createdAt": DATE_TIME, "debugMessage": STRING},
-                    ["status", "createdAt", "debugMessage"],
-                ),
-            },
-            "details": obj(
-                {
-                    "sessionType": {"type": "string", "enum": list(enum_values(SessionType))},
-                    "sale": obj({"paymentIntentId": STRING}, ["paymentIntentId"]),
-                    "matchedRefund": obj({"paymentIntentId": STRING, "amount": _MONEY}, ["paymentIntentId"]),
-                    "unlinkedRefund": obj(
-                        {"amount": _MONEY, "cardholderNotPresent": {"type": "boolean"}}, ["amount"]
-                    ),
-                },
-                ["sessionType"],
-            ),
+            "notificationEvents": _NOTIFICATIONS,
+            "statusEvents": _STATUS_EVENTS,
+            "details": _DETAILS,
             "receipt": obj({"lines": {"type": "array", "items": _RECEIPT_LINE}}, ["lines"]),
             "paymentDetails": {"nullable": True, "oneOf": [ref("TerminalPaymentDetails")]},
         },

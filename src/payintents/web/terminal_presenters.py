@@ -54,15 +54,23 @@ def _receipt_line(text: str) -> dict[str, Any]:
 
 
 def present_session_in_history(session: TerminalSession) -> dict[str, Any]:
-    """One line of an intent's ``terminalSessionHistory`` (an extension)."""
-    return {
-        "terminalSessionId": session.id,
-        "terminalId": session.terminal_id,
-        "sessionType": session.session_type.value,
-        "status": session.status.value,
-        "amount": {"value": session.amount, "currencyCode": session.currency},
-        "createdAt": iso(session.created_at),
-    }
+    """One entry of an intent's ``terminalSessionHistory`` (Dojo's TerminalSessionHistoryResponse):
+    the session, and the card it read once it is final."""
+    full = present_session(session)
+    shown = ("terminalId", "id", "status", "expireAt", "createdAt", "updatedAt")
+    terminal_session = {name: full[name] for name in shown}
+    terminal_session |= {name: full[name] for name in ("notificationEvents", "statusEvents", "details")}
+    payment = None
+    if session.is_final and session.card:
+        card = session.card
+        payment = {
+            "transactionDateTime": iso(session.updated_at),
+            "cardNumber": card.get("cardNumber"),
+            "expiryDate": card.get("expiryDate"),
+            "cardType": card.get("cardType"),
+            "entryMode": "Contactless",
+        }
+    return {"terminalSession": terminal_session, "payment": payment}
 
 
 def _details(session: TerminalSession) -> dict[str, Any]:

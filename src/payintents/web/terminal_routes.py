@@ -211,8 +211,10 @@ def _op(handler: Any, summary: str, success: str, errors: tuple[int, ...], **ext
     )
 
 
-def _sandbox_op(handler: Any, summary: str, success: str, **extra: Any) -> Operation:
-    return Operation(handler, summary=summary, success=(200, success), errors=(404,), extension=True, **extra)
+def _sandbox_op(
+    handler: Any, summary: str, success: str, errors: tuple[int, ...] = (404,), **extra: Any
+) -> Operation:
+    return Operation(handler, summary=summary, success=(200, success), errors=errors, extension=True, **extra)
 
 
 _SESSION = "/terminal-sessions/{terminalSessionId}"
@@ -280,6 +282,7 @@ ROUTES: list[Route] = [
             present_card,
             "Present a card at a virtual terminal",
             "TerminalSession",
+            (404, 422),
             schema=schemas.PRESENT_CARD,
             body_required=True,
         ),
