@@ -71,8 +71,8 @@ PROCESSOR_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/captures",
     "POST /payment-intents/{paymentIntentId}/refunds",
 )
-# Dojo's operations we implement (payment intents, captures, reversal, refunds, webhooks).
-DOJO_PATHS = "^/(payment-intents|webhooks)"
+# Dojo's operations we implement (payment intents, captures, reversal, refunds, webhooks, terminals).
+DOJO_PATHS = "^/(payment-intents|webhooks|terminals|terminal-sessions)"
 DOJO_EXCLUDED_PATHS = "/(charge|receipt)$"
 SERVER_ERROR_CODES = {ServerError.code, ContentTypeServerError.code}
 # The sandbox controls that wipe or age a whole account act on an account of their own.
