@@ -51,6 +51,8 @@ race: $(DEV_STAMP)
 	$(BIN)/python -m tests.harness.refund_race --trials 100 --workers 2 --concurrency 8 --backend sqlite --naive
 	$(BIN)/python -m tests.harness.same_key_race --trials 100 --workers 2 --concurrency 8 --backend sqlite
 	$(BIN)/python -m tests.harness.same_key_race --trials 100 --workers 2 --concurrency 8 --backend sqlite --naive
+	$(BIN)/python -m tests.harness.terminal_refund_race --trials 100 --workers 2 --concurrency 8 --backend sqlite
+	$(BIN)/python -m tests.harness.terminal_refund_race --trials 100 --workers 2 --concurrency 8 --backend sqlite --naive
 
 # Kill every worker (and PostgreSQL itself) at random moments; nothing may be lost or doubled.
 crash-test: $(DEV_STAMP)

@@ -25,6 +25,7 @@ from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
 from payintents.domain.money_operation import CallerKey, MoneyOperation, OperationStatus, ProcessorOutcome
 from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
+from payintents.domain.terminal import SessionType, Terminal, TerminalSession
 from payintents.domain.webhooks import Subscription
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import (
@@ -61,6 +62,8 @@ class MemoryState:
     reserved_refunds: Counter[str] = field(default_factory=Counter)
     held_by: dict[str, str] = field(default_factory=dict)
     operations: dict[str, MoneyOperation] = field(default_factory=dict)
+    terminals: dict[str, Terminal] = field(default_factory=dict)
+    terminal_sessions: dict[str, TerminalSession] = field(default_factory=dict)
 
 
 class MemoryIntents:
@@ -457,6 +460,80 @@ class MemoryLedger:
         return self._outcomes.get(key)
 
 
+class MemoryTerminals:
+    """Terminals and their sessions, with the SQL store's claim and version guards."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    def add_terminal(self, terminal: Terminal) -> None:
+        self._s.terminals[terminal.id] = copy.deepcopy(terminal)
+
+    def list_terminals(self, scope: Scope) -> list[Terminal]:
+        return [copy.deepcopy(t) for t in self._s.terminals.values() if t.scope == scope]
+
+    def get_terminal(self, scope: Scope, terminal_id: str) -> Terminal | None:
+        found = self._s.terminals.get(terminal_id)
+        return copy.deepcopy(found) if found is not None and found.scope == scope else None
+
+    def configure_terminal(self, terminal: Terminal) -> None:
+        self._s.terminals[terminal.id] = copy.deepcopy(terminal)
+
+    def claim_terminal(self, scope: Scope, terminal_id: str, session_id: str, now: datetime) -> bool:
+        found = self._s.terminals.get(terminal_id)
+        if found is None or found.scope != scope or found.offline or found.open_session_id:
+            return False
+        found.open_session_id, found.updated_at = session_id, now
+        return True
+
+    def free_terminal(self, terminal_id: str, session_id: str, now: datetime) -> None:
+        found = self._s.terminals.get(terminal_id)
+        if found is not None and found.open_session_id == session_id:
+            found.open_session_id, found.updated_at = None, now
+
+    def add_session(self, session: TerminalSession) -> None:
+        self._s.terminal_sessions[session.id] = copy.deepcopy(session)
+
+    def get_session(self, scope: Scope, session_id: str) -> TerminalSession | None:
+        found = self._s.terminal_sessions.get(session_id)
+        return copy.deepcopy(found) if found is not None and found.scope == scope else None
+
+    def save_session(self, session: TerminalSession) -> None:
+        stored = self._s.terminal_sessions.get(session.id)
+        if stored is None or stored.version != session.version:
+            raise ConcurrentUpdateError(session.id)
+        session.version += 1
+        self._s.terminal_sessions[session.id] = copy.deepcopy(session)
+
+    def sessions_for_intent(self, scope: Scope, intent_id: str) -> list[TerminalSession]:
+        found = self._s.terminal_sessions.values()
+        return [copy.deepcopy(s) for s in found if s.scope == scope and s.payment_intent_id == intent_id]
+
+    def latest_on(self, scope: Scope, terminal_id: str) -> TerminalSession | None:
+        found = [
+            s for s in self._s.terminal_sessions.values() if s.scope == scope and s.terminal_id == terminal_id
+        ]
+        return copy.deepcopy(max(found, key=lambda s: (s.created_at, s.id))) if found else None
+
+    def held_on(self, scope: Scope, intent_id: str) -> int:
+        return sum(s.held_amount for s in self.sessions_for_intent(scope, intent_id))
+
+    def open_sessions(self, limit: int) -> list[TerminalSession]:
+        return [copy.deepcopy(s) for s in self._s.terminal_sessions.values() if not s.is_final][:limit]
+
+    def unlinked_refunds(self, scope: Scope, limit: int) -> list[TerminalSession]:
+        found = self._s.terminal_sessions.values()
+        kind = SessionType.UNLINKED_REFUND
+        return [copy.deepcopy(s) for s in found if s.scope == scope and s.session_type is kind][:limit]
+
+    def release_all(self, scope: Scope) -> None:
+        for terminal in self._s.terminals.values():
+            if terminal.scope == scope:
+                terminal.open_session_id = None
+        sessions = self._s.terminal_sessions
+        self._s.terminal_sessions = {k: v for k, v in sessions.items() if v.scope != scope}
+
+
 class MemoryUnitOfWork:
     """A transaction over a working copy of the state, swapped in on commit."""
 
@@ -475,6 +552,7 @@ class MemoryUnitOfWork:
         self.webhooks = MemoryWebhooks(self._work)
         self.deliveries = MemoryDeliveries(self._work)
         self.sandbox = MemorySandbox(self._work)
+        self.terminals = MemoryTerminals(self._work)
         return self
 
     def commit(self, durable: bool = True) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from payintents_client import AsyncClient, Client, Money, models, sandbox_models
+from payintents_client import AsyncClient, Client, Money, models, sandbox_models, terminal_models
 from payintents_client import _client as resources
 from payintents_client import request_models as rm
 from payintents_client.request_models import camel_case
@@ -48,6 +48,9 @@ RESPONSE_MODELS: dict[type, str] = {
     sandbox_models.SandboxReset: "#/components/schemas/Reset",
     sandbox_models.RequestLogEntry: "#/components/schemas/RequestLog/properties/data/items",
     sandbox_models.SandboxReceipt: "#/components/schemas/ReceiptList/properties/data/items",
+    terminal_models.Terminal: "#/components/schemas/Terminal",
+    terminal_models.TerminalSettings: "#/components/schemas/TerminalSettings",
+    terminal_models.TerminalSession: "#/components/schemas/TerminalSession",
 }
 REQUEST_MODELS: dict[type, tuple[str, str, tuple[str, ...]]] = {
     rm.CreatePaymentIntentRequest: ("post", "/payment-intents", ()),
@@ -67,12 +70,16 @@ SYNC_RESOURCES = {
     "refunds": resources.Refunds,
     "webhooks": resources.Webhooks,
     "sandbox": resources.Sandbox,
+    "terminals": resources.Terminals,
+    "terminal_sessions": resources.TerminalSessions,
 }
 ASYNC_RESOURCES = {
     "payment_intents": resources.AsyncPaymentIntents,
     "refunds": resources.AsyncRefunds,
     "webhooks": resources.AsyncWebhooks,
     "sandbox": resources.AsyncSandbox,
+    "terminals": resources.AsyncTerminals,
+    "terminal_sessions": resources.AsyncTerminalSessions,
 }
 
 
@@ -130,7 +137,13 @@ def _record(request: httpx.Request) -> httpx.Response:
     raise RequestRecordedError(request)
 
 
-DUMMIES: dict[str, Any] = {"str": "x_1", "int": 100, "Money": Money(100, "GBP"), "Sequence[str]": ["e"]}
+DUMMIES: dict[str, Any] = {
+    "str": "x_1",
+    "int": 100,
+    "bool": True,
+    "Money": Money(100, "GBP"),
+    "Sequence[str]": ["e"],
+}
 
 
 def _call_and_record(method: Callable[..., Any]) -> httpx.Request:

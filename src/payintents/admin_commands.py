@@ -1,6 +1,6 @@
-"""The ``payintents keys`` and ``payintents users`` commands: API keys created (shown once),
+"""The ``payintents keys``, ``users`` and ``terminals`` commands: API keys created (shown once),
 listed (never the key) and revoked; dashboard users created, listed, given a new password and
-deleted.
+deleted; an account's virtual card terminals listed and added.
 
 Handlers import the server's stack only when they run, so building the parser costs nothing at
 start-up. Each handler gets the CLI's way of turning its arguments into ``Settings`` (``--database``
@@ -183,6 +183,46 @@ def add_key_parser(
     )
     revoke.add_argument("key", metavar="KEY_OR_ID", help="the key's id (key_…) or the key itself")
     revoke.set_defaults(handler=run(keys_revoke))
+
+
+def terminals_create(deps: Dependencies, args: argparse.Namespace) -> None:
+    from payintents.domain.intent import Environment
+    from payintents.service.terminals import create_terminal
+
+    terminal = create_terminal(deps, args.account, Environment(ENVIRONMENTS[args.environment]))
+    print(json.dumps({"id": terminal.id, "tid": terminal.tid, "environment": args.environment}))
+
+
+def terminals_list(deps: Dependencies, args: argparse.Namespace) -> None:
+    import asyncio
+
+    from payintents.domain.intent import Environment, Scope
+    from payintents.service.terminals import list_terminals
+
+    scope = Scope(args.account, Environment(ENVIRONMENTS[args.environment]))
+    found = asyncio.run(list_terminals(deps, scope))
+    rows = [{"id": t.id, "tid": t.tid, "status": t.status.value} for t in found]
+    _print_rows(rows, ("ID", "TID", "STATUS"), as_json=args.json)
+
+
+def add_terminal_parser(
+    commands: Subparsers[argparse.ArgumentParser], with_database: WithDatabase, settings_of: SettingsOf
+) -> None:
+    terminals = commands.add_parser("terminals", help="terminals create|list: an account's virtual terminals")
+    terminal_commands = terminals.add_subparsers(dest="terminals_command", required=True, metavar="COMMAND")
+    run = partial(_run, settings_of)
+    for name, work, text in (
+        ("create", terminals_create, "add a virtual card terminal; prints it as JSON"),
+        ("list", terminals_list, "an account's terminals: id, tid, status"),
+    ):
+        sub = with_database(terminal_commands.add_parser(name, help=text))
+        sub.add_argument("account", help="the account id (acc_…)")
+        sub.add_argument(
+            "--environment", default="sandbox", choices=tuple(ENVIRONMENTS), help="default sandbox"
+        )
+        if name == "list":
+            sub.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+        sub.set_defaults(handler=run(work))
 
 
 def add_user_parser(

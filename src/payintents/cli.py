@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from payintents import __version__
-from payintents.admin_commands import add_key_parser, add_user_parser
+from payintents.admin_commands import add_key_parser, add_terminal_parser, add_user_parser
 from payintents.benchmark.command import add_bench_parser
 from payintents.client_commands import CLIENT_COMMANDS, client_commands_help, run_client_command
 
@@ -314,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_account_parsers(commands)
     add_user_parser(commands, _with_database, _settings)
     add_key_parser(commands, _with_database, _settings)
+    add_terminal_parser(commands, _with_database, _settings)
     _add_maintenance_parsers(commands)
     add_bench_parser(commands)
     return parser

@@ -26,6 +26,13 @@ CLIENT_COMMAND_SUMMARIES = (
     ("webhooks listen", "receive verified webhook events here, printing their signing secret"),
     ("webhooks list", "list webhook subscriptions"),
     ("webhooks events", "list the events one can subscribe to"),
+    ("terminal-sessions sale", "take payment for an intent on a card terminal"),
+    ("terminal-sessions matched-refund", "refund part of a captured intent at a terminal"),
+    ("terminal-sessions unlinked-refund", "refund any amount to the card at a terminal"),
+    ("terminal-sessions get", "show a terminal session"),
+    ("terminal-sessions cancel", "cancel a terminal session before a card is presented"),
+    ("terminal-sessions signature", "accept or reject the cardholder's signature"),
+    ("terminal-sessions present-card", "sandbox: present a card at a virtual terminal"),
 )
 CLIENT_COMMANDS = frozenset(path.split()[0] for path, _ in CLIENT_COMMAND_SUMMARIES)
 _INSTALL_HINT = "pip install 'payintents-client[cli]'; in the repository, make test installs it"

@@ -198,4 +198,59 @@ DIFFERENCES: dict[str, str] = {
         ],
         _LEGACY,
     ),
+    # Terminals (docs/terminals.md).
+    "GET /terminals/{terminalId} response 403 missing": _NO_403,
+    **dict.fromkeys(
+        [
+            "error Error.code missing",
+            "error Error.detail nullable",
+            "error Error.errors nullable",
+            "error Error.errors{} type",
+            "error Error.status nullable",
+            "error Error.title nullable",
+            "error Error.traceId nullable",
+            "error Error.type nullable",
+        ],
+        "The terminal API answers Dojo's ProblemDetailsTerminals on every path and status.",
+    ),
+    **dict.fromkeys(
+        [
+            "parameter ResellerId maxLength",
+            "parameter SoftwareHouseId maxLength",
+            "request CreateTerminalSessionRequest.terminalId maxLength",
+            "request TerminalSessionMatchedRefundDetails.paymentIntentId maxLength",
+            "request TerminalSessionSaleDetails.paymentIntentId maxLength",
+        ],
+        _BOUNDED,
+    ),
+    **dict.fromkeys(
+        [
+            "parameter SoftwareHouseId minLength",
+            "request CreateTerminalSessionRequest.terminalId minLength",
+            "request TerminalSessionMatchedRefundDetails.paymentIntentId minLength",
+            "request TerminalSessionSaleDetails.paymentIntentId minLength",
+        ],
+        _REQUIRED_VALUE,
+    ),
+    **dict.fromkeys(
+        [
+            "request SignatureVerificationRequest additionalProperties",
+            "request TerminalSessionDetails additionalProperties",
+            "request TerminalSessionMatchedRefundDetails additionalProperties",
+            "request TerminalSessionSaleDetails additionalProperties",
+            "request TerminalSessionUnlinkedRefundDetails additionalProperties",
+        ],
+        "Unknown properties are refused everywhere (docs/api.md 'Request bodies').",
+    ),
+    **dict.fromkeys(
+        [
+            "response Card.cardName missing",
+            "response PaymentDetails.transactionId missing",
+            "response TerminalSessionReceiptLine.imageLogo missing",
+            "response TerminalSessionPaymentResponse.authGatewayTransactionId missing",
+            "response TerminalSessionPaymentResponse.cardHolderName missing",
+            "response TerminalSessionPaymentResponse.verificationMode missing",
+        ],
+        "A virtual terminal reads no cardholder name, keeps the transaction on the intent, prints no logo.",
+    ),
 }

@@ -36,7 +36,8 @@ EXTRA_AMOUNTS = ("tipsAmount", "cashbackAmount", "serviceChargeAmount")
 # The account clock moves forward only, and at most 10 years in all: whether a valid move is taken
 # depends on where earlier requests (in whatever order they ran) left it, and the refusal names
 # the field. The run's config lets positive_data_acceptance take its 400 too.
-FIELD_NAMED_STATE_RULES = frozenset({"POST /sandbox/clock/advance"})
+# A matched refund in another currency than its intent's is a state rule naming its field.
+FIELD_NAMED_STATE_RULES = frozenset({"POST /sandbox/clock/advance", "POST /terminal-sessions"})
 # Successive clock targets a day apart, so a "to" never moves the clock backwards (the "seconds"
 # moves between two of them add up to far less than a day).
 _CLOCK_STEPS = itertools.count(1)
@@ -180,7 +181,27 @@ def _in_intent_currency(body: dict[str, Any]) -> dict[str, Any]:
     return _lines_named_once(body)
 
 
+_DETAIL_OF = {"Sale": "sale", "MatchedRefund": "matchedRefund", "UnlinkedRefund": "unlinkedRefund"}
+
+
+def _one_matching_detail(body: dict[str, Any]) -> dict[str, Any]:
+    """A session carries exactly the detail object its sessionType names (its description says
+    so; OpenAPI 3.0 could say it only with a oneOf schemathesis cannot generate from)."""
+    details = body.get("details")
+    if not isinstance(details, dict) or details.get("sessionType") not in _DETAIL_OF:
+        return body
+    named = _DETAIL_OF[details["sessionType"]]
+    kept = {"sessionType": details["sessionType"]}
+    if isinstance(details.get(named), dict):
+        kept[named] = details[named]
+    else:
+        amount = {"value": 100, "currencyCode": "GBP"}
+        kept[named] = {"amount": amount} if named == "unlinkedRefund" else {"paymentIntentId": "pi_sandbox_x"}
+    return {**body, "details": kept}
+
+
 POSITIVE_ADJUSTMENTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "POST /terminal-sessions": _one_matching_detail,
     "POST /payment-intents": _valid_new_intent,
     "POST /payment-intents/search": _with_issued_cursor,
     "POST /sandbox/clock/advance": _forward_clock_move,

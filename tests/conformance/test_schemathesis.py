@@ -60,13 +60,22 @@ AMENDING_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/amount",
     "POST /payment-intents/{paymentIntentId}/tips-amount",
 )
+# A terminal session in the wrong state for a card, a cancel or a signature answers 422, and a
+# busy terminal or a refund over what is left 400 (docs/terminals.md).
+TERMINAL_STATE_OPERATIONS = (
+    "POST /terminal-sessions",
+    "PUT /terminal-sessions/{terminalSessionId}/cancel",
+    "PUT /terminal-sessions/{terminalSessionId}/signature",
+    "POST /sandbox/terminal-sessions/{terminalSessionId}/present-card",
+)
 # A capture or refund after fail-next "processor_error" answers 502 (docs/sandbox.md).
 PROCESSOR_OPERATIONS = (
     "POST /payment-intents/{paymentIntentId}/captures",
     "POST /payment-intents/{paymentIntentId}/refunds",
 )
-# Dojo's operations we implement (payment intents, captures, reversal, refunds, receipts, webhooks).
-DOJO_PATHS = "^/(payment-intents|webhooks)"
+# Dojo's operations we implement (payment intents, captures, reversal, refunds, receipts, webhooks,
+# terminals).
+DOJO_PATHS = "^/(payment-intents|webhooks|terminals|terminal-sessions)"
 DOJO_EXCLUDED_PATHS = "/charge$"
 SERVER_ERROR_CODES = {ServerError.code, ContentTypeServerError.code}
 # The sandbox controls that wipe or age a whole account act on an account of their own.
@@ -179,6 +188,10 @@ def _status_rules() -> list[str]:
     blocks = [operation_block(name, **{accepted: STATE_RULE_STATUSES}) for name in STATE_RULE_OPERATIONS]
     blocks += [
         operation_block(name, **{accepted: [*STATE_RULE_STATUSES, "405"]}) for name in AMENDING_OPERATIONS
+    ]
+    blocks += [
+        operation_block(name, **{accepted: [*STATE_RULE_STATUSES, "422"]})
+        for name in TERMINAL_STATE_OPERATIONS
     ]
     blocks += [
         operation_block(name, **{not_5xx: ["2xx", "3xx", "4xx", "502"]}) for name in PROCESSOR_OPERATIONS

@@ -43,7 +43,8 @@ class World:
     ids: A Auto Captured 1000 with one refund of 100 (key KEY_REFUNDED_ON_A); M Manual, 300 of 1000
     captured (key KEY_CAPTURED_ON_M) and capturable; B fully refunded; C canceled; U Created (not
     paid); X another account's captured intent; P this account's production captured intent;
-    R the refund id of A's refund.
+    R the refund id of A's refund. Terminals: T free, TB busy with the open sale session S (of a
+    Created intent of its own), TX another account's; SD a finished (Captured) unlinked refund.
     """
 
     client: TestClient
@@ -79,6 +80,9 @@ def running_world(database_url: str) -> Iterator[World]:
             keys = {"sandbox": merchant.sandbox_key, "prod": merchant.prod_key, "other": other.sandbox_key}
             ids = _make_intents(Api(client, merchant.sandbox_key), Api(client, merchant.prod_key))
             ids["X"] = Api(client, other.sandbox_key).captured_intent()
+            ids.update(
+                _make_terminal_sessions(Api(client, merchant.sandbox_key), Api(client, other.sandbox_key))
+            )
             yield World(client, engine, deps, keys, ids)
     finally:
         engine.dispose()
@@ -100,6 +104,28 @@ def _make_intents(api: Api, prod: Api) -> dict[str, str]:
     assert api.client.delete(f"/payment-intents/{ids['C']}", headers=api.headers()).status_code == 200
     ids["U"] = api.create_intent()["id"]
     return ids
+
+
+EPOS_HEADERS = {"software-house-id": "softwareHouse1"}
+
+
+def _make_terminal_sessions(api: Api, other: Api) -> dict[str, str]:
+    def epos(method: str, path: str, body: Any = None, on: Api = api) -> Any:
+        answer = on.client.request(method, path, json=body, headers={**on.headers(), **EPOS_HEADERS})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    free, busy = (terminal["id"] for terminal in epos("GET", "/terminals"))
+    sale = {"sessionType": "Sale", "sale": {"paymentIntentId": api.create_intent()["id"]}}
+    open_sale = epos("POST", "/terminal-sessions", {"terminalId": busy, "details": sale})["id"]
+    refund = {
+        "sessionType": "UnlinkedRefund",
+        "unlinkedRefund": {"amount": {"value": 100, "currencyCode": "GBP"}},
+    }
+    done = epos("POST", "/terminal-sessions", {"terminalId": free, "details": refund})["id"]
+    epos("POST", f"/sandbox/terminal-sessions/{done}/present-card", {"outcome": "Approved"})
+    foreign = epos("GET", "/terminals", on=other)[0]["id"]
+    return {"T": free, "TB": busy, "TX": foreign, "S": open_sale, "SD": done}
 
 
 def money_and_state(engine: Engine) -> dict[str, list[str]]:
@@ -224,7 +250,9 @@ def send(world: World, row: Row) -> tuple[str, httpx.Response]:
     if row.path is None:
         path = f"/payment-intents/{intent_id}/{row.op}"
     else:
-        path = row.path.replace("{A}", intent_id)
+        path = row.path
+        for name, object_id in world.ids.items():
+            path = path.replace(f"{{{name}}}", object_id)
     headers: dict[str, str | bytes | None] = {
         "Authorization": _authorization(row.auth, world.keys),
         "Version": "2024-02-05",
@@ -235,7 +263,11 @@ def send(world: World, row: Row) -> tuple[str, httpx.Response]:
     sent = [(name, value) for name, value in headers.items() if value is not None]
     if row.asgi:
         return path, asyncio.run(_send_to_app(world, row, path, sent))
-    content: bytes | Iterator[bytes] = _chunks(row.body) if row.stream else row.body
+    body = row.body
+    if row.path is not None:
+        for name, object_id in world.ids.items():
+            body = body.replace(f"{{{name}}}".encode(), object_id.encode())
+    content: bytes | Iterator[bytes] = _chunks(body) if row.stream else body
     return path, world.client.request(row.method, path, content=content, headers=sent)
 
 

@@ -21,6 +21,7 @@ from payintents.adapters.sql.audit import audit
 from payintents.adapters.sql.schema import metadata, sandbox_requests
 from tests.http.bad_input_world import (
     CAPTURE_ON_M,
+    EPOS_HEADERS,
     KEY_CAPTURED_ON_M,
     KEY_REFUNDED_ON_A,
     REFUND_ON_A,
@@ -434,5 +435,147 @@ def test_the_snapshot_sees_the_world(world: World) -> None:
     """Control: the snapshot covers every table but the log, and holds the world's rows."""
     state = money_and_state(world.engine)
     assert set(state) == {t.name for t in metadata.sorted_tables} - {sandbox_requests.name}
-    assert len(state["payment_intents"]) == 7 and len(state["refunds"]) == 2
+    assert len(state["payment_intents"]) == 8 and len(state["refunds"]) == 2
+    assert len(state["terminals"]) == 4 and len(state["terminal_sessions"]) == 2
     assert len(state["idempotency_keys"]) >= 3 and len(state["captures"]) == 5
+
+
+# --- the terminal API (docs/terminals.md): Dojo's ProblemDetailsTerminals, every member present ---
+
+_SESSIONS = "/terminal-sessions"
+
+
+def _session_body(details: dict[str, Any], terminal: str = "{T}") -> bytes:
+    return j({"terminalId": terminal, "details": details})
+
+
+def _matched(value: Any, currency: str = "GBP", intent: str = "{A}") -> dict[str, Any]:
+    refund = {"paymentIntentId": intent, "amount": {"value": value, "currencyCode": currency}}
+    return {"sessionType": "MatchedRefund", "matchedRefund": refund}
+
+
+def terminal(name: str, status: int, body: Any = None, *, path: str = _SESSIONS, **kw: Any) -> Row:
+    """A row on the terminal API, with the EPOS headers unless ``headers`` says otherwise."""
+    headers = {**EPOS_HEADERS, **kw.pop("headers", {})}
+    raw_body = body if isinstance(body, bytes) else j(body) if body is not None else b""
+    return Row(name, status, raw_body, path=path, headers=headers, **kw)
+
+
+_SALE_OF_U = {"sessionType": "Sale", "sale": {"paymentIntentId": "{U}"}}
+TERMINAL_ROWS = [
+    terminal(
+        "terminal-no-software-house",
+        400,
+        _session_body(_SALE_OF_U),
+        headers={"software-house-id": None},
+        errors="software-house-id",
+    ),
+    terminal(
+        "terminal-list-no-software-house",
+        400,
+        path="/terminals",
+        method="GET",
+        headers={"software-house-id": None},
+        errors="software-house-id",
+    ),
+    terminal(
+        "terminal-list-unknown-status",
+        400,
+        path="/terminals?statuses=Broken",
+        method="GET",
+        errors="statuses",
+    ),
+    terminal(
+        "terminal-both-details",
+        400,
+        _session_body({**_SALE_OF_U, **_matched(100)} | {"sessionType": "Sale"}),
+        errors="details.sale",
+    ),
+    terminal(
+        "terminal-detail-of-other-type",
+        400,
+        _session_body({"sessionType": "MatchedRefund", "sale": {"paymentIntentId": "{A}"}}),
+        errors="details.matchedRefund",
+    ),
+    terminal(
+        "terminal-unknown-session-type",
+        400,
+        _session_body({"sessionType": "Refund", "sale": {"paymentIntentId": "{U}"}}),
+    ),
+    terminal("terminal-no-details", 400, j({"terminalId": "{T}"}), errors="details"),
+    terminal("terminal-foreign", 404, _session_body(_SALE_OF_U, "{TX}")),
+    terminal("terminal-unknown", 404, _session_body(_SALE_OF_U, "tm_sandbox_000000000000000000000000")),
+    terminal("terminal-with-production-key", 404, _session_body(_SALE_OF_U), auth="Basic {prod}"),
+    terminal("terminal-busy", 400, _session_body(_SALE_OF_U, "{TB}"), detail="InUse"),
+    terminal("terminal-refund-zero", 400, _session_body(_matched(0))),
+    terminal("terminal-refund-negative", 400, _session_body(_matched(-5))),
+    terminal("terminal-refund-over-remaining", 400, _session_body(_matched(901)), detail="exceeds"),
+    terminal(
+        "terminal-refund-other-currency", 400, _session_body(_matched(100, "EUR")), errors="currencyCode"
+    ),
+    terminal("terminal-refund-uncaptured", 400, _session_body(_matched(100, intent="{U}"))),
+    terminal("terminal-refund-other-accounts-intent", 404, _session_body(_matched(100, intent="{X}"))),
+    terminal(
+        "terminal-sale-of-captured",
+        400,
+        _session_body({"sessionType": "Sale", "sale": {"paymentIntentId": "{A}"}}),
+    ),
+    terminal("terminal-cancel-finished", 422, path="/terminal-sessions/{SD}/cancel", method="PUT"),
+    terminal(
+        "terminal-signature-not-asked",
+        422,
+        {"accepted": True},
+        path="/terminal-sessions/{SD}/signature",
+        method="PUT",
+    ),
+    terminal(
+        "terminal-signature-not-boolean",
+        400,
+        {"accepted": "yes"},
+        path="/terminal-sessions/{SD}/signature",
+        method="PUT",
+        errors="accepted",
+    ),
+    terminal("terminal-session-unknown", 404, path="/terminal-sessions/ts_sandbox_nothing", method="GET"),
+    terminal(
+        "terminal-card-production-key",
+        404,
+        {"outcome": "Approved"},
+        path="/sandbox/terminal-sessions/{S}/present-card",
+        auth="Basic {prod}",
+    ),
+    terminal(
+        "terminal-card-unknown-outcome",
+        400,
+        {"outcome": "Maybe"},
+        path="/sandbox/terminal-sessions/{S}/present-card",
+        errors="outcome",
+    ),
+    terminal(
+        "terminal-card-letters",
+        400,
+        {"outcome": "Approved", "cardNumber": "5200abcd00001005"},
+        path="/sandbox/terminal-sessions/{S}/present-card",
+        errors="cardNumber",
+    ),
+]
+_TERMINAL_MEMBERS = {"type", "title", "status", "detail", "traceId", "errors"}
+
+
+@pytest.mark.parametrize("row", TERMINAL_ROWS, ids=[row.name for row in TERMINAL_ROWS])
+def test_bad_terminal_input_is_refused_and_changes_nothing(world: World, row: Row) -> None:
+    before = money_and_state(world.engine)
+    path, response = send(world, row)
+    assert response.status_code == row.status, response.text
+    body = response.json()
+    sandbox_driver = path.startswith("/sandbox/")
+    # Dojo's ProblemDetailsTerminals on its six operations; the sandbox's driver answers ours.
+    assert set(body) == _TERMINAL_MEMBERS if not sandbox_driver else set(body) <= _TERMINAL_MEMBERS, body
+    assert body["status"] == row.status and body["traceId"], body
+    assert find_leak(response, unquote(path.split("?")[0])) is None, response.text
+    if row.errors is not None:
+        assert row.errors in (body.get("errors") or {}), body
+    if row.detail is not None:
+        assert row.detail in (body.get("detail") or ""), body
+    assert money_and_state(world.engine) == before
+    assert audit(world.engine).ok

@@ -10,11 +10,15 @@ from payintents_client._client import (
     AsyncPaymentIntents,
     AsyncRefunds,
     AsyncSandbox,
+    AsyncTerminals,
+    AsyncTerminalSessions,
     AsyncWebhooks,
     Client,
     PaymentIntents,
     Refunds,
     Sandbox,
+    Terminals,
+    TerminalSessions,
     Webhooks,
 )
 from payintents_client._parse import ResponseFormatError
@@ -63,6 +67,7 @@ from payintents_client.sandbox_models import (
     SandboxReceipt,
     SandboxReset,
 )
+from payintents_client.terminal_models import Terminal, TerminalSession, TerminalSettings
 from payintents_client.webhook_signatures import (
     WebhookVerificationError,
     verify_dojo_signature,
@@ -78,6 +83,8 @@ __all__ = [
     "AsyncPaymentIntents",
     "AsyncRefunds",
     "AsyncSandbox",
+    "AsyncTerminalSessions",
+    "AsyncTerminals",
     "AsyncWebhooks",
     "AuthenticationError",
     "Capture",
@@ -117,6 +124,11 @@ __all__ = [
     "Subscription",
     "SubscriptionSecret",
     "SubscriptionSecrets",
+    "Terminal",
+    "TerminalSession",
+    "TerminalSessions",
+    "TerminalSettings",
+    "Terminals",
     "TransportError",
     "ValidationFailedError",
     "WebhookEventGroup",

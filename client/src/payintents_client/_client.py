@@ -20,6 +20,7 @@ import httpx
 
 from payintents_client import _operations as ops
 from payintents_client import _sandbox_operations as sandbox_ops
+from payintents_client import _terminal_operations as terminal_ops
 from payintents_client import _transport as tr
 from payintents_client._operations import Call
 from payintents_client.models import PaymentIntent
@@ -191,8 +192,43 @@ class AsyncWebhooks(_AsyncResource):
     retry_event = _awaitable(ops.retry_event)
 
 
+class Terminals(_Resource):
+    """``client.terminals``: Dojo's card terminals (needs ``software_house_id``)."""
+
+    list = _blocking(terminal_ops.list_terminals)
+    get = _blocking(terminal_ops.get_terminal)
+
+
+class AsyncTerminals(_AsyncResource):
+    list = _awaitable(terminal_ops.list_terminals)
+    get = _awaitable(terminal_ops.get_terminal)
+
+
+class TerminalSessions(_Resource):
+    """``client.terminal_sessions``: sales and refunds on a terminal (Dojo's Pay at Counter)."""
+
+    start_sale = _blocking(terminal_ops.start_sale)
+    start_matched_refund = _blocking(terminal_ops.start_matched_refund)
+    start_unlinked_refund = _blocking(terminal_ops.start_unlinked_refund)
+    get = _blocking(terminal_ops.get_session)
+    cancel = _blocking(terminal_ops.cancel_session)
+    answer_signature = _blocking(terminal_ops.answer_signature)
+
+
+class AsyncTerminalSessions(_AsyncResource):
+    start_sale = _awaitable(terminal_ops.start_sale)
+    start_matched_refund = _awaitable(terminal_ops.start_matched_refund)
+    start_unlinked_refund = _awaitable(terminal_ops.start_unlinked_refund)
+    get = _awaitable(terminal_ops.get_session)
+    cancel = _awaitable(terminal_ops.cancel_session)
+    answer_signature = _awaitable(terminal_ops.answer_signature)
+
+
 class Sandbox(_Resource):
     """``client.sandbox``: payintents' sandbox (extensions; sandbox keys only, never Dojo)."""
+
+    present_card = _blocking(terminal_ops.present_card)
+    configure_terminal = _blocking(terminal_ops.configure_terminal)
 
     fail_next = _blocking(sandbox_ops.fail_next)
     clock = _blocking(sandbox_ops.show_clock)
@@ -232,6 +268,9 @@ class Sandbox(_Resource):
 
 class AsyncSandbox(_AsyncResource):
     """``client.sandbox`` of an ``AsyncClient``."""
+
+    present_card = _awaitable(terminal_ops.present_card)
+    configure_terminal = _awaitable(terminal_ops.configure_terminal)
 
     fail_next = _awaitable(sandbox_ops.fail_next)
     clock = _awaitable(sandbox_ops.show_clock)
@@ -278,13 +317,15 @@ class Client:
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
         transport: httpx.BaseTransport | None = None,
+        software_house_id: str | None = None,
+        reseller_id: str | None = None,
     ) -> None:
         self.settings = tr.settings_from(
             api_key, base_url, version, timeout, max_retries, backoff_s, max_backoff_s
         )
         self._http = httpx.Client(
             base_url=self.settings.base_url,
-            headers=tr.default_headers(self.settings),
+            headers={**tr.default_headers(self.settings), **tr.epos_headers(software_house_id, reseller_id)},
             timeout=timeout,
             transport=transport,
             verify=tr.ssl_context(),
@@ -293,6 +334,8 @@ class Client:
         self.refunds = Refunds(self)
         self.webhooks = Webhooks(self)
         self.sandbox = Sandbox(self)
+        self.terminals = Terminals(self)
+        self.terminal_sessions = TerminalSessions(self)
 
     def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""
@@ -340,13 +383,15 @@ class AsyncClient:
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        software_house_id: str | None = None,
+        reseller_id: str | None = None,
     ) -> None:
         self.settings = tr.settings_from(
             api_key, base_url, version, timeout, max_retries, backoff_s, max_backoff_s
         )
         self._http = httpx.AsyncClient(
             base_url=self.settings.base_url,
-            headers=tr.default_headers(self.settings),
+            headers={**tr.default_headers(self.settings), **tr.epos_headers(software_house_id, reseller_id)},
             timeout=timeout,
             transport=transport,
             verify=tr.ssl_context(),
@@ -355,6 +400,8 @@ class AsyncClient:
         self.refunds = AsyncRefunds(self)
         self.webhooks = AsyncWebhooks(self)
         self.sandbox = AsyncSandbox(self)
+        self.terminals = AsyncTerminals(self)
+        self.terminal_sessions = AsyncTerminalSessions(self)
 
     async def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""

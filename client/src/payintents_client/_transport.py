@@ -100,6 +100,12 @@ def default_headers(settings: Settings) -> dict[str, str]:
     }
 
 
+def epos_headers(software_house_id: str | None, reseller_id: str | None) -> dict[str, str]:
+    """Dojo's terminal API wants the EPOS's ``software-house-id`` (and ``reseller-id``)."""
+    named = {"software-house-id": software_house_id, "reseller-id": reseller_id}
+    return {name: value for name, value in named.items() if value}
+
+
 def request_arguments(call: Call[Any]) -> dict[str, Any]:
     headers: dict[str, str] = {}
     content: bytes | None = None

@@ -11,6 +11,7 @@ from payintents.domain.errors import ValidationError
 from payintents.domain.intent import Environment, Scope
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import NewApiKey, UnitOfWork
+from payintents.service.terminals import add_starting_terminals
 
 KEY_PREFIXES = {Environment.SANDBOX: "sk_sandbox_", Environment.PRODUCTION: "sk_prod_"}
 # Random characters kept after the prefix so people can tell keys apart (24 of the key's 512 bits).
@@ -52,6 +53,7 @@ def create_account(deps: Dependencies, name: str) -> NewAccount:
     keys = {env: issue_key(deps, account_id, env) for env in KEY_PREFIXES}
     with deps.uow() as uow:
         uow.accounts.add(account_id, name, [key.record for key in keys.values()], deps.clock.now())
+        add_starting_terminals(deps, uow, account_id, deps.clock.now())
         uow.commit()
     return NewAccount(account_id, keys[Environment.SANDBOX].raw_key, keys[Environment.PRODUCTION].raw_key)
 

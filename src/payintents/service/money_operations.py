@@ -100,7 +100,7 @@ async def run_operation(
     reserve: Reserve,
 ) -> Answer:
     """Reserve, call, record; a replay answers the stored response."""
-    waited_until = time.monotonic() + _longest_wait_s(deps)
+    waited_until = time.monotonic() + longest_wait_s(deps)
     while True:
         try:
             # A reservation must be on disk before a processor elsewhere may act on it; one the
@@ -110,12 +110,12 @@ async def run_operation(
                 durable=not deps.processor.ledger_in_our_store,
             )
         except IntentBusyError:
-            await _wait_for_intent(deps, scope, intent_id, waited_until)
+            await wait_for_intent(deps, scope, intent_id, waited_until)
             continue
         if isinstance(reserved, Answer):
             return reserved
         if isinstance(reserved, MoneyOperation):
-            return await _call_and_record(deps, reserved)
+            return await call_and_record(deps, reserved)
         settled = await settle(deps, reserved.operation)
         if settled.status is OperationStatus.SUCCEEDED:
             return Answer(settled.answer, replayed=True)
@@ -143,9 +143,22 @@ def _reserve(
                 return _InFlight(in_flight)
             return Answer(replay(record, request.fingerprint), replayed=True)
     operation_id = deps.ids.new_id("op", scope.environment)
-    draft = reserve(uow, now, operation_id)
+    operation = new_operation(deps, scope, operation_id, reserve(uow, now, operation_id), now, caller)
+    uow.operations.add(operation)
+    return operation
+
+
+def new_operation(
+    deps: Dependencies,
+    scope: Scope,
+    operation_id: str,
+    draft: Draft,
+    requested_at: datetime,
+    caller: CallerKey | None = None,
+) -> MoneyOperation:
+    """The pending operation a reserve step's draft describes, its deadline on real time."""
     created_at = deps.clock.now()
-    operation = MoneyOperation(
+    return MoneyOperation(
         id=operation_id,
         scope=scope,
         intent_id=draft.intent_id,
@@ -153,7 +166,7 @@ def _reserve(
         amount=draft.amount,
         object_id=draft.object_id,
         answer=draft.answer,
-        requested_at=now,
+        requested_at=requested_at,
         created_at=created_at,
         deadline_at=created_at + timedelta(seconds=deps.processor_timeout_s) + DEADLINE_MARGIN,
         caller_key=caller,
@@ -161,11 +174,10 @@ def _reserve(
         tips_amount=draft.tips_amount,
         details=draft.details,
     )
-    uow.operations.add(operation)
-    return operation
 
 
-async def _call_and_record(deps: Dependencies, operation: MoneyOperation) -> Answer:
+async def call_and_record(deps: Dependencies, operation: MoneyOperation) -> Answer:
+    """Phase 2 and 3 of a reserved operation: the processor call, then its outcome recorded."""
     try:
         # A deadline on this task itself: no second task per call, as wait_for would make.
         async with asyncio.timeout(deps.processor_timeout_s):
@@ -260,7 +272,7 @@ async def _current(deps: Dependencies, operation: MoneyOperation) -> MoneyOperat
     return found
 
 
-async def _wait_for_intent(deps: Dependencies, scope: Scope, intent_id: str, waited_until: float) -> None:
+async def wait_for_intent(deps: Dependencies, scope: Scope, intent_id: str, waited_until: float) -> None:
     """Wait until the intent's operations in flight are recorded (settling overdue ones)."""
     if time.monotonic() >= waited_until:
         raise StoreBusyError("another operation on this payment intent stayed in flight too long")
@@ -272,5 +284,5 @@ async def _wait_for_intent(deps: Dependencies, scope: Scope, intent_id: str, wai
         await asyncio.sleep(FIRST_POLL_S)
 
 
-def _longest_wait_s(deps: Dependencies) -> float:
+def longest_wait_s(deps: Dependencies) -> float:
     return 2 * (deps.processor_timeout_s + DEADLINE_MARGIN.total_seconds())

@@ -17,6 +17,7 @@ from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.domain.webhooks import Subscription
 from payintents.service.dashboard_ports import DashboardRepository
+from payintents.service.terminal_ports import TerminalRepository
 
 _T = TypeVar("_T")
 
@@ -340,6 +341,8 @@ class UnitOfWork(Protocol):
     def dashboard(self) -> DashboardRepository: ...
     @property
     def receipts(self) -> ReceiptRepository: ...
+    @property
+    def terminals(self) -> TerminalRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

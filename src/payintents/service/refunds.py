@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from payintents.domain import lifecycle
-from payintents.domain.errors import InvariantViolationError, NotFoundError
+from payintents.domain.errors import InvariantViolationError, NotFoundError, RefundTooLargeError
 from payintents.domain.intent import Scope
 from payintents.domain.money_operation import OperationKind
 from payintents.domain.refund import Refund, RefundOutcome, RefundRequest
@@ -51,12 +51,7 @@ def _reserve_refund(
         amount = refund_request.amount
         reference = uow.intents.reserve_refund(scope, intent_id, amount)
         if reference is None:
-            refusal = lifecycle.refund_refusal(uow.intents.get(scope, intent_id), amount)
-            if isinstance(refusal, InvariantViolationError):
-                # It fits what is refunded: refunds or a capture in flight are in the way (or,
-                # on PostgreSQL, a capture committed after the UPDATE). Wait, then try again.
-                raise IntentBusyError(intent_id)
-            raise refusal
+            raise refusal_of(uow, scope, intent_id, amount)
         refund = refund_request.recorded(deps.ids.new_id("rfnd", None), scope, intent_id, now)
         return Draft(
             kind=OperationKind.REFUND,
@@ -73,6 +68,22 @@ def _reserve_refund(
         )
 
     return reserve
+
+
+def refusal_of(uow: UnitOfWork, scope: Scope, intent_id: str, amount: int) -> Exception:
+    """Why the guarded UPDATE reserved nothing: a rule (400/404), or IntentBusyError when the
+    amount fits what is confirmed and only operations in flight are in the way."""
+    intent = uow.intents.get(scope, intent_id)
+    refusal = lifecycle.refund_refusal(intent, amount)
+    if intent is None or not isinstance(refusal, InvariantViolationError):
+        return refusal
+    # Open terminal sessions may hold part of the rest for minutes: that is a refusal, not a wait.
+    left = intent.remaining_refundable - uow.terminals.held_on(scope, intent_id)
+    if amount > left:
+        return RefundTooLargeError(amount, left)
+    # Refunds or a capture in flight are in the way (or, on PostgreSQL, a capture committed after
+    # the UPDATE). Wait, then try again.
+    return IntentBusyError(intent_id)
 
 
 async def get_refund(deps: Dependencies, scope: Scope, refund_id: str) -> Refund:

@@ -80,6 +80,8 @@ def reset(deps: Dependencies, scope: Scope) -> int:
     # may, within its 50 ms batch: ADR 0009).
     _flush_request_log(deps)
     with deps.uow() as uow:
+        # Sessions first: a matched refund's row names an intent that is about to go.
+        uow.terminals.release_all(scope)
         removed = uow.sandbox.delete_everything(scope)
         uow.commit()
     return removed

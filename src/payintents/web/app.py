@@ -24,6 +24,7 @@ from payintents.web import (
     receipt_routes,
     refund_routes,
     sandbox_routes,
+    terminal_routes,
     webhook_routes,
 )
 from payintents.web.dashboard import routes as dashboard_routes
@@ -113,6 +114,7 @@ def build_app(
         *checkout_routes.ROUTES,
         *webhook_routes.ROUTES,
         *sandbox_routes.ROUTES,
+        *terminal_routes.ROUTES,
         Route("/dashboard", to_dashboard, methods=["GET"]),
     ]
     app = Starlette(

@@ -111,6 +111,10 @@ class Operation(Generic[B]):
     errors: tuple[int, ...] = ()
     # True for what Dojo's own API does not have; marked x-payintents-extension in the document.
     extension: bool = False
+    # Headers the handler reads besides the common ones: (name, required), for the document.
+    headers: tuple[tuple[str, bool], ...] = ()
+    # The schema of its error bodies (the terminal API's have every member, some null).
+    problem_schema: str = "Problem"
 
 
 class ApiRoute(Route):
@@ -123,10 +127,13 @@ class ApiRoute(Route):
         self.operations = operations
 
 
-def api_route(path: str, **operations: Operation[Any]) -> ApiRoute:
-    """One route per path, so a wrong method answers 405 with every allowed method in Allow."""
+def api_route(
+    path: str, *, finish: Callable[[Response], Response] | None = None, **operations: Operation[Any]
+) -> ApiRoute:
+    """One route per path, so a wrong method answers 405 with every allowed method in Allow.
+    ``finish`` sees every answer last (the terminal API completes its error bodies there)."""
 
-    async def endpoint(request: Request) -> Response:
+    async def answer(request: Request) -> Response:
         trace_id = trace_id_of(request)
         try:
             operation = operations["GET" if request.method == "HEAD" else request.method]
@@ -137,6 +144,10 @@ def api_route(path: str, **operations: Operation[Any]) -> ApiRoute:
             return await run_in_threadpool(_handle, request, operation, raw, trace_id)
         except Exception as exc:
             return response_for_exception(exc, trace_id)
+
+    async def endpoint(request: Request) -> Response:
+        response = await answer(request)
+        return response if finish is None else finish(response)
 
     return ApiRoute(path, operations, endpoint)
 

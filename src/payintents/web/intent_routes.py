@@ -12,7 +12,7 @@ from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import StoredResponse
 from payintents.domain.intent import CaptureMode, PaymentIntent
 from payintents.domain.lifecycle import IntentSpec
-from payintents.service import intents
+from payintents.service import intents, terminal_sessions
 from payintents.service.ports import IntentPage, IntentQuery
 from payintents.web import request_schemas as schemas
 from payintents.web.cursors import Position, decode_cursor, encode_cursor
@@ -27,6 +27,7 @@ from payintents.web.request_bodies import (
     SetAmountBody,
     SetTipsBody,
 )
+from payintents.web.terminal_presenters import present_session_in_history
 
 CREATE_TARGET = "payment-intents"
 
@@ -71,7 +72,10 @@ async def get(call: ApiCall) -> Response:
     intent = await intents.get_intent(
         call.deps, call.scope, call.path_param("paymentIntentId"), return_canceled=raw == "true"
     )
-    return json_response(present_intent(intent, call.base_url, call.version))
+    body = present_intent(intent, call.base_url, call.version)
+    sessions = await terminal_sessions.sessions_of_intent(call.deps, call.scope, intent.id)
+    body["terminalSessionHistory"] = [present_session_in_history(s) for s in sessions]
+    return json_response(body)
 
 
 async def _change(call: ApiCall[object], change: intents.Change, render: Any = None) -> Response:

@@ -20,6 +20,7 @@ from payintents.web.endpoint import ApiRoute, Operation
 from payintents.web.http_input import SUPPORTED_VERSIONS
 from payintents.web.openapi_links import add_links
 from payintents.web.openapi_schemas import RESPONSE_SCHEMAS, JsonSchema, ref
+from payintents.web.openapi_terminal_schemas import TERMINAL_SCHEMAS
 from payintents.web.refund_routes import MAX_REFUND_ID_LENGTH
 
 # Every API operation can answer these: bad version header, bad key, body too large (413) or not
@@ -65,7 +66,7 @@ def build_document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
         "tags": TAGS,
         "paths": paths,
         "components": {
-            "schemas": RESPONSE_SCHEMAS,
+            "schemas": {**RESPONSE_SCHEMAS, **TERMINAL_SCHEMAS},
             "securitySchemes": {
                 "ApiKeyAuth": {
                     "type": "apiKey",
@@ -123,6 +124,16 @@ def _parameters(path: str, op: Operation) -> list[JsonSchema]:
     params.extend(
         {"name": name, "in": "query", "required": False, "schema": schema} for name, schema in op.query
     )
+    params.extend(
+        {
+            "name": name,
+            "in": "header",
+            "required": required,
+            # A required header must carry a value; an empty one is refused as a missing one is.
+            "schema": {"type": "string", "maxLength": 100, **({"minLength": 1} if required else {})},
+        }
+        for name, required in op.headers
+    )
     if op.key_required or op.idempotent:
         params.append(
             {
@@ -151,7 +162,7 @@ def _responses(op: Operation) -> dict[str, Any]:
     for code in sorted({*COMMON_ERRORS, *op.errors}):
         responses[str(code)] = {
             "description": HTTPStatus(code).phrase,
-            "content": {"application/json": {"schema": ref("Problem")}},
+            "content": {"application/json": {"schema": ref(op.problem_schema)}},
         }
         if code in RETRY_AFTER_ERRORS:
             responses[str(code)]["headers"] = {"Retry-After": _RETRY_AFTER}

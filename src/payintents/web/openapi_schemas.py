@@ -132,8 +132,8 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
             "autoExpireIn": {"type": "string", "format": "timespan"},
             "paymentEvents": {"type": "array", "items": ref("PaymentEvent")},
             "paymentLink": {"type": "string", "format": "uri"},
-            # No terminals here: always empty.
-            "terminalSessionHistory": {"type": "array", "items": FREE_OBJECT, "maxItems": 0},
+            # GET /payment-intents/{id} lists the intent's terminal sessions; other answers: [].
+            "terminalSessionHistory": {"type": "array", "items": ref("TerminalSessionHistoryEntry")},
             "captures": {"type": "array", "items": ref("CaptureDetails")},
         },
         [

@@ -24,6 +24,7 @@ from payintents.domain.errors import (
     StateConflictError,
     ValidationError,
 )
+from payintents.domain.terminal import SessionStateError
 from payintents.service.ports import (
     ConcurrentUpdateError,
     MailUnavailableError,
@@ -47,6 +48,7 @@ _TYPE_SECTIONS = {
     413: "rfc7231#section-6.5.11",
     414: "rfc7231#section-6.5.12",
     415: "rfc7231#section-6.5.13",
+    422: "rfc4918#section-11.2",
     429: "rfc6585#section-4",
     431: "rfc6585#section-5",
     500: "rfc7231#section-6.6.1",
@@ -62,6 +64,8 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (NotFoundError, 404),
     (NotAllowedError, 405),
     (StateConflictError, 409),
+    # A terminal session in the wrong state for cancel or signature: Dojo declares 422.
+    (SessionStateError, 422),
     (IdempotencyConflictError, 409),
     (ConcurrentUpdateError, 409),
     # Dojo documents no decline status for refunds or captures; 400 with a detail is what an

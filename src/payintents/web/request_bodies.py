@@ -16,6 +16,7 @@ from typing import Any
 from payintents.domain.intent import AutoExpireAction, CaptureMode, Status
 from payintents.domain.money import Currency, Money
 from payintents.domain.sandbox import FailOperation, FailOutcome
+from payintents.domain.terminal import CardOutcome, SessionType
 
 # A JSON object passed on whole, as validated (canonical property names).
 Document = Mapping[str, Any]
@@ -151,3 +152,52 @@ class FailNextBody:
 class AdvanceClockBody:
     seconds: int | None
     to: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleDetailsBody:
+    payment_intent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedRefundDetailsBody:
+    payment_intent_id: str
+    amount: AmountBody | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnlinkedRefundDetailsBody:
+    amount: AmountBody
+    cardholder_not_present: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalSessionDetailsBody:
+    session_type: SessionType
+    sale: SaleDetailsBody | None
+    matched_refund: MatchedRefundDetailsBody | None
+    unlinked_refund: UnlinkedRefundDetailsBody | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTerminalSessionBody:
+    terminal_id: str
+    details: TerminalSessionDetailsBody
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureBody:
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresentCardBody:
+    outcome: CardOutcome
+    card_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigureTerminalBody:
+    auto_outcome: str | None
+    delay_ms: int | None
+    offline: bool | None

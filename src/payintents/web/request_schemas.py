@@ -6,18 +6,21 @@ from __future__ import annotations
 from payintents.domain.intent import AutoExpireAction, CaptureMode, Status
 from payintents.domain.money import Currency
 from payintents.domain.sandbox import FailOperation, FailOutcome
+from payintents.domain.terminal import CardOutcome, SessionType
 from payintents.domain.webhooks import KNOWN_EVENTS
 from payintents.web import request_bodies as bodies
 from payintents.web.wire import (
     Body,
     Check,
     Field,
+    JsonSchema,
     Obj,
     Rule,
     amount,
     array,
     boolean,
     date_time,
+    enum_values,
     integer,
     one_of,
     one_of_enum,
@@ -297,4 +300,57 @@ FAIL_NEXT = Body(
 
 ADVANCE_CLOCK = Body(
     Obj({"seconds": _opt(integer(0, 10 * 365 * 86_400)), "to": _opt(date_time)}), bodies.AdvanceClockBody
+)
+
+
+class _OneDetailObject(Obj):
+    """Dojo's TerminalSessionDetails: besides ``sessionType``, exactly the detail object it names,
+    checked by the route and said in the document's description (a oneOf of the three shapes
+    made schemathesis generate bodies that are not objects at all)."""
+
+    @property
+    def json_schema(self) -> JsonSchema:
+        rule = "Exactly one of sale, matchedRefund and unlinkedRefund: the one sessionType names."
+        return {**super().json_schema, "description": rule}
+
+
+_TERMINAL_SESSION_DETAILS = _OneDetailObject(
+    {
+        "sessionType": _req(one_of_enum(SessionType)),
+        "sale": _opt(Obj({"paymentIntentId": _req(string(64, 1))})),
+        "matchedRefund": _opt(Obj({"paymentIntentId": _req(string(64, 1)), "amount": _opt(money())})),
+        "unlinkedRefund": _opt(Obj({"amount": _req(money()), "cardholderNotPresent": _opt(boolean)})),
+    }
+)
+
+CREATE_TERMINAL_SESSION = Body(
+    Obj({"terminalId": _req(string(64, 1)), "details": _req(_TERMINAL_SESSION_DETAILS)}),
+    bodies.CreateTerminalSessionBody,
+)
+
+SIGNATURE = Body(Obj({"accepted": _req(boolean)}), bodies.SignatureBody)
+
+AUTO_PILOT_OFF = "Off"
+
+# The sandbox's card driver; a test card number of 12 to 19 digits (shown masked).
+PRESENT_CARD = Body(
+    Obj(
+        {
+            "outcome": _req(one_of_enum(CardOutcome)),
+            "cardNumber": Field(_described(string(19, 12), pattern="^[0-9]{12,19}$"), nullable=False),
+        }
+    ),
+    bodies.PresentCardBody,
+)
+
+CONFIGURE_TERMINAL = Body(
+    Obj(
+        {
+            # "Off" switches the auto-pilot off; a property left out leaves its setting as it is.
+            "autoOutcome": Field(one_of(*enum_values(CardOutcome), AUTO_PILOT_OFF), nullable=False),
+            "delayMs": Field(integer(0, 600_000), nullable=False),
+            "offline": Field(boolean, nullable=False),
+        }
+    ),
+    bodies.ConfigureTerminalBody,
 )

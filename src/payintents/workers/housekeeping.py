@@ -1,6 +1,7 @@
 """The periodic housekeeping loop run by ``payintents serve`` (one pass: ``payintents expire``):
 expiry, idempotency-key reaping, the sandbox request log's retention and unrenewed webhook
-listeners; and money operations left pending past their deadline (``payintents reconcile``)."""
+listeners; money operations left pending past their deadline (``payintents reconcile``); and
+terminal sessions whose expiry, signature timeout or auto-pilot card became due."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from payintents.service.expiry import run_expiry_pass
 from payintents.service.ports import StoreBusyError
 from payintents.service.reconciler import reconcile_overdue
 from payintents.service.sandbox import reap_request_log
+from payintents.service.terminal_sessions import advance_open_sessions
 from payintents.service.webhooks import remove_expired_listeners
 
 log = logging.getLogger("payintents.housekeeping")
@@ -29,6 +31,7 @@ def start_housekeeping(deps: Dependencies, interval_s: float) -> threading.Event
                 log_entries = reap_request_log(deps)
                 listeners = remove_expired_listeners(deps)
                 settled = asyncio.run(reconcile_overdue(deps))
+                asyncio.run(advance_open_sessions(deps))
             except StoreBusyError:
                 log.warning("housekeeping skipped a pass: the store was busy")
                 continue

@@ -8,6 +8,7 @@ arguments).
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
 from payintents_client._client import Client
@@ -16,6 +17,7 @@ from payintents_client._version import __version__
 from payintents_client.cli._commands import UsageError, add_intent_commands
 from payintents_client.cli._listen import add_webhook_commands
 from payintents_client.cli._output import Output
+from payintents_client.cli._terminals import DEFAULT_SOFTWARE_HOUSE, add_terminal_commands
 from payintents_client.errors import ApiError, ConfigurationError, PayintentsError
 
 __all__ = ["build_parser", "main"]
@@ -29,6 +31,7 @@ for people and scripts.
   {prog} intents pay pi_sandbox_...          (a sandbox test card)
   {prog} intents list --status Captured
   {prog} webhooks listen --forward-to http://127.0.0.1:5000/hooks
+  {prog} terminal-sessions sale tm_sandbox_... pi_sandbox_...
 
 Every command takes --base-url (default $PAYINTENTS_BASE_URL or https://api.dojo.tech),
 --api-key (default $PAYINTENTS_API_KEY) and --json (machine-readable output). Errors are one
@@ -71,6 +74,7 @@ def build_parser(prog: str = "payintents-client") -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_intent_commands(commands, common)
     add_webhook_commands(commands, common)
+    add_terminal_commands(commands, common)
     return parser
 
 
@@ -84,6 +88,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "payintents-client") 
             getattr(args, "api_key", None),
             base_url=getattr(args, "base_url", None),
             version=getattr(args, "api_version", DEFAULT_VERSION),
+            software_house_id=getattr(args, "software_house_id", None)
+            or os.environ.get("PAYINTENTS_SOFTWARE_HOUSE_ID")
+            or DEFAULT_SOFTWARE_HOUSE,
         ) as client:
             return int(args.handler(args, client, out))
     except UsageError as exc:

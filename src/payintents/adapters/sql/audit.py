@@ -22,6 +22,7 @@ from payintents.adapters.sql.schema import (
     outbox_events,
     payment_intents,
     refunds,
+    terminal_sessions,
 )
 from payintents.domain.events import EventName
 from payintents.domain.intent import Status
@@ -110,7 +111,8 @@ def _operation_findings(conn: Connection) -> list[Finding]:
         _sum_mismatch(
             conn,
             "RESERVED_IS_SUM_OF_PENDING_REFUNDS",
-            pi.c.pending_refund_amount,
+            # What open terminal sessions hold is reserved too, before an operation takes it over.
+            pi.c.pending_refund_amount - _held_by_terminal_sessions(),
             mo,
             mo.c.amount,
             pending_refunds,
@@ -119,6 +121,11 @@ def _operation_findings(conn: Connection) -> list[Finding]:
         _operations_breaking(conn, "FAILED_HOLDS_NOTHING", _failed_left_something()),
         _operations_breaking(conn, "SUCCEEDED_IS_RECORDED", _succeeded_left_nothing()),
     ]
+
+
+def _held_by_terminal_sessions() -> ColumnElement[int]:
+    held = func.coalesce(func.sum(terminal_sessions.c.held_amount), 0)
+    return select(held).where(terminal_sessions.c.payment_intent_id == pi.c.id).scalar_subquery()
 
 
 def _in_flight_disagrees() -> ColumnElement[bool]:

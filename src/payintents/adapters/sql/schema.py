@@ -474,3 +474,53 @@ Index(
     webhook_deliveries.c.environment,
     webhook_deliveries.c.created_at,
 )
+
+# Virtual card terminals (docs/terminals.md): one holds at most one open session at a time.
+terminals = Table(
+    "terminals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("tid", String(16), nullable=False),
+    Column("offline", Boolean, nullable=False, server_default=false()),
+    Column("open_session_id", String(64)),
+    Column("auto_outcome", String(20)),
+    Column("auto_delay_ms", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_terminals_scope", "account_id", "environment", "created_at"),
+)
+
+# Terminal sessions; ``history`` holds the status events, screen notifications and masked card as
+# JSON. ``held_amount`` is a matched refund's reservation on its intent until a money operation
+# takes it over (counted by the audit's reservation check).
+terminal_sessions = Table(
+    "terminal_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("terminal_id", String(64), ForeignKey("terminals.id"), nullable=False),
+    Column("session_type", String(20), nullable=False),
+    Column("payment_intent_id", String(64)),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("held_amount", BigInteger, nullable=False, server_default=text("0")),
+    Column("operation_id", String(64)),
+    Column("software_house_id", String(100), nullable=False),
+    Column("reseller_id", String(100)),
+    Column("cardholder_not_present", Boolean),
+    Column("history", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("expire_at", UtcDateTime, nullable=False),
+    Column("signature_due_at", UtcDateTime),
+    Column("finished", Boolean, nullable=False, server_default=false()),
+    CheckConstraint("held_amount >= 0", name="ck_terminal_session_held"),
+    CheckConstraint("amount > 0", name="ck_terminal_session_amount"),
+    Index("ix_terminal_sessions_intent", "account_id", "environment", "payment_intent_id", "created_at"),
+    Index("ix_terminal_sessions_open", "finished", "updated_at"),
+)

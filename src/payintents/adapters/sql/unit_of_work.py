@@ -35,6 +35,7 @@ from payintents.adapters.sql.prepared import run_driver_sql
 from payintents.adapters.sql.receipt_store import SqlReceiptRepository
 from payintents.adapters.sql.refund_store import SqlRefundRepository
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
+from payintents.adapters.sql.terminal_store import SqlTerminalRepository
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository
 from payintents.adapters.sql.write_gate import WriteGate, WriteGateTimeoutError
 from payintents.domain.errors import InvariantViolationError
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
     deliveries: SqlDeliveryRepository
     dashboard: SqlDashboardRepository
     sandbox: SqlSandboxRepository
+    terminals: SqlTerminalRepository
 
     def __init__(
         self,
@@ -97,6 +99,7 @@ class SqlUnitOfWork:
         self.dashboard = SqlDashboardRepository(self._conn)
         self.sandbox = SqlSandboxRepository(self._conn)
         self.receipts = SqlReceiptRepository(self._conn)
+        self.terminals = SqlTerminalRepository(self._conn)
         return self
 
     def _open(self) -> None:

@@ -9,7 +9,13 @@ from starlette.routing import BaseRoute, Mount, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from payintents.web.dashboard import auth_routes, developer_routes, payment_routes, refund_form_routes
+from payintents.web.dashboard import (
+    auth_routes,
+    developer_routes,
+    payment_routes,
+    refund_form_routes,
+    terminal_routes,
+)
 from payintents.web.public_url import redirect_location
 from payintents.web.templating import STATIC_DIR
 
@@ -27,6 +33,7 @@ def routes() -> list[BaseRoute]:
                         *payment_routes.ROUTES,
                         *refund_form_routes.ROUTES,
                         *developer_routes.ROUTES,
+                        *terminal_routes.ROUTES,
                     ]
                 )
             ),
