@@ -17,7 +17,15 @@ from starlette.routing import BaseRoute, Route
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import StoreBusyError
 from payintents.service.reporting import check_ready
-from payintents.web import checkout_routes, intent_routes, refund_routes, sandbox_routes, webhook_routes
+from payintents.web import (
+    checkout_routes,
+    customer_routes,
+    intent_routes,
+    refund_routes,
+    sandbox_routes,
+    setup_intent_routes,
+    webhook_routes,
+)
 from payintents.web.dashboard import routes as dashboard_routes
 from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits
 from payintents.web.endpoint import json_response
@@ -100,6 +108,8 @@ def build_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         *refund_routes.ROUTES,
         *intent_routes.ROUTES,
+        *setup_intent_routes.ROUTES,
+        *customer_routes.ROUTES,
         *checkout_routes.ROUTES,
         *webhook_routes.ROUTES,
         *sandbox_routes.ROUTES,

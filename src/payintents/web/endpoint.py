@@ -18,7 +18,8 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from enum import Enum
 from typing import Any, Generic
 
 from starlette.concurrency import run_in_threadpool
@@ -31,6 +32,7 @@ from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import check_key, fingerprint
 from payintents.domain.intent import Environment, Scope
 from payintents.service.accounts import OpenedKey, open_session
+from payintents.service.customers import open_customer_session
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.service.ports import RequestContext
@@ -50,6 +52,10 @@ from payintents.web.wire import B, Body, Obj, validate
 # A call's typed body; covariant, so helpers that read no body take ``ApiCall[object]``.
 BodyT_co = TypeVar("BodyT_co", covariant=True, default=None)
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
+UNAUTHORIZED_CUSTOMER_DETAIL = (
+    "A valid customer secret is required: send 'Authorization: Basic <customer secret>' "
+    "(POST /customers/{customerId}/create-secret issues one)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,8 @@ class ApiCall(Generic[BodyT_co]):
     trace_id: str
     # The request's clock offset and armed-failure flag, for use cases that take them explicitly.
     context: RequestContext
+    # The customer a customer secret opened (Auth.CUSTOMER_SECRET operations only).
+    customer_id: str | None = None
 
     def path_param(self, name: str) -> str:
         return str(self.request.path_params[name])
@@ -89,6 +97,20 @@ class ApiCall(Generic[BodyT_co]):
 # A plain handler runs where its operation says; an async one runs on the event loop and awaits
 # its use case, which runs its units of work through ``Dependencies.runner()``.
 Handler = Callable[[ApiCall[B]], Response] | Callable[[ApiCall[B]], Awaitable[Response]]
+
+
+class Auth(Enum):
+    """What authorises an operation: an API key (most), a customer secret (a customer's own saved
+    cards), or nothing but the object's id, which is then the capability (public setup intents)."""
+
+    API_KEY = "api_key"
+    CUSTOMER_SECRET = "customer_secret"  # noqa: S105 (a name)
+    NONE = "none"
+
+
+# The scope of a request nobody authenticated (Auth.NONE): production, so it is never logged as
+# a sandbox request; its use case finds the object by id and works in the object's own scope.
+ANONYMOUS_SCOPE = Scope("anonymous", Environment.PRODUCTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +133,7 @@ class Operation(Generic[B]):
     errors: tuple[int, ...] = ()
     # True for what Dojo's own API does not have; marked x-payintents-extension in the document.
     extension: bool = False
+    auth: Auth = Auth.API_KEY
 
 
 class ApiRoute(Route):
@@ -147,6 +170,7 @@ class _Session:
 
     key: OpenedKey
     started: float
+    customer_id: str | None = None
 
     @property
     def scope(self) -> Scope:
@@ -164,7 +188,7 @@ async def _handle_async(request: Request, operation: Operation, raw: bytes, trac
     started = time.perf_counter()
     try:
         # Authentication only reads: where the runner runs reads (SQLite: right here).
-        session = await deps.runner().look_up(lambda: _open(request, started))
+        session = await deps.runner().look_up(lambda: _open(request, started, operation.auth))
     except Exception as exc:
         return response_for_exception(exc, trace_id)
     try:
@@ -187,22 +211,32 @@ def _call(request: Request, operation: Operation, raw: bytes, trace_id: str, ses
     document, body = _validate_request(request, operation, parsed)
     check_fields_exist_in(version, document)
     deps: Dependencies = request.app.state.deps
-    return ApiCall(request, deps, session.scope, version, body, document, trace_id, session.context)
+    return ApiCall(
+        request, deps, session.scope, version, body, document, trace_id, session.context, session.customer_id
+    )
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
     try:
-        session = _open(request, time.perf_counter())
+        session = _open(request, time.perf_counter(), operation.auth)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
     return _serve(request, operation, raw, trace_id, session)
 
 
-def _open(request: Request, started: float) -> _Session:
-    key = _authenticate(request.app.state.deps, request.headers.get("authorization"))
+def _open(request: Request, started: float, auth: Auth = Auth.API_KEY) -> _Session:
+    deps: Dependencies = request.app.state.deps
+    header = request.headers.get("authorization")
+    customer_id = None
+    if auth is Auth.NONE:
+        key = OpenedKey(ANONYMOUS_SCOPE, timedelta(0), failures_armed=False)
+    elif auth is Auth.CUSTOMER_SECRET:
+        key, customer_id = _authenticate_customer(deps, header)
+    else:
+        key = _authenticate(deps, header)
     # Per-key limit (429), before any other work: a refused request is not even logged.
     request.app.state.rate_limiter.admit(key.scope)
-    return _Session(key, started)
+    return _Session(key, started, customer_id)
 
 
 def _serve(request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session) -> Response:
@@ -261,6 +295,14 @@ def _authenticate(deps: Dependencies, header: str | None) -> OpenedKey:
     opened = open_session(deps, key.strip()) if scheme.lower() == "basic" and key else None
     if opened is None:
         raise RequestRefusedError(401, UNAUTHORIZED_DETAIL)
+    return opened
+
+
+def _authenticate_customer(deps: Dependencies, header: str | None) -> tuple[OpenedKey, str]:
+    scheme, _, secret = (header or "").strip().partition(" ")
+    opened = open_customer_session(deps, secret.strip()) if scheme.lower() == "basic" and secret else None
+    if opened is None:
+        raise RequestRefusedError(401, UNAUTHORIZED_CUSTOMER_DETAIL)
     return opened
 
 

@@ -16,7 +16,8 @@ from starlette.routing import BaseRoute
 
 from payintents import __version__
 from payintents.domain.idempotency import MAX_KEY_LENGTH
-from payintents.web.endpoint import ApiRoute, Operation
+from payintents.web.customer_openapi import CUSTOMER_SCHEMAS
+from payintents.web.endpoint import ApiRoute, Auth, Operation
 from payintents.web.http_input import SUPPORTED_VERSIONS
 from payintents.web.openapi_links import add_links
 from payintents.web.openapi_schemas import RESPONSE_SCHEMAS, JsonSchema, ref
@@ -65,14 +66,21 @@ def build_document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
         "tags": TAGS,
         "paths": paths,
         "components": {
-            "schemas": RESPONSE_SCHEMAS,
+            "schemas": {**RESPONSE_SCHEMAS, **CUSTOMER_SCHEMAS},
             "securitySchemes": {
                 "ApiKeyAuth": {
                     "type": "apiKey",
                     "in": "header",
                     "name": "Authorization",
                     "description": "Basic <raw API key>, e.g. Basic sk_sandbox_...",
-                }
+                },
+                "CustomerSecretAuth": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "Basic <customer secret>, e.g. Basic cs_sandbox_... "
+                    "(POST /customers/{customerId}/create-secret)",
+                },
             },
         },
     }
@@ -93,6 +101,10 @@ def _operation(path: str, method: str, op: Operation) -> dict[str, Any]:
         }
     if op.extension:
         document["x-payintents-extension"] = True
+    if op.auth is Auth.CUSTOMER_SECRET:
+        document["security"] = [{"CustomerSecretAuth": []}]
+    elif op.auth is Auth.NONE:
+        document["security"] = []  # the id in the path is the capability
     return document
 
 
