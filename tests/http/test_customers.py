@@ -50,7 +50,13 @@ def test_a_customer_is_created_read_updated_and_deleted(api: Api) -> None:
     assert CUSTOMER_ID.match(customer["id"])
     assert customer["documentVersion"] == 0 and customer["name"] == "Alex"
     path = f"/customers/{customer['id']}"
-    assert api.get(path).json() == customer
+    assert api.get(path).json() == [customer]  # Dojo's GET answers an array
+    second = create_customer(api, name="Sam")
+    both = api.get(f"/customers/{customer['id']},{second['id']}").json()
+    assert [c["name"] for c in both] == ["Alex", "Sam"]
+    known_and_unknown = api.get(f"/customers/cust_sandbox_{'Z' * 22},{second['id']}").json()
+    assert [c["name"] for c in known_and_unknown] == ["Sam"]
+    assert api.get(f"/customers/{'c' * 101}").status_code == 400
     patched = api.client.patch(path, json={"phoneNumber": None, "vatNumber": "GB1"}, headers=api.headers())
     assert patched.status_code == 200, patched.text
     assert patched.json()["documentVersion"] == 1 and patched.json()["vatNumber"] == "GB1"

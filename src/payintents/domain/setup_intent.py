@@ -41,6 +41,10 @@ class SetupEvent:
     event_type: str
     at: datetime
     message: str | None = None
+    # The card as the processor answered it (masked), and what the event made of it.
+    card: dict[str, str] | None = None
+    transaction_id: str | None = None
+    payment_method_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -59,8 +63,9 @@ class SetupIntent:
     payment_method_id: str | None = None
     payment_details: dict[str, Any] | None = None
     pending_challenge: bool = False
-    # The card waiting on a 3-D Secure challenge, with the processor's token for it; never shown.
+    # The card waiting on a 3-D Secure challenge, and the processor's token for it (never shown).
     pending_card: dict[str, str] | None = None
+    pending_token: str | None = None
     events: list[SetupEvent] = field(default_factory=list)
 
     @property
@@ -116,19 +121,21 @@ def cancel(intent: SetupIntent, now: datetime) -> None:
     intent.updated_at = now
 
 
-def record_challenge(intent: SetupIntent, card: dict[str, str], now: datetime) -> None:
+def record_challenge(intent: SetupIntent, card: dict[str, str], token: str | None, now: datetime) -> None:
     ensure_created(intent, "save a card")
     intent.pending_challenge = True
     intent.pending_card = card
-    intent.events.append(SetupEvent("AuthChallenged", now))
+    intent.pending_token = token
+    intent.events.append(SetupEvent("AuthChallenged", now, card=card))
     intent.updated_at = now
 
 
-def record_decline(intent: SetupIntent, message: str, now: datetime) -> None:
+def record_decline(intent: SetupIntent, card: dict[str, str], now: datetime) -> None:
     ensure_created(intent, "save a card")
     intent.pending_challenge = False
     intent.pending_card = None
-    intent.events.append(SetupEvent("Declined", now, message))
+    intent.pending_token = None
+    intent.events.append(SetupEvent("Declined", now, card.get("message", "DECLINED"), card))
     intent.updated_at = now
 
 
@@ -142,9 +149,12 @@ def authorize(
     intent.payment_details = payment_details
     intent.pending_challenge = False
     intent.pending_card = None
+    intent.pending_token = None
     intent.client_session_secret = None
     intent.client_session_secret_expires_at = None
-    intent.events.append(SetupEvent("Authorized", now))
+    card = payment_details.get("card")
+    transaction_id = payment_details.get("transactionId")
+    intent.events.append(SetupEvent("Authorized", now, None, card, transaction_id, payment_method_id))
     intent.updated_at = now
 
 

@@ -27,6 +27,7 @@ from payintents.service.idempotent import Answer, IdempotentRequest, Render, exe
 from payintents.service.ports import CardResult, RequestContext, UnitOfWork
 
 CUSTOMER_SECRET_PREFIX = "cs_"  # noqa: S105 (the prefix only)
+MAX_SECRET_LENGTH = 100
 
 
 def hash_secret(secret: str) -> str:
@@ -57,8 +58,18 @@ def ensure_customer(uow: UnitOfWork, scope: Scope, customer_id: str) -> Customer
     return customer
 
 
-async def get_customer(deps: Dependencies, scope: Scope, customer_id: str) -> Customer:
-    return await deps.runner().read(lambda uow: ensure_customer(uow, scope, customer_id))
+async def get_customers(deps: Dependencies, scope: Scope, customer_ids: list[str]) -> list[Customer]:
+    """The customers with these ids that exist, in the order asked (Dojo's GET takes several,
+    comma-separated); none of them → not found."""
+
+    def unit(uow: UnitOfWork) -> list[Customer]:
+        found = [uow.customers.get(scope, customer_id) for customer_id in dict.fromkeys(customer_ids)]
+        customers = [customer for customer in found if customer is not None]
+        if not customers:
+            raise NotFoundError(CUSTOMER_NOT_FOUND)
+        return customers
+
+    return await deps.runner().read(unit)
 
 
 async def update_customer(
@@ -102,7 +113,7 @@ async def create_secret(
 def open_customer_session(deps: Dependencies, raw_secret: str) -> tuple[OpenedKey, str] | None:
     """What a customer secret opens (its customer's scope, on that account's clock) and the
     customer's id; None for an unknown or expired secret."""
-    if not raw_secret.startswith(CUSTOMER_SECRET_PREFIX):
+    if not raw_secret.startswith(CUSTOMER_SECRET_PREFIX) or len(raw_secret) > MAX_SECRET_LENGTH:
         return None
     wanted = hash_secret(raw_secret)
     with deps.read() as uow:

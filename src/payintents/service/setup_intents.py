@@ -22,8 +22,6 @@ from payintents.service.idempotent import Answer, IdempotentRequest, Render, exe
 from payintents.service.ports import CardResult, RequestContext, UnitOfWork
 
 NO_CHALLENGE = "There is no 3-D Secure challenge waiting on this setup intent."
-# Where a challenged card's processor token waits for the challenge's answer.
-PENDING_TOKEN = "processorToken"  # noqa: S105 (a property name)
 
 
 async def create_setup_intent(
@@ -112,9 +110,8 @@ async def complete_challenge(deps: Dependencies, setup_intent_id: str, passed: b
     intent = await _savable(deps, setup_intent_id)
     if not intent.pending_challenge or intent.pending_card is None:
         raise StateConflictError(NO_CHALLENGE)
-    card = {k: v for k, v in intent.pending_card.items() if k != PENDING_TOKEN}
-    result = await deps.processor.complete_verification(card, passed)
-    token = result.token or intent.pending_card.get(PENDING_TOKEN)
+    result = await deps.processor.complete_verification(intent.pending_card, passed)
+    token = result.token or intent.pending_token
     return await deps.runner().write(lambda uow: _settle(deps, uow, setup_intent_id, result, token))
 
 
@@ -134,9 +131,9 @@ def _settle(
     now = _owner_now(deps, uow, found)
     intent = setup.seen_at(found, now)
     if result.outcome == "challenge":
-        setup.record_challenge(intent, {**result.card, PENDING_TOKEN: token or ""}, now)
+        setup.record_challenge(intent, result.card, token, now)
     elif result.outcome != "approved" or not token:
-        setup.record_decline(intent, result.card.get("message", "DECLINED"), now)
+        setup.record_decline(intent, result.card, now)
     else:
         method = save_card_as_method(
             deps, uow, intent.scope, result, token, now, intent.customer_id, intent.id

@@ -23,8 +23,14 @@ _MONEY = echoed(_SETUP_REQUEST["intendedAmount"].check.json_schema)
 _CARD = obj({"pan": STRING, "expiryDate": STRING, "scheme": STRING}, ["pan", "expiryDate", "scheme"])
 _EVENT = obj(
     {
-        "eventType": STRING,
+        "transactionId": STRING,
         "transactionDateTime": DATE_TIME,
+        "eventType": {"type": "string", "enum": ["AuthChallenged", "Declined", "Authorized"]},
+        "cardNumber": STRING,
+        "expiryDate": STRING,
+        "cardType": STRING,
+        "cardholderName": STRING,
+        "paymentMethodId": STRING,
         "message": {**STRING, "x-payintents-extension": True},
     },
     ["eventType", "transactionDateTime"],
@@ -90,6 +96,7 @@ CUSTOMER_SCHEMAS: dict[str, JsonSchema] = {
         },
         ["id", "createdAt", "updatedAt", "documentVersion"],
     ),
+    "CustomerList": {"type": "array", "items": ref("CustomerFull")},
     "CustomerSecret": obj(
         {"secret": STRING, "createdAt": DATE_TIME, "expireAt": DATE_TIME}, ["secret", "createdAt", "expireAt"]
     ),

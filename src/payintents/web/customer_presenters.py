@@ -10,7 +10,7 @@ from typing import Any
 from payintents.domain.customer import Customer, CustomerSecret, PaymentMethod
 from payintents.domain.idempotency import without_nulls
 from payintents.domain.intent import PaymentIntent, Status
-from payintents.domain.setup_intent import SetupIntent
+from payintents.domain.setup_intent import SetupEvent, SetupIntent
 from payintents.web.presenters import SUPPORTED_CARD_SCHEMES, SUPPORTED_WALLETS, ZERO_DATE, iso
 
 _CUSTOMER_ORDER = ("name", "shippingAddress", "billingAddress", "emailAddress", "phoneNumber", "vatNumber")
@@ -84,10 +84,7 @@ def present_setup_intent_public(intent: SetupIntent, *, with_secret: bool) -> di
 
 
 def present_setup_intent(intent: SetupIntent) -> dict[str, Any]:
-    events = [
-        _event(kind, at, message)
-        for kind, at, message in ((e.event_type, e.at, e.message) for e in intent.events)
-    ]
+    events = [_event(event) for event in intent.events]
     return {"setupEvents": events, **present_setup_intent_public(intent, with_secret=True)}
 
 
@@ -96,10 +93,20 @@ def present_charge(intent: PaymentIntent) -> dict[str, Any]:
     return {"paymentIntentId": intent.id, "status": "Successful", "message": message}
 
 
-def _event(kind: str, at: datetime, message: str | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"eventType": kind, "transactionDateTime": iso(at)}
-    if message:
-        entry["message"] = message
+def _event(event: SetupEvent) -> dict[str, Any]:
+    """One ``setupEvents`` entry, as Dojo's PaymentStatusResponse (``message``: ours, why a card
+    was declined)."""
+    entry: dict[str, Any] = {"eventType": event.event_type, "transactionDateTime": iso(event.at)}
+    if event.transaction_id:
+        entry["transactionId"] = event.transaction_id
+    card = event.card or {}
+    entry.update({name: card[name] for name in ("cardNumber", "expiryDate", "cardType") if name in card})
+    if "cardName" in card:
+        entry["cardholderName"] = card["cardName"]
+    if event.payment_method_id:
+        entry["paymentMethodId"] = event.payment_method_id
+    if event.message:
+        entry["message"] = event.message
     return entry
 
 
@@ -121,8 +128,7 @@ def present_setup_to_shopper(intent: SetupIntent, base_url: str) -> dict[str, An
         "reference": intent.document["reference"],
     }
     if intent.events:
-        last = intent.events[-1]
-        body["lastSetupEvent"] = _event(last.event_type, last.at, last.message)
+        body["lastSetupEvent"] = _event(intent.events[-1])
     if intent.pending_challenge:
         body["challengeUrl"] = f"{base_url.rstrip('/')}/setup/{intent.id}/3ds"
     return body

@@ -19,6 +19,12 @@ from payintents.web.presenters import stored_json
 from payintents.web.request_bodies import CustomerBody, SearchCustomersBody
 
 CREATE_TARGET = "customers"
+# Dojo's limit on customerId and paymentMethodId path parameters.
+MAX_ID_LENGTH = 100
+
+
+def _customer_id(call: ApiCall[object]) -> str:
+    return call.limited_path_param("customerId", MAX_ID_LENGTH)
 
 
 async def create(call: ApiCall[CustomerBody]) -> Response:
@@ -32,12 +38,14 @@ async def create(call: ApiCall[CustomerBody]) -> Response:
 
 
 async def get(call: ApiCall) -> Response:
-    customer = await customers.get_customer(call.deps, call.scope, call.path_param("customerId"))
-    return json_response(present_customer(customer))
+    """Dojo's GET takes one id or several, comma-separated, and answers an array."""
+    wanted = [part.strip() for part in _customer_id(call).split(",") if part.strip()]
+    found = await customers.get_customers(call.deps, call.scope, wanted)
+    return json_response([present_customer(customer) for customer in found])
 
 
 async def update(call: ApiCall[CustomerBody]) -> Response:
-    customer_id = call.path_param("customerId")
+    customer_id = _customer_id(call)
     changed = await customers.update_customer(
         call.deps, call.context, call.scope, customer_id, dict(call.document)
     )
@@ -45,12 +53,12 @@ async def update(call: ApiCall[CustomerBody]) -> Response:
 
 
 async def delete(call: ApiCall) -> Response:
-    await customers.delete_customer(call.deps, call.scope, call.path_param("customerId"))
+    await customers.delete_customer(call.deps, call.scope, _customer_id(call))
     return Response(status_code=204)
 
 
 async def create_secret(call: ApiCall) -> Response:
-    secret = await customers.create_secret(call.deps, call.context, call.scope, call.path_param("customerId"))
+    secret = await customers.create_secret(call.deps, call.context, call.scope, _customer_id(call))
     return json_response(present_secret(secret))
 
 
@@ -75,17 +83,17 @@ def _present_page(page: CustomerPage, body: SearchCustomersBody) -> dict[str, An
 
 
 async def list_payment_methods(call: ApiCall) -> Response:
-    customer_id = call.path_param("customerId")
+    customer_id = _customer_id(call)
     customers.ensure_same_customer(call.customer_id, customer_id)
     methods = await customers.list_payment_methods(call.deps, call.scope, customer_id)
     return json_response(present_payment_methods(customer_id, call.scope.account_id, methods))
 
 
 async def delete_payment_method(call: ApiCall) -> Response:
-    customer_id = call.path_param("customerId")
+    customer_id = _customer_id(call)
     customers.ensure_same_customer(call.customer_id, customer_id)
     await customers.delete_payment_method(
-        call.deps, call.scope, customer_id, call.path_param("paymentMethodId")
+        call.deps, call.scope, customer_id, call.limited_path_param("paymentMethodId", MAX_ID_LENGTH)
     )
     return Response(status_code=204)
 
@@ -139,7 +147,12 @@ ROUTES: list[Route] = [
     ),
     api_route(
         "/customers/{customerId}",
-        GET=Operation(get, summary="Retrieve a customer", success=(200, CUSTOMER), errors=(404,)),
+        GET=Operation(
+            get,
+            summary="Retrieve customers (one id, or several comma-separated)",
+            success=(200, "CustomerList"),
+            errors=(404,),
+        ),
         PATCH=Operation(
             update,
             schemas.UPDATE_CUSTOMER,

@@ -52,6 +52,8 @@ from payintents.web.wire import B, Body, Obj, validate
 # A call's typed body; covariant, so helpers that read no body take ``ApiCall[object]``.
 BodyT_co = TypeVar("BodyT_co", covariant=True, default=None)
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
+# How many comma-joined credentials one Authorization header may carry to be looked at.
+MAX_CREDENTIALS = 3
 UNAUTHORIZED_CUSTOMER_DETAIL = (
     "A valid customer secret is required: send 'Authorization: Basic <customer secret>' "
     "(POST /customers/{customerId}/create-secret issues one)."
@@ -81,6 +83,13 @@ class ApiCall(Generic[BodyT_co]):
 
     def path_param(self, name: str) -> str:
         return str(self.request.path_params[name])
+
+    def limited_path_param(self, name: str, max_length: int) -> str:
+        """A path parameter Dojo limits in length; a longer one is a 400 naming it."""
+        value = self.path_param(name)
+        if len(value) > max_length:
+            raise ValidationError({name: [f"The {name} must be at most {max_length} characters."]})
+        return value
 
     @property
     def base_url(self) -> str:
@@ -299,11 +308,15 @@ def _authenticate(deps: Dependencies, header: str | None) -> OpenedKey:
 
 
 def _authenticate_customer(deps: Dependencies, header: str | None) -> tuple[OpenedKey, str]:
-    scheme, _, secret = (header or "").strip().partition(" ")
-    opened = open_customer_session(deps, secret.strip()) if scheme.lower() == "basic" and secret else None
-    if opened is None:
-        raise RequestRefusedError(401, UNAUTHORIZED_CUSTOMER_DETAIL)
-    return opened
+    """``Basic <customer secret>`` (or the bare secret). Dojo's PHP SDK sends the merchant's key
+    too, in the same header joined by a comma: the one credential that is a customer secret counts."""
+    for credential in (header or "").split(",")[:MAX_CREDENTIALS]:
+        scheme, _, rest = credential.strip().partition(" ")
+        secret = rest.strip() if scheme.lower() == "basic" else scheme
+        opened = open_customer_session(deps, secret) if secret else None
+        if opened is not None:
+            return opened
+    raise RequestRefusedError(401, UNAUTHORIZED_CUSTOMER_DETAIL)
 
 
 def json_response(value: Any, status_code: int = 200) -> Response:

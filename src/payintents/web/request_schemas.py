@@ -248,7 +248,10 @@ CREATE_SETUP_INTENT = Body(
             "merchantInitiatedTransactionType": _req(one_of(*MERCHANT_INITIATED_TYPES)),
             "terms": _req(string(10240, 1)),
             "description": _opt(string(4096)),
-            "customer": _opt(CUSTOMER),
+            # Dojo's Customer here: no secret or saved card, as on a payment intent.
+            "customer": _opt(
+                Obj({name: CUSTOMER.fields[name] for name in ("id", "emailAddress", "phoneNumber")})
+            ),
             "captureMode": _opt(one_of_enum(CaptureMode)),
             "paymentMethods": _opt(array(one_of("Card", "Wallet", "SavedCard"), 10)),
             "billingAddress": _opt(ADDRESS),

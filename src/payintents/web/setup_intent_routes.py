@@ -23,6 +23,8 @@ from payintents.web.presenters import stored_json
 from payintents.web.request_bodies import CreateSetupIntentBody
 
 CREATE_TARGET = "setup-intents"
+# Dojo's limit on the setupIntentId path parameter.
+MAX_SETUP_INTENT_ID_LENGTH = 50
 
 
 async def create(call: ApiCall[CreateSetupIntentBody]) -> Response:
@@ -77,7 +79,7 @@ async def charge(call: ApiCall) -> Response:
 
 
 def _id(call: ApiCall[Any]) -> str:
-    return call.path_param("setupIntentId")
+    return call.limited_path_param("setupIntentId", MAX_SETUP_INTENT_ID_LENGTH)
 
 
 SETUP_INTENT = "SetupIntent"

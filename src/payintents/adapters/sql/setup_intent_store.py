@@ -62,7 +62,11 @@ def _values(intent: SetupIntent) -> dict[str, Any]:
         "paymentDetails": intent.payment_details,
         "pendingChallenge": intent.pending_challenge,
         "pendingCard": intent.pending_card,
-        "events": [[e.event_type, _time(e.at), e.message] for e in intent.events],
+        "pendingToken": intent.pending_token,
+        "events": [
+            [e.event_type, _time(e.at), e.message, e.card, e.transaction_id, e.payment_method_id]
+            for e in intent.events
+        ],
     }
     return {
         "account_id": intent.scope.account_id,
@@ -93,8 +97,11 @@ def _setup_intent(row: Any) -> SetupIntent:
         payment_details=state["paymentDetails"],
         pending_challenge=state["pendingChallenge"],
         pending_card=state["pendingCard"],
-        events=[
-            SetupEvent(kind, _parse(at) or row["created_at"], message)
-            for kind, at, message in state["events"]
-        ],
+        pending_token=state["pendingToken"],
+        events=[_event(row, *entry) for entry in state["events"]],
     )
+
+
+def _event(row: Any, kind: str, at: str, message: str | None, *rest: Any) -> SetupEvent:
+    moment = _parse(at) or row["created_at"]
+    return SetupEvent(kind, moment, message, *rest)
