@@ -88,9 +88,10 @@ DIFFERENCES: dict[str, str] = {
     "GET /customers/public/{customerId}/payment-methods parameter header:authorization missing": (
         "Declared as the CustomerSecretAuth security scheme instead (docs/api.md 'Customers')."
     ),
-    "DELETE /customers/public/{customerId}/payment-methods/{paymentMethodId} parameter header:authorization missing": (
-        "Declared as the CustomerSecretAuth security scheme instead (docs/api.md 'Customers')."
-    ),
+    (
+        "DELETE /customers/public/{customerId}/payment-methods/{paymentMethodId}"
+        " parameter header:authorization missing"
+    ): "Declared as the CustomerSecretAuth security scheme instead (docs/api.md 'Customers').",
     "POST /webhooks response 404 missing": (
         "Subscribing looks nothing up; unknown events are 400 (docs/webhooks.md)."
     ),
@@ -186,8 +187,10 @@ DIFFERENCES: dict[str, str] = {
             "request Customer.id maxLength",
             "GET /setup-intents/{setupIntentId} parameter path:setupIntentId maxLength",
             "GET /setup-intents/public/{setupIntentId} parameter path:setupIntentId maxLength",
-            "POST /setup-intents/{setupIntentId}/refresh-client-session-secret parameter path:setupIntentId maxLength",
-            "POST /setup-intents/public/{setupIntentId}/refresh-client-session-secret parameter path:setupIntentId maxLength",
+            *(
+                f"POST {path}/refresh-client-session-secret parameter path:setupIntentId maxLength"
+                for path in ("/setup-intents/{setupIntentId}", "/setup-intents/public/{setupIntentId}")
+            ),
             "request ItemLine.quantity minimum",
             "request Modifier.quantity minimum",
             "request Modifier.quantity format",

@@ -76,9 +76,15 @@ class SetupIntent:
 
 
 def open_setup_intent(
-    setup_intent_id: str, scope: Scope, document: dict[str, Any], secret: str, now: datetime
+    setup_intent_id: str,
+    scope: Scope,
+    document: dict[str, Any],
+    expire_at: datetime | None,
+    secret: str,
+    now: datetime,
 ) -> SetupIntent:
-    expire_at = document.get("expireAt") or now + DEFAULT_EXPIRE_AFTER
+    """``document``: the request as validated; ``expire_at``: its ``expireAt``, read as a time."""
+    expire_at = expire_at or now + DEFAULT_EXPIRE_AFTER
     if expire_at <= now:
         raise RuleBrokenError("The expireAt time must be in the future.")
     intent = SetupIntent(setup_intent_id, scope, SetupIntentStatus.CREATED, document, now, now, expire_at)

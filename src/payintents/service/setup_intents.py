@@ -29,6 +29,7 @@ async def create_setup_intent(
     ctx: RequestContext,
     scope: Scope,
     document: dict[str, Any],
+    expire_at: datetime | None,
     request: IdempotentRequest,
     render: Render[SetupIntent],
 ) -> Answer:
@@ -37,7 +38,7 @@ async def create_setup_intent(
         if customer_id and uow.customers.get(scope, customer_id) is None:
             raise ValidationError({"customer.id": ["The customer does not exist."]})
         opened = setup.open_setup_intent(
-            deps.ids.new_id("si", scope.environment), scope, document, deps.ids.new_secret(), now
+            deps.ids.new_id("si", scope.environment), scope, document, expire_at, deps.ids.new_secret(), now
         )
         uow.setup_intents.add(opened)
         return opened

@@ -23,7 +23,8 @@ MERCHANT_CONFIG = {
 
 def present_customer(customer: Customer) -> dict[str, Any]:
     body: dict[str, Any] = {"id": customer.id}
-    body.update({name: customer.details[name] for name in _CUSTOMER_ORDER if name in customer.details})
+    details = without_nulls(customer.details)
+    body.update({name: details[name] for name in _CUSTOMER_ORDER if name in details})
     body["createdAt"] = iso(customer.created_at)
     body["updatedAt"] = iso(customer.updated_at)
     body["documentVersion"] = customer.document_version
@@ -65,9 +66,8 @@ def present_setup_intent_public(intent: SetupIntent, *, with_secret: bool) -> di
     body["status"] = intent.status.value
     body["paymentMethods"] = doc.get("paymentMethods") or ["Card"]
     if doc.get("customer"):
-        body["customer"] = {
-            k: v for k, v in doc["customer"].items() if k in ("id", "emailAddress", "phoneNumber")
-        }
+        customer = without_nulls(doc["customer"])
+        body["customer"] = {k: v for k, v in customer.items() if k in ("id", "emailAddress", "phoneNumber")}
     body["createdAt"] = iso(intent.created_at)
     body["updatedAt"] = iso(intent.updated_at)
     body["expireAt"] = iso(intent.expire_at)

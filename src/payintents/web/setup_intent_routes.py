@@ -32,7 +32,13 @@ async def create(call: ApiCall[CreateSetupIntentBody]) -> Response:
         return stored_json(present_setup_intent(intent))
 
     answer = await setup_intents.create_setup_intent(
-        call.deps, call.context, call.scope, dict(call.document), call.idempotent(CREATE_TARGET), render
+        call.deps,
+        call.context,
+        call.scope,
+        dict(call.document),
+        call.body.expire_at,
+        call.idempotent(CREATE_TARGET),
+        render,
     )
     return answer_response(answer)
 
