@@ -99,7 +99,7 @@ def _owner_now(deps: Dependencies, uow: UnitOfWork, intent: SetupIntent) -> date
 
 async def save_card(deps: Dependencies, setup_intent_id: str, card: CardDetails) -> SetupIntent:
     """One card attempt at the hosted checkout."""
-    intent = await _savable(deps, setup_intent_id)
+    intent = await find_for_shopper(deps, setup_intent_id)
     setup.ensure_created(intent, "save a card")
     result = await deps.processor.verify_card(card.number, card.expiry, card.cvv)
     if card.name:
@@ -108,7 +108,7 @@ async def save_card(deps: Dependencies, setup_intent_id: str, card: CardDetails)
 
 
 async def complete_challenge(deps: Dependencies, setup_intent_id: str, passed: bool) -> SetupIntent:
-    intent = await _savable(deps, setup_intent_id)
+    intent = await find_for_shopper(deps, setup_intent_id)
     if not intent.pending_challenge or intent.pending_card is None:
         raise StateConflictError(NO_CHALLENGE)
     result = await deps.processor.complete_verification(intent.pending_card, passed)
@@ -116,8 +116,8 @@ async def complete_challenge(deps: Dependencies, setup_intent_id: str, passed: b
     return await deps.runner().write(lambda uow: _settle(deps, uow, setup_intent_id, result, token))
 
 
-async def _savable(deps: Dependencies, setup_intent_id: str) -> SetupIntent:
-    """A setup intent the test-card checkout may take: production ones only when allowed (the
+async def find_for_shopper(deps: Dependencies, setup_intent_id: str) -> SetupIntent:
+    """A setup intent the test-card card form may take: production ones only when allowed (the
     built-in processor would save cards that were never verified)."""
     intent = await find_public(deps, setup_intent_id)
     if intent.scope.environment is Environment.PRODUCTION and not deps.production_checkout:

@@ -20,7 +20,7 @@ from payintents.domain.intent import PaymentIntent
 from payintents.domain.setup_intent import SetupIntent
 from payintents.service import checkout, setup_intents
 from payintents.service.dependencies import Dependencies
-from payintents.web import checkout_pages, public_url
+from payintents.web import checkout_pages, public_url, setup_pages
 from payintents.web import request_schemas as schemas
 from payintents.web.checkout_pages import page_route
 from payintents.web.customer_presenters import present_setup_to_shopper
@@ -110,6 +110,13 @@ ROUTES: list[BaseRoute] = [
     Route(f"{_PAGE}/pay", pay, methods=["POST"]),
     Route(f"{_PAGE}/3ds", challenge, methods=["POST"]),
     # A setup intent's card form (ADR 0028): saves a card, charges nothing.
+    page_route(_SETUP, "setupIntentId", GET=setup_pages.show, POST=setup_pages.save),
+    page_route(
+        f"{_SETUP}/challenge",
+        "setupIntentId",
+        GET=setup_pages.show_challenge,
+        POST=setup_pages.answer_challenge,
+    ),
     Route(f"{_SETUP}/save", save_card, methods=["POST"]),
     Route(f"{_SETUP}/3ds", setup_challenge, methods=["POST"]),
 ]
