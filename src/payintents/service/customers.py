@@ -176,3 +176,18 @@ def save_card_as_method(
     )
     uow.payment_methods.add(method)
     return method
+
+
+def customer_and_cards(
+    deps: Dependencies, scope: Scope, customer_id: str
+) -> tuple[Customer, list[PaymentMethod]]:
+    """For the dashboard (a worker thread): a customer of the scope and their saved cards."""
+    with deps.read() as uow:
+        customer = ensure_customer(uow, scope, customer_id)
+        return customer, uow.payment_methods.for_customer(scope, customer_id)
+
+
+def first_customers(deps: Dependencies, scope: Scope, limit: int) -> CustomerPage:
+    """For the dashboard (a worker thread): the scope's customers, oldest first."""
+    with deps.read() as uow:
+        return uow.customers.page(scope, limit, None, None)

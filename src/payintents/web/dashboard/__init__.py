@@ -9,7 +9,13 @@ from starlette.routing import BaseRoute, Mount, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from payintents.web.dashboard import auth_routes, developer_routes, payment_routes, refund_form_routes
+from payintents.web.dashboard import (
+    auth_routes,
+    customer_routes,
+    developer_routes,
+    payment_routes,
+    refund_form_routes,
+)
 from payintents.web.public_url import redirect_location
 from payintents.web.templating import STATIC_DIR
 
@@ -26,6 +32,7 @@ def routes() -> list[BaseRoute]:
                         *auth_routes.ROUTES,
                         *payment_routes.ROUTES,
                         *refund_form_routes.ROUTES,
+                        *customer_routes.ROUTES,
                         *developer_routes.ROUTES,
                     ]
                 )
