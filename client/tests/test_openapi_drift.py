@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from payintents_client import AsyncClient, Client, Money, models, sandbox_models
+from payintents_client import AsyncClient, Client, Money, customer_models, models, sandbox_models
 from payintents_client import _client as resources
 from payintents_client import request_models as rm
 from payintents_client.request_models import camel_case
@@ -47,6 +47,16 @@ RESPONSE_MODELS: dict[type, str] = {
     sandbox_models.ClockAdvanced: "#/components/schemas/ClockAdvanced",
     sandbox_models.SandboxReset: "#/components/schemas/Reset",
     sandbox_models.RequestLogEntry: "#/components/schemas/RequestLog/properties/data/items",
+    customer_models.Customer: "#/components/schemas/CustomerFull",
+    customer_models.CustomerSecret: "#/components/schemas/CustomerSecret",
+    customer_models.CustomerPage: "#/components/schemas/PagedCustomer",
+    customer_models.CustomerPaymentMethods: "#/components/schemas/CustomerPaymentMethods",
+    customer_models.SavedPaymentMethod: (
+        "#/components/schemas/CustomerPaymentMethods/properties/savedPaymentMethods/items"
+    ),
+    customer_models.SetupIntent: "#/components/schemas/SetupIntent",
+    customer_models.SetupIntentPublic: "#/components/schemas/SetupIntentPublic",
+    customer_models.ChargeResponse: "#/components/schemas/ChargeResponse",
 }
 REQUEST_MODELS: dict[type, tuple[str, str, tuple[str, ...]]] = {
     rm.CreatePaymentIntentRequest: ("post", "/payment-intents", ()),
@@ -66,12 +76,16 @@ SYNC_RESOURCES = {
     "refunds": resources.Refunds,
     "webhooks": resources.Webhooks,
     "sandbox": resources.Sandbox,
+    "customers": resources.Customers,
+    "setup_intents": resources.SetupIntents,
 }
 ASYNC_RESOURCES = {
     "payment_intents": resources.AsyncPaymentIntents,
     "refunds": resources.AsyncRefunds,
     "webhooks": resources.AsyncWebhooks,
     "sandbox": resources.AsyncSandbox,
+    "customers": resources.AsyncCustomers,
+    "setup_intents": resources.AsyncSetupIntents,
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar
 
 import httpx
 
+from payintents_client import _customer_operations as cops
 from payintents_client import _operations as ops
 from payintents_client import _sandbox_operations as sandbox_ops
 from payintents_client import _transport as tr
@@ -86,6 +87,7 @@ class PaymentIntents(_Resource):
     change_amount = _blocking(ops.change_amount)
     change_tips = _blocking(ops.change_tips)
     refresh_client_session_secret = _blocking(ops.refresh_client_session_secret)
+    charge = _blocking(cops.charge)
 
     def search(
         self,
@@ -119,6 +121,7 @@ class AsyncPaymentIntents(_AsyncResource):
     change_amount = _awaitable(ops.change_amount)
     change_tips = _awaitable(ops.change_tips)
     refresh_client_session_secret = _awaitable(ops.refresh_client_session_secret)
+    charge = _awaitable(cops.charge)
 
     async def search(
         self,
@@ -187,6 +190,54 @@ class AsyncWebhooks(_AsyncResource):
     delete_secret = _awaitable(ops.delete_secret)
     deliveries = _awaitable(ops.list_deliveries)
     retry_event = _awaitable(ops.retry_event)
+
+
+class Customers(_Resource):
+    """``client.customers``: customers, their secrets and saved cards."""
+
+    create = _blocking(cops.create_customer)
+    get = _blocking(cops.get_customers)
+    update = _blocking(cops.update_customer)
+    delete = _blocking(cops.delete_customer)
+    create_secret = _blocking(cops.create_customer_secret)
+    search_page = _blocking(cops.search_customers)
+    payment_methods = _blocking(cops.payment_methods)
+    delete_payment_method = _blocking(cops.delete_payment_method)
+
+
+class AsyncCustomers(_AsyncResource):
+    """``client.customers`` of an ``AsyncClient``."""
+
+    create = _awaitable(cops.create_customer)
+    get = _awaitable(cops.get_customers)
+    update = _awaitable(cops.update_customer)
+    delete = _awaitable(cops.delete_customer)
+    create_secret = _awaitable(cops.create_customer_secret)
+    search_page = _awaitable(cops.search_customers)
+    payment_methods = _awaitable(cops.payment_methods)
+    delete_payment_method = _awaitable(cops.delete_payment_method)
+
+
+class SetupIntents(_Resource):
+    """``client.setup_intents``: save a card for merchant-initiated charges."""
+
+    create = _blocking(cops.create_setup_intent)
+    get = _blocking(cops.get_setup_intent)
+    cancel = _blocking(cops.cancel_setup_intent)
+    refresh_client_session_secret = _blocking(cops.refresh_setup_secret)
+    get_public = _blocking(cops.get_public_setup_intent)
+    refresh_public_client_session_secret = _blocking(cops.refresh_public_setup_secret)
+
+
+class AsyncSetupIntents(_AsyncResource):
+    """``client.setup_intents`` of an ``AsyncClient``."""
+
+    create = _awaitable(cops.create_setup_intent)
+    get = _awaitable(cops.get_setup_intent)
+    cancel = _awaitable(cops.cancel_setup_intent)
+    refresh_client_session_secret = _awaitable(cops.refresh_setup_secret)
+    get_public = _awaitable(cops.get_public_setup_intent)
+    refresh_public_client_session_secret = _awaitable(cops.refresh_public_setup_secret)
 
 
 class Sandbox(_Resource):
@@ -289,6 +340,8 @@ class Client:
         self.refunds = Refunds(self)
         self.webhooks = Webhooks(self)
         self.sandbox = Sandbox(self)
+        self.customers = Customers(self)
+        self.setup_intents = SetupIntents(self)
 
     def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""
@@ -351,6 +404,8 @@ class AsyncClient:
         self.refunds = AsyncRefunds(self)
         self.webhooks = AsyncWebhooks(self)
         self.sandbox = AsyncSandbox(self)
+        self.customers = AsyncCustomers(self)
+        self.setup_intents = AsyncSetupIntents(self)
 
     async def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""
