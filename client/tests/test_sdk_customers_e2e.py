@@ -9,12 +9,13 @@ import httpx
 import pytest
 
 from payintents_client import Client, Money, NotFoundError
+from sdk_support import ServerUnderTest
 
 pytestmark = pytest.mark.e2e
 CARD = {"cardNumber": "5200000000001005", "expiryDate": "12/29", "cvv": "020"}
 
 
-def test_save_a_card_charge_it_and_refund(client: Client, server: object) -> None:
+def test_save_a_card_charge_it_and_refund(client: Client, server: ServerUnderTest) -> None:
     customer = client.customers.create(name="Alex", email_address="alex@example.com")
     assert customer.id.startswith("cust_sandbox_") and customer.document_version == 0
     assert client.customers.update(customer.id, phone_number="078976534161").document_version == 1
@@ -27,8 +28,7 @@ def test_save_a_card_charge_it_and_refund(client: Client, server: object) -> Non
         intended_amount=Money(2500, "GBP"),
     )
     assert setup.status == "Created" and setup.setup_events == ()
-    base_url = str(getattr(server, "base_url"))
-    saved = httpx.post(f"{base_url}/setup/{setup.id}/save", json=CARD, timeout=10)
+    saved = httpx.post(f"{server.base_url}/setup/{setup.id}/save", json=CARD, timeout=10)
     assert saved.json()["status"] == "Authorized", saved.text
     assert client.setup_intents.get_public(setup.id).status == "Authorized"
 
