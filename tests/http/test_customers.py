@@ -7,6 +7,10 @@ import re
 from typing import Any
 
 import httpx
+from starlette.testclient import TestClient
+
+from payintents.service.accounts import create_account
+from payintents.service.dependencies import Dependencies
 
 from tests.support import CHALLENGE_CARD, SUCCESS_CARD, Api
 
@@ -230,3 +234,32 @@ def test_another_accounts_or_environments_objects_answer_404(api: Api, other_api
     assert other_api.post(f"/payment-intents/{theirs['id']}/charge").status_code == 400
     assert other_api.post("/customers/search", {}).json()["data"] == []
     assert api.get(f"/customers/{customer}").status_code == 200
+
+
+def test_the_same_accounts_other_environment_sees_none_of_it(client: TestClient, deps: Dependencies) -> None:
+    account = create_account(deps, "two environments")
+    sandbox, prod = Api(client, account.sandbox_key), Api(client, account.prod_key)
+    customer = create_customer(sandbox)["id"]
+    setup = saved_setup_intent(sandbox, customer={"id": customer})
+    method_id = setup["paymentDetails"]["paymentMethodId"]
+    for path in (f"/customers/{customer}", f"/setup-intents/{setup['id']}"):
+        assert prod.get(path).status_code == 404
+    assert prod.post(f"/customers/{customer}/create-secret").status_code == 404
+    prod_customer = create_customer(prod)["id"]
+    prod_secret = secret_headers(prod, prod_customer)
+    # A production customer's secret opens neither the sandbox customer nor their card.
+    assert client.get(f"/customers/public/{customer}/payment-methods", headers=prod_secret).status_code == 404
+    gone = client.delete(
+        f"/customers/public/{prod_customer}/payment-methods/{method_id}", headers=prod_secret
+    )
+    assert gone.status_code == 404
+    prod_intent = prod.create_intent(setupIntentId=setup["id"])
+    assert prod.post(f"/payment-intents/{prod_intent['id']}/charge").status_code == 400
+    assert (
+        len(
+            sandbox.client.get(
+                f"/customers/public/{customer}/payment-methods", headers=secret_headers(sandbox, customer)
+            ).json()["savedPaymentMethods"]
+        )
+        == 1
+    )
