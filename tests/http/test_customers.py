@@ -11,7 +11,6 @@ from starlette.testclient import TestClient
 
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
-
 from tests.support import CHALLENGE_CARD, SUCCESS_CARD, Api
 
 CUSTOMER_ID = re.compile(r"^cust_sandbox_[A-Za-z0-9_-]{22}$")
