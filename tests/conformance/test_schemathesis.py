@@ -73,9 +73,10 @@ CUSTOMER_SECRET_OPERATIONS = (
     "GET /customers/public/{customerId}/payment-methods",
     "DELETE /customers/public/{customerId}/payment-methods/{paymentMethodId}",
 )
-# Dojo's operations we implement (payment intents, captures, reversal, refunds, webhooks).
-DOJO_PATHS = "^/(payment-intents|webhooks)"
-DOJO_EXCLUDED_PATHS = "/(charge|receipt)$"
+# Dojo's operations we implement (payment intents, captures, reversal, refunds, charges, webhooks,
+# customers, setup intents).
+DOJO_PATHS = "^/(payment-intents|webhooks|customers|setup-intents)"
+DOJO_EXCLUDED_PATHS = "/receipt$"
 SERVER_ERROR_CODES = {ServerError.code, ContentTypeServerError.code}
 # The sandbox controls that wipe or age a whole account act on an account of their own.
 ACCOUNT_CONTROLS = ("POST /sandbox/reset", "POST /sandbox/clock/advance", "GET /sandbox/clock")
