@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 from starlette.testclient import TestClient
 
+from payintents.adapters.sql.audit import audit
+from payintents.adapters.sql.engine import make_engine
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from tests.support import CHALLENGE_CARD, SUCCESS_CARD, Api
@@ -173,7 +175,15 @@ def test_a_merchant_initiated_charge_pays_the_intent_and_refunds_work(api: Api) 
     assert api.intent(intent["id"])["status"] == "Refunded"
 
 
-def test_charges_refused_declined_and_failed(api: Api) -> None:
+def audit_is_clean(database_url: str) -> bool:
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        return audit(engine).ok
+    finally:
+        engine.dispose()
+
+
+def test_charges_refused_declined_and_failed(api: Api, database_url: str) -> None:
     plain = api.create_intent()
     refused = api.post(f"/payment-intents/{plain['id']}/charge")
     assert refused.status_code == 400 and "setupIntentId" in refused.json()["detail"]
@@ -193,6 +203,7 @@ def test_charges_refused_declined_and_failed(api: Api) -> None:
     assert failed.status_code == 502
     retried = api.post(f"/payment-intents/{failing['id']}/charge")
     assert retried.status_code == 200 and api.intent(failing["id"])["status"] == "Captured"
+    assert audit_is_clean(database_url)  # failed charges hold nothing; the succeeded one captured
 
 
 def test_a_card_paid_at_the_checkout_is_saved_for_the_intents_customer(api: Api) -> None:
