@@ -273,3 +273,17 @@ def test_the_same_accounts_other_environment_sees_none_of_it(client: TestClient,
         )
         == 1
     )
+
+
+def test_a_manual_intent_charged_is_authorized_then_captured_and_idempotent(api: Api) -> None:
+    setup = saved_setup_intent(api, merchantInitiatedTransactionType="Unscheduled")
+    intent = api.create_intent(3000, captureMode="Manual", setupIntentId=setup["id"])
+    charged = api.post(f"/payment-intents/{intent['id']}/charge", IdempotencyKey="mit-1")
+    assert charged.json()["message"] == "AUTHORISED" and api.intent(intent["id"])["status"] == "Authorized"
+    replayed = api.post(f"/payment-intents/{intent['id']}/charge", IdempotencyKey="mit-1")
+    assert replayed.json() == charged.json() and replayed.headers["Idempotent-Replayed"] == "true"
+    assert api.post(f"/payment-intents/{intent['id']}/captures", {"amount": 3000}).status_code == 200
+    assert api.intent(intent["id"])["status"] == "Captured"
+    # A Completed setup intent's card can be charged again, for the next payment.
+    second = api.create_intent(500, setupIntentId=setup["id"])
+    assert api.post(f"/payment-intents/{second['id']}/charge").status_code == 200
