@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from payintents_client import Client, Money, verify_dojo_signature
@@ -225,3 +226,21 @@ def test_webhooks_listen_prints_and_forwards_a_verified_delivery_then_removes_it
     assert json.loads(body) == event
     assert secret is not None and verify_dojo_signature(secret.value, body, headers["dojo-signature"])
     assert client.webhooks.list() == ()
+
+
+def test_customers_and_a_merchant_initiated_charge(
+    client: Client, server: ServerUnderTest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(server, capsys, "customers", "create", "--name", "Alex", "--json")
+    assert code == 0, out
+    customer_id = json.loads(out)["id"]
+    setup = client.setup_intents.create("Table 4", "Booking fee on no-show.", customer_id=customer_id)
+    card = {"cardNumber": "5200000000001005", "expiryDate": "12/29", "cvv": "020"}
+    assert httpx.post(f"{server.base_url}/setup/{setup.id}/save", json=card, timeout=10).status_code == 200
+    code, out, _ = run(server, capsys, "customers", "cards", customer_id)
+    assert code == 0 and "520000******1005" in out and "MASTERCARD" in out
+    intent = client.payment_intents.create(Money(700, "GBP"), "No-show", setup_intent_id=setup.id)
+    code, out, _ = run(server, capsys, "intents", "charge", intent.id, "--json")
+    assert code == 0 and json.loads(out)["status"] == "Successful"
+    code, _, err = run(server, capsys, "intents", "charge", intent.id)
+    assert code == 1 and "400 Bad Request" in err

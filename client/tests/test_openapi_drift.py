@@ -16,7 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from payintents_client import AsyncClient, Client, Money, models, sandbox_models, terminal_models
+from payintents_client import (
+    AsyncClient,
+    Client,
+    Money,
+    customer_models,
+    models,
+    sandbox_models,
+    terminal_models,
+)
 from payintents_client import _client as resources
 from payintents_client import request_models as rm
 from payintents_client.request_models import camel_case
@@ -51,6 +59,16 @@ RESPONSE_MODELS: dict[type, str] = {
     terminal_models.Terminal: "#/components/schemas/Terminal",
     terminal_models.TerminalSettings: "#/components/schemas/TerminalSettings",
     terminal_models.TerminalSession: "#/components/schemas/TerminalSession",
+    customer_models.Customer: "#/components/schemas/CustomerFull",
+    customer_models.CustomerSecret: "#/components/schemas/CustomerSecret",
+    customer_models.CustomerPage: "#/components/schemas/PagedCustomer",
+    customer_models.CustomerPaymentMethods: "#/components/schemas/CustomerPaymentMethods",
+    customer_models.SavedPaymentMethod: (
+        "#/components/schemas/CustomerPaymentMethods/properties/savedPaymentMethods/items"
+    ),
+    customer_models.SetupIntent: "#/components/schemas/SetupIntent",
+    customer_models.SetupIntentPublic: "#/components/schemas/SetupIntentPublic",
+    customer_models.ChargeResponse: "#/components/schemas/ChargeResponse",
 }
 REQUEST_MODELS: dict[type, tuple[str, str, tuple[str, ...]]] = {
     rm.CreatePaymentIntentRequest: ("post", "/payment-intents", ()),
@@ -72,6 +90,8 @@ SYNC_RESOURCES = {
     "sandbox": resources.Sandbox,
     "terminals": resources.Terminals,
     "terminal_sessions": resources.TerminalSessions,
+    "customers": resources.Customers,
+    "setup_intents": resources.SetupIntents,
 }
 ASYNC_RESOURCES = {
     "payment_intents": resources.AsyncPaymentIntents,
@@ -80,6 +100,8 @@ ASYNC_RESOURCES = {
     "sandbox": resources.AsyncSandbox,
     "terminals": resources.AsyncTerminals,
     "terminal_sessions": resources.AsyncTerminalSessions,
+    "customers": resources.AsyncCustomers,
+    "setup_intents": resources.AsyncSetupIntents,
 }
 
 

@@ -35,9 +35,15 @@ DIFFERENCES: dict[str, str] = {
                 "POST /payment-intents/{paymentIntentId}/amount",
                 "POST /payment-intents/{paymentIntentId}/tips-amount",
                 "POST /payment-intents/{paymentIntentId}/refresh-client-session-secret",
+                "POST /payment-intents/{paymentIntentId}/charge",
+                "POST /customers",
+                "POST /setup-intents",
             )
         ],
         _IDEMPOTENT_EXTENSION,
+    ),
+    "response PaymentStatusResponse.message extra": (
+        "Extension: why a card was declined, as on paymentEvents (docs/api.md 'Setup intents')."
     ),
     "response Refund.message extra": _ANSWER_EXTENSION,
     "response PaymentIntent.paymentEvents extra": _ANSWER_EXTENSION,
@@ -72,16 +78,32 @@ DIFFERENCES: dict[str, str] = {
                 "POST /webhooks/{subscriptionId}/secrets",
                 "PUT /webhooks/{subscriptionId}/secrets/{secretId}/activate",
                 "DELETE /webhooks/{subscriptionId}/secrets/{secretId}",
+                "POST /payment-intents/{paymentIntentId}/charge",
             )
         ],
         _NO_403,
     ),
+    "DELETE /setup-intents/{setupIntentId} response 500 missing": (
+        "An unexpected failure is 500 everywhere; we do not declare it per operation."
+    ),
+    "GET /customers/public/{customerId}/payment-methods parameter header:authorization missing": (
+        "Declared as the CustomerSecretAuth security scheme instead (docs/api.md 'Customers')."
+    ),
+    (
+        "DELETE /customers/public/{customerId}/payment-methods/{paymentMethodId}"
+        " parameter header:authorization missing"
+    ): "Declared as the CustomerSecretAuth security scheme instead (docs/api.md 'Customers').",
     "POST /webhooks response 404 missing": (
         "Subscribing looks nothing up; unknown events are 400 (docs/webhooks.md)."
     ),
     # Headers.
     "parameter Version enum": (
         "We list the published versions; any later date also works (docs/api.md 'Version header')."
+    ),
+    "parameter VersionCustomers enum": "The customers' version header is the same header (docs/api.md).",
+    "parameter VersionCustomers format": "The customers' version header is the same header (docs/api.md).",
+    "DELETE /setup-intents/{setupIntentId} parameter header:version enum": (
+        "The same version header as everywhere (docs/api.md 'Version header')."
     ),
     "POST /payment-intents/{paymentIntentId}/refunds parameter header:idempotencyKey minLength": (
         "An empty refund idempotency key is refused (docs/api.md 'Idempotency')."
@@ -97,6 +119,13 @@ DIFFERENCES: dict[str, str] = {
     "response Card.entryMode missing": _NO_ACQUIRER,
     "response Card.verificationMethod missing": _NO_ACQUIRER,
     "response PaymentIntent.subtotalLineItems missing": "No Dojo source defines its value; omitted.",
+    "response PaymentStatusResponse.authCode missing": _NO_ACQUIRER,
+    "response SetupIntentResponse.requestSecurity missing": (
+        "Dojo's CreateSetupIntentRequest has no requestSecurity: nothing to echo."
+    ),
+    "response SetupIntentPublicResponse.requestSecurity missing": (
+        "Dojo's CreateSetupIntentRequest has no requestSecurity: nothing to echo."
+    ),
     # Amounts and currencies.
     **dict.fromkeys(
         [
@@ -116,6 +145,7 @@ DIFFERENCES: dict[str, str] = {
     "request PaymentMethod enum": _ENUM,
     "request SubscriptionRequest.events[] enum": _ENUM,
     "request SubscriptionUpdateRequest.events[] enum": _ENUM,
+    "request MerchantInitiatedTransactionType enum": _ENUM,
     # Bounded input.
     **dict.fromkeys(
         [
@@ -148,6 +178,20 @@ DIFFERENCES: dict[str, str] = {
             "request SearchPaymentIntentRequest.statuses maxItems",
             "request SubscriptionRequest.events maxItems",
             "request SubscriptionUpdateRequest.events maxItems",
+            "request UpdateCustomerRequest.name maxLength",
+            "request UpdateCustomerRequest.emailAddress maxLength",
+            "request UpdateCustomerRequest.phoneNumber minLength",
+            "request UpdateCustomerRequest.phoneNumber maxLength",
+            "request UpdateCustomerRequest.vatNumber maxLength",
+            "request CreateSetupIntentRequest.paymentMethods maxItems",
+            "request CreateSetupIntentRequest.metadata maxProperties",
+            "request Customer.id maxLength",
+            "GET /setup-intents/{setupIntentId} parameter path:setupIntentId maxLength",
+            "GET /setup-intents/public/{setupIntentId} parameter path:setupIntentId maxLength",
+            *(
+                f"POST {path}/refresh-client-session-secret parameter path:setupIntentId maxLength"
+                for path in ("/setup-intents/{setupIntentId}", "/setup-intents/public/{setupIntentId}")
+            ),
             "request ItemLine.quantity minimum",
             "request Modifier.quantity minimum",
             "request Modifier.quantity format",

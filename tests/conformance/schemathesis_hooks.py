@@ -200,8 +200,27 @@ def _one_matching_detail(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "details": kept}
 
 
+def _valid_new_setup_intent(body: dict[str, Any]) -> dict[str, Any]:
+    """expireAt in the future; a customer named by id must exist, so none is named."""
+    if isinstance(body.get("expireAt"), str):
+        body["expireAt"] = FAR_FUTURE
+    customer = body.get("customer")
+    if isinstance(customer, dict) and customer.get("id") is not None:
+        body["customer"] = {k: v for k, v in customer.items() if k != "id"}
+    return body
+
+
+def _one_direction(body: dict[str, Any]) -> dict[str, Any]:
+    """The customers' cursors are mutually exclusive: before or after, not both."""
+    if body.get("before") and body.get("after"):
+        body.pop("before")
+    return body
+
+
 POSITIVE_ADJUSTMENTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "POST /terminal-sessions": _one_matching_detail,
+    "POST /setup-intents": _valid_new_setup_intent,
+    "POST /customers/search": _one_direction,
     "POST /payment-intents": _valid_new_intent,
     "POST /payment-intents/search": _with_issued_cursor,
     "POST /sandbox/clock/advance": _forward_clock_move,

@@ -192,6 +192,7 @@ def test_keyboard_labels_and_phone_width_with_screenshots(page: Any, api: Api) -
             "/dashboard/developers/requests",
             "/dashboard/developers/webhooks",
             "/dashboard/developers/sandbox",
+            "/dashboard/customers",
         ):
             page.goto(path)
             assert_fits_and_is_labelled(page, viewport["width"])

@@ -380,6 +380,94 @@ RECEIPT_ROWS = [
     receipt("receipt-get", 405, b"", method="GET", allow="POST"),
 ]
 
+SETUP = {"reference": "Table 4", "merchantInitiatedTransactionType": "NoShow", "terms": "Fee on no-show."}
+CUSTOMER_SECRET_REQUIRED = "A valid customer secret is required"
+
+
+def wallet(name: str, status: int, path: str, body: Any = None, **kw: Any) -> Row:
+    """A row against customers, setup intents or charges (ADR 0028)."""
+    return Row(name, status, body if isinstance(body, bytes) else j(body or {}), path=path, **kw)
+
+
+WALLET_ROWS = [
+    wallet(
+        "charge-without-setup-intent",
+        400,
+        "/payment-intents/{A}/charge",
+        b"",
+        target="U",
+        detail="setupIntentId",
+    ),
+    wallet("charge-captured-intent", 400, "/payment-intents/{A}/charge", b"", detail="setupIntentId"),
+    wallet(
+        "charge-other-accounts-intent", 404, "/payment-intents/{A}/charge", b"", target="X", detail=NOT_FOUND
+    ),
+    wallet(
+        "charge-with-a-body", 400, "/payment-intents/{A}/charge", {"amount": 100}, target="U", errors="amount"
+    ),
+    wallet("customer-phone-too-short", 400, "/customers", {"phoneNumber": "123"}, errors="phoneNumber"),
+    wallet("customer-unknown-property", 400, "/customers", {"nickname": "x"}, errors="nickname"),
+    wallet("customer-name-not-a-string", 400, "/customers", {"name": 7}, errors="name"),
+    wallet(
+        "customer-address-without-country",
+        400,
+        "/customers",
+        {"billingAddress": {}},
+        errors="billingAddress.countryCode",
+    ),
+    wallet(
+        "customer-search-both-cursors",
+        400,
+        "/customers/search",
+        {"before": "a", "after": "b"},
+        errors="after",
+    ),
+    wallet("customer-search-limit-0", 400, "/customers/search", {"limit": 0}, errors="limit"),
+    wallet("customer-id-over-100", 400, "/customers/" + "c" * 101, method="GET", errors="customerId"),
+    wallet("customer-unknown", 404, "/customers/cust_sandbox_" + "Z" * 22, method="GET"),
+    wallet("customer-secret-of-unknown", 404, "/customers/cust_sandbox_" + "Z" * 22 + "/create-secret", b""),
+    wallet(
+        "payment-methods-with-api-key",
+        401,
+        "/customers/public/cust_sandbox_" + "Z" * 22 + "/payment-methods",
+        b"",
+        method="GET",
+        detail=CUSTOMER_SECRET_REQUIRED,
+    ),
+    wallet("setup-intent-without-terms", 400, "/setup-intents", {**SETUP, "terms": None}, errors="terms"),
+    wallet(
+        "setup-intent-unknown-mit-type",
+        400,
+        "/setup-intents",
+        {**SETUP, "merchantInitiatedTransactionType": "Recurring"},
+        errors="merchantInitiatedTransactionType",
+    ),
+    wallet(
+        "setup-intent-unknown-customer",
+        400,
+        "/setup-intents",
+        {**SETUP, "customer": {"id": "cust_x"}},
+        errors="customer.id",
+    ),
+    wallet(
+        "setup-intent-past-expiry",
+        400,
+        "/setup-intents",
+        {**SETUP, "expireAt": "2001-01-01T00:00:00Z"},
+        detail="future",
+    ),
+    wallet(
+        "setup-intent-customer-secret-field",
+        400,
+        "/setup-intents",
+        {**SETUP, "customer": {"secret": "x"}},
+        errors="customer.secret",
+    ),
+    wallet(
+        "setup-intent-id-over-50", 400, "/setup-intents/" + "s" * 51, method="GET", errors="setupIntentId"
+    ),
+]
+
 ROWS = [
     *AUTH_ROWS,
     *ID_ROWS,
@@ -391,6 +479,7 @@ ROWS = [
     *MEDIA_AND_METHOD_ROWS,
     *INJECTION_AND_VERSION_ROWS,
     *RECEIPT_ROWS,
+    *WALLET_ROWS,
 ]
 
 

@@ -84,13 +84,18 @@ def test_every_operation_documents_its_real_failure_statuses(document: dict[str,
 
 
 def test_every_operation_answers_413_and_415_as_documented(api: Api, document: dict[str, Any]) -> None:
+    customer = api.post("/customers", {}).json()["id"]
+    secret = api.post(f"/customers/{customer}/create-secret").json()["secret"]
     for path, method, op in operations(document):
         url = re.sub(r"{\w+}", "x_1", path)
+        # Each operation authorised as it documents: an API key, or a customer secret.
+        key = secret if op.get("security") == [{"CustomerSecretAuth": []}] else api.key
+        auth = {"Authorization": f"Basic {key}"}
         not_json = api.client.request(
-            method, url, content=b"amount=1", headers=api.headers(**{"Content-Type": "text/plain"})
+            method, url, content=b"amount=1", headers=api.headers(**{"Content-Type": "text/plain", **auth})
         )
         too_large = api.client.request(
-            method, url, content=b"{}", headers=api.headers(**{"Content-Length": "70000"})
+            method, url, content=b"{}", headers=api.headers(**{"Content-Length": "70000", **auth})
         )
         assert not_json.status_code == 415, f"{method.upper()} {path}: {not_json.text}"
         assert too_large.status_code == 413, f"{method.upper()} {path}: {too_large.text}"

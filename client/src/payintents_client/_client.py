@@ -18,6 +18,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar
 
 import httpx
 
+from payintents_client import _customer_operations as cops
 from payintents_client import _operations as ops
 from payintents_client import _sandbox_operations as sandbox_ops
 from payintents_client import _terminal_operations as terminal_ops
@@ -88,6 +89,7 @@ class PaymentIntents(_Resource):
     change_tips = _blocking(ops.change_tips)
     refresh_client_session_secret = _blocking(ops.refresh_client_session_secret)
     send_receipt = _blocking(ops.send_receipt)
+    charge = _blocking(cops.charge)
 
     def search(
         self,
@@ -122,6 +124,7 @@ class AsyncPaymentIntents(_AsyncResource):
     change_tips = _awaitable(ops.change_tips)
     refresh_client_session_secret = _awaitable(ops.refresh_client_session_secret)
     send_receipt = _awaitable(ops.send_receipt)
+    charge = _awaitable(cops.charge)
 
     async def search(
         self,
@@ -222,6 +225,54 @@ class AsyncTerminalSessions(_AsyncResource):
     get = _awaitable(terminal_ops.get_session)
     cancel = _awaitable(terminal_ops.cancel_session)
     answer_signature = _awaitable(terminal_ops.answer_signature)
+
+
+class Customers(_Resource):
+    """``client.customers``: customers, their secrets and saved cards."""
+
+    create = _blocking(cops.create_customer)
+    get = _blocking(cops.get_customers)
+    update = _blocking(cops.update_customer)
+    delete = _blocking(cops.delete_customer)
+    create_secret = _blocking(cops.create_customer_secret)
+    search_page = _blocking(cops.search_customers)
+    payment_methods = _blocking(cops.payment_methods)
+    delete_payment_method = _blocking(cops.delete_payment_method)
+
+
+class AsyncCustomers(_AsyncResource):
+    """``client.customers`` of an ``AsyncClient``."""
+
+    create = _awaitable(cops.create_customer)
+    get = _awaitable(cops.get_customers)
+    update = _awaitable(cops.update_customer)
+    delete = _awaitable(cops.delete_customer)
+    create_secret = _awaitable(cops.create_customer_secret)
+    search_page = _awaitable(cops.search_customers)
+    payment_methods = _awaitable(cops.payment_methods)
+    delete_payment_method = _awaitable(cops.delete_payment_method)
+
+
+class SetupIntents(_Resource):
+    """``client.setup_intents``: save a card for merchant-initiated charges."""
+
+    create = _blocking(cops.create_setup_intent)
+    get = _blocking(cops.get_setup_intent)
+    cancel = _blocking(cops.cancel_setup_intent)
+    refresh_client_session_secret = _blocking(cops.refresh_setup_secret)
+    get_public = _blocking(cops.get_public_setup_intent)
+    refresh_public_client_session_secret = _blocking(cops.refresh_public_setup_secret)
+
+
+class AsyncSetupIntents(_AsyncResource):
+    """``client.setup_intents`` of an ``AsyncClient``."""
+
+    create = _awaitable(cops.create_setup_intent)
+    get = _awaitable(cops.get_setup_intent)
+    cancel = _awaitable(cops.cancel_setup_intent)
+    refresh_client_session_secret = _awaitable(cops.refresh_setup_secret)
+    get_public = _awaitable(cops.get_public_setup_intent)
+    refresh_public_client_session_secret = _awaitable(cops.refresh_public_setup_secret)
 
 
 class Sandbox(_Resource):
@@ -336,6 +387,8 @@ class Client:
         self.sandbox = Sandbox(self)
         self.terminals = Terminals(self)
         self.terminal_sessions = TerminalSessions(self)
+        self.customers = Customers(self)
+        self.setup_intents = SetupIntents(self)
 
     def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""
@@ -402,6 +455,8 @@ class AsyncClient:
         self.sandbox = AsyncSandbox(self)
         self.terminals = AsyncTerminals(self)
         self.terminal_sessions = AsyncTerminalSessions(self)
+        self.customers = AsyncCustomers(self)
+        self.setup_intents = AsyncSetupIntents(self)
 
     async def _execute(self, call: Call[T]) -> T:
         """Send ``call``, retrying per the policy in ``_transport``; the parsed answer or a typed error."""

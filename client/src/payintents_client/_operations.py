@@ -60,6 +60,8 @@ class Call(Generic[T]):
     params: Mapping[str, str] | None = None
     idempotency_key: str | None = None
     read_only: bool = False
+    # Sent instead of the API key (a customer's own operations take the customer's secret).
+    authorization: str | None = None
 
     @property
     def replay_safe(self) -> bool:

@@ -114,6 +114,8 @@ def request_arguments(call: Call[Any]) -> dict[str, Any]:
         headers["Content-Type"] = "application/json"
     if call.idempotency_key is not None:
         headers["IdempotencyKey"] = call.idempotency_key
+    if call.authorization is not None:
+        headers["Authorization"] = call.authorization
     return {
         "method": call.method,
         "url": call.path,

@@ -11,7 +11,7 @@ from typing import Protocol
 from payintents.domain.card import mask_card_number, shown_last_digits
 from payintents.domain.intent import PaymentIntent
 from payintents.domain.money_operation import MoneyOperation, OperationKind, ProcessorOutcome
-from payintents.domain.sandbox import FailOutcome, InjectedFailure
+from payintents.domain.sandbox import FailOutcome
 from payintents.service.ports import (
     CardResult,
     Clock,
@@ -34,6 +34,11 @@ DECLINE_REASONS = {
 }
 PROCESSOR_ERROR_CARD = "4111110000000119"
 TIMEOUT_CARD = "4111110000000127"
+# Saved without trouble, but every merchant-initiated charge of it is declined (ADR 0028).
+CHARGE_DECLINED_CARD = "4111110000000135"
+# The tokens of saved sandbox cards: what a later merchant-initiated charge does.
+APPROVING_TOKEN = "sandbox-card:approves"  # noqa: S105 (a test card's behaviour, no secret)
+DECLINING_TOKEN = "sandbox-card:declines-charges"  # noqa: S105
 
 _SCHEMES = {"4": "VISA", "5": "MASTERCARD"}
 CHALLENGE_FAILED = "AUTHENTICATION FAILED"
@@ -47,6 +52,7 @@ SANDBOX_CARDS = (
     SandboxCard("4111110000000051", "12/29", "123", "Declined: insufficient funds"),
     SandboxCard(PROCESSOR_ERROR_CARD, "12/29", "123", "Processor error"),
     SandboxCard(TIMEOUT_CARD, "12/29", "123", "Processor timeout"),
+    SandboxCard(CHARGE_DECLINED_CARD, "12/29", "123", "Succeeds; saved, later charges are declined"),
 )
 
 
@@ -76,13 +82,19 @@ class SandboxProcessor:
         self._sleep = sleep
 
     async def authorize(self, intent: PaymentIntent, card_number: str, expiry: str, cvv: str) -> CardResult:
-        card = card_summary(card_number, expiry)
-        if card_number == SUCCESS_CARD:
-            return CardResult("approved", card)
-        if card_number == CHALLENGE_CARD:
+        verified = await self.verify_card(card_number, expiry, cvv)
+        if verified.outcome == "challenge" and intent.document.get("cardHolderNotPresent"):
             # A cardholder-not-present (MOTO) payment has nobody to authenticate: no 3-D Secure.
-            present = not intent.document.get("cardHolderNotPresent")
-            return CardResult("challenge" if present else "approved", card)
+            return await self.complete_verification(verified.card, passed=True)
+        return verified
+
+    async def verify_card(self, card_number: str, expiry: str, cvv: str) -> CardResult:
+        card = card_summary(card_number, expiry)
+        if card_number in (SUCCESS_CARD, CHARGE_DECLINED_CARD):
+            token = DECLINING_TOKEN if card_number == CHARGE_DECLINED_CARD else APPROVING_TOKEN
+            return CardResult("approved", card, token)
+        if card_number == CHALLENGE_CARD:
+            return CardResult("challenge", card, APPROVING_TOKEN)
         if card_number == PROCESSOR_ERROR_CARD:
             raise ProcessorUnavailableError("The card processor failed (sandbox test card); nothing changed.")
         if card_number == TIMEOUT_CARD:
@@ -96,13 +108,17 @@ class SandboxProcessor:
         # The card is the one that was challenged, remembered on the AuthChallenged event.
         challenged = [e.card for e in intent.events if e.event_type == "AuthChallenged" and e.card]
         card = dict(challenged[-1]) if challenged else {}
+        return await self.complete_verification(card, passed)
+
+    async def complete_verification(self, card: dict[str, str], passed: bool) -> CardResult:
         if not passed:
             return CardResult("declined", {**card, "message": CHALLENGE_FAILED})
-        return CardResult("approved", card)
+        # Only the challenge card asks for 3-D Secure, and it approves.
+        return CardResult("approved", card, APPROVING_TOKEN)
 
     async def perform(self, operation: MoneyOperation) -> None:
         # Applied first, answered after: a "slow" answer is late, not the work (service/fault_injection.py).
-        asked = _outcome_asked(operation.injected)
+        asked = _outcome_asked(operation)
         stands = await self._ledger.record(operation.processor_key, operation, asked)
         _answer(stands, operation.kind)
 
@@ -179,8 +195,12 @@ class StoredLedger:
         return await self._runner.read(lambda uow: uow.processor_ledger.find(key))
 
 
-def _outcome_asked(injected: InjectedFailure | None) -> ProcessorOutcome:
+def _outcome_asked(operation: MoneyOperation) -> ProcessorOutcome:
+    injected = operation.injected
     if injected is None or injected.outcome is FailOutcome.SLOW:
+        token = (operation.details or {}).get("processorToken")
+        if operation.kind is OperationKind.CHARGE and token != APPROVING_TOKEN:
+            return ProcessorOutcome.DECLINED
         return ProcessorOutcome.SUCCEEDED
     if injected.outcome is FailOutcome.DECLINED:
         return ProcessorOutcome.DECLINED
@@ -190,7 +210,10 @@ def _outcome_asked(injected: InjectedFailure | None) -> ProcessorOutcome:
 def _answer(outcome: ProcessorOutcome, kind: OperationKind) -> None:
     """Fail the way the test asked, or return: the operation succeeded."""
     if outcome is ProcessorOutcome.DECLINED:
-        raise ProcessorDeclinedError(f"The card processor declined the {kind} (sandbox: fail-next declined).")
+        raise ProcessorDeclinedError(
+            f"The card processor declined the {kind} (sandbox: fail-next declined, or a saved test "
+            "card whose charges are declined)."
+        )
     if outcome is ProcessorOutcome.FAILED:
         raise ProcessorUnavailableError(
             f"The card processor failed to process the {kind} (sandbox: fail-next processor_error); "

@@ -22,6 +22,8 @@ class OperationKind(StrEnum):
     REFUND = "refund"
     CAPTURE = "capture"
     REVERSAL = "reversal"
+    # A merchant-initiated charge of a saved card (ADR 0028).
+    CHARGE = "charge"
 
 
 class OperationStatus(StrEnum):

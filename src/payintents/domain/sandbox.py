@@ -18,6 +18,7 @@ MAX_ADVANCE = timedelta(days=3650)
 class FailOperation(StrEnum):
     CAPTURE = "capture"
     REFUND = "refund"
+    CHARGE = "charge"
 
 
 class FailOutcome(StrEnum):

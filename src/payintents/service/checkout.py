@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from payintents.domain import lifecycle
-from payintents.domain.errors import NotFoundError, StateConflictError
+from payintents.domain.errors import NotFoundError, StateConflictError, ValidationError
 from payintents.domain.intent import Environment, PaymentIntent, Status
+from payintents.service.customers import save_card_as_method
 from payintents.service.dependencies import Dependencies
 from payintents.service.intent_saves import save_with_events
 from payintents.service.ports import CardResult, RequestContext, UnitOfWork
@@ -26,6 +27,8 @@ class CardDetails:
     expiry: str
     cvv: str
     name: str | None
+    # Keep the card for the intent's customer (``customer.id``) once the payment is approved.
+    save: bool = False
 
 
 async def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentIntent:
@@ -33,6 +36,8 @@ async def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentI
     on fresh state. An intent out of attempts refuses before the processor is asked."""
     payable, ctx = await deps.runner().read(lambda uow: _payable_on_its_clock(deps, uow, intent_id))
     lifecycle.ensure_attempts_left(payable)
+    if card.save:
+        await deps.runner().read(lambda uow: _customer_of(uow, payable))
     result = await deps.processor.authorize(payable, card.number, card.expiry, card.cvv)
     if card.name:
         result.card["cardName"] = card.name
@@ -42,9 +47,24 @@ async def pay(deps: Dependencies, intent_id: str, card: CardDetails) -> PaymentI
         if result.outcome != "approved":
             # Concurrent attempts each passed the first check: the bound holds at the write.
             lifecycle.ensure_attempts_left(intent)
-        return _settle(deps, uow, intent, result, ctx)
+        paid = _settle(deps, uow, intent, result, ctx)
+        if card.save and result.outcome == "approved" and result.token:
+            save_card_as_method(
+                deps, uow, intent.scope, result, result.token, ctx.now(deps.clock), _customer_of(uow, intent)
+            )
+        return paid
 
     return await deps.runner().write(settle)
+
+
+def _customer_of(uow: UnitOfWork, intent: PaymentIntent) -> str:
+    """The customer a card paid on ``intent`` is saved for: its ``customer.id``, which must exist."""
+    customer_id = (intent.document.get("customer") or {}).get("id")
+    if not customer_id or uow.customers.get(intent.scope, customer_id) is None:
+        raise ValidationError(
+            {"saveCard": ["Saving a card needs a payment intent created with the customer.id of a customer."]}
+        )
+    return str(customer_id)
 
 
 async def complete_challenge(deps: Dependencies, intent_id: str, passed: bool) -> PaymentIntent:

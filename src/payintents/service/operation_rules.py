@@ -1,5 +1,6 @@
 """What each kind of money operation writes once its outcome is known: on success, the refund,
-capture or reversal itself with its outbox events; on failure, the reservation given back.
+capture, reversal or merchant-initiated charge itself with its outbox events; on failure, the
+reservation given back.
 
 Every function here runs inside the record step's transaction, after the operation row was moved
 out of ``pending`` (so it runs once per operation, whoever records it), and builds everything from
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from payintents.domain import lifecycle
+from payintents.domain import lifecycle, setup_intent
 from payintents.domain.events import EventName, OutboxEvent, status_event
 from payintents.domain.intent import PaymentIntent, Status
 from payintents.domain.money_operation import MoneyOperation, OperationKind
@@ -109,6 +110,20 @@ def _reverse(intent: PaymentIntent, operation: MoneyOperation) -> None:
     lifecycle.reverse(intent, operation.object_id, operation.requested_at)
 
 
+def _charge_succeeded(deps: Dependencies, uow: UnitOfWork, operation: MoneyOperation) -> None:
+    """A merchant-initiated charge: the intent paid, and its setup intent Completed."""
+    details = operation.details or {}
+
+    def change(intent: PaymentIntent, operation: MoneyOperation) -> None:
+        setup_intent.charge_intent(intent, operation.object_id, details, operation.requested_at)
+
+    _change_succeeded(change)(deps, uow, operation)
+    found = uow.setup_intents.get(operation.scope, str(details.get("setupIntentId")))
+    if found is not None:
+        setup_intent.complete(found, operation.requested_at)
+        uow.setup_intents.save(found)
+
+
 def _release_change(deps: Dependencies, uow: UnitOfWork, operation: MoneyOperation) -> None:
     uow.intents.release_operation(operation.scope, operation.intent_id, operation.id)
 
@@ -117,4 +132,5 @@ RULES: dict[OperationKind, OperationRules] = {
     OperationKind.REFUND: OperationRules(_refund_succeeded, _release_refund),
     OperationKind.CAPTURE: OperationRules(_change_succeeded(_capture), _release_change),
     OperationKind.REVERSAL: OperationRules(_change_succeeded(_reverse), _release_change),
+    OperationKind.CHARGE: OperationRules(_charge_succeeded, _release_change),
 }

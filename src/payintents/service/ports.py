@@ -16,6 +16,11 @@ from payintents.domain.receipts import Receipt
 from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, InjectedFailure
 from payintents.domain.webhooks import Subscription
+from payintents.service.customer_ports import (
+    CustomerRepository,
+    PaymentMethodRepository,
+    SetupIntentRepository,
+)
 from payintents.service.dashboard_ports import DashboardRepository
 from payintents.service.terminal_ports import TerminalRepository
 
@@ -343,6 +348,12 @@ class UnitOfWork(Protocol):
     def receipts(self) -> ReceiptRepository: ...
     @property
     def terminals(self) -> TerminalRepository: ...
+    @property
+    def customers(self) -> CustomerRepository: ...
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
+    @property
+    def setup_intents(self) -> SetupIntentRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -430,6 +441,8 @@ class CardResult:
 
     outcome: str  # "approved" | "declined" | "challenge"
     card: dict[str, str]
+    # What the processor will charge this card by later, where it may be saved (ADR 0028).
+    token: str | None = None
 
 
 class ProcessorDeclinedError(Exception):
@@ -517,8 +530,15 @@ class Processor(Protocol):
         """The card's answer; may pause (the sandbox's timeout card), holding no thread."""
 
     async def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult: ...
+    async def verify_card(self, card_number: str, expiry: str, cvv: str) -> CardResult:
+        """Check a card to save it, charging nothing (a setup intent): its answer and token."""
+
+    async def complete_verification(self, card: dict[str, str], passed: bool) -> CardResult:
+        """The 3-D Secure answer for a card ``verify_card`` challenged (``card`` as it answered)."""
+
     async def perform(self, operation: MoneyOperation) -> None:
-        """Carry out a refund, capture or reversal under ``operation.processor_key``: a repeated
+        """Carry out a refund, capture, reversal or merchant-initiated charge (its saved card's
+        token in ``operation.details``) under ``operation.processor_key``: a repeated
         call with the same key applies nothing twice. Raise ProcessorDeclinedError or
         ProcessorUnavailableError when it did not succeed. ``operation.injected`` is a failure a
         sandbox test asked for; a real acquirer connector ignores it."""

@@ -19,11 +19,13 @@ from payintents.service.ports import StoreBusyError
 from payintents.service.reporting import check_ready
 from payintents.web import (
     checkout_routes,
+    customer_routes,
     epos_routes,
     intent_routes,
     receipt_routes,
     refund_routes,
     sandbox_routes,
+    setup_intent_routes,
     terminal_routes,
     webhook_routes,
 )
@@ -111,6 +113,8 @@ def build_app(
         *intent_routes.ROUTES,
         *receipt_routes.ROUTES,
         *epos_routes.ROUTES,
+        *setup_intent_routes.ROUTES,
+        *customer_routes.ROUTES,
         *checkout_routes.ROUTES,
         *webhook_routes.ROUTES,
         *sandbox_routes.ROUTES,

@@ -70,9 +70,10 @@ NOT_FOUND = "There is no payment to make here: the link is wrong, or the payment
 Handler = Callable[[Dependencies, str, dict[str, str]], Awaitable[Response]]
 
 
-def page_route(path: str, **handlers: Handler) -> Route:
+def page_route(path: str, id_name: str = "paymentIntentId", **handlers: Handler) -> Route:
     """One route per path (a wrong method answers 405 naming every allowed one) running the
-    method's handler: the form read (POST), the handler, and every failure shown as an HTML page."""
+    method's handler: the form read (POST), the handler, and every failure shown as an HTML page.
+    ``id_name``: the path parameter naming the intent (a payment or a setup intent)."""
 
     async def endpoint(request: Request) -> Response:
         deps: Dependencies = request.app.state.deps
@@ -80,7 +81,7 @@ def page_route(path: str, **handlers: Handler) -> Route:
         try:
             refuse_impossible_input(request)
             form = parse_form(request, await read_body(request)) if request.method == "POST" else {}
-            intent_id = str(request.path_params["paymentIntentId"])
+            intent_id = str(request.path_params[id_name])
             return await handler(deps, intent_id, form)
         except RequestRefusedError as refused:
             return _message(refused.status, NOT_FOUND if refused.status == 404 else refused.detail or "")
@@ -114,10 +115,10 @@ async def pay(deps: Dependencies, intent_id: str, form: dict[str, str]) -> Respo
     if intent.status is not Status.CREATED:
         return _paid(intent)  # a second press of Pay, or a resent form
     try:
-        card = _card_from(form)
+        card = card_from(form)
         intent = await checkout.pay(deps, intent_id, card)
     except ValidationError as invalid:
-        return _card_form(deps, intent, 400, "Check the card details.", _field_errors(invalid))
+        return _card_form(deps, intent, 400, "Check the card details.", field_errors(invalid))
     except (ProcessorUnavailableError, ProcessorTimeoutError) as failed:
         return _card_form(deps, intent, expected_status(failed) or 502, TRY_AGAIN[type(failed)])
     except AttemptsExhaustedError as exhausted:
@@ -169,18 +170,21 @@ def _paid(intent: PaymentIntent) -> Response:
     return _see_other(redirect_url or f"/checkout/{intent.id}", intent)
 
 
-def _card_from(form: dict[str, str]) -> checkout.CardDetails:
+def card_from(form: dict[str, str]) -> checkout.CardDetails:
+    """The card a form sent; its "Save this card" checkbox sends ``saveCard=true`` when ticked."""
     fields = {name: value for name, value in form.items() if not (name == "cardName" and not value.strip())}
+    save = fields.pop("saveCard", "") == "true"
     body = schemas.PAY.read(fields)
     return checkout.CardDetails(
         number="".join(body.card_number.split()),
         expiry=body.expiry_date.strip(),
         cvv=body.cvv.strip(),
         name=body.card_name,
+        save=save,
     )
 
 
-def _field_errors(invalid: ValidationError) -> list[str]:
+def field_errors(invalid: ValidationError) -> list[str]:
     return [message for messages in invalid.errors.values() for message in messages]
 
 
@@ -191,8 +195,12 @@ def _card_form(
     message: str = "",
     errors: list[str] | None = None,
 ) -> Response:
-    cards = [_offered(card) for card in deps.processor.sandbox_cards]
-    return _render("pay.html", status, intent, message=message, errors=errors or [], cards=cards)
+    cards = offered_cards(deps)
+    # Offered where the card can be kept: the intent names its customer (ADR 0028).
+    offer_save = bool((intent.document.get("customer") or {}).get("id"))
+    return _render(
+        "pay.html", status, intent, message=message, errors=errors or [], cards=cards, offer_save=offer_save
+    )
 
 
 def _paid_page(intent: PaymentIntent) -> Response:
@@ -252,6 +260,11 @@ def _item_line(line: dict[str, Any]) -> dict[str, Any]:
         "value": amount.get("value", 0),
         "currency": amount.get("currencyCode", ""),
     }
+
+
+def offered_cards(deps: Dependencies) -> list[dict[str, str]]:
+    """The sandbox's test cards as the card forms list them."""
+    return [_offered(card) for card in deps.processor.sandbox_cards]
 
 
 def _offered(card: SandboxCard) -> dict[str, str]:

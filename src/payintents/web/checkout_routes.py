@@ -9,6 +9,7 @@ body. They run on the event loop: a sandbox pause (the timeout test card) holds 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,36 +17,64 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from payintents.domain.intent import PaymentIntent
-from payintents.service import checkout
+from payintents.domain.setup_intent import SetupIntent
+from payintents.service import checkout, setup_intents
 from payintents.service.dependencies import Dependencies
-from payintents.web import checkout_pages, public_url
+from payintents.web import checkout_pages, public_url, setup_pages
 from payintents.web import request_schemas as schemas
 from payintents.web.checkout_pages import page_route
+from payintents.web.customer_presenters import present_setup_to_shopper
 from payintents.web.endpoint import json_response
 from payintents.web.http_input import parse_json, read_body, refuse_impossible_input
 from payintents.web.presenters import present_to_payer
 from payintents.web.problems import response_for_exception, trace_id_of
-from payintents.web.request_bodies import ChallengeBody, PayBody
+from payintents.web.request_bodies import ChallengeBody, SaveCardBody
 from payintents.web.templating import STATIC_DIR
 from payintents.web.wire import B, Body
 
+T = TypeVar("T")
+
 
 async def pay(request: Request) -> Response:
-    return await _post(request, schemas.PAY, _pay)
+    return await _post(request, schemas.SAVE_CARD, _pay)
 
 
 async def challenge(request: Request) -> Response:
     return await _post(request, schemas.CHALLENGE, _challenge)
 
 
-async def _pay(deps: Dependencies, intent_id: str, body: PayBody) -> PaymentIntent:
-    card = checkout.CardDetails(
+async def save_card(request: Request) -> Response:
+    return await _post(request, schemas.SAVE_CARD, _save, "setupIntentId", _present_setup)
+
+
+async def setup_challenge(request: Request) -> Response:
+    return await _post(request, schemas.CHALLENGE, _setup_challenge, "setupIntentId", _present_setup)
+
+
+async def _pay(deps: Dependencies, intent_id: str, body: SaveCardBody) -> PaymentIntent:
+    return await checkout.pay(deps, intent_id, _card(body))
+
+
+def _card(body: SaveCardBody) -> checkout.CardDetails:
+    return checkout.CardDetails(
         number=body.card_number.replace(" ", ""),
         expiry=body.expiry_date,
         cvv=body.cvv,
         name=body.card_name,
+        save=bool(body.save_card),
     )
-    return await checkout.pay(deps, intent_id, card)
+
+
+async def _save(deps: Dependencies, setup_intent_id: str, body: SaveCardBody) -> SetupIntent:
+    return await setup_intents.save_card(deps, setup_intent_id, _card(body))
+
+
+async def _setup_challenge(deps: Dependencies, setup_intent_id: str, body: ChallengeBody) -> SetupIntent:
+    return await setup_intents.complete_challenge(deps, setup_intent_id, body.passed)
+
+
+def _present_setup(intent: SetupIntent, base_url: str) -> dict[str, Any]:
+    return present_setup_to_shopper(intent, base_url)
 
 
 async def _challenge(deps: Dependencies, intent_id: str, body: ChallengeBody) -> PaymentIntent:
@@ -53,7 +82,11 @@ async def _challenge(deps: Dependencies, intent_id: str, body: ChallengeBody) ->
 
 
 async def _post(
-    request: Request, schema: Body[B], action: Callable[[Dependencies, str, B], Awaitable[PaymentIntent]]
+    request: Request,
+    schema: Body[B],
+    action: Callable[[Dependencies, str, B], Awaitable[T]],
+    id_name: str = "paymentIntentId",
+    present: Callable[[T, str], dict[str, Any]] = present_to_payer,  # type: ignore[assignment]
 ) -> Response:
     trace_id = trace_id_of(request)
     try:
@@ -61,14 +94,14 @@ async def _post(
         raw = await read_body(request)
         body = schema.read(parse_json(request, raw, body_required=True))
         deps: Dependencies = request.app.state.deps
-        intent_id = str(request.path_params["paymentIntentId"])
-        intent = await action(deps, intent_id, body)
-        return json_response(present_to_payer(intent, public_url.base_url(request)))
+        found = await action(deps, str(request.path_params[id_name]), body)
+        return json_response(present(found, public_url.base_url(request)))
     except Exception as exc:
         return response_for_exception(exc, trace_id)
 
 
 _PAGE = "/checkout/{paymentIntentId}"
+_SETUP = "/setup/{setupIntentId}"
 
 ROUTES: list[BaseRoute] = [
     Mount("/checkout/static", app=StaticFiles(directory=STATIC_DIR), name="checkout-static"),
@@ -76,4 +109,14 @@ ROUTES: list[BaseRoute] = [
     page_route(f"{_PAGE}/challenge", GET=checkout_pages.show_challenge, POST=checkout_pages.answer_challenge),
     Route(f"{_PAGE}/pay", pay, methods=["POST"]),
     Route(f"{_PAGE}/3ds", challenge, methods=["POST"]),
+    # A setup intent's card form (ADR 0028): saves a card, charges nothing.
+    page_route(_SETUP, "setupIntentId", GET=setup_pages.show, POST=setup_pages.save),
+    page_route(
+        f"{_SETUP}/challenge",
+        "setupIntentId",
+        GET=setup_pages.show_challenge,
+        POST=setup_pages.answer_challenge,
+    ),
+    Route(f"{_SETUP}/save", save_card, methods=["POST"]),
+    Route(f"{_SETUP}/3ds", setup_challenge, methods=["POST"]),
 ]

@@ -18,7 +18,8 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from enum import Enum
 from typing import Any, Generic
 
 from starlette.concurrency import run_in_threadpool
@@ -31,6 +32,7 @@ from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import check_key, fingerprint
 from payintents.domain.intent import Environment, Scope
 from payintents.service.accounts import OpenedKey, open_session
+from payintents.service.customers import open_customer_session
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest
 from payintents.service.ports import RequestContext
@@ -50,6 +52,12 @@ from payintents.web.wire import B, Body, Obj, validate
 # A call's typed body; covariant, so helpers that read no body take ``ApiCall[object]``.
 BodyT_co = TypeVar("BodyT_co", covariant=True, default=None)
 UNAUTHORIZED_DETAIL = "A valid API key is required: send 'Authorization: Basic <your_api_key>'."
+# How many comma-joined credentials one Authorization header may carry to be looked at.
+MAX_CREDENTIALS = 3
+UNAUTHORIZED_CUSTOMER_DETAIL = (
+    "A valid customer secret is required: send 'Authorization: Basic <customer secret>' "
+    "(POST /customers/{customerId}/create-secret issues one)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +78,18 @@ class ApiCall(Generic[BodyT_co]):
     trace_id: str
     # The request's clock offset and armed-failure flag, for use cases that take them explicitly.
     context: RequestContext
+    # The customer a customer secret opened (Auth.CUSTOMER_SECRET operations only).
+    customer_id: str | None = None
 
     def path_param(self, name: str) -> str:
         return str(self.request.path_params[name])
+
+    def limited_path_param(self, name: str, max_length: int) -> str:
+        """A path parameter Dojo limits in length; a longer one is a 400 naming it."""
+        value = self.path_param(name)
+        if len(value) > max_length:
+            raise ValidationError({name: [f"The {name} must be at most {max_length} characters."]})
+        return value
 
     @property
     def base_url(self) -> str:
@@ -89,6 +106,20 @@ class ApiCall(Generic[BodyT_co]):
 # A plain handler runs where its operation says; an async one runs on the event loop and awaits
 # its use case, which runs its units of work through ``Dependencies.runner()``.
 Handler = Callable[[ApiCall[B]], Response] | Callable[[ApiCall[B]], Awaitable[Response]]
+
+
+class Auth(Enum):
+    """What authorises an operation: an API key (most), a customer secret (a customer's own saved
+    cards), or nothing but the object's id, which is then the capability (public setup intents)."""
+
+    API_KEY = "api_key"
+    CUSTOMER_SECRET = "customer_secret"  # noqa: S105 (a name)
+    NONE = "none"
+
+
+# The scope of a request nobody authenticated (Auth.NONE): production, so it is never logged as
+# a sandbox request; its use case finds the object by id and works in the object's own scope.
+ANONYMOUS_SCOPE = Scope("anonymous", Environment.PRODUCTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +146,7 @@ class Operation(Generic[B]):
     headers: tuple[tuple[str, bool], ...] = ()
     # The schema of its error bodies (the terminal API's have every member, some null).
     problem_schema: str = "Problem"
+    auth: Auth = Auth.API_KEY
 
 
 class ApiRoute(Route):
@@ -158,6 +190,7 @@ class _Session:
 
     key: OpenedKey
     started: float
+    customer_id: str | None = None
 
     @property
     def scope(self) -> Scope:
@@ -175,7 +208,7 @@ async def _handle_async(request: Request, operation: Operation, raw: bytes, trac
     started = time.perf_counter()
     try:
         # Authentication only reads: where the runner runs reads (SQLite: right here).
-        session = await deps.runner().look_up(lambda: _open(request, started))
+        session = await deps.runner().look_up(lambda: _open(request, started, operation.auth))
     except Exception as exc:
         return response_for_exception(exc, trace_id)
     try:
@@ -198,22 +231,32 @@ def _call(request: Request, operation: Operation, raw: bytes, trace_id: str, ses
     document, body = _validate_request(request, operation, parsed)
     check_fields_exist_in(version, document)
     deps: Dependencies = request.app.state.deps
-    return ApiCall(request, deps, session.scope, version, body, document, trace_id, session.context)
+    return ApiCall(
+        request, deps, session.scope, version, body, document, trace_id, session.context, session.customer_id
+    )
 
 
 def _handle(request: Request, operation: Operation, raw: bytes, trace_id: str) -> Response:
     try:
-        session = _open(request, time.perf_counter())
+        session = _open(request, time.perf_counter(), operation.auth)
     except Exception as exc:
         return response_for_exception(exc, trace_id)
     return _serve(request, operation, raw, trace_id, session)
 
 
-def _open(request: Request, started: float) -> _Session:
-    key = _authenticate(request.app.state.deps, request.headers.get("authorization"))
+def _open(request: Request, started: float, auth: Auth = Auth.API_KEY) -> _Session:
+    deps: Dependencies = request.app.state.deps
+    header = request.headers.get("authorization")
+    customer_id = None
+    if auth is Auth.NONE:
+        key = OpenedKey(ANONYMOUS_SCOPE, timedelta(0), failures_armed=False)
+    elif auth is Auth.CUSTOMER_SECRET:
+        key, customer_id = _authenticate_customer(deps, header)
+    else:
+        key = _authenticate(deps, header)
     # Per-key limit (429), before any other work: a refused request is not even logged.
     request.app.state.rate_limiter.admit(key.scope)
-    return _Session(key, started)
+    return _Session(key, started, customer_id)
 
 
 def _serve(request: Request, operation: Operation, raw: bytes, trace_id: str, session: _Session) -> Response:
@@ -273,6 +316,18 @@ def _authenticate(deps: Dependencies, header: str | None) -> OpenedKey:
     if opened is None:
         raise RequestRefusedError(401, UNAUTHORIZED_DETAIL)
     return opened
+
+
+def _authenticate_customer(deps: Dependencies, header: str | None) -> tuple[OpenedKey, str]:
+    """``Basic <customer secret>`` (or the bare secret). Dojo's PHP SDK sends the merchant's key
+    too, in the same header joined by a comma: the one credential that is a customer secret counts."""
+    for credential in (header or "").split(",")[:MAX_CREDENTIALS]:
+        scheme, _, rest = credential.strip().partition(" ")
+        secret = rest.strip() if scheme.lower() == "basic" else scheme
+        opened = open_customer_session(deps, secret) if secret else None
+        if opened is not None:
+            return opened
+    raise RequestRefusedError(401, UNAUTHORIZED_CUSTOMER_DETAIL)
 
 
 def json_response(value: Any, status_code: int = 200) -> Response:

@@ -53,8 +53,10 @@ def resolve_version(header: str | None) -> date:
 
 # Every id this server mints is made of these characters, and none is longer than 64.
 _ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# The refund route answers a too-long refundId with Dojo's 400 (maxLength 50) itself.
-_LENGTH_CHECKED_BY_ROUTE = frozenset({"refundId"})
+# These routes answer a too-long id with Dojo's 400 (its maxLength) themselves.
+_LENGTH_CHECKED_BY_ROUTE = frozenset({"refundId", "customerId", "paymentMethodId", "setupIntentId"})
+# Dojo's GET /customers/{customerId} takes several ids separated by commas.
+_ID_LISTS = frozenset({"customerId"})
 
 
 def refuse_impossible_input(request: Request) -> None:
@@ -69,7 +71,10 @@ def refuse_impossible_input(request: Request) -> None:
 
 
 def _plausible_id(name: str, value: str) -> bool:
-    return is_plausible_id(value[:64] if name in _LENGTH_CHECKED_BY_ROUTE else value)
+    parts = value.split(",") if name in _ID_LISTS else [value]
+    if name in _LENGTH_CHECKED_BY_ROUTE:
+        parts = [part[:64] for part in parts]
+    return all(is_plausible_id(part) for part in parts)
 
 
 def is_plausible_id(value: str) -> bool:

@@ -16,12 +16,15 @@ from starlette.routing import BaseRoute
 
 from payintents import __version__
 from payintents.domain.idempotency import MAX_KEY_LENGTH
-from payintents.web.endpoint import ApiRoute, Operation
+from payintents.web.customer_openapi import CUSTOMER_SCHEMAS
+from payintents.web.customer_routes import MAX_ID_LENGTH
+from payintents.web.endpoint import ApiRoute, Auth, Operation
 from payintents.web.http_input import SUPPORTED_VERSIONS
 from payintents.web.openapi_links import add_links
 from payintents.web.openapi_schemas import RESPONSE_SCHEMAS, JsonSchema, ref
 from payintents.web.openapi_terminal_schemas import TERMINAL_SCHEMAS
 from payintents.web.refund_routes import MAX_REFUND_ID_LENGTH
+from payintents.web.setup_intent_routes import MAX_SETUP_INTENT_ID_LENGTH
 
 # Every API operation can answer these: bad version header, bad key, body too large (413) or not
 # JSON (415) whether or not the operation takes one, key's rate limit, store busy.
@@ -35,7 +38,10 @@ PRINTABLE_ASCII = "^[ -~]*[!-~][ -~]*$"
 PRINTABLE_ASCII_OR_EMPTY = "^[ -~]*$"
 # Path parameters the route itself limits (longer ones answer 400); the rest are plain strings.
 _PATH_PARAM_SCHEMAS: dict[str, JsonSchema] = {
-    "refundId": {"type": "string", "maxLength": MAX_REFUND_ID_LENGTH}
+    "refundId": {"type": "string", "maxLength": MAX_REFUND_ID_LENGTH},
+    "customerId": {"type": "string", "maxLength": MAX_ID_LENGTH},
+    "paymentMethodId": {"type": "string", "maxLength": MAX_ID_LENGTH},
+    "setupIntentId": {"type": "string", "maxLength": MAX_SETUP_INTENT_ID_LENGTH},
 }
 DOJO_TAG = "Dojo API"
 EXTENSION_TAG = "payintents extension"
@@ -66,14 +72,21 @@ def build_document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
         "tags": TAGS,
         "paths": paths,
         "components": {
-            "schemas": {**RESPONSE_SCHEMAS, **TERMINAL_SCHEMAS},
+            "schemas": {**RESPONSE_SCHEMAS, **TERMINAL_SCHEMAS, **CUSTOMER_SCHEMAS},
             "securitySchemes": {
                 "ApiKeyAuth": {
                     "type": "apiKey",
                     "in": "header",
                     "name": "Authorization",
                     "description": "Basic <raw API key>, e.g. Basic sk_sandbox_...",
-                }
+                },
+                "CustomerSecretAuth": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "Basic <customer secret>, e.g. Basic cs_sandbox_... "
+                    "(POST /customers/{customerId}/create-secret)",
+                },
             },
         },
     }
@@ -94,6 +107,10 @@ def _operation(path: str, method: str, op: Operation) -> dict[str, Any]:
         }
     if op.extension:
         document["x-payintents-extension"] = True
+    if op.auth is Auth.CUSTOMER_SECRET:
+        document["security"] = [{"CustomerSecretAuth": []}]
+    elif op.auth is Auth.NONE:
+        document["security"] = []  # the id in the path is the capability
     return document
 
 

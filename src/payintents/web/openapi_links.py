@@ -2,8 +2,8 @@
 
 Creating an intent gives the id that retrieving, capturing, reversing, refunding, cancelling it or
 sending its receipt takes; a refund gives the refund id; a subscription gives its id and its
-secrets' ids. Generated clients and stateful testers (schemathesis) follow these links to chain
-real calls.
+secrets' ids; a customer and a setup intent give the id their other operations take. Generated
+clients and stateful testers (schemathesis) follow these links to chain real calls.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ _INTENT = "/payment-intents/{paymentIntentId}"
 _SUBSCRIPTION = "/webhooks/{subscriptionId}"
 _REFUND = "/payment-intents/refunds/{refundId}"
 _SIGNING_ITEM = "/webhooks/{subscriptionId}/secrets/{secretId}"
+_CUSTOMER = "/customers/{customerId}"
+_SETUP = "/setup-intents/{setupIntentId}"
+_PUBLIC_SETUP = "/setup-intents/public/{setupIntentId}"
 
 
 def _intent_links(id_expression: str) -> dict[str, Link]:
@@ -53,6 +56,24 @@ _SECRET_LINKS: dict[str, Link] = {
     "DeleteSecret": (("delete", _SIGNING_ITEM), _SECRET_IDS),
 }
 _REQUESTED_INTENT = "$request.path.paymentIntentId"
+_CUSTOMER_IDS = {"customerId": "$response.body#/id"}
+_CUSTOMER_LINKS: dict[str, Link] = {
+    "GetCustomer": (("get", _CUSTOMER), _CUSTOMER_IDS),
+    "UpdateCustomer": (("patch", _CUSTOMER), _CUSTOMER_IDS),
+    "DeleteCustomer": (("delete", _CUSTOMER), _CUSTOMER_IDS),
+    "CreateCustomerSecret": (("post", f"{_CUSTOMER}/create-secret"), _CUSTOMER_IDS),
+}
+_SETUP_IDS = {"setupIntentId": "$response.body#/id"}
+_SETUP_LINKS: dict[str, Link] = {
+    "GetSetupIntent": (("get", _SETUP), _SETUP_IDS),
+    "CancelSetupIntent": (("delete", _SETUP), _SETUP_IDS),
+    "RefreshSetupIntentSecret": (("post", f"{_SETUP}/refresh-client-session-secret"), _SETUP_IDS),
+    "GetPublicSetupIntent": (("get", _PUBLIC_SETUP), _SETUP_IDS),
+    "RefreshPublicSetupIntentSecret": (
+        ("post", f"{_PUBLIC_SETUP}/refresh-client-session-secret"),
+        _SETUP_IDS,
+    ),
+}
 
 LINKS: dict[Target, dict[str, Link]] = {
     ("post", "/payment-intents"): _intent_links("$response.body#/id"),
@@ -63,6 +84,9 @@ LINKS: dict[Target, dict[str, Link]] = {
         **_intent_links("$response.body#/paymentIntentId"),
     },
     ("post", "/webhooks"): _subscription_links("$response.body#/id"),
+    ("post", "/customers"): _CUSTOMER_LINKS,
+    ("patch", _CUSTOMER): _CUSTOMER_LINKS,
+    ("post", "/setup-intents"): _SETUP_LINKS,
     ("get", f"{_SUBSCRIPTION}/secrets"): _SECRET_LINKS,
     ("post", f"{_SUBSCRIPTION}/secrets"): _SECRET_LINKS,
 }

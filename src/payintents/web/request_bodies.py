@@ -201,3 +201,51 @@ class ConfigureTerminalBody:
     auto_outcome: str | None
     delay_ms: int | None
     offline: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerBody:
+    """CreateCustomerRequest and UpdateCustomerRequest: the same properties, all optional."""
+
+    name: str | None
+    email_address: str | None
+    phone_number: str | None
+    vat_number: str | None
+    billing_address: Document | None
+    shipping_address: Document | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchCustomersBody:
+    limit: int | None
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSetupIntentBody:
+    reference: str
+    merchant_initiated_transaction_type: str
+    terms: str
+    description: str | None
+    customer: Document | None
+    capture_mode: CaptureMode | None
+    payment_methods: tuple[str, ...] | None
+    billing_address: Document | None
+    shipping_details: Document | None
+    config: Document | None
+    metadata: Mapping[str, str] | None
+    intended_amount: AmountBody | None
+    order_details: Document | None
+    expire_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCardBody:
+    """A card sent to the checkout's JSON twin; ``save_card`` asks to keep it for the intent's customer."""
+
+    card_number: str
+    expiry_date: str
+    cvv: str
+    card_name: str | None
+    save_card: bool | None

@@ -231,6 +231,53 @@ PAY = Body(
 
 CHALLENGE = Body(Obj({"outcome": _req(one_of("pass", "fail"))}), bodies.ChallengeBody)
 
+_CUSTOMER_DETAILS = {
+    "name": _opt(string(100)),
+    "emailAddress": _opt(string(254)),
+    "phoneNumber": _opt(string(50, 5)),
+    "vatNumber": _opt(string(50)),
+    "billingAddress": _opt(ADDRESS),
+    "shippingAddress": _opt(ADDRESS),
+}
+CREATE_CUSTOMER = Body(Obj(_CUSTOMER_DETAILS), bodies.CustomerBody)
+UPDATE_CUSTOMER = Body(Obj(_CUSTOMER_DETAILS), bodies.CustomerBody)
+
+SEARCH_CUSTOMERS = Body(
+    Obj({"limit": _opt(integer(1, 100)), "before": _opt(string(200)), "after": _opt(string(200))}),
+    bodies.SearchCustomersBody,
+)
+
+MERCHANT_INITIATED_TYPES = ("NoShow", "Unscheduled")
+CREATE_SETUP_INTENT = Body(
+    Obj(
+        {
+            "reference": _req(string(60, 1)),
+            "merchantInitiatedTransactionType": _req(one_of(*MERCHANT_INITIATED_TYPES)),
+            "terms": _req(string(10240, 1)),
+            "description": _opt(string(4096)),
+            # Dojo's Customer here: no secret or saved card, as on a payment intent.
+            "customer": _opt(
+                Obj({name: CUSTOMER.fields[name] for name in ("id", "emailAddress", "phoneNumber")})
+            ),
+            "captureMode": _opt(one_of_enum(CaptureMode)),
+            "paymentMethods": _opt(array(one_of("Card", "Wallet", "SavedCard"), 10)),
+            "billingAddress": _opt(ADDRESS),
+            "shippingDetails": _opt(SHIPPING),
+            "config": _opt(CONFIG),
+            "metadata": _opt(string_map()),
+            "intendedAmount": _opt(money(0)),
+            "orderDetails": CREATE_PAYMENT_INTENT_SHAPE.fields["orderDetails"],
+            "expireAt": _opt(date_time),
+        }
+    ),
+    bodies.CreateSetupIntentBody,
+)
+
+SAVE_CARD = Body(
+    Obj({**PAY.shape.fields, "saveCard": _opt(boolean)}),
+    bodies.SaveCardBody,
+)
+
 
 def _described(check: Check, **refinements: object) -> Check:
     """``check`` documented with rules a later layer enforces (the domain's), so the document

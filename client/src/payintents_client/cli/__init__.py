@@ -15,6 +15,7 @@ from payintents_client._client import Client
 from payintents_client._transport import DEFAULT_VERSION
 from payintents_client._version import __version__
 from payintents_client.cli._commands import UsageError, add_intent_commands
+from payintents_client.cli._customer_commands import add_customer_commands
 from payintents_client.cli._listen import add_webhook_commands
 from payintents_client.cli._output import Output
 from payintents_client.cli._terminals import DEFAULT_SOFTWARE_HOUSE, add_terminal_commands
@@ -72,7 +73,8 @@ def build_parser(prog: str = "payintents-client") -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"payintents-client {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_intent_commands(commands, common)
+    intent_commands = add_intent_commands(commands, common)
+    add_customer_commands(commands, intent_commands, common)
     add_webhook_commands(commands, common)
     add_terminal_commands(commands, common)
     return parser

@@ -275,7 +275,8 @@ def _refund_row(refund: RefundListItem, currency: str) -> list[str]:
 
 def add_intent_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], common: list[argparse.ArgumentParser]
-) -> None:
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """``refund`` and ``intents …``; the ``intents`` subcommands, for other modules to add to."""
     refund = commands.add_parser(
         "refund",
         parents=common,
@@ -324,6 +325,7 @@ def add_intent_commands(
     refunds = sub.add_parser("refunds", parents=common, help="list a payment intent's refunds")
     refunds.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
     refunds.set_defaults(handler=cmd_intents_refunds)
+    return sub
 
     receipt = sub.add_parser(
         "receipt", parents=common, help="send a payment's receipt (the sandbox records it)"

@@ -144,13 +144,17 @@ def _in_flight_disagrees() -> ColumnElement[bool]:
 
 
 def _created(kind: OperationKind) -> ColumnElement[bool]:
-    """Whether the refund or capture an operation of ``kind`` creates exists."""
+    """Whether the refund or capture an operation of ``kind`` creates exists (a charge's: the
+    capture of an Auto intent)."""
     table = refunds if kind is OperationKind.REFUND else captures
     return and_(mo.c.kind == kind.value, select(table.c.id).where(table.c.id == mo.c.object_id).exists())
 
 
 def _failed_left_something() -> ColumnElement[bool]:
-    created = or_(_created(OperationKind.REFUND), _created(OperationKind.CAPTURE))
+    # A charge's object id is the capture an Auto intent gets: a failed one must not have it.
+    created = or_(
+        *(_created(kind) for kind in (OperationKind.REFUND, OperationKind.CAPTURE, OperationKind.CHARGE))
+    )
     holding = select(pi.c.id).where(pi.c.pending_operation_id == mo.c.id).exists()
     return and_(mo.c.status == OperationStatus.FAILED.value, or_(created, holding))
 

@@ -10,17 +10,21 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select,
 from payintents.adapters.sql.prepared import PreparedStatement
 from payintents.adapters.sql.schema import (
     captures,
+    customer_secrets,
+    customers,
     idempotency_keys,
     money_operations,
     outbox_events,
     payment_events,
     payment_intents,
+    payment_methods,
     receipts,
     refunds,
     sandbox_clocks,
     sandbox_failures,
     sandbox_processor_ledger,
     sandbox_requests,
+    setup_intents,
     webhook_attempts,
     webhook_deliveries,
     webhook_secrets,
@@ -166,6 +170,10 @@ class SqlSandboxRepository:
             delete(fails).where(in_scope(fails, scope)),
             delete(log).where(in_scope(log, scope)),
             delete(payment_intents).where(in_scope(payment_intents, scope)),
+            delete(payment_methods).where(in_scope(payment_methods, scope)),
+            delete(customer_secrets).where(in_scope(customer_secrets, scope)),
+            delete(customers).where(in_scope(customers, scope)),
+            delete(setup_intents).where(in_scope(setup_intents, scope)),
         ]
         removed = sum(int(self._conn.execute(statement).rowcount) for statement in statements)
         self.set_clock_offset(scope.account_id, timedelta(0))

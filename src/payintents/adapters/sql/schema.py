@@ -458,6 +458,65 @@ dashboard_refund_log = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    # The merchant's details as sent (name, emailAddress, addresses, ...), JSON.
+    Column("details", Text, nullable=False),
+    Column("document_version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_customers_account_created", "account_id", "environment", "created_at", "id"),
+)
+
+customer_secrets = Table(
+    "customer_secrets",
+    metadata,
+    # SHA-256 of the secret: the secret itself is shown once.
+    Column("secret_hash", String(64), primary_key=True),
+    Column("customer_id", String(64), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expire_at", UtcDateTime, nullable=False),
+    Index("ix_customer_secrets_customer", "customer_id"),
+)
+
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    # None for a card a setup intent without a customer saved.
+    Column("customer_id", String(64)),
+    Column("setup_intent_id", String(64)),
+    Column("pan", String(30), nullable=False),
+    Column("expiry_date", String(10), nullable=False),
+    Column("scheme", String(20), nullable=False),
+    # What the processor charges the card by; never shown.
+    Column("processor_token", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_payment_methods_customer", "account_id", "environment", "customer_id"),
+)
+
+setup_intents = Table(
+    "setup_intents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("environment", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    # The rest of the setup intent's state (request document, secret, events...), JSON.
+    Column("state", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_setup_intents_account_created", "account_id", "environment", "created_at"),
+)
+
 # The list filtered by status, newest first, reads this index in order.
 Index(
     "ix_intents_account_status_created",

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from payintents.adapters.sql.account_store import SqlAccountRepository
+from payintents.adapters.sql.customer_store import SqlCustomerRepository, SqlPaymentMethodRepository
 from payintents.adapters.sql.dashboard_store import SqlDashboardRepository
 from payintents.adapters.sql.delivery_store import SqlDeliveryRepository
 from payintents.adapters.sql.engine import SQLITE_SYNCHRONOUS, read_only_options
@@ -35,6 +36,7 @@ from payintents.adapters.sql.prepared import run_driver_sql
 from payintents.adapters.sql.receipt_store import SqlReceiptRepository
 from payintents.adapters.sql.refund_store import SqlRefundRepository
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
+from payintents.adapters.sql.setup_intent_store import SqlSetupIntentRepository
 from payintents.adapters.sql.terminal_store import SqlTerminalRepository
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository
 from payintents.adapters.sql.write_gate import WriteGate, WriteGateTimeoutError
@@ -58,6 +60,9 @@ class SqlUnitOfWork:
     dashboard: SqlDashboardRepository
     sandbox: SqlSandboxRepository
     terminals: SqlTerminalRepository
+    customers: SqlCustomerRepository
+    payment_methods: SqlPaymentMethodRepository
+    setup_intents: SqlSetupIntentRepository
 
     def __init__(
         self,
@@ -100,6 +105,9 @@ class SqlUnitOfWork:
         self.sandbox = SqlSandboxRepository(self._conn)
         self.receipts = SqlReceiptRepository(self._conn)
         self.terminals = SqlTerminalRepository(self._conn)
+        self.customers = SqlCustomerRepository(self._conn)
+        self.payment_methods = SqlPaymentMethodRepository(self._conn)
+        self.setup_intents = SqlSetupIntentRepository(self._conn)
         return self
 
     def _open(self) -> None:

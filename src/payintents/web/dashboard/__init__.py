@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payintents.web.dashboard import (
     auth_routes,
+    customer_routes,
     developer_routes,
     payment_routes,
     refund_form_routes,
@@ -32,6 +33,7 @@ def routes() -> list[BaseRoute]:
                         *auth_routes.ROUTES,
                         *payment_routes.ROUTES,
                         *refund_form_routes.ROUTES,
+                        *customer_routes.ROUTES,
                         *developer_routes.ROUTES,
                         *terminal_routes.ROUTES,
                     ]
