@@ -393,17 +393,17 @@ WALLET_ROWS = [
     wallet(
         "charge-without-setup-intent",
         400,
-        "/payment-intents/{A}/charge",
+        "/payment-intents/{U}/charge",
         b"",
         target="U",
         detail="setupIntentId",
     ),
     wallet("charge-captured-intent", 400, "/payment-intents/{A}/charge", b"", detail="setupIntentId"),
     wallet(
-        "charge-other-accounts-intent", 404, "/payment-intents/{A}/charge", b"", target="X", detail=NOT_FOUND
+        "charge-other-accounts-intent", 404, "/payment-intents/{X}/charge", b"", target="X", detail=NOT_FOUND
     ),
     wallet(
-        "charge-with-a-body", 400, "/payment-intents/{A}/charge", {"amount": 100}, target="U", errors="amount"
+        "charge-with-a-body", 400, "/payment-intents/{U}/charge", {"amount": 100}, target="U", errors="amount"
     ),
     wallet("customer-phone-too-short", 400, "/customers", {"phoneNumber": "123"}, errors="phoneNumber"),
     wallet("customer-unknown-property", 400, "/customers", {"nickname": "x"}, errors="nickname"),
