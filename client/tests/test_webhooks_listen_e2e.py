@@ -108,3 +108,28 @@ def test_listen_beside_an_app_subscription_prints_the_secret_its_forwards_verify
     assert intent.id in out and "rejected" not in err
     assert "4.00 GBP (refunded so far 4.00 GBP)" in out  # amounts with their currency
     assert [s.id for s in client.webhooks.list()] == [app.id]  # Ctrl-C removed only the listener
+
+
+def test_listen_stops_on_ctrl_c_even_when_started_with_ctrl_c_ignored(server: ServerUnderTest) -> None:
+    """A parent that ignores SIGINT passes that on to its children (a CI runner, nohup): listen
+    still stops on Ctrl-C and deletes its listener."""
+    env = {**os.environ, "PAYINTENTS_API_KEY": server.api_key, "PAYINTENTS_BASE_URL": server.base_url}
+    command = [str(Path(sys.executable).parent / "payintents"), "webhooks", "listen"]
+    listener = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # survives exec
+    )
+    try:
+        read_secret(listener)
+        listener.send_signal(signal.SIGINT)
+        _, err = listener.communicate(timeout=30)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait()
+    assert listener.returncode == 0, err
+    assert "Stopped; deleted listener" in err

@@ -155,17 +155,25 @@ def _handler_for(listener: Listener) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def _stop_on_signals(done: threading.Event) -> Iterator[None]:
-    """SIGTERM stops the listener like Ctrl-C (only possible from the main thread)."""
+    """Ctrl-C (SIGINT) and SIGTERM stop the listener (only possible from the main thread).
+
+    Handled explicitly and unblocked, not left to Python's KeyboardInterrupt: a process started
+    by a parent that ignored or blocked SIGINT inherits that, and would not stop on Ctrl-C."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+    previous = {signum: signal.signal(signum, lambda *_: done.set()) for signum in STOP_SIGNALS}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _currency_lookup(client: Client) -> Callable[[str], str | None]:
