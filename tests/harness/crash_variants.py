@@ -50,7 +50,7 @@ class DeferredCommitUnitOfWork:
         self._inner.__enter__()
         return self
 
-    def commit(self) -> None:
+    def commit(self, durable: bool = True) -> None:
         self._commit_wanted = True
 
     def __exit__(
@@ -67,7 +67,7 @@ class DeferredCommitUnitOfWork:
     def _commit_later(self) -> None:
         time.sleep(random.uniform(*COMMIT_DELAY_S))
         try:
-            self._inner.commit()
+            self._inner.commit()  # durable: the delay is the bug, not a missing flush
             self._inner.__exit__(None, None, None)
         except Exception as exc:  # the broken variant just loses it, as a real bug would
             print(f"deferred commit failed: {exc!r}", file=sys.stderr, flush=True)

@@ -167,9 +167,14 @@ async def _after_attempt(deps: Dependencies, intent: PaymentIntent) -> Response:
         return _paid(intent)
     if intent.pending_challenge:
         return _see_other(f"/checkout/{intent.id}/challenge")
-    reason = (intent.events[-1].card or {}).get("message", "DECLINED") if intent.events else "DECLINED"
-    why = "" if reason == "DECLINED" else f": {reason.capitalize()}"
-    return await _card_form(deps, intent, 200, f"Your card was declined{why}. Try another card.")
+    reason = (intent.events[-1].card or {}).get("message") if intent.events else None
+    return await _card_form(deps, intent, 200, declined_message(reason))
+
+
+def declined_message(reason: str | None) -> str:
+    """What the card form says after a decline: the processor's reason when it gave one."""
+    why = "" if reason in (None, "DECLINED") else f": {str(reason).capitalize()}"
+    return f"Your card was declined{why}. Try another card."
 
 
 def _paid(intent: PaymentIntent) -> Response:

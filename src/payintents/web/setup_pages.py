@@ -22,7 +22,14 @@ from payintents.service import setup_intents
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import ProcessorTimeoutError, ProcessorUnavailableError
 from payintents.web import request_schemas as schemas
-from payintents.web.checkout_pages import TRY_AGAIN, card_from, field_errors, offered_cards, templates
+from payintents.web.checkout_pages import (
+    TRY_AGAIN,
+    card_from,
+    declined_message,
+    field_errors,
+    offered_cards,
+    templates,
+)
 from payintents.web.templating import security_headers
 
 DONE_HEADINGS = {
@@ -83,8 +90,7 @@ def _after_attempt(deps: Dependencies, intent: SetupIntent) -> Response:
     if intent.pending_challenge:
         return _see_other(f"/setup/{intent.id}/challenge")
     reason = intent.events[-1].message if intent.events else None
-    why = "" if reason in (None, "DECLINED") else f": {str(reason).capitalize()}"
-    return _card_form(deps, intent, 200, f"Your card was declined{why}. Try another card.")
+    return _card_form(deps, intent, 200, declined_message(reason))
 
 
 def _done(intent: SetupIntent) -> Response:

@@ -325,7 +325,6 @@ def add_intent_commands(
     refunds = sub.add_parser("refunds", parents=common, help="list a payment intent's refunds")
     refunds.add_argument("payment_intent_id", metavar="PAYMENT_INTENT_ID")
     refunds.set_defaults(handler=cmd_intents_refunds)
-    return sub
 
     receipt = sub.add_parser(
         "receipt", parents=common, help="send a payment's receipt (the sandbox records it)"
@@ -341,6 +340,7 @@ def add_intent_commands(
     receipts.add_argument("--limit", type=int, default=None, help="at most this many (1-100; default 20)")
     receipts.add_argument("--text", action="store_true", help="print each receipt's text")
     receipts.set_defaults(handler=cmd_intents_receipts)
+    return sub
 
 
 def _add_payment_commands(
