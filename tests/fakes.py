@@ -18,6 +18,7 @@ from typing import Any, Self
 
 from payintents.domain import lifecycle
 from payintents.domain.card import mask_card_number
+from payintents.domain.customer import PaymentMethod
 from payintents.domain.errors import StateConflictError
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
@@ -633,6 +634,9 @@ class ApprovingProcessor:
 
     async def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult:
         return CardResult("approved" if passed else "declined", {})
+
+    async def authorize_saved_card(self, intent: PaymentIntent, method: PaymentMethod) -> CardResult:
+        return CardResult("approved", {"cardNumber": method.card.pan}, method.processor_token)
 
     def __init__(self) -> None:
         # What it did under each processor key, as the sandbox processor's ledger keeps it.

@@ -114,7 +114,6 @@ DIFFERENCES: dict[str, str] = {
     # What the sandbox has no data for.
     "response PaymentDetails.authCode missing": _NO_ACQUIRER,
     "response PaymentDetails.avsResult missing": _NO_ACQUIRER,
-    "response PaymentDetails.paymentMethodId missing": _NO_ACQUIRER,
     "response Card.cardFundingType missing": _NO_ACQUIRER,
     "response Card.entryMode missing": _NO_ACQUIRER,
     "response Card.verificationMethod missing": _NO_ACQUIRER,
@@ -290,11 +289,13 @@ DIFFERENCES: dict[str, str] = {
         [
             "response Card.cardName missing",
             "response PaymentDetails.transactionId missing",
+            "response PaymentDetails.paymentMethodId missing",
             "response TerminalSessionReceiptLine.imageLogo missing",
             "response TerminalSessionPaymentResponse.authGatewayTransactionId missing",
             "response TerminalSessionPaymentResponse.cardHolderName missing",
             "response TerminalSessionPaymentResponse.verificationMode missing",
         ],
-        "A virtual terminal reads no cardholder name, keeps the transaction on the intent, prints no logo.",
+        "A virtual terminal reads no cardholder name or saved card, keeps the transaction on the "
+        "intent, prints no logo.",
     ),
 }

@@ -7,7 +7,8 @@ hosted card form and authenticates → the card is the customer's saved payment 
 a payment intent made with the setup intent's id is charged later by the merchant alone → it is
 Captured for the full amount → a partial and a final refund take it to Refunded → the
 customer's card list and the payment's state read back through the API. A second shopper ticks
-"Save this card" on a payment's checkout, and a merchant-initiated charge of the card whose
+"Save this card" on a payment's checkout; a third pays a later payment by picking the card
+saved on the first on the checkout page; and a merchant-initiated charge of the card whose
 charges are declined is refused and leaves the intent unpaid.
 """
 
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 from tests.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
-from tests.support import Api, RunningServer, backend_database_url, running_server
+from tests.support import SUCCESS_CARD, Api, RunningServer, backend_database_url, running_server
 
 pytestmark = BROWSER_TEST_MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -138,6 +139,24 @@ def test_save_this_card_at_a_payments_checkout(api: Api, tab: Any) -> None:
     without_customer = api.create_intent(1200)
     tab.goto(f"/checkout/{without_customer['id']}")
     assert tab.get_by_label("Save this card for next time").count() == 0
+
+
+def test_the_shopper_pays_again_with_the_saved_card_on_the_page(api: Api, tab: Any) -> None:
+    customer = api.post("/customers", {"name": "Robin"}).json()["id"]
+    first = api.create_intent(800, customer={"id": customer})
+    saved = api.client.post(f"/checkout/{first['id']}/pay", json={**SUCCESS_CARD, "saveCard": True})
+    assert saved.json()["status"] == "Captured", saved.text
+    [card] = saved_cards(api, customer)
+    intent = api.create_intent(1500, customer={"id": customer})
+    tab.goto(f"/checkout/{intent['id']}")
+    choice = tab.get_by_label("MASTERCARD 520000******1005, expires 12/29")
+    assert choice.is_checked()
+    tab.get_by_role("button", name="Pay with saved card").click()
+    tab.wait_for_url(f"**/checkout/{intent['id']}")
+    assert tab.get_by_role("heading", level=1).inner_text() == "Payment received"
+    paid = api.intent(intent["id"])
+    assert (paid["status"], paid["paymentDetails"]["paymentMethodId"]) == ("Captured", card["id"])
+    assert paid["captures"][0]["amount"] == 1500
 
 
 def test_a_card_whose_charges_are_declined_leaves_the_intent_unpaid(api: Api) -> None:

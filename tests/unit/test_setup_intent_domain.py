@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from payintents.domain import setup_intent as setup
-from payintents.domain.customer import Customer, expiry_as_date
+from payintents.domain.customer import Customer, expiry_as_date, expiry_as_month
 from payintents.domain.errors import RuleBrokenError, StateConflictError
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.setup_intent import SetupIntentStatus
@@ -68,3 +68,5 @@ def test_customer_updates_count_versions_and_null_removes() -> None:
 )
 def test_a_card_expiry_is_the_last_day_of_its_month(expiry: str, last_day: str) -> None:
     assert expiry_as_date(expiry) == last_day
+    # A saved card shows it again as the card does (zero-padded month).
+    assert expiry_as_month(last_day) == expiry.zfill(5)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from payintents.domain.card import mask_card_number, shown_last_digits
+from payintents.domain.customer import PaymentMethod, expiry_as_month
 from payintents.domain.intent import PaymentIntent
 from payintents.domain.money_operation import MoneyOperation, OperationKind, ProcessorOutcome
 from payintents.domain.sandbox import FailOutcome
@@ -87,6 +88,19 @@ class SandboxProcessor:
             # A cardholder-not-present (MOTO) payment has nobody to authenticate: no 3-D Secure.
             return await self.complete_verification(verified.card, passed=True)
         return verified
+
+    async def authorize_saved_card(self, intent: PaymentIntent, method: PaymentMethod) -> CardResult:
+        # The token says what the saved test card does, as for a merchant-initiated charge.
+        saved = method.card
+        card = {
+            "cardNumber": saved.pan,
+            "expiryDate": expiry_as_month(saved.expiry_date),
+            "cardType": saved.scheme,
+            "last4PAN": shown_last_digits(saved.pan),
+        }
+        if method.processor_token == APPROVING_TOKEN:
+            return CardResult("approved", card, method.processor_token)
+        return CardResult("declined", {**card, "message": "DECLINED"})
 
     async def verify_card(self, card_number: str, expiry: str, cvv: str) -> CardResult:
         card = card_summary(card_number, expiry)

@@ -97,3 +97,9 @@ def expiry_as_date(expiry: str) -> str:
     month, year = int(month_text), 2000 + int(year_text[-2:])
     next_month = datetime(year + month // 12, month % 12 + 1, 1)
     return (next_month - timedelta(days=1)).strftime("%Y-%m-%d")
+
+
+def expiry_as_month(expiry_date: str) -> str:
+    """A saved card's ``YYYY-MM-DD`` expiry as the card shows it, ``MM/YY``."""
+    year, month, _ = expiry_date.split("-")
+    return f"{month}/{year[-2:]}"

@@ -150,8 +150,10 @@ def authorize(
     capture_id: str,
     card: dict[str, str],
     now: datetime,
+    payment_method_id: str | None = None,
 ) -> None:
-    """A successful card payment: Auto intents are captured in full, Manual ones authorized."""
+    """A successful card payment: Auto intents are captured in full, Manual ones authorized.
+    ``payment_method_id``: the saved card it was paid with, if any."""
     _ensure_payable(intent, now)
     intent.pending_challenge = False
     # The client session secret is single use: a completed payment consumes it.
@@ -164,6 +166,8 @@ def authorize(
         "message": "AUTHORISED" if intent.capture_mode is CaptureMode.MANUAL else "DEPOSITED",
         "card": card,
     }
+    if payment_method_id is not None:
+        intent.payment_details["paymentMethodId"] = payment_method_id
     intent.events.append(PaymentEvent("Authorized", now, transaction_id, card))
     if intent.capture_mode is CaptureMode.AUTO:
         _add_capture(intent, capture_id, intent.total_amount.value, None, now)

@@ -183,6 +183,7 @@ def charge_intent(intent: PaymentIntent, capture_id: str, details: dict[str, Any
         capture_id=capture_id,
         card=dict(card) if isinstance(card, dict) else {},
         now=now,
+        payment_method_id=details.get("paymentMethodId"),
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from payintents.domain.customer import PaymentMethod
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
@@ -530,6 +531,10 @@ class Processor(Protocol):
         """The card's answer; may pause (the sandbox's timeout card), holding no thread."""
 
     async def complete_challenge(self, intent: PaymentIntent, passed: bool) -> CardResult: ...
+    async def authorize_saved_card(self, intent: PaymentIntent, method: PaymentMethod) -> CardResult:
+        """The answer to a shopper paying with a card saved earlier, by its token (ADR 0028):
+        approved or declined, never a 3-D Secure challenge (the card was checked when saved)."""
+
     async def verify_card(self, card_number: str, expiry: str, cvv: str) -> CardResult:
         """Check a card to save it, charging nothing (a setup intent): its answer and token."""
 

@@ -3,10 +3,11 @@ post to the server, which answers with the next page or a 303 redirect. Script o
 test card when one is clicked; every page works without it.
 
 - ``GET /checkout/{id}``: the card form, or the "paid" page once the intent is paid.
-- ``POST /checkout/{id}`` (form ``cardNumber``, ``expiryDate``, ``cvv``, ``cardName``): one card
-  attempt. Approved → 303 to ``config.redirectUrl``, else to the "paid" page; 3-D Secure → 303 to
-  the challenge page; declined → the form again with the reason; processor error or timeout →
-  the form again with "try again".
+- ``POST /checkout/{id}`` (form ``cardNumber``, ``expiryDate``, ``cvv``, ``cardName``; or
+  ``paymentMethodId``, one of the saved cards listed above the card form when the intent names
+  its ``customer.id``): one card attempt. Approved → 303 to ``config.redirectUrl``, else to the
+  "paid" page; 3-D Secure → 303 to the challenge page; declined → the form again with the
+  reason; processor error or timeout → the form again with "try again".
 - ``GET /checkout/{id}/challenge``: the 3-D Secure page; ``POST`` (form ``outcome``) answers it.
 
 These paths take HTML forms only (``application/x-www-form-urlencoded``, else 415); the JSON twin
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from payintents.domain.customer import PaymentMethod, expiry_as_month
 from payintents.domain.errors import (
     AttemptsExhaustedError,
     NotFoundError,
@@ -107,7 +109,7 @@ async def show(deps: Dependencies, intent_id: str, _form: dict[str, str]) -> Res
     intent = await run_in_threadpool(checkout.find_for_shopper, deps, intent_id)
     if intent.status is not Status.CREATED:
         return _paid_page(intent)
-    return _card_form(deps, intent)
+    return await _card_form(deps, intent)
 
 
 async def pay(deps: Dependencies, intent_id: str, form: dict[str, str]) -> Response:
@@ -115,18 +117,25 @@ async def pay(deps: Dependencies, intent_id: str, form: dict[str, str]) -> Respo
     if intent.status is not Status.CREATED:
         return _paid(intent)  # a second press of Pay, or a resent form
     try:
-        card = card_from(form)
-        intent = await checkout.pay(deps, intent_id, card)
+        intent = await _attempt(deps, intent_id, form)
     except ValidationError as invalid:
-        return _card_form(deps, intent, 400, "Check the card details.", field_errors(invalid))
+        return await _card_form(deps, intent, 400, "Check the card details.", field_errors(invalid))
     except (ProcessorUnavailableError, ProcessorTimeoutError) as failed:
-        return _card_form(deps, intent, expected_status(failed) or 502, TRY_AGAIN[type(failed)])
+        return await _card_form(deps, intent, expected_status(failed) or 502, TRY_AGAIN[type(failed)])
     except AttemptsExhaustedError as exhausted:
         return _message(409, exhausted.detail, intent)
     except StateConflictError:
         # Paid or expired meanwhile: show what it is now.
         return await show(deps, intent_id, form)
-    return _after_attempt(deps, intent)
+    return await _after_attempt(deps, intent)
+
+
+async def _attempt(deps: Dependencies, intent_id: str, form: dict[str, str]) -> PaymentIntent:
+    """The card form's attempt, or the saved-card form's (its ``paymentMethodId`` radio button)."""
+    if "paymentMethodId" in form:
+        chosen = schemas.PAY_WITH_SAVED_CARD.read(form)
+        return await checkout.pay_with_saved_card(deps, intent_id, chosen.payment_method_id)
+    return await checkout.pay(deps, intent_id, card_from(form))
 
 
 async def show_challenge(deps: Dependencies, intent_id: str, _form: dict[str, str]) -> Response:
@@ -150,16 +159,16 @@ async def answer_challenge(deps: Dependencies, intent_id: str, form: dict[str, s
     except StateConflictError:
         # No challenge waits any more: the page as it is now.
         return await show(deps, intent_id, form)
-    return _after_attempt(deps, intent)
+    return await _after_attempt(deps, intent)
 
 
-def _after_attempt(deps: Dependencies, intent: PaymentIntent) -> Response:
+async def _after_attempt(deps: Dependencies, intent: PaymentIntent) -> Response:
     if intent.status is not Status.CREATED:
         return _paid(intent)
     if intent.pending_challenge:
         return _see_other(f"/checkout/{intent.id}/challenge")
     reason = (intent.events[-1].card or {}).get("message") if intent.events else None
-    return _card_form(deps, intent, 200, declined_message(reason))
+    return await _card_form(deps, intent, 200, declined_message(reason))
 
 
 def declined_message(reason: str | None) -> str:
@@ -193,19 +202,29 @@ def field_errors(invalid: ValidationError) -> list[str]:
     return [message for messages in invalid.errors.values() for message in messages]
 
 
-def _card_form(
+async def _card_form(
     deps: Dependencies,
     intent: PaymentIntent,
     status: int = 200,
     message: str = "",
     errors: list[str] | None = None,
 ) -> Response:
-    cards = offered_cards(deps)
+    saved = [_saved_choice(method) for method in await checkout.saved_cards_for_shopper(deps, intent)]
     # Offered where the card can be kept: the intent names its customer (ADR 0028).
     offer_save = bool((intent.document.get("customer") or {}).get("id"))
-    return _render(
-        "pay.html", status, intent, message=message, errors=errors or [], cards=cards, offer_save=offer_save
-    )
+    shown = {"cards": offered_cards(deps), "saved_cards": saved, "offer_save": offer_save}
+    return _render("pay.html", status, intent, message=message, errors=errors or [], **shown)
+
+
+def _saved_choice(method: PaymentMethod) -> dict[str, str]:
+    """A saved card as the form offers it: masked as everywhere, its scheme and ``MM/YY`` expiry."""
+    card = method.card
+    return {
+        "id": method.id,
+        "pan": card.pan,
+        "scheme": card.scheme,
+        "expiry": expiry_as_month(card.expiry_date),
+    }
 
 
 def _paid_page(intent: PaymentIntent) -> Response:

@@ -1,5 +1,6 @@
 """The sandbox's hosted checkout: its pages (checkout_pages.py), their script and stylesheet, and
-the JSON twin for API callers, ``POST /checkout/{id}/pay`` and ``POST /checkout/{id}/3ds``.
+the JSON twin for API callers, ``POST /checkout/{id}/pay`` (a card, or a saved card's
+``paymentMethodId``) and ``POST /checkout/{id}/3ds``.
 
 Like Dojo's payment link, none of these needs an API key: the intent id is the capability. So the
 twin answers only what a payment page needs (``present_to_payer``), and fails with Dojo's error
@@ -28,30 +29,41 @@ from payintents.web.endpoint import json_response
 from payintents.web.http_input import parse_json, read_body, refuse_impossible_input
 from payintents.web.presenters import present_to_payer
 from payintents.web.problems import response_for_exception, trace_id_of
-from payintents.web.request_bodies import ChallengeBody, SaveCardBody
+from payintents.web.request_bodies import ChallengeBody, SaveCardBody, SavedCardChoiceBody
 from payintents.web.templating import STATIC_DIR
-from payintents.web.wire import B, Body
+from payintents.web.wire import B
 
 T = TypeVar("T")
 
 
 async def pay(request: Request) -> Response:
-    return await _post(request, schemas.SAVE_CARD, _pay)
+    return await _post(request, _read_payment, _pay)
 
 
 async def challenge(request: Request) -> Response:
-    return await _post(request, schemas.CHALLENGE, _challenge)
+    return await _post(request, schemas.CHALLENGE.read, _challenge)
 
 
 async def save_card(request: Request) -> Response:
-    return await _post(request, schemas.SAVE_CARD, _save, "setupIntentId", _present_setup)
+    return await _post(request, schemas.SAVE_CARD.read, _save, "setupIntentId", _present_setup)
 
 
 async def setup_challenge(request: Request) -> Response:
-    return await _post(request, schemas.CHALLENGE, _setup_challenge, "setupIntentId", _present_setup)
+    return await _post(request, schemas.CHALLENGE.read, _setup_challenge, "setupIntentId", _present_setup)
 
 
-async def _pay(deps: Dependencies, intent_id: str, body: SaveCardBody) -> PaymentIntent:
+def _read_payment(document: Any) -> SaveCardBody | SavedCardChoiceBody:
+    """A card typed in, or (extension) a saved card of the intent's customer named by its id;
+    property names bind case-insensitively, as everywhere."""
+    names = {str(name).casefold() for name in document} if isinstance(document, dict) else set()
+    if "paymentmethodid" in names:
+        return schemas.PAY_WITH_SAVED_CARD.read(document)
+    return schemas.SAVE_CARD.read(document)
+
+
+async def _pay(deps: Dependencies, intent_id: str, body: SaveCardBody | SavedCardChoiceBody) -> PaymentIntent:
+    if isinstance(body, SavedCardChoiceBody):
+        return await checkout.pay_with_saved_card(deps, intent_id, body.payment_method_id)
     return await checkout.pay(deps, intent_id, _card(body))
 
 
@@ -83,7 +95,7 @@ async def _challenge(deps: Dependencies, intent_id: str, body: ChallengeBody) ->
 
 async def _post(
     request: Request,
-    schema: Body[B],
+    read: Callable[[Any], B],
     action: Callable[[Dependencies, str, B], Awaitable[T]],
     id_name: str = "paymentIntentId",
     present: Callable[[T, str], dict[str, Any]] = present_to_payer,  # type: ignore[assignment]
@@ -92,7 +104,7 @@ async def _post(
     try:
         refuse_impossible_input(request)
         raw = await read_body(request)
-        body = schema.read(parse_json(request, raw, body_required=True))
+        body = read(parse_json(request, raw, body_required=True))
         deps: Dependencies = request.app.state.deps
         found = await action(deps, str(request.path_params[id_name]), body)
         return json_response(present(found, public_url.base_url(request)))

@@ -156,6 +156,7 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
                 "transactionId": STRING,
                 "transactionDateTime": DATE_TIME,
                 "message": STRING,
+                "paymentMethodId": {**STRING, "description": "The saved card that paid, if one did."},
                 "card": obj(
                     {
                         "cardNumber": STRING,

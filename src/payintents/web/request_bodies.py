@@ -249,3 +249,10 @@ class SaveCardBody:
     cvv: str
     card_name: str | None
     save_card: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedCardChoiceBody:
+    """Extension: the checkout paid with the intent's customer's saved card of this id."""
+
+    payment_method_id: str

@@ -278,6 +278,9 @@ SAVE_CARD = Body(
     bodies.SaveCardBody,
 )
 
+# Extension: paying at the checkout with a card saved for the intent's customer (ADR 0028).
+PAY_WITH_SAVED_CARD = Body(Obj({"paymentMethodId": _req(string(100, 1))}), bodies.SavedCardChoiceBody)
+
 
 def _described(check: Check, **refinements: object) -> Check:
     """``check`` documented with rules a later layer enforces (the domain's), so the document
