@@ -114,15 +114,10 @@ def test_listen_stops_on_ctrl_c_even_when_started_with_ctrl_c_ignored(server: Se
     """A parent that ignores SIGINT passes that on to its children (a CI runner, nohup): listen
     still stops on Ctrl-C and deletes its listener."""
     env = {**os.environ, "PAYINTENTS_API_KEY": server.api_key, "PAYINTENTS_BASE_URL": server.base_url}
-    command = [str(Path(sys.executable).parent / "payintents"), "webhooks", "listen"]
-    listener = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # survives exec
-    )
+    # A shell that ignores SIGINT, then becomes the listener: an ignored signal survives exec.
+    payintents = str(Path(sys.executable).parent / "payintents")
+    command = ["sh", "-c", 'trap "" INT; exec "$0" webhooks listen', payintents]
+    listener = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         read_secret(listener)
         listener.send_signal(signal.SIGINT)
