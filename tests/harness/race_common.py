@@ -112,6 +112,26 @@ class Harness:
         return self.server.log_problems()
 
 
+@dataclass
+class RaceFigures:
+    """What every refund race counts; its harnesses add their own counters."""
+
+    trials: int = 0
+    over_refunded: int = 0
+    acknowledged_mismatch: int = 0
+    status_mismatch: int = 0
+    errors_5xx: int = 0
+    other_status: int = 0
+    rejected_400: int = 0
+    max_refunded: int = 0
+    log_problems: int = 0
+
+    @property
+    def safe(self) -> bool:
+        unsafe = (self.over_refunded, self.acknowledged_mismatch, self.status_mismatch)
+        return not any(unsafe) and not any((self.errors_5xx, self.other_status, self.log_problems))
+
+
 def all_in_flight_together(replies: list[Reply]) -> bool:
     """True when the last request was sent before the first answer came back: a real overlap."""
     return max(r.sent_at for r in replies) < min(r.answered_at for r in replies)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from tests.harness.race_common import (
     Harness,
+    RaceFigures,
     add_common_arguments,
     all_in_flight_together,
     report,
@@ -40,24 +41,10 @@ CAPTURED = 1000
 
 
 @dataclass
-class RefundRaceFigures:
-    trials: int = 0
-    over_refunded: int = 0
-    acknowledged_mismatch: int = 0
-    status_mismatch: int = 0
-    errors_5xx: int = 0
-    other_status: int = 0
+class RefundRaceFigures(RaceFigures):
     acknowledged: int = 0
-    rejected_400: int = 0
     retried_503: int = 0
-    max_refunded: int = 0
     all_in_flight: int = 0
-    log_problems: int = 0
-
-    @property
-    def safe(self) -> bool:
-        unsafe = (self.over_refunded, self.acknowledged_mismatch, self.status_mismatch)
-        return not any(unsafe) and not any((self.errors_5xx, self.other_status, self.log_problems))
 
 
 def run_trial(h: Harness, figures: RefundRaceFigures, captured: int = CAPTURED) -> None:

@@ -42,6 +42,7 @@ from tests.harness.naive_app import WINDOW_ENV
 from tests.harness.race_common import (
     REQUEST_TIMEOUT_S,
     Harness,
+    RaceFigures,
     Reply,
     add_common_arguments,
     report,
@@ -55,23 +56,9 @@ EPOS_HEADERS = {"software-house-id": "softwareHouse1", "reseller-id": "reseller1
 
 
 @dataclass
-class TerminalRaceFigures:
-    trials: int = 0
-    over_refunded: int = 0
-    acknowledged_mismatch: int = 0
-    status_mismatch: int = 0
-    errors_5xx: int = 0
-    other_status: int = 0
+class TerminalRaceFigures(RaceFigures):
     api_acknowledged: int = 0
     terminal_acknowledged: int = 0
-    rejected_400: int = 0
-    max_refunded: int = 0
-    log_problems: int = 0
-
-    @property
-    def safe(self) -> bool:
-        unsafe = (self.over_refunded, self.acknowledged_mismatch, self.status_mismatch)
-        return not any(unsafe) and not any((self.errors_5xx, self.other_status, self.log_problems))
 
 
 @dataclass(frozen=True)
