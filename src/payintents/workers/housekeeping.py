@@ -10,9 +10,9 @@ import logging
 import threading
 
 from payintents.service.dependencies import Dependencies
-from payintents.service.expiry import run_expiry_pass
+from payintents.service.expiry import ExpiryReport, run_expiry_pass
 from payintents.service.ports import StoreBusyError
-from payintents.service.reconciler import reconcile_overdue
+from payintents.service.reconciler import ReconcileReport, reconcile_overdue
 from payintents.service.sandbox import reap_request_log
 from payintents.service.terminal_sessions import advance_open_sessions
 from payintents.service.webhooks import remove_expired_listeners
@@ -27,33 +27,44 @@ def start_housekeeping(deps: Dependencies, interval_s: float) -> threading.Event
     def loop() -> None:
         while not stop.wait(interval_s):
             try:
-                report = asyncio.run(run_expiry_pass(deps))
+                # One event loop per pass for the async work, which shares it.
+                report, settled = asyncio.run(_due_work(deps))
                 log_entries = reap_request_log(deps)
                 listeners = remove_expired_listeners(deps)
-                settled = asyncio.run(reconcile_overdue(deps))
-                asyncio.run(advance_open_sessions(deps))
             except StoreBusyError:
                 log.warning("housekeeping skipped a pass: the store was busy")
                 continue
             except Exception:
                 log.exception("housekeeping pass failed")
                 continue
-            if report.intents_expired or report.keys_reaped or log_entries or listeners:
-                log.info(
-                    "expired %d intents, reaped %d idempotency keys, %d request-log entries"
-                    " and %d unrenewed webhook listeners",
-                    report.intents_expired,
-                    report.keys_reaped,
-                    log_entries,
-                    listeners,
-                )
-            if settled.succeeded or settled.released or settled.unsettled:
-                log.info(
-                    "money operations past their deadline: %d recorded, %d released, %d unsettled",
-                    settled.succeeded,
-                    settled.released,
-                    settled.unsettled,
-                )
+            _log_pass(report, settled, log_entries, listeners)
 
     threading.Thread(target=loop, name="payintents-housekeeping", daemon=True).start()
     return stop
+
+
+async def _due_work(deps: Dependencies) -> tuple[ExpiryReport, ReconcileReport]:
+    """Expiry, money operations past their deadline, and terminal sessions whose time came."""
+    report = await run_expiry_pass(deps)
+    settled = await reconcile_overdue(deps)
+    await advance_open_sessions(deps)
+    return report, settled
+
+
+def _log_pass(report: ExpiryReport, settled: ReconcileReport, log_entries: int, listeners: int) -> None:
+    if report.intents_expired or report.keys_reaped or log_entries or listeners:
+        log.info(
+            "expired %d intents, reaped %d idempotency keys, %d request-log entries"
+            " and %d unrenewed webhook listeners",
+            report.intents_expired,
+            report.keys_reaped,
+            log_entries,
+            listeners,
+        )
+    if settled.succeeded or settled.released or settled.unsettled:
+        log.info(
+            "money operations past their deadline: %d recorded, %d released, %d unsettled",
+            settled.succeeded,
+            settled.released,
+            settled.unsettled,
+        )
