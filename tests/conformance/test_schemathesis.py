@@ -219,11 +219,15 @@ def _status_rules() -> list[str]:
     ]
     # The account clock moves forward only (schemathesis_hooks.FIELD_NAMED_STATE_RULES).
     blocks.append(operation_block("POST /sandbox/clock/advance", **{accepted: STATE_RULE_STATUSES}))
-    # DELETE on an intent cancels it (Dojo); GET ?returnCanceled=true still reads it, as Dojo's
-    # spec says, so use_after_free cannot apply to that GET. Webhook DELETEs remain checked.
-    blocks.append(
-        operation_block("GET /payment-intents/{paymentIntentId}", **{"checks.use_after_free.enabled": False})
-    )
+    # DELETE on an intent or a setup intent cancels it (Dojo: "Cancel a payment intent", "Cancel a
+    # setup intent"); a GET still reads it, status Canceled, so use_after_free cannot apply to
+    # those GETs. The DELETEs that remove (webhooks, secrets, customers, payment methods) stay checked.
+    canceled_reads = [
+        "GET /payment-intents/{paymentIntentId}",
+        "GET /setup-intents/{setupIntentId}",
+        "GET /setup-intents/public/{setupIntentId}",
+    ]
+    blocks += [operation_block(name, **{"checks.use_after_free.enabled": False}) for name in canceled_reads]
     return blocks
 
 

@@ -221,13 +221,15 @@ def cmd_listen(args: argparse.Namespace, client: Client, out: Output) -> int:
     renewing = (client, listener, subscription.id)
     threading.Thread(target=_keep_renewed, args=renewing, name="payintents-renew", daemon=True).start()
     forwarding = f"; forwarding to {args.forward_to}" if args.forward_to else ""
-    out.note(
-        f"Ready! Listening on {url} for {', '.join(events)}{forwarding} (listener {subscription.id}). "
-        "Press Ctrl-C to stop."
-    )
-    out.note(f"Your webhook signing secret is {listener.secret}")
     try:
+        # The handlers go in before "Press Ctrl-C" is printed: a Ctrl-C right after it must stop
+        # the listener even when SIGINT arrived ignored (it would be lost before they are in).
         with _stop_on_signals(listener.done):
+            out.note(
+                f"Ready! Listening on {url} for {', '.join(events)}{forwarding} "
+                f"(listener {subscription.id}). Press Ctrl-C to stop."
+            )
+            out.note(f"Your webhook signing secret is {listener.secret}")
             while not listener.done.wait(0.2):
                 pass
     except KeyboardInterrupt:
