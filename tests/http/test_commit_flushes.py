@@ -15,13 +15,14 @@ import pytest
 from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
+from payintents.adapters.sql.unit_of_work import POSTGRES_COMMIT_NOT_FLUSHED
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from payintents.web.app import build_app
 from tests.fakes import ApprovingProcessor
 from tests.support import Api
 
-RELAXED = ("SET LOCAL synchronous_commit TO OFF", "PRAGMA synchronous=NORMAL")
+RELAXED = (POSTGRES_COMMIT_NOT_FLUSHED, "PRAGMA synchronous=NORMAL")
 
 
 @pytest.fixture

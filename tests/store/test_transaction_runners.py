@@ -26,7 +26,7 @@ from payintents.adapters.sql import sqlite_writer
 from payintents.adapters.sql.engine import Timeouts, make_engine, make_write_gate
 from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.sqlite_writer import SqliteTransactions
-from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
+from payintents.adapters.sql.unit_of_work import POSTGRES_COMMIT_NOT_FLUSHED, SqlUnitOfWork
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.domain.errors import RuleBrokenError
 from payintents.service.dependencies import Dependencies
@@ -293,9 +293,9 @@ def test_postgres_a_non_durable_write_turns_the_commit_flush_off_for_its_own_tra
     deps, engine = postgres
     seen = statements_of(engine)
     asyncio.run(deps.runner().write(add_account("a0"), durable=False))
-    assert seen.count("SET LOCAL synchronous_commit TO OFF") == 1
+    assert seen.count(POSTGRES_COMMIT_NOT_FLUSHED) == 1
     asyncio.run(deps.runner().write(add_account("a1")))
-    assert seen.count("SET LOCAL synchronous_commit TO OFF") == 1
+    assert seen.count(POSTGRES_COMMIT_NOT_FLUSHED) == 1
     assert accounts_of(deps) == {"a0", "a1"}
     for _ in range(2):  # SET LOCAL ends with its transaction, on every pooled connection
         with engine.connect() as conn:

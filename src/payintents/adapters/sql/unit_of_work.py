@@ -43,6 +43,9 @@ from payintents.adapters.sql.write_gate import WriteGate, WriteGateTimeoutError
 from payintents.domain.errors import InvariantViolationError
 from payintents.service.ports import StoreBusyError
 
+# A PostgreSQL commit that does not wait for its log flush (ADR 0030), as one statement.
+POSTGRES_COMMIT_NOT_FLUSHED = "SET LOCAL synchronous_commit TO OFF; COMMIT"
+
 
 class SqlUnitOfWork:
     """One transaction of its own (SQLite: behind the write gate ``gate``, when given), or, with
@@ -134,7 +137,10 @@ class SqlUnitOfWork:
     def commit(self, durable: bool = True) -> None:
         try:
             if not durable and self._within is None and self._conn.dialect.name == "postgresql":
-                run_driver_sql(self._conn, "SET LOCAL synchronous_commit TO OFF")
+                # One round trip, not two: a statement without parameters goes by the simple
+                # query protocol, which takes both. The driver's own commit after it finds no
+                # transaction open and sends nothing; SQLAlchemy's then just closes its books.
+                run_driver_sql(self._conn, POSTGRES_COMMIT_NOT_FLUSHED)
             self._tx.commit()
         except OperationalError as exc:
             raise StoreBusyError("the database could not commit in time") from exc
