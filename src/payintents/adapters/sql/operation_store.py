@@ -68,6 +68,10 @@ class SqlMoneyOperationRepository:
         params = {"operation_id": operation_id, "new_status": status.value, "finished": now}
         return FINISH_OPERATION.run(self._conn, params).fetchone() is not None
 
+    def name_object(self, operation: MoneyOperation) -> None:
+        named = {"object_id": operation.object_id, "answer_body": operation.answer.body}
+        self._conn.execute(update(mo).where(mo.c.id == operation.id).values(named))
+
     def overdue(self, now: datetime, limit: int) -> list[MoneyOperation]:
         query = (
             select(mo)
