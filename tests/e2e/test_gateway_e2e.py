@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from payintents.adapters.dojo_api import DojoApi, DojoRefusedError, DojoUnavailableError
+from payintents.bootstrap import Settings, audit_database
 from tests.gateway_support import GatewayPair, gateway_pair
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("gateway_e2e")]
@@ -76,3 +77,54 @@ def test_the_gateway_serves_its_sandbox_key_with_the_built_in_processor(pair: Ga
     account_keys = pair.gateway.new_account()
     assert account_keys["sandboxKey"].startswith("sk_sandbox_")
     assert pair.gateway.log_problems() == []
+
+
+def upstream_refunds(pair: GatewayPair, intent_id: str) -> list[dict[str, object]]:
+    listed = pair.at_upstream.get(f"/payment-intents/{intent_id}/refunds")
+    assert listed.status_code == 200, listed.text
+    return list(listed.json()["data"])
+
+
+def test_an_intent_is_created_at_the_upstream_and_mirrored_under_its_id(pair: GatewayPair) -> None:
+    created = pair.at_gateway.create_intent(2500, description="mirrored")
+    at_upstream = pair.at_upstream.intent(str(created["id"]))
+    assert created["id"] == at_upstream["id"] and created["id"].startswith("pi_sandbox_")
+    assert created["paymentLink"] == at_upstream["paymentLink"]
+    assert created["paymentLink"].startswith(pair.upstream.base_url)
+    mirrored = pair.at_gateway.intent(str(created["id"]))
+    assert (mirrored["status"], mirrored["totalAmount"]["value"]) == ("Created", 2500)
+
+
+def test_a_refund_through_the_gateway_reaches_the_upstream_once_with_its_id(pair: GatewayPair) -> None:
+    intent_id = pair.captured_intent(1000)
+    first = pair.at_gateway.refund(intent_id, 300, key="refund-1", notes="through the gateway")
+    again = pair.at_gateway.refund(intent_id, 300, key="refund-1", notes="through the gateway")
+    assert first.status_code == 200, first.text
+    assert again.content == first.content and again.headers.get("Idempotent-Replayed") == "true"
+    at_upstream = upstream_refunds(pair, intent_id)
+    assert [(r["refundId"], r["amount"]) for r in at_upstream] == [(first.json()["refundId"], 300)]
+    assert pair.at_upstream.intent(intent_id)["refundedAmount"] == 300
+    mirrored = pair.at_gateway.intent(intent_id)
+    assert (mirrored["status"], mirrored["refundedAmount"]) == ("Captured", 300)
+    listed = pair.at_gateway.get(f"/payment-intents/{intent_id}/refunds").json()["data"]
+    assert [r["refundId"] for r in listed] == [first.json()["refundId"]]
+
+
+def test_a_refund_over_the_cap_is_refused_before_the_upstream_is_called(pair: GatewayPair) -> None:
+    intent_id = pair.captured_intent(1000)
+    refused = pair.at_gateway.refund(intent_id, 1001)
+    assert refused.status_code == 400, refused.text
+    assert upstream_refunds(pair, intent_id) == []
+
+
+def test_a_canceled_intent_is_canceled_at_the_upstream_first(pair: GatewayPair) -> None:
+    intent_id = str(pair.at_gateway.create_intent(700)["id"])
+    canceled = pair.at_gateway.client.delete(f"/payment-intents/{intent_id}", headers=pair.at_gateway.headers())
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["status"] == "Canceled"
+    assert pair.at_upstream.intent(intent_id)["status"] == "Canceled"
+
+
+def test_the_gateway_store_keeps_the_money_invariants(pair: GatewayPair) -> None:
+    report = audit_database(Settings(database_url=pair.gateway.database_url))
+    assert report.ok, report.as_dict()

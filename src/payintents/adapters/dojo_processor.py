@@ -25,7 +25,8 @@ from payintents.adapters.dojo_api import (
     DojoUnavailableError,
 )
 from payintents.domain.customer import PaymentMethod
-from payintents.domain.intent import PaymentIntent
+from payintents.domain.intent import PaymentIntent, Status
+from payintents.domain.mirror import UpstreamCapture, UpstreamState
 from payintents.domain.money_operation import MoneyOperation, OperationKind, ProcessorAnswer, ProcessorOutcome
 from payintents.service.ports import (
     CardResult,
@@ -158,8 +159,19 @@ class DojoUpstream:
     async def get_intent(self, intent_id: str) -> UpstreamIntent:
         return _mirrored(await translated(self._api.get_intent(intent_id)))
 
+    async def cancel_intent(self, intent_id: str) -> UpstreamIntent:
+        return _mirrored(await translated(self._api.cancel_intent(intent_id)))
+
 
 def _mirrored(at_dojo: DojoIntent) -> UpstreamIntent:
-    return UpstreamIntent(
-        at_dojo.id, at_dojo.status, at_dojo.body, at_dojo.captured_amount, at_dojo.refunded_amount
+    body = at_dojo.body
+    captures = tuple(
+        UpstreamCapture(str(c.get("id") or c.get("captureId")), int(c["amount"]), c.get("tipsAmount"))
+        for c in body.get("captures") or []
     )
+    try:
+        status = Status(at_dojo.status)
+    except ValueError:
+        status = Status.CREATED  # a status this server does not know: nothing to follow
+    state = UpstreamState(status, captures, body.get("paymentDetails") or None)
+    return UpstreamIntent(at_dojo.id, state, body, at_dojo.captured_amount, at_dojo.refunded_amount)

@@ -15,7 +15,7 @@ from payintents.adapters.dojo_api import DojoApi
 from payintents.adapters.dojo_processor import DojoUpstream
 from payintents.domain.intent import Environment, Scope
 from payintents.service.ports import Clock, TransactionRunner
-from payintents.service.upstream_ports import SecretBox, StoredUpstream
+from payintents.service.upstream_ports import SecretBox, StoredUpstream, Upstream
 from payintents.service.upstreams import open_upstream
 
 CACHE_S = 5.0
@@ -45,7 +45,7 @@ class UpstreamDirectory:
         self._read_timeout_s = processor_timeout_s + READ_TIMEOUT_MARGIN_S
         self._cache: dict[str, _Cached] = {}
 
-    async def for_scope(self, scope: Scope) -> DojoUpstream | None:
+    async def for_scope(self, scope: Scope) -> Upstream | None:
         if scope.environment is not Environment.PRODUCTION:
             return None
         cached = self._cache.get(scope.account_id)

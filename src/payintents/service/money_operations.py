@@ -38,6 +38,7 @@ from payintents.domain.sandbox import InjectedFailure
 from payintents.service.dependencies import Dependencies
 from payintents.service.fault_injection import answer_late
 from payintents.service.idempotent import Answer, IdempotentRequest
+from payintents.service.mirror import refresh_before_money_moves
 from payintents.service.operation_rules import RULES
 from payintents.service.ports import (
     ProcessorDeclinedError,
@@ -101,6 +102,8 @@ async def run_operation(
     reserve: Reserve,
 ) -> Answer:
     """Reserve, call, record; a replay answers the stored response."""
+    # An upstream account's mirror first learns what Dojo has captured (ADR 0031).
+    await refresh_before_money_moves(deps, scope, intent_id)
     waited_until = time.monotonic() + longest_wait_s(deps)
     while True:
         try:

@@ -4,11 +4,12 @@ the upstream itself (Dojo), and which scopes have one."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from payintents.domain.intent import Scope
+from payintents.domain.mirror import UpstreamState
 
 if TYPE_CHECKING:
     from payintents.service.ports import Processor
@@ -61,11 +62,11 @@ class SecretBox(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class UpstreamIntent:
-    """A payment intent as the upstream answered it: its body, and what the mirror needs."""
+    """A payment intent as the upstream answered it: its whole body, and what the mirror follows."""
 
     id: str
-    status: str
-    body: Mapping[str, Any]
+    state: UpstreamState
+    body: Mapping[str, Any] = field(repr=False)
     # What Dojo has captured (amount + tips) and refunded on it.
     captured_amount: int = 0
     refunded_amount: int = 0
@@ -83,6 +84,7 @@ class Upstream(Protocol):
         ProcessorUnavailableError or ProcessorTimeoutError."""
 
     async def get_intent(self, intent_id: str) -> UpstreamIntent: ...
+    async def cancel_intent(self, intent_id: str) -> UpstreamIntent: ...
 
 
 class Upstreams(Protocol):
