@@ -93,6 +93,7 @@ def test_an_intent_is_created_at_the_upstream_and_mirrored_under_its_id(pair: Ga
     assert created["paymentLink"].startswith(pair.upstream.base_url)
     mirrored = pair.at_gateway.intent(str(created["id"]))
     assert (mirrored["status"], mirrored["totalAmount"]["value"]) == ("Created", 2500)
+    assert mirrored["paymentLink"] == at_upstream["paymentLink"]  # where its shopper pays
 
 
 def test_a_refund_through_the_gateway_reaches_the_upstream_once_with_its_id(pair: GatewayPair) -> None:

@@ -19,7 +19,7 @@ DETAILS = {"transactionId": "tx_dojo", "message": "DEPOSITED"}
 
 def test_a_payment_at_dojo_captures_the_mirror_with_dojos_capture() -> None:
     intent = opened(1000)
-    state = UpstreamState(Status.CAPTURED, (UpstreamCapture("cp_dojo", 1000, None),), DETAILS)
+    state = UpstreamState("pi_1", Status.CAPTURED, (UpstreamCapture("cp_dojo", 1000, None),), DETAILS)
     assert follow(intent, state, LATER)
     assert (intent.status, intent.refundable_amount, intent.payment_details) == (
         Status.CAPTURED,
@@ -32,18 +32,22 @@ def test_a_payment_at_dojo_captures_the_mirror_with_dojos_capture() -> None:
 
 def test_an_authorization_at_dojo_and_then_a_reversal_are_followed() -> None:
     intent = opened(1000, mode=CaptureMode.MANUAL)
-    assert follow(intent, UpstreamState(Status.AUTHORIZED, (), DETAILS), LATER)
+    assert follow(intent, UpstreamState("pi_1", Status.AUTHORIZED, (), DETAILS), LATER)
     assert intent.status is Status.AUTHORIZED
-    assert follow(intent, UpstreamState(Status.REVERSED), LATER)
+    assert follow(intent, UpstreamState("pi_1", Status.REVERSED), LATER)
     assert intent.status is Status.REVERSED
 
 
 def test_the_mirror_never_goes_back_over_refunds_recorded_here() -> None:
     intent = opened(1000)
-    follow(intent, UpstreamState(Status.CAPTURED, (UpstreamCapture("cp_dojo", 1000, None),), DETAILS), LATER)
+    follow(
+        intent,
+        UpstreamState("pi_1", Status.CAPTURED, (UpstreamCapture("cp_dojo", 1000, None),), DETAILS),
+        LATER,
+    )
     intent.refunded_amount = 300
-    assert not follow(intent, UpstreamState(Status.REVERSED), LATER)
-    assert not follow(intent, UpstreamState(Status.AUTHORIZED), LATER)
+    assert not follow(intent, UpstreamState("pi_1", Status.REVERSED), LATER)
+    assert not follow(intent, UpstreamState("pi_1", Status.AUTHORIZED), LATER)
     assert intent.status is Status.CAPTURED
 
 
