@@ -449,6 +449,11 @@ class MemoryOperations:
         ]
         return sorted(due, key=lambda o: o.deadline_at)[:limit]
 
+    def any_pending(self, scope: Scope) -> bool:
+        return any(
+            o.scope == scope and o.status is OperationStatus.PENDING for o in self._s.operations.values()
+        )
+
     def pending_on(self, scope: Scope, intent_id: str) -> list[MoneyOperation]:
         return [
             o

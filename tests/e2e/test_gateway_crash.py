@@ -4,7 +4,8 @@
 - the real gateway: after a restart, ``payintents reconcile`` (past the operation's deadline)
   records the refund from the upstream, sending it again under the same processor key: one
   refund at the upstream, the same one (Dojo's id, amount) at the gateway, ``payintents audit``
-  clean, and the client's retry with its key answers that refund;
+  clean, and the client's retry with its key answers that refund (removing the account's upstream
+  is refused while the refund is pending);
 - the negative control, a gateway that calls the upstream before reserving: after the same crash
   and reconciliation the upstream holds a refund the gateway knows nothing of, and the same
   comparison catches it.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,7 +86,15 @@ def wait_past_every_deadline(database_url: str) -> None:
         time.sleep(0.1)
 
 
-def crash_and_reconcile(backend: str, folder: Path, variants: str) -> tuple[RefundComparison, dict[str, int]]:
+def upstream_stays_while_pending(gateway_url: str, account_id: str) -> None:
+    """Removing the upstream is refused while an operation at Dojo is pending."""
+    refused = run_gateway_command(gateway_url, "accounts", "remove-upstream", account_id)
+    assert refused.returncode == 1 and "still pending" in refused.stderr, refused.stderr
+
+
+def crash_and_reconcile(
+    backend: str, folder: Path, variants: str, before_reconcile: Callable[[str, str], None] | None = None
+) -> tuple[RefundComparison, dict[str, int]]:
     with (
         running_upstream(folder) as upstream,
         backend_database_url(backend, folder, "gateway") as gateway_url,
@@ -95,6 +104,8 @@ def crash_and_reconcile(backend: str, folder: Path, variants: str) -> tuple[Refu
         intent_id = crash_after_the_upstream_answers(
             upstream, gateway_url, folder, account["prodKey"], variants
         )
+        if before_reconcile is not None:
+            before_reconcile(gateway_url, account["accountId"])
         wait_past_every_deadline(gateway_url)
         done = run_gateway_command(gateway_url, "reconcile")
         assert done.returncode == 0, done.stderr
@@ -115,7 +126,9 @@ def crash_and_reconcile(backend: str, folder: Path, variants: str) -> tuple[Refu
 def test_a_crash_after_the_upstream_answered_is_reconciled_to_one_refund(
     backend: str, tmp_path: Path
 ) -> None:
-    compared, reconciled = crash_and_reconcile(backend, tmp_path, KILL_AFTER_ANSWER)
+    compared, reconciled = crash_and_reconcile(
+        backend, tmp_path, KILL_AFTER_ANSWER, upstream_stays_while_pending
+    )
     assert reconciled == {"recorded": 1, "released": 0, "unsettled": 0}
     assert compared.consistent, compared
     assert compared.upstream_total == 400 and len(compared.upstream_ids) == 1

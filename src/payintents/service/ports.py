@@ -137,6 +137,9 @@ class MoneyOperationRepository(Protocol):
     def overdue(self, now: datetime, limit: int) -> list[MoneyOperation]:
         """Pending operations whose deadline has passed, oldest first."""
 
+    def any_pending(self, scope: Scope) -> bool:
+        """Whether an operation of the scope is still pending."""
+
     def pending_on(self, scope: Scope, intent_id: str) -> list[MoneyOperation]: ...
 
 

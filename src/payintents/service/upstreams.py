@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from payintents.domain.errors import ValidationError
+from payintents.domain.errors import StateConflictError, ValidationError
+from payintents.domain.intent import Environment, Scope
 from payintents.service.accounts import ensure_account_exists
 from payintents.service.dependencies import Dependencies
 from payintents.service.upstream_ports import SecretBox, SecretKeyMissingError, StoredUpstream
@@ -47,9 +48,16 @@ def set_upstream(deps: Dependencies, account_id: str, base_url: str, key: str) -
 
 
 def remove_upstream(deps: Dependencies, account_id: str) -> bool:
-    """The account's production key goes back to the built-in processor; False if it had none."""
+    """The account's production key goes back to the built-in processor; False if it had none.
+    Refused while one of its production operations is pending: only Dojo can say what became of
+    it, and the built-in processor would have it released."""
     with deps.uow() as uow:
         ensure_account_exists(uow, account_id)
+        if uow.operations.any_pending(Scope(account_id, Environment.PRODUCTION)):
+            raise StateConflictError(
+                f"{account_id} has refunds, captures or reversals at Dojo still pending: run "
+                "`payintents reconcile` until none is, then remove the upstream."
+            )
         removed = uow.upstreams.delete(account_id)
         uow.commit()
     return removed

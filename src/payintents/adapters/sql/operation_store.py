@@ -81,6 +81,10 @@ class SqlMoneyOperationRepository:
         )
         return [_operation(row) for row in self._conn.execute(query).mappings()]
 
+    def any_pending(self, scope: Scope) -> bool:
+        query = select(mo.c.id).where(in_scope(mo, scope), mo.c.status == _PENDING).limit(1)
+        return self._conn.execute(query).first() is not None
+
     def pending_on(self, scope: Scope, intent_id: str) -> list[MoneyOperation]:
         query = select(mo).where(
             in_scope(mo, scope), mo.c.payment_intent_id == intent_id, mo.c.status == _PENDING
