@@ -46,6 +46,8 @@ class GatewayPair:
     # The gateway's client: the gateway account's production key.
     at_gateway: Api
     account_id: str
+    # The same account's sandbox key, which keeps the built-in sandbox.
+    sandbox_key: str
 
     def captured_intent(self, value: int = 1000) -> str:
         """An intent created through the gateway and paid at the upstream's checkout."""
@@ -134,6 +136,7 @@ def gateway_pair(
                 upstream.api,
                 Api(gateway_client, account["prodKey"]),
                 account["accountId"],
+                account["sandboxKey"],
             )
 
 

@@ -3,7 +3,11 @@ loopback (tests/gateway_support.py).
 
 - the Dojo client speaks the upstream's API: an intent created, paid at the upstream's checkout,
   refunded under one idempotency key twice (one refund at the upstream), read back; a refusal
-  carries the upstream's detail; a wrong key is "nothing done", never "refused".
+  carries the upstream's detail; a wrong key is "nothing done", never "refused";
+- the production key's intents are created at the upstream and mirrored under its id (and its
+  paymentLink); refunds, captures, reversals and cancels go to the upstream once, under its ids;
+  a refund over the cap never reaches it; the sandbox key keeps the built-in sandbox;
+- the gateway's store passes ``payintents audit`` and its log holds no upstream key.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pytest
 from payintents.adapters.dojo_api import DojoApi, DojoRefusedError, DojoUnavailableError
 from payintents.bootstrap import Settings, audit_database
 from tests.gateway_support import GatewayPair, gateway_pair
+from tests.support import Api
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("gateway_e2e")]
 
@@ -73,10 +78,13 @@ def test_the_dojo_client_maps_refusals_and_a_wrong_key(pair: GatewayPair) -> Non
     assert unavailable.status == 401 and "sk_sandbox_not" not in str(unavailable)
 
 
-def test_the_gateway_serves_its_sandbox_key_with_the_built_in_processor(pair: GatewayPair) -> None:
-    account_keys = pair.gateway.new_account()
-    assert account_keys["sandboxKey"].startswith("sk_sandbox_")
-    assert pair.gateway.log_problems() == []
+def test_the_upstream_accounts_sandbox_key_keeps_the_built_in_sandbox(pair: GatewayPair) -> None:
+    sandbox = Api(pair.at_gateway.client, pair.sandbox_key)
+    intent_id = sandbox.captured_intent(500)  # paid at the gateway's own checkout
+    assert pair.at_upstream.get(f"/payment-intents/{intent_id}").status_code == 404
+    refunded = sandbox.refund(intent_id, 200)
+    assert refunded.status_code == 200, refunded.text
+    assert sandbox.intent(intent_id)["refundedAmount"] == 200
 
 
 def upstream_refunds(pair: GatewayPair, intent_id: str) -> list[dict[str, object]]:
@@ -128,9 +136,11 @@ def test_a_canceled_intent_is_canceled_at_the_upstream_first(pair: GatewayPair) 
     assert pair.at_upstream.intent(intent_id)["status"] == "Canceled"
 
 
-def test_the_gateway_store_keeps_the_money_invariants(pair: GatewayPair) -> None:
+def test_the_gateway_store_keeps_the_money_invariants_and_logs_no_upstream_key(pair: GatewayPair) -> None:
     report = audit_database(Settings(database_url=pair.gateway.database_url))
     assert report.ok, report.as_dict()
+    assert pair.gateway.log_problems() == []
+    assert pair.at_upstream.key not in pair.gateway.log_path.read_text()
 
 
 def test_a_capture_and_a_reversal_go_to_the_upstream_under_its_ids(pair: GatewayPair) -> None:
