@@ -23,7 +23,13 @@ from payintents.domain.errors import StateConflictError
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
-from payintents.domain.money_operation import CallerKey, MoneyOperation, OperationStatus, ProcessorOutcome
+from payintents.domain.money_operation import (
+    CallerKey,
+    MoneyOperation,
+    OperationStatus,
+    ProcessorAnswer,
+    ProcessorOutcome,
+)
 from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, FailOutcome, InjectedFailure
 from payintents.domain.terminal import SessionType, Terminal, TerminalSession
@@ -430,6 +436,11 @@ class MemoryOperations:
         self._s.operations[operation_id] = dataclasses.replace(operation, status=status)
         return True
 
+    def name_object(self, operation: MoneyOperation) -> None:
+        stored = self._s.operations[operation.id]
+        named = dataclasses.replace(stored, object_id=operation.object_id, answer=operation.answer)
+        self._s.operations[operation.id] = named
+
     def overdue(self, now: datetime, limit: int) -> list[MoneyOperation]:
         due = [
             o
@@ -437,6 +448,11 @@ class MemoryOperations:
             if o.status is OperationStatus.PENDING and o.deadline_at <= now
         ]
         return sorted(due, key=lambda o: o.deadline_at)[:limit]
+
+    def any_pending(self, scope: Scope) -> bool:
+        return any(
+            o.scope == scope and o.status is OperationStatus.PENDING for o in self._s.operations.values()
+        )
 
     def pending_on(self, scope: Scope, intent_id: str) -> list[MoneyOperation]:
         return [
@@ -647,8 +663,9 @@ class ApprovingProcessor:
             self.ledger[operation.processor_key] = ProcessorOutcome.SUCCEEDED
         self._obey(operation.injected)
 
-    async def lookup(self, key: str) -> ProcessorOutcome | None:
-        return self.ledger.get(key)
+    async def lookup(self, operation: MoneyOperation) -> ProcessorAnswer | None:
+        found = self.ledger.get(operation.processor_key)
+        return None if found is None else ProcessorAnswer(found)
 
     @staticmethod
     def _obey(injected: InjectedFailure | None) -> None:

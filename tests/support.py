@@ -9,7 +9,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,9 +169,18 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    database_url: str, log_dir: Path, *, workers: int = 2, app_module: str | None = None
+    database_url: str,
+    log_dir: Path,
+    *,
+    workers: int = 2,
+    app_module: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningServer]:
-    """Start ``payintents serve`` (or a harness variant) on a free loopback port; stop it after."""
+    """Start ``payintents serve`` (or a harness variant) on a free loopback port, with ``env`` on
+    top of this process's environment; stop it after."""
     log_path = log_dir / f"server-{secrets.token_hex(4)}.log"
-    with processes.running_server(database_url, workers, log_path, app_module=app_module) as started:
+    started_server = processes.running_server(
+        database_url, workers, log_path, app_module=app_module, extra_env=env
+    )
+    with started_server as started:
         yield RunningServer(started.base_url, database_url, started.process, log_path)

@@ -52,21 +52,25 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _run(
+def run_handler(
     settings_of: SettingsOf, work: Callable[[Dependencies, argparse.Namespace], None]
 ) -> Callable[[argparse.Namespace], int]:
     """A handler: migrate, build the dependencies, do ``work``; a refusal exits 1 with its reason."""
 
     def handler(args: argparse.Namespace) -> int:
-        from payintents.bootstrap import build_dependencies, migrate
+        from payintents.bootstrap import build_checked_dependencies, migrate
         from payintents.domain.errors import DomainError
+        from payintents.service.upstream_ports import SecretKeyMissingError
 
         settings = settings_of(args)
         migrate(settings)
         try:
-            work(build_dependencies(settings), args)
+            work(build_checked_dependencies(settings), args)
         except DomainError as refused:
             print(_refusal_text(refused), file=sys.stderr)
+            return 1
+        except SecretKeyMissingError as missing:
+            print(f"payintents: {missing}", file=sys.stderr)
             return 1
         return 0
 
@@ -160,7 +164,7 @@ def add_key_parser(
 ) -> None:
     keys = commands.add_parser("keys", help="keys create|list|revoke: an account's API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
-    run = partial(_run, settings_of)
+    run = partial(run_handler, settings_of)
 
     create = with_database(
         key_commands.add_parser("create", help="create an API key; prints it as JSON, this once only")
@@ -210,7 +214,7 @@ def add_terminal_parser(
 ) -> None:
     terminals = commands.add_parser("terminals", help="terminals create|list: an account's virtual terminals")
     terminal_commands = terminals.add_subparsers(dest="terminals_command", required=True, metavar="COMMAND")
-    run = partial(_run, settings_of)
+    run = partial(run_handler, settings_of)
     for name, work, text in (
         ("create", terminals_create, "add a virtual card terminal; prints it as JSON"),
         ("list", terminals_list, "an account's terminals: id, tid, status"),
@@ -230,7 +234,7 @@ def add_user_parser(
 ) -> None:
     users = commands.add_parser("users", help="users create|list|set-password|delete: dashboard users")
     user_commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
-    run = partial(_run, settings_of)
+    run = partial(run_handler, settings_of)
 
     def with_password(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub.add_argument("username", help="the name the user signs in with")

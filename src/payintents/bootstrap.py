@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from payintents.adapters.clock import SystemClock
 from payintents.adapters.ids import RandomIds
 from payintents.adapters.sandbox_processor import SandboxProcessor, StoredLedger
+from payintents.adapters.secret_box import MIN_SECRET_KEY_CHARACTERS, AesGcmSecretBox
 from payintents.adapters.smtp_mailer import SmtpReceiptMailer, SmtpSettings, parse_smtp_url
 from payintents.adapters.sql.account_store import find_api_key
 from payintents.adapters.sql.audit import AuditReport, audit
@@ -32,6 +33,7 @@ from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.sqlite_writer import SqliteTransactions
 from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.adapters.sql.write_gate import WriteGate
+from payintents.adapters.upstream_directory import UpstreamDirectory
 from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.domain.webhook_urls import SANDBOX_LOCAL_HOSTS, parse_sandbox_hosts
 from payintents.service.dependencies import Dependencies
@@ -39,6 +41,8 @@ from payintents.service.key_usage import KeyUsageRecorder
 from payintents.service.ports import Clock, TransactionRunner, UnitOfWorkFactory, WebhookSender
 from payintents.service.request_log_buffer import RequestLogBuffer
 from payintents.service.transactions import ThreadedTransactions
+from payintents.service.upstream_ports import SecretKeyMissingError
+from payintents.service.upstreams import refuse_upstreams_without_secret_key
 from payintents.web.app import build_app
 from payintents.web.dashboard.sign_in_guard import SignInGuard, SignInLimits
 from payintents.web.http_protocol import HttpLimits
@@ -92,6 +96,9 @@ class Settings:
     public_url: str | None = None
     # The mail server production keys' receipts go through (PAYINTENTS_SMTP_URL); None: refused.
     smtp: SmtpSettings | None = None
+    # PAYINTENTS_SECRET_KEY first, then PAYINTENTS_SECRET_KEY_PREVIOUS (comma-separated): the keys
+    # upstream accounts' Dojo keys are sealed with (ADR 0031). Never shown.
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -139,7 +146,25 @@ class Settings:
             ),
             public_url=_parsed_setting("PAYINTENTS_PUBLIC_URL", parse_public_url, ""),
             smtp=_parsed_setting("PAYINTENTS_SMTP_URL", parse_smtp_url, "off"),
+            secret_keys=_secret_keys(),
         )
+
+
+def _secret_keys() -> tuple[str, ...]:
+    """The current secret key and the previous ones; none when PAYINTENTS_SECRET_KEY is unset."""
+    current = os.environ.get("PAYINTENTS_SECRET_KEY", "")
+    previous = [key for key in os.environ.get("PAYINTENTS_SECRET_KEY_PREVIOUS", "").split(",") if key]
+    if not current:
+        if previous:
+            raise ConfigurationError("PAYINTENTS_SECRET_KEY_PREVIOUS is set without PAYINTENTS_SECRET_KEY")
+        return ()
+    keys = (current, *previous)
+    if any(len(key) < MIN_SECRET_KEY_CHARACTERS for key in keys):
+        raise ConfigurationError(
+            "PAYINTENTS_SECRET_KEY (and each previous key) must be at least "
+            f"{MIN_SECRET_KEY_CHARACTERS} characters"
+        )
+    return keys
 
 
 def _http_limits_setting() -> HttpLimits:
@@ -204,6 +229,11 @@ def build_dependencies(
     clock = clock or SystemClock()
     # PostgreSQL engines keep pool_size connections and open as many more (engine.py).
     transactions = transaction_runner(engine, gate, writer, reader, connections=2 * settings.pool_size)
+    sandbox = SandboxProcessor(timeout_s=settings.sandbox_timeout_s, ledger=StoredLedger(transactions, clock))
+    secret_box = AesGcmSecretBox(settings.secret_keys)
+    upstreams = UpstreamDirectory(
+        transactions, secret_box, clock, processor_timeout_s=settings.processor_timeout_s
+    )
     return Dependencies(
         uow=writer,
         key_usage=KeyUsageRecorder(writer, clock),
@@ -214,9 +244,9 @@ def build_dependencies(
         transactions=transactions,
         clock=clock,
         ids=RandomIds(),
-        processor=SandboxProcessor(
-            timeout_s=settings.sandbox_timeout_s, ledger=StoredLedger(transactions, clock)
-        ),
+        processor=sandbox,
+        upstreams=upstreams,
+        secret_box=secret_box,
         processor_timeout_s=settings.processor_timeout_s,
         idempotency_retention=settings.idempotency_retention,
         webhook_retry_scale=settings.webhook_retry_scale,
@@ -226,6 +256,17 @@ def build_dependencies(
         production_checkout=settings.production_checkout,
         receipt_mailer=SmtpReceiptMailer(settings.smtp) if settings.smtp is not None else None,
     )
+
+
+def build_checked_dependencies(settings: Settings, *, engine: Engine | None = None) -> Dependencies:
+    """``build_dependencies``, refused (ConfigurationError) when upstream accounts are stored and
+    no secret key opens their keys: ``serve``, its workers and every command stop at start."""
+    deps = build_dependencies(settings, engine=engine)
+    try:
+        refuse_upstreams_without_secret_key(deps)
+    except SecretKeyMissingError as missing:
+        raise ConfigurationError(str(missing)) from None
+    return deps
 
 
 def transaction_runner(
@@ -275,7 +316,7 @@ def app_from_environment() -> Starlette:
         settings.database_url, pool_size=settings.pool_size, timeouts=settings.timeouts, serving=True
     )
     limiter = RateLimiter(settings.rate_limit, settings.sandbox_rate_limit)
-    deps = build_dependencies(settings, engine=engine)
+    deps = build_checked_dependencies(settings, engine=engine)
     app = build_app(
         deps,
         pool_in_use=_pool_gauge(engine),

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from payintents import __version__
+from payintents.account_commands import add_account_parsers
 from payintents.admin_commands import add_key_parser, add_terminal_parser, add_user_parser
 from payintents.benchmark.command import add_bench_parser
 from payintents.client_commands import CLIENT_COMMANDS, client_commands_help, run_client_command
@@ -52,30 +53,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_accounts_create(args: argparse.Namespace) -> int:
-    import json
-
-    from payintents.bootstrap import build_dependencies, migrate
-    from payintents.service.accounts import create_account
-
-    settings = _settings(args)
-    migrate(settings)
-    account = create_account(build_dependencies(settings), args.name)
-    keys = {"accountId": account.account_id, "sandboxKey": account.sandbox_key, "prodKey": account.prod_key}
-    print(json.dumps(keys))
-    return 0
-
-
 def cmd_expire(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from payintents.bootstrap import build_dependencies, migrate
+    from payintents.bootstrap import build_checked_dependencies, migrate
     from payintents.service.expiry import run_expiry_pass
 
     settings = _settings(args)
     migrate(settings)
-    report = asyncio.run(run_expiry_pass(build_dependencies(settings)))
+    report = asyncio.run(run_expiry_pass(build_checked_dependencies(settings)))
     print(json.dumps({"intentsExpired": report.intents_expired, "keysReaped": report.keys_reaped}))
     return 0
 
@@ -84,12 +71,12 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from payintents.bootstrap import build_dependencies, migrate
+    from payintents.bootstrap import build_checked_dependencies, migrate
     from payintents.service.reconciler import reconcile_overdue
 
     settings = _settings(args)
     migrate(settings)
-    report = asyncio.run(reconcile_overdue(build_dependencies(settings)))
+    report = asyncio.run(reconcile_overdue(build_checked_dependencies(settings)))
     print(
         json.dumps({"recorded": report.succeeded, "released": report.released, "unsettled": report.unsettled})
     )
@@ -102,7 +89,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from payintents.bootstrap import build_dependencies, build_sender, migrate
+    from payintents.bootstrap import build_checked_dependencies, build_sender, migrate
     from payintents.web.logs import logging_config
     from payintents.workers.dispatcher import run_dispatcher
 
@@ -112,7 +99,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    run_dispatcher(build_dependencies(settings), build_sender(settings), stop)
+    run_dispatcher(build_checked_dependencies(settings), build_sender(settings), stop)
     return 0
 
 
@@ -130,7 +117,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging.config
 
-    from payintents.bootstrap import build_dependencies, build_sender, migrate
+    from payintents.bootstrap import build_checked_dependencies, build_sender, migrate
     from payintents.service.accounts import create_demo_account_if_empty
     from payintents.service.reporting import webhook_backlog
     from payintents.web.logs import logging_config
@@ -142,7 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log_config = logging_config(args.log_level)
     logging.config.dictConfig(log_config)
     migrate(settings)
-    deps = build_dependencies(settings)
+    deps = build_checked_dependencies(settings)
     demo = create_demo_account_if_empty(deps)
     print(welcome_text(args.host, args.port, settings.database_url, demo), flush=True)
     start_housekeeping(deps, settings.expiry_interval_s)
@@ -259,21 +246,6 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     serve.set_defaults(handler=cmd_serve)
 
 
-def _add_account_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    accounts = commands.add_parser("accounts", help="accounts create NAME: an account and its API keys")
-    account_commands = accounts.add_subparsers(dest="accounts_command", required=True, metavar="COMMAND")
-    create = _with_database(
-        account_commands.add_parser(
-            "create",
-            help="create an account; prints its id and keys as JSON (keys are shown once)",
-            description="Create an account and print {accountId, sandboxKey, prodKey} as one JSON "
-            "line. The keys are stored hashed: keep them, they are shown only this once.",
-        )
-    )
-    create.add_argument("name", help="the merchant's name, shown in the dashboard")
-    create.set_defaults(handler=cmd_accounts_create)
-
-
 def _add_maintenance_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     migrate = commands.add_parser("migrate", help="bring the database to the newest schema")
     _with_database(migrate).set_defaults(handler=cmd_migrate)
@@ -311,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", title="server commands"
     )
     _add_serve_parser(commands)
-    _add_account_parsers(commands)
+    add_account_parsers(commands, _with_database, _settings)
     add_user_parser(commands, _with_database, _settings)
     add_key_parser(commands, _with_database, _settings)
     add_terminal_parser(commands, _with_database, _settings)

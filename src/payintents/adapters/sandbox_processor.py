@@ -11,7 +11,7 @@ from typing import Protocol
 from payintents.domain.card import mask_card_number, shown_last_digits
 from payintents.domain.customer import PaymentMethod, expiry_as_month
 from payintents.domain.intent import PaymentIntent
-from payintents.domain.money_operation import MoneyOperation, OperationKind, ProcessorOutcome
+from payintents.domain.money_operation import MoneyOperation, OperationKind, ProcessorAnswer, ProcessorOutcome
 from payintents.domain.sandbox import FailOutcome
 from payintents.service.ports import (
     CardResult,
@@ -136,8 +136,9 @@ class SandboxProcessor:
         stands = await self._ledger.record(operation.processor_key, operation, asked)
         _answer(stands, operation.kind)
 
-    async def lookup(self, key: str) -> ProcessorOutcome | None:
-        return await self._ledger.find(key)
+    async def lookup(self, operation: MoneyOperation) -> ProcessorAnswer | None:
+        found = await self._ledger.find(operation.processor_key)
+        return None if found is None else ProcessorAnswer(found)
 
     @property
     def ledger_in_our_store(self) -> bool:

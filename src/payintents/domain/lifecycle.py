@@ -103,7 +103,7 @@ def cancel(intent: PaymentIntent, now: datetime) -> None:
         raise RuleBrokenError(
             f"Only a payment intent in status Created can be canceled; this one is {intent.status}."
         )
-    _set_status(intent, Status.CANCELED, now)
+    set_status(intent, Status.CANCELED, now)
 
 
 def card_attempts(intent: PaymentIntent) -> int:
@@ -170,13 +170,13 @@ def authorize(
         intent.payment_details["paymentMethodId"] = payment_method_id
     intent.events.append(PaymentEvent("Authorized", now, transaction_id, card))
     if intent.capture_mode is CaptureMode.AUTO:
-        _add_capture(intent, capture_id, intent.total_amount.value, None, now)
+        add_capture(intent, capture_id, intent.total_amount.value, None, now)
         return
     lifetime = MANUAL_AUTHORIZATION_LIFETIME
     if intent.auto_expire_in is not None:
         lifetime = parse_timespan(intent.auto_expire_in)
     intent.auto_expire_at = now + lifetime
-    _set_status(intent, Status.AUTHORIZED, now)
+    set_status(intent, Status.AUTHORIZED, now)
 
 
 def capture(
@@ -199,7 +199,7 @@ def capture(
     wanted = add_amounts(amount, tips_amount or 0)
     if wanted > remaining:
         raise RuleBrokenError(f"Capture amount {wanted} exceeds the remaining authorized amount {remaining}.")
-    _add_capture(intent, capture_id, amount, tips_amount, now)
+    add_capture(intent, capture_id, amount, tips_amount, now)
 
 
 def reverse(intent: PaymentIntent, reversal_id: str, now: datetime) -> None:
@@ -270,7 +270,7 @@ def expire_if_due(intent: PaymentIntent, now: datetime) -> bool:
     """Apply ``expireAt``, and ``autoExpireIn`` when it releases; return whether anything changed.
     A due auto-capture moves money, so it is not applied here (``auto_capture_due``)."""
     if intent.status is Status.CREATED and now >= intent.expire_at:
-        _set_status(intent, Status.CANCELED, now)
+        set_status(intent, Status.CANCELED, now)
         return True
     if _auto_expiry_due(intent, now) and intent.auto_expire_action is not AutoExpireAction.CAPTURE:
         _release(intent, now)
@@ -311,7 +311,7 @@ def apply_refund(intent: PaymentIntent, amount: int, now: datetime) -> None:
         raise refund_refusal(intent, amount)
     intent.refunded_amount += amount
     if intent.refunded_amount == intent.refundable_amount:
-        _set_status(intent, Status.REFUNDED, now)
+        set_status(intent, Status.REFUNDED, now)
     else:
         intent.touch(now)
 
@@ -344,25 +344,23 @@ def _ensure_amendable(intent: PaymentIntent, flag: str, what: str) -> None:
         raise RuleBrokenError(f"The {what} can only change while the intent is Created.")
 
 
-def _add_capture(
-    intent: PaymentIntent, capture_id: str, amount: int, tips: int | None, now: datetime
-) -> None:
+def add_capture(intent: PaymentIntent, capture_id: str, amount: int, tips: int | None, now: datetime) -> None:
     intent.captures.append(Capture(capture_id, amount, tips, now))
     intent.refundable_amount = intent.captured_amount
     if intent.captured_at is None:
         intent.captured_at = now
     intent.events.append(PaymentEvent("Captured", now))
     if intent.status is not Status.CAPTURED:
-        _set_status(intent, Status.CAPTURED, now)
+        set_status(intent, Status.CAPTURED, now)
     else:
         intent.touch(now)
 
 
 def _release(intent: PaymentIntent, now: datetime) -> None:
-    _set_status(intent, Status.REVERSED, now)
+    set_status(intent, Status.REVERSED, now)
 
 
-def _set_status(intent: PaymentIntent, status: Status, now: datetime) -> None:
+def set_status(intent: PaymentIntent, status: Status, now: datetime) -> None:
     intent.status = status
     if status in (Status.REVERSED, Status.CANCELED, Status.REFUNDED):
         intent.events.append(PaymentEvent(status.value, now))

@@ -8,7 +8,8 @@ operation's key (docs/adr/0026-two-phase-money-operations.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -38,6 +39,15 @@ class ProcessorOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     DECLINED = "declined"
     FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorAnswer:
+    """What the processor did with an operation, and the id it gave what it created (Dojo's
+    ``refundId``) when that id is its own rather than ours; None keeps ours."""
+
+    outcome: ProcessorOutcome
+    object_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,17 @@ class MoneyOperation:
     tips_amount: int | None = None
     details: dict[str, Any] | None = None
     status: OperationStatus = OperationStatus.PENDING
+
+    def named(self, object_id: str | None) -> MoneyOperation:
+        """The operation with what it created named ``object_id`` (the processor's id for it),
+        in the stored answer too: our id is a random string that appears there only as itself."""
+        if object_id is None or object_id == self.object_id:
+            return self
+        ours, theirs = json.dumps(self.object_id).encode(), json.dumps(object_id).encode()
+        if self.answer.body.count(ours) != 1:
+            raise ValueError(f"the answer of operation {self.id} does not name {self.object_id} once")
+        answer = StoredResponse(self.answer.status_code, self.answer.body.replace(ours, theirs))
+        return replace(self, object_id=object_id, answer=answer)
 
     @property
     def processor_key(self) -> str:

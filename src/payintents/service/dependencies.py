@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from payintents.domain.intent import Scope
 from payintents.domain.webhook_urls import SANDBOX_LOCAL_HOSTS
 from payintents.service.key_usage import KeyUsageRecorder
 from payintents.service.ports import (
@@ -22,6 +23,7 @@ from payintents.service.ports import (
 )
 from payintents.service.request_log_buffer import RequestLogBuffer
 from payintents.service.transactions import ThreadedTransactions
+from payintents.service.upstream_ports import SecretBox, Upstream, Upstreams
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +64,25 @@ class Dependencies:
     # How production keys' receipts are mailed (PAYINTENTS_SMTP_URL); None: receipts are refused
     # for production keys. Sandbox receipts are never mailed (service/receipts.py).
     receipt_mailer: ReceiptMailer | None = None
+    # The accounts whose production money moves at Dojo (ADR 0031); None: ``processor`` for all.
+    upstreams: Upstreams | None = None
+    # Seals and opens upstream keys at rest (PAYINTENTS_SECRET_KEY); None when no key is set.
+    secret_box: SecretBox | None = None
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         if self.key_lookup is not None:
             return self.key_lookup(key_hash)
         with self.read() as uow:
             return uow.accounts.find_key(key_hash)
+
+    async def upstream_for(self, scope: Scope) -> Upstream | None:
+        """The scope's upstream, if its money moves elsewhere (a gateway account's production)."""
+        return None if self.upstreams is None else await self.upstreams.for_scope(scope)
+
+    async def processor_for(self, scope: Scope) -> Processor:
+        """The processor that moves ``scope``'s money: its upstream's, else ``processor``."""
+        upstream = await self.upstream_for(scope)
+        return self.processor if upstream is None else upstream.processor
 
     def runner(self) -> TransactionRunner:
         """The transaction runner async use cases go through."""

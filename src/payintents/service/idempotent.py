@@ -80,3 +80,30 @@ async def execute_once(
         except ConcurrentUpdateError:
             continue
     raise StoreBusyError("the object kept changing under this request")
+
+
+class _UnusedKeyError(Exception):
+    """The key is not stored: the claim made to find out is rolled back."""
+
+
+async def stored_answer(
+    deps: Dependencies, ctx: RequestContext, scope: Scope, request: IdempotentRequest
+) -> Answer | None:
+    """The answer stored for the caller's key (a replay, or a 409 for another body), or None when
+    the key is unused; claims nothing. For work done elsewhere before ``execute_once`` runs."""
+    if request.key is None:
+        return None
+    key = request.key
+
+    def unit(uow: UnitOfWork) -> Answer:
+        record = uow.idempotency.claim(scope, request.target, key, request.fingerprint, ctx.now(deps.clock))
+        if record is None:
+            raise _UnusedKeyError
+        raise _ReplayError(Answer(replay(record, request.fingerprint), replayed=True))
+
+    try:
+        return await deps.runner().write(unit)
+    except _ReplayError as replayed:
+        return replayed.answer
+    except _UnusedKeyError:
+        return None

@@ -16,8 +16,9 @@ from payintents.domain.money_operation import OperationKind
 from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
 from payintents.service.fault_injection import take_failure
-from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once
+from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once, stored_answer
 from payintents.service.intent_saves import save_with_events
+from payintents.service.mirror import Forwarded, cancel_at_upstream, create_mirrored
 from payintents.service.money_operations import Draft, IntentBusyError, Reserve, run_operation
 from payintents.service.ports import IntentPage, IntentQuery, RequestContext, UnitOfWork
 
@@ -31,7 +32,13 @@ async def create_intent(
     spec: IntentSpec,
     request: IdempotentRequest,
     render: Render[PaymentIntent],
+    forwarded: Forwarded,
 ) -> Answer:
+    """A new intent; for an upstream account's production key, created at Dojo and mirrored."""
+    upstream = await deps.upstream_for(scope)
+    if upstream is not None:
+        return await create_mirrored(deps, ctx, scope, spec, request, upstream, forwarded)
+
     def action(uow: UnitOfWork, now: datetime) -> PaymentIntent:
         intent = lifecycle.open_intent(spec, deps.ids.new_id("pi", scope.environment), scope, now)
         # As Dojo does, a client session secret is issued on create as well as on refresh.
@@ -78,6 +85,25 @@ async def change_intent(
         return intent
 
     return await execute_once(deps, ctx, scope, request, action, render)
+
+
+async def cancel_intent(
+    deps: Dependencies,
+    ctx: RequestContext,
+    scope: Scope,
+    intent_id: str,
+    request: IdempotentRequest,
+    render: Render[PaymentIntent],
+) -> Answer:
+    """Cancel a Created intent; an upstream account's at Dojo first (the mirror follows)."""
+    upstream = await deps.upstream_for(scope)
+    if upstream is None:
+        return await change_intent(deps, ctx, scope, intent_id, lifecycle.cancel, request, render)
+    replayed = await stored_answer(deps, ctx, scope, request)
+    if replayed is not None:
+        return replayed
+    canceled = await cancel_at_upstream(deps, scope, upstream, intent_id)
+    return await execute_once(deps, ctx, scope, request, lambda _uow, _now: canceled, render)
 
 
 async def capture_intent(

@@ -31,12 +31,14 @@ from payintents.domain.money_operation import (
     MoneyOperation,
     OperationKind,
     OperationStatus,
+    ProcessorAnswer,
     ProcessorOutcome,
 )
 from payintents.domain.sandbox import InjectedFailure
 from payintents.service.dependencies import Dependencies
 from payintents.service.fault_injection import answer_late
 from payintents.service.idempotent import Answer, IdempotentRequest
+from payintents.service.mirror import refresh_before_money_moves
 from payintents.service.operation_rules import RULES
 from payintents.service.ports import (
     ProcessorDeclinedError,
@@ -100,6 +102,8 @@ async def run_operation(
     reserve: Reserve,
 ) -> Answer:
     """Reserve, call, record; a replay answers the stored response."""
+    # An upstream account's mirror first learns what Dojo has captured (ADR 0031).
+    await refresh_before_money_moves(deps, scope, intent_id)
     waited_until = time.monotonic() + longest_wait_s(deps)
     while True:
         try:
@@ -107,7 +111,7 @@ async def run_operation(
             # processor writes after, in our own database, carries it there (ADR 0030).
             reserved = await deps.runner().write(
                 lambda uow: _reserve(deps, context, scope, request, reserve, uow),
-                durable=not deps.processor.ledger_in_our_store,
+                durable=not (await deps.processor_for(scope)).ledger_in_our_store,
             )
         except IntentBusyError:
             await wait_for_intent(deps, scope, intent_id, waited_until)
@@ -181,7 +185,7 @@ async def call_and_record(deps: Dependencies, operation: MoneyOperation) -> Answ
     try:
         # A deadline on this task itself: no second task per call, as wait_for would make.
         async with asyncio.timeout(deps.processor_timeout_s):
-            await _call(deps, operation)
+            assigned_id = await _call(deps, operation)
     except TimeoutError:
         raise OperationTimeoutError(
             "The card processor did not answer in time; its outcome will be confirmed shortly: "
@@ -191,14 +195,15 @@ async def call_and_record(deps: Dependencies, operation: MoneyOperation) -> Answ
         # The processor said it did nothing: give the reservation back, then answer the refusal.
         await deps.runner().write(lambda uow: record_failure(deps, uow, operation))
         raise
-    if await deps.runner().write(lambda uow: record_success(deps, uow, operation)):
-        return Answer(operation.answer, replayed=False)
+    if await deps.runner().write(lambda uow: record_success(deps, uow, operation, assigned_id)):
+        return Answer(operation.named(assigned_id).answer, replayed=False)
     return await _recorded_answer(deps, operation)
 
 
-async def _call(deps: Dependencies, operation: MoneyOperation) -> None:
-    await deps.processor.perform(operation)
+async def _call(deps: Dependencies, operation: MoneyOperation) -> str | None:
+    assigned_id = await (await deps.processor_for(operation.scope)).perform(operation)
     await answer_late(deps, operation)
+    return assigned_id
 
 
 async def _recorded_answer(deps: Dependencies, operation: MoneyOperation) -> Answer:
@@ -209,10 +214,17 @@ async def _recorded_answer(deps: Dependencies, operation: MoneyOperation) -> Ans
     raise ProcessorUnavailableError("The card processor's outcome was not confirmed; nothing was changed.")
 
 
-def record_success(deps: Dependencies, uow: UnitOfWork, operation: MoneyOperation) -> bool:
-    """The processor did it: write its result and spend the key. False if already recorded."""
+def record_success(
+    deps: Dependencies, uow: UnitOfWork, operation: MoneyOperation, assigned_id: str | None = None
+) -> bool:
+    """The processor did it: write its result (named ``assigned_id`` when the processor named
+    it) and spend the key. False if already recorded."""
     if not uow.operations.finish(operation.id, OperationStatus.SUCCEEDED, deps.clock.now()):
         return False
+    named = operation.named(assigned_id)
+    if named is not operation:
+        uow.operations.name_object(named)
+        operation = named
     RULES[operation.kind].succeed(deps, uow, operation)
     if operation.caller_key is not None:
         target, key = operation.caller_key.target, operation.caller_key.key
@@ -233,8 +245,8 @@ def record_failure(deps: Dependencies, uow: UnitOfWork, operation: MoneyOperatio
 async def reconcile(deps: Dependencies, operation: MoneyOperation) -> OperationStatus:
     """Settle a pending operation past its deadline from what the processor says it did: done →
     recorded, declined, failed or never received → released. Its final status."""
-    outcome = await deps.processor.lookup(operation.processor_key)
-    await _record(deps, operation, outcome is ProcessorOutcome.SUCCEEDED)
+    answer = await (await deps.processor_for(operation.scope)).lookup(operation)
+    await _record(deps, operation, answer if answer is not None else ProcessorAnswer(ProcessorOutcome.FAILED))
     return (await _current(deps, operation)).status
 
 
@@ -250,9 +262,9 @@ async def settle(deps: Dependencies, operation: MoneyOperation) -> MoneyOperatio
             await reconcile(deps, current)
         elif time.monotonic() - asked_at >= LOOKUP_EVERY_S:
             asked_at = time.monotonic()
-            outcome = await deps.processor.lookup(current.processor_key)
-            if outcome is not None:
-                await _record(deps, current, outcome is ProcessorOutcome.SUCCEEDED)
+            answer = await (await deps.processor_for(current.scope)).lookup(current)
+            if answer is not None:
+                await _record(deps, current, answer)
         else:
             await asyncio.sleep(pause_s)
             pause_s = min(2 * pause_s, LONGEST_POLL_S)
@@ -260,9 +272,11 @@ async def settle(deps: Dependencies, operation: MoneyOperation) -> MoneyOperatio
     return current
 
 
-async def _record(deps: Dependencies, operation: MoneyOperation, succeeded: bool) -> None:
-    record = record_success if succeeded else record_failure
-    await deps.runner().write(lambda uow: record(deps, uow, operation))
+async def _record(deps: Dependencies, operation: MoneyOperation, answer: ProcessorAnswer) -> None:
+    if answer.outcome is ProcessorOutcome.SUCCEEDED:
+        await deps.runner().write(lambda uow: record_success(deps, uow, operation, answer.object_id))
+    else:
+        await deps.runner().write(lambda uow: record_failure(deps, uow, operation))
 
 
 async def _current(deps: Dependencies, operation: MoneyOperation) -> MoneyOperation:

@@ -12,7 +12,12 @@ from payintents.domain.customer import PaymentMethod
 from payintents.domain.events import OutboxEvent
 from payintents.domain.idempotency import IdempotencyRecord, StoredResponse
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
-from payintents.domain.money_operation import MoneyOperation, OperationStatus, ProcessorOutcome
+from payintents.domain.money_operation import (
+    MoneyOperation,
+    OperationStatus,
+    ProcessorAnswer,
+    ProcessorOutcome,
+)
 from payintents.domain.receipts import Receipt
 from payintents.domain.refund import Refund
 from payintents.domain.sandbox import FailOperation, InjectedFailure
@@ -24,6 +29,7 @@ from payintents.service.customer_ports import (
 )
 from payintents.service.dashboard_ports import DashboardRepository
 from payintents.service.terminal_ports import TerminalRepository
+from payintents.service.upstream_ports import UpstreamRepository
 
 _T = TypeVar("_T")
 
@@ -125,8 +131,14 @@ class MoneyOperationRepository(Protocol):
     def finish(self, operation_id: str, status: OperationStatus, now: datetime) -> bool:
         """Set a pending operation's final status; False if it was not pending any more."""
 
+    def name_object(self, operation: MoneyOperation) -> None:
+        """Store ``operation``'s object id and answer (the processor named what it created)."""
+
     def overdue(self, now: datetime, limit: int) -> list[MoneyOperation]:
         """Pending operations whose deadline has passed, oldest first."""
+
+    def any_pending(self, scope: Scope) -> bool:
+        """Whether an operation of the scope is still pending."""
 
     def pending_on(self, scope: Scope, intent_id: str) -> list[MoneyOperation]: ...
 
@@ -355,6 +367,8 @@ class UnitOfWork(Protocol):
     def payment_methods(self) -> PaymentMethodRepository: ...
     @property
     def setup_intents(self) -> SetupIntentRepository: ...
+    @property
+    def upstreams(self) -> UpstreamRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -458,6 +472,11 @@ class ProcessorTimeoutError(ProcessorUnavailableError):
     """The processor did not answer in time; no money moved, the request may be retried."""
 
 
+class ProcessorOutcomeUnknownError(Exception):
+    """The processor may or may not have done it (its answer was lost): the operation stays
+    pending until reconciliation learns what it did (502; retry with the same key)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RequestLogEntry:
     """One API request of a sandbox account, as the developer's integration sent it."""
@@ -541,15 +560,17 @@ class Processor(Protocol):
     async def complete_verification(self, card: dict[str, str], passed: bool) -> CardResult:
         """The 3-D Secure answer for a card ``verify_card`` challenged (``card`` as it answered)."""
 
-    async def perform(self, operation: MoneyOperation) -> None:
+    async def perform(self, operation: MoneyOperation) -> str | None:
         """Carry out a refund, capture, reversal or merchant-initiated charge (its saved card's
         token in ``operation.details``) under ``operation.processor_key``: a repeated
         call with the same key applies nothing twice. Raise ProcessorDeclinedError or
         ProcessorUnavailableError when it did not succeed. ``operation.injected`` is a failure a
-        sandbox test asked for; a real acquirer connector ignores it."""
+        sandbox test asked for; a real acquirer connector ignores it. Returns the id the processor
+        gave what it created when that id is its own (Dojo's ``refundId``), else None."""
 
-    async def lookup(self, key: str) -> ProcessorOutcome | None:
-        """What became of the operation sent with ``key``; None if it never arrived."""
+    async def lookup(self, operation: MoneyOperation) -> ProcessorAnswer | None:
+        """What became of ``operation`` (sent with its processor key); None if the processor
+        cannot tell now (it never received it, or could not be asked)."""
 
     @property
     def ledger_in_our_store(self) -> bool:

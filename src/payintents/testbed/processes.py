@@ -13,7 +13,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,11 +98,12 @@ def variant_command(app_module: str, port: int, workers: int) -> list[str]:
 
 @contextmanager
 def server_process(
-    command: list[str], database_url: str, log_path: Path
+    command: list[str], database_url: str, log_path: Path, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A server process on ``database_url``, its output in ``log_path``; on the way out it is
-    asked to stop (SIGTERM, a graceful shutdown) and killed only if it does not."""
-    env = {**os.environ, "PAYINTENTS_DATABASE_URL": database_url}
+    """A server process on ``database_url`` (with ``extra_env`` set too), its output in
+    ``log_path``; on the way out it is asked to stop (SIGTERM, a graceful shutdown) and killed
+    only if it does not."""
+    env = {**os.environ, **(extra_env or {}), "PAYINTENTS_DATABASE_URL": database_url}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
     try:
@@ -123,7 +124,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def running_server(
-    database_url: str, workers: int, log_path: Path, *, app_module: str | None = None
+    database_url: str,
+    workers: int,
+    log_path: Path,
+    *,
+    app_module: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[ServerProcess]:
     """``payintents serve`` (or ``app_module``'s variant) on ``database_url``, ready on a free
     loopback port with all its workers; stopped on the way out."""
@@ -132,7 +138,7 @@ def running_server(
         command = serve_command(port, workers)
     else:
         command = variant_command(app_module, port, workers)
-    with server_process(command, database_url, log_path) as process:
+    with server_process(command, database_url, log_path, extra_env) as process:
         server = ServerProcess(f"http://127.0.0.1:{port}", port, process, log_path, workers)
         wait_until_ready(
             server.base_url, process, log_path, workers=workers, also_ready=server.all_workers_started

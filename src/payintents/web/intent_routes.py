@@ -7,12 +7,12 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from payintents.domain import lifecycle
 from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import StoredResponse
 from payintents.domain.intent import CaptureMode, PaymentIntent
 from payintents.domain.lifecycle import IntentSpec
 from payintents.service import intents, terminal_sessions
+from payintents.service.mirror import Forwarded
 from payintents.service.ports import IntentPage, IntentQuery
 from payintents.web import request_schemas as schemas
 from payintents.web.cursors import Position, decode_cursor, encode_cursor
@@ -52,8 +52,10 @@ async def create(call: ApiCall[CreatePaymentIntentBody]) -> Response:
         # versions name them) and reads its other objects there.
         document=_stored_document(call.document),
     )
+    # For an upstream account, the validated body goes on to Dojo, and Dojo's answer is stored.
+    forwarded = Forwarded(call.document, call.version.isoformat(), stored_json)
     answer = await intents.create_intent(
-        call.deps, call.context, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call)
+        call.deps, call.context, call.scope, spec, call.idempotent(CREATE_TARGET), _render(call), forwarded
     )
     return answer_response(answer)
 
@@ -93,7 +95,11 @@ async def _change(call: ApiCall[object], change: intents.Change, render: Any = N
 
 
 async def cancel(call: ApiCall) -> Response:
-    return await _change(call, lifecycle.cancel)
+    intent_id = call.path_param("paymentIntentId")
+    answer = await intents.cancel_intent(
+        call.deps, call.context, call.scope, intent_id, call.idempotent(intent_id), _render(call)
+    )
+    return answer_response(answer)
 
 
 async def capture(call: ApiCall[CreateCaptureBody]) -> Response:

@@ -68,6 +68,10 @@ class SqlMoneyOperationRepository:
         params = {"operation_id": operation_id, "new_status": status.value, "finished": now}
         return FINISH_OPERATION.run(self._conn, params).fetchone() is not None
 
+    def name_object(self, operation: MoneyOperation) -> None:
+        named = {"object_id": operation.object_id, "answer_body": operation.answer.body}
+        self._conn.execute(update(mo).where(mo.c.id == operation.id).values(named))
+
     def overdue(self, now: datetime, limit: int) -> list[MoneyOperation]:
         query = (
             select(mo)
@@ -76,6 +80,10 @@ class SqlMoneyOperationRepository:
             .limit(limit)
         )
         return [_operation(row) for row in self._conn.execute(query).mappings()]
+
+    def any_pending(self, scope: Scope) -> bool:
+        query = select(mo.c.id).where(in_scope(mo, scope), mo.c.status == _PENDING).limit(1)
+        return self._conn.execute(query).first() is not None
 
     def pending_on(self, scope: Scope, intent_id: str) -> list[MoneyOperation]:
         query = select(mo).where(

@@ -583,3 +583,17 @@ terminal_sessions = Table(
     Index("ix_terminal_sessions_intent", "account_id", "environment", "payment_intent_id", "created_at"),
     Index("ix_terminal_sessions_open", "finished", "updated_at"),
 )
+
+# An account's upstream (ADR 0031): its production key's payments go to Dojo at ``base_url``, with
+# the account's Dojo key sealed by a key derived from PAYINTENTS_SECRET_KEY (``key_id`` names it).
+account_upstreams = Table(
+    "account_upstreams",
+    metadata,
+    Column("account_id", String(64), ForeignKey("accounts.id"), primary_key=True),
+    Column("provider", String(20), nullable=False),
+    Column("base_url", String(500), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("sealed_key", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("provider IN ('dojo')", name="ck_account_upstreams_provider"),
+)

@@ -38,6 +38,7 @@ from payintents.adapters.sql.refund_store import SqlRefundRepository
 from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.setup_intent_store import SqlSetupIntentRepository
 from payintents.adapters.sql.terminal_store import SqlTerminalRepository
+from payintents.adapters.sql.upstream_store import SqlUpstreamRepository
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository
 from payintents.adapters.sql.write_gate import WriteGate, WriteGateTimeoutError
 from payintents.domain.errors import InvariantViolationError
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
     customers: SqlCustomerRepository
     payment_methods: SqlPaymentMethodRepository
     setup_intents: SqlSetupIntentRepository
+    upstreams: SqlUpstreamRepository
 
     def __init__(
         self,
@@ -111,6 +113,7 @@ class SqlUnitOfWork:
         self.customers = SqlCustomerRepository(self._conn)
         self.payment_methods = SqlPaymentMethodRepository(self._conn)
         self.setup_intents = SqlSetupIntentRepository(self._conn)
+        self.upstreams = SqlUpstreamRepository(self._conn)
         return self
 
     def _open(self) -> None:

@@ -1,0 +1,265 @@
+"""A client of Dojo's REST API (the same paths payintents serves), for the gateway (ADR 0031).
+
+Every call sends ``Authorization: Basic <the account's Dojo key>`` and ``version``; refunds also
+send ``idempotencyKey`` (the only operation Dojo declares it on). Answers become typed results or
+one of four errors (ADR 0032):
+
+- ``DojoRefusedError``: Dojo answered 4xx, it did nothing; carries Dojo's ``detail``.
+- ``DojoUnavailableError``: Dojo certainly did nothing: the connection was never made, or Dojo
+  answered 502/503 (it could not reach its own processor) or refused our key (401/403).
+- ``DojoOutcomeUnknownError``: the request may have been applied: the connection broke after it
+  was sent, Dojo answered 500 or 504, or kept answering 429.
+- a timeout (``httpx.TimeoutException`` from the read) is ``DojoOutcomeUnknownError`` too; the
+  money path's own deadline usually ends the call first (its read timeout is set above it).
+
+Only idempotent calls are retried, a bounded number of times (reads, and refunds under their
+key), and only when the answer was lost, ambiguous (500, 504, 429) or the connection failed.
+The key never appears in a log line, an exception or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+API_VERSION = "2024-02-05"
+# Attempts of a call that may be repeated (reads; refunds with their key), and the first pause.
+ATTEMPTS = 3
+FIRST_RETRY_PAUSE_S = 0.2
+CONNECT_TIMEOUT_S = 5.0
+# Dojo's answers where it certainly did nothing.
+NOTHING_DONE = frozenset({401, 403, 502, 503})
+
+
+class DojoError(Exception):
+    """Base of the client's errors; ``status`` is Dojo's HTTP status, None without an answer."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DojoRefusedError(DojoError):
+    """Dojo refused the request (4xx): nothing was done. ``str()`` is Dojo's own detail."""
+
+
+class DojoUnavailableError(DojoError):
+    """Dojo did nothing: unreachable, its processor failed (502/503), or it refused our key."""
+
+
+class DojoOutcomeUnknownError(DojoError):
+    """The request may have been applied at Dojo: its answer was lost or ambiguous."""
+
+
+@dataclass(frozen=True, slots=True)
+class DojoIntent:
+    """A payment intent as Dojo answered it; ``body`` is the whole answer."""
+
+    id: str
+    status: str
+    captured_amount: int
+    refunded_amount: int
+    body: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DojoRefund:
+    refund_id: str
+    payment_intent_id: str
+    body: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DojoSubscription:
+    id: str
+    url: str
+    events: list[str]
+    body: dict[str, Any] = field(repr=False)
+
+
+class DojoApi:
+    """One account's Dojo: its base URL and key. ``read_timeout_s`` bounds a whole answer."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        *,
+        read_timeout_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._key = key
+        self._timeout = httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
+        self._transport = transport
+        # One client per event loop: a connection pool belongs to the loop that opened it, and
+        # the housekeeping runs each pass on a loop of its own.
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"DojoApi({self._base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    async def create_intent(self, body: Mapping[str, Any], version: str = API_VERSION) -> DojoIntent:
+        """Not retried: Dojo takes no idempotency key on creation."""
+        return _intent(await self._call("POST", "/payment-intents", body, version=version))
+
+    async def get_intent(self, intent_id: str) -> DojoIntent:
+        return _intent(await self._call("GET", f"/payment-intents/{intent_id}", retried=True))
+
+    async def cancel_intent(self, intent_id: str) -> DojoIntent:
+        return _intent(await self._call("DELETE", f"/payment-intents/{intent_id}"))
+
+    async def refund(self, intent_id: str, body: Mapping[str, Any], idempotency_key: str) -> DojoRefund:
+        """Retried with the same key: Dojo applies one refund per key."""
+        path = f"/payment-intents/{intent_id}/refunds"
+        answer = await self._call("POST", path, body, idempotency_key=idempotency_key, retried=True)
+        return _refund(answer)
+
+    async def get_refund(self, refund_id: str) -> DojoRefund:
+        return _refund(await self._call("GET", f"/payment-intents/refunds/{refund_id}", retried=True))
+
+    async def capture(self, intent_id: str, amount: int, tips_amount: int | None = None) -> str:
+        body: dict[str, Any] = {"amount": amount}
+        if tips_amount is not None:
+            body["tipsAmount"] = tips_amount
+        answer = await self._call("POST", f"/payment-intents/{intent_id}/captures", body)
+        return str(answer["captureId"])
+
+    async def reverse(self, intent_id: str) -> str:
+        answer = await self._call("POST", f"/payment-intents/{intent_id}/reversal")
+        return str(answer["reversalId"])
+
+    async def subscribe(
+        self, url: str, events: list[str], description: str | None = None
+    ) -> DojoSubscription:
+        body: dict[str, Any] = {"url": url, "events": events}
+        if description is not None:
+            body["description"] = description
+        return _subscription(await self._call("POST", "/webhooks", body))
+
+    async def subscriptions(self) -> list[DojoSubscription]:
+        answer = await self._call("GET", "/webhooks", retried=True)
+        return [_subscription(item) for item in answer] if isinstance(answer, list) else []
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        await self._call("DELETE", f"/webhooks/{subscription_id}")
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    # --- the one request path -------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        version: str = API_VERSION,
+        idempotency_key: str | None = None,
+        retried: bool = False,
+    ) -> Any:
+        """Dojo's JSON answer; retried (same key) on an answer that may be repeated safely."""
+        headers = {"Authorization": f"Basic {self._key}", "version": version}
+        if idempotency_key is not None:
+            headers["idempotencyKey"] = idempotency_key
+        content = None if body is None else json.dumps(body).encode()
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        pause_s = FIRST_RETRY_PAUSE_S
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await self._once(method, path, content, headers)
+            except (DojoOutcomeUnknownError, DojoUnavailableError) as failed:
+                # Dojo's own "nothing done" answers (502, 503, 401, 403) go back to the caller,
+                # who retries with its key; a lost or ambiguous answer is asked again here.
+                if not retried or attempt == ATTEMPTS or failed.status in NOTHING_DONE:
+                    raise
+            await asyncio.sleep(pause_s)
+            pause_s *= 2
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _once(self, method: str, path: str, content: bytes | None, headers: dict[str, str]) -> Any:
+        client = self._http()
+        try:
+            response = await client.request(method, path, content=content, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            raise DojoUnavailableError(f"Dojo at {self._base_url} could not be reached") from None
+        except httpx.TransportError as lost:
+            # Sent, or partly: Dojo may have applied it. The exception's text names no header.
+            raise DojoOutcomeUnknownError(f"Dojo's answer was lost ({type(lost).__name__})") from None
+        return _answer(response)
+
+    def _http(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url, timeout=self._timeout, transport=self._transport
+            )
+            self._client_loop = loop
+        return self._client
+
+
+def _answer(response: httpx.Response) -> Any:
+    status = response.status_code
+    if 200 <= status < 300:
+        return response.json() if response.content else None
+    detail = _detail(response)
+    if status in NOTHING_DONE:
+        text = "Dojo refused the gateway's key for this account" if status in (401, 403) else detail
+        raise DojoUnavailableError(text, status)
+    if 400 <= status < 500 and status != 429:
+        raise DojoRefusedError(detail, status)
+    raise DojoOutcomeUnknownError(f"Dojo answered {status}: {detail}", status)
+
+
+def _detail(response: httpx.Response) -> str:
+    """Dojo's error body in one line: its detail, else its field errors, else its title."""
+    try:
+        problem = response.json()
+    except ValueError:
+        return f"Dojo answered {response.status_code}"
+    if not isinstance(problem, dict):
+        return f"Dojo answered {response.status_code}"
+    if problem.get("detail"):
+        return str(problem["detail"])
+    errors = problem.get("errors")
+    if isinstance(errors, dict) and errors:
+        return " ".join(str(m) for messages in errors.values() for m in messages)
+    return str(problem.get("title") or f"Dojo answered {response.status_code}")
+
+
+def _intent(answer: Any) -> DojoIntent:
+    captured = sum(
+        int(c.get("amount", 0)) + int(c.get("tipsAmount") or 0) for c in answer.get("captures") or []
+    )
+    if not captured and answer.get("status") in ("Captured", "Refunded"):
+        captured = int(answer["totalAmount"]["value"])
+    return DojoIntent(
+        id=str(answer["id"]),
+        status=str(answer["status"]),
+        captured_amount=captured,
+        refunded_amount=int(answer.get("refundedAmount") or 0),
+        body=dict(answer),
+    )
+
+
+def _refund(answer: Any) -> DojoRefund:
+    return DojoRefund(str(answer["refundId"]), str(answer.get("paymentIntentId", "")), dict(answer))
+
+
+def _subscription(answer: Any) -> DojoSubscription:
+    return DojoSubscription(
+        str(answer["id"]), str(answer["url"]), list(answer.get("events") or []), dict(answer)
+    )
