@@ -9,6 +9,9 @@ Dojo's hosted page.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from tests.support import (
 # A test secret key (PAYINTENTS_SECRET_KEY) of the gateway: at least 32 characters.
 SECRET_KEY = "gateway-test-secret-key-0123456789abcdef"
 CLIENT_TIMEOUT_S = 60.0
+QUIET = {"PAYINTENTS_METRICS_ADDRESS": "off"}
 
 
 @dataclass
@@ -66,6 +70,42 @@ def add_upstream_account(database_url: str, upstream_url: str, upstream_key: str
     return account
 
 
+@dataclass
+class Upstream:
+    server: RunningServer
+    api: Api
+
+
+@contextmanager
+def running_upstream(folder: Path) -> Iterator[Upstream]:
+    """The upstream "Dojo": a payintents on SQLite with one worker, and a client of its merchant."""
+    upstream_url = f"sqlite:///{folder / 'upstream.db'}"
+    migrate_database(upstream_url)
+    upstream_key = new_account(upstream_url, "merchant at dojo")["sandboxKey"]
+    with (
+        running_server(upstream_url, folder, workers=1, env=QUIET) as upstream,
+        httpx.Client(base_url=upstream.base_url, timeout=CLIENT_TIMEOUT_S) as client,
+    ):
+        yield Upstream(upstream, Api(client, upstream_key))
+
+
+@contextmanager
+def running_gateway(
+    database_url: str,
+    folder: Path,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    app_module: str | None = None,
+) -> Iterator[RunningServer]:
+    """A gateway on ``database_url`` (migrated, its upstream accounts added) with the test secret key."""
+    gateway_env = {**QUIET, "PAYINTENTS_SECRET_KEY": SECRET_KEY, **(env or {})}
+    with running_server(
+        database_url, folder, workers=workers, app_module=app_module, env=gateway_env
+    ) as gateway:
+        yield gateway
+
+
 @contextmanager
 def gateway_pair(
     backend: str,
@@ -76,28 +116,55 @@ def gateway_pair(
     app_module: str | None = None,
 ) -> Iterator[GatewayPair]:
     """The upstream and the gateway running; ``gateway_env`` and ``app_module`` shape the gateway."""
-    upstream_url = f"sqlite:///{folder / 'upstream.db'}"
-    migrate_database(upstream_url)
-    upstream_key = new_account(upstream_url, "merchant at dojo")["sandboxKey"]
-    quiet = {"PAYINTENTS_METRICS_ADDRESS": "off"}
     with (
-        running_server(upstream_url, folder, workers=1, env=quiet) as upstream,
+        running_upstream(folder) as upstream,
         backend_database_url(backend, folder, "gateway") as gateway_url,
     ):
         migrate_database(gateway_url)
-        account = add_upstream_account(gateway_url, upstream.base_url, upstream_key)
-        env = {**quiet, "PAYINTENTS_SECRET_KEY": SECRET_KEY, **(gateway_env or {})}
+        account = add_upstream_account(gateway_url, upstream.server.base_url, upstream.api.key)
         with (
-            running_server(
-                gateway_url, folder, workers=gateway_workers, app_module=app_module, env=env
+            running_gateway(
+                gateway_url, folder, workers=gateway_workers, env=gateway_env, app_module=app_module
             ) as gateway,
-            httpx.Client(base_url=upstream.base_url, timeout=CLIENT_TIMEOUT_S) as upstream_client,
             httpx.Client(base_url=gateway.base_url, timeout=CLIENT_TIMEOUT_S) as gateway_client,
         ):
             yield GatewayPair(
-                upstream,
+                upstream.server,
                 gateway,
-                Api(upstream_client, upstream_key),
+                upstream.api,
                 Api(gateway_client, account["prodKey"]),
                 account["accountId"],
             )
+
+
+@dataclass(frozen=True)
+class RefundComparison:
+    """One intent's refunds at the upstream and at the gateway: the gateway is right when both
+    hold the same refunds (Dojo's ids) for the same total."""
+
+    upstream_ids: frozenset[str]
+    upstream_total: int
+    gateway_ids: frozenset[str]
+    gateway_total: int
+
+    @property
+    def consistent(self) -> bool:
+        return self.upstream_ids == self.gateway_ids and self.upstream_total == self.gateway_total
+
+
+def compare_refunds(at_upstream: Api, at_gateway: Api, intent_id: str) -> RefundComparison:
+    upstream = at_upstream.get(f"/payment-intents/{intent_id}/refunds").json()["data"]
+    gateway = at_gateway.get(f"/payment-intents/{intent_id}/refunds").json()["data"]
+    return RefundComparison(
+        frozenset(str(r["refundId"]) for r in upstream),
+        sum(int(r["amount"]) for r in upstream),
+        frozenset(str(r["refundId"]) for r in gateway),
+        int(at_gateway.intent(intent_id)["refundedAmount"]),
+    )
+
+
+def run_gateway_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``payintents ARGS --database URL`` with the gateway's secret key."""
+    env = {**os.environ, "PAYINTENTS_SECRET_KEY": SECRET_KEY}
+    command = [sys.executable, "-m", "payintents.cli", *args, "--database", database_url]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)

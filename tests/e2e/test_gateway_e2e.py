@@ -119,7 +119,9 @@ def test_a_refund_over_the_cap_is_refused_before_the_upstream_is_called(pair: Ga
 
 def test_a_canceled_intent_is_canceled_at_the_upstream_first(pair: GatewayPair) -> None:
     intent_id = str(pair.at_gateway.create_intent(700)["id"])
-    canceled = pair.at_gateway.client.delete(f"/payment-intents/{intent_id}", headers=pair.at_gateway.headers())
+    canceled = pair.at_gateway.client.delete(
+        f"/payment-intents/{intent_id}", headers=pair.at_gateway.headers()
+    )
     assert canceled.status_code == 200, canceled.text
     assert canceled.json()["status"] == "Canceled"
     assert pair.at_upstream.intent(intent_id)["status"] == "Canceled"

@@ -12,7 +12,8 @@ one of four errors (ADR 0032):
 - a timeout (``httpx.TimeoutException`` from the read) is ``DojoOutcomeUnknownError`` too; the
   money path's own deadline usually ends the call first (its read timeout is set above it).
 
-Only idempotent calls are retried, a bounded number of times: reads, and refunds under their key.
+Only idempotent calls are retried, a bounded number of times (reads, and refunds under their
+key), and only when the answer was lost, ambiguous (500, 504, 429) or the connection failed.
 The key never appears in a log line, an exception or a ``repr``.
 """
 
@@ -192,7 +193,9 @@ class DojoApi:
             try:
                 return await self._once(method, path, content, headers)
             except (DojoOutcomeUnknownError, DojoUnavailableError) as failed:
-                if not retried or attempt == ATTEMPTS or failed.status in (401, 403):
+                # Dojo's own "nothing done" answers (502, 503, 401, 403) go back to the caller,
+                # who retries with its key; a lost or ambiguous answer is asked again here.
+                if not retried or attempt == ATTEMPTS or failed.status in NOTHING_DONE:
                     raise
             await asyncio.sleep(pause_s)
             pause_s *= 2
