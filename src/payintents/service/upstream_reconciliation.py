@@ -2,9 +2,11 @@
 every open or recent mirrored intent compared with Dojo's — status, captured amount, refunded
 amount, number of refunds — and each difference raised as an alert (a warning log line).
 
-Nothing is changed: a difference (typically money moved at Dojo's dashboard directly) is for a
-person to look at. An intent with a money operation still in flight is left out of this run
-(its figures are moving), and one Dojo could not be asked about is listed as not compared.
+A mirror that is only behind (a payment, capture or cancel at Dojo it has not heard of yet) is
+first brought forward, as a poll would do; what remains is reported and nothing else is changed:
+a difference (typically money moved at Dojo's dashboard directly) is for a person to look at. An
+intent with a money operation still in flight is left out of this run (its figures are moving),
+and one Dojo could not be asked about is listed as not compared.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from payintents.domain.errors import ValidationError
-from payintents.domain.intent import Environment, PaymentIntent, Scope
+from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
 from payintents.domain.mirror_differences import Difference, IntentFigures, differences
 from payintents.service.dependencies import Dependencies
+from payintents.service.mirror import follow_upstream
 from payintents.service.mirror_refresh import UPSTREAM_FAILURES
-from payintents.service.ports import UnitOfWork
+from payintents.service.ports import ProcessorDeclinedError, UnitOfWork
 from payintents.service.upstream_ports import Upstream, UpstreamIntent
 from payintents.service.upstream_sync_ports import UpstreamAdmin
 
@@ -26,6 +29,8 @@ log = logging.getLogger("payintents.gateway")
 
 # The most intents one report compares (newest first).
 MAX_COMPARED = 5000
+# Dojo's side of a difference when it shows no such intent (not found, or canceled).
+UNSEEN = "not found"
 
 
 @dataclass
@@ -79,20 +84,38 @@ async def _compare_one(
     intent_id: str,
     report: ReconciliationReport,
 ) -> None:
+    try:
+        theirs = await upstream.get_intent(intent_id)
+        their_refunds = await admin.refund_count(intent_id)
+    except ProcessorDeclinedError:
+        # Dojo shows no such intent: as it answers for a canceled one (only Canceled is in order).
+        await _compare_unseen(deps, scope, intent_id, report)
+        return
+    except UPSTREAM_FAILURES:
+        report.not_compared.append(intent_id)
+        return
+    # What the mirror follows by itself (a payment, a capture, a cancel) is no difference: it is
+    # brought forward first, as a poll would, and what remains is reported.
+    await follow_upstream(deps, scope, theirs)
     local = await deps.runner().read(lambda uow: _local(uow, scope, intent_id))
     if local is None:
         return
     if local.in_flight:
         report.in_flight.append(intent_id)
         return
-    try:
-        theirs = await upstream.get_intent(intent_id)
-        their_refunds = await admin.refund_count(intent_id)
-    except UPSTREAM_FAILURES:
-        report.not_compared.append(intent_id)
-        return
     report.compared += 1
     report.differences += differences(intent_id, _ours(local), _theirs(theirs, their_refunds))
+
+
+async def _compare_unseen(
+    deps: Dependencies, scope: Scope, intent_id: str, report: ReconciliationReport
+) -> None:
+    local = await deps.runner().read(lambda uow: _local(uow, scope, intent_id))
+    if local is None:
+        return
+    report.compared += 1
+    if local.intent.status is not Status.CANCELED:
+        report.differences.append(Difference(intent_id, "status", local.intent.status.value, UNSEEN))
 
 
 def _local(uow: UnitOfWork, scope: Scope, intent_id: str) -> _Local | None:

@@ -26,6 +26,12 @@ class StoredSubscription:
     created_at: datetime
 
 
+def webhook_secret_context(account_id: str) -> str:
+    """What a subscription's sealed secret is bound to: its account, and its purpose (so a sealed
+    Dojo key can never be opened as a webhook secret, nor the other way round)."""
+    return f"{account_id}/webhook"
+
+
 class UpstreamWebhookRepository(Protocol):
     def get(self, account_id: str) -> StoredSubscription | None: ...
     def put(self, subscription: StoredSubscription) -> None:

@@ -21,7 +21,12 @@ from payintents.domain.webhook_signing import dojo_signature_matches
 from payintents.service.dependencies import Dependencies
 from payintents.service.mirror_refresh import POLL_WAIT_S, UPSTREAM_FAILURES, refresh_mirror
 from payintents.service.upstream_ports import SecretBox, SecretKeyMissingError
-from payintents.service.upstream_sync_ports import UPSTREAM_EVENTS, StoredSubscription, UpstreamAdmin
+from payintents.service.upstream_sync_ports import (
+    UPSTREAM_EVENTS,
+    StoredSubscription,
+    UpstreamAdmin,
+    webhook_secret_context,
+)
 
 log = logging.getLogger("payintents.gateway")
 
@@ -59,7 +64,7 @@ async def subscribe_upstream(deps: Dependencies, account_id: str, public_url: st
     replaced = [found for found in sorted(earlier) if await admin.unsubscribe(found)]
     await deps.runner().write(lambda uow: uow.upstream_webhooks.delete(account_id))
     made = await admin.subscribe(url, UPSTREAM_EVENTS, DESCRIPTION)
-    sealed = box.seal(made.secret, secret_context(account_id))
+    sealed = box.seal(made.secret, webhook_secret_context(account_id))
     subscription = StoredSubscription(account_id, made.id, url, sealed, deps.clock.now())
     await deps.runner().write(lambda uow: uow.upstream_webhooks.put(subscription))
     return Subscribed(made.id, url, len(replaced))
@@ -79,12 +84,6 @@ async def unsubscribe_upstream(deps: Dependencies, account_id: str) -> bool:
     return True
 
 
-def secret_context(account_id: str) -> str:
-    """What a subscription's sealed secret is bound to: its account, and its purpose (so a sealed
-    Dojo key can never be opened as a webhook secret, nor the other way round)."""
-    return f"{account_id}/webhook"
-
-
 async def verified_intent_id(deps: Dependencies, account_id: str, body: bytes, signature: str | None) -> str:
     """The intent a delivery names, once its ``dojo-signature`` verifies with the account's
     subscription secret. UpstreamSignatureError for an unknown account, no subscription or a
@@ -93,7 +92,7 @@ async def verified_intent_id(deps: Dependencies, account_id: str, body: bytes, s
     if stored is None or not signature or deps.secret_box is None:
         raise UpstreamSignatureError
     try:
-        secret = deps.secret_box.open(stored.sealed_secret, secret_context(account_id))
+        secret = deps.secret_box.open(stored.sealed_secret, webhook_secret_context(account_id))
     except SecretKeyMissingError:
         log.error("the webhook secret of %s cannot be opened with PAYINTENTS_SECRET_KEY", account_id)
         raise UpstreamSignatureError from None
