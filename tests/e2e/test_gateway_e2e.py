@@ -93,6 +93,7 @@ def test_an_intent_is_created_at_the_upstream_and_mirrored_under_its_id(pair: Ga
     assert created["paymentLink"].startswith(pair.upstream.base_url)
     mirrored = pair.at_gateway.intent(str(created["id"]))
     assert (mirrored["status"], mirrored["totalAmount"]["value"]) == ("Created", 2500)
+    assert mirrored["paymentLink"] == at_upstream["paymentLink"]  # where its shopper pays
 
 
 def test_a_refund_through_the_gateway_reaches_the_upstream_once_with_its_id(pair: GatewayPair) -> None:
@@ -130,3 +131,21 @@ def test_a_canceled_intent_is_canceled_at_the_upstream_first(pair: GatewayPair) 
 def test_the_gateway_store_keeps_the_money_invariants(pair: GatewayPair) -> None:
     report = audit_database(Settings(database_url=pair.gateway.database_url))
     assert report.ok, report.as_dict()
+
+
+def test_a_capture_and_a_reversal_go_to_the_upstream_under_its_ids(pair: GatewayPair) -> None:
+    captured_id = str(pair.at_gateway.create_intent(1200, captureMode="Manual")["id"])
+    assert pair.at_upstream.pay(captured_id).json()["status"] == "Authorized"
+    captured = pair.at_gateway.post(f"/payment-intents/{captured_id}/captures", {"amount": 1200})
+    assert captured.status_code == 200, captured.text
+    at_upstream = pair.at_upstream.intent(captured_id)
+    assert at_upstream["status"] == "Captured"
+    upstream_captures = [c["id"] for c in at_upstream["captures"]]
+    assert upstream_captures == [captured.json()["captureId"]]
+    assert [c["id"] for c in pair.at_gateway.intent(captured_id)["captures"]] == upstream_captures
+    reversed_id = str(pair.at_gateway.create_intent(800, captureMode="Manual")["id"])
+    pair.at_upstream.pay(reversed_id)
+    reversal = pair.at_gateway.post(f"/payment-intents/{reversed_id}/reversal")
+    assert reversal.status_code == 200, reversal.text
+    assert pair.at_upstream.intent(reversed_id)["status"] == "Reversed"
+    assert pair.at_gateway.intent(reversed_id)["status"] == "Reversed"

@@ -173,5 +173,5 @@ def _mirrored(at_dojo: DojoIntent) -> UpstreamIntent:
         status = Status(at_dojo.status)
     except ValueError:
         status = Status.CREATED  # a status this server does not know: nothing to follow
-    state = UpstreamState(status, captures, body.get("paymentDetails") or None)
+    state = UpstreamState(at_dojo.id, status, captures, body.get("paymentDetails") or None)
     return UpstreamIntent(at_dojo.id, state, body, at_dojo.captured_amount, at_dojo.refunded_amount)

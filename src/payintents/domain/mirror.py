@@ -13,10 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from payintents.domain import lifecycle
-from payintents.domain.intent import PaymentEvent, PaymentIntent, Status
+from payintents.domain.intent import PaymentEvent, PaymentIntent, Scope, Status
+from payintents.domain.lifecycle import IntentSpec
 
 # Dojo's statuses the mirror follows by itself (Captured comes with its captures).
 FOLLOWED = frozenset({Status.AUTHORIZED, Status.REVERSED, Status.CANCELED})
+# Where a mirror's document keeps Dojo's ``paymentLink``, the page its shopper pays on (no
+# request body can carry this name: unknown properties are refused).
+UPSTREAM_PAYMENT_LINK = "upstreamPaymentLink"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +34,21 @@ class UpstreamCapture:
 class UpstreamState:
     """What Dojo says of an intent, as far as the mirror follows it."""
 
+    id: str
     status: Status
     captures: Sequence[UpstreamCapture] = ()
     payment_details: Mapping[str, Any] | None = None
+
+
+def open_mirror(
+    spec: IntentSpec, scope: Scope, state: UpstreamState, payment_link: str | None, now: datetime
+) -> PaymentIntent:
+    """The mirror of an intent Dojo just created with id ``state``'s, as the caller asked for it."""
+    intent = lifecycle.open_intent(spec, state.id, scope, now)
+    if payment_link is not None:
+        intent.document = {**intent.document, UPSTREAM_PAYMENT_LINK: payment_link}
+    follow(intent, state, now)
+    return intent
 
 
 def follow(intent: PaymentIntent, state: UpstreamState, now: datetime) -> bool:

@@ -15,7 +15,7 @@ from payintents.domain import lifecycle
 from payintents.domain.events import EventName, intent_event
 from payintents.domain.intent import PaymentIntent, Scope, Status
 from payintents.domain.lifecycle import IntentSpec
-from payintents.domain.mirror import follow
+from payintents.domain.mirror import follow, open_mirror
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once, stored_answer
 from payintents.service.intent_saves import save_with_events
@@ -55,8 +55,7 @@ async def create_mirrored(
     created = await upstream.create_intent(forwarded.body, forwarded.version)
 
     def action(uow: UnitOfWork, now: datetime) -> Mapping[str, Any]:
-        intent = lifecycle.open_intent(spec, created.id, scope, now)
-        follow(intent, created.state, now)
+        intent = open_mirror(spec, scope, created.state, created.body.get("paymentLink"), now)
         uow.intents.add(intent)
         event_id = deps.ids.new_id("evt", scope.environment)
         uow.outbox.add(

@@ -7,7 +7,7 @@ The key is never logged, shown or put in an error: messages name the account, ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from payintents.domain.errors import ValidationError
@@ -28,7 +28,7 @@ class OpenedUpstream:
 
     account_id: str
     base_url: str
-    key: str
+    key: str = field(repr=False)
 
 
 def check_upstream(deps: Dependencies, base_url: str, key: str) -> SecretBox:
@@ -86,19 +86,19 @@ def _reseal_webhook_secrets(uow: UnitOfWork, box: SecretBox) -> None:
 
 
 def open_upstream(box: SecretBox | None, stored: StoredUpstream) -> OpenedUpstream:
-    if box is None:
+    if box is None or box.key_id is None:
         raise SecretKeyMissingError(_missing_key_text())
     return OpenedUpstream(stored.account_id, stored.base_url, box.open(stored.sealed_key, stored.account_id))
 
 
 def refuse_upstreams_without_secret_key(deps: Dependencies) -> None:
-    """Raise SecretKeyMissingError when upstreams are stored and no secret key can open them:
-    ``serve`` and every command stop at start rather than fail each upstream payment later."""
-    if deps.secret_box is not None and deps.secret_box.key_id is not None:
-        return
+    """Raise SecretKeyMissingError when a stored upstream key cannot be opened (no secret key, or
+    not the one that sealed it): ``serve`` and every command stop at start rather than fail each
+    of that account's payments later."""
     with deps.read() as uow:
-        if uow.upstreams.count() > 0:
-            raise SecretKeyMissingError(_missing_key_text())
+        stored = uow.upstreams.list()
+    for upstream in stored:
+        open_upstream(deps.secret_box, upstream)
 
 
 def checked_url(base_url: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from payintents.domain.idempotency import StoredResponse, without_nulls
 from payintents.domain.intent import PaymentIntent
+from payintents.domain.mirror import UPSTREAM_PAYMENT_LINK
 from payintents.domain.money import Money
 from payintents.domain.refund import Refund, RefundOutcome
 from payintents.web.legacy_shapes import is_legacy, legacy_item_lines, legacy_payment_details
@@ -94,7 +95,8 @@ def _present_current(intent: PaymentIntent, base_url: str) -> dict[str, Any]:
         body["customer"] = {k: v for k, v in body["customer"].items() if k in ECHOED_CUSTOMER_FIELDS}
     body.update(_config_and_expiry(intent))
     body["paymentEvents"] = [_event(e) for e in intent.events]
-    body["paymentLink"] = f"{base_url.rstrip('/')}/checkout/{intent.id}"
+    # A mirror of an intent at Dojo keeps Dojo's page, where its shopper pays (service/mirror.py).
+    body["paymentLink"] = doc.get(UPSTREAM_PAYMENT_LINK) or f"{base_url.rstrip('/')}/checkout/{intent.id}"
     body["terminalSessionHistory"] = []
     body["captures"] = [_capture(c) for c in intent.captures]
     return body
