@@ -10,7 +10,9 @@ payintents on loopback (tests/gateway_support.py):
 - polling (SQLite and PostgreSQL): with the gateway's subscription deleted at the upstream, the
   housekeeping's poll still brings the mirror to Captured;
 - ``payintents reconcile --account``: no difference after ordinary flows (exit 0); a refund made
-  directly at the upstream with its own key is reported (exit 1, table, JSON, metrics file).
+  directly at the upstream with its own key is reported (exit 1, table, JSON, metrics file);
+- a subscription that cannot be made (no public URL; Dojo's one subscription per event) fails
+  with its reason; ``accounts remove-upstream`` deletes the subscription at the upstream.
 """
 
 from __future__ import annotations
@@ -264,6 +266,26 @@ def test_reconcile_reports_a_refund_made_at_the_upstream_directly(gateway: Gatew
     assert 'payintents_upstream_differences{field="refundedAmount"} 1.0' in metrics.read_text()
     table = _reconcile(gateway)
     assert table.returncode == 1 and refunded in table.stdout and "2 difference(s)" in table.stdout
+
+
+def test_a_subscription_that_cannot_be_made_fails_with_its_reason(gateway: Gateway) -> None:
+    url = gateway.server.database_url
+    no_url = gateway_command(url, "accounts", "subscribe-upstream", gateway.unsubscribed_id)
+    assert no_url.returncode == 1 and "PAYINTENTS_PUBLIC_URL" in no_url.stderr and "polling" in no_url.stderr
+    # Both gateway accounts share the upstream's merchant here, and Dojo takes one subscription
+    # per event: the first account's holds it.
+    base_url = gateway.server.base_url
+    taken = gateway_command(
+        url, "accounts", "subscribe-upstream", gateway.unsubscribed_id, public_url=base_url
+    )
+    assert taken.returncode == 1 and "Dojo did not subscribe" in taken.stderr, taken.stderr
+    assert len(upstream_subscriptions(gateway)) == 1
+
+
+def test_removing_the_upstream_deletes_the_subscription_at_the_upstream(gateway: Gateway) -> None:
+    done = gateway_command(gateway.server.database_url, "accounts", "remove-upstream", gateway.subscribed_id)
+    assert done.returncode == 0, done.stderr
+    assert upstream_subscriptions(gateway) == []
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
