@@ -67,7 +67,8 @@ def accounts_subscribe_upstream(deps: Dependencies, args: argparse.Namespace) ->
 
 
 def reconcile_account(deps: Dependencies, args: argparse.Namespace) -> int:
-    """Print the account's differences with Dojo; 1 if there is any, 0 if none."""
+    """Print the account's differences with Dojo; 1 if there is any, or an intent Dojo did not
+    answer about (nothing can be said of it), else 0."""
     from payintents.service.upstream_reconciliation import reconcile_with_upstream
 
     report = asyncio.run(reconcile_with_upstream(deps, args.account, timedelta(hours=args.recent_hours)))
@@ -79,7 +80,7 @@ def reconcile_account(deps: Dependencies, args: argparse.Namespace) -> int:
         found = Counter(d.field for d in report.differences)
         counts = {name: found.get(name, 0) for name in FIELDS}
         write_reconciliation_metrics(args.metrics_file, counts, len(report.not_compared), time.time())
-    return 1 if report.differences else 0
+    return 1 if report.differences or report.not_compared else 0
 
 
 def _as_json(report: ReconciliationReport) -> dict[str, object]:
