@@ -6,18 +6,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from payintents.domain.idempotency import StoredResponse
 from payintents.domain.intent import PaymentIntent
 from payintents.domain.refund import Refund
 from payintents.service import checkout, expiry, intents, refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer
+from payintents.service.mirror import Forwarded
 from payintents.service.ports import RequestContext
 
 REQUEST = RequestContext()
+# What a create would send on to an upstream: the fakes have none, so it is never used.
+NOT_FORWARDED = Forwarded({}, "2024-02-05", lambda body: StoredResponse(200, b"{}"))
 
 
 def create_intent(deps: Dependencies, *args: Any) -> Answer:
-    return asyncio.run(intents.create_intent(deps, REQUEST, *args))
+    return asyncio.run(intents.create_intent(deps, REQUEST, *args, NOT_FORWARDED))
 
 
 def change_intent(deps: Dependencies, *args: Any, **kwargs: Any) -> Answer:
