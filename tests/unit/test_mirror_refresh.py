@@ -28,7 +28,7 @@ from tests.fakes import FakeClock
 from tests.store.test_intent_store import make_intent
 
 SCOPE = Scope("acc_gw", Environment.PRODUCTION)
-PAID = UpstreamState(Status.AUTHORIZED, (), {"cardNumber": "520000******1005"})
+PAID_WITH = {"cardNumber": "520000******1005"}
 
 
 class FakeDojo:
@@ -48,7 +48,8 @@ class FakeDojo:
         await asyncio.sleep(self.delay_s)
         if self.failure is not None:
             raise self.failure
-        return UpstreamIntent(intent_id, PAID, {"id": intent_id, "status": "Authorized"})
+        paid = UpstreamState(intent_id, Status.AUTHORIZED, (), PAID_WITH)
+        return UpstreamIntent(intent_id, paid, {"id": intent_id, "status": "Authorized"})
 
     async def create_intent(self, body: Mapping[str, Any], version: str) -> UpstreamIntent:
         raise NotImplementedError
