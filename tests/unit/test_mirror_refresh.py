@@ -1,7 +1,8 @@
 """The mirror's refresh paths (service/mirror_refresh.py, ADR 0033) on a real SQLite store with a
 fake Dojo: a read refreshes a mirror older than the bounded age and only then; an unreachable or
 slow Dojo leaves the read answering the mirror, within its wait; a polling pass on a slow Dojo
-ends within its budget and leaves the rest for the next pass; Dojo's signature check."""
+ends within its budget and leaves the rest for the next pass; Dojo's signature check; how the
+reconciliation report names differences."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from payintents.adapters.sql.engine import make_engine
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.domain.intent import Environment, Scope, Status
 from payintents.domain.mirror import UpstreamState
+from payintents.domain.mirror_differences import Difference, IntentFigures, differences
 from payintents.domain.webhook_signing import dojo_signature_matches
 from payintents.service import intents, mirror_refresh
 from payintents.service.dependencies import Dependencies
@@ -170,3 +172,12 @@ def test_dojo_signatures_are_checked_as_dojo_and_its_sdks_write_them() -> None:
     assert not dojo_signature_matches(secret, EVENT + b" ", VECTOR)
     for malformed in ("", "sha256=", VECTOR.removeprefix("sha256="), "sha1=" + VECTOR[7:], VECTOR + "é"):
         assert not dojo_signature_matches(secret, EVENT, malformed)
+
+
+def test_differences_name_each_figure_and_skip_one_a_side_does_not_list() -> None:
+    ours = IntentFigures("Captured", 1000, 300, 1)
+    assert differences("pi_1", ours, IntentFigures("Captured", 1000, 300, 1)) == []
+    assert differences("pi_1", ours, IntentFigures("Refunded", 1000, 1000, None)) == [
+        Difference("pi_1", "status", "Captured", "Refunded"),
+        Difference("pi_1", "refundedAmount", 300, 1000),
+    ]
