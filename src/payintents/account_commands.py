@@ -8,7 +8,6 @@ from an argument (which ``ps`` and shell histories show), and is never printed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from functools import partial
@@ -61,6 +60,8 @@ def accounts_set_upstream(deps: Dependencies, args: argparse.Namespace) -> None:
 
 
 def accounts_remove_upstream(deps: Dependencies, args: argparse.Namespace) -> None:
+    import asyncio
+
     from payintents.service.upstream_webhooks import unsubscribe_upstream
     from payintents.service.upstreams import remove_upstream
 

@@ -133,6 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging.config
 
     from payintents.bootstrap import build_checked_dependencies, build_sender, migrate
+    from payintents.gateway_commands import warn_about_webhook_gaps
     from payintents.service.accounts import create_demo_account_if_empty
     from payintents.service.reporting import webhook_backlog
     from payintents.web.logs import logging_config
@@ -145,6 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.config.dictConfig(log_config)
     migrate(settings)
     deps = build_checked_dependencies(settings)
+    warn_about_webhook_gaps(deps, settings.public_url)
     demo = create_demo_account_if_empty(deps)
     print(welcome_text(args.host, args.port, settings.database_url, demo), flush=True)
     start_housekeeping(deps, settings.expiry_interval_s)

@@ -10,12 +10,8 @@ subscription, a warning says so, and its mirrors follow Dojo by polling and read
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-import time
-from collections import Counter
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,6 +28,8 @@ NO_PUBLIC_URL = (
 def subscribe(deps: Dependencies, account_id: str) -> str:
     """Subscribe the gateway at the account's Dojo; what was done, in one line. Raises
     ValidationError (with the reason) when it could not be done."""
+    import asyncio
+
     from payintents.bootstrap import Settings
     from payintents.domain.errors import ValidationError
     from payintents.service.mirror_refresh import UPSTREAM_FAILURES
@@ -62,6 +60,21 @@ def subscribe_or_warn(deps: Dependencies, account_id: str) -> None:
             print(f"payintents: warning: {message}", file=sys.stderr)
 
 
+def warn_about_webhook_gaps(deps: Dependencies, public_url: str | None) -> None:
+    """At ``serve``'s start: a warning for each upstream account Dojo's webhooks do not reach."""
+    import logging
+
+    from payintents.service.upstream_webhooks import webhook_gaps
+
+    log = logging.getLogger("payintents.gateway")
+    for gap in webhook_gaps(deps, public_url):
+        log.warning(
+            "%s: its intents follow Dojo by polling and reads only; run "
+            "`payintents accounts subscribe-upstream` with PAYINTENTS_PUBLIC_URL set",
+            gap,
+        )
+
+
 def accounts_subscribe_upstream(deps: Dependencies, args: argparse.Namespace) -> None:
     print(subscribe(deps, args.account))
 
@@ -69,6 +82,11 @@ def accounts_subscribe_upstream(deps: Dependencies, args: argparse.Namespace) ->
 def reconcile_account(deps: Dependencies, args: argparse.Namespace) -> int:
     """Print the account's differences with Dojo; 1 if there is any, or an intent Dojo did not
     answer about (nothing can be said of it), else 0."""
+    import asyncio
+    import time
+    from collections import Counter
+    from datetime import timedelta
+
     from payintents.service.upstream_reconciliation import reconcile_with_upstream
 
     report = asyncio.run(reconcile_with_upstream(deps, args.account, timedelta(hours=args.recent_hours)))

@@ -8,7 +8,8 @@ payintents on loopback (tests/gateway_support.py):
   signature check: the same body correctly signed is taken);
 - reads: with no webhook and no polling, a read through the gateway refreshes the stale mirror;
 - polling (SQLite and PostgreSQL): with the gateway's subscription deleted at the upstream, the
-  housekeeping's poll still brings the mirror to Captured;
+  housekeeping's poll still brings the mirror to Captured (and ``serve`` warned at start of the
+  accounts without a subscription);
 - ``payintents reconcile --account``: no difference after ordinary flows (exit 0); a refund made
   directly at the upstream with its own key is reported (exit 1, table, JSON, metrics file);
 - a subscription that cannot be made (no public URL; Dojo's one subscription per event) fails
@@ -301,6 +302,9 @@ def test_with_the_subscription_deleted_at_the_upstream_polling_brings_the_mirror
     polling_gateway: Gateway,
 ) -> None:
     gateway = polling_gateway
+    # Started before any subscription: serve said so for each account.
+    started_log = gateway.server.log_path.read_text()
+    assert f"{gateway.subscribed_id} has no webhook subscription at Dojo" in started_log
     subscription_id = subscribe_in_process(
         gateway.server.database_url, gateway.subscribed_id, gateway.server.base_url
     )

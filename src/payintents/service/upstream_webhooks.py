@@ -46,6 +46,23 @@ class Subscribed:
     replaced: int
 
 
+def webhook_gaps(deps: Dependencies, public_url: str | None) -> list[str]:
+    """Upstream accounts whose mirrors get no webhooks at this address, each with why: no
+    subscription at Dojo, or one posting somewhere other than ``public_url`` (``serve`` warns)."""
+    with deps.read() as uow:
+        accounts = [upstream.account_id for upstream in uow.upstreams.list()]
+        urls = {stored.account_id: stored.url for stored in uow.upstream_webhooks.list()}
+    gaps = []
+    for account_id in accounts:
+        if account_id not in urls:
+            gaps.append(f"{account_id} has no webhook subscription at Dojo")
+        elif public_url is not None and urls[account_id] != receiver_url(public_url, account_id):
+            gaps.append(
+                f"{account_id}'s webhooks at Dojo go to {urls[account_id]}, not to PAYINTENTS_PUBLIC_URL"
+            )
+    return gaps
+
+
 def receiver_url(public_url: str, account_id: str) -> str:
     return public_url.rstrip("/") + RECEIVER_PATH.format(account=account_id)
 
