@@ -182,6 +182,22 @@ def test_save_refuses_a_broken_invariant_before_writing(engine: Engine) -> None:
         uow.intents.save(intent)
 
 
+def test_an_intent_that_looks_broken_because_it_changed_meanwhile_is_a_lost_race(engine: Engine) -> None:
+    """Row and captures read apart (PostgreSQL) can mix two versions: a stale one is retried."""
+    store(engine, make_intent("pi_1"))
+    with SqlUnitOfWork(engine) as uow:
+        stale = uow.intents.get(SCOPE, "pi_1")
+    with SqlUnitOfWork(engine) as uow:
+        current = uow.intents.get(SCOPE, "pi_1")
+        assert current is not None
+        uow.intents.save(current)
+        uow.commit()
+    assert stale is not None
+    stale.refundable_amount = 0  # as if its captures came from the newer version
+    with pytest.raises(ConcurrentUpdateError), SqlUnitOfWork(engine) as uow:
+        uow.intents.save(stale)
+
+
 # --- the guarded refund UPDATE -------------------------------------------------------------------
 
 

@@ -121,7 +121,7 @@ class SqlIntentRepository:
         return None if row is None else self._load(row)
 
     def save(self, intent: PaymentIntent, finishing: str | None = None) -> None:
-        check_invariants(intent)
+        self._check_before_saving(intent)
         values = intent_values(intent)
         values["version"] = intent.version + 1
         in_flight = pi.c.pending_operation_id
@@ -137,6 +137,18 @@ class SqlIntentRepository:
             raise ConcurrentUpdateError(intent.id)
         intent.version += 1
         self._insert_children(intent)
+
+    def _check_before_saving(self, intent: PaymentIntent) -> None:
+        """The invariants, before anything is written. On PostgreSQL the row and its captures are
+        read by separate statements, so an intent read while another save committed can look
+        broken: if its version is stale, that is a lost race to retry, not a broken invariant."""
+        try:
+            check_invariants(intent)
+        except InvariantViolationError:
+            stored = self._conn.execute(select(pi.c.version).where(pi.c.id == intent.id)).scalar()
+            if stored != intent.version:
+                raise ConcurrentUpdateError(intent.id) from None
+            raise
 
     def reserve_refund(self, scope: Scope, intent_id: str, amount: int) -> str | None:
         row = RESERVE_REFUND.run(self._conn, self._refund_params(scope, intent_id, amount)).fetchone()
