@@ -210,6 +210,8 @@ def test_a_delivery_not_signed_by_the_subscription_is_refused(gateway: Gateway) 
         _deliver(gateway, gateway.subscribed_id, body + b" ", dojo_signature(secret, body)),
         _deliver(gateway, gateway.unsubscribed_id, body, dojo_signature(secret, body)),
         _deliver(gateway, "acc_nobody", body, dojo_signature(secret, body)),
+        _deliver(gateway, "acc%00nul", body, dojo_signature(secret, body)),
+        _deliver(gateway, "a" * 200, body, dojo_signature(secret, body)),
     ]
     for answer in refused:
         assert answer.status_code == 401, answer.text

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from payintents.domain.errors import ValidationError
 from payintents.service.dependencies import Dependencies
 from payintents.service.upstream_webhooks import (
     RECEIVER_PATH,
@@ -22,10 +23,9 @@ from payintents.service.upstream_webhooks import (
     verified_intent_id,
 )
 from payintents.web.endpoint import json_response
-from payintents.web.http_input import read_body
+from payintents.web.http_input import is_plausible_id, read_body
 from payintents.web.problems import problem_response, response_for_exception, trace_id_of
 
-MAX_ACCOUNT_ID_LENGTH = 64
 REFUSED = "The delivery's dojo-signature does not verify for this account's subscription."
 
 
@@ -35,10 +35,12 @@ async def receive(request: Request) -> Response:
     deps: Dependencies = request.app.state.deps
     try:
         body = await read_body(request)
-        if len(account_id) > MAX_ACCOUNT_ID_LENGTH:
-            raise UpstreamSignatureError
+        if not is_plausible_id(account_id):
+            raise UpstreamSignatureError  # no such account: the one answer for every refusal
         signature = request.headers.get("dojo-signature")
         intent_id = await verified_intent_id(deps, account_id, body, signature)
+        if not is_plausible_id(intent_id):
+            raise ValidationError({"data.paymentIntentId": ["The event names no payment intent."]})
     except UpstreamSignatureError:
         return problem_response(401, trace_id, detail=REFUSED)
     except Exception as exc:
