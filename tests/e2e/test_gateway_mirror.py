@@ -253,22 +253,19 @@ def test_reconcile_reports_a_refund_made_at_the_upstream_directly(gateway: Gatew
     clean = _reconcile(gateway, "--json")
     assert clean.returncode == 0, clean.stdout + clean.stderr
     report = json.loads(clean.stdout)
-    assert report["differences"] == [] and report["compared"] >= 3 and report["notCompared"] == []
+    assert report["differences"] == [] and report["compared"] >= 2 and report["notCompared"] == []
 
     out_of_band = gateway.upstream.api.refund(refunded, 200)
     assert out_of_band.status_code == 200, out_of_band.text
     metrics = tmp_path / "reconcile.prom"
-    found = _reconcile(gateway, "--json", "--metrics-file", str(metrics))
+    found = _reconcile(gateway, "--metrics-file", str(metrics))
     assert found.returncode == 1, found.stdout + found.stderr
-    differences = {
-        (d["paymentIntentId"], d["field"], d["gateway"], d["dojo"])
-        for d in json.loads(found.stdout)["differences"]
-    }
-    assert differences == {(refunded, "refundedAmount", 300, 500), (refunded, "refunds", 1, 2)}
-    assert f"gateway difference on {refunded} refundedAmount" in found.stderr
+    rows = {tuple(line.split()) for line in found.stdout.splitlines() if line.startswith(refunded)}
+    assert rows == {(refunded, "refundedAmount", "300", "500"), (refunded, "refunds", "1", "2")}
+    assert "2 difference(s)" in found.stdout.splitlines()[0]
+    assert f"gateway difference on {refunded} refundedAmount: 300 here, 500 at Dojo" in found.stderr
     assert 'payintents_upstream_differences{field="refundedAmount"} 1.0' in metrics.read_text()
-    table = _reconcile(gateway)
-    assert table.returncode == 1 and refunded in table.stdout and "2 difference(s)" in table.stdout
+    assert 'payintents_upstream_differences{field="status"} 0.0' in metrics.read_text()
 
 
 def test_a_subscription_that_cannot_be_made_fails_with_its_reason(gateway: Gateway) -> None:
