@@ -6,7 +6,9 @@ the upstream's intent with the upstream's own key), on SQLite and PostgreSQL gat
 - slow beyond the gateway's processor timeout → 504 with the operation pending; a retry with the
   same key once the deadline has passed settles it from the upstream (the refund sent again under
   the same processor key, which the upstream applies once) and answers the refund: exactly one
-  refund at the upstream, with the id the gateway answers.
+  refund at the upstream, with the id the gateway answers;
+- a capture slow beyond the timeout → 504; the retry past the deadline finds it captured at the
+  upstream and records it under the upstream's capture id (the mirror then never adds it twice).
 """
 
 from __future__ import annotations
@@ -100,6 +102,27 @@ def test_a_slow_upstream_answers_504_then_the_retry_settles_it_once(pair: Gatewa
     assert upstream_refunds(pair, intent_id) == [(settled.json()["refundId"], 400)]
     assert gateway_operations(pair, intent_id) == ["succeeded"]
     assert pair.at_gateway.intent(intent_id)["refundedAmount"] == 400
+
+
+def test_a_slow_capture_answers_504_then_is_settled_under_the_upstreams_capture_id(pair: GatewayPair) -> None:
+    intent_id = str(pair.at_gateway.create_intent(900, captureMode="Manual")["id"])
+    assert pair.at_upstream.pay(intent_id).json()["status"] == "Authorized"
+    # Applied at the upstream at once, recorded there (and so visible) after 3 s: before the
+    # gateway's deadline (2 s + 2 s), after its timeout.
+    armed = pair.at_upstream.post(
+        f"/sandbox/payment-intents/{intent_id}/fail-next",
+        {"operation": "capture", "outcome": "slow", "delayMs": 3000},
+    )
+    assert armed.status_code == 200, armed.text
+    path = f"/payment-intents/{intent_id}/captures"
+    timed_out = pair.at_gateway.post(path, {"amount": 900}, IdempotencyKey="capture-1")
+    assert timed_out.status_code == 504, timed_out.text
+    settled = pair.at_gateway.post(path, {"amount": 900}, IdempotencyKey="capture-1")
+    assert settled.status_code == 200, settled.text
+    upstream_captures = [c["id"] for c in pair.at_upstream.intent(intent_id)["captures"]]
+    assert upstream_captures == [settled.json()["captureId"]]
+    mirrored = pair.at_gateway.intent(intent_id)
+    assert (mirrored["status"], [c["id"] for c in mirrored["captures"]]) == ("Captured", upstream_captures)
 
 
 def test_the_gateway_store_is_clean_after_the_faults(pair: GatewayPair) -> None:

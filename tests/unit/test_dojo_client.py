@@ -175,10 +175,24 @@ def test_a_lookup_refused_is_declined_and_one_dojo_cannot_answer_stays_pending()
         asyncio.run(DojoProcessor(api_of(Recorded(problem(503))), clock).lookup(late))
 
 
-def test_a_capture_is_judged_from_the_status_at_dojo() -> None:
+def test_a_capture_is_judged_from_the_intent_at_dojo_and_takes_dojos_capture_id() -> None:
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
     late = operation(clock, OperationKind.CAPTURE)
     clock.advance(seconds=5)
-    intent = {"id": "pi_1", "status": "Captured", "totalAmount": {"value": 300, "currencyCode": "GBP"}}
+    captures = [{"id": "cp_other", "amount": 100}, {"id": "cp_dojo", "amount": 300}]
+    intent = {"id": "pi_1", "status": "Captured", "captures": captures}
     found = asyncio.run(DojoProcessor(api_of(Recorded(httpx.Response(200, json=intent))), clock).lookup(late))
-    assert found is not None and found.outcome is ProcessorOutcome.SUCCEEDED
+    assert found is not None and (found.outcome, found.object_id) == (ProcessorOutcome.SUCCEEDED, "cp_dojo")
+
+
+def test_a_capture_dojo_does_not_show_stays_pending_a_while_then_is_released() -> None:
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    late = operation(clock, OperationKind.CAPTURE)
+    authorized = {"id": "pi_1", "status": "Authorized", "captures": []}
+    processor = DojoProcessor(api_of(Recorded(httpx.Response(200, json=authorized))), clock)
+    clock.advance(seconds=5)  # past the deadline (4 s), not past the grace (4 s + 3 x 4 s)
+    with pytest.raises(ProcessorUnavailableError, match="not seen at Dojo yet"):
+        asyncio.run(processor.lookup(late))
+    clock.advance(seconds=12)
+    judged = asyncio.run(processor.lookup(late))
+    assert judged is not None and judged.outcome is ProcessorOutcome.DECLINED

@@ -7,7 +7,8 @@ method refuses. ``lookup`` answers only past the operation's deadline, when the 
 made the call has given up on it: before, the caller itself records the answer. A refund is
 then sent again under the same key, which Dojo applies at most once: its answer (the refund, or
 a refusal: nothing done) is the outcome. A capture or reversal, which Dojo takes no key for, is
-judged from the intent's status at Dojo.
+judged from the intent at Dojo (its status, and for a capture Dojo's capture of that amount);
+one Dojo does not show stays pending a while longer before it is released.
 
 ``DojoUpstream`` creates and reads intents at Dojo for the mirror.
 """
@@ -43,6 +44,9 @@ PAY_AT_DOJO = "This payment intent is paid on Dojo's own page (its paymentLink),
 # Dojo's statuses after a capture or a reversal it applied.
 CAPTURED = frozenset({"Captured", "Refunded"})
 REVERSED = frozenset({"Reversed"})
+# How many times its own wait (timeout + margin) a capture or reversal Dojo does not show stays
+# pending past its deadline before it is released.
+UNSEEN_GRACE = 3
 
 
 async def translated(call: Awaitable[T]) -> T:
@@ -101,12 +105,22 @@ class DojoProcessor:
         try:
             if operation.kind is OperationKind.REFUND:
                 return await self._resend_refund(operation)
-            return _judged(operation, await self._api.get_intent(operation.intent_id))
+            judged = _judged(operation, await self._api.get_intent(operation.intent_id))
+            if judged.outcome is not ProcessorOutcome.SUCCEEDED and not self._unseen_long_enough(operation):
+                raise DojoOutcomeUnknownError("not seen at Dojo yet")
+            return judged
         except (DojoUnavailableError, DojoOutcomeUnknownError) as failed:
             # Cannot tell now: the operation stays pending and is asked about again.
             raise ProcessorUnavailableError(
                 f"Dojo could not be asked about {operation.id}: {failed}"
             ) from None
+
+    def _unseen_long_enough(self, operation: MoneyOperation) -> bool:
+        """Whether a capture or reversal Dojo does not show may be taken as never done: Dojo takes
+        no key for them and could still apply a call that reached it late, so not before
+        ``UNSEEN_GRACE`` times the operation's own wait past its deadline."""
+        waited = operation.deadline_at - operation.created_at
+        return self._clock.now() >= operation.deadline_at + UNSEEN_GRACE * waited
 
     async def _resend_refund(self, operation: MoneyOperation) -> ProcessorAnswer:
         try:
@@ -136,10 +150,21 @@ class DojoProcessor:
 
 
 def _judged(operation: MoneyOperation, at_dojo: DojoIntent) -> ProcessorAnswer:
-    """A capture or reversal, from the status it leaves at Dojo (the ids stay ours)."""
-    done = CAPTURED if operation.kind is OperationKind.CAPTURE else REVERSED
-    outcome = ProcessorOutcome.SUCCEEDED if at_dojo.status in done else ProcessorOutcome.DECLINED
-    return ProcessorAnswer(outcome)
+    """A capture or reversal, from the status it leaves at Dojo. A capture takes the id of Dojo's
+    latest capture of its amount: captures of one intent never run side by side here, so that is
+    this one, and the mirror then holds Dojo's id (following Dojo never adds it twice). A
+    reversal keeps our id (Dojo's intent does not show its reversal's)."""
+    if operation.kind is OperationKind.REVERSAL:
+        reversed_at_dojo = at_dojo.status in REVERSED
+        return ProcessorAnswer(ProcessorOutcome.SUCCEEDED if reversed_at_dojo else ProcessorOutcome.DECLINED)
+    same = [
+        capture
+        for capture in at_dojo.body.get("captures") or []
+        if capture.get("amount") == operation.amount and capture.get("tipsAmount") == operation.tips_amount
+    ]
+    if at_dojo.status not in CAPTURED or not same:
+        return ProcessorAnswer(ProcessorOutcome.DECLINED)
+    return ProcessorAnswer(ProcessorOutcome.SUCCEEDED, str(same[-1].get("id") or same[-1].get("captureId")))
 
 
 class DojoUpstream:
