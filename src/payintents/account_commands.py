@@ -14,6 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from payintents.admin_commands import SettingsOf, Subparsers, WithDatabase, run_handler
+from payintents.gateway_commands import accounts_subscribe_upstream, subscribe_or_warn
 
 if TYPE_CHECKING:
     from payintents.service.dependencies import Dependencies
@@ -45,7 +46,9 @@ def accounts_create(deps: Dependencies, args: argparse.Namespace) -> None:
     if key is not None:
         set_upstream(deps, account.account_id, args.upstream_url, key)
         shown["upstream"] = f"{args.upstream} {args.upstream_url.rstrip('/')}"
-    print(json.dumps(shown))
+    print(json.dumps(shown), flush=True)
+    if key is not None:
+        subscribe_or_warn(deps, account.account_id)
 
 
 def accounts_set_upstream(deps: Dependencies, args: argparse.Namespace) -> None:
@@ -53,11 +56,17 @@ def accounts_set_upstream(deps: Dependencies, args: argparse.Namespace) -> None:
 
     set_upstream(deps, args.account, args.upstream_url, _upstream_key(args))
     print(f"Production payments of {args.account} now go to Dojo at {args.upstream_url.rstrip('/')}.")
+    subscribe_or_warn(deps, args.account)
 
 
 def accounts_remove_upstream(deps: Dependencies, args: argparse.Namespace) -> None:
+    import asyncio
+
+    from payintents.service.upstream_webhooks import unsubscribe_upstream
     from payintents.service.upstreams import remove_upstream
 
+    # While the key is still there to ask Dojo with.
+    asyncio.run(unsubscribe_upstream(deps, args.account))
     if remove_upstream(deps, args.account):
         print(f"{args.account} has no upstream any more: its production key uses the built-in processor.")
     else:
@@ -89,7 +98,8 @@ def add_account_parsers(
     commands: Subparsers[argparse.ArgumentParser], with_database: WithDatabase, settings_of: SettingsOf
 ) -> None:
     accounts = commands.add_parser(
-        "accounts", help="accounts create|set-upstream|remove-upstream|reseal-upstreams: accounts"
+        "accounts",
+        help="accounts create|set-upstream|subscribe-upstream|remove-upstream|reseal-upstreams: accounts",
     )
     account_commands = accounts.add_subparsers(dest="accounts_command", required=True, metavar="COMMAND")
     run = partial(run_handler, settings_of)
@@ -112,6 +122,19 @@ def add_account_parsers(
     upstream.add_argument("account", help="the account id (acc_…)")
     _with_upstream(upstream, required=True)
     upstream.set_defaults(handler=run(accounts_set_upstream))
+
+    subscribe = with_database(
+        account_commands.add_parser(
+            "subscribe-upstream",
+            help="(re)subscribe the gateway to an account's webhooks at Dojo (needs PAYINTENTS_PUBLIC_URL)",
+            description="Subscribe this server at the account's Dojo to payment_intent.status_updated, "
+            "posting to PAYINTENTS_PUBLIC_URL/upstream/dojo/webhooks/ACCOUNT; its earlier "
+            "subscriptions there are deleted first (Dojo allows one per event). create --upstream "
+            "and set-upstream do this too. Exit 1, with the reason, if it could not be done.",
+        )
+    )
+    subscribe.add_argument("account", help="the account id (acc_…)")
+    subscribe.set_defaults(handler=run(accounts_subscribe_upstream))
 
     remove = with_database(
         account_commands.add_parser("remove-upstream", help="back to the built-in processor for production")

@@ -15,6 +15,7 @@ from sqlalchemy.pool import QueuePool
 from starlette.applications import Starlette
 
 from payintents.adapters.clock import SystemClock
+from payintents.adapters.dojo_admin import DojoAdmins
 from payintents.adapters.ids import RandomIds
 from payintents.adapters.sandbox_processor import SandboxProcessor, StoredLedger
 from payintents.adapters.secret_box import MIN_SECRET_KEY_CHARACTERS, AesGcmSecretBox
@@ -33,7 +34,7 @@ from payintents.adapters.sql.migrate import upgrade
 from payintents.adapters.sql.sqlite_writer import SqliteTransactions
 from payintents.adapters.sql.unit_of_work import SqlUnitOfWork
 from payintents.adapters.sql.write_gate import WriteGate
-from payintents.adapters.upstream_directory import UpstreamDirectory
+from payintents.adapters.upstream_directory import READ_TIMEOUT_MARGIN_S, UpstreamDirectory
 from payintents.adapters.webhook_sender import HttpWebhookSender
 from payintents.domain.webhook_urls import SANDBOX_LOCAL_HOSTS, parse_sandbox_hosts
 from payintents.service.dependencies import Dependencies
@@ -99,6 +100,10 @@ class Settings:
     # PAYINTENTS_SECRET_KEY first, then PAYINTENTS_SECRET_KEY_PREVIOUS (comma-separated): the keys
     # upstream accounts' Dojo keys are sealed with (ADR 0031). Never shown.
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Gateway mirrors (ADR 0033): a read refreshes one compared with Dojo longer ago than this;
+    # the housekeeping polls an open one at most once per the interval.
+    upstream_max_age_s: float = 5.0
+    upstream_poll_interval_s: float = 60.0
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -147,6 +152,10 @@ class Settings:
             public_url=_parsed_setting("PAYINTENTS_PUBLIC_URL", parse_public_url, ""),
             smtp=_parsed_setting("PAYINTENTS_SMTP_URL", parse_smtp_url, "off"),
             secret_keys=_secret_keys(),
+            upstream_max_age_s=_parsed_setting("PAYINTENTS_UPSTREAM_MAX_AGE_S", _positive_seconds, "5"),
+            upstream_poll_interval_s=_parsed_setting(
+                "PAYINTENTS_UPSTREAM_POLL_INTERVAL_S", _positive_seconds, "60"
+            ),
         )
 
 
@@ -247,6 +256,11 @@ def build_dependencies(
         processor=sandbox,
         upstreams=upstreams,
         secret_box=secret_box,
+        upstream_admins=DojoAdmins(
+            transactions, secret_box, read_timeout_s=settings.processor_timeout_s + READ_TIMEOUT_MARGIN_S
+        ),
+        upstream_max_age_s=settings.upstream_max_age_s,
+        upstream_poll_interval_s=settings.upstream_poll_interval_s,
         processor_timeout_s=settings.processor_timeout_s,
         idempotency_retention=settings.idempotency_retention,
         webhook_retry_scale=settings.webhook_retry_scale,

@@ -23,6 +23,7 @@ from payintents.client_commands import CLIENT_COMMANDS, client_commands_help, ru
 if TYPE_CHECKING:
     from payintents.bootstrap import Settings
     from payintents.service.accounts import NewAccount
+    from payintents.service.dependencies import Dependencies
 
 GRACEFUL_SHUTDOWN_S = 30
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -76,11 +77,25 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     migrate(settings)
-    report = asyncio.run(reconcile_overdue(build_checked_dependencies(settings)))
+    deps = build_checked_dependencies(settings)
+    if args.account is not None:
+        return _reconcile_account(deps, args)
+    report = asyncio.run(reconcile_overdue(deps))
     print(
         json.dumps({"recorded": report.succeeded, "released": report.released, "unsettled": report.unsettled})
     )
     return 0 if report.unsettled == 0 else 1
+
+
+def _reconcile_account(deps: Dependencies, args: argparse.Namespace) -> int:
+    from payintents.domain.errors import ValidationError
+    from payintents.gateway_commands import reconcile_account
+
+    try:
+        return reconcile_account(deps, args)
+    except ValidationError as refused:
+        print(f"payintents: {' '.join(m for ms in refused.errors.values() for m in ms)}", file=sys.stderr)
+        return 2
 
 
 def cmd_dispatch(args: argparse.Namespace) -> int:
@@ -118,6 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging.config
 
     from payintents.bootstrap import build_checked_dependencies, build_sender, migrate
+    from payintents.gateway_commands import warn_about_webhook_gaps
     from payintents.service.accounts import create_demo_account_if_empty
     from payintents.service.reporting import webhook_backlog
     from payintents.web.logs import logging_config
@@ -130,6 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.config.dictConfig(log_config)
     migrate(settings)
     deps = build_checked_dependencies(settings)
+    warn_about_webhook_gaps(deps, settings.public_url)
     demo = create_demo_account_if_empty(deps)
     print(welcome_text(args.host, args.port, settings.database_url, demo), flush=True)
     start_housekeeping(deps, settings.expiry_interval_s)
@@ -253,8 +270,33 @@ def _add_maintenance_parsers(commands: argparse._SubParsersAction[argparse.Argum
     _with_database(expire).set_defaults(handler=cmd_expire)
     reconcile = commands.add_parser(
         "reconcile",
-        help="settle refunds, captures and reversals left pending past their deadline (after a "
-        "crash or a processor timeout) from what the processor did; exit 1 if one stays unsettled",
+        help="settle money operations left pending past their deadline; with --account, compare a "
+        "gateway account's intents with Dojo instead",
+        description="Without --account: settle refunds, captures and reversals left pending past "
+        "their deadline (after a crash or a processor timeout) from what the processor did; exit 1 "
+        "if one stays unsettled. With --account (a gateway account, docs/gateway.md): compare its "
+        "open and recent intents with Dojo (status, captured and refunded amounts, refunds) and "
+        "print the differences, changing nothing; each is also a warning in the log; exit 1 if there "
+        "is a difference or an intent Dojo did not answer about, 0 if none. Pending operations are "
+        "settled by `serve` and by this command without --account.",
+    )
+    reconcile.add_argument(
+        "--account", metavar="ACCOUNT", help="a gateway account (acc_…) to compare with Dojo"
+    )
+    reconcile.add_argument("--json", action="store_true", help="with --account: print the report as JSON")
+    reconcile.add_argument(
+        "--recent-hours",
+        type=float,
+        default=72.0,
+        metavar="H",
+        help="with --account: compare intents still open, or created or changed in the last H hours "
+        "(default 72)",
+    )
+    reconcile.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="with --account: also write the counts as Prometheus gauges to PATH (node_exporter's "
+        "textfile collector)",
     )
     _with_database(reconcile).set_defaults(handler=cmd_reconcile)
     audit = commands.add_parser(

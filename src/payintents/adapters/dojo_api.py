@@ -210,6 +210,17 @@ class DojoApi:
             self._client_loop = loop
         return self._client
 
+    # --- for the mirror's refresh paths (ADR 0033) -----------------------------------------------
+
+    async def refunds_of(self, intent_id: str) -> list[dict[str, Any]]:
+        """The intent's refunds, where the upstream lists them (payintents' extension,
+        ``GET /payment-intents/{id}/refunds``; Dojo's own API has no such list: DojoRefusedError)."""
+        answer = await self._call("GET", f"/payment-intents/{intent_id}/refunds", retried=True)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, list):
+            raise DojoRefusedError("the upstream listed no refunds", 404)
+        return [dict(item) for item in data]
+
 
 def _answer(response: httpx.Response) -> Any:
     status = response.status_code

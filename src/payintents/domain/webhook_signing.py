@@ -39,6 +39,17 @@ def dojo_signature(secret_value: str, body: bytes) -> str:
     return "sha256=" + "-".join(f"{byte:02X}" for byte in digest)
 
 
+def dojo_signature_matches(secret_value: str, body: bytes, header: str) -> bool:
+    """True if ``header`` (a ``dojo-signature`` value) signs ``body`` with ``secret_value``: Dojo's
+    form, in either letter case, with or without the dashes; compared in constant time."""
+    text = header.strip()
+    if text[:7].lower() != "sha256=":
+        return False
+    claimed = text[7:].replace("-", "").upper().encode("utf-8", "replace")
+    expected = dojo_signature(secret_value, body).removeprefix("sha256=").replace("-", "").encode()
+    return hmac.compare_digest(claimed, expected)
+
+
 def standard_webhooks_secret(secret_value: str) -> str:
     """The same secret in Standard Webhooks' notation, for their verification libraries."""
     return "whsec_" + base64.b64encode(secret_value.encode()).decode()

@@ -24,6 +24,7 @@ from payintents.service.ports import (
 from payintents.service.request_log_buffer import RequestLogBuffer
 from payintents.service.transactions import ThreadedTransactions
 from payintents.service.upstream_ports import SecretBox, Upstream, Upstreams
+from payintents.service.upstream_sync_ports import UpstreamAdmins
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,13 @@ class Dependencies:
     upstreams: Upstreams | None = None
     # Seals and opens upstream keys at rest (PAYINTENTS_SECRET_KEY); None when no key is set.
     secret_box: SecretBox | None = None
+    # Upstream accounts' Dojo for webhook subscriptions and refund counts (ADR 0033).
+    upstream_admins: UpstreamAdmins | None = None
+    # A read refreshes a mirror compared with Dojo longer ago than this (PAYINTENTS_UPSTREAM_MAX_AGE_S).
+    upstream_max_age_s: float = 5.0
+    # The housekeeping asks Dojo about an open mirror at most this often
+    # (PAYINTENTS_UPSTREAM_POLL_INTERVAL_S).
+    upstream_poll_interval_s: float = 60.0
 
     def find_key(self, key_hash: str) -> ApiKeyRecord | None:
         if self.key_lookup is not None:

@@ -19,6 +19,7 @@ from payintents.service.fault_injection import take_failure
 from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once, stored_answer
 from payintents.service.intent_saves import save_with_events
 from payintents.service.mirror import Forwarded, cancel_at_upstream, create_mirrored
+from payintents.service.mirror_refresh import refresh_if_stale
 from payintents.service.money_operations import Draft, IntentBusyError, Reserve, run_operation
 from payintents.service.ports import IntentPage, IntentQuery, RequestContext, UnitOfWork
 
@@ -56,6 +57,9 @@ async def create_intent(
 async def get_intent(
     deps: Dependencies, scope: Scope, intent_id: str, *, return_canceled: bool = False
 ) -> PaymentIntent:
+    """The intent; an upstream account's mirror is refreshed from Dojo first when it is stale."""
+    await refresh_if_stale(deps, scope, intent_id)
+
     def unit(uow: UnitOfWork) -> PaymentIntent:
         return lifecycle.ensure_visible(uow.intents.get(scope, intent_id), return_canceled=return_canceled)
 

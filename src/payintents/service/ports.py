@@ -30,6 +30,7 @@ from payintents.service.customer_ports import (
 from payintents.service.dashboard_ports import DashboardRepository
 from payintents.service.terminal_ports import TerminalRepository
 from payintents.service.upstream_ports import UpstreamRepository
+from payintents.service.upstream_sync_ports import MirrorCheckRepository, UpstreamWebhookRepository
 
 _T = TypeVar("_T")
 
@@ -369,6 +370,10 @@ class UnitOfWork(Protocol):
     def setup_intents(self) -> SetupIntentRepository: ...
     @property
     def upstreams(self) -> UpstreamRepository: ...
+    @property
+    def upstream_webhooks(self) -> UpstreamWebhookRepository: ...
+    @property
+    def mirror_checks(self) -> MirrorCheckRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -7,14 +7,16 @@ The key is never logged, shown or put in an error: messages name the account, ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from payintents.domain.errors import StateConflictError, ValidationError
 from payintents.domain.intent import Environment, Scope
 from payintents.service.accounts import ensure_account_exists
 from payintents.service.dependencies import Dependencies
+from payintents.service.ports import UnitOfWork
 from payintents.service.upstream_ports import SecretBox, SecretKeyMissingError, StoredUpstream
+from payintents.service.upstream_sync_ports import webhook_secret_context
 
 DOJO = "dojo"
 DEFAULT_DOJO_URL = "https://api.dojo.tech"
@@ -78,8 +80,17 @@ def reseal_upstreams(deps: Dependencies) -> int:
                 deps.clock.now(),
             )
             uow.upstreams.put(resealed)
+        _reseal_webhook_secrets(uow, box)
         uow.commit()
     return len(stored)
+
+
+def _reseal_webhook_secrets(uow: UnitOfWork, box: SecretBox) -> None:
+    """The gateway's webhook secrets at Dojo (ADR 0033) are sealed like the keys: resealed too."""
+    for subscription in uow.upstream_webhooks.list():
+        context = webhook_secret_context(subscription.account_id)
+        sealed = box.seal(box.open(subscription.sealed_secret, context), context)
+        uow.upstream_webhooks.put(replace(subscription, sealed_secret=sealed))
 
 
 def open_upstream(box: SecretBox | None, stored: StoredUpstream) -> OpenedUpstream:

@@ -27,6 +27,7 @@ from payintents.web import (
     sandbox_routes,
     setup_intent_routes,
     terminal_routes,
+    upstream_webhook_routes,
     webhook_routes,
 )
 from payintents.web.dashboard import routes as dashboard_routes
@@ -119,6 +120,7 @@ def build_app(
         *webhook_routes.ROUTES,
         *sandbox_routes.ROUTES,
         *terminal_routes.ROUTES,
+        *upstream_webhook_routes.ROUTES,
         Route("/dashboard", to_dashboard, methods=["GET"]),
     ]
     app = Starlette(

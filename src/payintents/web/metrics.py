@@ -1,6 +1,7 @@
 """Prometheus metrics: request counts and latency per route, replays, pool use, webhook backlog;
 served on an address of their own (PAYINTENTS_METRICS_ADDRESS, loopback by default, ADR 0024),
-never on the API's port, and with no business figures (no per-account counts, no money).
+never on the API's port, and with no business figures (no per-account counts, no money). The
+gateway's reconciliation report writes its own few gauges to a file instead (ADR 0033).
 
 Each worker counts its requests in its own process. With one worker, the scrape reads those
 counters directly; with several, ``payintents serve`` points PROMETHEUS_MULTIPROC_DIR at a
@@ -26,6 +27,7 @@ from prometheus_client import (
     Histogram,
     multiprocess,
     start_http_server,
+    write_to_textfile,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -144,3 +146,31 @@ async def sample_pool_use(pool_in_use: Callable[[], int]) -> None:
     while True:
         POOL_IN_USE.set(pool_in_use())
         await asyncio.sleep(POOL_SAMPLE_INTERVAL_S)
+
+
+def write_reconciliation_metrics(
+    path: str, differences_by_field: dict[str, int], not_compared: int, finished_at_s: float
+) -> None:
+    """The last ``payintents reconcile --account`` run as a Prometheus text file (for
+    node_exporter's textfile collector, which serves it with the host's metrics): differences
+    per compared field, intents Dojo did not answer about, and when the run finished."""
+    registry = CollectorRegistry()
+    differences = Gauge(
+        "payintents_upstream_differences",
+        "Differences between gateway mirrors and Dojo found by the last reconciliation report",
+        ["field"],
+        registry=registry,
+    )
+    for name, count in differences_by_field.items():
+        differences.labels(name).set(count)
+    Gauge(
+        "payintents_upstream_not_compared",
+        "Intents the last reconciliation report could not compare (Dojo did not answer)",
+        registry=registry,
+    ).set(not_compared)
+    Gauge(
+        "payintents_upstream_reconcile_finished_seconds",
+        "When the last reconciliation report finished (Unix time)",
+        registry=registry,
+    ).set(finished_at_s)
+    write_to_textfile(path, registry)

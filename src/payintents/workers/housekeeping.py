@@ -1,7 +1,8 @@
 """The periodic housekeeping loop run by ``payintents serve`` (one pass: ``payintents expire``):
 expiry, idempotency-key reaping, the sandbox request log's retention and unrenewed webhook
-listeners; money operations left pending past their deadline (``payintents reconcile``); and
-terminal sessions whose expiry, signature timeout or auto-pilot card became due."""
+listeners; money operations left pending past their deadline (``payintents reconcile``);
+terminal sessions whose expiry, signature timeout or auto-pilot card became due; and gateway
+mirrors still open, polled at Dojo in case a webhook was lost (service/mirror_refresh.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import threading
 
 from payintents.service.dependencies import Dependencies
 from payintents.service.expiry import ExpiryReport, run_expiry_pass
+from payintents.service.mirror_refresh import PollReport, poll_open_mirrors
 from payintents.service.ports import StoreBusyError
 from payintents.service.reconciler import ReconcileReport, reconcile_overdue
 from payintents.service.sandbox import reap_request_log
@@ -28,7 +30,7 @@ def start_housekeeping(deps: Dependencies, interval_s: float) -> threading.Event
         while not stop.wait(interval_s):
             try:
                 # One event loop per pass for the async work, which shares it.
-                report, settled = asyncio.run(_due_work(deps))
+                report, settled, polled = asyncio.run(_due_work(deps))
                 log_entries = reap_request_log(deps)
                 listeners = remove_expired_listeners(deps)
             except StoreBusyError:
@@ -38,17 +40,20 @@ def start_housekeeping(deps: Dependencies, interval_s: float) -> threading.Event
                 log.exception("housekeeping pass failed")
                 continue
             _log_pass(report, settled, log_entries, listeners)
+            _log_poll(polled)
 
     threading.Thread(target=loop, name="payintents-housekeeping", daemon=True).start()
     return stop
 
 
-async def _due_work(deps: Dependencies) -> tuple[ExpiryReport, ReconcileReport]:
-    """Expiry, money operations past their deadline, and terminal sessions whose time came."""
+async def _due_work(deps: Dependencies) -> tuple[ExpiryReport, ReconcileReport, PollReport]:
+    """Expiry, money operations past their deadline, terminal sessions whose time came, and
+    open gateway mirrors due for a look at Dojo."""
     report = await run_expiry_pass(deps)
     settled = await reconcile_overdue(deps)
     await advance_open_sessions(deps)
-    return report, settled
+    polled = await poll_open_mirrors(deps)
+    return report, settled, polled
 
 
 def _log_pass(report: ExpiryReport, settled: ReconcileReport, log_entries: int, listeners: int) -> None:
@@ -67,4 +72,15 @@ def _log_pass(report: ExpiryReport, settled: ReconcileReport, log_entries: int, 
             settled.succeeded,
             settled.released,
             settled.unsettled,
+        )
+
+
+def _log_poll(polled: PollReport) -> None:
+    if polled.changed or polled.failed or polled.left:
+        log.info(
+            "gateway mirrors polled at Dojo: %d read (%d moved on), %d failed, %d left for the next pass",
+            polled.checked,
+            len(polled.changed),
+            polled.failed,
+            polled.left,
         )

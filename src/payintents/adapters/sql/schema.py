@@ -597,3 +597,28 @@ account_upstreams = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("provider IN ('dojo')", name="ck_account_upstreams_provider"),
 )
+
+# The gateway's webhook subscription at an upstream account's Dojo (ADR 0033): Dojo's id for it,
+# the URL it posts to, and its signing secret sealed like the Dojo key (context ``ACCOUNT/webhook``).
+upstream_webhooks = Table(
+    "upstream_webhooks",
+    metadata,
+    Column("account_id", String(64), ForeignKey("accounts.id"), primary_key=True),
+    Column("subscription_id", String(100), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("sealed_secret", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# When each mirrored intent was last compared with Dojo (ADR 0033): reads refresh a mirror older
+# than PAYINTENTS_UPSTREAM_MAX_AGE_S, and the housekeeping polls the open ones least recently seen.
+mirror_checks = Table(
+    "mirror_checks",
+    metadata,
+    # No foreign key: a row outliving its intent (a sandbox reset) is harmless.
+    Column("intent_id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("checked_at", UtcDateTime, nullable=False),
+    Index("ix_mirror_checks_account_checked", "account_id", "checked_at"),
+)

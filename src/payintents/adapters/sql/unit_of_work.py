@@ -39,6 +39,7 @@ from payintents.adapters.sql.sandbox_store import SqlSandboxRepository
 from payintents.adapters.sql.setup_intent_store import SqlSetupIntentRepository
 from payintents.adapters.sql.terminal_store import SqlTerminalRepository
 from payintents.adapters.sql.upstream_store import SqlUpstreamRepository
+from payintents.adapters.sql.upstream_sync_store import SqlMirrorCheckRepository, SqlUpstreamWebhookRepository
 from payintents.adapters.sql.webhook_store import SqlWebhookRepository
 from payintents.adapters.sql.write_gate import WriteGate, WriteGateTimeoutError
 from payintents.domain.errors import InvariantViolationError
@@ -68,6 +69,8 @@ class SqlUnitOfWork:
     payment_methods: SqlPaymentMethodRepository
     setup_intents: SqlSetupIntentRepository
     upstreams: SqlUpstreamRepository
+    upstream_webhooks: SqlUpstreamWebhookRepository
+    mirror_checks: SqlMirrorCheckRepository
 
     def __init__(
         self,
@@ -114,6 +117,8 @@ class SqlUnitOfWork:
         self.payment_methods = SqlPaymentMethodRepository(self._conn)
         self.setup_intents = SqlSetupIntentRepository(self._conn)
         self.upstreams = SqlUpstreamRepository(self._conn)
+        self.upstream_webhooks = SqlUpstreamWebhookRepository(self._conn)
+        self.mirror_checks = SqlMirrorCheckRepository(self._conn)
         return self
 
     def _open(self) -> None:
