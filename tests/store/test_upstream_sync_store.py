@@ -110,3 +110,23 @@ def test_a_webhook_subscription_is_stored_replaced_and_deleted(engine: Engine) -
         assert not uow.upstream_webhooks.delete("acc_gw")
         assert uow.upstream_webhooks.get("acc_plain") is None
         uow.commit()
+
+
+def test_expiry_never_picks_a_mirror_dojo_owns_its_expiry(engine: Engine) -> None:
+    # Long after every intent's time ran out: the sandbox's and the plain account's are due; the
+    # gateway's production mirrors expire, capture or release at Dojo and only follow it.
+    with SqlUnitOfWork(engine, read_only=True) as uow:
+        due = uow.intents.due_for_expiry(NOW + timedelta(days=400), 10)
+    assert sorted(intent_id for _, intent_id in due) == ["pi_plain", "pi_sandbox"]
+
+
+def test_polling_still_asks_about_a_mirror_just_past_its_expiry(engine: Engine) -> None:
+    # Expired an hour before LATER (30 days after creation): Dojo decides what became of it.
+    just_expired = make_intent(
+        "pi_just_expired", scope=GATEWAY, paid=False, at=LATER - timedelta(days=30, hours=1)
+    )
+    with SqlUnitOfWork(engine) as uow:
+        uow.intents.add(just_expired)
+        uow.commit()
+    # The one expired 10 days ago is past the window.
+    assert sorted(_due(engine, LATER)) == ["pi_authorized", "pi_just_expired", "pi_open"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,10 +98,12 @@ class DojoApi:
         self._key = key
         self._timeout = httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
         self._transport = transport
-        # One client per event loop: a connection pool belongs to the loop that opened it, and
-        # the housekeeping runs each pass on a loop of its own.
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        # One client per event loop, kept while its loop lives: a connection pool belongs to the
+        # loop that opened it, and the server's requests and its housekeeping thread each run
+        # on a loop of their own, at the same time.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         return f"DojoApi({self._base_url!r})"
@@ -155,8 +158,10 @@ class DojoApi:
         await self._call("DELETE", f"/webhooks/{subscription_id}")
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        """Close the connections opened on the running event loop."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     # --- the one request path -------------------------------------------------------------------
 
@@ -203,12 +208,13 @@ class DojoApi:
 
     def _http(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient(
+        client = self._clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(
                 base_url=self._base_url, timeout=self._timeout, transport=self._transport
             )
-            self._client_loop = loop
-        return self._client
+            self._clients[loop] = client
+        return client
 
     # --- for the mirror's refresh paths (ADR 0033) -----------------------------------------------
 

@@ -27,23 +27,29 @@ def start_housekeeping(deps: Dependencies, interval_s: float) -> threading.Event
     stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(interval_s):
-            try:
-                # One event loop per pass for the async work, which shares it.
-                report, settled, polled = asyncio.run(_due_work(deps))
-                log_entries = reap_request_log(deps)
-                listeners = remove_expired_listeners(deps)
-            except StoreBusyError:
-                log.warning("housekeeping skipped a pass: the store was busy")
-                continue
-            except Exception:
-                log.exception("housekeeping pass failed")
-                continue
-            _log_pass(report, settled, log_entries, listeners)
-            _log_poll(polled)
+        # One event loop for the thread's life: the async work of every pass shares it, and so do
+        # the connections its clients keep open (a gateway's to Dojo).
+        with asyncio.Runner() as runner:
+            while not stop.wait(interval_s):
+                _run_pass(deps, runner)
 
     threading.Thread(target=loop, name="payintents-housekeeping", daemon=True).start()
     return stop
+
+
+def _run_pass(deps: Dependencies, runner: asyncio.Runner) -> None:
+    try:
+        report, settled, polled = runner.run(_due_work(deps))
+        log_entries = reap_request_log(deps)
+        listeners = remove_expired_listeners(deps)
+    except StoreBusyError:
+        log.warning("housekeeping skipped a pass: the store was busy")
+        return
+    except Exception:
+        log.exception("housekeeping pass failed")
+        return
+    _log_pass(report, settled, log_entries, listeners)
+    _log_poll(polled)
 
 
 async def _due_work(deps: Dependencies) -> tuple[ExpiryReport, ReconcileReport, PollReport]:

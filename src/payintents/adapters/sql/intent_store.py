@@ -15,6 +15,7 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    not_,
     or_,
     select,
     tuple_,
@@ -28,7 +29,7 @@ from payintents.adapters.sql.intent_rows import (
     intent_values,
 )
 from payintents.adapters.sql.prepared import PreparedStatement
-from payintents.adapters.sql.schema import captures, payment_events, payment_intents
+from payintents.adapters.sql.schema import account_upstreams, captures, payment_events, payment_intents
 from payintents.adapters.sql.statements import in_bound_scope, in_scope, intent_position, scope_params
 from payintents.domain.errors import InvariantViolationError
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
@@ -218,7 +219,15 @@ class SqlIntentRepository:
             or_(
                 and_(pi.c.status == Status.CREATED.value, pi.c.expire_at <= now),
                 and_(pi.c.status == Status.AUTHORIZED.value, pi.c.auto_expire_at <= now),
-            )
+            ),
+            # A gateway mirror expires, auto-captures or releases at Dojo, which owns it (ADR
+            # 0031); the mirror follows what Dojo did (polling, webhooks), never acts on its own.
+            not_(
+                and_(
+                    pi.c.environment == Environment.PRODUCTION.value,
+                    pi.c.account_id.in_(select(account_upstreams.c.account_id)),
+                )
+            ),
         )
         if scope is not None:
             stmt = stmt.where(in_scope(pi, scope))

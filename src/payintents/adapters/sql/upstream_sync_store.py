@@ -3,7 +3,7 @@ secrets sealed, never in clear) and when each mirrored intent was last compared 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
@@ -20,6 +20,9 @@ from payintents.service.upstream_ports import SealedSecret
 from payintents.service.upstream_sync_ports import MirrorToCheck, StoredSubscription
 
 PRODUCTION = Environment.PRODUCTION.value
+
+# How long after its expiry a mirror still Created here is still polled (see _open).
+EXPIRED_STILL_POLLED = timedelta(days=1)
 
 
 class SqlUpstreamWebhookRepository:
@@ -122,6 +125,8 @@ class SqlMirrorCheckRepository:
 
 
 def _open(pi: Any, now: datetime) -> Any:
-    """Created and not past its expiry, or Authorized: Dojo may still move it on."""
-    created = and_(pi.c.status == Status.CREATED.value, pi.c.expire_at > now)
+    """Created and not long past its expiry, or Authorized: Dojo may still move it on. A mirror
+    never expires by itself (Dojo owns its expiry), so one just past it is still asked about,
+    to learn what Dojo did at expiry; the window bounds how long one Dojo keeps is asked."""
+    created = and_(pi.c.status == Status.CREATED.value, pi.c.expire_at > now - EXPIRED_STILL_POLLED)
     return or_(created, pi.c.status == Status.AUTHORIZED.value)
