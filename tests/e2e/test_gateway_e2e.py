@@ -136,6 +136,25 @@ def test_a_canceled_intent_is_canceled_at_the_upstream_first(pair: GatewayPair) 
     assert pair.at_upstream.intent(intent_id)["status"] == "Canceled"
 
 
+def test_amending_a_mirror_is_refused_and_changes_nothing(pair: GatewayPair) -> None:
+    # Its amount, tips and session secret are Dojo's: a change made only here would diverge.
+    intent_id = str(pair.at_gateway.create_intent(900)["id"])
+    before = pair.at_gateway.intent(intent_id)
+    amend = [
+        ("amount", {"amount": {"value": 800, "currencyCode": "GBP"}}),
+        ("tips-amount", {"tipsAmount": {"value": 100, "currencyCode": "GBP"}}),
+        ("refresh-client-session-secret", None),
+    ]
+    for path, body in amend:
+        refused = pair.at_gateway.post(f"/payment-intents/{intent_id}/{path}", body)
+        assert refused.status_code == 405, (path, refused.text)
+        assert "change its amount, tips or client session secret at Dojo" in refused.json()["detail"]
+    after = pair.at_gateway.intent(intent_id)
+    assert after["totalAmount"] == before["totalAmount"] == {"value": 900, "currencyCode": "GBP"}
+    assert after.get("clientSessionSecret") == before.get("clientSessionSecret")
+    assert pair.at_upstream.intent(intent_id)["totalAmount"]["value"] == 900
+
+
 def test_the_gateway_store_keeps_the_money_invariants_and_logs_no_upstream_key(pair: GatewayPair) -> None:
     report = audit_database(Settings(database_url=pair.gateway.database_url))
     assert report.ok, report.as_dict()

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from payintents.domain import lifecycle
+from payintents.domain.errors import NotAllowedError
 from payintents.domain.events import EventName, intent_event
 from payintents.domain.intent import PaymentIntent, Scope
 from payintents.domain.lifecycle import IntentSpec
@@ -24,6 +25,11 @@ from payintents.service.money_operations import Draft, IntentBusyError, Reserve,
 from payintents.service.ports import IntentPage, IntentQuery, RequestContext, UnitOfWork
 
 Change = Callable[[PaymentIntent, datetime], None]
+
+MIRROR_CHANGE_REFUSED = (
+    "This payment intent was created at Dojo through this gateway; change its amount, tips or "
+    "client session secret at Dojo."
+)
 
 
 async def create_intent(
@@ -79,7 +85,11 @@ async def change_intent(
     request: IdempotentRequest,
     render: Render[PaymentIntent],
 ) -> Answer:
-    """Apply one lifecycle transition that moves no money to a visible intent, with its event."""
+    """Apply one lifecycle transition that moves no money to a visible intent, with its event.
+    Refused on a gateway mirror: its amount, tips and client session secret are Dojo's, and a
+    change made only here would leave the mirror describing an intent Dojo does not have."""
+    if await deps.upstream_for(scope) is not None:
+        raise NotAllowedError(MIRROR_CHANGE_REFUSED)
 
     def action(uow: UnitOfWork, now: datetime) -> PaymentIntent:
         intent = lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
