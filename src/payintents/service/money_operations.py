@@ -245,7 +245,15 @@ def record_failure(deps: Dependencies, uow: UnitOfWork, operation: MoneyOperatio
 async def reconcile(deps: Dependencies, operation: MoneyOperation) -> OperationStatus:
     """Settle a pending operation past its deadline from what the processor says it did: done →
     recorded, declined, failed or never received → released. Its final status."""
-    answer = await (await deps.processor_for(operation.scope)).lookup(operation)
+    processor = await deps.processor_for(operation.scope)
+    try:
+        # A processor elsewhere may hang: its answer is waited for no longer than a call's.
+        async with asyncio.timeout(deps.processor_timeout_s):
+            answer = await processor.lookup(operation)
+    except TimeoutError:
+        raise ProcessorUnavailableError(
+            f"The card processor did not answer about operation {operation.id} in time; it stays pending."
+        ) from None
     await _record(deps, operation, answer if answer is not None else ProcessorAnswer(ProcessorOutcome.FAILED))
     return (await _current(deps, operation)).status
 
