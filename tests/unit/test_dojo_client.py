@@ -6,6 +6,7 @@ port's errors, and when a lookup answers. The key never appears in an error or a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -254,3 +255,29 @@ def test_a_success_dojo_answered_in_a_shape_it_does_not_have_is_an_unknown_outco
         asyncio.run(DojoProcessor(api_of(Recorded(answer)), clock).perform(operation(clock)))
     with pytest.raises(DojoOutcomeUnknownError):
         asyncio.run(api_of(Recorded(answer)).get_intent("pi_1"))
+
+
+def test_a_lost_capture_is_not_taken_for_an_earlier_capture_of_the_same_amount() -> None:
+    """Partial captures of one amount: the one the intent had before this operation (named in
+    it) is not this one; taking it for this one would record a capture Dojo never made, under an
+    id the intent already has."""
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    late = dataclasses.replace(operation(clock, OperationKind.CAPTURE), details={"priorCaptureIds": ["cp_a"]})
+    captured_once = {"id": "pi_1", "status": "Captured", "captures": [{"id": "cp_a", "amount": 300}]}
+    processor = DojoProcessor(api_of(Recorded(httpx.Response(200, json=captured_once))), clock)
+    clock.advance(seconds=5)
+    with pytest.raises(ProcessorUnavailableError, match="not seen at Dojo yet"):
+        asyncio.run(processor.lookup(late))
+    clock.advance(seconds=12)
+    judged = asyncio.run(processor.lookup(late))
+    assert judged is not None and judged.outcome is ProcessorOutcome.DECLINED
+
+
+def test_a_capture_without_tips_matches_dojos_capture_with_tips_of_zero() -> None:
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    late = operation(clock, OperationKind.CAPTURE)
+    clock.advance(seconds=5)
+    captures = [{"id": "cp_dojo", "amount": 300, "tipsAmount": 0}]
+    intent = {"id": "pi_1", "status": "Captured", "captures": captures}
+    found = asyncio.run(DojoProcessor(api_of(Recorded(httpx.Response(200, json=intent))), clock).lookup(late))
+    assert found is not None and (found.outcome, found.object_id) == (ProcessorOutcome.SUCCEEDED, "cp_dojo")

@@ -330,3 +330,27 @@ def test_negative_control_the_counter_sees_every_capture(world: FakeWorld) -> No
     for amount in (300, 200):
         capture(counted, intent_id, amount)
     assert counting.captured == [300, 200]
+
+
+class RecordingProcessor(ApprovingProcessor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.operations: list[MoneyOperation] = []
+
+    async def perform(self, operation: MoneyOperation) -> None:
+        self.operations.append(operation)
+        await super().perform(operation)
+
+
+def test_a_capture_names_the_captures_the_intent_had_before_it(world: FakeWorld) -> None:
+    """A processor that judges a lost capture from the intent's captures at Dojo (ADR 0032) must
+    not take an earlier capture of the same amount for it: the operation names those."""
+    intent_id = create(world, 1000, CaptureMode.MANUAL)
+    sync.pay(world.deps, intent_id, SUCCESS)
+    recording = RecordingProcessor()
+    recorded = dataclasses.replace(world, deps=dataclasses.replace(world.deps, processor=recording))
+    capture(recorded, intent_id, 300)
+    capture(recorded, intent_id, 300)
+    first, second = recording.operations
+    assert (first.details or {}).get("priorCaptureIds") == []
+    assert (second.details or {}).get("priorCaptureIds") == [first.object_id]
