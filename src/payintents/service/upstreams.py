@@ -7,6 +7,7 @@ The key is never logged, shown or put in an error: messages name the account, ne
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -110,13 +111,32 @@ def refuse_upstreams_without_secret_key(deps: Dependencies) -> None:
 
 
 def checked_url(base_url: str) -> str:
-    """``base_url`` without a trailing slash; refused unless http(s)://host[:port][/path]."""
+    """``base_url`` without a trailing slash; refused unless https://host[:port][/path], or
+    http:// to this host only: the Dojo key is in every request's header, never sent in clear
+    across a network."""
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
         raise ValidationError({"upstreamUrl": ["The upstream URL must be https://host[:port][/path]."]})
+    if parts.scheme == "http" and not _is_this_host(parts.hostname):
+        raise ValidationError(
+            {
+                "upstreamUrl": [
+                    "The upstream URL must use https: the Dojo key would cross the network in clear."
+                ]
+            }
+        )
     if parts.query or parts.fragment:
         raise ValidationError({"upstreamUrl": ["The upstream URL takes no query or fragment."]})
     return base_url.strip().rstrip("/")
+
+
+def _is_this_host(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_key(key: str) -> None:
