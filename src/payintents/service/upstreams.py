@@ -55,15 +55,26 @@ def remove_upstream(deps: Dependencies, account_id: str) -> bool:
     Refused while one of its production operations is pending: only Dojo can say what became of
     it, and the built-in processor would have it released."""
     with deps.uow() as uow:
-        ensure_account_exists(uow, account_id)
-        if uow.operations.any_pending(Scope(account_id, Environment.PRODUCTION)):
-            raise StateConflictError(
-                f"{account_id} has refunds, captures or reversals at Dojo still pending: run "
-                "`payintents reconcile` until none is, then remove the upstream."
-            )
+        _ensure_removable(uow, account_id)
         removed = uow.upstreams.delete(account_id)
         uow.commit()
     return removed
+
+
+def check_removable(deps: Dependencies, account_id: str) -> None:
+    """Refuse now what ``remove_upstream`` would refuse, before anything else is undone (the
+    webhook subscription at Dojo)."""
+    with deps.read() as uow:
+        _ensure_removable(uow, account_id)
+
+
+def _ensure_removable(uow: UnitOfWork, account_id: str) -> None:
+    ensure_account_exists(uow, account_id)
+    if uow.operations.any_pending(Scope(account_id, Environment.PRODUCTION)):
+        raise StateConflictError(
+            f"{account_id} has refunds, captures or reversals at Dojo still pending: run "
+            "`payintents reconcile` until none is, then remove the upstream."
+        )
 
 
 def reseal_upstreams(deps: Dependencies) -> int:
