@@ -1,6 +1,7 @@
-"""Removing an account's upstream while one of its operations at Dojo is pending (ADR 0031), on
-SQLite and PostgreSQL: refused, and refused before anything is undone, so the gateway's webhook
-subscription at Dojo (ADR 0033) stays as it was."""
+"""Removing an account's upstream, or pointing it at another URL, while one of its operations at
+Dojo is pending (ADR 0031), on SQLite and PostgreSQL: refused (only the Dojo that got the call can
+settle it), and a removal refused before anything is undone, so the gateway's webhook
+subscription at Dojo (ADR 0033) stays as it was. A new key for the same Dojo is taken."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class RecordingAdmins:
         return self.admin
 
 
-def test_a_refused_removal_keeps_the_webhook_subscription(deps: Dependencies) -> None:
+def with_pending_refund(deps: Dependencies) -> tuple[Dependencies, str, RecordingAdmins]:
     box, admins = AesGcmSecretBox([SECRET]), RecordingAdmins()
     deps = dataclasses.replace(deps, secret_box=box, upstream_admins=admins)
     account_id = create_account(deps, "shop").account_id
@@ -79,8 +80,26 @@ def test_a_refused_removal_keeps_the_webhook_subscription(deps: Dependencies) ->
             )
         )
         uow.commit()
+    return deps, account_id, admins
+
+
+def test_a_refused_removal_keeps_the_webhook_subscription(deps: Dependencies) -> None:
+    deps, account_id, admins = with_pending_refund(deps)
     with pytest.raises(StateConflictError, match="still pending"):
         accounts_remove_upstream(deps, argparse.Namespace(account=account_id))
     assert admins.admin.unsubscribed == []
     stored = asyncio.run(deps.runner().read(lambda uow: uow.upstream_webhooks.get(account_id)))
     assert stored is not None and stored.subscription_id == "wh_1"
+
+
+def test_another_upstream_url_is_refused_while_an_operation_is_pending_a_new_key_is_not(
+    deps: Dependencies,
+) -> None:
+    """A pending refund is settled by sending it again to the upstream: at another Dojo it is
+    unknown (404, taken as "nothing done") and would be released while the first one refunded."""
+    deps, account_id, _ = with_pending_refund(deps)
+    with pytest.raises(StateConflictError, match="still pending"):
+        set_upstream(deps, account_id, "https://other-dojo.example", "sk_prod_dojo")
+    set_upstream(deps, account_id, "https://dojo.example/", "sk_prod_rotated")
+    stored = asyncio.run(deps.runner().read(lambda uow: uow.upstreams.get(account_id)))
+    assert stored is not None and stored.base_url == "https://dojo.example"

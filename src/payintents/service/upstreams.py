@@ -45,6 +45,12 @@ def set_upstream(deps: Dependencies, account_id: str, base_url: str, key: str) -
     box, url = check_upstream(deps, base_url, key), checked_url(base_url)
     with deps.uow() as uow:
         ensure_account_exists(uow, account_id)
+        before = uow.upstreams.get(account_id)
+        if before is not None and before.base_url != url:
+            # A pending refund is settled by sending it again: at another Dojo it is unknown (a
+            # refusal, "nothing done"). A new key for the same Dojo is taken: it may be what
+            # lets pending operations settle at all.
+            _ensure_removable(uow, account_id)
         sealed = box.seal(key, account_id)
         uow.upstreams.put(StoredUpstream(account_id, DOJO, url, sealed, deps.clock.now()))
         uow.commit()
@@ -73,7 +79,7 @@ def _ensure_removable(uow: UnitOfWork, account_id: str) -> None:
     if uow.operations.any_pending(Scope(account_id, Environment.PRODUCTION)):
         raise StateConflictError(
             f"{account_id} has refunds, captures or reversals at Dojo still pending: run "
-            "`payintents reconcile` until none is, then remove the upstream."
+            "`payintents reconcile` until none is, then change or remove the upstream."
         )
 
 
