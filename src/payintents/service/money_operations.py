@@ -254,6 +254,10 @@ async def reconcile(deps: Dependencies, operation: MoneyOperation) -> OperationS
         raise ProcessorUnavailableError(
             f"The card processor did not answer about operation {operation.id} in time; it stays pending."
         ) from None
+    if answer is None and deps.clock.now() < operation.deadline_at:
+        # "No answer" means "never received" only past the deadline (Dojo's lookup answers None
+        # before it): a clock stepped back, or a call too early, releases nothing.
+        return (await _current(deps, operation)).status
     await _record(deps, operation, answer if answer is not None else ProcessorAnswer(ProcessorOutcome.FAILED))
     return (await _current(deps, operation)).status
 
