@@ -63,9 +63,10 @@ def accounts_remove_upstream(deps: Dependencies, args: argparse.Namespace) -> No
     import asyncio
 
     from payintents.service.upstream_webhooks import unsubscribe_upstream
-    from payintents.service.upstreams import remove_upstream
+    from payintents.service.upstreams import check_removable, remove_upstream
 
-    # While the key is still there to ask Dojo with.
+    # Refused before the subscription goes; unsubscribed while the key is still there to ask with.
+    check_removable(deps, args.account)
     asyncio.run(unsubscribe_upstream(deps, args.account))
     if remove_upstream(deps, args.account):
         print(f"{args.account} has no upstream any more: its production key uses the built-in processor.")

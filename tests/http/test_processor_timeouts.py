@@ -47,6 +47,13 @@ def client_of(deps: Dependencies, **changes: Any) -> Iterator[Api]:
         yield Api(client, create_account(deps, "timeouts").sandbox_key)
 
 
+class SilentProcessor(UnreachableProcessor):
+    """Calls never arrive, and asked about one, it never answers (a Dojo that hangs)."""
+
+    async def lookup(self, operation: MoneyOperation) -> None:
+        await asyncio.sleep(3600)
+
+
 @pytest.fixture
 def late_api(deps: Dependencies) -> Iterator[Api]:
     """A client of a server whose processor timeout is ``TIMEOUT_S``."""
@@ -133,3 +140,20 @@ def test_a_capture_that_never_arrived_releases_the_intent(
     intent = same_account.intent(intent_id)
     assert (intent["status"], [c["amount"] for c in intent["captures"]]) == ("Captured", [400])
     assert audit_findings(database_url) == {}
+
+
+def test_a_processor_that_never_answers_a_lookup_does_not_hold_the_reconciler(
+    unreachable_api: Api, deps: Dependencies
+) -> None:
+    """The reconciler runs on the housekeeping thread (expiry, terminal sessions, polling): a
+    processor elsewhere that hangs must not hold it. Each lookup waits at most the processor
+    timeout, none starts once a pass has taken that long, and what is left stays pending."""
+    for n in range(3):
+        intent_id = unreachable_api.captured_intent(1000)
+        assert unreachable_api.refund(intent_id, 300, key=f"silent-{n}").status_code == 504
+    time.sleep(TIMEOUT_S + DEADLINE_MARGIN.total_seconds() + 0.2)
+    silent = dataclasses.replace(deps, processor_timeout_s=TIMEOUT_S, processor=SilentProcessor())
+    started = time.monotonic()
+    report = asyncio.run(asyncio.wait_for(reconcile_overdue(silent), 30))
+    assert report == ReconcileReport(succeeded=0, released=0, unsettled=3)
+    assert time.monotonic() - started < 5  # not the lookup's hour

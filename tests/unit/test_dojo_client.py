@@ -6,6 +6,7 @@ port's errors, and when a lookup answers. The key never appears in an error or a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -196,3 +197,87 @@ def test_a_capture_dojo_does_not_show_stays_pending_a_while_then_is_released() -
     clock.advance(seconds=12)
     judged = asyncio.run(processor.lookup(late))
     assert judged is not None and judged.outcome is ProcessorOutcome.DECLINED
+
+
+@pytest.mark.parametrize(
+    "later",
+    [httpx.ConnectError("refused"), problem(503, "down"), problem(502), problem(401)],
+    ids=["unreachable", "503", "502", "401"],
+)
+def test_a_nothing_done_answer_after_a_lost_one_is_still_an_unknown_outcome(
+    later: httpx.Response | Exception,
+) -> None:
+    """The first send may have refunded: a later attempt Dojo did not take says nothing of it, so
+    the call must not end as "nothing done" (the operation would be released and its caller's key
+    with it, and the caller's retry, a new operation, would refund a second time)."""
+    script = Recorded(httpx.ReadError("reset"), later)
+    with pytest.raises(DojoOutcomeUnknownError):
+        asyncio.run(api_of(script).refund("pi_1", {"amount": 300}, "payintents-op_1"))
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    processor = DojoProcessor(api_of(Recorded(problem(500), later)), clock)
+    with pytest.raises(ProcessorOutcomeUnknownError):
+        asyncio.run(processor.perform(operation(clock)))
+
+
+def test_a_conflict_on_a_keyed_refund_is_no_refusal() -> None:
+    """Dojo's answer to a key it is still working on, or has used (409, as its conventions have
+    it), says nothing about whether the refund was made: neither the call nor the lookup that
+    sends it again may take it for "nothing done"."""
+    conflict = problem(409, "A request with this idempotency key is in progress")
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ProcessorOutcomeUnknownError):
+        asyncio.run(DojoProcessor(api_of(Recorded(conflict)), clock).perform(operation(clock)))
+    late = operation(clock)
+    clock.advance(seconds=5)
+    with pytest.raises(ProcessorUnavailableError):
+        asyncio.run(DojoProcessor(api_of(Recorded(conflict)), clock).lookup(late))
+    # A 409 to a call without a key stays Dojo's refusal.
+    with pytest.raises(DojoRefusedError):
+        asyncio.run(api_of(Recorded(conflict)).capture("pi_1", 100))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b"<html>proxy</html>"),
+        httpx.Response(200, json={"message": "ok"}),
+        httpx.Response(200, json=["not", "an", "object"]),
+    ],
+    ids=["not-json", "no-refund-id", "a-list"],
+)
+def test_a_success_dojo_answered_in_a_shape_it_does_not_have_is_an_unknown_outcome(
+    answer: httpx.Response,
+) -> None:
+    """A 2xx whose body cannot be read (a proxy's page, a missing id) may be a refund made: the
+    operation stays pending (never a 500 with the reservation stuck and no error type to tell)."""
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ProcessorOutcomeUnknownError):
+        asyncio.run(DojoProcessor(api_of(Recorded(answer)), clock).perform(operation(clock)))
+    with pytest.raises(DojoOutcomeUnknownError):
+        asyncio.run(api_of(Recorded(answer)).get_intent("pi_1"))
+
+
+def test_a_lost_capture_is_not_taken_for_an_earlier_capture_of_the_same_amount() -> None:
+    """Partial captures of one amount: the one the intent had before this operation (named in
+    it) is not this one; taking it for this one would record a capture Dojo never made, under an
+    id the intent already has."""
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    late = dataclasses.replace(operation(clock, OperationKind.CAPTURE), details={"priorCaptureIds": ["cp_a"]})
+    captured_once = {"id": "pi_1", "status": "Captured", "captures": [{"id": "cp_a", "amount": 300}]}
+    processor = DojoProcessor(api_of(Recorded(httpx.Response(200, json=captured_once))), clock)
+    clock.advance(seconds=5)
+    with pytest.raises(ProcessorUnavailableError, match="not seen at Dojo yet"):
+        asyncio.run(processor.lookup(late))
+    clock.advance(seconds=12)
+    judged = asyncio.run(processor.lookup(late))
+    assert judged is not None and judged.outcome is ProcessorOutcome.DECLINED
+
+
+def test_a_capture_without_tips_matches_dojos_capture_with_tips_of_zero() -> None:
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    late = operation(clock, OperationKind.CAPTURE)
+    clock.advance(seconds=5)
+    captures = [{"id": "cp_dojo", "amount": 300, "tipsAmount": 0}]
+    intent = {"id": "pi_1", "status": "Captured", "captures": captures}
+    found = asyncio.run(DojoProcessor(api_of(Recorded(httpx.Response(200, json=intent))), clock).lookup(late))
+    assert found is not None and (found.outcome, found.object_id) == (ProcessorOutcome.SUCCEEDED, "cp_dojo")

@@ -22,7 +22,7 @@ from payintents.domain.intent import Environment, Scope, Status
 from payintents.domain.mirror import UpstreamState
 from payintents.domain.mirror_differences import Difference, IntentFigures, differences
 from payintents.domain.webhook_signing import dojo_signature_matches
-from payintents.service import intents, mirror_refresh
+from payintents.service import intents, mirror, mirror_refresh
 from payintents.service.dependencies import Dependencies
 from payintents.service.ports import ProcessorUnavailableError
 from payintents.service.upstream_ports import SealedSecret, StoredUpstream, Upstream, UpstreamIntent
@@ -181,3 +181,15 @@ def test_differences_name_each_figure_and_skip_one_a_side_does_not_list() -> Non
         Difference("pi_1", "status", "Captured", "Refunded"),
         Difference("pi_1", "refundedAmount", 300, 1000),
     ]
+
+
+def test_the_refresh_before_money_moves_waits_for_dojo_no_longer_than_a_call(world: World) -> None:
+    """A refund, capture or reversal on a mirror still Created or Authorized first asks Dojo where
+    it stands; a Dojo that does not answer ends the request (502, nothing reserved, nothing sent)
+    within the processor timeout, not after the client's retries at its read timeout."""
+    world.dojo.delay_s = 10.0
+    quick = dataclasses.replace(world.deps, processor_timeout_s=0.2)
+    started = time.monotonic()
+    with pytest.raises(ProcessorUnavailableError):
+        asyncio.run(mirror.refresh_before_money_moves(quick, SCOPE, "pi_0"))
+    assert time.monotonic() - started < 2.0

@@ -49,3 +49,12 @@ def test_without_a_secret_key_nothing_is_sealed() -> None:
     assert box.key_id is None
     with pytest.raises(SecretKeyMissingError):
         box.seal(DOJO_KEY, "acc_1")
+
+
+@pytest.mark.parametrize("ciphertext", ["not base64!", "c2hvcnQ=", ""], ids=["not-base64", "short", "empty"])
+def test_a_sealed_key_cut_or_garbled_in_the_row_is_refused_like_an_altered_one(ciphertext: str) -> None:
+    """A row edited by hand or cut short: the clear refusal every command and serve give at
+    start, not a binascii or cryptography traceback."""
+    sealed = AesGcmSecretBox([OLD]).seal(DOJO_KEY, "acc_1")
+    with pytest.raises(SecretKeyMissingError, match="does not open"):
+        AesGcmSecretBox([OLD]).open(dataclasses.replace(sealed, ciphertext=ciphertext), "acc_1")

@@ -17,10 +17,15 @@ from payintents.domain.idempotency import StoredResponse, fingerprint
 from payintents.domain.intent import CaptureMode, Environment, PaymentIntent, Scope, Status
 from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Currency, Money
-from payintents.domain.money_operation import MoneyOperation
-from payintents.service import accounts, checkout, intents
+from payintents.domain.money_operation import MoneyOperation, OperationStatus
+from payintents.service import accounts, checkout, intents, money_operations
 from payintents.service.idempotent import MAX_ATTEMPTS, IdempotentRequest
-from payintents.service.ports import ConcurrentUpdateError, RequestContext, StoreBusyError
+from payintents.service.ports import (
+    ConcurrentUpdateError,
+    ProcessorOutcomeUnknownError,
+    RequestContext,
+    StoreBusyError,
+)
 from tests.fakes import ApprovingProcessor, FakeWorld, MemoryStore, MemoryUnitOfWork
 from tests.unit import sync_use_cases as sync
 from tests.unit.sync_use_cases import run_expiry_pass
@@ -330,3 +335,51 @@ def test_negative_control_the_counter_sees_every_capture(world: FakeWorld) -> No
     for amount in (300, 200):
         capture(counted, intent_id, amount)
     assert counting.captured == [300, 200]
+
+
+class RecordingProcessor(ApprovingProcessor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.operations: list[MoneyOperation] = []
+
+    async def perform(self, operation: MoneyOperation) -> None:
+        self.operations.append(operation)
+        await super().perform(operation)
+
+
+def test_a_capture_names_the_captures_the_intent_had_before_it(world: FakeWorld) -> None:
+    """A processor that judges a lost capture from the intent's captures at Dojo (ADR 0032) must
+    not take an earlier capture of the same amount for it: the operation names those."""
+    intent_id = create(world, 1000, CaptureMode.MANUAL)
+    sync.pay(world.deps, intent_id, SUCCESS)
+    recording = RecordingProcessor()
+    recorded = dataclasses.replace(world, deps=dataclasses.replace(world.deps, processor=recording))
+    capture(recorded, intent_id, 300)
+    capture(recorded, intent_id, 300)
+    first, second = recording.operations
+    assert (first.details or {}).get("priorCaptureIds") == []
+    assert (second.details or {}).get("priorCaptureIds") == [first.object_id]
+
+
+class LostAnswerProcessor(ApprovingProcessor):
+    """Each call's answer is lost; asked about one, it has no answer yet (None)."""
+
+    async def perform(self, operation: MoneyOperation) -> None:
+        raise ProcessorOutcomeUnknownError("the answer was lost (fake)")
+
+
+def test_reconcile_never_releases_an_operation_before_its_deadline(world: FakeWorld) -> None:
+    """A lookup's "no answer" releases an operation only past its deadline, read after the
+    lookup: Dojo's lookup answers None before the deadline, and a wall clock stepped back between
+    the reconciler picking an overdue operation and the lookup (or a caller calling too early)
+    must not release what Dojo may have done."""
+    intent_id = create(world, 1000, CaptureMode.MANUAL)
+    sync.pay(world.deps, intent_id, SUCCESS)
+    lost = dataclasses.replace(world, deps=dataclasses.replace(world.deps, processor=LostAnswerProcessor()))
+    with pytest.raises(ProcessorOutcomeUnknownError):
+        capture(lost, intent_id, 300)
+    (pending,) = world.store.state.operations.values()
+    assert asyncio.run(money_operations.reconcile(lost.deps, pending)) is OperationStatus.PENDING
+    assert world.store.state.intents[intent_id].status is Status.AUTHORIZED
+    world.clock.advance(seconds=world.deps.processor_timeout_s + 3)
+    assert asyncio.run(money_operations.reconcile(lost.deps, pending)) is OperationStatus.FAILED

@@ -10,7 +10,10 @@ one of four errors (ADR 0032):
 - ``DojoOutcomeUnknownError``: the request may have been applied: the connection broke after it
   was sent, Dojo answered 500 or 504, or kept answering 429.
 - a timeout (``httpx.TimeoutException`` from the read) is ``DojoOutcomeUnknownError`` too; the
-  money path's own deadline usually ends the call first (its read timeout is set above it).
+  money path's own deadline usually ends the call first (its read timeout is set above it). So are
+  a 2xx whose body is not in Dojo's documented shape (it may be a refund made), a 409 to a keyed
+  refund (Dojo is still at work on that key, or has used it: it says nothing of the outcome), and
+  a "nothing done" answer to a retry after an attempt that may have been applied.
 
 Only idempotent calls are retried, a bounded number of times (reads, and refunds under their
 key), and only when the answer was lost, ambiguous (500, 504, 429) or the connection failed.
@@ -22,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -35,6 +38,9 @@ FIRST_RETRY_PAUSE_S = 0.2
 CONNECT_TIMEOUT_S = 5.0
 # Dojo's answers where it certainly did nothing.
 NOTHING_DONE = frozenset({401, 403, 502, 503})
+# Dojo's answer to a request whose idempotency key it is still working on or has used.
+KEY_CONFLICT = 409
+T = TypeVar("T")
 
 
 class DojoError(Exception):
@@ -114,33 +120,33 @@ class DojoApi:
 
     async def create_intent(self, body: Mapping[str, Any], version: str = API_VERSION) -> DojoIntent:
         """Not retried: Dojo takes no idempotency key on creation."""
-        return _intent(await self._call("POST", "/payment-intents", body, version=version))
+        return _read(_intent, await self._call("POST", "/payment-intents", body, version=version))
 
     async def get_intent(self, intent_id: str) -> DojoIntent:
-        return _intent(await self._call("GET", f"/payment-intents/{intent_id}", retried=True))
+        return _read(_intent, await self._call("GET", f"/payment-intents/{intent_id}", retried=True))
 
     async def cancel_intent(self, intent_id: str) -> DojoIntent:
-        return _intent(await self._call("DELETE", f"/payment-intents/{intent_id}"))
+        return _read(_intent, await self._call("DELETE", f"/payment-intents/{intent_id}"))
 
     async def refund(self, intent_id: str, body: Mapping[str, Any], idempotency_key: str) -> DojoRefund:
         """Retried with the same key: Dojo applies one refund per key."""
         path = f"/payment-intents/{intent_id}/refunds"
         answer = await self._call("POST", path, body, idempotency_key=idempotency_key, retried=True)
-        return _refund(answer)
+        return _read(_refund, answer)
 
     async def get_refund(self, refund_id: str) -> DojoRefund:
-        return _refund(await self._call("GET", f"/payment-intents/refunds/{refund_id}", retried=True))
+        return _read(_refund, await self._call("GET", f"/payment-intents/refunds/{refund_id}", retried=True))
 
     async def capture(self, intent_id: str, amount: int, tips_amount: int | None = None) -> str:
         body: dict[str, Any] = {"amount": amount}
         if tips_amount is not None:
             body["tipsAmount"] = tips_amount
         answer = await self._call("POST", f"/payment-intents/{intent_id}/captures", body)
-        return str(answer["captureId"])
+        return _read(lambda named: str(named["captureId"]), answer)
 
     async def reverse(self, intent_id: str) -> str:
         answer = await self._call("POST", f"/payment-intents/{intent_id}/reversal")
-        return str(answer["reversalId"])
+        return _read(lambda named: str(named["reversalId"]), answer)
 
     async def subscribe(
         self, url: str, events: list[str], description: str | None = None
@@ -148,11 +154,11 @@ class DojoApi:
         body: dict[str, Any] = {"url": url, "events": events}
         if description is not None:
             body["description"] = description
-        return _subscription(await self._call("POST", "/webhooks", body))
+        return _read(_subscription, await self._call("POST", "/webhooks", body))
 
     async def subscriptions(self) -> list[DojoSubscription]:
         answer = await self._call("GET", "/webhooks", retried=True)
-        return [_subscription(item) for item in answer] if isinstance(answer, list) else []
+        return [_read(_subscription, item) for item in answer] if isinstance(answer, list) else []
 
     async def unsubscribe(self, subscription_id: str) -> None:
         await self._call("DELETE", f"/webhooks/{subscription_id}")
@@ -182,14 +188,23 @@ class DojoApi:
         content = None if body is None else json.dumps(body).encode()
         if content is not None:
             headers["Content-Type"] = "application/json"
-        pause_s = FIRST_RETRY_PAUSE_S
+        pause_s, maybe_applied = FIRST_RETRY_PAUSE_S, False
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return await self._once(method, path, content, headers)
-            except (DojoOutcomeUnknownError, DojoUnavailableError) as failed:
+            except DojoUnavailableError as failed:
+                if maybe_applied:
+                    # An earlier attempt may have been applied: this one not taken says nothing
+                    # of it, and "nothing done" would have the caller send a new refund.
+                    lost = f"{failed}, after an answer that was lost"
+                    raise DojoOutcomeUnknownError(lost, failed.status) from None
                 # Dojo's own "nothing done" answers (502, 503, 401, 403) go back to the caller,
-                # who retries with its key; a lost or ambiguous answer is asked again here.
+                # who retries with its key; a connection never made is tried again here.
                 if not retried or attempt == ATTEMPTS or failed.status in NOTHING_DONE:
+                    raise
+            except DojoOutcomeUnknownError:
+                maybe_applied = True
+                if not retried or attempt == ATTEMPTS:
                     raise
             await asyncio.sleep(pause_s)
             pause_s *= 2
@@ -204,7 +219,7 @@ class DojoApi:
         except httpx.TransportError as lost:
             # Sent, or partly: Dojo may have applied it. The exception's text names no header.
             raise DojoOutcomeUnknownError(f"Dojo's answer was lost ({type(lost).__name__})") from None
-        return _answer(response)
+        return _answer(response, keyed="idempotencyKey" in headers)
 
     def _http(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -228,11 +243,13 @@ class DojoApi:
         return [dict(item) for item in data]
 
 
-def _answer(response: httpx.Response) -> Any:
+def _answer(response: httpx.Response, *, keyed: bool) -> Any:
     status = response.status_code
     if 200 <= status < 300:
-        return response.json() if response.content else None
+        return _read(lambda r: r.json() if r.content else None, response)
     detail = _detail(response)
+    if keyed and status == KEY_CONFLICT:
+        raise DojoOutcomeUnknownError(f"Dojo answered {status} for this idempotency key: {detail}", status)
     if status in NOTHING_DONE:
         text = "Dojo refused the gateway's key for this account" if status in (401, 403) else detail
         raise DojoUnavailableError(text, status)
@@ -255,6 +272,15 @@ def _detail(response: httpx.Response) -> str:
     if isinstance(errors, dict) and errors:
         return " ".join(str(m) for messages in errors.values() for m in messages)
     return str(problem.get("title") or f"Dojo answered {response.status_code}")
+
+
+def _read(parse: Callable[[Any], T], answer: Any) -> T:
+    """``answer`` parsed; one in a shape Dojo does not document may still be a success (a refund
+    made), so it is an unknown outcome, never a refusal nor an error of another kind."""
+    try:
+        return parse(answer)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        raise DojoOutcomeUnknownError("Dojo's answer was not in the shape Dojo documents") from None
 
 
 def _intent(answer: Any) -> DojoIntent:

@@ -28,7 +28,13 @@ from payintents.adapters.dojo_api import (
 from payintents.domain.customer import PaymentMethod
 from payintents.domain.intent import PaymentIntent, Status
 from payintents.domain.mirror import UpstreamCapture, UpstreamState
-from payintents.domain.money_operation import MoneyOperation, OperationKind, ProcessorAnswer, ProcessorOutcome
+from payintents.domain.money_operation import (
+    PRIOR_CAPTURE_IDS,
+    MoneyOperation,
+    OperationKind,
+    ProcessorAnswer,
+    ProcessorOutcome,
+)
 from payintents.service.ports import (
     CardResult,
     Clock,
@@ -151,20 +157,28 @@ class DojoProcessor:
 
 def _judged(operation: MoneyOperation, at_dojo: DojoIntent) -> ProcessorAnswer:
     """A capture or reversal, from the status it leaves at Dojo. A capture takes the id of Dojo's
-    latest capture of its amount: captures of one intent never run side by side here, so that is
-    this one, and the mirror then holds Dojo's id (following Dojo never adds it twice). A
+    latest capture of its amount (tips missing or 0 alike) that the intent did not have before it:
+    captures of one intent never run side by side here, so that is this one, and the mirror then
+    holds Dojo's id (following Dojo never adds it twice). A
     reversal keeps our id (Dojo's intent does not show its reversal's)."""
     if operation.kind is OperationKind.REVERSAL:
         reversed_at_dojo = at_dojo.status in REVERSED
         return ProcessorAnswer(ProcessorOutcome.SUCCEEDED if reversed_at_dojo else ProcessorOutcome.DECLINED)
+    prior = set((operation.details or {}).get(PRIOR_CAPTURE_IDS) or ())
     same = [
         capture
         for capture in at_dojo.body.get("captures") or []
-        if capture.get("amount") == operation.amount and capture.get("tipsAmount") == operation.tips_amount
+        if _capture_id(capture) not in prior
+        and capture.get("amount") == operation.amount
+        and (capture.get("tipsAmount") or 0) == (operation.tips_amount or 0)
     ]
     if at_dojo.status not in CAPTURED or not same:
         return ProcessorAnswer(ProcessorOutcome.DECLINED)
-    return ProcessorAnswer(ProcessorOutcome.SUCCEEDED, str(same[-1].get("id") or same[-1].get("captureId")))
+    return ProcessorAnswer(ProcessorOutcome.SUCCEEDED, _capture_id(same[-1]))
+
+
+def _capture_id(capture: Mapping[str, Any]) -> str:
+    return str(capture.get("id") or capture.get("captureId"))
 
 
 class DojoUpstream:
@@ -191,7 +205,7 @@ class DojoUpstream:
 def _mirrored(at_dojo: DojoIntent) -> UpstreamIntent:
     body = at_dojo.body
     captures = tuple(
-        UpstreamCapture(str(c.get("id") or c.get("captureId")), int(c["amount"]), c.get("tipsAmount"))
+        UpstreamCapture(_capture_id(c), int(c["amount"]), c.get("tipsAmount"))
         for c in body.get("captures") or []
     )
     try:

@@ -53,10 +53,10 @@ class AesGcmSecretBox:
                 f"an upstream key was sealed with secret key {sealed.key_id}, which neither "
                 "PAYINTENTS_SECRET_KEY nor PAYINTENTS_SECRET_KEY_PREVIOUS is"
             )
-        raw = base64.urlsafe_b64decode(sealed.ciphertext.encode())
         try:
+            raw = base64.urlsafe_b64decode(sealed.ciphertext.encode())
             return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _associated(context)).decode()
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # altered, or not base64 / shorter than a nonce and tag
             raise SecretKeyMissingError(
                 f"a sealed upstream key of {context} does not open: altered"
             ) from None

@@ -41,6 +41,10 @@ class ProcessorOutcome(StrEnum):
     FAILED = "failed"
 
 
+# In a capture's ``details``: the ids of the captures its intent had before it.
+PRIOR_CAPTURE_IDS = "priorCaptureIds"
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessorAnswer:
     """What the processor did with an operation, and the id it gave what it created (Dojo's

@@ -13,7 +13,7 @@ from payintents.domain.events import EventName, intent_event
 from payintents.domain.intent import PaymentIntent, Scope
 from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Money
-from payintents.domain.money_operation import OperationKind
+from payintents.domain.money_operation import PRIOR_CAPTURE_IDS, OperationKind
 from payintents.domain.sandbox import FailOperation
 from payintents.service.dependencies import Dependencies
 from payintents.service.fault_injection import take_failure
@@ -178,6 +178,9 @@ def _reserve_change(
 
     def reserve(uow: UnitOfWork, now: datetime, operation_id: str) -> Draft:
         intent = lifecycle.ensure_visible(uow.intents.get(scope, intent_id))
+        # A capture lost at Dojo is judged from the intent's captures there (ADR 0032): the ones
+        # it had before are named so that an earlier one of the same amount is not taken for it.
+        prior = {PRIOR_CAPTURE_IDS: [c.id for c in intent.captures]}
         object_id = deps.ids.new_id(moves.id_prefix, scope.environment)
         moves.change(intent, object_id, now)
         if not uow.intents.reserve_operation(intent, operation_id):
@@ -192,6 +195,7 @@ def _reserve_change(
             answer=render(intent),
             injected=None if failure is None else take_failure(uow, context, scope, intent_id, failure),
             tips_amount=captured.tips_amount if captured else None,
+            details=prior if captured else None,
         )
 
     return reserve

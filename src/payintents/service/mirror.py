@@ -6,6 +6,7 @@ whatever else learns Dojo's state (webhooks, polling); a cancel happens at Dojo 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,12 @@ from payintents.domain.mirror import follow, open_mirror
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once, stored_answer
 from payintents.service.intent_saves import save_with_events
-from payintents.service.ports import ConcurrentUpdateError, RequestContext, UnitOfWork
+from payintents.service.ports import (
+    ConcurrentUpdateError,
+    ProcessorUnavailableError,
+    RequestContext,
+    UnitOfWork,
+)
 from payintents.service.upstream_ports import Upstream, UpstreamIntent
 
 # Local statuses in which Dojo may be ahead of the mirror (a payment at Dojo's page, a capture).
@@ -75,7 +81,15 @@ async def refresh_before_money_moves(deps: Dependencies, scope: Scope, intent_id
     local = await deps.runner().read(lambda uow: uow.intents.get(scope, intent_id))
     if local is None or local.status not in AWAITING_UPSTREAM:
         return
-    await follow_upstream(deps, scope, await upstream.get_intent(intent_id))
+    try:
+        # No longer than a call on the money path (the client alone retries at its read timeout).
+        async with asyncio.timeout(deps.processor_timeout_s):
+            observed = await upstream.get_intent(intent_id)
+    except TimeoutError:
+        raise ProcessorUnavailableError(
+            "Dojo did not say in time where this payment intent stands; nothing was done: retry."
+        ) from None
+    await follow_upstream(deps, scope, observed)
 
 
 async def cancel_at_upstream(

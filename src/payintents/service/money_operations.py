@@ -245,7 +245,19 @@ def record_failure(deps: Dependencies, uow: UnitOfWork, operation: MoneyOperatio
 async def reconcile(deps: Dependencies, operation: MoneyOperation) -> OperationStatus:
     """Settle a pending operation past its deadline from what the processor says it did: done →
     recorded, declined, failed or never received → released. Its final status."""
-    answer = await (await deps.processor_for(operation.scope)).lookup(operation)
+    processor = await deps.processor_for(operation.scope)
+    try:
+        # A processor elsewhere may hang: its answer is waited for no longer than a call's.
+        async with asyncio.timeout(deps.processor_timeout_s):
+            answer = await processor.lookup(operation)
+    except TimeoutError:
+        raise ProcessorUnavailableError(
+            f"The card processor did not answer about operation {operation.id} in time; it stays pending."
+        ) from None
+    if answer is None and deps.clock.now() < operation.deadline_at:
+        # "No answer" means "never received" only past the deadline (Dojo's lookup answers None
+        # before it): a clock stepped back, or a call too early, releases nothing.
+        return (await _current(deps, operation)).status
     await _record(deps, operation, answer if answer is not None else ProcessorAnswer(ProcessorOutcome.FAILED))
     return (await _current(deps, operation)).status
 

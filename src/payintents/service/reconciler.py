@@ -4,11 +4,15 @@ Run by ``payintents reconcile`` and by ``serve``'s housekeeping: every operation
 deadline is settled from what the processor says it did with its key (money_operations.reconcile).
 Only operations past their deadline are touched, so a request still waiting for its processor's
 answer is never raced; the guarded finish makes a late request and the reconciler record once.
+A processor elsewhere (Dojo) that does not answer holds a pass, and the housekeeping thread it
+runs on, for a bounded time: each lookup waits at most the processor timeout, and no operation is
+started once the pass has run that long (the rest stays pending for the next pass).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from payintents.domain.money_operation import OperationStatus
@@ -31,7 +35,11 @@ async def reconcile_overdue(deps: Dependencies) -> ReconcileReport:
     now = deps.clock.now()
     overdue = await deps.runner().read(lambda uow: uow.operations.overdue(now, BATCH_SIZE))
     settled: dict[OperationStatus, int] = dict.fromkeys(OperationStatus, 0)
+    stop_at = time.monotonic() + deps.processor_timeout_s
     for operation in overdue:
+        if time.monotonic() >= stop_at:
+            settled[OperationStatus.PENDING] += 1
+            continue
         try:
             settled[await reconcile(deps, operation)] += 1
         except Exception:

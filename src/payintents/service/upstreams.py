@@ -7,6 +7,7 @@ The key is never logged, shown or put in an error: messages name the account, ne
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -44,6 +45,12 @@ def set_upstream(deps: Dependencies, account_id: str, base_url: str, key: str) -
     box, url = check_upstream(deps, base_url, key), checked_url(base_url)
     with deps.uow() as uow:
         ensure_account_exists(uow, account_id)
+        before = uow.upstreams.get(account_id)
+        if before is not None and before.base_url != url:
+            # A pending refund is settled by sending it again: at another Dojo it is unknown (a
+            # refusal, "nothing done"). A new key for the same Dojo is taken: it may be what
+            # lets pending operations settle at all.
+            _ensure_removable(uow, account_id)
         sealed = box.seal(key, account_id)
         uow.upstreams.put(StoredUpstream(account_id, DOJO, url, sealed, deps.clock.now()))
         uow.commit()
@@ -54,15 +61,26 @@ def remove_upstream(deps: Dependencies, account_id: str) -> bool:
     Refused while one of its production operations is pending: only Dojo can say what became of
     it, and the built-in processor would have it released."""
     with deps.uow() as uow:
-        ensure_account_exists(uow, account_id)
-        if uow.operations.any_pending(Scope(account_id, Environment.PRODUCTION)):
-            raise StateConflictError(
-                f"{account_id} has refunds, captures or reversals at Dojo still pending: run "
-                "`payintents reconcile` until none is, then remove the upstream."
-            )
+        _ensure_removable(uow, account_id)
         removed = uow.upstreams.delete(account_id)
         uow.commit()
     return removed
+
+
+def check_removable(deps: Dependencies, account_id: str) -> None:
+    """Refuse now what ``remove_upstream`` would refuse, before anything else is undone (the
+    webhook subscription at Dojo)."""
+    with deps.read() as uow:
+        _ensure_removable(uow, account_id)
+
+
+def _ensure_removable(uow: UnitOfWork, account_id: str) -> None:
+    ensure_account_exists(uow, account_id)
+    if uow.operations.any_pending(Scope(account_id, Environment.PRODUCTION)):
+        raise StateConflictError(
+            f"{account_id} has refunds, captures or reversals at Dojo still pending: run "
+            "`payintents reconcile` until none is, then change or remove the upstream."
+        )
 
 
 def reseal_upstreams(deps: Dependencies) -> int:
@@ -110,13 +128,32 @@ def refuse_upstreams_without_secret_key(deps: Dependencies) -> None:
 
 
 def checked_url(base_url: str) -> str:
-    """``base_url`` without a trailing slash; refused unless http(s)://host[:port][/path]."""
+    """``base_url`` without a trailing slash; refused unless https://host[:port][/path], or
+    http:// to this host only: the Dojo key is in every request's header, never sent in clear
+    across a network."""
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
         raise ValidationError({"upstreamUrl": ["The upstream URL must be https://host[:port][/path]."]})
+    if parts.scheme == "http" and not _is_this_host(parts.hostname):
+        raise ValidationError(
+            {
+                "upstreamUrl": [
+                    "The upstream URL must use https: the Dojo key would cross the network in clear."
+                ]
+            }
+        )
     if parts.query or parts.fragment:
         raise ValidationError({"upstreamUrl": ["The upstream URL takes no query or fragment."]})
     return base_url.strip().rstrip("/")
+
+
+def _is_this_host(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_key(key: str) -> None:
