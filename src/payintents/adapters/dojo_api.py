@@ -198,9 +198,9 @@ class DojoApi:
                     # of it, and "nothing done" would have the caller send a new refund.
                     lost = f"{failed}, after an answer that was lost"
                     raise DojoOutcomeUnknownError(lost, failed.status) from None
-                # Dojo's own "nothing done" answers (502, 503, 401, 403) go back to the caller,
-                # who retries with its key; a connection never made is tried again here.
-                if not retried or attempt == ATTEMPTS or failed.status in NOTHING_DONE:
+                # Dojo's own "nothing done" answers (502, 503, 401, 403, a redirect) go back to
+                # the caller, who retries with its key; a connection never made is tried again.
+                if not retried or attempt == ATTEMPTS or failed.status is not None:
                     raise
             except DojoOutcomeUnknownError:
                 maybe_applied = True
@@ -253,6 +253,16 @@ def _answer(response: httpx.Response, *, keyed: bool) -> Any:
     if status in NOTHING_DONE:
         text = "Dojo refused the gateway's key for this account" if status in (401, 403) else detail
         raise DojoUnavailableError(text, status)
+    if 300 <= status < 400:
+        # A redirect is an answer that the request was not carried out there (never followed:
+        # the key would go wherever it points). Taken as "may be done" it would hold every
+        # operation pending, and a pending operation keeps the URL from being corrected.
+        where = response.headers.get("location", "elsewhere")
+        raise DojoUnavailableError(
+            f"the upstream URL redirects ({status} to {where}): set the account's upstream URL to "
+            "Dojo's API address itself",
+            status,
+        )
     if 400 <= status < 500 and status != 429:
         raise DojoRefusedError(detail, status)
     raise DojoOutcomeUnknownError(f"Dojo answered {status}: {detail}", status)
