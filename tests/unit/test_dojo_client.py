@@ -104,7 +104,7 @@ def test_dojos_nothing_done_answers_are_not_retried(status: int) -> None:
 def test_a_redirect_is_nothing_done_never_followed_and_says_where(status: int) -> None:
     moved = httpx.Response(status, headers={"location": "https://elsewhere.test/payment-intents"})
     script = Recorded(moved)
-    with pytest.raises(DojoUnavailableError, match="elsewhere.test") as caught:
+    with pytest.raises(DojoUnavailableError, match=r"elsewhere\.test") as caught:
         asyncio.run(api_of(script).refund("pi_1", {"amount": 1}, "k"))
     assert len(script.requests) == 1 and caught.value.status == status
     assert [r.url.host for r in script.requests] == ["dojo.test"]
