@@ -15,13 +15,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import make_engine
-from payintents.adapters.sql.migrate import upgrade
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from payintents.web.app import build_app
 from tests.fakes import FakeWorld, fake_world
-from tests.support import Api, backend_database_url
+from tests.postgres_schemas import MigratedSchemas
+from tests.support import Api, migrate_database, postgres_admin_url, skip_without_postgres
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -43,7 +43,7 @@ def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     migrated SQLite database gets a copy (a copy takes a millisecond, the migrations some 40 ms,
     and about a thousand tests take one)."""
     path = tmp_path_factory.mktemp("migrated") / "payintents.db"
-    _migrate(f"sqlite:///{path}")
+    migrate_database(f"sqlite:///{path}")
     return path
 
 
@@ -55,15 +55,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         copy = shutil.copy(request.getfixturevalue("migrated_sqlite_file"), tmp_path / "payintents.db")
         yield f"sqlite:///{copy}"
         return
-    with backend_database_url(request.param, tmp_path) as url:
-        _migrate(url)
+    with request.getfixturevalue("migrated_postgres_schemas").schema_url() as url:
         yield url
 
 
-def _migrate(url: str) -> None:
-    engine = make_engine(url, pool_size=1)
-    upgrade(engine)
-    engine.dispose()
+@pytest.fixture(scope="session")
+def migrated_postgres_schemas() -> Iterator[MigratedSchemas]:
+    """This test process's migrated PostgreSQL schemas, each emptied and reused by the next test
+    (tests/postgres_schemas.py); PostgreSQL cases skip (or fail, in CI) without PostgreSQL."""
+    skip_without_postgres()
+    schemas = MigratedSchemas(str(postgres_admin_url()))
+    yield schemas
+    schemas.close()
 
 
 @pytest.fixture
@@ -119,6 +122,12 @@ def _shares_a_fixture(item: pytest.Item) -> bool:
         return False
     definitions = item._fixtureinfo.name2fixturedefs.values()
     return any(d.scope in {"module", "class", "package"} for defs in definitions for d in defs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist would hand out the groups with the most tests first, undoing the order below.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 @pytest.hookimpl(trylast=True)

@@ -21,7 +21,10 @@ import pytest
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.migrate import upgrade
 from payintents.bootstrap import Settings, build_dependencies
+from payintents.domain.intent import Environment
 from payintents.service.accounts import create_account
+from payintents.service.dependencies import Dependencies
+from payintents.service.terminals import create_terminal
 from payintents.testbed import processes
 from payintents.testbed.databases import postgres_scratch_schema
 
@@ -126,16 +129,30 @@ def migrate_database(database_url: str) -> None:
         engine.dispose()
 
 
+@contextmanager
+def dependencies_of(database_url: str) -> Iterator[Dependencies]:
+    """The server's dependencies on a migrated database, in this process, for set-up."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        yield build_dependencies(Settings(database_url=database_url), engine=engine)
+    finally:
+        engine.dispose()
+
+
 def new_account(database_url: str, name: str = "test") -> dict[str, str]:
     """A fresh account in a migrated database, made in this process as ``payintents accounts
     create`` makes it and with its keys (that command's own test is tests/e2e/test_cli.py): a
     subprocess would spend about a second importing the server's stack for each account."""
-    engine = make_engine(database_url, pool_size=1)
-    try:
-        account = create_account(build_dependencies(Settings(database_url=database_url), engine=engine), name)
-    finally:
-        engine.dispose()
+    with dependencies_of(database_url) as deps:
+        account = create_account(deps, name)
     return {"accountId": account.account_id, "sandboxKey": account.sandbox_key, "prodKey": account.prod_key}
+
+
+def new_terminal(database_url: str, account_id: str) -> str:
+    """The id of one more sandbox terminal of the account, made in this process as ``payintents
+    terminals create`` makes it (that command's own test is tests/e2e/test_terminals_e2e.py)."""
+    with dependencies_of(database_url) as deps:
+        return create_terminal(deps, account_id, Environment.SANDBOX).id
 
 
 def cli(database_url: str, *args: str) -> str:

@@ -1,4 +1,5 @@
-"""The ``payintents`` command on both stores: accounts, migrate, expire, and serve's first start."""
+"""The ``payintents`` command on both stores: accounts, migrate, expire, terminals, and serve's
+first start."""
 
 from __future__ import annotations
 
@@ -47,6 +48,17 @@ def test_migrate_twice_and_expire(empty_database: str) -> None:
     cli(empty_database, "migrate")
     cli(empty_database, "migrate")
     assert json.loads(cli(empty_database, "expire")) == {"intentsExpired": 0, "keysReaped": 0}
+
+
+def test_terminals_create_adds_one_that_terminals_list_shows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'terminals.db'}"
+    account = json.loads(cli(url, "accounts", "create", "Shop"))["accountId"]
+    created = json.loads(cli(url, "terminals", "create", account))
+    assert created["environment"] == "sandbox" and re.fullmatch(r"\d{8}", created["tid"]) is not None
+    listed = cli(url, "terminals", "list", account)
+    # An account starts with two terminals; the new one is the third.
+    rows = [line.split() for line in listed.splitlines()[1:]]
+    assert [row[0] for row in rows].count(created["id"]) == 1 and len(rows) == 3, listed
 
 
 def test_database_flag_is_honoured_over_the_environment(tmp_path: Path) -> None:

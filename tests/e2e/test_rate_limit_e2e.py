@@ -21,7 +21,8 @@ from sqlalchemy.pool import NullPool
 from payintents.adapters.sql.engine import normalise_url
 from payintents.adapters.sql.schema import refunds
 from payintents.testbed.processes import free_port
-from tests.support import Api, RunningServer, running_server
+from tests.conftest import BACKENDS
+from tests.support import Api, RunningServer, backend_database_url, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +31,17 @@ RATE_PER_S = 0.2  # one token every 5 s: nothing refills within a few quick requ
 BURST = 3
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
-    monkeypatch.setenv("PAYINTENTS_RATE_LIMIT", f"{RATE_PER_S}/s burst {BURST}")
-    monkeypatch.delenv("PAYINTENTS_SANDBOX_RATE_LIMIT", raising=False)
-    with running_server(database_url, tmp_path, workers=WORKERS) as running:
-        yield running
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """One server per store for the module: each test uses keys of new accounts (a bucket each)."""
+    folder = tmp_path_factory.mktemp(f"rate-limit-{request.param}")
+    with pytest.MonkeyPatch.context() as env, backend_database_url(request.param, folder) as url:
+        env.setenv("PAYINTENTS_RATE_LIMIT", f"{RATE_PER_S}/s burst {BURST}")
+        env.delenv("PAYINTENTS_SANDBOX_RATE_LIMIT", raising=False)
+        with running_server(url, folder, workers=WORKERS) as running:
+            yield running
 
 
 def refund_count(database_url: str) -> int:

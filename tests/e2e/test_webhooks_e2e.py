@@ -15,12 +15,12 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import BACKENDS
 from tests.e2e.webhook_receiver import (
     Received,
     WebhookReceiver,
@@ -30,7 +30,7 @@ from tests.e2e.webhook_receiver import (
     standard_webhooks_ok,
     subscribe,
 )
-from tests.support import Api, RunningServer, running_server
+from tests.support import Api, RunningServer, backend_database_url, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -40,11 +40,16 @@ INTENT_DATA_KEYS = ["paymentIntentId", "paymentStatus", "captureMode"]
 DELIVERY_WAIT_S = 20.0
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
-    monkeypatch.delenv("PAYINTENTS_DISPATCHER", raising=False)  # the built-in dispatcher delivers
-    with running_server(database_url, tmp_path, workers=2) as running:
-        yield running
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """One server per store for the module: each test has an account and a receiver of its own."""
+    folder = tmp_path_factory.mktemp(f"webhooks-{request.param}")
+    with pytest.MonkeyPatch.context() as env, backend_database_url(request.param, folder) as url:
+        env.delenv("PAYINTENTS_DISPATCHER", raising=False)  # the built-in dispatcher delivers
+        with running_server(url, folder, workers=2) as running:
+            yield running
 
 
 @pytest.fixture

@@ -48,7 +48,14 @@ from payintents.adapters.sql.engine import make_engine, normalise_url
 from payintents.adapters.sql.schema import captures, outbox_events, payment_intents, refunds
 from payintents.testbed.processes import free_port
 from payintents.testbed.readiness import wait_until_ready
-from tests.support import POSTGRES_ENV, SUCCESS_CARD, VERSION, cli, postgres_admin_url
+from tests.support import (
+    POSTGRES_ENV,
+    SUCCESS_CARD,
+    VERSION,
+    migrate_database,
+    new_account,
+    postgres_admin_url,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
@@ -489,8 +496,8 @@ def run(config: Config) -> Figures:
         log_dir = config.log_dir or scratch
         log_dir.mkdir(parents=True, exist_ok=True)
         url = stack.enter_context(database(config, scratch))
-        cli(url, "migrate")
-        account = json.loads(cli(url, "accounts", "create", "crash"))
+        migrate_database(url)
+        account = new_account(url, "crash")
         traffic = Traffic(account["sandboxKey"])
         server = Server(url, config.workers, config.variant, log_dir)
         stack.callback(server.kill)

@@ -48,7 +48,7 @@ from tests.harness.race_common import (
     report,
     run_trials,
 )
-from tests.support import VERSION, Api, cli
+from tests.support import VERSION, Api, new_terminal
 
 CAPTURED = 1000
 NAIVE_WINDOW_MS = "300"
@@ -70,11 +70,11 @@ class Terminals:
 
 
 def prepare(h: Harness) -> Terminals:
-    """A new account with enough terminals (it starts with two; the CLI adds the rest)."""
+    """A new account with enough terminals (it starts with two; set-up adds the rest)."""
     account = h.server.new_account()
     needed = h.concurrency // 2
     for _ in range(max(0, needed - 2)):
-        cli(h.server.database_url, "terminals", "create", account["accountId"])
+        new_terminal(h.server.database_url, account["accountId"])
     api = Api(h.api.client, account["sandboxKey"])
     listed = api.client.get("/terminals", headers={**api.headers(), **EPOS_HEADERS}).json()
     return Terminals(api, [terminal["id"] for terminal in listed][:needed])

@@ -6,7 +6,8 @@ small pool, and replays earlier requests exactly or reformatted. After every ste
 read back over HTTP and checked: refundedAmount ≤ refundable (sum of captures + tips), refundedAmount
 equals the sum of its listed refunds, status is Refunded iff refundedAmount == refundable > 0, and
 everything matches a simple model. Replays must return identical bytes and change nothing; a key
-reused with another body must give 409. Each example gets a fresh SQLite file or PostgreSQL schema.
+reused with another body must give 409. Each example gets a fresh SQLite file, or a migrated
+PostgreSQL schema with no rows.
 
 Negative controls show the checks can fail: wrong observations make the checker raise, and the same
 machine run against a server that ignores idempotency keys is caught.
@@ -37,11 +38,11 @@ from starlette.testclient import TestClient
 
 from payintents.adapters.sql.engine import make_engine
 from payintents.adapters.sql.idempotency_store import SqlIdempotencyRepository
-from payintents.adapters.sql.migrate import upgrade
 from payintents.bootstrap import Settings, build_dependencies
 from payintents.service.accounts import create_account
 from payintents.web.app import build_app
-from tests.support import Api, postgres_schema_url, skip_without_postgres
+from tests.postgres_schemas import MigratedSchemas
+from tests.support import Api, migrate_database
 
 MAX_INTENTS = 4
 KEYS = ("k1", "k2", "k3")
@@ -259,23 +260,8 @@ class RefundMachine(RuleBasedStateMachine):
 def sqlite_store() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="payintents-prop-") as folder:
         url = f"sqlite:///{Path(folder) / 'machine.db'}"
-        _migrate(url)
+        migrate_database(url)
         yield url
-
-
-@contextmanager
-def postgres_store() -> Iterator[str]:
-    with postgres_schema_url() as url:
-        _migrate(url)
-        yield url
-
-
-def _migrate(url: str) -> None:
-    engine = make_engine(url, pool_size=1)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
 
 
 def _machine(store: Callable[[], AbstractContextManager[str]]) -> type[RefundMachine]:
@@ -288,9 +274,9 @@ def test_refund_invariants_hold_on_sqlite() -> None:
 
 
 @pytest.mark.postgres
-def test_refund_invariants_hold_on_postgres() -> None:
-    skip_without_postgres()
-    run_state_machine_as_test(_machine(postgres_store), settings=MACHINE_SETTINGS)
+def test_refund_invariants_hold_on_postgres(migrated_postgres_schemas: MigratedSchemas) -> None:
+    # Each example gets a migrated schema with no rows (tests/postgres_schemas.py).
+    run_state_machine_as_test(_machine(migrated_postgres_schemas.schema_url), settings=MACHINE_SETTINGS)
 
 
 # --- negative controls --------------------------------------------------------------------------------

@@ -10,17 +10,15 @@ from alembic import command
 from sqlalchemy import Engine
 
 from payintents.adapters.sql.engine import make_engine
-from payintents.adapters.sql.migrate import alembic_config, upgrade
+from payintents.adapters.sql.migrate import alembic_config
+from tests.postgres_schemas import MigratedSchemas
 from tests.support import backend_database_url
 
 
 @pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
+def postgres_url(migrated_postgres_schemas: MigratedSchemas) -> Iterator[str]:
     """A migrated, empty PostgreSQL schema (skips without PAYINTENTS_TEST_POSTGRES_URL)."""
-    with backend_database_url("postgres", tmp_path) as url:
-        engine = make_engine(url, pool_size=1)
-        upgrade(engine)
-        engine.dispose()
+    with migrated_postgres_schemas.schema_url() as url:
         yield url
 
 
