@@ -10,7 +10,9 @@ a clear "busy" error instead of a hang.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sqlite3
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-from payintents.adapters.sql.checkpoint import FALLBACK_AUTOCHECKPOINT_PAGES, start_checkpointer
 from payintents.adapters.sql.liveness import KEEPALIVES, replace_dropped_connections
 from payintents.adapters.sql.write_gate import WriteGate
 
@@ -32,6 +33,14 @@ SQLITE_POOL_SIZE = 40
 # Every commit syncs the write-ahead log (an acknowledged refund survives power loss); a
 # transaction asked to be non-durable relaxes it for itself only (unit_of_work.py).
 SQLITE_SYNCHRONOUS = "FULL"
+# SQLite's WAL-reset bug (3.7.0 to 3.51.2; fixed in 3.51.3 and in the 3.44.6 and 3.50.7 patch
+# releases): a checkpoint racing another connection's commit can leave the database corrupt.
+WAL_RESET_FIXED_IN: tuple[tuple[int, int, int], dict[tuple[int, int], int]] = (
+    (3, 51, 3),
+    {(3, 44): 6, (3, 50): 7},
+)
+
+log = logging.getLogger("payintents.store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +63,8 @@ def normalise_url(url: str) -> str:
 def make_engine(
     url: str, *, pool_size: int = 5, timeouts: Timeouts | None = None, serving: bool = False
 ) -> Engine:
-    """``serving``: the engine of a server worker (SQLite: WAL checkpoints move to a thread of
-    their own, checkpoint.py)."""
+    """``serving``: the engine of a server worker (SQLite: it warns when the SQLite library has
+    the WAL-reset bug, see ADR 0035)."""
     parsed = make_url(normalise_url(url))
     timeouts = timeouts or Timeouts()
     if parsed.get_backend_name() == "sqlite":
@@ -106,11 +115,14 @@ def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
         # the throughput.
         "temp_store=MEMORY",
     ]
-    if serving and on_disk:
-        # Checkpoints on a thread of their own, not inside the event loop's commits (checkpoint.py).
-        pragmas.append(f"wal_autocheckpoint={FALLBACK_AUTOCHECKPOINT_PAGES}")
-        stop_checkpoints = start_checkpointer(Path(str(database)), timeouts.lock_ms / 1000)
-        weakref.finalize(engine, stop_checkpoints.set)
+    # Checkpoints stay SQLite's own, by the committing connection past 1,000 pages of log: a
+    # thread checkpointing four times a second made the WAL-reset bug's race likely (ADR 0035).
+    if serving and on_disk and has_wal_reset_bug(sqlite3.sqlite_version):
+        log.warning(
+            "SQLite %s has the WAL-reset corruption bug (fixed in 3.51.3): run several workers "
+            "on PostgreSQL, or link Python against a fixed SQLite (docs/operations.md)",
+            sqlite3.sqlite_version,
+        )
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -128,6 +140,16 @@ def _sqlite_engine(url: str, timeouts: Timeouts, serving: bool) -> Engine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def has_wal_reset_bug(version: str) -> bool:
+    """Whether SQLite ``version`` (``3.40.1``) has the WAL-reset bug."""
+    major, minor, patch = (int(part) for part in [*version.split("."), "0", "0"][:3])
+    fixed_in, patched = WAL_RESET_FIXED_IN
+    if (major, minor, patch) >= fixed_in:
+        return False
+    patch_fixed = patched.get((major, minor))
+    return patch_fixed is None or patch < patch_fixed
 
 
 def _create_private(path: Path) -> None:
