@@ -8,11 +8,14 @@ the upstream's intent with the upstream's own key), on SQLite and PostgreSQL gat
   the same processor key, which the upstream applies once) and answers the refund: exactly one
   refund at the upstream, with the id the gateway answers;
 - a capture slow beyond the timeout → 504; the retry past the deadline finds it captured at the
-  upstream and records it under the upstream's capture id (the mirror then never adds it twice).
+  upstream and records it under the upstream's capture id (the mirror then never adds it twice);
+- afterwards the store passes ``payintents audit`` and ``payintents reconcile --account`` finds
+  no difference between the gateway and the upstream.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +24,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from payintents.bootstrap import Settings, audit_database
-from tests.gateway_support import GatewayPair, gateway_pair
+from tests.gateway_support import GatewayPair, gateway_pair, run_gateway_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("gateway_faults")]
 
@@ -125,7 +128,15 @@ def test_a_slow_capture_answers_504_then_is_settled_under_the_upstreams_capture_
     assert (mirrored["status"], [c["id"] for c in mirrored["captures"]]) == ("Captured", upstream_captures)
 
 
-def test_the_gateway_store_is_clean_after_the_faults(pair: GatewayPair) -> None:
+def test_the_gateway_store_is_clean_and_agrees_with_the_upstream_after_the_faults(pair: GatewayPair) -> None:
     report = audit_database(Settings(database_url=pair.gateway.database_url))
     assert report.ok, report.as_dict()
     assert pair.gateway.log_problems() == []
+    # Every intent this gateway saw (the faults run here; a slow module spreads its tests over
+    # test processes, each with its own pair), compared with the upstream: no difference.
+    compared = run_gateway_command(
+        pair.gateway.database_url, "reconcile", "--account", pair.account_id, "--json"
+    )
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    found = json.loads(compared.stdout)
+    assert found["differences"] == [] and found["notCompared"] == [] and found["compared"] >= 1
