@@ -105,6 +105,10 @@ def _valid_new_intent(body: dict[str, Any]) -> dict[str, Any]:
         body["autoExpireIn"] = "01:00:00"
     if body.get("transactionSource") is not None and body.get("cardHolderNotPresent") is False:
         body["cardHolderNotPresent"] = True  # MOTO means the cardholder is not present
+    if body.get("setupIntentId") == "":
+        # Names no setup intent; the stateful phase's inferred links would put it in the path of
+        # POST /setup-intents/{setupIntentId}/refresh-…, where "" reaches another route.
+        del body["setupIntentId"]
     body = _lines_named_once(body)
     amount = body.get("amount")
     if not isinstance(amount, dict):
