@@ -28,6 +28,7 @@ from payintents.domain.money import MAX_AMOUNT
 from payintents.domain.sandbox import MAX_DELAY_MS
 from payintents.web.cursors import encode_cursor
 from payintents.web.http_input import FIELDS_SINCE, FIELDS_UNTIL, SUPPORTED_VERSIONS
+from payintents.web.setup_intent_routes import MAX_SETUP_INTENT_ID_LENGTH
 
 # Beyond the furthest the sandbox clock can be moved (10 years ahead of real time).
 FAR_FUTURE = "2100-01-01T00:00:00Z"
@@ -105,9 +106,11 @@ def _valid_new_intent(body: dict[str, Any]) -> dict[str, Any]:
         body["autoExpireIn"] = "01:00:00"
     if body.get("transactionSource") is not None and body.get("cardHolderNotPresent") is False:
         body["cardHolderNotPresent"] = True  # MOTO means the cardholder is not present
-    if body.get("setupIntentId") == "":
-        # Names no setup intent; the stateful phase's inferred links would put it in the path of
-        # POST /setup-intents/{setupIntentId}/refresh-…, where "" reaches another route.
+    setup_intent_id = body.get("setupIntentId")
+    if isinstance(setup_intent_id, str) and not 0 < len(setup_intent_id) <= MAX_SETUP_INTENT_ID_LENGTH:
+        # Names no setup intent a server could mint; the stateful phase's inferred links would
+        # carry it into the setup-intent paths (whose id is 1 to 50 characters): "" reaches
+        # another route, a longer one is refused as invalid although it came from a response.
         del body["setupIntentId"]
     body = _lines_named_once(body)
     amount = body.get("amount")
