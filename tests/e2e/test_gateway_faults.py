@@ -132,11 +132,11 @@ def test_the_gateway_store_is_clean_and_agrees_with_the_upstream_after_the_fault
     report = audit_database(Settings(database_url=pair.gateway.database_url))
     assert report.ok, report.as_dict()
     assert pair.gateway.log_problems() == []
-    # Every intent this gateway saw (the faults run here; a slow module spreads its tests over
-    # test processes, each with its own pair), compared with the upstream: no difference.
+    # Every intent this gateway saw, compared with the upstream: no difference. (A slow module's
+    # tests are spread over test processes, each with its own pair: this one may have seen none.)
     compared = run_gateway_command(
         pair.gateway.database_url, "reconcile", "--account", pair.account_id, "--json"
     )
     assert compared.returncode == 0, compared.stdout + compared.stderr
     found = json.loads(compared.stdout)
-    assert found["differences"] == [] and found["notCompared"] == [] and found["compared"] >= 1
+    assert found["differences"] == [] and found["notCompared"] == []
