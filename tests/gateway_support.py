@@ -166,8 +166,10 @@ def compare_refunds(at_upstream: Api, at_gateway: Api, intent_id: str) -> Refund
     )
 
 
-def run_gateway_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``payintents ARGS --database URL`` with the gateway's secret key."""
-    env = {**os.environ, "PAYINTENTS_SECRET_KEY": SECRET_KEY}
+def run_gateway_command(
+    database_url: str, *args: str, public_url: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """``payintents ARGS --database URL`` with the gateway's secret key (and public URL)."""
+    env = {**os.environ, "PAYINTENTS_SECRET_KEY": SECRET_KEY, "PAYINTENTS_PUBLIC_URL": public_url}
     command = [sys.executable, "-m", "payintents.cli", *args, "--database", database_url]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,6 +43,7 @@ from tests.gateway_support import (
     SECRET_KEY,
     Upstream,
     add_upstream_account,
+    run_gateway_command,
     running_gateway,
     running_upstream,
 )
@@ -103,12 +102,6 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> floa
     return time.monotonic() - started
 
 
-def gateway_command(database_url: str, *args: str, public_url: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PAYINTENTS_SECRET_KEY": SECRET_KEY, "PAYINTENTS_PUBLIC_URL": public_url}
-    command = [sys.executable, "-m", "payintents.cli", *args, "--database", database_url]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
-
-
 def subscribe_in_process(database_url: str, account_id: str, public_url: str) -> str:
     engine = make_engine(database_url, pool_size=2)
     deps = build_dependencies(Settings(database_url=database_url, secret_keys=(SECRET_KEY,)), engine=engine)
@@ -147,7 +140,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with running_gateway_of_two_accounts(
         "sqlite", tmp_path_factory.mktemp("mirror"), QUIET_GATEWAY
     ) as started:
-        done = gateway_command(
+        done = run_gateway_command(
             started.server.database_url,
             "accounts",
             "subscribe-upstream",
@@ -239,7 +232,7 @@ def test_a_stale_read_is_refreshed_from_the_upstream(gateway: Gateway) -> None:
 
 def _reconcile(gateway: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
     url = gateway.server.database_url
-    return gateway_command(url, "reconcile", "--account", gateway.subscribed_id, *args)
+    return run_gateway_command(url, "reconcile", "--account", gateway.subscribed_id, *args)
 
 
 def test_reconcile_reports_a_refund_made_at_the_upstream_directly(gateway: Gateway, tmp_path: Path) -> None:
@@ -270,12 +263,12 @@ def test_reconcile_reports_a_refund_made_at_the_upstream_directly(gateway: Gatew
 
 def test_a_subscription_that_cannot_be_made_fails_with_its_reason(gateway: Gateway) -> None:
     url = gateway.server.database_url
-    no_url = gateway_command(url, "accounts", "subscribe-upstream", gateway.unsubscribed_id)
+    no_url = run_gateway_command(url, "accounts", "subscribe-upstream", gateway.unsubscribed_id)
     assert no_url.returncode == 1 and "PAYINTENTS_PUBLIC_URL" in no_url.stderr and "polling" in no_url.stderr
     # Both gateway accounts share the upstream's merchant here, and Dojo takes one subscription
     # per event: the first account's holds it.
     base_url = gateway.server.base_url
-    taken = gateway_command(
+    taken = run_gateway_command(
         url, "accounts", "subscribe-upstream", gateway.unsubscribed_id, public_url=base_url
     )
     assert taken.returncode == 1 and "Dojo did not subscribe" in taken.stderr, taken.stderr
@@ -283,7 +276,9 @@ def test_a_subscription_that_cannot_be_made_fails_with_its_reason(gateway: Gatew
 
 
 def test_removing_the_upstream_deletes_the_subscription_at_the_upstream(gateway: Gateway) -> None:
-    done = gateway_command(gateway.server.database_url, "accounts", "remove-upstream", gateway.subscribed_id)
+    done = run_gateway_command(
+        gateway.server.database_url, "accounts", "remove-upstream", gateway.subscribed_id
+    )
     assert done.returncode == 0, done.stderr
     assert upstream_subscriptions(gateway) == []
 
