@@ -70,10 +70,14 @@ def manual_authorized(api: Api, **fields: Any) -> str:
 
 
 def status_events(engine: Engine, intent_id: str) -> list[tuple[str, dict[str, Any]]]:
-    query = select(outbox_events.c.id, outbox_events.c.payload).where(
-        outbox_events.c.payment_intent_id == intent_id,
-        outbox_events.c.name == "payment_intent.status_updated",
-    )
+    query = (
+        select(outbox_events.c.id, outbox_events.c.payload)
+        .where(
+            outbox_events.c.payment_intent_id == intent_id,
+            outbox_events.c.name == "payment_intent.status_updated",
+        )
+        .order_by(outbox_events.c.created_at)
+    )  # without an order PostgreSQL may answer in any
     with engine.connect() as conn:
         return [(row[0], json.loads(row[1])) for row in conn.execute(query)]
 

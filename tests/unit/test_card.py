@@ -59,6 +59,12 @@ def test_short_numbers_show_less(number: str, masked: str) -> None:
         ("123456789012", "12******9012"),  # 12 digits, the shortest masked
         ("4111111111111111111", "411111*********1111"),  # 19 digits, the longest
         ("cards 4456530000001013 and 5200 0000 0000 1096.", "cards 445653******1013 and 520000******1096."),
+        # a UUID is kept, a card beside it is not
+        (
+            "a4ef0742-4563-4643-8763-7e380882b351 4111-1111-1111-1111",
+            "a4ef0742-4563-4643-8763-7e380882b351 411111******1111",
+        ),
+        ("x4ef0742-4563-4643-8763-7e380882b351", "x4ef0742-45******8763-7e380882b351"),  # not a UUID
     ],
 )
 def test_card_numbers_in_text_keep_at_most_first_six_and_last_four(text: str, masked: str) -> None:
@@ -77,6 +83,10 @@ def test_card_numbers_in_text_keep_at_most_first_six_and_last_four(text: str, ma
         "pi_sandbox_AbCdEfGhIjKlMnOpQrStUv",
         "4111  1111  1111  1111",  # double spaces break the grouping
         "order 1234, cvv 020, expiry 12/29",
+        # UUIDs (transactionId) whose digit groups would make a card number's length
+        "a4ef0742-4563-4643-8763-7e380882b351",
+        "12345678-1234-1234-1234-123456789012",
+        '{"transactionId":"4563A643-1234-5678-9012-7E380882B351"}',
     ],
 )
 def test_other_text_is_left_alone(text: str) -> None:

@@ -17,7 +17,10 @@ MAX_CARD_DIGITS = 19
 
 # 12 to 19 digits, optionally grouped by single spaces or dashes, standing alone: anything that
 # could be a card number, but not a run of digits inside a longer token such as a hex traceId.
-_CARD_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d[ -]?){11,18}\d(?![0-9A-Za-z])")
+# A UUID (a transactionId) is matched first and kept: its middle groups can be twelve digits
+# joined by dashes ("a4ef0742-4563-4643-8763-7e380882b351"), and no card is written 8-4-4-4-12.
+_UUID = r"(?P<uuid>[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Za-z]))"
+_CARD_NUMBER = re.compile(rf"(?<![0-9A-Za-z])(?:{_UUID}|(\d[ -]?){{11,18}}\d(?![0-9A-Za-z]))")
 _NOT_DIGIT = re.compile(r"\D")
 
 
@@ -49,4 +52,8 @@ def shown_last_digits(number: str) -> str:
 
 def mask_card_numbers(text: str) -> str:
     """``text`` with everything shaped like a card number masked by ``mask_card_number``."""
-    return _CARD_NUMBER.sub(lambda match: mask_card_number(match.group(0)), text)
+    return _CARD_NUMBER.sub(_masked_match, text)
+
+
+def _masked_match(match: re.Match[str]) -> str:
+    return match.group(0) if match.group("uuid") else mask_card_number(match.group(0))
