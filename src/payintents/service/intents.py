@@ -15,6 +15,7 @@ from payintents.domain.lifecycle import IntentSpec
 from payintents.domain.money import Money
 from payintents.domain.money_operation import PRIOR_CAPTURE_IDS, OperationKind
 from payintents.domain.sandbox import FailOperation
+from payintents.domain.terminal import TerminalSession
 from payintents.service.dependencies import Dependencies
 from payintents.service.fault_injection import take_failure
 from payintents.service.idempotent import Answer, IdempotentRequest, Render, execute_once, stored_answer
@@ -64,10 +65,19 @@ async def get_intent(
     deps: Dependencies, scope: Scope, intent_id: str, *, return_canceled: bool = False
 ) -> PaymentIntent:
     """The intent; an upstream account's mirror is refreshed from Dojo first when it is stale."""
+    return (await get_intent_and_sessions(deps, scope, intent_id, return_canceled=return_canceled))[0]
+
+
+async def get_intent_and_sessions(
+    deps: Dependencies, scope: Scope, intent_id: str, *, return_canceled: bool = False
+) -> tuple[PaymentIntent, list[TerminalSession]]:
+    """``get_intent`` with the intent's terminal sessions (its ``terminalSessionHistory``), read
+    in the same unit of work: a second one would cost a read of an intent a third more."""
     await refresh_if_stale(deps, scope, intent_id)
 
-    def unit(uow: UnitOfWork) -> PaymentIntent:
-        return lifecycle.ensure_visible(uow.intents.get(scope, intent_id), return_canceled=return_canceled)
+    def unit(uow: UnitOfWork) -> tuple[PaymentIntent, list[TerminalSession]]:
+        intent = lifecycle.ensure_visible(uow.intents.get(scope, intent_id), return_canceled=return_canceled)
+        return intent, uow.terminals.sessions_for_intent(scope, intent_id)
 
     return await deps.runner().read(unit)
 

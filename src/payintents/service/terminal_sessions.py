@@ -261,10 +261,6 @@ async def unlinked_refunds(deps: Dependencies, scope: Scope, limit: int) -> list
     return await deps.runner().read(lambda uow: uow.terminals.unlinked_refunds(scope, limit))
 
 
-async def sessions_of_intent(deps: Dependencies, scope: Scope, intent_id: str) -> list[TerminalSession]:
-    return await deps.runner().read(lambda uow: uow.terminals.sessions_for_intent(scope, intent_id))
-
-
 async def advance_open_sessions(deps: Dependencies) -> int:
     """Housekeeping: move every unfinished session on (expiry, signature, auto-pilot); how many."""
     open_now = await deps.runner().read(lambda uow: uow.terminals.open_sessions(HOUSEKEEPING_BATCH))

@@ -11,7 +11,7 @@ from payintents.domain.errors import ValidationError
 from payintents.domain.idempotency import StoredResponse
 from payintents.domain.intent import CaptureMode, PaymentIntent
 from payintents.domain.lifecycle import IntentSpec
-from payintents.service import intents, terminal_sessions
+from payintents.service import intents
 from payintents.service.mirror import Forwarded
 from payintents.service.ports import IntentPage, IntentQuery
 from payintents.web import request_schemas as schemas
@@ -71,11 +71,10 @@ async def get(call: ApiCall) -> Response:
     raw = call.request.query_params.get("returnCanceled", "false").lower()
     if raw not in ("true", "false"):
         raise ValidationError({"returnCanceled": ["The returnCanceled value must be true or false."]})
-    intent = await intents.get_intent(
+    intent, sessions = await intents.get_intent_and_sessions(
         call.deps, call.scope, call.path_param("paymentIntentId"), return_canceled=raw == "true"
     )
     body = present_intent(intent, call.base_url, call.version)
-    sessions = await terminal_sessions.sessions_of_intent(call.deps, call.scope, intent.id)
     body["terminalSessionHistory"] = [present_session_in_history(s) for s in sessions]
     return json_response(body)
 

@@ -10,10 +10,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
 
 from payintents.adapters.sql.schema import terminal_sessions, terminals
-from payintents.adapters.sql.statements import in_scope
+from payintents.adapters.sql.statements import in_bound_scope, in_scope, scope_params
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.terminal import (
     CardOutcome,
@@ -25,6 +25,13 @@ from payintents.domain.terminal import (
     TerminalSession,
 )
 from payintents.service.ports import ConcurrentUpdateError
+
+# Every read of a payment intent asks for its sessions: built once (statements.py).
+SESSIONS_FOR_INTENT = (
+    select(terminal_sessions)
+    .where(in_bound_scope(terminal_sessions), terminal_sessions.c.payment_intent_id == bindparam("intent_id"))
+    .order_by(terminal_sessions.c.created_at, terminal_sessions.c.id)
+)
 
 
 class SqlTerminalRepository:
@@ -123,12 +130,8 @@ class SqlTerminalRepository:
         session.version += 1
 
     def sessions_for_intent(self, scope: Scope, intent_id: str) -> list[TerminalSession]:
-        rows = self._conn.execute(
-            select(terminal_sessions)
-            .where(in_scope(terminal_sessions, scope), terminal_sessions.c.payment_intent_id == intent_id)
-            .order_by(terminal_sessions.c.created_at, terminal_sessions.c.id)
-        ).mappings()
-        return [_session(row) for row in rows]
+        params = {**scope_params(scope), "intent_id": intent_id}
+        return [_session(row) for row in self._conn.execute(SESSIONS_FOR_INTENT, params).mappings()]
 
     def latest_on(self, scope: Scope, terminal_id: str) -> TerminalSession | None:
         """The terminal's newest session (what its screen shows)."""
