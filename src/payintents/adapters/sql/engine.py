@@ -22,7 +22,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from payintents.adapters.sql.liveness import KEEPALIVES, replace_dropped_connections
-from payintents.adapters.sql.pipeline import sync_statements_sqlalchemy_runs
 from payintents.adapters.sql.write_gate import WriteGate
 
 DEFAULT_DATABASE_URL = "sqlite:///./payintents.db"
@@ -167,8 +166,6 @@ def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
     engine = create_engine(parsed, **options)
     # A pooled connection the database closed is replaced at checkout (ADR 0016).
     replace_dropped_connections(engine)
-    # Write transactions run pipelined (pipeline.py).
-    sync_statements_sqlalchemy_runs(engine)
     return engine
 
 

@@ -32,7 +32,6 @@ from payintents.adapters.sql.idempotency_store import SqlIdempotencyRepository
 from payintents.adapters.sql.intent_store import SqlIntentRepository
 from payintents.adapters.sql.operation_store import SqlMoneyOperationRepository, SqlProcessorLedgerRepository
 from payintents.adapters.sql.outbox_store import SqlOutboxRepository
-from payintents.adapters.sql.pipeline import can_pipeline, pipelined
 from payintents.adapters.sql.prepared import run_driver_sql
 from payintents.adapters.sql.receipt_store import SqlReceiptRepository
 from payintents.adapters.sql.refund_store import SqlRefundRepository
@@ -46,9 +45,8 @@ from payintents.adapters.sql.write_gate import WriteGate, WriteGateTimeoutError
 from payintents.domain.errors import InvariantViolationError
 from payintents.service.ports import StoreBusyError
 
-# Sent before COMMIT for a PostgreSQL commit that does not wait for its log flush (ADR 0030);
-# pipelined, the two go in one round trip.
-POSTGRES_COMMIT_NOT_FLUSHED = "SET LOCAL synchronous_commit TO OFF"
+# A PostgreSQL commit that does not wait for its log flush (ADR 0030), as one statement.
+POSTGRES_COMMIT_NOT_FLUSHED = "SET LOCAL synchronous_commit TO OFF; COMMIT"
 
 
 class SqlUnitOfWork:
@@ -132,8 +130,6 @@ class SqlUnitOfWork:
             # SQLite: wait for our turn to write before taking a pooled connection.
             self._held.enter_context(self._gate.held())
         self._conn = self._held.enter_context(self._engine.connect())
-        if not self._read_only and can_pipeline(self._engine):
-            self._held.enter_context(pipelined(self._conn))
         if not self._durable and self._conn.dialect.name == "sqlite":
             run_driver_sql(self._conn, "PRAGMA synchronous=NORMAL")
             self._held.callback(_restore_synchronous, self._conn)
@@ -149,6 +145,9 @@ class SqlUnitOfWork:
     def commit(self, durable: bool = True) -> None:
         try:
             if not durable and self._within is None and self._conn.dialect.name == "postgresql":
+                # One round trip, not two: a statement without parameters goes by the simple
+                # query protocol, which takes both. The driver's own commit after it finds no
+                # transaction open and sends nothing; SQLAlchemy's then just closes its books.
                 run_driver_sql(self._conn, POSTGRES_COMMIT_NOT_FLUSHED)
             self._tx.commit()
         except OperationalError as exc:
