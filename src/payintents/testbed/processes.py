@@ -10,6 +10,7 @@ figures.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -21,6 +22,9 @@ from pathlib import Path
 from payintents.testbed.readiness import wait_until_ready
 
 STOP_TIMEOUT_S = 15.0
+# Servers under test listen on ports from here up to the kernel's ephemeral range (free_port).
+PORTS_FROM = 20_000
+PORT_TRIES = 100
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
@@ -79,10 +83,26 @@ class ServerProcess:
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on now (the server binds it a moment later)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nobody uses now (the server binds it a moment later), chosen below the
+    kernel's ephemeral range: a port from that range can be taken meanwhile as the local end of
+    any outgoing connection (a test run opens thousands), and the server then fails to bind."""
+    ephemeral_from = _ephemeral_ports_from()
+    for _ in range(PORT_TRIES):
+        port = random.randrange(PORTS_FROM, ephemeral_from) if ephemeral_from > PORTS_FROM else 0
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use: try another
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"no free loopback port found in {PORT_TRIES} tries")
+
+
+def _ephemeral_ports_from() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0  # unknown: let the kernel choose
 
 
 def serve_command(port: int, workers: int) -> list[str]:
