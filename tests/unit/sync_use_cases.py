@@ -33,7 +33,7 @@ def capture_intent(deps: Dependencies, *args: Any) -> Answer:
 
 
 def get_intent(deps: Dependencies, *args: Any, **kwargs: Any) -> PaymentIntent:
-    return asyncio.run(intents.get_intent(deps, *args, **kwargs))
+    return asyncio.run(intents.get_intent_and_sessions(deps, *args, **kwargs))[0]
 
 
 def create_refund(deps: Dependencies, *args: Any) -> Answer:

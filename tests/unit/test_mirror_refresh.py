@@ -95,7 +95,7 @@ def world(migrated_sqlite_file: Path, tmp_path: Path) -> Iterator[World]:
 
 
 def read(world: World, intent_id: str = "pi_0") -> str:
-    return asyncio.run(intents.get_intent(world.deps, SCOPE, intent_id)).status.value
+    return asyncio.run(intents.get_intent_and_sessions(world.deps, SCOPE, intent_id))[0].status.value
 
 
 def test_a_read_refreshes_a_mirror_older_than_the_bounded_age_and_only_then(world: World) -> None:

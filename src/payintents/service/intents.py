@@ -61,18 +61,11 @@ async def create_intent(
     return await execute_once(deps, ctx, scope, request, action, render)
 
 
-async def get_intent(
-    deps: Dependencies, scope: Scope, intent_id: str, *, return_canceled: bool = False
-) -> PaymentIntent:
-    """The intent; an upstream account's mirror is refreshed from Dojo first when it is stale."""
-    return (await get_intent_and_sessions(deps, scope, intent_id, return_canceled=return_canceled))[0]
-
-
 async def get_intent_and_sessions(
     deps: Dependencies, scope: Scope, intent_id: str, *, return_canceled: bool = False
 ) -> tuple[PaymentIntent, list[TerminalSession]]:
-    """``get_intent`` with the intent's terminal sessions (its ``terminalSessionHistory``), read
-    in the same unit of work: a second one would cost a read of an intent a third more."""
+    """The intent, with its terminal sessions (its ``terminalSessionHistory``) read in the same
+    unit of work; an upstream account's mirror is refreshed from Dojo first when it is stale."""
     await refresh_if_stale(deps, scope, intent_id)
 
     def unit(uow: UnitOfWork) -> tuple[PaymentIntent, list[TerminalSession]]:
