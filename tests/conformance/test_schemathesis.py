@@ -24,7 +24,13 @@ import pytest
 from schemathesis.core.failures import ContentTypeServerError, ServerError
 
 from tests.conformance.openapi_spec import REQUIRE_ENV, SPEC_ENV, dojo_spec_path
-from tests.conformance.schemathesis_run import StReport, operation_block, run_schemathesis, toml_value
+from tests.conformance.schemathesis_run import (
+    ALL_CHECKS,
+    StReport,
+    operation_block,
+    run_schemathesis,
+    toml_value,
+)
 from tests.conftest import BACKENDS
 from tests.support import (
     Api,
@@ -169,6 +175,7 @@ def our_config(world: PinnedWorld) -> str:
         # The API refuses NUL in every string (docs/api.md, "Request bodies"); OpenAPI 3.0
         # could only say so with a pattern on each one. tests/http covers NUL input.
         "[generation]\nallow-x00 = false",
+        ALL_CHECKS,
         *_pinned_objects(world),
         *_status_rules(),
     ]
@@ -249,8 +256,6 @@ def common_args(base_url: str) -> list[str]:
     return [
         "--url",
         base_url,
-        "--checks",
-        "all",
         "--seed",
         str(SEED),
         "--max-examples",
@@ -296,7 +301,7 @@ def test_dojo_spec_finds_no_server_error(server: RunningServer, tmp_path: Path) 
         pytest.skip(f"Dojo's OpenAPI spec is not at {spec}; set {SPEC_ENV} to its path")
     key = server.new_account()["sandboxKey"]
     config = tmp_path / "schemathesis.toml"
-    config.write_text(f"headers = {toml_value({'Authorization': f'Basic {key}'})}\n")
+    config.write_text(f"headers = {toml_value({'Authorization': f'Basic {key}'})}\n{ALL_CHECKS}\n")
     filters = ["--include-path-regex", DOJO_PATHS]
     report = run_schemathesis(
         str(spec), config, tmp_path, *common_args(server.base_url), *filters, hooks=False
