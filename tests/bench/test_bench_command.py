@@ -27,6 +27,10 @@ def test_a_smoke_run_prints_every_figure_and_a_clean_audit() -> None:
     assert report["ok"] is True and report["backend"] == "sqlite"
     (mode,) = report["modes"]
     assert mode["ceiling"]["transactions"] == command.SMOKE["refunds"] and mode["ceiling"]["refused"] == 0
+    # The same refunds' bare SQL in the two-phase write's three commits, beside the one-transaction form.
+    two_phase = mode["twoPhaseCeiling"]
+    assert two_phase["transactions"] == command.SMOKE["refunds"] and two_phase["refused"] == 0
+    assert two_phase["perS"] > 0
     (run,) = mode["runs"]
     assert run["refundStatuses"] == {"200": command.SMOKE["refunds"]}
     assert run["getStatuses"] == {"200": command.SMOKE["gets"]}

@@ -10,9 +10,17 @@ from starlette.testclient import TestClient
 
 from payintents.adapters.sql.audit import audit
 from payintents.adapters.sql.engine import make_engine
-from payintents.adapters.sql.schema import idempotency_keys, outbox_events, payment_intents, refunds
+from payintents.adapters.sql.schema import (
+    idempotency_keys,
+    money_operations,
+    outbox_events,
+    payment_intents,
+    refunds,
+    sandbox_processor_ledger,
+)
 from payintents.benchmark import history
-from payintents.benchmark.ceiling import prepare_database, run_ceiling
+from payintents.benchmark.ceiling import WorkerFactory, one_transaction_worker, prepare_database, run_ceiling
+from payintents.benchmark.two_phase_ceiling import two_phase_worker
 from payintents.service.dependencies import Dependencies
 from tests.support import Api
 
@@ -27,11 +35,14 @@ def _count(url: str, table: object, *where: object) -> int:
         engine.dispose()
 
 
+@pytest.mark.parametrize("worker", [one_transaction_worker, two_phase_worker], ids=["one", "two_phase"])
 @pytest.mark.parametrize("concurrency", [1, 4])
-def test_ceiling_refunds_are_applied_once_and_capped(database_url: str, concurrency: int) -> None:
+def test_ceiling_refunds_are_applied_once_and_capped(
+    database_url: str, concurrency: int, worker: WorkerFactory
+) -> None:
     # Two intents of 500; 60 refunds of 1..50 round-robin (about 750 each): more than fits.
     ids = prepare_database(database_url, intents=2, capacity=500)
-    result = run_ceiling(database_url, ids, range(60), concurrency, max_amount=50)
+    result = run_ceiling(database_url, ids, range(60), concurrency, max_amount=50, worker=worker)
     engine = make_engine(database_url, pool_size=1)
     try:
         with engine.connect() as conn:
@@ -47,6 +58,20 @@ def test_ceiling_refunds_are_applied_once_and_capped(database_url: str, concurre
     assert stored == 60 - result.failures
     # Each intent stopped within 50 of its 500: refused refunds were the ones that did not fit.
     assert refunded == stored_amounts and 2 * (500 - 50) < refunded <= 2 * 500
+
+
+def test_two_phase_ceiling_leaves_what_the_server_would(database_url: str) -> None:
+    # Every applied refund went through a succeeded operation and one ledger entry; nothing is left
+    # reserved; the audit's two-phase invariants hold (checked in the test above).
+    ids = prepare_database(database_url, intents=2, capacity=500)
+    result = run_ceiling(database_url, ids, range(60), 4, max_amount=50, worker=two_phase_worker)
+    applied = 60 - result.failures
+    assert _count(database_url, money_operations, money_operations.c.status == "succeeded") == applied
+    assert _count(database_url, money_operations) == applied
+    assert _count(database_url, sandbox_processor_ledger) == applied
+    assert _count(database_url, payment_intents, payment_intents.c.pending_refund_amount != 0) == 0
+    answered = idempotency_keys.c.response_body.is_not(None)
+    assert _count(database_url, idempotency_keys, answered) == applied
 
 
 def test_history_copies_are_consistent(

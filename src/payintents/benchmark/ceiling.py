@@ -11,6 +11,8 @@ indexes), from ``concurrency`` threads, each with its own connection:
 
 The refund's position comes from the intent's version (seeded at 1, bumped by each refund), which
 a server that also captures cannot use; it is the tight form, and the point is to measure it.
+
+The two-phase form of the same refund is in ``two_phase_ceiling.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, insert
 from sqlalchemy.engine import make_url
@@ -36,6 +38,7 @@ ACCOUNT_ID = "acc_ceiling"
 ENVIRONMENT = "sandbox"
 # A stored answer of the size our refund answers have.
 ANSWER_BODY = b'{"refundId":"rfnd_sandbox_0000000000000000000000","status":"Refunded"}' * 5
+T = TypeVar("T")
 
 POSTGRES_REFUND = """
 WITH claimed AS (
@@ -130,67 +133,96 @@ def ceiling_params(n: int, intent_id: str, amount: int, now: str | datetime) -> 
     }  # fmt: skip
 
 
-def _postgres_worker(url: str) -> Callable[[int, str, int], bool]:
+# One bare refund: (number, intent id, amount) → applied (False: refused by the cap).
+Refund = Callable[[int, str, int], bool]
+# Makes one thread's refund function: (database URL, the process's SQLite write lock).
+WorkerFactory = Callable[[str, threading.Lock], Refund]
+
+
+def postgres_connection(url: str, *, flushed: bool = True) -> Any:
+    """An autocommit psycopg connection; ``flushed=False``: commits without waiting for the disk."""
     import psycopg  # only PostgreSQL runs need the driver loaded
 
     parsed = make_url(normalise_url(url))
-    options = parsed.query.get("options")
-    conn = psycopg.connect(
+    given = parsed.query.get("options")
+    options = [given if isinstance(given, str) else "", "" if flushed else "-c synchronous_commit=off"]
+    return psycopg.connect(
         host=parsed.host or "127.0.0.1", port=parsed.port or 5432, user=parsed.username,
         password=parsed.password, dbname=parsed.database, autocommit=True,
-        options=options if isinstance(options, str) else None,
+        options=" ".join(o for o in options if o) or None,
     )  # fmt: skip
 
-    def refund(n: int, intent_id: str, amount: int) -> bool:
-        params = ceiling_params(n, intent_id, amount, datetime.now(UTC))
-        row = conn.execute(POSTGRES_REFUND, params, prepare=True)
-        return row.fetchone() is not None
 
-    return refund
-
-
-def _sqlite_worker(url: str, write_lock: threading.Lock) -> Callable[[int, str, int], bool]:
+def sqlite_connection(url: str, synchronous: str = "FULL") -> sqlite3.Connection:
     path = make_url(url).database or ""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL", "busy_timeout=5000"):
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", f"synchronous={synchronous}", "busy_timeout=5000"):
         conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def sqlite_transaction(conn: sqlite3.Connection, write_lock: threading.Lock, work: Callable[[], T]) -> T:
+    """``work`` in one BEGIN IMMEDIATE transaction, committed; the process lock held throughout."""
+    with write_lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return result
+
+
+def sqlite_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def one_transaction_worker(url: str, write_lock: threading.Lock) -> Refund:
+    if not url.startswith("sqlite"):
+        conn = postgres_connection(url)
+
+        def refund_on_postgres(n: int, intent_id: str, amount: int) -> bool:
+            params = ceiling_params(n, intent_id, amount, datetime.now(UTC))
+            return conn.execute(POSTGRES_REFUND, params, prepare=True).fetchone() is not None
+
+        return refund_on_postgres
+    lite = sqlite_connection(url)
     claim, update, add_refund, add_event = SQLITE_REFUND
 
     def refund(n: int, intent_id: str, amount: int) -> bool:
-        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        params = ceiling_params(n, intent_id, amount, now)
-        with write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(claim, params)
-                applied = conn.execute(update, params).fetchone()
-                if applied is not None:
-                    conn.execute(add_refund, {**params, "position": applied[0] - 2})
-                    conn.execute(add_event, params)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return applied is not None
+        params = ceiling_params(n, intent_id, amount, sqlite_time(datetime.now(UTC)))
+
+        def write() -> bool:
+            lite.execute(claim, params)
+            applied = lite.execute(update, params).fetchone()
+            if applied is not None:
+                lite.execute(add_refund, {**params, "position": applied[0] - 2})
+                lite.execute(add_event, params)
+            return applied is not None
+
+        return sqlite_transaction(lite, write_lock, write)
 
     return refund
 
 
 def run_ceiling(
-    url: str, intent_ids: list[str], numbers: range, concurrency: int, max_amount: int
+    url: str,
+    intent_ids: list[str],
+    numbers: range,
+    concurrency: int,
+    max_amount: int,
+    worker: WorkerFactory = one_transaction_worker,
 ) -> CeilingResult:
     """One bare refund per number (ids and keys derive from it) from ``concurrency`` threads,
     on intents taken round-robin; a thread's exception ends the run with it."""
-    is_sqlite = url.startswith("sqlite")
     write_lock = threading.Lock()
-    workers = [
-        _sqlite_worker(url, write_lock) if is_sqlite else _postgres_worker(url) for _ in range(concurrency)
-    ]
+    workers = [worker(url, write_lock) for _ in range(concurrency)]
     pending = iter(numbers)
     counter_lock = threading.Lock()
     refused: list[int] = []
 
-    def drive(refund: Callable[[int, str, int], bool]) -> None:
+    def drive(refund: Refund) -> None:
         while True:
             with counter_lock:
                 n = next(pending, None)
@@ -202,6 +234,6 @@ def run_ceiling(
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        for finished in [pool.submit(drive, worker) for worker in workers]:
+        for finished in [pool.submit(drive, refund) for refund in workers]:
             finished.result()
     return CeilingResult(len(numbers), time.perf_counter() - started, len(refused))

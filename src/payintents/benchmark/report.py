@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from payintents.benchmark.ceiling import CeilingResult
 from payintents.benchmark.load import PhaseResult
 from payintents.benchmark.run import BenchReport, HttpMeasurement, ModeReport
 
@@ -125,17 +126,38 @@ def as_json(report: BenchReport) -> dict[str, Any]:
     }
 
 
+def _ceiling_json(ceiling: CeilingResult | None) -> dict[str, Any] | None:
+    if ceiling is None:
+        return None
+    return {
+        "transactions": ceiling.transactions,
+        "perS": round(ceiling.per_s, 1),
+        "refused": ceiling.failures,
+    }
+
+
 def _mode_json(mode: ModeReport) -> dict[str, Any]:
-    ceiling = mode.ceiling
     return {
         "mode": mode.mode,
-        "ceiling": {
-            "transactions": ceiling.transactions,
-            "perS": round(ceiling.per_s, 1),
-            "refused": ceiling.failures,
-        },
-        "runs": [run_figures(run, ceiling.per_s) for run in mode.runs],
+        "ceiling": _ceiling_json(mode.ceiling),
+        "twoPhaseCeiling": _ceiling_json(mode.two_phase_ceiling),
+        "runs": [run_figures(run, mode.ceiling.per_s) for run in mode.runs],
     }
+
+
+def ceiling_lines(report: BenchReport) -> list[str]:
+    """Per mode, the bare SQL of one refund in one transaction and in the two-phase write's three."""
+    lines = []
+    for mode in report.modes:
+        two_phase = mode.two_phase_ceiling
+        if two_phase is None:
+            continue
+        share = two_phase.per_s / mode.ceiling.per_s if mode.ceiling.per_s else 0.0
+        lines.append(
+            f"bare SQL ceiling, {mode.mode}: one transaction {mode.ceiling.per_s:,.0f}/s, "
+            f"two-phase (reserve, ledger, record) {two_phase.per_s:,.0f}/s ({share:.2f} of it)"
+        )
+    return lines
 
 
 def _cost_columns(figures: dict[str, Any]) -> str:
@@ -187,6 +209,7 @@ def as_text(report: BenchReport) -> str:
                 f"{_cost_columns(f)} {_open_loop_columns(f['openLoop'])}  {_statuses(f)}"
             )
     lines.append("")
+    lines += ceiling_lines(report)
     lines += uneven_worker_notes(report)
     if report.history_load_s is not None:
         rows = ", ".join(f"{name} {count:,}" for name, count in report.history_rows.items())

@@ -24,11 +24,18 @@ import httpx
 from payintents.adapters.sandbox_processor import SUCCESS_CARD
 from payintents.adapters.sql.engine import Timeouts, make_engine
 from payintents.benchmark import history
-from payintents.benchmark.ceiling import CeilingResult, prepare_database, run_ceiling
+from payintents.benchmark.ceiling import (
+    CeilingResult,
+    WorkerFactory,
+    one_transaction_worker,
+    prepare_database,
+    run_ceiling,
+)
 from payintents.benchmark.config import HOT, MANY, BenchConfig
 from payintents.benchmark.load import LoadPlan, LoadResult, PhaseResult
 from payintents.benchmark.machine import MachineSample, MachineUsage, sample_machine, usage_between
 from payintents.benchmark.server import WorkerSample, sample_workers
+from payintents.benchmark.two_phase_ceiling import two_phase_worker
 from payintents.bootstrap import Settings, audit_database, build_dependencies, migrate
 from payintents.service.accounts import create_account
 from payintents.testbed.databases import scratch_database
@@ -95,6 +102,8 @@ class ModeReport:
     mode: str
     ceiling: CeilingResult
     runs: list[HttpMeasurement]
+    # The same refund's bare SQL as the two-phase write runs it (None where not measured).
+    two_phase_ceiling: CeilingResult | None = None
 
 
 @dataclass
@@ -116,8 +125,9 @@ def run_benchmark(config: BenchConfig) -> BenchReport:
     with tempfile.TemporaryDirectory(prefix="payintents-bench-") as folder:
         for mode in config.modes:
             ceiling = measure_ceiling(config, mode, Path(folder))
+            two_phase = measure_ceiling(config, mode, Path(folder), two_phase_worker)
             runs = [measure_http(config, mode, workers, Path(folder)) for workers in config.workers]
-            report.modes.append(ModeReport(mode, ceiling, runs))
+            report.modes.append(ModeReport(mode, ceiling, runs, two_phase))
         if config.growth:
             report.modes.append(measure_growth(config, Path(folder), report))
     return report
@@ -128,15 +138,19 @@ def _say(config: BenchConfig, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def measure_ceiling(config: BenchConfig, mode: str, folder: Path) -> CeilingResult:
-    _say(config, f"ceiling ({mode}): bare SQL refunds at concurrency {config.concurrency}")
-    with scratch_database(config.postgres_url, folder, f"bench_ceiling_{mode}") as url:
+def measure_ceiling(
+    config: BenchConfig, mode: str, folder: Path, worker: WorkerFactory = one_transaction_worker
+) -> CeilingResult:
+    form = "two-phase" if worker is two_phase_worker else "one transaction"
+    _say(config, f"ceiling ({mode}, {form}): bare SQL refunds at concurrency {config.concurrency}")
+    name = "two_phase" if worker is two_phase_worker else "ceiling"
+    with scratch_database(config.postgres_url, folder, f"bench_{name}_{mode}") as url:
         intents, capacity = _intent_shape(config, mode)
         ids = prepare_database(url, intents, capacity)
         warm_up = range(WARM_UP_REFUNDS)
-        run_ceiling(url, ids, warm_up, config.concurrency, config.max_amount)
+        run_ceiling(url, ids, warm_up, config.concurrency, config.max_amount, worker)
         measured = range(WARM_UP_REFUNDS, WARM_UP_REFUNDS + config.refunds)
-        return run_ceiling(url, ids, measured, config.concurrency, config.max_amount)
+        return run_ceiling(url, ids, measured, config.concurrency, config.max_amount, worker)
 
 
 def _intent_shape(config: BenchConfig, mode: str) -> tuple[int, int]:
