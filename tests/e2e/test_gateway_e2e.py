@@ -19,15 +19,16 @@ import pytest
 
 from payintents.adapters.dojo_api import DojoApi, DojoRefusedError, DojoUnavailableError
 from payintents.bootstrap import Settings, audit_database
+from tests.conftest import BACKENDS
 from tests.gateway_support import GatewayPair, gateway_pair
 from tests.support import Api
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("gateway_e2e")]
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPair]:
-    with gateway_pair("sqlite", tmp_path_factory.mktemp("gateway")) as started:
+@pytest.fixture(scope="module", params=BACKENDS)
+def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPair]:
+    with gateway_pair(request.param, tmp_path_factory.mktemp(f"gateway-{request.param}")) as started:
         yield started
 
 

@@ -6,8 +6,9 @@ payintents on loopback (tests/gateway_support.py):
   upstream's webhook, with the gateway's own outbox event (fan-out to its subscribers); a delivery
   not signed by the subscription is refused with 401 in Dojo's shape (the negative control of the
   signature check: the same body correctly signed is taken);
+- on SQLite and PostgreSQL, each on a gateway and upstream of its own;
 - reads: with no webhook and no polling, a read through the gateway refreshes the stale mirror;
-- polling (SQLite and PostgreSQL): with the gateway's subscription deleted at the upstream, the
+- polling: with the gateway's subscription deleted at the upstream, the
   housekeeping's poll still brings the mirror to Captured (and ``serve`` warned at start of the
   accounts without a subscription);
 - ``payintents reconcile --account``: no difference after ordinary flows (exit 0); a refund made
@@ -38,6 +39,7 @@ from payintents.bootstrap import Settings, build_dependencies
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.webhook_signing import dojo_signature
 from payintents.service.upstream_webhooks import subscribe_upstream
+from tests.conftest import BACKENDS
 from tests.gateway_support import (
     CLIENT_TIMEOUT_S,
     SECRET_KEY,
@@ -135,10 +137,10 @@ def running_gateway_of_two_accounts(backend: str, folder: Path, env: dict[str, s
         engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with running_gateway_of_two_accounts(
-        "sqlite", tmp_path_factory.mktemp("mirror"), QUIET_GATEWAY
+        request.param, tmp_path_factory.mktemp(f"mirror-{request.param}"), QUIET_GATEWAY
     ) as started:
         done = run_gateway_command(
             started.server.database_url,
@@ -283,7 +285,7 @@ def test_removing_the_upstream_deletes_the_subscription_at_the_upstream(gateway:
     assert upstream_subscriptions(gateway) == []
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def polling_gateway(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
