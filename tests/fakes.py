@@ -26,6 +26,7 @@ from payintents.domain.intent import Environment, PaymentIntent, Scope, Status
 from payintents.domain.money_operation import (
     CallerKey,
     MoneyOperation,
+    OperationKind,
     OperationStatus,
     ProcessorAnswer,
     ProcessorOutcome,
@@ -691,3 +692,32 @@ def fake_world() -> FakeWorld:
         uow=store.unit_of_work, clock=clock, ids=SequentialIds(), processor=ApprovingProcessor()
     )
     return FakeWorld(store, clock, deps)
+
+
+def pending_operation(
+    scope: Scope,
+    at: datetime,
+    *,
+    kind: OperationKind = OperationKind.REFUND,
+    intent_id: str = "pi_1",
+    amount: int = 300,
+    object_id: str = "rfnd_ours",
+    body: bytes = b'{"refundId":"rfnd_ours"}',
+    deadline_at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+) -> MoneyOperation:
+    """A money operation as its reserve step leaves it: pending, its answer rendered, requested and
+    created at ``at``, due 4 s later unless ``deadline_at`` says otherwise."""
+    return MoneyOperation(
+        id="op_1",
+        scope=scope,
+        intent_id=intent_id,
+        kind=kind,
+        amount=amount,
+        object_id=object_id,
+        answer=StoredResponse(200, body),
+        requested_at=at,
+        created_at=at,
+        deadline_at=deadline_at or at + timedelta(seconds=4),
+        details=details,
+    )

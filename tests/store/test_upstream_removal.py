@@ -8,20 +8,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-from datetime import timedelta
 
 import pytest
 
 from payintents.account_commands import accounts_remove_upstream
 from payintents.adapters.secret_box import AesGcmSecretBox
 from payintents.domain.errors import StateConflictError
-from payintents.domain.idempotency import StoredResponse
 from payintents.domain.intent import Environment, Scope
-from payintents.domain.money_operation import MoneyOperation, OperationKind
 from payintents.service.accounts import create_account
 from payintents.service.dependencies import Dependencies
 from payintents.service.upstream_sync_ports import StoredSubscription, UpstreamSubscription
 from payintents.service.upstreams import set_upstream
+from tests.fakes import pending_operation
 from tests.store.test_intent_store import NOW, make_intent
 
 SECRET = "a-secret-key-of-thirty-two-characters-or-more"
@@ -66,17 +64,8 @@ def with_pending_refund(deps: Dependencies) -> tuple[Dependencies, str, Recordin
         uow.intents.add(make_intent("pi_gw", scope=scope))
         uow.upstream_webhooks.put(StoredSubscription(account_id, "wh_1", "https://gw/x", sealed, NOW))
         uow.operations.add(
-            MoneyOperation(
-                id="op_1",
-                scope=scope,
-                intent_id="pi_gw",
-                kind=OperationKind.REFUND,
-                amount=100,
-                object_id="rfnd_1",
-                answer=StoredResponse(200, b'{"refundId":"rfnd_1"}'),
-                requested_at=NOW,
-                created_at=NOW,
-                deadline_at=NOW + timedelta(seconds=4),
+            pending_operation(
+                scope, NOW, intent_id="pi_gw", amount=100, object_id="rfnd_1", body=b'{"refundId":"rfnd_1"}'
             )
         )
         uow.commit()

@@ -9,7 +9,7 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -22,7 +22,6 @@ from payintents.adapters.dojo_api import (
     DojoUnavailableError,
 )
 from payintents.adapters.dojo_processor import DojoProcessor
-from payintents.domain.idempotency import StoredResponse
 from payintents.domain.intent import Environment, Scope
 from payintents.domain.money_operation import MoneyOperation, OperationKind, ProcessorOutcome
 from payintents.service.ports import (
@@ -30,7 +29,7 @@ from payintents.service.ports import (
     ProcessorOutcomeUnknownError,
     ProcessorUnavailableError,
 )
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, pending_operation
 
 KEY = "sk_prod_secret-dojo-key"
 Script = Callable[[httpx.Request], httpx.Response]
@@ -132,20 +131,8 @@ def test_an_unreachable_dojo_is_nothing_done_and_names_no_key() -> None:
 
 
 def operation(clock: FakeClock, kind: OperationKind = OperationKind.REFUND) -> MoneyOperation:
-    now = clock.now()
-    return MoneyOperation(
-        id="op_1",
-        scope=Scope("acc_1", Environment.PRODUCTION),
-        intent_id="pi_1",
-        kind=kind,
-        amount=300,
-        object_id="rfnd_ours",
-        answer=StoredResponse(200, b'{"refundId":"rfnd_ours"}'),
-        requested_at=now,
-        created_at=now,
-        deadline_at=now + timedelta(seconds=4),
-        details={"notes": "n"},
-    )
+    scope = Scope("acc_1", Environment.PRODUCTION)
+    return pending_operation(scope, clock.now(), kind=kind, details={"notes": "n"})
 
 
 @pytest.mark.parametrize(

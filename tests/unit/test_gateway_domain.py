@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from payintents.domain.idempotency import StoredResponse
 from payintents.domain.intent import CaptureMode, Status
 from payintents.domain.mirror import UpstreamCapture, UpstreamState, follow
-from payintents.domain.money_operation import MoneyOperation, OperationKind
+from payintents.domain.money_operation import MoneyOperation
+from tests.fakes import pending_operation
 from tests.unit.test_lifecycle import NOW, SCOPE, opened
 
 LATER = NOW + timedelta(minutes=1)
@@ -52,18 +52,7 @@ def test_the_mirror_never_goes_back_over_refunds_recorded_here() -> None:
 
 
 def operation(body: bytes) -> MoneyOperation:
-    return MoneyOperation(
-        id="op_1",
-        scope=SCOPE,
-        intent_id="pi_1",
-        kind=OperationKind.REFUND,
-        amount=300,
-        object_id="rfnd_ours",
-        answer=StoredResponse(200, body),
-        requested_at=NOW,
-        created_at=NOW,
-        deadline_at=LATER,
-    )
+    return pending_operation(SCOPE, NOW, body=body, deadline_at=LATER)
 
 
 def test_an_operation_named_by_the_processor_carries_its_id_in_the_answer() -> None:
