@@ -16,8 +16,9 @@ the refund write path, replaced by the check-then-write shape that ADR 0003 warn
 The check and the write are separate transactions on purpose: on SQLite every transaction is
 ``BEGIN IMMEDIATE``, so a check inside the writing transaction would still be serialised.
 To let an over-refund be acknowledged instead of failing on the store's backstop, the naive store
-also drops the ``refunded_amount <= refundable_amount`` CHECK: per connection on SQLite
-(``PRAGMA ignore_check_constraints``), and from the harness's throwaway schema on PostgreSQL.
+also drops both cap CHECKs (``ck_refund_cap``, and ``ck_refund_reserve_cap``, which counts pending
+refunds too): per connection on SQLite (``PRAGMA ignore_check_constraints``), and from the
+harness's throwaway schema on PostgreSQL.
 Nothing under ``src/`` is changed; this module is never imported by the real server.
 """
 
@@ -189,12 +190,17 @@ def naive_app() -> Starlette:
     return build_app(build_dependencies(settings, engine=engine))
 
 
+# Each alone refuses an over-refund; with one left, the control would see 500s, never over-refunds.
+REFUND_CAP_CHECKS = ("ck_refund_cap", "ck_refund_reserve_cap")
+
+
 def _drop_postgres_refund_cap(database_url: str) -> None:
     engine = make_engine(database_url, pool_size=1)
     try:
         if engine.dialect.name == "postgresql":
             with engine.begin() as conn:
-                conn.execute(text("ALTER TABLE payment_intents DROP CONSTRAINT IF EXISTS ck_refund_cap"))
+                for name in REFUND_CAP_CHECKS:
+                    conn.execute(text(f"ALTER TABLE payment_intents DROP CONSTRAINT IF EXISTS {name}"))
     finally:
         engine.dispose()
 
