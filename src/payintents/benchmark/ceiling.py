@@ -40,7 +40,16 @@ ENVIRONMENT = "sandbox"
 ANSWER_BODY = b'{"refundId":"rfnd_sandbox_0000000000000000000000","status":"Refunded"}' * 5
 T = TypeVar("T")
 
-POSTGRES_REFUND = """
+# The refund row and its outbox event, written from the CTE ``applied`` (the intent's new version).
+POSTGRES_REFUND_AND_EVENT = """refund AS (
+    INSERT INTO refunds (id, account_id, environment, payment_intent_id, position, amount, notes, created_at)
+    SELECT %(refund)s, %(account)s, %(env)s, id, version - 2, %(amount)s, 'ceiling', %(now)s FROM applied
+), event AS (
+    INSERT INTO outbox_events (id, account_id, environment, name, payment_intent_id, created_at, payload)
+    SELECT %(event)s, %(account)s, %(env)s, 'refund.created', id, %(now)s, %(payload)s FROM applied
+)"""
+
+POSTGRES_REFUND = f"""
 WITH claimed AS (
     INSERT INTO idempotency_keys (account_id, environment, target, idempotency_key, fingerprint,
         status_code, response_body, created_at)
@@ -55,15 +64,9 @@ WITH claimed AS (
       AND status = 'Captured' AND refunded_amount + %(amount)s <= refundable_amount
       AND EXISTS (SELECT 1 FROM claimed)
     RETURNING id, version, refunded_amount
-), refund AS (
-    INSERT INTO refunds (id, account_id, environment, payment_intent_id, position, amount, notes, created_at)
-    SELECT %(refund)s, %(account)s, %(env)s, id, version - 2, %(amount)s, 'ceiling', %(now)s FROM applied
-), event AS (
-    INSERT INTO outbox_events (id, account_id, environment, name, payment_intent_id, created_at, payload)
-    SELECT %(event)s, %(account)s, %(env)s, 'refund.created', id, %(now)s, %(payload)s FROM applied
-)
+), {POSTGRES_REFUND_AND_EVENT}
 SELECT refunded_amount FROM applied
-"""
+"""  # noqa: S608 - built from constants only
 
 SQLITE_REFUND = (
     "INSERT INTO idempotency_keys (account_id, environment, target, idempotency_key, fingerprint,"

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from payintents.benchmark.ceiling import (
+    POSTGRES_REFUND_AND_EVENT,
     SQLITE_REFUND,
     Refund,
     ceiling_params,
@@ -62,7 +63,7 @@ LEDGER_ENTRY = (
     " ON CONFLICT DO NOTHING RETURNING processor_key"
 )
 
-POSTGRES_RECORD = """
+POSTGRES_RECORD = f"""
 WITH finished AS (
     UPDATE money_operations SET status = 'succeeded', finished_at = %(now)s
     WHERE id = %(operation)s AND status = 'pending' RETURNING id
@@ -75,19 +76,13 @@ WITH finished AS (
     WHERE id = %(intent)s AND account_id = %(account)s AND environment = %(env)s
       AND pending_refund_amount >= %(amount)s AND EXISTS (SELECT 1 FROM finished)
     RETURNING id, version, refunded_amount
-), refund AS (
-    INSERT INTO refunds (id, account_id, environment, payment_intent_id, position, amount, notes, created_at)
-    SELECT %(refund)s, %(account)s, %(env)s, id, version - 2, %(amount)s, 'ceiling', %(now)s FROM applied
-), event AS (
-    INSERT INTO outbox_events (id, account_id, environment, name, payment_intent_id, created_at, payload)
-    SELECT %(event)s, %(account)s, %(env)s, 'refund.created', id, %(now)s, %(payload)s FROM applied
-), answered AS (
+), {POSTGRES_REFUND_AND_EVENT}, answered AS (
     UPDATE idempotency_keys SET status_code = 200, response_body = %(answer)s
     WHERE account_id = %(account)s AND environment = %(env)s AND target = %(intent)s
       AND idempotency_key = %(key)s AND EXISTS (SELECT 1 FROM applied)
 )
 SELECT refunded_amount FROM applied
-"""
+"""  # noqa: S608 - built from constants only
 
 SQLITE_RESERVE = (
     "INSERT INTO idempotency_keys (account_id, environment, target, idempotency_key, fingerprint,"
