@@ -62,7 +62,8 @@ def test_ceiling_refunds_are_applied_once_and_capped(
 
 def test_two_phase_ceiling_leaves_what_the_server_would(database_url: str) -> None:
     # Every applied refund went through a succeeded operation and one ledger entry; nothing is left
-    # reserved; the audit's two-phase invariants hold (checked in the test above).
+    # reserved; only applied refunds spent their keys; the audit's two-phase invariants hold (the
+    # test above).
     ids = prepare_database(database_url, intents=2, capacity=500)
     result = run_ceiling(database_url, ids, range(60), 4, max_amount=50, worker=two_phase_worker)
     applied = 60 - result.failures
@@ -72,6 +73,8 @@ def test_two_phase_ceiling_leaves_what_the_server_would(database_url: str) -> No
     assert _count(database_url, payment_intents, payment_intents.c.pending_refund_amount != 0) == 0
     answered = idempotency_keys.c.response_body.is_not(None)
     assert _count(database_url, idempotency_keys, answered) == applied
+    # A refused refund's key is left unspent, as the server leaves it.
+    assert result.failures > 0 and _count(database_url, idempotency_keys) == applied
 
 
 def test_history_copies_are_consistent(

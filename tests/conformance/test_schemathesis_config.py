@@ -14,47 +14,64 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 
 from tests.conformance.schemathesis_run import ALL_CHECKS
-from tests.conformance.test_schemathesis import _status_rules
+from tests.conformance.test_schemathesis import SETUP_INTENT_REFRESHES, _status_rules
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-_GET = {"get": {"parameters": [_ID], "responses": {"200": {"description": "read"}}}}
+_ANSWER = {"parameters": [_ID], "responses": {"200": {"description": "answered"}}}
 _DOCUMENT = {
     "openapi": "3.0.3",
     "info": {"title": "checks", "version": "1"},
     "paths": {
-        "/setup-intents/{setupIntentId}": _GET,
-        "/payment-intents/{paymentIntentId}": _GET,
-        "/customers/{customerId}": _GET,
+        "/setup-intents/{setupIntentId}": {"get": _ANSWER},
+        "/setup-intents/public/{setupIntentId}": {"get": _ANSWER},
+        "/payment-intents/{paymentIntentId}": {"get": _ANSWER},
+        "/customers/{customerId}": {"get": _ANSWER},
+        "/setup-intents/{setupIntentId}/refresh-client-session-secret": {"post": _ANSWER},
     },
+}
+_REFRESH = "POST /setup-intents/{setupIntentId}/refresh-client-session-secret"
+# Which of the two checks the run's exceptions turn off apply, by operation, when nothing is off.
+_EVERYTHING_ON = {
+    "GET /setup-intents/{setupIntentId}": (True, True),
+    "GET /setup-intents/public/{setupIntentId}": (True, True),
+    "GET /payment-intents/{paymentIntentId}": (True, True),
+    "GET /customers/{customerId}": (True, True),
+    _REFRESH: (True, True),
 }
 
 
-def _use_after_free_by_operation(command_line_checks: list[str] | None) -> dict[str, bool]:
+def _checks_by_operation(command_line_checks: list[str] | None) -> dict[str, tuple[bool, bool]]:
+    """(use_after_free, status_code_conformance) enabled, per operation of the document."""
     text = "\n\n".join([ALL_CHECKS, *_status_rules()]) + "\n"
     config = SchemathesisConfig.from_str(text)
     project = config.projects.default
     if command_line_checks is not None:
         project.checks.update(included_check_names=command_line_checks)
     schema = schemathesis.openapi.from_dict(_DOCUMENT, config=config)
-    enabled: dict[str, bool] = {}
+    enabled: dict[str, tuple[bool, bool]] = {}
     for result in schema.get_all_operations():
         operation: Any = result.ok()
         checks = project.checks_config_for(operation=operation, phase="stateful")
-        enabled[operation.label] = checks.use_after_free.enabled
+        enabled[operation.label] = (checks.use_after_free.enabled, checks.status_code_conformance.enabled)
     return enabled
 
 
-def test_a_canceled_object_read_skips_use_after_free_and_other_reads_keep_it() -> None:
-    assert _use_after_free_by_operation(None) == {
-        "GET /setup-intents/{setupIntentId}": False,
-        "GET /payment-intents/{paymentIntentId}": False,
-        "GET /customers/{customerId}": True,
+def test_each_exception_turns_its_check_off_and_nothing_else() -> None:
+    assert SETUP_INTENT_REFRESHES and _REFRESH in SETUP_INTENT_REFRESHES
+    assert _checks_by_operation(None) == {
+        **_EVERYTHING_ON,
+        # A canceled intent or setup intent is still read (status Canceled).
+        "GET /setup-intents/{setupIntentId}": (False, True),
+        "GET /setup-intents/public/{setupIntentId}": (False, True),
+        "GET /payment-intents/{paymentIntentId}": (False, True),
+        # A refresh reached with an empty id lands on another route's 405.
+        _REFRESH: (True, False),
     }
 
 
 def test_control_checks_named_on_the_command_line_override_the_exceptions() -> None:
-    # What the run did before: `--checks all` switched use_after_free back on for every read.
-    assert set(_use_after_free_by_operation(["all"]).values()) == {True}
+    # What the run did before: `--checks all` switched every excepted check back on.
+    assert _checks_by_operation(["all"]) == _EVERYTHING_ON
 
 
 def test_every_builtin_check_runs_where_no_exception_applies() -> None:

@@ -1,6 +1,7 @@
-"""One benchmark run: set up, warm up, measure refunds over HTTP and the bare ceiling, audit.
+"""One benchmark run: set up, warm up, measure refunds over HTTP and the bare ceilings, audit.
 
-For each mode (many intents, one hot intent) the ceiling is measured once, then the server is
+For each mode (many intents, one hot intent) the two ceilings (one transaction per refund, and
+the two-phase write's three) are measured once each, then the server is
 measured with each worker count: refunds as fast as the clients can send them, reads of the
 intents (a request that writes nothing), each with the CPU the server's workers and the
 database used meanwhile, then refunds open loop at half the rate the first phase reached. The
@@ -141,9 +142,8 @@ def _say(config: BenchConfig, message: str) -> None:
 def measure_ceiling(
     config: BenchConfig, mode: str, folder: Path, worker: WorkerFactory = one_transaction_worker
 ) -> CeilingResult:
-    form = "two-phase" if worker is two_phase_worker else "one transaction"
+    form, name = ("two-phase", "two_phase") if worker is two_phase_worker else ("one transaction", "ceiling")
     _say(config, f"ceiling ({mode}, {form}): bare SQL refunds at concurrency {config.concurrency}")
-    name = "two_phase" if worker is two_phase_worker else "ceiling"
     with scratch_database(config.postgres_url, folder, f"bench_{name}_{mode}") as url:
         intents, capacity = _intent_shape(config, mode)
         ids = prepare_database(url, intents, capacity)

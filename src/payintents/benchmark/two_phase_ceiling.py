@@ -7,7 +7,8 @@ turned into the refund, its event and the stored answer): three commits where th
 ceiling (``ceiling.py``) has one, on the same seeded database and threads. Each phase is as tight
 as the database allows:
 
-- PostgreSQL: one statement per phase in autocommit; reserve and ledger on a connection with
+- PostgreSQL: one statement per phase in autocommit (CTEs for the reserve and the record; a
+  refused reserve takes its key claim back with a second); reserve and ledger on a connection with
   ``synchronous_commit`` off, the record on a durable one (the server commits them so, ADR 0030).
 - SQLite: one ``BEGIN IMMEDIATE`` transaction per phase under the process lock; reserve and
   ledger at ``synchronous=NORMAL``, the record at FULL.
@@ -32,9 +33,16 @@ from payintents.benchmark.ceiling import (
     sqlite_time,
     sqlite_transaction,
 )
+from payintents.bootstrap import Settings
+from payintents.service.money_operations import DEADLINE_MARGIN
 
-# The operation's deadline, as the server sets it: the processor timeout (40 s) and 2 s margin.
-DEADLINE = timedelta(seconds=42)
+# The operation's deadline, as the server sets it by default: the processor timeout and a margin.
+DEADLINE = timedelta(seconds=Settings().processor_timeout_s) + DEADLINE_MARGIN
+
+
+class _RefusedError(Exception):
+    """The reserve found no room (or the key taken): its transaction rolls back."""
+
 
 POSTGRES_RESERVE = """
 WITH claimed AS (
@@ -55,6 +63,12 @@ INSERT INTO money_operations (id, account_id, environment, payment_intent_id, ki
 SELECT %(operation)s, %(account)s, %(env)s, id, 'refund', %(amount)s, 'pending', %(intent)s, %(key)s,
     %(processor_key)s, %(refund)s, 200, %(answer)s, %(now)s, %(now)s, %(deadline)s
 FROM reserved RETURNING id
+"""
+
+# A refused reserve's claim, taken back (the CTE statement has committed it).
+RELEASE_CLAIM = """
+DELETE FROM idempotency_keys WHERE account_id = %(account)s AND environment = %(env)s
+  AND target = %(intent)s AND idempotency_key = %(key)s AND response_body IS NULL
 """
 
 LEDGER_ENTRY = (
@@ -86,7 +100,7 @@ SELECT refunded_amount FROM applied
 
 SQLITE_RESERVE = (
     "INSERT INTO idempotency_keys (account_id, environment, target, idempotency_key, fingerprint,"
-    " created_at) VALUES (:account, :env, :intent, :key, :key, :now) ON CONFLICT DO NOTHING",
+    " created_at) VALUES (:account, :env, :intent, :key, :key, :now) ON CONFLICT DO NOTHING RETURNING 1",
     "UPDATE payment_intents SET pending_refund_amount = pending_refund_amount + :amount"
     " WHERE id = :intent AND account_id = :account AND environment = :env AND status = 'Captured'"
     " AND pending_operation_id IS NULL"
@@ -99,7 +113,7 @@ SQLITE_RESERVE = (
 
 SQLITE_RECORD = (
     "UPDATE money_operations SET status = 'succeeded', finished_at = :now"
-    " WHERE id = :operation AND status = 'pending'",
+    " WHERE id = :operation AND status = 'pending' RETURNING id",
     "UPDATE payment_intents SET refunded_amount = refunded_amount + :amount,"
     " pending_refund_amount = pending_refund_amount - :amount,"
     " status = CASE WHEN refunded_amount + :amount = refundable_amount THEN 'Refunded' ELSE status END,"
@@ -139,6 +153,8 @@ def two_phase_worker(url: str, write_lock: threading.Lock) -> Refund:
         now = datetime.now(UTC)
         params = two_phase_params(n, intent_id, amount, now, now + DEADLINE)
         if unflushed.execute(POSTGRES_RESERVE, params, prepare=True).fetchone() is None:
+            # Refused: the server's rollback takes the key claim back; one statement here.
+            unflushed.execute(RELEASE_CLAIM, params, prepare=True)
             return False
         unflushed.execute(ledger, params, prepare=True)
         return durable.execute(POSTGRES_RECORD, params, prepare=True).fetchone() is not None
@@ -156,15 +172,17 @@ def _sqlite_refund(url: str, write_lock: threading.Lock) -> Refund:
         now = datetime.now(UTC)
         params = two_phase_params(n, intent_id, amount, sqlite_time(now), sqlite_time(now + DEADLINE))
 
-        def reserved() -> bool:
-            unflushed.execute(claim, params)
+        def reserve_or_refuse() -> None:
+            # A refusal rolls back, key claim included, as the server's reserve does.
+            if unflushed.execute(claim, params).fetchone() is None:
+                raise _RefusedError
             if unflushed.execute(reserve, params).fetchone() is None:
-                return False
+                raise _RefusedError
             unflushed.execute(add_operation, params)
-            return True
 
         def recorded() -> bool:
-            durable.execute(finish, params)
+            if durable.execute(finish, params).fetchone() is None:
+                return False  # another recorder finished it
             applied = durable.execute(apply, params).fetchone()
             if applied is not None:
                 durable.execute(add_refund, {**params, "position": applied[0] - 2})
@@ -172,7 +190,9 @@ def _sqlite_refund(url: str, write_lock: threading.Lock) -> Refund:
                 durable.execute(answer, params)
             return applied is not None
 
-        if not sqlite_transaction(unflushed, write_lock, reserved):
+        try:
+            sqlite_transaction(unflushed, write_lock, reserve_or_refuse)
+        except _RefusedError:
             return False
         sqlite_transaction(unflushed, write_lock, lambda: unflushed.execute(ledger, params).fetchall())
         return sqlite_transaction(durable, write_lock, recorded)
