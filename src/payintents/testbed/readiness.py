@@ -43,10 +43,10 @@ def ready_timeout_s(workers: int = 1) -> float:
         except ValueError:
             raise ServerNotReadyError(f"{READY_TIMEOUT_ENV} must be seconds, not {configured!r}") from None
     worker_factor = 1 + EXTRA_WORKER_SHARE * max(workers - 1, 0)
-    return BASE_READY_TIMEOUT_S * worker_factor * _load_factor()
+    return BASE_READY_TIMEOUT_S * worker_factor * load_factor()
 
 
-def _load_factor() -> float:
+def load_factor() -> float:
     """The one-minute load per core, never below 1 (an idle machine keeps the base deadline)."""
     return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
 
