@@ -32,7 +32,7 @@ def _server(tmp_path_factory: pytest.TempPathFactory, backend: str, *, naive: bo
 
 # The negative control goes on past TRIALS until it catches an over-refund, up to this many: on a
 # loaded machine (a second copy of the suite beside it) the naive API refunds all landed before
-# any terminal session reserved, ten trials in a row; its window also grows with the load.
+# any terminal session reserved, ten trials in a row (the naive window also grows with the load).
 CONTROL_TRIALS = 40
 
 
@@ -78,7 +78,7 @@ def test_terminal_and_api_refunds_never_exceed_the_capture_on_postgres(
 def test_the_terminal_race_catches_naive_api_refunds(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(WINDOW_ENV, race.naive_window_ms())
+    monkeypatch.setenv(WINDOW_ENV, race.NAIVE_WINDOW_MS)
     for h in _server(tmp_path_factory, "sqlite", naive=True):
         figures = _race(h, CONTROL_TRIALS, until_over_refund=True)
         assert figures.over_refunded >= 1, asdict(figures)

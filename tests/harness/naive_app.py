@@ -7,9 +7,9 @@ the refund write path, replaced by the check-then-write shape that ADR 0003 warn
 
 1. transaction 1 looks the idempotency key up and reads the intent; Python checks the status and
    the remaining amount (a stored answer for the key is replayed);
-2. a short pause (``PAYINTENTS_NAIVE_WINDOW_MS``, default 20) stands in for the work a real
-   server does between the two steps, and widens the window the race needs (it is a wait, so
-   the request runs on a worker thread, concurrently with the others);
+2. a short pause (``PAYINTENTS_NAIVE_WINDOW_MS``, default 20, times the load per core) stands in
+   for the work a real server does between the two steps, and widens the window the race needs
+   (it is a wait, so the request runs on a worker thread, concurrently with the others);
 3. transaction 2 adds the amount unconditionally (``refunded_amount = refunded_amount + amount``),
    inserts the refund row and stores the answer under the key with an upsert (last writer wins).
 
@@ -45,6 +45,7 @@ from payintents.service import refunds
 from payintents.service.dependencies import Dependencies
 from payintents.service.idempotent import Answer, IdempotentRequest, Render
 from payintents.service.ports import RequestContext
+from payintents.testbed.readiness import load_factor
 from payintents.web.app import build_app
 from tests.harness.variant_server import serve_variant
 
@@ -54,7 +55,10 @@ ik = idempotency_keys
 
 
 def _window_s() -> float:
-    return float(os.environ.get(WINDOW_ENV, "20")) / 1000
+    """The pause, grown with the machine's load per core: it must outlast the requests racing the
+    naive one, and on a loaded machine they take longer (under a second copy of the suite, the
+    terminal race saw every naive refund land before any terminal session reserved)."""
+    return float(os.environ.get(WINDOW_ENV, "20")) / 1000 * load_factor()
 
 
 async def naive_create_refund(

@@ -38,7 +38,6 @@ from typing import Any
 
 import httpx
 
-from payintents.testbed.readiness import load_factor
 from tests.harness.naive_app import WINDOW_ENV
 from tests.harness.race_common import (
     REQUEST_TIMEOUT_S,
@@ -52,16 +51,10 @@ from tests.harness.race_common import (
 from tests.support import VERSION, Api, new_terminal
 
 CAPTURED = 1000
-# The naive API refunds' pause between check and write, on an idle machine: long enough for the
-# terminal sessions racing them to reserve inside it.
-NAIVE_WINDOW_MS = 300
+# The naive API refunds' pause between check and write on an idle machine (the naive server grows
+# it with the load): long enough for the terminal sessions racing them to reserve inside it.
+NAIVE_WINDOW_MS = "300"
 EPOS_HEADERS = {"software-house-id": "softwareHouse1", "reseller-id": "reseller1"}
-
-
-def naive_window_ms() -> str:
-    """The naive window for this machine now: a session takes longer to reserve under load, and a
-    window it cannot reach inside lets every naive refund land first (no over-refund to catch)."""
-    return str(round(NAIVE_WINDOW_MS * load_factor()))
 
 
 @dataclass
@@ -190,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.naive:
-        os.environ.setdefault(WINDOW_ENV, naive_window_ms())
+        os.environ.setdefault(WINDOW_ENV, NAIVE_WINDOW_MS)
     figures = TerminalRaceFigures()
     prepared: list[Terminals] = []
 

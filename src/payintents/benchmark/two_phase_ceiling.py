@@ -65,7 +65,8 @@ SELECT %(operation)s, %(account)s, %(env)s, id, 'refund', %(amount)s, 'pending',
 FROM reserved RETURNING id
 """
 
-# A refused reserve's claim, taken back (the CTE statement has committed it).
+# A refused reserve's claim, taken back (the CTE statement has committed it). Every refund here has
+# a key of its own, so an unanswered claim under it is this refund's.
 RELEASE_CLAIM = """
 DELETE FROM idempotency_keys WHERE account_id = %(account)s AND environment = %(env)s
   AND target = %(intent)s AND idempotency_key = %(key)s AND response_body IS NULL
