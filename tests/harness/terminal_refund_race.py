@@ -18,9 +18,9 @@ It checks:
         [--backend sqlite|postgres] [--naive]
 
 With ``--naive`` the API refunds take the check-then-write path of tests/harness/naive_app.py,
-with a window of 300 ms between check and write (longer than a terminal refund takes here, so
-terminal refunds confirmed meanwhile are missed by the check): the negative control, whose exit
-status is zero only if the harness caught an over-refund.
+with a window of 300 ms between check and write, times the load per core (longer than a terminal
+refund takes here, so terminal refunds confirmed meanwhile are missed by the check): the negative
+control, whose exit status is zero only if the harness caught an over-refund.
 """
 
 from __future__ import annotations
